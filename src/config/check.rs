@@ -1,0 +1,192 @@
+//! Collecting problems while walking the tree, and turning them into
+//! [`ConfigError`]s with positions at the end.
+//!
+//! Validation never stops at the first problem: each check records an [`Issue`]
+//! (where, as a path; what, as a message) and returns `None`, and the walk goes on.
+//! Positions are looked up only once the walk is over, and only for the issues found.
+
+use std::path::Path;
+
+use super::error::{ConfigError, ConfigErrors};
+use super::locate::{locate, locate_nearest, Seg};
+use super::suggest::suggest;
+use super::tree::Node;
+
+/// How many errors get a line and column (see [`Checker::finish`]).
+pub(crate) const MAX_LOCATED: usize = 200;
+
+/// Where a value is: the steps to reach it, and the same as a dotted field path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct At {
+    pub segs: Vec<Seg>,
+    pub path: String,
+}
+
+impl At {
+    pub(crate) fn root() -> At {
+        At {
+            segs: Vec::new(),
+            path: String::new(),
+        }
+    }
+
+    fn child(&self, seg: Seg, name: &str) -> At {
+        let mut segs = self.segs.clone();
+        segs.push(seg);
+        let path = if self.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.path)
+        };
+        At { segs, path }
+    }
+
+    /// The value of the (first) entry `key`.
+    pub(crate) fn key(&self, key: &str) -> At {
+        self.child(Seg::Key(key.to_string()), key)
+    }
+
+    /// The value of the `raw`-th entry as written, whose key reads `name`.
+    pub(crate) fn entry(&self, raw: usize, name: &str) -> At {
+        self.child(Seg::Entry(raw), name)
+    }
+
+    /// The `index`-th element of a list.
+    pub(crate) fn index(&self, index: usize) -> At {
+        let mut segs = self.segs.clone();
+        segs.push(Seg::Index(index));
+        At {
+            segs,
+            path: format!("{}[{index}]", self.path),
+        }
+    }
+}
+
+/// One problem, before its position is known.
+#[derive(Debug, Clone)]
+pub(crate) struct Issue {
+    pub at: At,
+    pub message: String,
+    /// Whether the problem is the key (a name) rather than its value: the position
+    /// reported is then the key's.
+    pub on_key: bool,
+    /// For a duplicate: where the original is, to name its line.
+    pub first: Option<Vec<Seg>>,
+}
+
+impl Issue {
+    /// A problem with the value at `at`.
+    pub(crate) fn new(at: At, message: impl Into<String>) -> Issue {
+        Issue {
+            at,
+            message: message.into(),
+            on_key: false,
+            first: None,
+        }
+    }
+
+    /// A problem with the key whose value is at `at`.
+    pub(crate) fn on_key(at: At, message: impl Into<String>) -> Issue {
+        Issue {
+            on_key: true,
+            ..Issue::new(at, message)
+        }
+    }
+}
+
+/// The issues found so far.
+#[derive(Debug, Default)]
+pub(crate) struct Checker {
+    pub issues: Vec<Issue>,
+}
+
+impl Checker {
+    pub(crate) fn error(&mut self, at: &At, message: impl Into<String>) {
+        self.issues.push(Issue::new(at.clone(), message));
+    }
+
+    /// Records a problem with the key (the name) whose value is at `at`.
+    pub(crate) fn key_error(&mut self, at: &At, message: impl Into<String>) {
+        self.issues.push(Issue::on_key(at.clone(), message));
+    }
+
+    /// The value of a check, or `None` after recording its error.
+    pub(crate) fn take<T>(&mut self, at: &At, result: Result<T, String>) -> Option<T> {
+        result.map_err(|message| self.error(at, message)).ok()
+    }
+
+    /// Runs `check` on field `name` of `map` if present; `Some(default)` if absent.
+    pub(crate) fn field<T>(
+        &mut self,
+        map: &Node,
+        at: &At,
+        name: &str,
+        default: T,
+        check: impl FnOnce(&Node) -> Result<T, String>,
+    ) -> Option<T> {
+        match map.get(name) {
+            None => Some(default),
+            Some(node) => self.take(&at.key(name), check(node)),
+        }
+    }
+
+    /// Records an error for every key of `entries` not in `valid`, with the closest
+    /// valid name when one is near (`what` names the section for the message).
+    pub(crate) fn unknown_keys(
+        &mut self,
+        entries: &[(String, Node)],
+        at: &At,
+        valid: &[&str],
+        what: &str,
+    ) {
+        for (key, _) in entries {
+            if valid.contains(&key.as_str()) {
+                continue;
+            }
+            let message = match suggest(key, valid) {
+                Some(near) => format!("unknown {what} `{key}`: did you mean `{near}`?"),
+                None => format!("unknown {what} `{key}`; valid ones: {}", valid.join(", ")),
+            };
+            self.key_error(&at.key(key), message);
+        }
+    }
+
+    /// Turns the issues into positioned errors, in file order.
+    ///
+    /// Locating re-parses the text once per issue, so it is quadratic in a file
+    /// full of errors: only the first [`MAX_LOCATED`] issues get a line and column;
+    /// any beyond keep their field path and come last.
+    pub(crate) fn finish(self, text: &str, file: &Path) -> ConfigErrors {
+        let mut errors: Vec<ConfigError> = self
+            .issues
+            .into_iter()
+            .enumerate()
+            .map(|(i, issue)| {
+                let mut message = issue.message;
+                let location = if i < MAX_LOCATED {
+                    if let Some(first) = issue.first.and_then(|segs| locate(text, &segs, true)) {
+                        message.push_str(&format!(" (first defined on line {})", first.line()));
+                    }
+                    locate_nearest(text, &issue.at.segs, issue.on_key)
+                } else {
+                    None
+                };
+                ConfigError {
+                    file: file.to_path_buf(),
+                    line: location.as_ref().map(|l| l.line()),
+                    column: location.as_ref().map(|l| l.column()),
+                    path: issue.at.path,
+                    message,
+                }
+            })
+            .collect();
+        // Stable: issues at the same place keep the order they were found in.
+        errors.sort_by_key(|e| (e.line.is_none(), e.line, e.column));
+        ConfigErrors(errors)
+    }
+}
+
+/// "found X, expected Y": the shape of every value error.
+pub(crate) fn wrong(node: &Node, expected: &str) -> String {
+    format!("found {}, expected {expected}", node.describe())
+}

@@ -1,0 +1,224 @@
+//! Checks for single field values that depend only on the value itself.
+//!
+//! Each takes a [`Node`] and returns the typed value or the message of an error
+//! ("found X, expected Y"); the caller knows where the value is. Values that depend
+//! on the system (paths, users) are in `resolve.rs`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::check::wrong;
+use super::model::AutoRestart;
+use super::tree::Node;
+
+/// Longest `starttime`/`stoptime` accepted, in seconds (about 31 years): far beyond
+/// any real use, and small enough that `Instant + Duration` never overflows.
+pub(crate) const MAX_SECONDS: f64 = 1e9;
+
+/// A YAML boolean.
+pub(crate) fn boolean(node: &Node) -> Result<bool, String> {
+    match node {
+        Node::Bool(b) => Ok(*b),
+        _ => Err(wrong(node, "true or false")),
+    }
+}
+
+/// An integer in `min..=T::MAX`.
+pub(crate) fn integer<T: TryFrom<i128>>(node: &Node, min: i128) -> Result<T, String> {
+    let expected = format!("an integer ≥ {min}");
+    match node {
+        Node::Int(i) if *i >= min => T::try_from(*i).map_err(|_| wrong(node, "a smaller integer")),
+        Node::Huge(_) => Err(wrong(node, "a smaller integer")),
+        _ => Err(wrong(node, &expected)),
+    }
+}
+
+/// A number of seconds ≥ 0, fractions allowed.
+pub(crate) fn seconds(node: &Node) -> Result<Duration, String> {
+    const EXPECTED: &str = "a number of seconds ≥ 0 (fractions allowed)";
+    let secs = match node {
+        Node::Int(i) if *i >= 0 => *i as f64,
+        Node::Float(x) if x.is_finite() && *x >= 0.0 => *x,
+        Node::Huge(_) => MAX_SECONDS + 1.0,
+        _ => return Err(wrong(node, EXPECTED)),
+    };
+    if secs > MAX_SECONDS {
+        return Err(wrong(node, &format!("at most {MAX_SECONDS:e} seconds")));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| wrong(node, EXPECTED))
+}
+
+/// `always`, `never`, `unexpected` (any case), or a YAML boolean (true = always).
+pub(crate) fn autorestart(node: &Node) -> Result<AutoRestart, String> {
+    match node {
+        Node::Bool(true) => return Ok(AutoRestart::Always),
+        Node::Bool(false) => return Ok(AutoRestart::Never),
+        Node::Str(s) => match s.to_ascii_lowercase().as_str() {
+            "always" => return Ok(AutoRestart::Always),
+            "never" => return Ok(AutoRestart::Never),
+            "unexpected" => return Ok(AutoRestart::Unexpected),
+            _ => {}
+        },
+        _ => {}
+    }
+    Err(wrong(
+        node,
+        "one of: always, never, unexpected (or true/false)",
+    ))
+}
+
+/// One exit code, 0–255.
+pub(crate) fn exit_code(node: &Node) -> Result<i32, String> {
+    match node {
+        Node::Int(i) if (0..=255).contains(i) => Ok(*i as i32),
+        _ => Err(wrong(node, "an exit code, an integer from 0 to 255")),
+    }
+}
+
+/// A signal name with or without `SIG`, any case: `TERM`, `SIGUSR1`, `int`.
+pub(crate) fn signal(node: &Node) -> Result<Signal, String> {
+    if let Node::Str(s) = node {
+        let upper = s.trim().to_ascii_uppercase();
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        if !bare.is_empty() {
+            if let Ok(signal) = Signal::from_str(&format!("SIG{bare}")) {
+                return Ok(signal);
+            }
+        }
+    }
+    Err(wrong(
+        node,
+        "a signal name such as TERM, INT, QUIT, HUP, KILL, USR1, USR2 \
+         (with or without SIG, any case)",
+    ))
+}
+
+/// `umask`, always octal. `raw` is the source text of the value when it is an
+/// integer, because YAML has already converted it:
+/// * a string (`"022"`, and a bare `022`, which YAML 1.2 reads as a string because
+///   of its leading zero) or `"0o22"`: octal digits, optional `0o` prefix;
+/// * an integer written with a base prefix (`0o22`, `0x12`): its value as is;
+/// * an integer written in decimal (`22`, `0`, `777`): its digits are read as
+///   octal digits, because users write umasks in octal. So `22` means 0o022.
+///   (Without `raw`, an integer is read that way too.)
+///
+/// Digits 0–7 only, at most 0777.
+pub(crate) fn umask(node: &Node, raw: Option<&str>) -> Result<u32, String> {
+    const EXPECTED: &str = "an octal umask such as 022 (digits 0-7, at most 0777)";
+    let value = match node {
+        Node::Str(s) => {
+            let digits = s
+                .strip_prefix("0o")
+                .or_else(|| s.strip_prefix("0O"))
+                .unwrap_or(s);
+            octal(digits)
+        }
+        Node::Int(i) if *i >= 0 => {
+            let prefixed = raw.is_some_and(|r| {
+                let r = r.trim_start_matches('+').to_ascii_lowercase();
+                r.starts_with("0o") || r.starts_with("0x")
+            });
+            if prefixed {
+                u32::try_from(*i).ok()
+            } else {
+                octal(&i.to_string())
+            }
+        }
+        _ => None,
+    };
+    value
+        .filter(|mask| *mask <= 0o777)
+        .ok_or_else(|| wrong(node, EXPECTED))
+}
+
+/// Octal digits (no sign, no prefix) to a number; `None` if not all 0–7.
+fn octal(digits: &str) -> Option<u32> {
+    if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    u32::from_str_radix(digits, 8).ok()
+}
+
+/// `detach_key`: caret notation for a control byte (`"^\\"` = 0x1c, `"^A"` = 0x01,
+/// `"^]"` = 0x1d, `"^?"` = 0x7f, letters any case) or one ASCII character.
+pub(crate) fn detach_key(node: &Node) -> Result<u8, String> {
+    const EXPECTED: &str =
+        "a control key in caret notation (\"^\\\\\", \"^A\", \"^]\") or a single ASCII character";
+    let Node::Str(s) = node else {
+        return Err(wrong(node, EXPECTED));
+    };
+    let chars: Vec<char> = s.chars().collect();
+    match chars.as_slice() {
+        ['^', '?'] => Ok(0x7f),
+        ['^', c] => {
+            let c = c.to_ascii_uppercase();
+            if ('@'..='_').contains(&c) {
+                Ok(c as u8 & 0x1f)
+            } else {
+                Err(wrong(node, EXPECTED))
+            }
+        }
+        [c] if c.is_ascii() => Ok(*c as u8),
+        _ => Err(wrong(node, EXPECTED)),
+    }
+}
+
+/// `cmd`: the text as written and its words, split like a POSIX shell does.
+pub(crate) fn command(node: &Node) -> Result<(String, Vec<String>), String> {
+    let Node::Str(cmd) = node else {
+        return Err(wrong(node, "a command line (a string)"));
+    };
+    match shlex::split(cmd) {
+        None => Err(wrong(node, "a command line with balanced quotes")),
+        Some(argv) if argv.is_empty() => Err(wrong(node, "a non-empty command line")),
+        Some(argv) => Ok((cmd.clone(), argv)),
+    }
+}
+
+/// An `env` value: strings, numbers and booleans become their text.
+pub(crate) fn env_value(node: &Node) -> Result<String, String> {
+    match node {
+        Node::Str(s) if s.contains('\0') => Err(wrong(node, "text without NUL bytes")),
+        Node::Str(s) => Ok(s.clone()),
+        Node::Int(i) => Ok(i.to_string()),
+        Node::Huge(text) => Ok(text.clone()),
+        Node::Float(x) => Ok(x.to_string()),
+        Node::Bool(b) => Ok(b.to_string()),
+        _ => Err(wrong(
+            node,
+            "a string, number or boolean (write \"\" for an empty value)",
+        )),
+    }
+}
+
+/// An `env` name: non-empty, no `=`, no NUL (the rules of `environ`).
+pub(crate) fn env_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.contains(['=', '\0']) {
+        return Err(format!(
+            "invalid environment variable name {name:?}: it must be non-empty \
+             and contain no `=` or NUL"
+        ));
+    }
+    Ok(())
+}
+
+/// A program name: non-empty, no `:` (instances are `NAME:K`) or whitespace (names
+/// are typed in commands), and not `all` (which means every program in commands).
+pub(crate) fn program_name(name: &str) -> Result<(), String> {
+    if name == "all" {
+        return Err("`all` cannot be a program name: in commands it means every program".into());
+    }
+    if name.is_empty() || name.contains(|c: char| c == ':' || c.is_whitespace()) {
+        return Err(format!(
+            "invalid program name {name:?}: it must be non-empty and contain no `:` \
+             or whitespace (instances are named NAME:K)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "fields_tests.rs"]
+mod tests;

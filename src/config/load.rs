@@ -1,0 +1,395 @@
+//! The loader: text → tree → validated [`Config`], or every error found.
+//!
+//! Three steps. (1) [`tree::build`] parses the YAML into a [`Node`] tree, noting
+//! duplicate keys; a syntax error stops there. (2) The walk below checks every
+//! section and field against SPEC §3, recording each problem and carrying on, and
+//! builds the model when nothing is wrong. (3) [`Checker::finish`] finds the line and
+//! column of each problem by re-reading the text (see `locate.rs`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::check::{wrong, At, Checker};
+use super::error::{ConfigError, ConfigErrors};
+use super::fields;
+use super::locate::raw_scalar;
+use super::model::{Config, DaemonSettings, LaunchSpec, OutputTarget, Policy, ProgramConfig};
+use super::resolve::{self, System};
+use super::tree::{self, Node};
+
+/// Keys allowed at the top of the file.
+const TOP_KEYS: &[&str] = &["taskmaster", "programs"];
+
+/// Keys of the `taskmaster:` section.
+const DAEMON_KEYS: &[&str] = &["logfile", "socket", "history", "detach_key", "tail_buffer"];
+
+/// Keys of a program.
+pub(crate) const PROGRAM_KEYS: &[&str] = &[
+    "cmd",
+    "numprocs",
+    "autostart",
+    "autorestart",
+    "exitcodes",
+    "startretries",
+    "starttime",
+    "stopsignal",
+    "stoptime",
+    "stdout",
+    "stderr",
+    "env",
+    "workingdir",
+    "umask",
+    "pty",
+    "user",
+];
+
+/// Default detach key: Ctrl-\ as in dtach and abduco.
+pub const DEFAULT_DETACH_KEY: u8 = 0x1c;
+
+/// Default bytes of recent output kept per instance and stream.
+pub const DEFAULT_TAIL_BUFFER: usize = 65536;
+
+/// The file read when none is given: `./taskmaster.yaml`.
+pub fn default_config_path() -> PathBuf {
+    PathBuf::from("./taskmaster.yaml")
+}
+
+/// Reads and validates the file at `path`. An unreadable file is one error naming it.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, path),
+        Err(error) => Err(ConfigErrors(vec![ConfigError {
+            file: absolute(path),
+            line: None,
+            column: None,
+            path: String::new(),
+            message: format!("cannot read the configuration file: {error}"),
+        }])),
+    }
+}
+
+/// Validates `text` as the contents of `file`, which names the file in messages
+/// and whose directory is the base of relative paths (made absolute first, against
+/// the current directory).
+pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
+    parse_with(text, file, &System::current())
+}
+
+/// [`parse`] for a given user and home directory.
+pub(crate) fn parse_with(text: &str, file: &Path, system: &System) -> Result<Config, ConfigErrors> {
+    let file = absolute(file);
+    let dir = file
+        .parent()
+        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+    let mut checker = Checker::default();
+    let root = match tree::build(text, &mut checker.issues) {
+        Ok(root) => root,
+        Err(error) => return Err(ConfigErrors(vec![syntax_error(&error, &file)])),
+    };
+    let mut walk = Walk {
+        text,
+        dir: &dir,
+        system,
+        checker,
+    };
+    let config = walk.root(&root);
+    match config {
+        Some((daemon, programs)) if walk.checker.issues.is_empty() => Ok(Config {
+            file,
+            daemon,
+            programs,
+        }),
+        _ => {
+            let mut errors = walk.checker.finish(text, &file);
+            if errors.is_empty() {
+                // Unreachable by construction (every `None` records an issue), but
+                // an invalid config must never be reported without a reason.
+                errors.0.push(ConfigError {
+                    file,
+                    line: None,
+                    column: None,
+                    path: String::new(),
+                    message: "invalid configuration".to_string(),
+                });
+            }
+            Err(errors)
+        }
+    }
+}
+
+/// `path` made absolute against the current directory (as is, if that is unknown).
+fn absolute(path: &Path) -> PathBuf {
+    match std::env::current_dir() {
+        Ok(cwd) => resolve::resolve(&cwd, path),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+/// A YAML syntax error, with the parser's position.
+fn syntax_error(error: &serde_yaml::Error, file: &Path) -> ConfigError {
+    let location = error.location();
+    let mut message = error.to_string();
+    if let Some(l) = &location {
+        // The position is in the error's own fields; drop yaml_serde's copy of it.
+        let suffix = format!(" at line {} column {}", l.line(), l.column());
+        if let Some(stripped) = message.strip_suffix(&suffix) {
+            message = stripped.to_string();
+        }
+    }
+    ConfigError {
+        file: file.to_path_buf(),
+        line: location.as_ref().map(|l| l.line()),
+        column: location.as_ref().map(|l| l.column()),
+        path: String::new(),
+        message: format!("YAML syntax error: {message}"),
+    }
+}
+
+type Programs = BTreeMap<String, ProgramConfig>;
+
+/// One validation walk over a document.
+struct Walk<'a> {
+    text: &'a str,
+    /// The config file's directory: base of relative paths.
+    dir: &'a Path,
+    system: &'a System,
+    checker: Checker,
+}
+
+impl Walk<'_> {
+    fn root(&mut self, root: &Node) -> Option<(DaemonSettings, Programs)> {
+        let at = At::root();
+        match root {
+            Node::Null => Some((self.daemon(None, &at.key("taskmaster"))?, Programs::new())),
+            Node::Map(entries) => {
+                self.checker
+                    .unknown_keys(entries, &at, TOP_KEYS, "top-level key");
+                let daemon = self.daemon(root.get("taskmaster"), &at.key("taskmaster"));
+                let programs = self.programs(root.get("programs"), &at.key("programs"));
+                Some((daemon?, programs?))
+            }
+            _ => {
+                let expected = "a mapping with `taskmaster:` and `programs:` sections";
+                self.checker.error(&at, wrong(root, expected));
+                None
+            }
+        }
+    }
+
+    /// The `taskmaster:` section (absent or empty: all defaults).
+    fn daemon(&mut self, node: Option<&Node>, at: &At) -> Option<DaemonSettings> {
+        let empty = Node::Map(Vec::new());
+        let node = match node {
+            None | Some(Node::Null) => &empty,
+            Some(node @ Node::Map(entries)) => {
+                self.checker
+                    .unknown_keys(entries, at, DAEMON_KEYS, "taskmaster setting");
+                node
+            }
+            Some(other) => {
+                self.checker
+                    .error(at, wrong(other, "a mapping of daemon settings"));
+                return None;
+            }
+        };
+        let (dir, home) = (self.dir, self.system.home.as_deref());
+        let c = &mut self.checker;
+        let logfile = c.field(node, at, "logfile", dir.join("taskmaster.log"), |n| {
+            resolve::path(n, dir)
+        });
+        let socket = c.field(node, at, "socket", None, |n| match n {
+            Node::Null => Ok(None),
+            n => resolve::path(n, dir).map(Some),
+        });
+        let history = c.field(node, at, "history", None, |n| match n {
+            Node::Null => Ok(None),
+            n => resolve::history(n, dir, home).map(Some),
+        });
+        let detach_key = c.field(
+            node,
+            at,
+            "detach_key",
+            DEFAULT_DETACH_KEY,
+            fields::detach_key,
+        );
+        let tail_buffer = c.field(node, at, "tail_buffer", DEFAULT_TAIL_BUFFER, |n| {
+            fields::integer(n, 1)
+        });
+        Some(DaemonSettings {
+            logfile: logfile?,
+            socket: socket?,
+            history: history?,
+            detach_key: detach_key?,
+            tail_buffer: tail_buffer?,
+        })
+    }
+
+    /// The `programs:` section (absent or empty: no program).
+    fn programs(&mut self, node: Option<&Node>, at: &At) -> Option<Programs> {
+        let entries = match node {
+            None | Some(Node::Null) => return Some(Programs::new()),
+            Some(Node::Map(entries)) => entries,
+            Some(other) => {
+                let expected = "a mapping of program names to their settings";
+                self.checker.error(at, wrong(other, expected));
+                return None;
+            }
+        };
+        let mut programs = Some(Programs::new());
+        for (name, node) in entries {
+            let at = at.key(name);
+            let named = fields::program_name(name)
+                .map_err(|message| self.checker.key_error(&at, message))
+                .ok();
+            let program = self.program(name, node, &at);
+            match (named, program, programs.as_mut()) {
+                (Some(()), Some(program), Some(programs)) => {
+                    programs.insert(name.clone(), program);
+                }
+                _ => programs = None,
+            }
+        }
+        programs
+    }
+
+    /// One program: every field checked, defaults filled in.
+    fn program(&mut self, name: &str, node: &Node, at: &At) -> Option<ProgramConfig> {
+        let Node::Map(entries) = node else {
+            let expected = "a mapping of program settings (at least `cmd`)";
+            self.checker.error(at, wrong(node, expected));
+            return None;
+        };
+        self.checker
+            .unknown_keys(entries, at, PROGRAM_KEYS, "field");
+        let defaults = Policy::default();
+        let (dir, euid) = (self.dir, self.system.euid);
+        let raw_umask = match node.get("umask") {
+            Some(Node::Int(_)) => raw_scalar(self.text, &at.key("umask").segs),
+            _ => None,
+        };
+        let c = &mut self.checker;
+        let cmd = match node.get("cmd") {
+            Some(cmd) => c.take(&at.key("cmd"), fields::command(cmd)),
+            None => {
+                c.key_error(at, "missing required field `cmd` (the command to run)");
+                None
+            }
+        };
+        let numprocs = c.field(node, at, "numprocs", 1, |n| fields::integer(n, 1));
+        let autostart = c.field(node, at, "autostart", defaults.autostart, fields::boolean);
+        let autorestart = c.field(
+            node,
+            at,
+            "autorestart",
+            defaults.autorestart,
+            fields::autorestart,
+        );
+        let startretries = c.field(node, at, "startretries", defaults.startretries, |n| {
+            fields::integer(n, 0)
+        });
+        let starttime = c.field(node, at, "starttime", defaults.starttime, fields::seconds);
+        let stopsignal = c.field(node, at, "stopsignal", defaults.stopsignal, fields::signal);
+        let stoptime = c.field(node, at, "stoptime", defaults.stoptime, fields::seconds);
+        let discard = OutputTarget::Discard;
+        let stdout = c.field(node, at, "stdout", discard.clone(), |n| {
+            resolve::output(n, dir)
+        });
+        let stderr = c.field(node, at, "stderr", discard, |n| resolve::output(n, dir));
+        let workingdir = c.field(node, at, "workingdir", dir.to_path_buf(), |n| {
+            resolve::workingdir(n, dir)
+        });
+        let umask = c.field(node, at, "umask", None, |n| {
+            fields::umask(n, raw_umask).map(Some)
+        });
+        let pty = c.field(node, at, "pty", false, fields::boolean);
+        let user = c.field(node, at, "user", None, |n| resolve::user(n, euid).map(Some));
+        let exitcodes = self.exitcodes(node.get("exitcodes"), &at.key("exitcodes"));
+        let env = self.env(node.get("env"), &at.key("env"));
+        let (cmd, argv) = cmd?;
+        Some(ProgramConfig {
+            name: name.to_string(),
+            numprocs: numprocs?,
+            launch: LaunchSpec {
+                cmd,
+                argv,
+                env: env?,
+                workingdir: workingdir?,
+                umask: umask?,
+                stdout: stdout?,
+                stderr: stderr?,
+                pty: pty?,
+                user: user?,
+            },
+            policy: Policy {
+                autostart: autostart?,
+                autorestart: autorestart?,
+                exitcodes: exitcodes?,
+                startretries: startretries?,
+                starttime: starttime?,
+                stopsignal: stopsignal?,
+                stoptime: stoptime?,
+            },
+        })
+    }
+
+    /// `exitcodes`: one code or a list of them (each element checked in place).
+    fn exitcodes(&mut self, node: Option<&Node>, at: &At) -> Option<BTreeSet<i32>> {
+        match node {
+            None => Some(Policy::default().exitcodes),
+            Some(Node::Seq(items)) => {
+                let mut codes = Some(BTreeSet::new());
+                for (i, item) in items.iter().enumerate() {
+                    match (
+                        self.checker.take(&at.index(i), fields::exit_code(item)),
+                        &mut codes,
+                    ) {
+                        (Some(code), Some(codes)) => {
+                            codes.insert(code);
+                        }
+                        _ => codes = None,
+                    }
+                }
+                codes
+            }
+            Some(Node::Int(_)) => {
+                let code = node.map(fields::exit_code)?;
+                self.checker
+                    .take(at, code)
+                    .map(|code| BTreeSet::from([code]))
+            }
+            Some(other) => {
+                let expected = "an exit code (0-255) or a list of them";
+                self.checker.error(at, wrong(other, expected));
+                None
+            }
+        }
+    }
+
+    /// `env`: names to scalar values (absent or empty: nothing added).
+    fn env(&mut self, node: Option<&Node>, at: &At) -> Option<BTreeMap<String, String>> {
+        let entries = match node {
+            None | Some(Node::Null) => return Some(BTreeMap::new()),
+            Some(Node::Map(entries)) => entries,
+            Some(other) => {
+                let expected = "a mapping of variable names to values";
+                self.checker.error(at, wrong(other, expected));
+                return None;
+            }
+        };
+        let mut env = Some(BTreeMap::new());
+        for (name, value) in entries {
+            let at = at.key(name);
+            let named = fields::env_name(name)
+                .map_err(|message| self.checker.key_error(&at, message))
+                .ok();
+            let value = self.checker.take(&at, fields::env_value(value));
+            match (named, value, env.as_mut()) {
+                (Some(()), Some(value), Some(env)) => {
+                    env.insert(name.clone(), value);
+                }
+                _ => env = None,
+            }
+        }
+        env
+    }
+}

@@ -1,0 +1,28 @@
+//! Configuration: the YAML schema of SPEC §3, its defaults and its validation.
+//!
+//! [`load`] reads a file and returns either a fully validated [`Config`] or every
+//! error found, each with file, line, column, field path, what was found and what is
+//! allowed.
+//!
+//! Layout: `model.rs` is the validated data model the rest of taskmaster uses;
+//! `load.rs` walks the document; `fields.rs` and `resolve.rs` check single values;
+//! `tree.rs` parses YAML into a tree that keeps duplicate keys visible; `locate.rs`
+//! finds the line and column of a value; `check.rs` collects the problems;
+//! `suggest.rs` proposes the nearest field name; `error.rs` is what callers get.
+
+mod check;
+mod error;
+mod fields;
+mod load;
+mod locate;
+mod model;
+mod resolve;
+mod suggest;
+mod tree;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{default_config_path, load, parse, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER};
+pub use model::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,305 @@
+//! Bad configs: each error reported, with file, line, column, path and message.
+
+use std::path::Path;
+
+use super::super::load::parse_with;
+use super::super::ConfigError;
+use super::{system, FILE};
+
+fn errors(text: &str) -> Vec<ConfigError> {
+    match parse_with(text, Path::new(FILE), &system()) {
+        Ok(config) => panic!("no error for:\n{text}\ngot {config:?}"),
+        Err(errors) => {
+            assert!(!errors.is_empty());
+            errors.0
+        }
+    }
+}
+
+/// The single error of `text`.
+fn one(text: &str) -> ConfigError {
+    let mut all = errors(text);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    all.remove(0)
+}
+
+/// (line, column, path) of an error.
+fn place(e: &ConfigError) -> (usize, usize, &str) {
+    (e.line.unwrap_or(0), e.column.unwrap_or(0), e.path.as_str())
+}
+
+fn field(field_and_value: &str) -> ConfigError {
+    one(&format!(
+        "programs:\n  p:\n    cmd: x\n    {field_and_value}\n"
+    ))
+}
+
+#[test]
+fn display_names_file_line_column_path_found_and_allowed() {
+    let e = one("programs:\n  web:\n    cmd: x\n    autorestart: maybe\n");
+    assert_eq!(
+        e.to_string(),
+        "/etc/tm/taskmaster.yaml:4:18: programs.web.autorestart: found \"maybe\", \
+         expected one of: always, never, unexpected (or true/false)"
+    );
+}
+
+#[test]
+fn many_errors_in_one_file_all_reported_in_order() {
+    let text = "\
+programs:
+  web:
+    cmd: \"x\"
+    autorestrt: always
+    numprocs: 0
+    umask: 089
+    exitcodes: [0, 300]
+    stopsignal: FOO
+  db:
+    numprocs: 2
+  web:
+    cmd: y
+  ok:
+    cmd: z
+    env: {A: {B: 1}}
+";
+    let all = errors(text);
+    let places: Vec<_> = all.iter().map(place).collect();
+    assert_eq!(
+        places,
+        [
+            (4, 5, "programs.web.autorestrt"),
+            (5, 15, "programs.web.numprocs"),
+            (6, 12, "programs.web.umask"),
+            (7, 20, "programs.web.exitcodes[1]"),
+            (8, 17, "programs.web.stopsignal"),
+            (9, 3, "programs.db"),
+            (11, 3, "programs.web"),
+            (15, 14, "programs.ok.env.A"),
+        ],
+        "{all:#?}"
+    );
+    let messages: Vec<&str> = all.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages[0],
+        "unknown field `autorestrt`: did you mean `autorestart`?"
+    );
+    assert_eq!(messages[1], "found 0, expected an integer ≥ 1");
+    assert!(messages[2].starts_with("found \"089\", expected an octal umask"));
+    assert_eq!(
+        messages[3],
+        "found 300, expected an exit code, an integer from 0 to 255"
+    );
+    assert!(messages[4].starts_with("found \"FOO\", expected a signal name such as TERM"));
+    assert_eq!(
+        messages[5],
+        "missing required field `cmd` (the command to run)"
+    );
+    assert_eq!(
+        messages[6],
+        "duplicate program name `web` (first defined on line 2)"
+    );
+    assert!(messages[7].starts_with("found a mapping, expected a string, number or boolean"));
+}
+
+#[test]
+fn duplicates_of_every_kind() {
+    let e = one("programs:\n  a:\n    cmd: x\n  b:\n    cmd: y\n  a:\n    cmd: z\n");
+    assert_eq!(place(&e), (6, 3, "programs.a"));
+    assert_eq!(
+        e.message,
+        "duplicate program name `a` (first defined on line 2)"
+    );
+
+    let e = one("programs:\n  a:\n    cmd: x\n    env:\n      K: 1\n      K: 2\n");
+    assert_eq!(place(&e), (6, 7, "programs.a.env.K"));
+    assert_eq!(
+        e.message,
+        "duplicate environment variable `K` (first defined on line 5)"
+    );
+
+    let e = one("programs:\n  a:\n    cmd: x\n    cmd: y\n");
+    assert_eq!(place(&e), (4, 5, "programs.a.cmd"));
+    assert_eq!(e.message, "duplicate key `cmd` (first defined on line 3)");
+
+    // Keys are compared as text: 1 and "1" name the same program.
+    let e = one("programs:\n  1: {cmd: x}\n  \"1\": {cmd: y}\n");
+    assert_eq!(place(&e).0, 3);
+
+    let all = errors("programs: {}\nprograms: {}\ntaskmaster: {}\ntaskmaster: {}\n");
+    assert!(
+        all[1].message.ends_with("(first defined on line 3)"),
+        "{all:?}"
+    );
+    let lines: Vec<_> = all.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [Some(2), Some(4)]);
+}
+
+#[test]
+fn unknown_fields_with_and_without_suggestions() {
+    let e = one("program:\n  a: {cmd: x}\n");
+    assert_eq!(place(&e), (1, 1, "program"));
+    assert_eq!(
+        e.message,
+        "unknown top-level key `program`: did you mean `programs`?"
+    );
+
+    let e = one("taskmaster:\n  log_file: x\n");
+    assert_eq!(
+        e.message,
+        "unknown taskmaster setting `log_file`: did you mean `logfile`?"
+    );
+
+    let e = field("command: ls");
+    assert_eq!(e.message, "unknown field `command`: did you mean `cmd`?");
+
+    let e = field("banana: 1");
+    assert!(e
+        .message
+        .starts_with("unknown field `banana`; valid ones: cmd, numprocs"));
+    assert_eq!(place(&e), (4, 5, "programs.p.banana"));
+}
+
+#[test]
+fn bad_cmd() {
+    let e = one("programs:\n  a:\n    numprocs: 1\n");
+    assert_eq!(place(&e), (2, 3, "programs.a"));
+    assert!(e.message.contains("missing required field `cmd`"));
+    let e = one("programs:\n  a:\n    cmd: \"\"\n");
+    assert_eq!(place(&e), (3, 10, "programs.a.cmd"));
+    assert!(e.message.contains("non-empty"));
+    let e = one("programs:\n  a:\n    cmd: \"echo 'oops\"\n");
+    assert!(e.message.contains("balanced quotes"));
+    let e = one("programs:\n  a:\n    cmd:\n");
+    assert!(
+        e.message.starts_with("found an empty value (null)"),
+        "{}",
+        e.message
+    );
+    let e = one("programs:\n  a:\n");
+    assert_eq!(e.path, "programs.a");
+    assert!(e.message.contains("at least `cmd`"));
+}
+
+#[test]
+fn bad_values_of_each_field() {
+    let cases = [
+        ("numprocs: 0", "expected an integer ≥ 1"),
+        ("numprocs: two", "found \"two\""),
+        ("autostart: yes", "expected true or false"),
+        (
+            "autorestart: sometimes",
+            "one of: always, never, unexpected",
+        ),
+        ("exitcodes: 300", "found 300"),
+        ("exitcodes: -1", "found -1"),
+        ("exitcodes: {a: 1}", "or a list of them"),
+        ("startretries: -1", "expected an integer ≥ 0"),
+        ("starttime: -1", "a number of seconds ≥ 0"),
+        ("stoptime: soon", "a number of seconds ≥ 0"),
+        ("stopsignal: FOO", "a signal name"),
+        ("stdout: [a]", "a file path"),
+        ("stderr: /", "which is a directory"),
+        ("env: [A=1]", "a mapping of variable names"),
+        ("env: {A: null}", "write \"\" for an empty value"),
+        ("env: {\"A=B\": 1}", "invalid environment variable name"),
+        (
+            "workingdir: /nonexistent-dir",
+            "expected an existing directory",
+        ),
+        ("umask: 089", "octal umask"),
+        ("umask: 01000", "octal umask"),
+        ("umask: 0o1000", "octal umask"),
+        ("umask: 8", "octal umask"),
+        ("umask: 2.2", "octal umask"),
+        ("pty: 1", "expected true or false"),
+        ("user: no-such-user-xyz", "no such user"),
+        ("user: !custom x", "a value tagged `!custom`"),
+    ];
+    for (written, wanted) in cases {
+        let e = field(written);
+        assert_eq!(e.line, Some(4), "{written}: {e}");
+        assert!(e.message.contains(wanted), "{written}: {e}");
+    }
+}
+
+#[test]
+fn bad_program_names() {
+    for (name, wanted) in [
+        ("all", "every program"),
+        ("a:b", "no `:`"),
+        ("\"a b\"", "whitespace"),
+    ] {
+        let e = one(&format!("programs:\n  {name}:\n    cmd: x\n"));
+        assert_eq!((e.line, e.column), (Some(2), Some(3)), "{name}");
+        assert!(e.message.contains(wanted), "{name}: {e}");
+    }
+}
+
+#[test]
+fn bad_daemon_settings() {
+    let all = errors("taskmaster:\n  tail_buffer: 0\n  detach_key: \"^^^\"\n  socket: 3\n");
+    let paths: Vec<_> = all.iter().map(|e| (e.line, e.path.as_str())).collect();
+    assert_eq!(
+        paths,
+        [
+            (Some(2), "taskmaster.tail_buffer"),
+            (Some(3), "taskmaster.detach_key"),
+            (Some(4), "taskmaster.socket"),
+        ]
+    );
+    assert!(one("taskmaster: 3\n")
+        .message
+        .contains("a mapping of daemon settings"));
+    assert!(one("programs: [a]\n")
+        .message
+        .contains("a mapping of program names"));
+}
+
+#[test]
+fn bad_documents() {
+    let e = one("- a\n- b\n");
+    assert_eq!((e.line, e.path.as_str()), (Some(1), ""));
+    assert!(e.message.starts_with("found a list, expected a mapping"));
+
+    let e = one("programs:\n  a: {cmd: [x\n  b: 1\n");
+    assert!(e.message.starts_with("YAML syntax error: "), "{e}");
+    assert!(e.line.is_some());
+
+    let e = one("programs:\n  a:\n    cmd: 'x\n");
+    assert_eq!(e.line, Some(4), "{e}");
+
+    let e = one("programs: {}\n---\nprograms: {}\n");
+    assert!(e.message.contains("more than one document"), "{e}");
+
+    let e = one("programs:\n  a:\n    cmd: *nope\n");
+    assert!(e.message.contains("unknown anchor"), "{e}");
+    assert_eq!(e.line, Some(3));
+
+    let e = one("programs:\n  ? [a, b]\n  : {cmd: x}\n");
+    assert!(e.message.contains("must be a plain scalar"), "{e}");
+    assert_eq!(e.line, Some(2));
+}
+
+#[test]
+fn anchors_and_aliases_are_followed() {
+    let text = "programs:\n  a: &base {cmd: x, numprocs: 2}\n  b: *base\n";
+    let config = super::ok(text);
+    assert_eq!(config.programs["b"].numprocs, 2);
+    let e = one("programs:\n  a: &base {cmd: x, numprocs: 0}\n  b: {cmd: y}\n");
+    assert_eq!(place(&e), (2, 31, "programs.a.numprocs"));
+}
+
+#[test]
+fn a_file_full_of_errors_reports_them_all() {
+    let mut text = String::from("programs:\n");
+    for i in 0..250 {
+        text.push_str(&format!("  p{i}:\n    cmd: x\n    numprocs: 0\n"));
+    }
+    let all = errors(&text);
+    assert_eq!(all.len(), 250);
+    assert_eq!(all[0].line, Some(4));
+    assert_eq!(all[199].line, Some(199 * 3 + 4));
+    assert_eq!(all[249].line, None);
+    assert_eq!(all[249].path, "programs.p249.numprocs");
+}
