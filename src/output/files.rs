@@ -1,0 +1,218 @@
+//! The files a child's output is appended to (SPEC §5).
+//!
+//! Files are opened by the daemon, not by the child, so the pump can keep a copy in
+//! the ring buffer and the child never holds a descriptor to its own log. They are
+//! opened `O_APPEND`, so every write lands at the end even when the file is shared
+//! (by both streams, by several instances, or with `>>` from a shell), and
+//! `O_CLOEXEC`, so no other child inherits them.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::fcntl::OFlag;
+
+/// Mode of created files, before the daemon's umask: owner rw, group r.
+const FILE_MODE: u32 = 0o640;
+
+/// Where one child's two streams are written besides the ring buffer. `None`
+/// discards the stream (it still reaches the ring). When both streams go to the
+/// same file, both fields hold the same `Arc`, so the file is opened once and the
+/// two streams interleave chunk by chunk in the order the pump read them.
+#[derive(Debug, Clone, Default)]
+pub struct OutputFiles {
+    pub stdout: Option<Arc<File>>,
+    pub stderr: Option<Arc<File>>,
+}
+
+impl OutputFiles {
+    /// No files: both streams only reach the ring buffer.
+    pub fn none() -> OutputFiles {
+        OutputFiles::default()
+    }
+
+    /// Opens each path `O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC`, mode 0640 less the
+    /// process umask. The same path for both streams (after canonicalising the
+    /// parent directory, or found to be the same inode once opened) yields one
+    /// shared file. Errors name the path.
+    pub fn open(stdout: Option<&Path>, stderr: Option<&Path>) -> io::Result<OutputFiles> {
+        let out = stdout.map(open_append).transpose()?;
+        let err = match (stderr, stdout, &out) {
+            (Some(e), Some(o), Some(file)) if same_path(o, e) => Some(Arc::clone(file)),
+            (Some(e), _, _) => {
+                let opened = open_append(e)?;
+                match &out {
+                    // Different spelling, same file (a symlink, a hard link):
+                    // still share one descriptor.
+                    Some(file) if same_inode(file, &opened) => Some(Arc::clone(file)),
+                    _ => Some(opened),
+                }
+            }
+            (None, _, _) => None,
+        };
+        Ok(OutputFiles {
+            stdout: out,
+            stderr: err,
+        })
+    }
+
+    /// The file a stream goes to, if any.
+    pub fn get(&self, stream: super::Stream) -> Option<&Arc<File>> {
+        match stream {
+            super::Stream::Stdout => self.stdout.as_ref(),
+            super::Stream::Stderr => self.stderr.as_ref(),
+        }
+    }
+}
+
+/// Opens one output file for appending; the error message names the path.
+fn open_append(path: &Path) -> io::Result<Arc<File>> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(FILE_MODE)
+        .custom_flags(OFlag::O_CLOEXEC.bits())
+        .open(path)
+        .map(Arc::new)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// The path with its parent directory canonicalised (the file itself may not
+/// exist yet, so it cannot be canonicalised); the path as given if that fails.
+fn normalised(path: &Path) -> PathBuf {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (parent.canonicalize(), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    a == b || normalised(a) == normalised(b)
+}
+
+fn same_inode(a: &File, b: &File) -> bool {
+    match (a.metadata(), b.metadata()) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// A printable name for an open file, for messages: its current path as the kernel
+/// knows it (`/proc/self/fd`), so the pump needs no path of its own.
+pub fn describe(file: &File) -> String {
+    let fd = file.as_raw_fd();
+    match std::fs::read_link(format!("/proc/self/fd/{fd}")) {
+        Ok(p) => p.display().to_string(),
+        Err(_) => format!("fd {fd}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::testutil::TempDir;
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// The process umask, read without changing it (other tests run in parallel).
+    fn current_umask() -> u32 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            .unwrap_or(0o022)
+    }
+
+    #[test]
+    fn same_path_opens_one_shared_file() {
+        let dir = TempDir::new("files-same");
+        let p = dir.path().join("both.log");
+        let alias = dir.path().join(".").join("both.log");
+        let files = OutputFiles::open(Some(&p), Some(&alias)).expect("open");
+        let (o, e) = (files.stdout.expect("stdout"), files.stderr.expect("stderr"));
+        assert!(Arc::ptr_eq(&o, &e), "one descriptor for both streams");
+        (&*o).write_all(b"out\n").expect("write");
+        (&*e).write_all(b"err\n").expect("write");
+        (&*o).write_all(b"out2\n").expect("write");
+        assert_eq!(std::fs::read(&p).expect("read"), b"out\nerr\nout2\n");
+    }
+
+    #[test]
+    fn symlinked_name_shares_too_and_different_paths_do_not() {
+        let dir = TempDir::new("files-link");
+        let p = dir.path().join("real.log");
+        let link = dir.path().join("link.log");
+        std::fs::write(&p, b"").expect("create");
+        std::os::unix::fs::symlink(&p, &link).expect("symlink");
+        let files = OutputFiles::open(Some(&p), Some(&link)).expect("open");
+        assert!(Arc::ptr_eq(
+            files.stdout.as_ref().expect("stdout"),
+            files.stderr.as_ref().expect("stderr")
+        ));
+        let other = dir.path().join("other.log");
+        let files = OutputFiles::open(Some(&p), Some(&other)).expect("open");
+        assert!(!Arc::ptr_eq(
+            files.stdout.as_ref().expect("stdout"),
+            files.stderr.as_ref().expect("stderr")
+        ));
+        let only_err = OutputFiles::open(None, Some(&other)).expect("open");
+        assert!(only_err.stdout.is_none() && only_err.stderr.is_some());
+        let none = OutputFiles::open(None, None).expect("open");
+        assert!(none.stdout.is_none() && none.stderr.is_none());
+    }
+
+    #[test]
+    fn created_0640_less_umask_cloexec_and_appending() {
+        let dir = TempDir::new("files-mode");
+        let p = dir.path().join("out.log");
+        std::fs::write(dir.path().join("pre.log"), b"old\n").expect("pre");
+        let files = OutputFiles::open(Some(&p), Some(&dir.path().join("pre.log"))).expect("open");
+        let mode = std::fs::metadata(&p).expect("stat").permissions().mode() & 0o777;
+        let umask = current_umask();
+        assert_eq!(mode, FILE_MODE & !umask);
+        if umask == 0o022 {
+            assert_eq!(mode, 0o640);
+        }
+        let out = files.stdout.expect("stdout");
+        let flags = nix::fcntl::fcntl(&*out, nix::fcntl::FcntlArg::F_GETFD).expect("getfd");
+        assert!(flags & nix::fcntl::FdFlag::FD_CLOEXEC.bits() != 0);
+        let fl = nix::fcntl::fcntl(&*out, nix::fcntl::FcntlArg::F_GETFL).expect("getfl");
+        assert!(fl & OFlag::O_APPEND.bits() != 0);
+        // Appends after what was there, even after someone else wrote to the file.
+        let err = files.stderr.expect("stderr");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("pre.log"))
+            .and_then(|mut f| f.write_all(b"other\n"))
+            .expect("other writer");
+        (&*err).write_all(b"new\n").expect("write");
+        assert_eq!(
+            std::fs::read(dir.path().join("pre.log")).expect("read"),
+            b"old\nother\nnew\n"
+        );
+        assert!(describe(&err).ends_with("pre.log"), "{}", describe(&err));
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let dir = TempDir::new("files-err");
+        let bad = dir.path().join("missing-dir").join("x.log");
+        let e = OutputFiles::open(Some(&bad), None).expect_err("must fail");
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(e.to_string().contains("missing-dir/x.log"), "{e}");
+        let good = dir.path().join("ok.log");
+        let e = OutputFiles::open(Some(&good), Some(dir.path())).expect_err("a directory");
+        assert!(
+            e.to_string().contains(&dir.path().display().to_string()),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! The pump thread: drains one child's output into its files and ring buffers.
+//!
+//! A child must never block because nobody reads its output, and a flood of
+//! gigabytes must land whole in its file. So the pump reads as fast as the child
+//! writes, one 64 KiB chunk at a time, blocking in `poll`/`read` (never waking up
+//! periodically), and hands every chunk to the ring buffer (a short memcpy under the
+//! lock) and then to the file (outside the lock, so `tail -f` and `attach` never wait
+//! for the disk).
+//!
+//! Through a pty the child's `\n` arrives as `\r\n` (ONLCR): the ring buffer keeps the
+//! bytes as the terminal would show them (for `attach`), the file gets `\r\n` folded
+//! back to `\n`.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use log::warn;
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use super::files::describe;
+use super::{OutputBuffers, OutputFiles, Stream};
+
+/// Size of the read buffer (on the heap: pump stacks are small).
+const READ_BUF: usize = 64 * 1024;
+/// Pump threads only loop over a heap buffer; thousands of them must stay cheap.
+const STACK_SIZE: usize = 128 * 1024;
+
+/// What the pump reads from. The pump owns (and finally closes) these descriptors;
+/// the daemon must have dropped its copies of the write ends / pty slave, or the
+/// pump never sees the end of the stream.
+#[derive(Debug)]
+pub enum PumpSource {
+    /// Read ends of the child's stdout and stderr pipes.
+    Pipes { stdout: OwnedFd, stderr: OwnedFd },
+    /// A pty master; everything read counts as stdout.
+    Pty { master: OwnedFd },
+}
+
+/// Starts the pump thread for instance `name`. It ends (and drops the descriptors
+/// and files) once every source reached end of stream: EOF on a pipe; for a pty
+/// master also `EIO`, which is how Linux reports that the slave side is gone.
+///
+/// A failed write to a file is logged once with `log::warn!` (naming the instance
+/// and the file) and that file is skipped from then on; the pump keeps draining.
+pub fn start_pump(
+    name: &str,
+    source: PumpSource,
+    files: OutputFiles,
+    buffers: Arc<OutputBuffers>,
+) -> io::Result<JoinHandle<()>> {
+    let name = name.to_string();
+    // A thread name with a NUL byte makes spawn panic; config names are user text.
+    let thread_name = format!("pump:{}", name.replace('\0', "?"));
+    thread::Builder::new()
+        .name(thread_name)
+        .stack_size(STACK_SIZE)
+        .spawn(move || run(&name, source, files, &buffers))
+}
+
+/// One descriptor being drained.
+struct Input {
+    stream: Stream,
+    fd: OwnedFd,
+    /// A pty master: `EIO` means end of stream, and file output is CRLF-folded.
+    pty: bool,
+}
+
+enum ReadOutcome {
+    Data(usize),
+    End,
+    /// Only for a descriptor someone made non-blocking: poll before reading again.
+    Again,
+}
+
+fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffers) {
+    let mut sink = Sink::new(name, files);
+    let mut folder = CrlfFolder::default();
+    let mut inputs = match source {
+        PumpSource::Pipes { stdout, stderr } => vec![
+            Input {
+                stream: Stream::Stdout,
+                fd: stdout,
+                pty: false,
+            },
+            Input {
+                stream: Stream::Stderr,
+                fd: stderr,
+                pty: false,
+            },
+        ],
+        PumpSource::Pty { master } => vec![Input {
+            stream: Stream::Stdout,
+            fd: master,
+            pty: true,
+        }],
+    };
+    let mut buf = vec![0u8; READ_BUF];
+    // With a single descriptor left a blocking read is enough: one syscall per
+    // chunk instead of two.
+    let mut must_poll = inputs.len() > 1;
+    let mut poll_failed = false;
+
+    while !inputs.is_empty() {
+        let ready = if must_poll {
+            match wait_readable(&inputs) {
+                Ok(ready) => ready,
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    // Cannot happen in practice (ENOMEM); fall back to reading in
+                    // turn rather than spinning or giving up on the child.
+                    if !poll_failed {
+                        warn!("{name}: poll on output failed: {e}; reading in turn");
+                        poll_failed = true;
+                    }
+                    [true; 2]
+                }
+            }
+        } else {
+            [true; 2]
+        };
+
+        let mut ended = [false; 2];
+        let mut again = false;
+        for (i, input) in inputs.iter().enumerate() {
+            if !ready[i] {
+                continue;
+            }
+            match read_some(name, input, &mut buf) {
+                ReadOutcome::Data(n) => {
+                    let data = &buf[..n];
+                    buffers.push(input.stream, data);
+                    if input.pty {
+                        sink.write(input.stream, folder.fold(data));
+                    } else {
+                        sink.write(input.stream, data);
+                    }
+                }
+                ReadOutcome::End => ended[i] = true,
+                ReadOutcome::Again => again = true,
+            }
+        }
+        for i in (0..inputs.len()).rev() {
+            if ended[i] {
+                inputs.remove(i);
+            }
+        }
+        must_poll = inputs.len() > 1 || again;
+    }
+
+    // A '\r' held back at the very end was not followed by '\n': keep it.
+    if folder.finish() {
+        sink.write(Stream::Stdout, b"\r");
+    }
+}
+
+/// Blocks until at least one input is readable (or hung up); which ones are.
+fn wait_readable(inputs: &[Input]) -> Result<[bool; 2], Errno> {
+    let mut fds: Vec<PollFd> = inputs
+        .iter()
+        .map(|i| PollFd::new(i.fd.as_fd(), PollFlags::POLLIN))
+        .collect();
+    poll(&mut fds, PollTimeout::NONE)?;
+    let mut ready = [false; 2];
+    for (slot, fd) in ready.iter_mut().zip(&fds) {
+        // HUP/ERR/NVAL are ready too: the read then reports EOF or the error.
+        *slot = fd.revents().is_some_and(|r| !r.is_empty());
+    }
+    Ok(ready)
+}
+
+fn read_some(name: &str, input: &Input, buf: &mut [u8]) -> ReadOutcome {
+    loop {
+        match nix::unistd::read(&input.fd, buf) {
+            Ok(0) => return ReadOutcome::End,
+            Ok(n) => return ReadOutcome::Data(n),
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return ReadOutcome::Again,
+            Err(Errno::EIO) if input.pty => return ReadOutcome::End,
+            Err(e) => {
+                warn!(
+                    "{name}: reading {} failed: {e}; no more output is collected from it",
+                    input.stream
+                );
+                return ReadOutcome::End;
+            }
+        }
+    }
+}
+
+/// The files of one run, with the "warn once, then skip" policy for write errors.
+struct Sink<'a> {
+    name: &'a str,
+    files: [Option<Arc<File>>; 2],
+}
+
+impl<'a> Sink<'a> {
+    fn new(name: &'a str, files: OutputFiles) -> Self {
+        Sink {
+            name,
+            files: [files.stdout, files.stderr],
+        }
+    }
+
+    /// Writes the whole chunk (`write_all` retries short writes and EINTR). On
+    /// error (disk full, I/O error…) warns once and drops the file — from both
+    /// streams when they share it — so a broken file never stalls the child.
+    fn write(&mut self, stream: Stream, data: &[u8]) {
+        let Some(file) = &self.files[stream.index()] else {
+            return;
+        };
+        if data.is_empty() {
+            return;
+        }
+        if let Err(e) = (&**file).write_all(data) {
+            let file = Arc::clone(file);
+            warn!(
+                "{}: cannot write {stream} to {}: {e}; no more output goes to that file until the next start",
+                self.name,
+                describe(&file)
+            );
+            for slot in &mut self.files {
+                if slot.as_ref().is_some_and(|f| Arc::ptr_eq(f, &file)) {
+                    *slot = None;
+                }
+            }
+        }
+    }
+}
+
+/// Folds `\r\n` to `\n` across chunk boundaries: a `\r` ending one chunk is held
+/// back until the next chunk shows whether a `\n` follows.
+#[derive(Debug, Default)]
+struct CrlfFolder {
+    pending_cr: bool,
+    /// Reused output buffer, so folding allocates only once.
+    out: Vec<u8>,
+}
+
+impl CrlfFolder {
+    fn fold(&mut self, input: &[u8]) -> &[u8] {
+        self.out.clear();
+        if input.is_empty() {
+            return &self.out;
+        }
+        if self.pending_cr {
+            self.pending_cr = false;
+            if input[0] != b'\n' {
+                self.out.push(b'\r');
+            }
+        }
+        let mut rest = input;
+        while let Some(i) = rest.iter().position(|&c| c == b'\r') {
+            self.out.extend_from_slice(&rest[..i]);
+            match rest.get(i + 1) {
+                None => self.pending_cr = true,
+                Some(b'\n') => {} // drop the '\r'; the '\n' is copied next round
+                Some(_) => self.out.push(b'\r'),
+            }
+            rest = &rest[i + 1..];
+        }
+        self.out.extend_from_slice(rest);
+        &self.out
+    }
+
+    /// True if a `\r` is still held back (the stream ended right after it).
+    fn finish(&mut self) -> bool {
+        std::mem::take(&mut self.pending_cr)
+    }
+}
+
+#[cfg(test)]
+#[path = "pump_tests.rs"]
+mod tests;
