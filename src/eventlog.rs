@@ -1,0 +1,145 @@
+//! The event log (SPEC §9): one line per event, timestamp with milliseconds, level,
+//! message; through log4rs, whose file appender flushes after every record.
+//!
+//! Instance events arrive here as [`Report`]s from the watchers; this module is the
+//! one place that turns them into words, so the log reads the same whoever caused
+//! the event.
+
+use std::path::Path;
+
+use log::{info, warn, LevelFilter};
+use log4rs::append::file::FileAppender;
+use log4rs::config::{Appender, Root};
+use log4rs::encode::pattern::PatternEncoder;
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+use crate::config::Policy;
+use crate::watch::state::{ExitStatus, Report};
+
+const PATTERN: &str = "{d(%Y-%m-%d %H:%M:%S%.3f)} {l:<5} {m}{n}";
+
+/// Handle to re-point the log at another file (reload of `taskmaster.logfile`).
+pub struct EventLog {
+    handle: log4rs::Handle,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the log file {path}: {reason}")]
+pub struct LogError {
+    path: String,
+    reason: String,
+}
+
+fn log_config(path: &Path) -> Result<log4rs::Config, LogError> {
+    let err = |reason: String| LogError {
+        path: path.display().to_string(),
+        reason,
+    };
+    let file = FileAppender::builder()
+        .encoder(Box::new(PatternEncoder::new(PATTERN)))
+        .build(path)
+        .map_err(|e| err(e.to_string()))?;
+    log4rs::Config::builder()
+        .appender(Appender::builder().build("file", Box::new(file)))
+        .build(Root::builder().appender("file").build(LevelFilter::Info))
+        .map_err(|e| err(e.to_string()))
+}
+
+impl EventLog {
+    /// Starts logging to `path` (appending, created if missing).
+    pub fn init(path: &Path) -> Result<EventLog, LogError> {
+        let handle = log4rs::init_config(log_config(path)?).map_err(|e| LogError {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(EventLog { handle })
+    }
+
+    /// Switches to a new file; on error the old one stays in use.
+    pub fn reopen(&self, path: &Path) -> Result<(), LogError> {
+        self.handle.set_config(log_config(path)?);
+        Ok(())
+    }
+}
+
+fn describe_exit(status: &ExitStatus) -> String {
+    status.to_string()
+}
+
+/// Where notices go (the interactive shell prints them above its prompt).
+static NOTICES: parking_lot::Mutex<Option<std::sync::mpsc::Sender<String>>> =
+    parking_lot::Mutex::new(None);
+
+/// Sends notices of unexpected exits and FATALs to `sink` from now on.
+pub fn set_notice_sink(sink: std::sync::mpsc::Sender<String>) {
+    *NOTICES.lock() = Some(sink);
+}
+
+fn notice(text: String) {
+    if let Some(sink) = NOTICES.lock().as_ref() {
+        let _ = sink.send(text);
+    }
+}
+
+/// One line for a watcher's report.
+pub fn instance_event(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) {
+    match report {
+        Report::GaveUp => notice(format!(
+            "{name}: FATAL (too many start retries too quickly)"
+        )),
+        Report::Exited {
+            status,
+            expected: false,
+        } => notice(format!("{name}: exited unexpectedly ({status})")),
+        Report::SpawnError { reason } => notice(format!("{name}: spawn error ({reason})")),
+        _ => {}
+    }
+    match report {
+        Report::Spawned { pid } => info!("spawned: '{name}' with pid {pid}"),
+        Report::SpawnError { reason } => warn!("spawnerr: {name}: {reason}"),
+        Report::Running { starttime } => info!(
+            "success: {name} entered RUNNING state, process has stayed up for > than {} seconds (starttime)",
+            starttime.as_secs_f64()
+        ),
+        Report::Exited { status, expected } => {
+            let msg = format!(
+                "exited: {name} ({}; {})",
+                describe_exit(status),
+                if *expected { "expected" } else { "not expected" }
+            );
+            if *expected {
+                info!("{msg}")
+            } else {
+                warn!("{msg}")
+            }
+        }
+        Report::Backoff { attempt, delay } => info!(
+            "backoff: {name} start failed, retry {attempt} of {} in {}s",
+            policy.startretries,
+            delay.as_secs_f64()
+        ),
+        Report::GaveUp => warn!("gave up: {name} entered FATAL state, too many start retries too quickly"),
+        Report::StopRequested { signal } => match pid {
+            Some(pid) => info!("stopping: {name} (pid {pid}) with {}", signal.as_str()),
+            None => info!("stopping: {name} with {}", signal.as_str()),
+        },
+        Report::Stopped { status } => info!("stopped: {name} ({})", describe_exit(status)),
+        Report::Killed => match pid {
+            Some(pid) => warn!("killing '{name}' ({pid}) with SIGKILL"),
+            None => warn!("killing '{name}' with SIGKILL"),
+        },
+    }
+}
+
+pub fn start_requested(name: &str) {
+    info!("start requested: {name}");
+}
+
+pub fn signal_failed(name: &str, sig: Signal, e: Errno) {
+    warn!("could not send {} to {name}: {}", sig.as_str(), e.desc());
+}
+
+pub fn group_killed(name: &str, pgid: i32) {
+    warn!("killing what is left of {name}'s process group {pgid} with SIGKILL (stoptime passed)");
+}

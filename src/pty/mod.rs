@@ -1,0 +1,55 @@
+//! Pseudo-terminals for `pty: true` programs (SPEC §1 pitfalls, §8).
+//!
+//! Both ends are opened close-on-exec from the start, so a spawn racing in another
+//! watcher thread can never inherit them; the spawn path installs the slave on the
+//! child's 0–2 and the exec helper makes it the controlling terminal (the child is
+//! already a session leader through posix_spawn's `POSIX_SPAWN_SETSID`). The daemon
+//! drops its copy of the slave right after the spawn, or the master would never
+//! report the end of the stream.
+
+mod terminal;
+
+pub use terminal::{until_ctrl_c, TerminalMode};
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::libc;
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::stat::Mode;
+
+/// A new pseudo-terminal: `(master, slave)`.
+pub fn open_pty() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
+    grantpt(&master)?;
+    unlockpt(&master)?;
+    let name = ptsname_r(&master)?;
+    let slave = open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let master = OwnedFd::from(master);
+    set_window_size(&master, 24, 80)?;
+    Ok((master, slave))
+}
+
+/// `TIOCSWINSZ`: the size the program sees (and gets SIGWINCH for).
+pub fn set_window_size(fd: &impl AsFd, rows: u16, cols: u16) -> Result<(), Errno> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from a valid pointer.
+    Errno::result(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCSWINSZ, &ws) }).map(drop)
+}
+
+/// `TIOCSCTTY` on fd 0: called by the exec helper, a session leader with the slave
+/// on its standard streams.
+pub fn make_controlling_terminal() -> Result<(), Errno> {
+    // SAFETY: plain ioctl on our own stdin.
+    Errno::result(unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) }).map(drop)
+}

@@ -1,0 +1,100 @@
+//! The user's terminal: modes that are always restored, and Ctrl-C watching for
+//! commands that stream (`tail -f`) until the user interrupts them.
+
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
+
+/// A terminal mode change undone on drop, whatever ends the scope.
+pub struct TerminalMode {
+    fd: RawFd,
+    saved: Termios,
+}
+
+impl TerminalMode {
+    fn change(fd: RawFd, edit: impl FnOnce(&mut Termios)) -> Option<TerminalMode> {
+        // SAFETY: fd stays open for the life of the process (0, or the tty's fd).
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let saved = tcgetattr(borrowed).ok()?;
+        let mut changed = saved.clone();
+        edit(&mut changed);
+        tcsetattr(borrowed, SetArg::TCSANOW, &changed).ok()?;
+        Some(TerminalMode { fd, saved })
+    }
+
+    /// Changes nothing now, restores the current modes on drop: a last line of
+    /// defence for a thread that may leave the terminal in raw mode.
+    pub fn save(fd: RawFd) -> Option<TerminalMode> {
+        Self::change(fd, |_| {})
+    }
+
+    /// Ctrl-C, Ctrl-\ and Ctrl-Z typed on this terminal no longer send signals.
+    /// `None` when `fd` is not a terminal.
+    pub fn without_signals(fd: RawFd) -> Option<TerminalMode> {
+        Self::change(fd, |t| t.local_flags.remove(LocalFlags::ISIG))
+    }
+
+    /// Keys arrive one by one, unechoed, and none sends a signal; output
+    /// processing (`\n` → `\r\n`) stays on.
+    pub fn keys(fd: RawFd) -> Option<TerminalMode> {
+        Self::change(fd, |t| {
+            t.local_flags
+                .remove(LocalFlags::ISIG | LocalFlags::ICANON | LocalFlags::ECHO);
+        })
+    }
+}
+
+impl Drop for TerminalMode {
+    fn drop(&mut self) {
+        // SAFETY: see `change`.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        let _ = tcsetattr(fd, SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// Runs `work` while a thread watches stdin (a terminal) for Ctrl-C, calling
+/// `interrupt` when it is typed. The terminal modes are restored afterwards.
+pub fn until_ctrl_c<T>(interrupt: impl FnOnce() + Send + 'static, work: impl FnOnce() -> T) -> T {
+    let mode = TerminalMode::keys(0);
+    let Ok((stop_r, stop_w)) = crate::sys::pipe() else {
+        return work();
+    };
+    let watcher = std::thread::Builder::new()
+        .name("ctrl-c".into())
+        .stack_size(crate::sys::THREAD_STACK)
+        .spawn(move || {
+            let stdin = std::io::stdin();
+            loop {
+                let mut fds = [
+                    PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(stop_r.as_fd(), PollFlags::POLLIN),
+                ];
+                if nix::poll::poll(&mut fds, PollTimeout::NONE).is_err() {
+                    continue;
+                }
+                if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+                    return;
+                }
+                let mut buf = [0u8; 64];
+                match nix::unistd::read(stdin.as_fd(), &mut buf) {
+                    Ok(n) if n > 0 && buf[..n].contains(&0x03) => {
+                        interrupt();
+                        return;
+                    }
+                    Ok(n) if n > 0 => {}
+                    _ => {
+                        interrupt();
+                        return;
+                    }
+                }
+            }
+        });
+    let result = work();
+    let _ = nix::unistd::write(&stop_w, b"x");
+    if let Ok(handle) = watcher {
+        let _ = handle.join();
+    }
+    drop(mode);
+    result
+}

@@ -1,0 +1,173 @@
+//! The registry of programs and their instances, shared by every transport.
+//!
+//! Locking rule: the `programs` lock is held only to read or change the registry,
+//! never while waiting on an instance; an instance's own locks (status, inbox) may be
+//! taken while holding it, never the other way round.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::config::{Config, ProgramConfig};
+use crate::watch::{start_watcher, Command, Instance, State};
+
+/// One program and its instances, index order.
+pub struct ProgramEntry {
+    pub config: Arc<ProgramConfig>,
+    pub instances: Vec<Arc<Instance>>,
+}
+
+pub struct Supervisor {
+    config: Mutex<Arc<Config>>,
+    programs: Mutex<BTreeMap<String, ProgramEntry>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the watcher thread of {name}: {source}")]
+pub struct SupervisorError {
+    name: String,
+    source: std::io::Error,
+}
+
+impl Supervisor {
+    /// Creates every instance and its watcher; nothing is started yet.
+    pub fn new(config: Config) -> Result<Arc<Supervisor>, SupervisorError> {
+        let sup = Arc::new(Supervisor {
+            programs: Mutex::new(BTreeMap::new()),
+            config: Mutex::new(Arc::new(config.clone())),
+        });
+        for program in config.programs.values() {
+            let entry = sup.create_program(program, config.daemon.tail_buffer)?;
+            sup.programs.lock().insert(program.name.clone(), entry);
+        }
+        Ok(sup)
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.lock().clone()
+    }
+
+    fn create_program(
+        &self,
+        program: &ProgramConfig,
+        tail_buffer: usize,
+    ) -> Result<ProgramEntry, SupervisorError> {
+        let config = Arc::new(program.clone());
+        let mut instances = Vec::with_capacity(program.numprocs as usize);
+        for index in 0..program.numprocs {
+            instances.push(Self::create_instance(&config, index, tail_buffer)?);
+        }
+        Ok(ProgramEntry { config, instances })
+    }
+
+    fn create_instance(
+        config: &Arc<ProgramConfig>,
+        index: u32,
+        tail_buffer: usize,
+    ) -> Result<Arc<Instance>, SupervisorError> {
+        let name = config.instance_name(index);
+        let instance = Instance::new(name.clone(), config.name.clone(), index, tail_buffer)
+            .map_err(|e| SupervisorError {
+                name: name.clone(),
+                source: e.into(),
+            })?;
+        let instance = Arc::new(instance);
+        start_watcher(instance.clone(), config.clone())
+            .map_err(|source| SupervisorError { name, source })?;
+        Ok(instance)
+    }
+
+    /// Sends `Start` to every instance of every `autostart` program.
+    pub fn autostart(&self) {
+        for entry in self.programs.lock().values() {
+            if entry.config.policy.autostart {
+                for instance in &entry.instances {
+                    instance.send(Command::Start);
+                }
+            }
+        }
+    }
+
+    /// Every instance, by program name then index.
+    pub fn instances(&self) -> Vec<Arc<Instance>> {
+        self.programs
+            .lock()
+            .values()
+            .flat_map(|e| e.instances.iter().cloned())
+            .collect()
+    }
+
+    /// Instance names for completion and help.
+    pub fn names(&self) -> Vec<String> {
+        let programs = self.programs.lock();
+        let mut names = Vec::new();
+        for (name, entry) in programs.iter() {
+            if entry.instances.len() > 1 || entry.config.numprocs > 1 {
+                names.push(name.clone());
+            }
+            names.extend(entry.instances.iter().map(|i| i.name.clone()));
+        }
+        names
+    }
+
+    /// Resolves command arguments per SPEC §3: `all`, `NAME` (every instance of the
+    /// program), `NAME:K`, `NAME:*`. Each unknown name is an error of its own;
+    /// an instance named twice is listed once.
+    pub fn resolve(&self, names: &[String]) -> Vec<Result<Arc<Instance>, String>> {
+        let programs = self.programs.lock();
+        let mut out: Vec<Result<Arc<Instance>, String>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut push = |out: &mut Vec<_>, inst: &Arc<Instance>| {
+            if seen.insert(inst.name.clone()) {
+                out.push(Ok(inst.clone()));
+            }
+        };
+        for name in names {
+            if name == "all" {
+                for inst in programs.values().flat_map(|e| &e.instances) {
+                    push(&mut out, inst);
+                }
+                continue;
+            }
+            let (program, index) = match name.split_once(':') {
+                Some((p, i)) => (p, Some(i)),
+                None => (name.as_str(), None),
+            };
+            let Some(entry) = programs.get(program) else {
+                out.push(Err(name.clone()));
+                continue;
+            };
+            match index {
+                None | Some("*") => entry.instances.iter().for_each(|i| push(&mut out, i)),
+                Some(_) => match entry.instances.iter().find(|i| i.name == *name) {
+                    Some(inst) => push(&mut out, inst),
+                    None => out.push(Err(name.clone())),
+                },
+            }
+        }
+        out
+    }
+
+    /// Stops every instance in parallel (each by its stopsignal and stoptime) and
+    /// returns once none has a process left.
+    pub fn shutdown(&self) {
+        let instances = self.instances();
+        let seqs: Vec<u64> = instances
+            .iter()
+            .map(|i| i.send(Command::Shutdown))
+            .collect();
+        for (instance, seq) in instances.iter().zip(seqs) {
+            instance.wait_for(seq, |s| {
+                !s.state.has_process() && s.state != State::Backoff && !s.leftovers
+            });
+        }
+    }
+
+    /// SIGKILL to every process group still alive (second SIGINT/SIGTERM).
+    pub fn kill_all(&self) {
+        for instance in self.instances() {
+            instance.send(Command::KillNow);
+        }
+    }
+}

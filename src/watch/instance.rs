@@ -1,0 +1,156 @@
+//! The shared face of one instance: what the command layer reads and sends.
+//!
+//! The watcher thread owns the instance's child and its [`Machine`]; everyone else
+//! sees only a published [`Status`] (behind a mutex, with a condvar to wait for a
+//! change) and an inbox of [`Command`]s whose arrival is signalled on an eventfd
+//! the watcher polls together with its child's pidfd.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use nix::sys::signal::Signal;
+use parking_lot::{Condvar, Mutex};
+
+use super::state::{ExitStatus, State};
+use crate::config::ProgramConfig;
+use crate::output::OutputBuffers;
+
+/// A request to the watcher.
+pub enum Command {
+    Start,
+    Stop,
+    /// Stop for good: the daemon is shutting down.
+    Shutdown,
+    /// SIGKILL the process group now (second SIGINT/SIGTERM).
+    KillNow,
+    /// Send a signal to the process group; the result comes back on the channel.
+    Signal(Signal, SyncSender<Result<(), String>>),
+    /// New settings for the instance's program (reload).
+    Update(Arc<ProgramConfig>),
+    /// Stop, then end the watcher thread (program removed or scaled down).
+    Remove,
+}
+
+/// What the watcher publishes after every decision.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub state: State,
+    pub pid: Option<i32>,
+    /// When the current or last process was spawned.
+    pub started_at: Option<(Instant, SystemTime)>,
+    /// When the last process ended.
+    pub stopped_at: Option<SystemTime>,
+    pub last_exit: Option<ExitStatus>,
+    pub spawnerr: Option<String>,
+    pub restarts: u32,
+    pub ever_started: bool,
+    /// Sequence number of the last command the watcher has applied.
+    pub handled: u64,
+    /// The watcher thread has ended (instance removed).
+    pub finished: bool,
+    /// Members of a stopped process group still await their SIGKILL at stoptime.
+    pub leftovers: bool,
+}
+
+impl Status {
+    pub fn uptime(&self) -> Option<Duration> {
+        match self.state {
+            State::Starting | State::Running => self.started_at.map(|(t, _)| t.elapsed()),
+            _ => None,
+        }
+    }
+}
+
+struct Inbox {
+    next_seq: u64,
+    queue: VecDeque<(u64, Command)>,
+}
+
+pub struct Instance {
+    /// `NAME` or `NAME:K`.
+    pub name: String,
+    pub program: String,
+    pub index: u32,
+    pub output: Arc<OutputBuffers>,
+    status: Mutex<Status>,
+    changed: Condvar,
+    inbox: Mutex<Inbox>,
+    wake: EventFd,
+}
+
+impl Instance {
+    pub fn new(name: String, program: String, index: u32, tail_buffer: usize) -> nix::Result<Self> {
+        Ok(Instance {
+            name,
+            program,
+            index,
+            output: Arc::new(OutputBuffers::new(tail_buffer)),
+            status: Mutex::new(Status {
+                state: State::Stopped,
+                pid: None,
+                started_at: None,
+                stopped_at: None,
+                last_exit: None,
+                spawnerr: None,
+                restarts: 0,
+                ever_started: false,
+                handled: 0,
+                finished: false,
+                leftovers: false,
+            }),
+            changed: Condvar::new(),
+            inbox: Mutex::new(Inbox {
+                next_seq: 1,
+                queue: VecDeque::new(),
+            }),
+            wake: EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
+        })
+    }
+
+    /// Queues a command for the watcher and returns its sequence number.
+    pub fn send(&self, cmd: Command) -> u64 {
+        let seq = {
+            let mut inbox = self.inbox.lock();
+            let seq = inbox.next_seq;
+            inbox.next_seq += 1;
+            inbox.queue.push_back((seq, cmd));
+            seq
+        };
+        // A full counter (never in practice) still leaves the fd readable: fine.
+        let _ = self.wake.write(1);
+        seq
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.lock().clone()
+    }
+
+    /// Blocks until the watcher has applied command `seq` and `done` holds (or the
+    /// watcher has ended), and returns the status that satisfied it.
+    pub fn wait_for(&self, seq: u64, done: impl Fn(&Status) -> bool) -> Status {
+        let mut status = self.status.lock();
+        while !(status.finished || (status.handled >= seq && done(&status))) {
+            self.changed.wait(&mut status);
+        }
+        status.clone()
+    }
+
+    // ---- watcher side ----
+
+    pub(super) fn wake_fd(&self) -> &EventFd {
+        &self.wake
+    }
+
+    pub(super) fn take_commands(&self) -> Vec<(u64, Command)> {
+        let _ = self.wake.read();
+        self.inbox.lock().queue.drain(..).collect()
+    }
+
+    pub(super) fn publish(&self, update: impl FnOnce(&mut Status)) {
+        update(&mut self.status.lock());
+        self.changed.notify_all();
+    }
+}

@@ -1,0 +1,12 @@
+//! Supervising one instance: the pure state machine, the watcher thread that drives
+//! it, and the spawn path (posix_spawn plus the exec helper).
+
+pub mod helper;
+pub mod instance;
+pub mod spawn;
+pub mod state;
+pub mod watcher;
+
+pub use instance::{Command, Instance, Status};
+pub use state::{ExitStatus, State};
+pub use watcher::start_watcher;

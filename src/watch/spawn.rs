@@ -1,0 +1,350 @@
+//! Starting a child without forking the daemon (SPEC §1's first pitfall).
+//!
+//! `fork()` of a process with a thousand threads copies every mapping and takes tens
+//! of milliseconds; glibc's `posix_spawn` uses `clone(CLONE_VM|CLONE_VFORK)` and costs
+//! the same whatever the daemon's size. So every child is started by `posix_spawn`:
+//! new session, empty signal mask, default dispositions, pipes on 0–2, working
+//! directory — all things posix_spawn can do. What it cannot do (umask, dropping
+//! privileges, a controlling terminal) is done by [`crate::watch::helper`]: taskmaster
+//! re-executed in a tiny single-threaded mode that applies them and then execs the
+//! target, reporting an exec failure back through a pipe on its fd 3.
+//!
+//! Only fds 0–2 survive: every descriptor the daemon holds is close-on-exec (see
+//! [`crate::sys::mark_inherited_fds_cloexec`]), and posix_spawn's `dup2` clears the
+//! flag on the three it installs.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::libc;
+
+use crate::config::LaunchSpec;
+use crate::sys;
+
+/// Why a child could not be started. The texts follow supervisor's where it has one.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum SpawnError {
+    #[error("can't find command '{0}'")]
+    NotFound(String),
+    #[error("command at '{0}' is not executable")]
+    NotExecutable(String),
+    #[error("couldn't exec {path}: {reason}")]
+    Exec { path: String, reason: String },
+    #[error("couldn't set up the child: {0}")]
+    Setup(String),
+}
+
+/// The daemon-side ends of a new child's standard streams.
+pub enum ChildIo {
+    Pipes {
+        /// Held open so the child's stdin never reports EOF (attach writes to it).
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+    Pty {
+        /// Read by the pump.
+        master: OwnedFd,
+        /// A second handle on the master for input (attach) and window size.
+        input: OwnedFd,
+    },
+}
+
+/// A started child. Its pid stays valid until the watcher reaps it.
+pub struct Child {
+    pub pid: i32,
+    /// Polled for the exit and used to signal without racing pid reuse.
+    pub pidfd: OwnedFd,
+    pub io: ChildIo,
+}
+
+/// The path the exec helper is started from: this very executable, even if the file
+/// was replaced on disk since the daemon started.
+const SELF_EXE: &str = "/proc/self/exe";
+/// The hidden first argument that puts `taskmaster` in exec-helper mode.
+pub const HELPER_FLAG: &str = "--exec-helper";
+/// The helper reports a failure on this descriptor.
+pub const HELPER_STATUS_FD: RawFd = 3;
+
+/// Starts `spec` as a new session with pipes on 0–2.
+pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
+    let env = child_env(spec);
+    let program = resolve_program(&spec.argv[0], spec, &env)?;
+    let needs_helper = spec.umask.is_some() || spec.user.is_some() || spec.pty;
+
+    let setup = |what: &str, e: Errno| SpawnError::Setup(format!("{what}: {}", e.desc()));
+    // `child_ends` are the descriptors installed on the child's 0, 1, 2; they are
+    // dropped right after the spawn so that EOF/EIO can reach the pump.
+    let (io, child_ends) = if spec.pty {
+        let (master, slave) = crate::pty::open_pty().map_err(|e| setup("pty", e))?;
+        let input = master
+            .try_clone()
+            .map_err(|e| SpawnError::Setup(format!("pty: {e}")))?;
+        (
+            ChildIo::Pty { master, input },
+            [
+                slave
+                    .try_clone()
+                    .map_err(|e| SpawnError::Setup(format!("pty: {e}")))?,
+                slave
+                    .try_clone()
+                    .map_err(|e| SpawnError::Setup(format!("pty: {e}")))?,
+                slave,
+            ],
+        )
+    } else {
+        let (stdin_r, stdin_w) = sys::pipe().map_err(|e| setup("stdin pipe", e))?;
+        let (stdout_r, stdout_w) = sys::pipe().map_err(|e| setup("stdout pipe", e))?;
+        let (stderr_r, stderr_w) = sys::pipe().map_err(|e| setup("stderr pipe", e))?;
+        let io = ChildIo::Pipes {
+            stdin: stdin_w,
+            stdout: stdout_r,
+            stderr: stderr_r,
+        };
+        (io, [stdin_r, stdout_w, stderr_w])
+    };
+
+    let mut fds: Vec<(RawFd, RawFd)> = child_ends
+        .iter()
+        .zip(0..)
+        .map(|(fd, n)| (fd.as_raw_fd(), n))
+        .collect();
+    let mut status_pipe = None;
+    let (exe, argv) = if needs_helper {
+        let (r, w) = sys::pipe().map_err(|e| setup("status pipe", e))?;
+        fds.push((w.as_raw_fd(), HELPER_STATUS_FD));
+        status_pipe = Some((r, w));
+        (PathBuf::from(SELF_EXE), helper_argv(spec, &program))
+    } else {
+        let argv = spec.argv.iter().map(OsString::from).collect();
+        (program.clone(), argv)
+    };
+
+    let pid =
+        posix_spawn(&exe, &argv, &env, &fds, &spec.workingdir).map_err(|e| SpawnError::Exec {
+            path: program.display().to_string(),
+            reason: e.desc().to_string(),
+        })?;
+    drop(child_ends);
+
+    if let Some((r, w)) = status_pipe {
+        drop(w);
+        if let Some(err) = read_helper_status(r) {
+            // The helper exits 127 right after reporting; reap it here, nobody else will.
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            return Err(SpawnError::Exec {
+                path: program.display().to_string(),
+                reason: err,
+            });
+        }
+    }
+
+    let pidfd = sys::pidfd_open(pid).map_err(|e| setup("pidfd_open", e))?;
+    Ok(Child { pid, pidfd, io })
+}
+
+/// taskmaster's environment with the program's `env` on top.
+fn child_env(spec: &LaunchSpec) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| !spec.env.contains_key(&*k.to_string_lossy()))
+        .collect();
+    env.extend(
+        spec.env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
+    env
+}
+
+/// Finds the file to execute like `execvp` would, so a missing or non-executable
+/// command is reported before anything is spawned. A name with a `/` is taken
+/// relative to the working directory (the child is there when it execs).
+pub fn resolve_program(
+    name: &str,
+    spec: &LaunchSpec,
+    env: &[(OsString, OsString)],
+) -> Result<PathBuf, SpawnError> {
+    let check = |path: PathBuf| -> Result<PathBuf, SpawnError> {
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(path),
+            Ok(_) => Err(SpawnError::NotExecutable(path.display().to_string())),
+            Err(_) => Err(SpawnError::NotFound(name.to_string())),
+        }
+    };
+    if name.contains('/') {
+        return check(spec.workingdir.join(name));
+    }
+    let path_var = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let mut not_executable = None;
+    for dir in std::env::split_paths(&path_var) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        match check(spec.workingdir.join(dir).join(name)) {
+            Ok(found) => return Ok(found),
+            Err(e @ SpawnError::NotExecutable(_)) => not_executable = not_executable.or(Some(e)),
+            Err(_) => {}
+        }
+    }
+    Err(not_executable.unwrap_or_else(|| SpawnError::NotFound(name.to_string())))
+}
+
+/// `taskmaster --exec-helper UMASK USER CTTY PROGRAM ARGV...`; `-` means "leave as
+/// is"; CTTY is `ctty` to make fd 0 the controlling terminal.
+fn helper_argv(spec: &LaunchSpec, program: &Path) -> Vec<OsString> {
+    let mut argv = vec![OsString::from("taskmaster"), OsString::from(HELPER_FLAG)];
+    argv.push(match spec.umask {
+        Some(mask) => OsString::from(format!("{mask:o}")),
+        None => OsString::from("-"),
+    });
+    argv.push(match &spec.user {
+        Some(user) => OsString::from(format!("{}:{}:{}", user.uid, user.gid, user.name)),
+        None => OsString::from("-"),
+    });
+    argv.push(OsString::from(if spec.pty { "ctty" } else { "-" }));
+    argv.push(program.as_os_str().to_owned());
+    argv.extend(spec.argv.iter().map(OsString::from));
+    argv
+}
+
+/// EOF with nothing read: the target was exec'd. Otherwise the helper wrote why not.
+fn read_helper_status(pipe: OwnedFd) -> Option<String> {
+    let mut text = String::new();
+    let mut file = std::fs::File::from(pipe);
+    match file.read_to_string(&mut text) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(text),
+    }
+}
+
+fn cstring(s: &OsStr) -> Result<CString, Errno> {
+    CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL)
+}
+
+/// The raw `posix_spawn` call: new session, empty mask, default dispositions, the
+/// given fds installed with `dup2`, and `chdir` to `cwd` before exec.
+fn posix_spawn(
+    exe: &Path,
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+    fds: &[(RawFd, RawFd)],
+    cwd: &Path,
+) -> Result<i32, Errno> {
+    let exe = cstring(exe.as_os_str())?;
+    let argv: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<Result<_, _>>()?;
+    let env: Vec<CString> = env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = k.clone().into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).map_err(|_| Errno::EINVAL)
+        })
+        .collect::<Result<_, _>>()?;
+    let cwd = cstring(cwd.as_os_str())?;
+    let mut argv_ptrs: Vec<*mut libc::c_char> = argv.iter().map(|a| a.as_ptr() as *mut _).collect();
+    argv_ptrs.push(std::ptr::null_mut());
+    let mut env_ptrs: Vec<*mut libc::c_char> = env.iter().map(|a| a.as_ptr() as *mut _).collect();
+    env_ptrs.push(std::ptr::null_mut());
+
+    let mut actions = FileActions::new()?;
+    for &(from, to) in fds {
+        // SAFETY: `actions.0` was initialised by posix_spawn_file_actions_init.
+        Errno::result(unsafe { libc::posix_spawn_file_actions_adddup2(&mut actions.0, from, to) })?;
+    }
+    // SAFETY: as above; `cwd` outlives the posix_spawn call below.
+    Errno::result(unsafe {
+        libc::posix_spawn_file_actions_addchdir_np(&mut actions.0, cwd.as_ptr())
+    })?;
+    let attr = SpawnAttr::new()?;
+
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: every pointer is valid for the call: NUL-terminated strings kept alive
+    // above, NULL-terminated pointer arrays, initialised actions and attributes.
+    let rc = unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            exe.as_ptr(),
+            &actions.0,
+            &attr.0,
+            argv_ptrs.as_ptr(),
+            env_ptrs.as_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::from_raw(rc));
+    }
+    Ok(pid)
+}
+
+/// RAII for `posix_spawn_file_actions_t`.
+struct FileActions(libc::posix_spawn_file_actions_t);
+
+impl FileActions {
+    fn new() -> Result<Self, Errno> {
+        // SAFETY: an all-zero value is a valid placeholder until init fills it in.
+        let mut raw: libc::posix_spawn_file_actions_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `raw` is a valid, writable posix_spawn_file_actions_t.
+        Errno::result(unsafe { libc::posix_spawn_file_actions_init(&mut raw) })?;
+        Ok(FileActions(raw))
+    }
+}
+
+impl Drop for FileActions {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `new`, destroyed exactly once.
+        unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
+    }
+}
+
+/// RAII for `posix_spawnattr_t`, set up for a clean child: its own session, an
+/// empty signal mask and every signal at its default disposition.
+struct SpawnAttr(libc::posix_spawnattr_t);
+
+impl SpawnAttr {
+    fn new() -> Result<Self, Errno> {
+        // SAFETY: zeroed placeholder, then initialised by posix_spawnattr_init.
+        let mut raw: libc::posix_spawnattr_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `raw` is valid and writable.
+        Errno::result(unsafe { libc::posix_spawnattr_init(&mut raw) })?;
+        let mut attr = SpawnAttr(raw);
+        let flags = libc::POSIX_SPAWN_SETSID as libc::c_int
+            | libc::POSIX_SPAWN_SETSIGMASK
+            | libc::POSIX_SPAWN_SETSIGDEF;
+        // SAFETY: sigset_t values are initialised by sigemptyset/sigfillset before use.
+        unsafe {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::sigdelset(&mut all, libc::SIGKILL);
+            libc::sigdelset(&mut all, libc::SIGSTOP);
+            Errno::result(libc::posix_spawnattr_setsigmask(&mut attr.0, &empty))?;
+            Errno::result(libc::posix_spawnattr_setsigdefault(&mut attr.0, &all))?;
+            Errno::result(libc::posix_spawnattr_setflags(
+                &mut attr.0,
+                flags as libc::c_short,
+            ))?;
+        }
+        Ok(attr)
+    }
+}
+
+impl Drop for SpawnAttr {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `new`, destroyed exactly once.
+        unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
+    }
+}

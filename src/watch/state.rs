@@ -1,0 +1,366 @@
+//! The instance state machine of SPEC §4, as a pure function.
+//!
+//! `Machine::step(event, policy, now)` returns the actions the watcher must carry out;
+//! it never touches a process, a clock or a lock, so every transition is unit-tested
+//! below without spawning anything. The semantics follow supervisor's `process.py`
+//! (`spawn`, `finish`, `transition`, `kill`), except that every deadline is exact
+//! instead of being rounded up to a one-second tick.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::config::{AutoRestart, Policy};
+
+/// Supervisor's process states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Stopped,
+    Starting,
+    Running,
+    Backoff,
+    Stopping,
+    Exited,
+    Fatal,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Stopped => "STOPPED",
+            State::Starting => "STARTING",
+            State::Running => "RUNNING",
+            State::Backoff => "BACKOFF",
+            State::Stopping => "STOPPING",
+            State::Exited => "EXITED",
+            State::Fatal => "FATAL",
+        }
+    }
+
+    /// `start` answers "already started" in these (supervisor's RUNNING_STATES).
+    pub fn is_started(self) -> bool {
+        matches!(self, State::Starting | State::Running | State::Backoff)
+    }
+
+    /// A process exists (or is being created) in these.
+    pub fn has_process(self) -> bool {
+        matches!(self, State::Starting | State::Running | State::Stopping)
+    }
+}
+
+/// How a child ended, as `waitpid` reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(Signal),
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Code(code) => write!(f, "exit status {code}"),
+            ExitStatus::Signal(sig) => write!(f, "terminated by {}", sig.as_str()),
+        }
+    }
+}
+
+/// What happens to an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A manual `start` (or autostart at creation).
+    Start,
+    /// A manual `stop`.
+    Stop,
+    /// The daemon is shutting down: stop, and never start again.
+    Shutdown,
+    /// A second SIGINT/SIGTERM during shutdown: SIGKILL the group now.
+    KillNow,
+    /// The result of `Action::Spawn`.
+    Spawned {
+        pid: i32,
+    },
+    SpawnFailed {
+        reason: String,
+    },
+    /// The child was reaped.
+    Exited(ExitStatus),
+    /// The current deadline has passed.
+    Timer,
+}
+
+/// What the watcher must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Spawn a new child, then feed back `Spawned` or `SpawnFailed`.
+    Spawn,
+    /// Send a signal to the current child's process group.
+    SignalGroup(Signal),
+    /// Something worth an event-log line (and maybe a notice).
+    Report(Report),
+}
+
+/// Facts for the event log (SPEC §9). The watcher formats them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    Spawned { pid: i32 },
+    SpawnError { reason: String },
+    Running { starttime: Duration },
+    Exited { status: ExitStatus, expected: bool },
+    Backoff { attempt: u32, delay: Duration },
+    GaveUp,
+    StopRequested { signal: Signal },
+    Stopped { status: ExitStatus },
+    Killed,
+}
+
+/// The mutable core of an instance; owned by its watcher thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    pub state: State,
+    /// Failed starts since the last manual start or the last RUNNING (supervisor's `backoff`).
+    pub backoff: u32,
+    /// Automatic spawns (backoff retries and autorestarts) since the last manual start.
+    pub restarts: u32,
+    /// Pid of the current child, if one exists.
+    pub pid: Option<i32>,
+    /// When the current child was spawned (supervisor's `laststart`).
+    pub started_at: Option<Instant>,
+    /// The one pending deadline: starttime in STARTING, the retry in BACKOFF,
+    /// the SIGKILL in STOPPING.
+    pub deadline: Option<Instant>,
+    /// How the last child ended.
+    pub last_exit: Option<ExitStatus>,
+    /// Why the last start failed (spawn error or "Exited too quickly ...").
+    pub spawnerr: Option<String>,
+    /// A manual start has happened at least once (STOPPED says "Not started" before).
+    pub ever_started: bool,
+    /// Set by `Shutdown`: no automatic start ever again.
+    pub shutting_down: bool,
+    /// `Start` arrived while STOPPING: start again as soon as the stop completes.
+    pub start_after_stop: bool,
+}
+
+/// The text supervisor shows for a start that died before `starttime`.
+pub const EXITED_TOO_QUICKLY: &str = "Exited too quickly (process log may have details)";
+
+impl Default for Machine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Machine {
+    pub fn new() -> Self {
+        Machine {
+            state: State::Stopped,
+            backoff: 0,
+            restarts: 0,
+            pid: None,
+            started_at: None,
+            deadline: None,
+            last_exit: None,
+            spawnerr: None,
+            ever_started: false,
+            shutting_down: false,
+            start_after_stop: false,
+        }
+    }
+
+    /// Applies one event. Events that make no sense in the current state (a stop of
+    /// a stopped instance, a timer that is not due) change nothing.
+    pub fn step(&mut self, event: Event, policy: &Policy, now: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        match event {
+            Event::Start => self.on_start(&mut actions),
+            Event::Stop => self.on_stop(policy, now, &mut actions),
+            Event::Shutdown => {
+                self.shutting_down = true;
+                self.start_after_stop = false;
+                self.on_stop(policy, now, &mut actions);
+            }
+            Event::KillNow => {
+                self.shutting_down = true;
+                self.start_after_stop = false;
+                if self.state == State::Backoff {
+                    self.enter(State::Stopped, None);
+                } else if self.pid.is_some() {
+                    self.enter(State::Stopping, None);
+                    actions.push(Action::SignalGroup(Signal::SIGKILL));
+                    actions.push(Action::Report(Report::Killed));
+                }
+            }
+            Event::Spawned { pid } => self.on_spawned(pid, policy, now, &mut actions),
+            Event::SpawnFailed { reason } => {
+                if self.state == State::Starting && self.pid.is_none() {
+                    actions.push(Action::Report(Report::SpawnError {
+                        reason: reason.clone(),
+                    }));
+                    self.spawnerr = Some(reason);
+                    self.fail_start(policy, now, &mut actions);
+                }
+            }
+            Event::Exited(status) => self.on_exit(status, policy, now, &mut actions),
+            Event::Timer => self.on_timer(policy, now, &mut actions),
+        }
+        actions
+    }
+
+    fn enter(&mut self, state: State, deadline: Option<Instant>) {
+        self.state = state;
+        self.deadline = deadline;
+    }
+
+    fn on_start(&mut self, actions: &mut Vec<Action>) {
+        if self.shutting_down {
+            return;
+        }
+        match self.state {
+            State::Stopped | State::Exited | State::Fatal => {
+                self.backoff = 0;
+                self.restarts = 0;
+                self.ever_started = true;
+                self.spawn(actions);
+            }
+            State::Stopping => self.start_after_stop = true,
+            State::Starting | State::Running | State::Backoff => {}
+        }
+    }
+
+    fn on_stop(&mut self, policy: &Policy, now: Instant, actions: &mut Vec<Action>) {
+        match self.state {
+            State::Starting | State::Running if self.pid.is_some() => {
+                self.enter(State::Stopping, Some(now + policy.stoptime));
+                actions.push(Action::SignalGroup(policy.stopsignal));
+                actions.push(Action::Report(Report::StopRequested {
+                    signal: policy.stopsignal,
+                }));
+            }
+            State::Backoff => self.enter(State::Stopped, None),
+            State::Stopping => self.start_after_stop = false,
+            _ => {}
+        }
+    }
+
+    fn spawn(&mut self, actions: &mut Vec<Action>) {
+        self.enter(State::Starting, None);
+        self.pid = None;
+        self.started_at = None;
+        actions.push(Action::Spawn);
+    }
+
+    fn on_spawned(&mut self, pid: i32, policy: &Policy, now: Instant, actions: &mut Vec<Action>) {
+        if self.state != State::Starting || self.pid.is_some() {
+            return;
+        }
+        self.pid = Some(pid);
+        self.started_at = Some(now);
+        self.spawnerr = None;
+        actions.push(Action::Report(Report::Spawned { pid }));
+        if policy.starttime.is_zero() {
+            self.enter_running(policy, actions);
+        } else {
+            self.deadline = Some(now + policy.starttime);
+        }
+    }
+
+    fn enter_running(&mut self, policy: &Policy, actions: &mut Vec<Action>) {
+        self.enter(State::Running, None);
+        self.backoff = 0;
+        actions.push(Action::Report(Report::Running {
+            starttime: policy.starttime,
+        }));
+    }
+
+    /// A start failed (spawn error, or death before `starttime`): BACKOFF, or FATAL
+    /// once the retries are spent.
+    fn fail_start(&mut self, policy: &Policy, now: Instant, actions: &mut Vec<Action>) {
+        self.pid = None;
+        self.backoff += 1;
+        if self.shutting_down {
+            self.enter(State::Stopped, None);
+        } else if self.backoff > policy.startretries {
+            self.enter(State::Fatal, None);
+            actions.push(Action::Report(Report::GaveUp));
+        } else {
+            let delay = Duration::from_secs(u64::from(self.backoff));
+            self.enter(State::Backoff, Some(now + delay));
+            actions.push(Action::Report(Report::Backoff {
+                attempt: self.backoff,
+                delay,
+            }));
+        }
+    }
+
+    fn on_exit(
+        &mut self,
+        status: ExitStatus,
+        policy: &Policy,
+        now: Instant,
+        actions: &mut Vec<Action>,
+    ) {
+        if self.pid.is_none() {
+            return;
+        }
+        self.pid = None;
+        self.last_exit = Some(status);
+        match self.state {
+            State::Stopping => {
+                self.enter(State::Stopped, None);
+                actions.push(Action::Report(Report::Stopped { status }));
+                if std::mem::take(&mut self.start_after_stop) {
+                    self.on_start(actions);
+                }
+            }
+            State::Starting => {
+                actions.push(Action::Report(Report::Exited {
+                    status,
+                    expected: false,
+                }));
+                self.spawnerr = Some(EXITED_TOO_QUICKLY.to_string());
+                self.fail_start(policy, now, actions);
+            }
+            State::Running => {
+                let expected =
+                    matches!(status, ExitStatus::Code(c) if policy.exitcodes.contains(&c));
+                actions.push(Action::Report(Report::Exited { status, expected }));
+                self.enter(State::Exited, None);
+                self.backoff = 0;
+                let restart = match policy.autorestart {
+                    AutoRestart::Always => true,
+                    AutoRestart::Unexpected => !expected,
+                    AutoRestart::Never => false,
+                };
+                if restart && !self.shutting_down {
+                    self.restarts += 1;
+                    self.spawn(actions);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, policy: &Policy, now: Instant, actions: &mut Vec<Action>) {
+        match self.deadline {
+            Some(deadline) if deadline <= now => {}
+            _ => return,
+        }
+        match self.state {
+            State::Starting if self.pid.is_some() => self.enter_running(policy, actions),
+            State::Backoff => {
+                self.restarts += 1;
+                self.spawn(actions);
+            }
+            State::Stopping => {
+                // The process outlived stoptime: SIGKILL, then wait for its exit.
+                self.deadline = None;
+                actions.push(Action::SignalGroup(Signal::SIGKILL));
+                actions.push(Action::Report(Report::Killed));
+            }
+            _ => self.deadline = None,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

@@ -1,0 +1,297 @@
+//! The watcher thread: one per instance, the only owner of its child.
+//!
+//! It sleeps in a single `ppoll` over the child's pidfd and the instance's command
+//! eventfd, with the machine's next deadline as timeout, so it wakes exactly for an
+//! exit, a command or a deadline — never periodically. Each wake-up becomes
+//! [`Event`]s for the pure [`Machine`]; the watcher carries out the resulting
+//! [`Action`]s (spawn, signal, report) and publishes the new [`Status`].
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags};
+use nix::sys::signal::Signal;
+use nix::sys::time::TimeSpec;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::instance::{Command, Instance};
+use super::spawn;
+use super::state::{Action, Event, ExitStatus, Machine, Report, State};
+use crate::config::OutputTarget;
+use crate::config::ProgramConfig;
+use crate::eventlog;
+use crate::output::{start_pump, OutputFiles, PumpSource};
+use crate::sys;
+
+/// The live child of an instance.
+struct Running {
+    pid: i32,
+    pidfd: OwnedFd,
+    /// Held so the child's stdin stays open (EOF only when taskmaster lets go);
+    /// for a pty, a handle on the master.
+    _input: OwnedFd,
+}
+
+pub struct Watcher {
+    instance: Arc<Instance>,
+    config: Arc<ProgramConfig>,
+    machine: Machine,
+    child: Option<Running>,
+    /// Process groups whose leader exited during a stop while members lived on:
+    /// they get SIGKILL at the stop's deadline (SPEC §4).
+    leftover_groups: Vec<(i32, Instant)>,
+    removing: bool,
+}
+
+/// Starts the watcher thread of `instance`; `autostart` sends it a first `Start`.
+pub fn start_watcher(
+    instance: Arc<Instance>,
+    config: Arc<ProgramConfig>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let mut watcher = Watcher {
+        instance: instance.clone(),
+        config,
+        machine: Machine::new(),
+        child: None,
+        leftover_groups: Vec::new(),
+        removing: false,
+    };
+    std::thread::Builder::new()
+        .name(format!("watch:{}", instance.name))
+        .stack_size(sys::THREAD_STACK)
+        .spawn(move || watcher.run())
+}
+
+impl Watcher {
+    fn run(&mut self) {
+        loop {
+            let woke = self.sleep();
+            let now = Instant::now();
+            if woke.child_exited {
+                self.reap(now);
+            }
+            let mut last_seq = None;
+            for (seq, cmd) in if woke.commands {
+                self.instance.take_commands()
+            } else {
+                Vec::new()
+            } {
+                self.command(cmd, now);
+                last_seq = Some(seq);
+            }
+            self.apply(Event::Timer, Instant::now());
+            self.kill_leftover_groups(Instant::now(), false);
+            self.publish(last_seq);
+            if self.removing && !self.machine.state.has_process() && self.child.is_none() {
+                self.kill_leftover_groups(Instant::now(), true);
+                self.instance.output.close();
+                self.instance.publish(|s| s.finished = true);
+                return;
+            }
+        }
+    }
+
+    /// Blocks until the child exits, a command arrives or the next deadline passes.
+    fn sleep(&self) -> Woke {
+        let deadline = self
+            .leftover_groups
+            .iter()
+            .map(|&(_, at)| at)
+            .chain(self.machine.deadline)
+            .min();
+        let timeout =
+            deadline.map(|d| TimeSpec::from_duration(d.saturating_duration_since(Instant::now())));
+        let mut fds = vec![PollFd::new(
+            self.instance.wake_fd().as_fd(),
+            PollFlags::POLLIN,
+        )];
+        if let Some(child) = &self.child {
+            fds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
+        }
+        // An error (EINTR, ENOMEM) is a spurious wake-up: the checks that follow
+        // are all non-blocking and idempotent.
+        let _ = nix::poll::ppoll(&mut fds, timeout, None);
+        let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+        Woke {
+            commands: ready(&fds[0]),
+            child_exited: fds.get(1).is_some_and(ready),
+        }
+    }
+
+    fn reap(&mut self, now: Instant) {
+        let Some(child) = &self.child else { return };
+        let pid = child.pid;
+        let status = match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => ExitStatus::Code(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => ExitStatus::Signal(sig),
+            // Not really gone yet (or a stop/continue report): keep watching.
+            Ok(_) => return,
+            // ECHILD: someone else reaped it — should never happen; treat as lost.
+            Err(Errno::ECHILD) => ExitStatus::Signal(Signal::SIGKILL),
+            Err(_) => return,
+        };
+        self.child = None;
+        if self.machine.state == State::Stopping {
+            if let Some(deadline) = self.machine.deadline {
+                if sys::group_alive(pid) {
+                    self.leftover_groups.push((pid, deadline));
+                }
+            }
+        }
+        self.instance
+            .publish(|s| s.stopped_at = Some(SystemTime::now()));
+        self.apply(Event::Exited(status), now);
+    }
+
+    fn command(&mut self, cmd: Command, now: Instant) {
+        match cmd {
+            Command::Start => {
+                eventlog::start_requested(&self.instance.name);
+                self.apply(Event::Start, now)
+            }
+            Command::Stop => self.apply(Event::Stop, now),
+            Command::Shutdown => self.apply(Event::Shutdown, now),
+            Command::KillNow => {
+                self.apply(Event::KillNow, now);
+                self.kill_leftover_groups(now, true);
+            }
+            Command::Signal(sig, reply) => {
+                let result = match &self.child {
+                    Some(child) => {
+                        sys::signal_group(child.pid, sig).map_err(|e| e.desc().to_string())
+                    }
+                    None => Err("not running".to_string()),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Update(config) => self.config = config,
+            Command::Remove => {
+                self.removing = true;
+                self.apply(Event::Shutdown, now);
+            }
+        }
+    }
+
+    /// Feeds one event to the machine and carries out its actions; a spawn's result
+    /// is fed back in turn.
+    fn apply(&mut self, event: Event, now: Instant) {
+        let mut pending = vec![event];
+        while let Some(event) = pending.pop() {
+            for action in self.machine.step(event, &self.config.policy, now) {
+                match action {
+                    Action::Spawn => pending.push(self.spawn()),
+                    Action::SignalGroup(sig) => {
+                        if let Some(child) = &self.child {
+                            if let Err(e) = sys::signal_group(child.pid, sig) {
+                                eventlog::signal_failed(&self.instance.name, sig, e);
+                            }
+                        }
+                    }
+                    Action::Report(report) => self.report(&report),
+                }
+            }
+        }
+    }
+
+    fn report(&self, report: &Report) {
+        let pid = self.child.as_ref().map(|c| c.pid);
+        eventlog::instance_event(&self.instance.name, pid, report, &self.config.policy);
+    }
+
+    fn spawn(&mut self) -> Event {
+        let launch = &self.config.launch;
+        let path = |t: &OutputTarget| match t {
+            OutputTarget::File(p) => Some(p.clone()),
+            OutputTarget::Discard => None,
+        };
+        let files = match OutputFiles::open(
+            path(&launch.stdout).as_deref(),
+            path(&launch.stderr).as_deref(),
+        ) {
+            Ok(files) => files,
+            Err(e) => {
+                return Event::SpawnFailed {
+                    reason: e.to_string(),
+                }
+            }
+        };
+        let child = match spawn::spawn(launch) {
+            Ok(child) => child,
+            Err(e) => {
+                return Event::SpawnFailed {
+                    reason: e.to_string(),
+                }
+            }
+        };
+        let (source, input) = match child.io {
+            spawn::ChildIo::Pipes {
+                stdin,
+                stdout,
+                stderr,
+            } => (PumpSource::Pipes { stdout, stderr }, stdin),
+            spawn::ChildIo::Pty { master, input } => (PumpSource::Pty { master }, input),
+        };
+        if let Err(e) = start_pump(
+            &self.instance.name,
+            source,
+            files,
+            self.instance.output.clone(),
+        ) {
+            // Without a reader the child would block on a full pipe: do not keep it.
+            let _ = sys::signal_group(child.pid, Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(child.pid), None);
+            return Event::SpawnFailed {
+                reason: format!("cannot start the output thread: {e}"),
+            };
+        }
+        let pid = child.pid;
+        self.child = Some(Running {
+            pid,
+            pidfd: child.pidfd,
+            _input: input,
+        });
+        self.instance
+            .publish(|s| s.started_at = Some((Instant::now(), SystemTime::now())));
+        Event::Spawned { pid }
+    }
+
+    /// SIGKILLs stop leftovers whose deadline passed (or all of them when `all`).
+    fn kill_leftover_groups(&mut self, now: Instant, all: bool) {
+        let name = &self.instance.name;
+        self.leftover_groups.retain(|&(pgid, at)| {
+            if all || at <= now {
+                if sys::group_alive(pgid) {
+                    eventlog::group_killed(name, pgid);
+                    let _ = sys::signal_group(pgid, Signal::SIGKILL);
+                }
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    fn publish(&self, handled: Option<u64>) {
+        let m = &self.machine;
+        self.instance.publish(|s| {
+            s.state = m.state;
+            s.pid = m.pid;
+            s.last_exit = m.last_exit;
+            s.spawnerr = m.spawnerr.clone();
+            s.restarts = m.restarts;
+            s.ever_started = m.ever_started;
+            s.leftovers = !self.leftover_groups.is_empty();
+            if let Some(seq) = handled {
+                s.handled = seq;
+            }
+        });
+    }
+}
+
+struct Woke {
+    commands: bool,
+    child_exited: bool,
+}
