@@ -1,0 +1,234 @@
+//! `taskmasterctl [-c FILE | -s PATH] [COMMAND [ARG...]]`: one command over the
+//! control socket, or the same interactive shell as the daemon's (SPEC §2).
+//!
+//! Exit status: 0 the command succeeded, 1 it reported an error, 2 bad command line
+//! or unknown command, 3 the daemon cannot be reached.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use taskmaster::control::client::{Client, WireReply};
+use taskmaster::control::socket::socket_path;
+use taskmaster::pty::until_ctrl_c;
+use taskmaster::shell::{self, Backend};
+
+/// Control a running taskmaster.
+#[derive(Parser)]
+#[command(name = "taskmasterctl", version, about)]
+struct Cli {
+    /// The daemon's configuration file (to find its socket and history file).
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        conflicts_with = "socket"
+    )]
+    config: Option<PathBuf>,
+    /// The daemon's control socket.
+    #[arg(short = 's', long = "socket", value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// A command and its arguments; none starts the interactive shell.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    // The socket: -s, else the config's (-c, or ./taskmaster.yaml if present), else the default.
+    let config = match (&cli.config, &cli.socket) {
+        (Some(file), _) => match taskmaster::config::load(file) {
+            Ok(c) => Some(c),
+            Err(errors) => {
+                eprintln!("{errors}");
+                return ExitCode::from(2);
+            }
+        },
+        (None, None) => taskmaster::config::load(&taskmaster::config::default_config_path()).ok(),
+        (None, Some(_)) => None,
+    };
+    let path = socket_path(
+        cli.socket.as_deref(),
+        config.as_ref().and_then(|c| c.daemon.socket.as_deref()),
+    );
+    let code = match cli.command.split_first() {
+        Some((cmd, args)) => one_shot(&path, cmd, args),
+        None => {
+            let history = config
+                .and_then(|c| c.daemon.history)
+                .or_else(default_history);
+            interactive(&path, history)
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn default_history() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| Path::new(&h).join(".taskmaster_history"))
+}
+
+fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
+    if cmd == "quit" || cmd == "exit" {
+        return 0;
+    }
+    let mut client = match Client::connect(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("taskmasterctl: {e}");
+            return 3;
+        }
+    };
+    match client.request(cmd, args) {
+        Ok(reply) => {
+            print_reply(&reply);
+            if reply.stream {
+                let mut out = std::io::stdout();
+                let _ = std::io::copy(client.stream(), &mut out);
+            }
+            reply.exit.clamp(0, 255) as u8
+        }
+        Err(e) => {
+            eprintln!("taskmasterctl: {e}");
+            3
+        }
+    }
+}
+
+fn print_reply(reply: &WireReply) {
+    if !reply.output.is_empty() {
+        println!("{}", reply.output);
+    }
+    let _ = std::io::stdout().flush();
+}
+
+/// The interactive shell over one connection, reopened when it breaks.
+struct SocketBackend {
+    path: PathBuf,
+    client: Option<Client>,
+}
+
+impl SocketBackend {
+    fn request(&mut self, cmd: &str, args: &[String]) -> Result<WireReply, String> {
+        // One retry on a fresh connection: the daemon may have been restarted.
+        for attempt in 0..2 {
+            let client = match self.client.take() {
+                Some(c) => c,
+                None => Client::connect(&self.path).map_err(|e| e.to_string())?,
+            };
+            self.client = Some(client);
+            match self.client.as_mut().map(|c| c.request(cmd, args)) {
+                Some(Ok(reply)) => return Ok(reply),
+                Some(Err(e)) if attempt == 1 => {
+                    self.client = None;
+                    return Err(e.to_string());
+                }
+                _ => self.client = None,
+            }
+        }
+        Err(format!(
+            "cannot reach taskmaster at {}",
+            self.path.display()
+        ))
+    }
+
+    /// `tail -f`: copy the stream until Ctrl-C, which closes the connection.
+    fn follow(&mut self) {
+        let Some(mut client) = self.client.take() else {
+            return;
+        };
+        let Some(closer) = client.closer() else {
+            return;
+        };
+        until_ctrl_c(
+            move || closer.close(),
+            || {
+                let mut out = std::io::stdout();
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = client.stream().read(&mut buf) {
+                    if n == 0 || out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+                        break;
+                    }
+                }
+            },
+        );
+        println!();
+    }
+}
+
+impl Backend for SocketBackend {
+    fn run(&mut self, line: &str) -> bool {
+        let Some(words) = shlex::split(line) else {
+            println!("*** Unbalanced quotes in command line");
+            return true;
+        };
+        let Some((cmd, args)) = words.split_first() else {
+            return true;
+        };
+        if cmd == "quit" || cmd == "exit" {
+            return false;
+        }
+        match self.request(cmd, args) {
+            Ok(reply) => {
+                print_reply(&reply);
+                if reply.stream {
+                    self.follow();
+                }
+            }
+            Err(e) => println!("taskmasterctl: {e}"),
+        }
+        true
+    }
+
+    fn end_of_input(&mut self) {
+        println!();
+    }
+}
+
+fn interactive(path: &Path, history: Option<PathBuf>) -> u8 {
+    let names = {
+        let path = path.to_path_buf();
+        Arc::new(move || remote_names(&path)) as shell::NameSource
+    };
+    let mut backend = SocketBackend {
+        path: path.to_path_buf(),
+        client: None,
+    };
+    match shell::run(&mut backend, names, history, None) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("taskmasterctl: {e}");
+            1
+        }
+    }
+}
+
+/// Instance and program names, for completion.
+fn remote_names(path: &Path) -> Vec<String> {
+    let Ok(mut client) = Client::connect(path) else {
+        return Vec::new();
+    };
+    let Ok(reply) = client.request("status", &["--json".to_string()]) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    if let Some(items) = reply.data.as_ref().and_then(|d| d.as_array()) {
+        for item in items {
+            if let Some(name) = item["name"].as_str() {
+                names.push(name.to_string());
+                if let Some((program, _)) = name.split_once(':') {
+                    names.push(program.to_string());
+                }
+            }
+        }
+    }
+    names
+}

@@ -1,0 +1,92 @@
+//! The client side of the socket protocol, used by `taskmasterctl`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// One reply line from the daemon.
+#[derive(Debug, Deserialize)]
+pub struct WireReply {
+    #[serde(default)]
+    pub ok: bool,
+    #[serde(default)]
+    pub output: String,
+    #[serde(default)]
+    pub exit: i32,
+    #[serde(default)]
+    pub data: Option<serde_json::Value>,
+    /// Raw output follows on the connection (`tail -f`).
+    #[serde(default)]
+    pub stream: bool,
+}
+
+/// A connection to the daemon.
+pub struct Client {
+    pub path: PathBuf,
+    writer: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach taskmaster at {path}: {why}")]
+    Unreachable { path: PathBuf, why: String },
+    #[error("the connection to taskmaster at {path} broke: {why}")]
+    Broken { path: PathBuf, why: String },
+}
+
+impl Client {
+    pub fn connect(path: &Path) -> Result<Client, ClientError> {
+        let unreachable = |why: String| ClientError::Unreachable {
+            path: path.to_path_buf(),
+            why,
+        };
+        let stream = UnixStream::connect(path).map_err(|e| unreachable(e.to_string()))?;
+        let reader = BufReader::new(stream.try_clone().map_err(|e| unreachable(e.to_string()))?);
+        Ok(Client {
+            path: path.to_path_buf(),
+            writer: stream,
+            reader,
+        })
+    }
+
+    /// Sends one command and reads its reply line.
+    pub fn request(&mut self, command: &str, args: &[String]) -> Result<WireReply, ClientError> {
+        let broken = |why: String| ClientError::Broken {
+            path: self.path.clone(),
+            why,
+        };
+        let mut line = serde_json::json!({ "command": command, "args": args }).to_string();
+        line.push('\n');
+        self.writer
+            .write_all(line.as_bytes())
+            .map_err(|e| broken(e.to_string()))?;
+        let mut reply = String::new();
+        match self.reader.read_line(&mut reply) {
+            Ok(0) => Err(broken("the daemon closed the connection".into())),
+            Ok(_) => serde_json::from_str(&reply).map_err(|e| broken(format!("bad reply: {e}"))),
+            Err(e) => Err(broken(e.to_string())),
+        }
+    }
+
+    /// After a streaming reply (`tail -f`): the raw bytes that follow.
+    pub fn stream(&mut self) -> &mut BufReader<UnixStream> {
+        &mut self.reader
+    }
+
+    /// A handle that ends the connection from another thread (Ctrl-C during a
+    /// stream): the daemon notices and stops sending, and our reads see EOF.
+    pub fn closer(&self) -> Option<Closer> {
+        self.writer.try_clone().ok().map(Closer)
+    }
+}
+
+pub struct Closer(UnixStream);
+
+impl Closer {
+    pub fn close(self) {
+        let _ = self.0.shutdown(std::net::Shutdown::Both);
+    }
+}

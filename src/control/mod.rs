@@ -1,0 +1,204 @@
+//! The command layer: parse → act → reply, one implementation per command, shared
+//! by every transport (the daemon's stdin or shell, and the socket server).
+//!
+//! A command never panics and never changes anything when its input is malformed:
+//! it answers with a message and an exit code (SPEC §2: 0 ok, 1 error, 2 usage).
+
+pub mod client;
+mod process;
+pub mod server;
+pub mod socket;
+mod status;
+mod tail;
+
+use std::sync::Arc;
+
+use crate::supervisor::Supervisor;
+use crate::watch::Instance;
+
+pub use status::describe;
+pub use tail::{Follow, FollowEnd};
+
+/// What a command answers. `output` is the text a shell prints.
+#[derive(Clone)]
+pub struct Reply {
+    pub output: String,
+    pub exit: i32,
+    /// Structured result (`status --json`).
+    pub data: Option<serde_json::Value>,
+    /// The transport must begin the daemon's shutdown after replying.
+    pub shutdown: bool,
+    /// The transport must begin a reload after replying.
+    pub reload: bool,
+    /// After the reply, the transport streams this instance's output (`tail -f`).
+    pub follow: Option<Follow>,
+}
+
+impl Reply {
+    pub fn ok(output: impl Into<String>) -> Reply {
+        Reply {
+            output: output.into(),
+            exit: 0,
+            data: None,
+            shutdown: false,
+            reload: false,
+            follow: None,
+        }
+    }
+
+    pub fn error(output: impl Into<String>) -> Reply {
+        Reply {
+            exit: 1,
+            ..Reply::ok(output)
+        }
+    }
+
+    pub fn usage(output: impl Into<String>) -> Reply {
+        Reply {
+            exit: 2,
+            ..Reply::ok(output)
+        }
+    }
+}
+
+/// What only the daemon can do for a transport: begin the shutdown, and reload.
+pub struct Hooks {
+    pub shutdown: Box<dyn Fn(&'static str) + Send + Sync>,
+    /// Applies the configuration file again and replies with what changed.
+    pub reload: Box<dyn Fn() -> Reply + Send + Sync>,
+}
+
+/// The commands: name, usage, help text, in the order `help` lists them.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "status",
+        "status [NAME...] [--json]",
+        "Show the state of every instance, or of the named ones.",
+    ),
+    (
+        "start",
+        "start NAME...",
+        "Start instances (NAME, NAME:K or all); waits until RUNNING or failed.",
+    ),
+    (
+        "stop",
+        "stop NAME...",
+        "Stop instances; waits until they are stopped.",
+    ),
+    ("restart", "restart NAME...", "Stop, then start instances."),
+    (
+        "signal",
+        "signal SIG NAME...",
+        "Send a signal (TERM, USR1, HUP, 9...) to the process group of instances.",
+    ),
+    (
+        "pid",
+        "pid [NAME...]",
+        "Show taskmaster's pid, or the pids of instances (0 when not running).",
+    ),
+    (
+        "tail",
+        "tail [-f] [-n N] NAME [stdout|stderr]",
+        "Show the last N lines (default 20) of an instance's output; -f follows until Ctrl-C.",
+    ),
+    (
+        "reload",
+        "reload",
+        "Re-read the configuration file and apply the changes (same as SIGHUP).",
+    ),
+    (
+        "shutdown",
+        "shutdown",
+        "Stop every instance, then exit taskmaster.",
+    ),
+    (
+        "quit",
+        "quit",
+        "In the daemon's own shell: shutdown. In taskmasterctl: leave the client.",
+    ),
+    ("exit", "exit", "Same as quit."),
+    ("version", "version", "Show taskmaster's version."),
+    (
+        "help",
+        "help [COMMAND]",
+        "List the commands, or explain one.",
+    ),
+];
+
+/// Runs one command line (split like a shell splits words).
+pub fn execute(sup: &Arc<Supervisor>, line: &str) -> Reply {
+    let Some(words) = shlex::split(line) else {
+        return Reply::usage("*** Unbalanced quotes in command line");
+    };
+    match words.split_first() {
+        Some((cmd, args)) => execute_words(sup, cmd, args),
+        None => Reply::ok(""),
+    }
+}
+
+/// Runs one command already split into words (the socket protocol's form).
+pub fn execute_words(sup: &Arc<Supervisor>, cmd: &str, args: &[String]) -> Reply {
+    match cmd {
+        "status" => status::status(sup, args),
+        "start" => process::start(sup, args),
+        "stop" => process::stop(sup, args),
+        "restart" => process::restart(sup, args),
+        "signal" => process::signal(sup, args),
+        "pid" => process::pid(sup, args),
+        "tail" => tail::tail(sup, args),
+        "reload" => no_args(cmd, args).unwrap_or_else(|| Reply {
+            reload: true,
+            ..Reply::ok("")
+        }),
+        "shutdown" | "quit" | "exit" => no_args(cmd, args).unwrap_or_else(|| Reply {
+            shutdown: true,
+            ..Reply::ok("Shut down")
+        }),
+        "version" => no_args(cmd, args).unwrap_or_else(|| Reply::ok(env!("CARGO_PKG_VERSION"))),
+        "help" => help(args),
+        _ => {
+            let line = std::iter::once(cmd.to_string())
+                .chain(args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            Reply::usage(format!("*** Unknown syntax: {line}"))
+        }
+    }
+}
+
+fn no_args(cmd: &str, args: &[String]) -> Option<Reply> {
+    (!args.is_empty()).then(|| Reply::usage(format!("Error: {cmd} accepts no arguments")))
+}
+
+fn help(args: &[String]) -> Reply {
+    match args {
+        [] => {
+            let mut out = String::from("Commands (type help <command> for details):\n");
+            let names: Vec<&str> = COMMANDS.iter().map(|(n, _, _)| *n).collect();
+            out.push_str(&names.join(" "));
+            Reply::ok(out)
+        }
+        [name] => match COMMANDS.iter().find(|(n, _, _)| n == name) {
+            Some((_, usage, text)) => Reply::ok(format!("{usage}\n  {text}")),
+            None => Reply::usage(format!("*** No help on {name}")),
+        },
+        _ => Reply::usage("Error: help takes at most one command name"),
+    }
+}
+
+/// `NAME: ERROR (no such process)`, the reply line for an unknown name.
+fn no_such_process(name: &str) -> String {
+    format!("{name}: ERROR (no such process)")
+}
+
+/// Resolves names; unknown ones become error lines.
+fn resolve(
+    sup: &Arc<Supervisor>,
+    names: &[String],
+    errors: &mut Vec<String>,
+) -> Vec<Arc<Instance>> {
+    sup.resolve(names)
+        .into_iter()
+        .filter_map(|r| r.map_err(|name| errors.push(no_such_process(&name))).ok())
+        .collect()
+}

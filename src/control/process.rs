@@ -1,0 +1,208 @@
+//! `start`, `stop`, `restart`: send to every named instance first, then wait for
+//! each, so several names are handled in parallel (SPEC §4).
+
+use std::sync::Arc;
+
+use super::{no_such_process, Reply};
+use crate::supervisor::Supervisor;
+use crate::watch::state::EXITED_TOO_QUICKLY;
+use crate::watch::{Command, Instance, State, Status};
+
+/// Collects reply lines and the worst exit code.
+#[derive(Default)]
+struct Outcome {
+    lines: Vec<String>,
+    failed: bool,
+}
+
+impl Outcome {
+    fn line(&mut self, name: &str, text: &str) {
+        self.lines.push(format!("{name}: {text}"));
+    }
+    fn error(&mut self, line: String) {
+        self.lines.push(line);
+        self.failed = true;
+    }
+    fn reply(self) -> Reply {
+        let text = self.lines.join("\n");
+        if self.failed {
+            Reply::error(text)
+        } else {
+            Reply::ok(text)
+        }
+    }
+}
+
+fn targets(
+    sup: &Arc<Supervisor>,
+    cmd: &str,
+    args: &[String],
+    out: &mut Outcome,
+) -> Option<Vec<Arc<Instance>>> {
+    if args.is_empty() {
+        out.lines
+            .push(format!("Error: {cmd} requires a process name"));
+        return None;
+    }
+    let mut found = Vec::new();
+    for r in sup.resolve(args) {
+        match r {
+            Ok(instance) => found.push(instance),
+            Err(name) => out.error(no_such_process(&name)),
+        }
+    }
+    Some(found)
+}
+
+fn usage_or(
+    out: Outcome,
+    targets: Option<Vec<Arc<Instance>>>,
+) -> Result<(Outcome, Vec<Arc<Instance>>), Reply> {
+    match targets {
+        Some(t) => Ok((out, t)),
+        None => Err(Reply::usage(out.lines.join("\n"))),
+    }
+}
+
+pub fn start(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
+    let mut out = Outcome::default();
+    let found = targets(sup, "start", args, &mut out);
+    match usage_or(out, found) {
+        Ok((mut out, instances)) => {
+            start_all(&instances, &mut out);
+            out.reply()
+        }
+        Err(reply) => reply,
+    }
+}
+
+pub fn stop(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
+    let mut out = Outcome::default();
+    let found = targets(sup, "stop", args, &mut out);
+    match usage_or(out, found) {
+        Ok((mut out, instances)) => {
+            stop_all(&instances, &mut out, false);
+            out.reply()
+        }
+        Err(reply) => reply,
+    }
+}
+
+pub fn restart(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
+    let mut out = Outcome::default();
+    let found = targets(sup, "restart", args, &mut out);
+    match usage_or(out, found) {
+        Ok((mut out, instances)) => {
+            stop_all(&instances, &mut out, true);
+            start_all(&instances, &mut out);
+            out.reply()
+        }
+        Err(reply) => reply,
+    }
+}
+
+fn start_all(instances: &[Arc<Instance>], out: &mut Outcome) {
+    let mut sent = Vec::new();
+    for instance in instances {
+        if instance.status().state.is_started() {
+            out.line(&instance.name, "ERROR (already started)");
+        } else {
+            sent.push((instance, instance.send(Command::Start)));
+        }
+    }
+    for (instance, seq) in sent {
+        let status = instance.wait_for(seq, |s| s.state != State::Starting);
+        match start_result(&status) {
+            Ok(()) => out.line(&instance.name, "started"),
+            Err(why) => out.error(format!("{}: ERROR ({why})", instance.name)),
+        }
+    }
+}
+
+/// supervisorctl's verdicts: RUNNING is success; a start that failed to exec is a
+/// spawn error; one that died before `starttime` an abnormal termination.
+fn start_result(status: &Status) -> Result<(), &'static str> {
+    match status.state {
+        State::Running => Ok(()),
+        _ if status.finished => Err("removed"),
+        _ if status
+            .spawnerr
+            .as_deref()
+            .is_some_and(|e| e != EXITED_TOO_QUICKLY) =>
+        {
+            Err("spawn error")
+        }
+        _ => Err("abnormal termination"),
+    }
+}
+
+/// `quiet_if_stopped`: restart says nothing for an instance that was not running.
+fn stop_all(instances: &[Arc<Instance>], out: &mut Outcome, quiet_if_stopped: bool) {
+    let mut sent = Vec::new();
+    for instance in instances {
+        let state = instance.status().state;
+        if state.is_started() || state == State::Stopping {
+            sent.push((instance, instance.send(Command::Stop)));
+        } else if !quiet_if_stopped {
+            out.line(&instance.name, "ERROR (not running)");
+        }
+    }
+    for (instance, seq) in sent {
+        instance.wait_for(seq, |s| !s.state.has_process() && s.state != State::Backoff);
+        out.line(&instance.name, "stopped");
+    }
+}
+
+/// `signal SIG NAME...`: through each instance's watcher, which signals its own
+/// live child's group, so a recycled pid can never be hit.
+pub fn signal(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
+    let [sig, names @ ..] = args else {
+        return Reply::usage("Error: signal requires a signal name and a process name");
+    };
+    if names.is_empty() {
+        return Reply::usage("Error: signal requires a process name");
+    }
+    let Some(signal) = crate::sys::parse_signal(sig) else {
+        return Reply::usage(format!("ERROR (bad signal name): {sig}"));
+    };
+    let mut out = Outcome::default();
+    let mut errors = Vec::new();
+    let instances = super::resolve(sup, names, &mut errors);
+    errors.into_iter().for_each(|e| out.error(e));
+    let mut pending = Vec::new();
+    for instance in instances {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        instance.send(Command::Signal(signal, tx));
+        pending.push((instance, rx));
+    }
+    for (instance, rx) in pending {
+        match rx.recv() {
+            Ok(Ok(())) => out.line(&instance.name, "signalled"),
+            Ok(Err(why)) if why == "not running" => out.line(&instance.name, "ERROR (not running)"),
+            Ok(Err(why)) => out.error(format!("{}: ERROR ({why})", instance.name)),
+            Err(_) => out.error(format!("{}: ERROR (removed)", instance.name)),
+        }
+    }
+    out.reply()
+}
+
+/// `pid`: taskmaster's own; `pid NAME...`: one line per instance, 0 if not running.
+pub fn pid(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
+    if args.is_empty() {
+        return Reply::ok(std::process::id().to_string());
+    }
+    let mut out = Outcome::default();
+    let mut errors = Vec::new();
+    let instances = super::resolve(sup, args, &mut errors);
+    let single = instances.len() == 1 && errors.is_empty();
+    for instance in instances {
+        let pid = instance.status().pid.unwrap_or(0);
+        if single {
+            out.lines.push(pid.to_string());
+        } else {
+            out.line(&instance.name, &pid.to_string());
+        }
+    }
+    errors.into_iter().for_each(|e| out.error(e));
+    out.reply()
+}

@@ -1,0 +1,185 @@
+//! The control socket server (SPEC §6 "Socket protocol", §10).
+//!
+//! Newline-delimited JSON: `{"command": "status", "args": ["--json"]}` in,
+//! `{"ok": true, "output": "...", "exit": 0}` (plus `"data"` for `status --json`)
+//! out. One thread per connection, so a slow or stalled client only ever blocks
+//! itself; requests are bounded to 64 KiB and a malformed one gets an error reply
+//! and changes nothing. `tail -f` answers one reply line, then the connection
+//! carries the raw output until the client closes it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::{info, warn};
+use serde::Deserialize;
+
+use super::{execute_words, Hooks, Reply};
+use crate::supervisor::Supervisor;
+
+/// Requests longer than this are refused (SPEC §6).
+pub const MAX_REQUEST: usize = 64 * 1024;
+/// A client that does not read its reply for this long is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connection threads format whole status tables: a little more stack than a watcher.
+const CONNECTION_STACK: usize = 256 * 1024;
+
+#[derive(Deserialize)]
+struct Request {
+    command: String,
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+/// The JSON line for a reply.
+pub fn reply_line(reply: &Reply) -> String {
+    let mut obj = serde_json::json!({
+        "ok": reply.exit == 0,
+        "output": reply.output,
+        "exit": reply.exit,
+    });
+    if let Some(map) = obj.as_object_mut() {
+        if let Some(data) = &reply.data {
+            map.insert("data".into(), data.clone());
+        }
+        if reply.follow.is_some() {
+            // Raw output follows this line until either side closes.
+            map.insert("stream".into(), serde_json::Value::Bool(true));
+        }
+    }
+    let mut line = obj.to_string();
+    line.push('\n');
+    line
+}
+
+/// Accepts connections until the listener fails for good; each gets its thread.
+pub fn serve(listener: UnixListener, sup: Arc<Supervisor>, hooks: Arc<Hooks>) {
+    let me = nix::unistd::geteuid().as_raw();
+    for conn in listener.incoming() {
+        let stream = match conn {
+            Ok(s) => s,
+            // EMFILE and friends: refuse this one, keep serving the others.
+            Err(e) => {
+                warn!("control socket: accept failed: {e}");
+                continue;
+            }
+        };
+        match super::socket::peer_uid(&stream) {
+            Ok(uid) if uid == me || uid == 0 => {}
+            Ok(uid) => {
+                warn!("control client error: connection from uid {uid} refused");
+                let mut s = &stream;
+                let _ = s.write_all(
+                    reply_line(&Reply::error(
+                        "ERROR (permission denied: not the owner of this taskmaster)",
+                    ))
+                    .as_bytes(),
+                );
+                continue;
+            }
+            Err(e) => {
+                warn!(
+                    "control client error: cannot read peer credentials: {}",
+                    e.desc()
+                );
+                continue;
+            }
+        }
+        let (sup, hooks) = (sup.clone(), hooks.clone());
+        let spawned = std::thread::Builder::new()
+            .name("control".into())
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || serve_connection(stream, &sup, &hooks));
+        if let Err(e) = spawned {
+            warn!("control socket: cannot start a connection thread: {e}");
+        }
+    }
+}
+
+enum Line {
+    Request(Vec<u8>),
+    TooLong,
+    End,
+}
+
+fn read_request(reader: &mut BufReader<UnixStream>) -> Line {
+    let mut buf = Vec::new();
+    match reader
+        .by_ref()
+        .take(MAX_REQUEST as u64 + 1)
+        .read_until(b'\n', &mut buf)
+    {
+        Ok(0) | Err(_) => Line::End,
+        Ok(_) if buf.len() > MAX_REQUEST && !buf.ends_with(b"\n") => Line::TooLong,
+        // A last line without its newline (the client half-closed) still counts.
+        Ok(_) => Line::Request(buf),
+    }
+}
+
+fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
+    let mut writer = &stream;
+    loop {
+        let raw = match read_request(&mut reader) {
+            Line::End => return,
+            Line::TooLong => {
+                warn!("control client error: request over {MAX_REQUEST} bytes");
+                let why = format!("request too long (over {MAX_REQUEST} bytes)");
+                let _ = writer.write_all(reply_line(&Reply::usage(why)).as_bytes());
+                return;
+            }
+            Line::Request(raw) => raw,
+        };
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let request: Request = match serde_json::from_slice(&raw) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("control client error: malformed request: {e}");
+                let why = format!(
+                    "malformed request: {e}; expected {{\"command\": \"...\", \"args\": [...]}}"
+                );
+                if writer
+                    .write_all(reply_line(&Reply::usage(why)).as_bytes())
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut reply = execute_words(sup, &request.command, &request.args);
+        if reply.reload {
+            reply = (hooks.reload)();
+        }
+        if writer.write_all(reply_line(&reply).as_bytes()).is_err() {
+            return;
+        }
+        if reply.shutdown {
+            info!("shutdown requested over the control socket");
+            (hooks.shutdown)("shutdown over the control socket");
+            return;
+        }
+        if let Some(mut follow) = reply.follow.take() {
+            // The client ends a follow by closing the connection: watch for that.
+            let cancel = follow.canceller();
+            let _ = std::thread::Builder::new()
+                .name("control-eof".into())
+                .stack_size(crate::sys::THREAD_STACK)
+                .spawn(move || {
+                    let mut sink = [0u8; 512];
+                    while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+                    cancel.cancel();
+                });
+            follow.run(|data| writer.write_all(data));
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+    }
+}

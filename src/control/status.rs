@@ -1,0 +1,191 @@
+//! `status`: supervisorctl's columns and descriptions, and the `--json` shape of
+//! SPEC §6.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+
+use super::Reply;
+use crate::supervisor::Supervisor;
+use crate::watch::{ExitStatus, Instance, State, Status};
+
+pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
+    let json = args.iter().any(|a| a == "--json");
+    let names: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
+    if let Some(bad) = names.iter().find(|a| a.starts_with('-')) {
+        return Reply::usage(format!(
+            "Error: unknown option {bad} (status [NAME...] [--json])"
+        ));
+    }
+    let mut errors = Vec::new();
+    let instances: Vec<Arc<Instance>> = if names.is_empty() {
+        sup.instances()
+    } else {
+        super::resolve(sup, &names, &mut errors)
+    };
+    let rows: Vec<(Arc<Instance>, Status)> = instances
+        .into_iter()
+        .map(|i| {
+            let s = i.status();
+            (i, s)
+        })
+        .collect();
+
+    let exit = if errors.is_empty() { 0 } else { 1 };
+    if json {
+        let data = serde_json::Value::Array(rows.iter().map(|(i, s)| to_json(i, s)).collect());
+        let mut output = data.to_string();
+        for e in &errors {
+            output.push('\n');
+            output.push_str(e);
+        }
+        return Reply {
+            exit,
+            data: Some(data),
+            ..Reply::ok(output)
+        };
+    }
+    let width = rows
+        .iter()
+        .map(|(i, _)| i.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(30)
+        + 3;
+    let mut lines: Vec<String> = rows
+        .iter()
+        .map(|(i, s)| {
+            let line = format!(
+                "{:<width$}{:<10}{}",
+                i.name,
+                s.state.name(),
+                describe(&i.name, s)
+            );
+            line.trim_end().to_string()
+        })
+        .collect();
+    lines.extend(errors);
+    Reply {
+        exit,
+        ..Reply::ok(lines.join("\n"))
+    }
+}
+
+fn to_json(i: &Instance, s: &Status) -> serde_json::Value {
+    let (exitcode, signal) = match s.last_exit {
+        Some(ExitStatus::Code(c)) => (Some(c), None),
+        Some(ExitStatus::Signal(sig)) => (None, Some(sig.as_str())),
+        None => (None, None),
+    };
+    json!({
+        "name": i.name,
+        "program": i.program,
+        "index": i.index,
+        "state": s.state.name(),
+        "pid": s.pid,
+        "uptime_s": s.uptime().map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0),
+        "exitcode": exitcode,
+        "signal": signal,
+        "restarts": s.restarts,
+        "description": describe(&i.name, s),
+    })
+}
+
+/// The description column, as supervisor words it.
+pub fn describe(name: &str, s: &Status) -> String {
+    match s.state {
+        State::Running => match (s.pid, s.uptime()) {
+            (Some(pid), Some(up)) => format!("pid {pid}, uptime {}", format_uptime(up)),
+            _ => String::new(),
+        },
+        State::Backoff | State::Fatal => s
+            .spawnerr
+            .clone()
+            .unwrap_or_else(|| format!("unknown error (try \"tail {name}\")")),
+        State::Stopped | State::Exited => match (s.started_at, s.stopped_at) {
+            (Some(_), Some(stopped)) => {
+                let when = format_local_time(stopped);
+                match (s.state, s.last_exit) {
+                    (State::Exited, Some(exit)) => format!("{when}, {}", describe_exit(exit)),
+                    _ => when,
+                }
+            }
+            _ => "Not started".to_string(),
+        },
+        State::Starting | State::Stopping => String::new(),
+    }
+}
+
+fn describe_exit(exit: ExitStatus) -> String {
+    match exit {
+        ExitStatus::Code(c) => format!("exit status {c}"),
+        ExitStatus::Signal(sig) => format!("killed by {}", sig.as_str()),
+    }
+}
+
+/// Python's `str(timedelta)` with whole seconds: `0:01:02`, `1 day, 2:03:04`.
+pub fn format_uptime(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let hms = format!("{}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
+    match days {
+        0 => hms,
+        1 => format!("1 day, {hms}"),
+        n => format!("{n} days, {hms}"),
+    }
+}
+
+/// supervisor's `%b %d %I:%M %p` in local time, e.g. `Nov 22 04:54 AM`.
+fn format_local_time(t: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as nix::libc::time_t;
+    // SAFETY: localtime_r writes into the zeroed struct we own; both pointers are valid.
+    let tm = unsafe {
+        let mut tm: nix::libc::tm = std::mem::zeroed();
+        nix::libc::localtime_r(&secs, &mut tm);
+        tm
+    };
+    let hour12 = match tm.tm_hour % 12 {
+        0 => 12,
+        h => h,
+    };
+    format!(
+        "{} {:02} {:02}:{:02} {}",
+        MONTHS.get(tm.tm_mon as usize).unwrap_or(&"???"),
+        tm.tm_mday,
+        hour12,
+        tm.tm_min,
+        if tm.tm_hour < 12 { "AM" } else { "PM" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptime_reads_like_python_timedelta() {
+        assert_eq!(format_uptime(Duration::from_secs(62)), "0:01:02");
+        assert_eq!(
+            format_uptime(Duration::from_secs(86_400 + 3 * 3600 + 4)),
+            "1 day, 3:00:04"
+        );
+        assert_eq!(
+            format_uptime(Duration::from_secs(2 * 86_400)),
+            "2 days, 0:00:00"
+        );
+    }
+
+    #[test]
+    fn local_time_has_supervisors_shape() {
+        let s = format_local_time(SystemTime::now());
+        assert_eq!(s.len(), "Nov 22 04:54 AM".len(), "{s}");
+        assert!(s.ends_with("AM") || s.ends_with("PM"));
+    }
+}

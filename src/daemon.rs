@@ -1,0 +1,203 @@
+//! The foreground daemon (SPEC §2): load the config, bind the control socket, start
+//! the watchers, then serve commands until shutdown, reacting to SIGINT/SIGTERM/
+//! SIGHUP.
+//!
+//! The main thread only waits for [`DaemonEvent`]s; signals, stdin (or the shell),
+//! the socket server and the shutdown itself each run in their own thread, so none
+//! can block the others (a second SIGINT must still reach us while the shutdown
+//! waits).
+
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+
+use log::{error, info, warn};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::config;
+use crate::control::{self, Hooks, Reply};
+use crate::eventlog::EventLog;
+use crate::pty::TerminalMode;
+use crate::supervisor::Supervisor;
+use crate::{frontend, sys};
+
+/// Command-line options of the daemon.
+pub struct Options {
+    pub config: PathBuf,
+    pub no_shell: bool,
+    pub socket: Option<PathBuf>,
+}
+
+/// What the main thread waits for.
+pub enum DaemonEvent {
+    /// SIGINT/SIGTERM, `shutdown`, or end of stdin.
+    ShutdownRequested(&'static str),
+    Reload,
+    ShutdownDone,
+}
+
+/// Runs the daemon; returns its exit status (0 clean, 1 fatal, 2 bad config).
+pub fn run(opts: Options) -> i32 {
+    sys::ensure_std_fds_open();
+    sys::mark_inherited_fds_cloexec();
+    let nofile = sys::raise_nofile_limit();
+    // Whatever thread dies in raw mode, the terminal comes back as it was.
+    let _terminal = TerminalMode::save(0);
+
+    let config = match config::load(&opts.config) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return 2;
+        }
+    };
+    let _log = match EventLog::init(&config.daemon.logfile) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("taskmaster: {e}");
+            return 1;
+        }
+    };
+    let socket_path =
+        control::socket::socket_path(opts.socket.as_deref(), config.daemon.socket.as_deref());
+    let listener = match control::socket::bind_control_socket(&socket_path) {
+        Ok(l) => l,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("taskmaster: {e}");
+            return 1;
+        }
+    };
+    info!(
+        "taskmaster {} started with pid {}, config {}, {} programs, socket {}, fd limit {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        config.file.display(),
+        config.programs.len(),
+        socket_path.display(),
+        nofile.map_or("unknown".to_string(), |n| n.to_string())
+    );
+    let history = config.daemon.history.clone();
+
+    let (events, inbox) = channel();
+    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("taskmaster: cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    let signal_handle = signals.handle();
+    let sup = match Supervisor::new(config) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("taskmaster: {e}");
+            return 1;
+        }
+    };
+    let hooks = Arc::new(hooks(events.clone()));
+    let started = spawn_thread("signals", forward_signals(signals, events.clone()))
+        .and_then(|()| {
+            let (sup, hooks) = (sup.clone(), hooks.clone());
+            spawn_thread("control-socket", move || {
+                control::server::serve(listener, sup, hooks)
+            })
+        })
+        .and_then(|()| match opts.no_shell {
+            true => Ok(()),
+            false => {
+                let (sup, hooks) = (sup.clone(), hooks.clone());
+                spawn_thread("stdin", move || {
+                    frontend::serve_stdin(&sup, &hooks, history)
+                })
+            }
+        });
+    if let Err(e) = started {
+        eprintln!("taskmaster: {e}");
+        return 1;
+    }
+    sup.autostart();
+
+    let mut shutting_down = false;
+    for event in inbox.iter() {
+        match event {
+            DaemonEvent::ShutdownRequested(why) if shutting_down => {
+                warn!("{why} during shutdown: killing every process group still alive");
+                sup.kill_all();
+            }
+            DaemonEvent::ShutdownRequested(why) => {
+                shutting_down = true;
+                info!("shutdown begun ({why})");
+                let (sup2, events) = (sup.clone(), events.clone());
+                let done = move || {
+                    sup2.shutdown();
+                    let _ = events.send(DaemonEvent::ShutdownDone);
+                };
+                if let Err(e) = spawn_thread("shutdown", done) {
+                    error!("{e}: stopping from the main thread");
+                    sup.shutdown();
+                    break;
+                }
+            }
+            DaemonEvent::Reload => {
+                let reply = (hooks.reload)();
+                info!("reload (SIGHUP): {}", reply.output);
+            }
+            DaemonEvent::ShutdownDone => break,
+        }
+    }
+    signal_handle.close();
+    let _ = std::fs::remove_file(&socket_path);
+    info!("shutdown finished");
+    0
+}
+
+/// What the transports may ask of the daemon itself.
+fn hooks(events: Sender<DaemonEvent>) -> Hooks {
+    let events = parking_lot::Mutex::new(events);
+    Hooks {
+        shutdown: Box::new(move |why| {
+            let _ = events.lock().send(DaemonEvent::ShutdownRequested(why));
+        }),
+        reload: Box::new(|| {
+            Reply::error("reload is not available yet: the configuration is unchanged")
+        }),
+    }
+}
+
+pub(crate) fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .stack_size(sys::THREAD_STACK)
+        .spawn(f)
+        .map(drop)
+        .map_err(|e| format!("cannot start the {name} thread: {e}"))
+}
+
+/// The signal thread: handlers only notify (signal-hook's self-pipe); this thread
+/// turns each signal into an event for the main thread.
+fn forward_signals(mut signals: Signals, events: Sender<DaemonEvent>) -> impl FnOnce() + Send {
+    move || {
+        for sig in signals.forever() {
+            let event = match sig {
+                SIGHUP => {
+                    info!("signal received: SIGHUP");
+                    DaemonEvent::Reload
+                }
+                SIGINT => {
+                    info!("signal received: SIGINT");
+                    DaemonEvent::ShutdownRequested("SIGINT")
+                }
+                _ => {
+                    info!("signal received: SIGTERM");
+                    DaemonEvent::ShutdownRequested("SIGTERM")
+                }
+            };
+            if events.send(event).is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The daemon's own terminal: the interactive shell when stdin is a terminal,
+//! line-by-line command mode when it is a pipe or a file (SPEC §2). Both call the
+//! command layer directly; end of input means `shutdown`.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::control::{self, Hooks, Reply};
+use crate::pty::until_ctrl_c;
+use crate::shell::{self, Backend};
+use crate::supervisor::Supervisor;
+
+/// Runs one line and finishes what the reply asks of the transport.
+fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) -> Reply {
+    let mut reply = control::execute(sup, line);
+    if reply.reload {
+        reply = (hooks.reload)();
+    }
+    if !reply.output.is_empty() {
+        println!("{}", reply.output);
+    }
+    let _ = std::io::stdout().flush();
+    if let Some(mut follow) = reply.follow.take() {
+        if terminal {
+            let cancel = follow.canceller();
+            until_ctrl_c(
+                move || cancel.cancel(),
+                || {
+                    let mut out = std::io::stdout();
+                    follow.run(|data| out.write_all(data).and_then(|()| out.flush()))
+                },
+            );
+            println!();
+        } else {
+            println!(
+                "tail -f: following needs a terminal or taskmasterctl; showed the last lines only"
+            );
+        }
+    }
+    if reply.shutdown {
+        (hooks.shutdown)("shutdown command");
+    }
+    reply
+}
+
+struct DirectBackend<'a> {
+    sup: &'a Arc<Supervisor>,
+    hooks: &'a Hooks,
+}
+
+impl Backend for DirectBackend<'_> {
+    fn run(&mut self, line: &str) -> bool {
+        !run_line(self.sup, self.hooks, line, true).shutdown
+    }
+
+    fn end_of_input(&mut self) {
+        println!("quit");
+        (self.hooks.shutdown)("end of input (Ctrl-D)");
+    }
+}
+
+/// Serves the daemon's stdin until `shutdown`/`quit` or end of input.
+pub fn serve_stdin(sup: &Arc<Supervisor>, hooks: &Hooks, history: Option<PathBuf>) {
+    if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        crate::eventlog::set_notice_sink(tx);
+        let names = {
+            let sup = sup.clone();
+            Arc::new(move || sup.names()) as shell::NameSource
+        };
+        let mut backend = DirectBackend { sup, hooks };
+        if let Err(e) = shell::run(&mut backend, names, history, Some(rx)) {
+            eprintln!("taskmaster: {e}; reading plain lines instead");
+        } else {
+            return;
+        }
+    }
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        if run_line(sup, hooks, &line, false).shutdown {
+            return;
+        }
+    }
+    (hooks.shutdown)("end of standard input");
+}

@@ -1,0 +1,15 @@
+//! taskmaster: a job-control daemon in the line of supervisor.
+//!
+//! See `docs/ARCHITECTURE.md` for the threads, who owns what, and the locking rule.
+
+pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod eventlog;
+pub mod frontend;
+pub mod output;
+pub mod pty;
+pub mod shell;
+pub mod supervisor;
+pub mod sys;
+pub mod watch;

@@ -1,0 +1,163 @@
+//! The interactive shell (SPEC §6), one for both the daemon's own terminal and
+//! `taskmasterctl`: rustyline with a persisted history, completion of command,
+//! process and signal names, notices printed above the prompt, Ctrl-C clearing the
+//! line and Ctrl-D meaning `quit`.
+//!
+//! The shell runs commands through a [`Backend`]: in the daemon it calls the command
+//! layer directly, in `taskmasterctl` it talks to the socket.
+//!
+//! While the shell runs, the terminal's ISIG flag is off: Ctrl-C typed while a
+//! command is running (a long `stop`) must not send SIGINT to the daemon, which
+//! would start its shutdown. rustyline saves and restores the terminal around each
+//! line, so it keeps that setting; the original modes come back when the shell ends.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{Context, Editor, ExternalPrinter, Helper};
+
+use crate::control::COMMANDS;
+use crate::pty::TerminalMode;
+
+pub const PROMPT: &str = "taskmaster> ";
+
+/// Where the shell sends its lines.
+pub trait Backend {
+    /// Runs one line and prints its result; `false` ends the shell.
+    fn run(&mut self, line: &str) -> bool;
+    /// What `Ctrl-D` means (the daemon: shutdown; the client: leave).
+    fn end_of_input(&mut self);
+}
+
+/// Supplies the process names for completion, asked afresh at each Tab.
+pub type NameSource = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
+
+struct ShellHelper {
+    names: NameSource,
+}
+
+impl Completer for ShellHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        let start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let word = &before[start..];
+        let previous: Vec<&str> = before[..start].split_whitespace().collect();
+        let candidates: Vec<String> = match previous.as_slice() {
+            [] => COMMANDS.iter().map(|(n, _, _)| n.to_string()).collect(),
+            ["help"] => COMMANDS.iter().map(|(n, _, _)| n.to_string()).collect(),
+            ["signal"] => crate::sys::signal_names()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            [cmd, ..]
+                if ["tail"].contains(cmd)
+                    && previous.len() >= 2
+                    && !previous[previous.len() - 1].starts_with('-') =>
+            {
+                vec!["stdout".to_string(), "stderr".to_string()]
+            }
+            _ => {
+                let mut names = (self.names)();
+                names.push("all".to_string());
+                names
+            }
+        };
+        let mut matches: Vec<Pair> = candidates
+            .into_iter()
+            .filter(|c| c.starts_with(word))
+            .map(|c| Pair {
+                display: c.clone(),
+                replacement: c,
+            })
+            .collect();
+        matches.sort_by(|a, b| a.display.cmp(&b.display));
+        matches.dedup_by(|a, b| a.display == b.display);
+        Ok((start, matches))
+    }
+}
+
+impl Hinter for ShellHelper {
+    type Hint = String;
+}
+impl Highlighter for ShellHelper {
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
+        &'s self,
+        prompt: &'p str,
+        _default: bool,
+    ) -> Cow<'b, str> {
+        Cow::Borrowed(prompt)
+    }
+}
+impl Validator for ShellHelper {}
+impl Helper for ShellHelper {}
+
+/// Runs the shell until `quit`/Ctrl-D. `notices` are printed above the prompt.
+pub fn run(
+    backend: &mut dyn Backend,
+    names: NameSource,
+    history: Option<PathBuf>,
+    notices: Option<std::sync::mpsc::Receiver<String>>,
+) -> Result<(), String> {
+    let config = rustyline::Config::builder()
+        .auto_add_history(true)
+        .max_history_size(1000)
+        .map_err(|e| format!("cannot start the shell: {e}"))?
+        .completion_type(rustyline::CompletionType::List)
+        .build();
+    let mut editor: Editor<ShellHelper, DefaultHistory> =
+        Editor::with_config(config).map_err(|e| format!("cannot start the shell: {e}"))?;
+    editor.set_helper(Some(ShellHelper { names }));
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    if let Some(notices) = notices {
+        if let Ok(mut printer) = editor.create_external_printer() {
+            let forwarder = std::thread::Builder::new()
+                .name("notices".into())
+                .stack_size(crate::sys::THREAD_STACK)
+                .spawn(move || {
+                    for notice in notices {
+                        if printer.print(format!("{notice}\n")).is_err() {
+                            return;
+                        }
+                    }
+                });
+            drop(forwarder);
+        }
+    }
+    // Ctrl-C must never reach the daemon as SIGINT while a command runs.
+    let _terminal = TerminalMode::without_signals(0);
+    loop {
+        match editor.readline(PROMPT) {
+            Ok(line) => {
+                if let Some(path) = &history {
+                    let _ = editor.save_history(path);
+                }
+                if !backend.run(&line) {
+                    break;
+                }
+            }
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => {
+                backend.end_of_input();
+                break;
+            }
+            Err(e) => return Err(format!("shell: {e}")),
+        }
+    }
+    Ok(())
+}
