@@ -16,9 +16,10 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::config;
-use crate::control::{self, Hooks, Reply};
+use crate::control::{self, Hooks};
 use crate::eventlog::EventLog;
 use crate::pty::TerminalMode;
+use crate::reload::Reloader;
 use crate::supervisor::Supervisor;
 use crate::{frontend, sys};
 
@@ -52,7 +53,7 @@ pub fn run(opts: Options) -> i32 {
             return 2;
         }
     };
-    let _log = match EventLog::init(&config.daemon.logfile) {
+    let log = match EventLog::init(&config.daemon.logfile) {
         Ok(log) => log,
         Err(e) => {
             eprintln!("taskmaster: {e}");
@@ -97,13 +98,15 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     };
-    let hooks = Arc::new(hooks(events.clone()));
+    let reloader = Arc::new(Reloader::new(sup.clone(), log, opts.socket.clone()));
+    let hooks = Arc::new(hooks(events.clone(), reloader.clone()));
     let started = spawn_thread("signals", forward_signals(signals, events.clone()))
         .and_then(|()| {
-            let (sup, hooks) = (sup.clone(), hooks.clone());
-            spawn_thread("control-socket", move || {
-                control::server::serve(listener, sup, hooks)
-            })
+            let server =
+                control::server::start(listener, socket_path.clone(), sup.clone(), hooks.clone())?;
+            reloader.set_server(server, hooks.clone());
+            let reloader = reloader.clone();
+            spawn_thread("reload", move || reloader.serve_requests())
         })
         .and_then(|()| match opts.no_shell {
             true => Ok(()),
@@ -141,29 +144,25 @@ pub fn run(opts: Options) -> i32 {
                     break;
                 }
             }
-            DaemonEvent::Reload => {
-                let reply = (hooks.reload)();
-                info!("reload (SIGHUP): {}", reply.output);
-            }
+            DaemonEvent::Reload if shutting_down => info!("SIGHUP during shutdown: no reload"),
+            DaemonEvent::Reload => reloader.request(),
             DaemonEvent::ShutdownDone => break,
         }
     }
     signal_handle.close();
-    let _ = std::fs::remove_file(&socket_path);
+    let _ = std::fs::remove_file(reloader.socket_path().unwrap_or(socket_path));
     info!("shutdown finished");
     0
 }
 
 /// What the transports may ask of the daemon itself.
-fn hooks(events: Sender<DaemonEvent>) -> Hooks {
+fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>) -> Hooks {
     let events = parking_lot::Mutex::new(events);
     Hooks {
         shutdown: Box::new(move |why| {
             let _ = events.lock().send(DaemonEvent::ShutdownRequested(why));
         }),
-        reload: Box::new(|| {
-            Reply::error("reload is not available yet: the configuration is unchanged")
-        }),
+        reload: Box::new(move || reloader.reload()),
     }
 }
 

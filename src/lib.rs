@@ -9,6 +9,7 @@ pub mod eventlog;
 pub mod frontend;
 pub mod output;
 pub mod pty;
+pub mod reload;
 pub mod shell;
 pub mod supervisor;
 pub mod sys;

@@ -9,8 +9,16 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::config::{Config, ProgramConfig};
+use crate::config::{Config, ProgramChange, ProgramConfig, ReloadPlan};
 use crate::watch::{start_watcher, Command, Instance, State};
+
+/// A reload step whose end a reload waits for, outside the registry lock.
+enum Pending {
+    /// Removed: wait until the watcher has stopped its child and ended.
+    Gone(Arc<Instance>),
+    /// Started or restarted: wait until the command was applied and any stop done.
+    Settled(Arc<Instance>, u64),
+}
 
 /// One program and its instances, index order.
 pub struct ProgramEntry {
@@ -106,7 +114,7 @@ impl Supervisor {
             if entry.instances.len() > 1 || entry.config.numprocs > 1 {
                 names.push(name.clone());
             }
-            names.extend(entry.instances.iter().map(|i| i.name.clone()));
+            names.extend(entry.instances.iter().map(|i| i.name()));
         }
         names
     }
@@ -119,7 +127,7 @@ impl Supervisor {
         let mut out: Vec<Result<Arc<Instance>, String>> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut push = |out: &mut Vec<_>, inst: &Arc<Instance>| {
-            if seen.insert(inst.name.clone()) {
+            if seen.insert(inst.name()) {
                 out.push(Ok(inst.clone()));
             }
         };
@@ -140,7 +148,7 @@ impl Supervisor {
             };
             match index {
                 None | Some("*") => entry.instances.iter().for_each(|i| push(&mut out, i)),
-                Some(_) => match entry.instances.iter().find(|i| i.name == *name) {
+                Some(_) => match entry.instances.iter().find(|i| i.name() == *name) {
                     Some(inst) => push(&mut out, inst),
                     None => out.push(Err(name.clone())),
                 },
@@ -162,6 +170,133 @@ impl Supervisor {
                 !s.state.has_process() && s.state != State::Backoff && !s.leftovers
             });
         }
+    }
+
+    /// Applies a reload plan (SPEC §7) and returns one line per affected program.
+    /// Replies once removed instances are stopped and new or restarted ones spawned,
+    /// without waiting for their starttime.
+    pub fn apply(
+        &self,
+        plan: &ReloadPlan,
+        new_config: Config,
+    ) -> Result<Vec<String>, SupervisorError> {
+        let tail_buffer = new_config.daemon.tail_buffer;
+        let mut pending = Vec::new();
+        let mut lines = Vec::new();
+        {
+            let mut programs = self.programs.lock();
+            for change in &plan.programs {
+                let line = match change {
+                    ProgramChange::Added(config) => {
+                        let entry = self.create_program(config, tail_buffer)?;
+                        if config.policy.autostart {
+                            for i in &entry.instances {
+                                pending.push(Pending::Settled(i.clone(), i.send(Command::Start)));
+                            }
+                        }
+                        programs.insert(config.name.clone(), entry);
+                        "added".to_string()
+                    }
+                    ProgramChange::Removed(name) => {
+                        if let Some(entry) = programs.remove(name) {
+                            for i in entry.instances {
+                                i.send(Command::Remove);
+                                pending.push(Pending::Gone(i));
+                            }
+                        }
+                        "removed".to_string()
+                    }
+                    ProgramChange::Changed {
+                        config,
+                        launch,
+                        policy,
+                        scale,
+                    } => {
+                        let Some(entry) = programs.get_mut(&config.name) else {
+                            continue;
+                        };
+                        Self::change_program(
+                            entry,
+                            config,
+                            launch,
+                            policy,
+                            *scale,
+                            tail_buffer,
+                            &mut pending,
+                        )?
+                    }
+                };
+                lines.push(format!("{}: {line}", change.name()));
+            }
+        }
+        *self.config.lock() = Arc::new(new_config);
+        for p in pending {
+            match p {
+                Pending::Gone(i) => {
+                    i.wait_for(u64::MAX, |_| false);
+                }
+                Pending::Settled(i, seq) => {
+                    i.wait_for(seq, |s| s.state != State::Stopping);
+                }
+            }
+        }
+        Ok(lines)
+    }
+
+    /// Updates one program's entry in place; returns its reply text.
+    fn change_program(
+        entry: &mut ProgramEntry,
+        config: &ProgramConfig,
+        launch: &[&'static str],
+        policy: &[&'static str],
+        scale: Option<(u32, u32)>,
+        tail_buffer: usize,
+        pending: &mut Vec<Pending>,
+    ) -> Result<String, SupervisorError> {
+        let config = Arc::new(config.clone());
+        entry.config = config.clone();
+        let mut parts = Vec::new();
+        // Scale down: the highest-numbered instances go.
+        while entry.instances.len() > config.numprocs as usize {
+            if let Some(i) = entry.instances.pop() {
+                i.send(Command::Remove);
+                pending.push(Pending::Gone(i));
+            }
+        }
+        let mut restarted = 0;
+        for (index, i) in entry.instances.iter().enumerate() {
+            i.rename(config.instance_name(index as u32));
+            i.send(Command::Update(config.clone()));
+            // A running instance takes a new launch spec by restarting; Stop then
+            // Start queue up, the start happening once the stop is complete.
+            if !launch.is_empty() && matches!(i.status().state, State::Starting | State::Running) {
+                i.send(Command::Stop);
+                pending.push(Pending::Settled(i.clone(), i.send(Command::Start)));
+                restarted += 1;
+            }
+        }
+        // Scale up: new instances at the end.
+        for index in entry.instances.len() as u32..config.numprocs {
+            let i = Self::create_instance(&config, index, tail_buffer)?;
+            if config.policy.autostart {
+                pending.push(Pending::Settled(i.clone(), i.send(Command::Start)));
+            }
+            entry.instances.push(i);
+        }
+        if let Some((old, new)) = scale {
+            parts.push(format!("scaled {old} -> {new}"));
+        }
+        if !launch.is_empty() {
+            let fields = launch.join(", ");
+            parts.push(match restarted {
+                0 => format!("updated ({fields} changed; nothing was running)"),
+                _ => format!("restarted ({fields} changed)"),
+            });
+        }
+        if !policy.is_empty() {
+            parts.push(format!("updated in place ({} changed)", policy.join(", ")));
+        }
+        Ok(parts.join(", "))
     }
 
     /// SIGKILL to every process group still alive (second SIGINT/SIGTERM).

@@ -11,6 +11,7 @@
 //! `suggest.rs` proposes the nearest field name; `error.rs` is what callers get.
 
 mod check;
+mod diff;
 mod error;
 mod fields;
 mod load;
@@ -20,6 +21,7 @@ mod resolve;
 mod suggest;
 mod tree;
 
+pub use diff::{diff, launch_changes, policy_changes, ProgramChange, ReloadPlan};
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{default_config_path, load, parse, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER};
 pub use model::*;

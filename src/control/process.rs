@@ -105,7 +105,7 @@ fn start_all(instances: &[Arc<Instance>], out: &mut Outcome) {
     let mut sent = Vec::new();
     for instance in instances {
         if instance.status().state.is_started() {
-            out.line(&instance.name, "ERROR (already started)");
+            out.line(&instance.name(), "ERROR (already started)");
         } else {
             sent.push((instance, instance.send(Command::Start)));
         }
@@ -113,8 +113,8 @@ fn start_all(instances: &[Arc<Instance>], out: &mut Outcome) {
     for (instance, seq) in sent {
         let status = instance.wait_for(seq, |s| s.state != State::Starting);
         match start_result(&status) {
-            Ok(()) => out.line(&instance.name, "started"),
-            Err(why) => out.error(format!("{}: ERROR ({why})", instance.name)),
+            Ok(()) => out.line(&instance.name(), "started"),
+            Err(why) => out.error(format!("{}: ERROR ({why})", instance.name())),
         }
     }
 }
@@ -144,12 +144,12 @@ fn stop_all(instances: &[Arc<Instance>], out: &mut Outcome, quiet_if_stopped: bo
         if state.is_started() || state == State::Stopping {
             sent.push((instance, instance.send(Command::Stop)));
         } else if !quiet_if_stopped {
-            out.line(&instance.name, "ERROR (not running)");
+            out.line(&instance.name(), "ERROR (not running)");
         }
     }
     for (instance, seq) in sent {
         instance.wait_for(seq, |s| !s.state.has_process() && s.state != State::Backoff);
-        out.line(&instance.name, "stopped");
+        out.line(&instance.name(), "stopped");
     }
 }
 
@@ -177,10 +177,12 @@ pub fn signal(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     }
     for (instance, rx) in pending {
         match rx.recv() {
-            Ok(Ok(())) => out.line(&instance.name, "signalled"),
-            Ok(Err(why)) if why == "not running" => out.line(&instance.name, "ERROR (not running)"),
-            Ok(Err(why)) => out.error(format!("{}: ERROR ({why})", instance.name)),
-            Err(_) => out.error(format!("{}: ERROR (removed)", instance.name)),
+            Ok(Ok(())) => out.line(&instance.name(), "signalled"),
+            Ok(Err(why)) if why == "not running" => {
+                out.line(&instance.name(), "ERROR (not running)")
+            }
+            Ok(Err(why)) => out.error(format!("{}: ERROR ({why})", instance.name())),
+            Err(_) => out.error(format!("{}: ERROR (removed)", instance.name())),
         }
     }
     out.reply()
@@ -200,7 +202,7 @@ pub fn pid(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         if single {
             out.lines.push(pid.to_string());
         } else {
-            out.line(&instance.name, &pid.to_string());
+            out.line(&instance.name(), &pid.to_string());
         }
     }
     errors.into_iter().for_each(|e| out.error(e));

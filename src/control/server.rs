@@ -8,7 +8,10 @@
 //! carries the raw output until the client closes it.
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,15 +56,69 @@ pub fn reply_line(reply: &Reply) -> String {
     line
 }
 
-/// Accepts connections until the listener fails for good; each gets its thread.
-pub fn serve(listener: UnixListener, sup: Arc<Supervisor>, hooks: Arc<Hooks>) {
+/// A running server: stop it to move the socket elsewhere (reload).
+pub struct ServerHandle {
+    pub path: PathBuf,
+    stopped: Arc<AtomicBool>,
+    listener: OwnedFd,
+}
+
+impl ServerHandle {
+    /// Stops accepting (connections already open finish normally) and removes the
+    /// socket file.
+    pub fn stop(self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        // Wakes the accept() of the server thread with an error.
+        let _ =
+            nix::sys::socket::shutdown(self.listener.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Starts the accept thread on `listener`, bound at `path`.
+pub fn start(
+    listener: UnixListener,
+    path: PathBuf,
+    sup: Arc<Supervisor>,
+    hooks: Arc<Hooks>,
+) -> Result<ServerHandle, String> {
+    let fd = listener
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| format!("control socket: {e}"))?;
+    let stopped = Arc::new(AtomicBool::new(false));
+    let flag = stopped.clone();
+    std::thread::Builder::new()
+        .name("control-socket".into())
+        .stack_size(crate::sys::THREAD_STACK)
+        .spawn(move || serve(listener, sup, hooks, flag))
+        .map_err(|e| format!("cannot start the control socket thread: {e}"))?;
+    Ok(ServerHandle {
+        path,
+        stopped,
+        listener: fd,
+    })
+}
+
+/// Accepts connections until stopped; each gets its thread.
+fn serve(
+    listener: UnixListener,
+    sup: Arc<Supervisor>,
+    hooks: Arc<Hooks>,
+    stopped: Arc<AtomicBool>,
+) {
     let me = nix::unistd::geteuid().as_raw();
     for conn in listener.incoming() {
+        if stopped.load(Ordering::SeqCst) {
+            return;
+        }
         let stream = match conn {
             Ok(s) => s,
-            // EMFILE and friends: refuse this one, keep serving the others.
+            // EMFILE and friends: this client is refused, the others keep being
+            // served. A short pause keeps a persistent EMFILE from spinning.
             Err(e) => {
                 warn!("control socket: accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
         };

@@ -48,7 +48,7 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     }
     let width = rows
         .iter()
-        .map(|(i, _)| i.name.len())
+        .map(|(i, _)| i.name().len())
         .max()
         .unwrap_or(0)
         .max(30)
@@ -58,9 +58,9 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         .map(|(i, s)| {
             let line = format!(
                 "{:<width$}{:<10}{}",
-                i.name,
+                i.name(),
                 s.state.name(),
-                describe(&i.name, s)
+                describe(&i.name(), s)
             );
             line.trim_end().to_string()
         })
@@ -79,7 +79,7 @@ fn to_json(i: &Instance, s: &Status) -> serde_json::Value {
         None => (None, None),
     };
     json!({
-        "name": i.name,
+        "name": i.name(),
         "program": i.program,
         "index": i.index,
         "state": s.state.name(),
@@ -88,7 +88,7 @@ fn to_json(i: &Instance, s: &Status) -> serde_json::Value {
         "exitcode": exitcode,
         "signal": signal,
         "restarts": s.restarts,
-        "description": describe(&i.name, s),
+        "description": describe(&i.name(), s),
     })
 }
 

@@ -146,7 +146,7 @@ pub fn tail(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
                 "{}: ERROR (names {} instances; name one, e.g. {})",
                 args.name,
                 many.len(),
-                many.first().map_or(String::new(), |i| i.name.clone())
+                many.first().map_or(String::new(), |i| i.name())
             ))
         }
     };

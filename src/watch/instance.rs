@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::signal::Signal;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::state::{ExitStatus, State};
 use crate::config::ProgramConfig;
@@ -70,8 +70,8 @@ struct Inbox {
 }
 
 pub struct Instance {
-    /// `NAME` or `NAME:K`.
-    pub name: String,
+    /// `NAME` or `NAME:K`; renamed when numprocs goes between 1 and more.
+    name: RwLock<String>,
     pub program: String,
     pub index: u32,
     pub output: Arc<OutputBuffers>,
@@ -84,7 +84,7 @@ pub struct Instance {
 impl Instance {
     pub fn new(name: String, program: String, index: u32, tail_buffer: usize) -> nix::Result<Self> {
         Ok(Instance {
-            name,
+            name: RwLock::new(name),
             program,
             index,
             output: Arc::new(OutputBuffers::new(tail_buffer)),
@@ -108,6 +108,15 @@ impl Instance {
             }),
             wake: EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
         })
+    }
+
+    pub fn name(&self) -> String {
+        self.name.read().clone()
+    }
+
+    /// Renames the instance (reload of numprocs 1 <-> N): same process, new name.
+    pub fn rename(&self, name: String) {
+        *self.name.write() = name;
     }
 
     /// Queues a command for the watcher and returns its sequence number.

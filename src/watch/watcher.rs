@@ -60,7 +60,7 @@ pub fn start_watcher(
         removing: false,
     };
     std::thread::Builder::new()
-        .name(format!("watch:{}", instance.name))
+        .name(format!("watch:{}", instance.name()))
         .stack_size(sys::THREAD_STACK)
         .spawn(move || watcher.run())
 }
@@ -149,7 +149,7 @@ impl Watcher {
     fn command(&mut self, cmd: Command, now: Instant) {
         match cmd {
             Command::Start => {
-                eventlog::start_requested(&self.instance.name);
+                eventlog::start_requested(&self.instance.name());
                 self.apply(Event::Start, now)
             }
             Command::Stop => self.apply(Event::Stop, now),
@@ -186,7 +186,7 @@ impl Watcher {
                     Action::SignalGroup(sig) => {
                         if let Some(child) = &self.child {
                             if let Err(e) = sys::signal_group(child.pid, sig) {
-                                eventlog::signal_failed(&self.instance.name, sig, e);
+                                eventlog::signal_failed(&self.instance.name(), sig, e);
                             }
                         }
                     }
@@ -198,7 +198,7 @@ impl Watcher {
 
     fn report(&self, report: &Report) {
         let pid = self.child.as_ref().map(|c| c.pid);
-        eventlog::instance_event(&self.instance.name, pid, report, &self.config.policy);
+        eventlog::instance_event(&self.instance.name(), pid, report, &self.config.policy);
     }
 
     fn spawn(&mut self) -> Event {
@@ -235,7 +235,7 @@ impl Watcher {
             spawn::ChildIo::Pty { master, input } => (PumpSource::Pty { master }, input),
         };
         if let Err(e) = start_pump(
-            &self.instance.name,
+            &self.instance.name(),
             source,
             files,
             self.instance.output.clone(),
@@ -260,7 +260,7 @@ impl Watcher {
 
     /// SIGKILLs stop leftovers whose deadline passed (or all of them when `all`).
     fn kill_leftover_groups(&mut self, now: Instant, all: bool) {
-        let name = &self.instance.name;
+        let name = &self.instance.name();
         self.leftover_groups.retain(|&(pgid, at)| {
             if all || at <= now {
                 if sys::group_alive(pgid) {

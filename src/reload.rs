@@ -1,0 +1,172 @@
+//! Reload (SPEC §7): re-read the file, diff it against the running configuration,
+//! and apply only what changed. An invalid file changes nothing.
+//!
+//! Reloads never interleave (one lock), and a burst of SIGHUPs collapses into as
+//! few reloads as it takes for the last one to start after the last signal: the
+//! final state always matches the file as last written.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use log::{info, warn};
+use parking_lot::{Condvar, Mutex};
+
+use crate::config::{self, ProgramChange};
+use crate::control::server::{self, ServerHandle};
+use crate::control::{socket, Hooks, Reply};
+use crate::eventlog::EventLog;
+use crate::supervisor::Supervisor;
+
+pub struct Reloader {
+    sup: Arc<Supervisor>,
+    log: EventLog,
+    /// `--socket` wins over the config's `socket`, so the socket never moves then.
+    socket_override: Option<PathBuf>,
+    /// The running control server, to move it when the socket path changes.
+    server: Mutex<Option<(ServerHandle, Arc<Hooks>)>>,
+    /// Held for the whole of a reload.
+    running: Mutex<()>,
+    /// SIGHUPs not yet served.
+    pending: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Reloader {
+    pub fn new(sup: Arc<Supervisor>, log: EventLog, socket_override: Option<PathBuf>) -> Reloader {
+        Reloader {
+            sup,
+            log,
+            socket_override,
+            server: Mutex::new(None),
+            running: Mutex::new(()),
+            pending: Mutex::new(false),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// Records the running server (after it started with hooks that point here).
+    pub fn set_server(&self, handle: ServerHandle, hooks: Arc<Hooks>) {
+        *self.server.lock() = Some((handle, hooks));
+    }
+
+    /// The control socket's current path.
+    pub fn socket_path(&self) -> Option<PathBuf> {
+        self.server.lock().as_ref().map(|(h, _)| h.path.clone())
+    }
+
+    /// Asks for a reload from a signal: served by [`serve_requests`](Self::serve_requests).
+    pub fn request(&self) {
+        *self.pending.lock() = true;
+        self.wake.notify_one();
+    }
+
+    /// The reload thread: one reload per burst of requests.
+    pub fn serve_requests(&self) {
+        loop {
+            {
+                let mut pending = self.pending.lock();
+                while !*pending {
+                    self.wake.wait(&mut pending);
+                }
+                *pending = false;
+            }
+            let reply = self.reload();
+            if reply.exit != 0 {
+                warn!("reload after SIGHUP failed: {}", reply.output);
+            }
+        }
+    }
+
+    /// Re-reads the configuration file and applies the difference.
+    pub fn reload(&self) -> Reply {
+        let _one_at_a_time = self.running.lock();
+        let old = self.sup.config();
+        let new = match config::load(&old.file) {
+            Ok(c) => c,
+            Err(errors) => {
+                warn!(
+                    "reload failed, configuration unchanged: {}",
+                    errors.to_string().replace('\n', "; ")
+                );
+                return Reply::error(format!("ERROR (reload failed; nothing changed)\n{errors}"));
+            }
+        };
+        let plan = config::diff(&old, &new);
+        let mut lines = Vec::new();
+        if let Some(path) = &plan.logfile {
+            match self.log.reopen(path) {
+                Ok(()) => lines.push(format!("taskmaster: event log moved to {}", path.display())),
+                Err(e) => lines.push(format!(
+                    "taskmaster: ERROR ({e}); the event log stays where it was"
+                )),
+            }
+        }
+        if let Some(configured) = &plan.socket {
+            lines.push(self.move_socket(configured.as_deref()));
+        }
+        for setting in &plan.settings {
+            lines.push(format!(
+                "taskmaster: {setting} updated (for what starts from now on)"
+            ));
+        }
+        let counts = count(&plan.programs);
+        match self.sup.apply(&plan, new) {
+            Ok(program_lines) => lines.extend(program_lines),
+            Err(e) => lines.push(format!("ERROR ({e})")),
+        }
+        for line in &lines {
+            info!("reload: {line}");
+        }
+        info!(
+            "reload applied: {} added, {} removed, {} changed, {} unchanged",
+            counts.0, counts.1, counts.2, plan.unchanged
+        );
+        if lines.is_empty() {
+            Reply::ok("No config updates to processes")
+        } else {
+            Reply::ok(lines.join("\n"))
+        }
+    }
+
+    fn move_socket(&self, configured: Option<&std::path::Path>) -> String {
+        if self.socket_override.is_some() {
+            return "taskmaster: socket setting changed, but --socket on the command line keeps it where it is".into();
+        }
+        let path = socket::socket_path(None, configured);
+        let mut server = self.server.lock();
+        let Some((old, hooks)) = server.take() else {
+            return "taskmaster: ERROR (no control server to move)".into();
+        };
+        if old.path == path {
+            *server = Some((old, hooks));
+            return format!("taskmaster: socket stays at {}", path.display());
+        }
+        let moved = socket::bind_control_socket(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|listener| {
+                server::start(listener, path.clone(), self.sup.clone(), hooks.clone())
+            });
+        match moved {
+            Ok(new) => {
+                old.stop();
+                *server = Some((new, hooks));
+                format!("taskmaster: socket moved to {}", path.display())
+            }
+            Err(e) => {
+                *server = Some((old, hooks));
+                format!("taskmaster: ERROR ({e}); the socket stays where it was")
+            }
+        }
+    }
+}
+
+/// (added, removed, changed) programs.
+fn count(changes: &[ProgramChange]) -> (usize, usize, usize) {
+    changes
+        .iter()
+        .fold((0, 0, 0), |(a, r, c), change| match change {
+            ProgramChange::Added(_) => (a + 1, r, c),
+            ProgramChange::Removed(_) => (a, r + 1, c),
+            ProgramChange::Changed { .. } => (a, r, c + 1),
+        })
+}
