@@ -1,0 +1,306 @@
+//! Shared harness for the integration tests: a real `taskmaster` daemon on a
+//! temporary config, driven through its stdin command mode, observed through its
+//! replies, its event log, the files its children write, and `/proc`.
+//!
+//! Nothing here sleeps blindly: every wait is a condition polled until a deadline.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const TASKMASTER: &str = env!("CARGO_BIN_EXE_taskmaster");
+pub const TESTPROG: &str = env!("CARGO_BIN_EXE_taskmaster-testprog");
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("tm-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Is `pid` a live process (not a zombie)?
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().next().map(str::to_string));
+            !matches!(state.as_deref(), Some("Z") | Some("X") | None)
+        }
+        Err(_) => false,
+    }
+}
+
+/// Is `pid` a zombie?
+pub fn zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rfind(')')
+                .is_some_and(|i| stat[i + 1..].trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Direct children of `pid`, from /proc.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) {
+            let ppid = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<i32>().ok());
+            if ppid == Some(pid) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A running daemon. Dropping it kills it (and its process groups) if a test failed.
+pub struct Daemon {
+    pub dir: TempDir,
+    pub config: PathBuf,
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    /// Every line the daemon printed on stdout so far.
+    pub lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    /// Writes `yaml` as `taskmaster.yaml` in a new temp dir and starts the daemon on
+    /// it, with stdin as a pipe (line command mode). `TESTPROG` in the yaml is
+    /// replaced by the test program's path and `DIR` by the temp dir.
+    pub fn start(tag: &str, yaml: &str) -> Daemon {
+        let dir = TempDir::new(tag);
+        let config = dir.path("taskmaster.yaml");
+        let yaml = yaml
+            .replace("TESTPROG", TESTPROG)
+            .replace("DIR", dir.0.to_str().expect("utf-8 temp dir"));
+        std::fs::write(&config, yaml).expect("write config");
+        Self::start_in(dir, config)
+    }
+
+    pub fn start_in(dir: TempDir, config: PathBuf) -> Daemon {
+        // Each daemon gets its own control socket: tests run in parallel.
+        let socket = dir.path("taskmaster.sock");
+        let mut child = Command::new(TASKMASTER)
+            .arg("-c")
+            .arg(&config)
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start taskmaster");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Daemon {
+            dir,
+            config,
+            child: Some(child),
+            stdin,
+            lines,
+        }
+    }
+
+    /// The daemon's control socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path("taskmaster.sock")
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map(|c| c.id() as i32).unwrap_or(-1)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path(name)
+    }
+
+    /// Sends one command line.
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write command");
+        stdin.flush().expect("flush command");
+    }
+
+    /// Number of lines printed so far (to wait for lines after a point).
+    pub fn mark(&self) -> usize {
+        self.lines.lock().unwrap().len()
+    }
+
+    /// Waits for a line after `mark` satisfying `pred`, returns it.
+    pub fn wait_line(
+        &self,
+        mark: usize,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        wait_for(what, timeout, || {
+            self.lines.lock().unwrap()[mark..]
+                .iter()
+                .find(|l| pred(l))
+                .cloned()
+        })
+    }
+
+    /// Sends `line` and waits for a reply line equal to `expected`.
+    pub fn command_expect(&mut self, line: &str, expected: &str, timeout: Duration) {
+        let mark = self.mark();
+        self.send(line);
+        self.wait_line(
+            mark,
+            &format!("reply {expected:?} to {line:?}"),
+            timeout,
+            |l| l == expected,
+        );
+    }
+
+    /// `status --json`, parsed.
+    pub fn status(&mut self) -> Vec<serde_json::Value> {
+        let mark = self.mark();
+        self.send("status --json");
+        let line = self.wait_line(mark, "status --json reply", Duration::from_secs(10), |l| {
+            l.starts_with('[')
+        });
+        match serde_json::from_str(&line).expect("status --json is JSON") {
+            serde_json::Value::Array(items) => items,
+            other => panic!("status --json is not an array: {other}"),
+        }
+    }
+
+    /// The status object of one instance.
+    pub fn instance(&mut self, name: &str) -> serde_json::Value {
+        self.status()
+            .into_iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("no instance {name} in status"))
+    }
+
+    /// Waits until `name` is in `state`; returns its status object.
+    pub fn wait_state(&mut self, name: &str, state: &str, timeout: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let i = self.instance(name);
+            if i["state"] == state {
+                return i;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {name} to be {state}; last status: {i}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn pid_of(&mut self, name: &str) -> i32 {
+        self.instance(name)["pid"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{name} has no pid")) as i32
+    }
+
+    /// The event log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path("taskmaster.log")).unwrap_or_default()
+    }
+
+    pub fn wait_log(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) {
+        wait_for(what, timeout, || pred(&self.log()).then_some(()))
+    }
+
+    /// Closes stdin (= shutdown) and waits for the daemon to exit; returns its code.
+    pub fn finish(&mut self, timeout: Duration) -> i32 {
+        self.stdin.take();
+        self.wait_exit(timeout)
+    }
+
+    /// Waits for the daemon to exit by itself; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> i32 {
+        let child = self.child.as_mut().expect("daemon running");
+        let status = wait_for("taskmaster to exit", timeout, || {
+            child.try_wait().expect("try_wait")
+        });
+        self.child = None;
+        status.code().unwrap_or(-1)
+    }
+
+    /// Sends a signal to the daemon.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc_kill(self.pid(), sig) };
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // A failed test: take the whole tree down so nothing leaks into others.
+            let pid = child.id() as i32;
+            for c in children_of(pid) {
+                // SAFETY: kill(2) on process groups our daemon created.
+                unsafe { libc_kill(-c, 9) };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Reads a file to a string, empty if missing.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+pub fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
