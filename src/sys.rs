@@ -39,25 +39,20 @@ pub fn signal_group(pgid: i32, sig: nix::sys::signal::Signal) -> Result<(), Errn
     }
 }
 
-/// Whether any process of the group is still alive. `killpg(pgid, 0)` alone is not
-/// enough: members that already died but wait, as zombies, for init to reap them
-/// still count for the kernel. So when it says yes, `/proc` is asked which members
-/// are more than zombies (a scan that only a stop with survivors pays for).
-pub fn group_alive(pgid: i32) -> bool {
+/// The live members of a process group. `killpg(pgid, 0)` alone is not enough:
+/// members that already died but wait, as zombies, for init to reap them still
+/// count for the kernel. So when it says yes, `/proc` is asked which members are
+/// more than zombies (a scan that only a stop with survivors pays for).
+pub fn group_members(pgid: i32) -> Vec<i32> {
     if nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None).is_err() {
-        return false;
+        return Vec::new();
     }
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return true;
+        return Vec::new();
     };
-    dir.filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .any(|e| {
-            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
                 return false;
             };
             // `pid (comm) state ppid pgrp ...`; comm may contain anything, so parse
@@ -70,6 +65,12 @@ pub fn group_alive(pgid: i32) -> bool {
             let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
             pgrp == Some(pgid) && state != Some("Z") && state != Some("X")
         })
+        .collect()
+}
+
+/// Whether any process of the group is still alive (not a zombie).
+pub fn group_alive(pgid: i32) -> bool {
+    !group_members(pgid).is_empty()
 }
 
 /// Children must inherit nothing but 0–2 (SPEC §10). Everything taskmaster opens is

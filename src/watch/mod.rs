@@ -3,10 +3,11 @@
 
 pub mod helper;
 pub mod instance;
+mod leftover;
 pub mod spawn;
 pub mod state;
 pub mod watcher;
 
-pub use instance::{Command, Instance, Status};
+pub use instance::{ChildInput, Command, Instance, Status};
 pub use state::{ExitStatus, State};
 pub use watcher::start_watcher;

@@ -17,7 +17,8 @@ use nix::sys::time::TimeSpec;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::instance::{Command, Instance};
+use super::instance::{ChildInput, Command, Instance};
+use super::leftover::LeftoverGroup;
 use super::spawn;
 use super::state::{Action, Event, ExitStatus, Machine, Report, State};
 use crate::config::OutputTarget;
@@ -31,8 +32,8 @@ struct Running {
     pid: i32,
     pidfd: OwnedFd,
     /// Held so the child's stdin stays open (EOF only when taskmaster lets go);
-    /// for a pty, a handle on the master.
-    _input: OwnedFd,
+    /// for a pty, a handle on the master. Shared with attach sessions.
+    _input: Arc<OwnedFd>,
 }
 
 pub struct Watcher {
@@ -42,7 +43,7 @@ pub struct Watcher {
     child: Option<Running>,
     /// Process groups whose leader exited during a stop while members lived on:
     /// they get SIGKILL at the stop's deadline (SPEC §4).
-    leftover_groups: Vec<(i32, Instant)>,
+    leftover_groups: Vec<LeftoverGroup>,
     removing: bool,
 }
 
@@ -99,7 +100,7 @@ impl Watcher {
         let deadline = self
             .leftover_groups
             .iter()
-            .map(|&(_, at)| at)
+            .map(|g| g.deadline)
             .chain(self.machine.deadline)
             .min();
         let timeout =
@@ -111,13 +112,17 @@ impl Watcher {
         if let Some(child) = &self.child {
             fds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
         }
+        let child_slot = fds.len() - 1;
+        for group in &self.leftover_groups {
+            fds.extend(group.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
+        }
         // An error (EINTR, ENOMEM) is a spurious wake-up: the checks that follow
         // are all non-blocking and idempotent.
         let _ = nix::poll::ppoll(&mut fds, timeout, None);
         let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
         Woke {
             commands: ready(&fds[0]),
-            child_exited: fds.get(1).is_some_and(ready),
+            child_exited: self.child.is_some() && fds.get(child_slot).is_some_and(ready),
         }
     }
 
@@ -134,16 +139,19 @@ impl Watcher {
             Err(_) => return,
         };
         self.child = None;
+        self.instance.set_input(None);
         if self.machine.state == State::Stopping {
             if let Some(deadline) = self.machine.deadline {
-                if sys::group_alive(pid) {
-                    self.leftover_groups.push((pid, deadline));
-                }
+                self.leftover_groups
+                    .extend(LeftoverGroup::after_leader_exit(pid, deadline));
             }
         }
         self.instance
             .publish(|s| s.stopped_at = Some(SystemTime::now()));
         self.apply(Event::Exited(status), now);
+        self.publish(None);
+        // Attached followers learn of the exit from this wake-up.
+        self.instance.output.interrupt();
     }
 
     fn command(&mut self, cmd: Command, now: Instant) {
@@ -226,14 +234,15 @@ impl Watcher {
                 }
             }
         };
-        let (source, input) = match child.io {
+        let (source, input, pty) = match child.io {
             spawn::ChildIo::Pipes {
                 stdin,
                 stdout,
                 stderr,
-            } => (PumpSource::Pipes { stdout, stderr }, stdin),
-            spawn::ChildIo::Pty { master, input } => (PumpSource::Pty { master }, input),
+            } => (PumpSource::Pipes { stdout, stderr }, stdin, false),
+            spawn::ChildIo::Pty { master, input } => (PumpSource::Pty { master }, input, true),
         };
+        let input = Arc::new(input);
         if let Err(e) = start_pump(
             &self.instance.name(),
             source,
@@ -251,22 +260,28 @@ impl Watcher {
         self.child = Some(Running {
             pid,
             pidfd: child.pidfd,
-            _input: input,
+            _input: input.clone(),
         });
+        self.instance.set_input(Some(ChildInput {
+            fd: input,
+            pty,
+            pid,
+        }));
         self.instance
             .publish(|s| s.started_at = Some((Instant::now(), SystemTime::now())));
         Event::Spawned { pid }
     }
 
-    /// SIGKILLs stop leftovers whose deadline passed (or all of them when `all`).
+    /// Forgets leftover groups that died out; SIGKILLs those whose deadline passed
+    /// (or all of them when `all`).
     fn kill_leftover_groups(&mut self, now: Instant, all: bool) {
         let name = &self.instance.name();
-        self.leftover_groups.retain(|&(pgid, at)| {
-            if all || at <= now {
-                if sys::group_alive(pgid) {
-                    eventlog::group_killed(name, pgid);
-                    let _ = sys::signal_group(pgid, Signal::SIGKILL);
-                }
+        self.leftover_groups.retain_mut(|group| {
+            if !group.refresh() {
+                false
+            } else if all || group.deadline <= now {
+                eventlog::group_killed(name, group.pgid);
+                let _ = sys::signal_group(group.pgid, Signal::SIGKILL);
                 false
             } else {
                 true
