@@ -162,7 +162,11 @@ fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>) -> Hooks {
         shutdown: Box::new(move |why| {
             let _ = events.lock().send(DaemonEvent::ShutdownRequested(why));
         }),
-        reload: Box::new(move || reloader.reload()),
+        reload: {
+            let reloader = reloader.clone();
+            Box::new(move || reloader.reload())
+        },
+        socket_path: Box::new(move || reloader.socket_path().unwrap_or_default()),
     }
 }
 

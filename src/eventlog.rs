@@ -76,6 +76,11 @@ pub fn set_notice_sink(sink: std::sync::mpsc::Sender<String>) {
     *NOTICES.lock() = Some(sink);
 }
 
+/// Wakes the notice printer so it shows what it held.
+pub fn nudge_notices() {
+    notice(String::new());
+}
+
 fn notice(text: String) {
     if let Some(sink) = NOTICES.lock().as_ref() {
         let _ = sink.send(text);

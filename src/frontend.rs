@@ -6,7 +6,9 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::control::client::Client;
 use crate::control::{self, Hooks, Reply};
+use crate::pty::attach::attach_after_reply;
 use crate::pty::until_ctrl_c;
 use crate::shell::{self, Backend};
 use crate::supervisor::Supervisor;
@@ -51,12 +53,40 @@ struct DirectBackend<'a> {
 
 impl Backend for DirectBackend<'_> {
     fn run(&mut self, line: &str) -> bool {
+        let words = shlex::split(line).unwrap_or_default();
+        if let [cmd, args @ ..] = words.as_slice() {
+            if cmd == "attach" || cmd == "fg" {
+                attach_through_socket(&(self.hooks.socket_path)(), cmd, args);
+                return true;
+            }
+        }
         !run_line(self.sup, self.hooks, line, true).shutdown
     }
 
     fn end_of_input(&mut self) {
         println!("quit");
         (self.hooks.shutdown)("end of input (Ctrl-D)");
+    }
+}
+
+/// The daemon's shell attaches through its own control socket, so that attach has
+/// one implementation whichever terminal it is run from.
+fn attach_through_socket(socket: &std::path::Path, cmd: &str, args: &[String]) {
+    let mut client = match Client::connect(socket) {
+        Ok(c) => c,
+        Err(e) => return println!("attach: {e}"),
+    };
+    match client.request(cmd, args) {
+        Ok(reply) => {
+            println!("{}", reply.output);
+            if reply.stream {
+                let said = shell::holding_notices(|| attach_after_reply(client, &reply, false));
+                if !said.is_empty() {
+                    println!("{said}");
+                }
+            }
+        }
+        Err(e) => println!("attach: {e}"),
     }
 }
 

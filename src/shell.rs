@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rustyline::completion::{Completer, Pair};
@@ -27,6 +28,20 @@ use crate::control::COMMANDS;
 use crate::pty::TerminalMode;
 
 pub const PROMPT: &str = "taskmaster> ";
+
+/// While set (an attach session owns the terminal), notices are kept, and shown
+/// when it is cleared.
+static HOLD_NOTICES: AtomicBool = AtomicBool::new(false);
+
+/// Holds notices while `f` runs (SPEC §8: "notices from other instances are held
+/// while attached and shown after").
+pub fn holding_notices<T>(f: impl FnOnce() -> T) -> T {
+    HOLD_NOTICES.store(true, Ordering::SeqCst);
+    let result = f();
+    HOLD_NOTICES.store(false, Ordering::SeqCst);
+    crate::eventlog::nudge_notices();
+    result
+}
 
 /// Where the shell sends its lines.
 pub trait Backend {
@@ -130,9 +145,19 @@ pub fn run(
                 .name("notices".into())
                 .stack_size(crate::sys::THREAD_STACK)
                 .spawn(move || {
+                    let mut held = Vec::new();
                     for notice in notices {
-                        if printer.print(format!("{notice}\n")).is_err() {
-                            return;
+                        // An empty notice is the nudge sent when holding ends.
+                        if !notice.is_empty() {
+                            held.push(notice);
+                        }
+                        if HOLD_NOTICES.load(Ordering::SeqCst) {
+                            continue;
+                        }
+                        for notice in held.drain(..) {
+                            if printer.print(format!("{notice}\n")).is_err() {
+                                return;
+                            }
                         }
                     }
                 });

@@ -88,6 +88,14 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
         }
     };
     match client.request(cmd, args) {
+        Ok(reply) if reply.stream && is_attach(cmd) => {
+            print_reply(&reply);
+            let said = taskmaster::pty::attach::attach_after_reply(client, &reply, true);
+            if !said.is_empty() {
+                println!("{said}");
+            }
+            0
+        }
         Ok(reply) => {
             print_reply(&reply);
             if reply.stream {
@@ -101,6 +109,10 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
             3
         }
     }
+}
+
+fn is_attach(cmd: &str) -> bool {
+    cmd == "attach" || cmd == "fg"
 }
 
 fn print_reply(reply: &WireReply) {
@@ -177,6 +189,15 @@ impl Backend for SocketBackend {
             return false;
         }
         match self.request(cmd, args) {
+            Ok(reply) if reply.stream && is_attach(cmd) => {
+                print_reply(&reply);
+                if let Some(client) = self.client.take() {
+                    let said = taskmaster::pty::attach::attach_after_reply(client, &reply, true);
+                    if !said.is_empty() {
+                        println!("{said}");
+                    }
+                }
+            }
             Ok(reply) => {
                 print_reply(&reply);
                 if reply.stream {

@@ -76,6 +76,11 @@ impl Client {
         &mut self.reader
     }
 
+    /// The buffered reader (holding whatever followed the reply) and the writer.
+    pub fn into_parts(self) -> (BufReader<UnixStream>, UnixStream) {
+        (self.reader, self.writer)
+    }
+
     /// A handle that ends the connection from another thread (Ctrl-C during a
     /// stream): the daemon notices and stops sending, and our reads see EOF.
     pub fn closer(&self) -> Option<Closer> {

@@ -4,6 +4,7 @@
 //! A command never panics and never changes anything when its input is malformed:
 //! it answers with a message and an exit code (SPEC §2: 0 ok, 1 error, 2 usage).
 
+pub mod attach;
 pub mod client;
 mod process;
 pub mod server;
@@ -32,6 +33,8 @@ pub struct Reply {
     pub reload: bool,
     /// After the reply, the transport streams this instance's output (`tail -f`).
     pub follow: Option<Follow>,
+    /// After the reply, the transport runs an attach session.
+    pub attach: Option<attach::AttachTarget>,
 }
 
 impl Reply {
@@ -43,6 +46,7 @@ impl Reply {
             shutdown: false,
             reload: false,
             follow: None,
+            attach: None,
         }
     }
 
@@ -66,6 +70,8 @@ pub struct Hooks {
     pub shutdown: Box<dyn Fn(&'static str) + Send + Sync>,
     /// Applies the configuration file again and replies with what changed.
     pub reload: Box<dyn Fn() -> Reply + Send + Sync>,
+    /// Where the control socket is now (the daemon's own shell attaches through it).
+    pub socket_path: Box<dyn Fn() -> std::path::PathBuf + Send + Sync>,
 }
 
 /// The commands: name, usage, help text, in the order `help` lists them.
@@ -146,6 +152,7 @@ pub fn execute_words(sup: &Arc<Supervisor>, cmd: &str, args: &[String]) -> Reply
         "signal" => process::signal(sup, args),
         "pid" => process::pid(sup, args),
         "tail" => tail::tail(sup, args),
+        "attach" | "fg" => attach::attach(sup, args),
         "reload" => no_args(cmd, args).unwrap_or_else(|| Reply {
             reload: true,
             ..Reply::ok("")

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{no_such_process, Reply};
+use super::Reply;
 use crate::supervisor::Supervisor;
 use crate::watch::state::EXITED_TOO_QUICKLY;
 use crate::watch::{Command, Instance, State, Status};
@@ -33,72 +33,54 @@ impl Outcome {
     }
 }
 
+/// The instances named by `args`; unknown names become error lines in `out`.
+/// `None` when no name was given at all (a usage error).
 fn targets(
     sup: &Arc<Supervisor>,
-    cmd: &str,
     args: &[String],
     out: &mut Outcome,
 ) -> Option<Vec<Arc<Instance>>> {
     if args.is_empty() {
-        out.lines
-            .push(format!("Error: {cmd} requires a process name"));
         return None;
     }
-    let mut found = Vec::new();
-    for r in sup.resolve(args) {
-        match r {
-            Ok(instance) => found.push(instance),
-            Err(name) => out.error(no_such_process(&name)),
-        }
-    }
+    let mut errors = Vec::new();
+    let found = super::resolve(sup, args, &mut errors);
+    errors.into_iter().for_each(|e| out.error(e));
     Some(found)
 }
 
-fn usage_or(
-    out: Outcome,
-    targets: Option<Vec<Arc<Instance>>>,
-) -> Result<(Outcome, Vec<Arc<Instance>>), Reply> {
-    match targets {
-        Some(t) => Ok((out, t)),
-        None => Err(Reply::usage(out.lines.join("\n"))),
-    }
+fn needs_name(cmd: &str) -> Reply {
+    Reply::usage(format!(
+        "Error: {cmd} requires a process name (NAME, NAME:K or all)"
+    ))
 }
 
 pub fn start(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     let mut out = Outcome::default();
-    let found = targets(sup, "start", args, &mut out);
-    match usage_or(out, found) {
-        Ok((mut out, instances)) => {
-            start_all(&instances, &mut out);
-            out.reply()
-        }
-        Err(reply) => reply,
-    }
+    let Some(instances) = targets(sup, args, &mut out) else {
+        return needs_name("start");
+    };
+    start_all(&instances, &mut out);
+    out.reply()
 }
 
 pub fn stop(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     let mut out = Outcome::default();
-    let found = targets(sup, "stop", args, &mut out);
-    match usage_or(out, found) {
-        Ok((mut out, instances)) => {
-            stop_all(&instances, &mut out, false);
-            out.reply()
-        }
-        Err(reply) => reply,
-    }
+    let Some(instances) = targets(sup, args, &mut out) else {
+        return needs_name("stop");
+    };
+    stop_all(&instances, &mut out, false);
+    out.reply()
 }
 
 pub fn restart(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     let mut out = Outcome::default();
-    let found = targets(sup, "restart", args, &mut out);
-    match usage_or(out, found) {
-        Ok((mut out, instances)) => {
-            stop_all(&instances, &mut out, true);
-            start_all(&instances, &mut out);
-            out.reply()
-        }
-        Err(reply) => reply,
-    }
+    let Some(instances) = targets(sup, args, &mut out) else {
+        return needs_name("restart");
+    };
+    stop_all(&instances, &mut out, true);
+    start_all(&instances, &mut out);
+    out.reply()
 }
 
 fn start_all(instances: &[Arc<Instance>], out: &mut Outcome) {

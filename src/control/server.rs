@@ -46,7 +46,7 @@ pub fn reply_line(reply: &Reply) -> String {
         if let Some(data) = &reply.data {
             map.insert("data".into(), data.clone());
         }
-        if reply.follow.is_some() {
+        if reply.follow.is_some() || reply.attach.is_some() {
             // Raw output follows this line until either side closes.
             map.insert("stream".into(), serde_json::Value::Bool(true));
         }
@@ -221,6 +221,10 @@ fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
         if reply.shutdown {
             info!("shutdown requested over the control socket");
             (hooks.shutdown)("shutdown over the control socket");
+            return;
+        }
+        if let Some(target) = reply.attach.take() {
+            super::attach::serve(target, reader, &stream);
             return;
         }
         if let Some(mut follow) = reply.follow.take() {

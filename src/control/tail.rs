@@ -14,8 +14,8 @@ use crate::watch::Instance;
 #[derive(Clone)]
 pub struct Follow {
     pub instance: Arc<Instance>,
-    pub stream: Stream,
-    offset: u64,
+    streams: Vec<Stream>,
+    offsets: Vec<u64>,
     cancel: Arc<AtomicBool>,
 }
 
@@ -28,6 +28,8 @@ pub enum FollowEnd {
     Closed,
     /// Writing to the client failed.
     WriteFailed,
+    /// The caller's stop condition held (the attached child exited).
+    Stopped,
 }
 
 /// Stops a [`Follow`] from another thread.
@@ -45,6 +47,27 @@ impl FollowCancel {
 }
 
 impl Follow {
+    /// Follows `streams` of `instance` from their current ends.
+    pub fn new(instance: Arc<Instance>, streams: Vec<Stream>) -> Follow {
+        let offsets = streams.iter().map(|&s| instance.output.end(s)).collect();
+        Follow {
+            instance,
+            streams,
+            offsets,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Follows one stream from `offset` on.
+    fn from(instance: Arc<Instance>, stream: Stream, offset: u64) -> Follow {
+        Follow {
+            instance,
+            streams: vec![stream],
+            offsets: vec![offset],
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
     pub fn canceller(&self) -> FollowCancel {
         FollowCancel {
             flag: self.cancel.clone(),
@@ -53,12 +76,27 @@ impl Follow {
     }
 
     /// Streams new output to `write` until cancelled, closed or a write fails.
-    pub fn run(&mut self, mut write: impl FnMut(&[u8]) -> std::io::Result<()>) -> FollowEnd {
+    pub fn run(&mut self, write: impl FnMut(&[u8]) -> std::io::Result<()>) -> FollowEnd {
+        self.run_until(write, || false)
+    }
+
+    /// Like `run`, also ending (with `Stopped`) when `stop()` turns true; it is
+    /// checked whenever the instance's output is interrupted (a child's exit).
+    pub fn run_until(
+        &mut self,
+        mut write: impl FnMut(&[u8]) -> std::io::Result<()>,
+        stop: impl Fn() -> bool,
+    ) -> FollowEnd {
         let output = self.instance.output.clone();
-        let mut offsets = [self.offset];
+        let mut offsets = self.offsets.clone();
         loop {
-            let chunks = output.wait_since_or_cancel(&[self.stream], &mut offsets, &self.cancel);
-            self.offset = offsets[0];
+            let generation = output.generation();
+            if stop() {
+                return FollowEnd::Stopped;
+            }
+            let chunks =
+                output.wait_since_or_cancel(&self.streams, &mut offsets, &self.cancel, generation);
+            self.offsets.clone_from(&offsets);
             if self.cancel.load(Ordering::SeqCst) {
                 return FollowEnd::Cancelled;
             }
@@ -155,12 +193,7 @@ pub fn tail(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     // The transports end the reply with a newline of their own.
     let mut reply = Reply::ok(text.strip_suffix('\n').unwrap_or(&text).to_string());
     if args.follow {
-        reply.follow = Some(Follow {
-            instance,
-            stream: args.stream,
-            offset: end,
-            cancel: Arc::new(AtomicBool::new(false)),
-        });
+        reply.follow = Some(Follow::from(instance, args.stream, end));
     }
     reply
 }

@@ -95,6 +95,9 @@ pub struct Chunk {
 struct Inner {
     rings: [RingBuffer; 2],
     closed: bool,
+    /// Bumped by [`OutputBuffers::interrupt`]: followers waiting since an older
+    /// generation return, so none misses a wake-up that came between two waits.
+    generation: u64,
 }
 
 /// The recent output of one instance: a ring per stream, shared by its pump thread
@@ -123,6 +126,7 @@ impl OutputBuffers {
             inner: Mutex::new(Inner {
                 rings: [RingBuffer::new(capacity), RingBuffer::new(capacity)],
                 closed: false,
+                generation: 0,
             }),
             changed: Condvar::new(),
         }
@@ -179,20 +183,27 @@ impl OutputBuffers {
     }
 
     /// Like [`wait_since`](Self::wait_since) without a timeout, but also returns
-    /// (empty) once `cancel` is set and [`interrupt`](Self::interrupt) called: how a
-    /// follower (`tail -f`, attach) is stopped when its client goes away.
+    /// (empty) once `cancel` is set, or once [`interrupt`](Self::interrupt) was called
+    /// after [`generation`](Self::generation) returned `since`: how a follower
+    /// (`tail -f`, attach) learns that its client went away or its child exited.
     pub fn wait_since_or_cancel(
         &self,
         streams: &[Stream],
         offsets: &mut [u64],
         cancel: &AtomicBool,
+        since: u64,
     ) -> Vec<Chunk> {
-        self.wait_inner(streams, offsets, None, Some(cancel))
+        self.wait_inner(streams, offsets, None, Some((cancel, since)))
     }
 
-    /// Wakes every follower so it re-checks its cancel flag.
+    /// The current interrupt generation, to pass to `wait_since_or_cancel`.
+    pub fn generation(&self) -> u64 {
+        self.inner.lock().generation
+    }
+
+    /// Wakes every follower so it re-checks its cancel flag and what it follows.
     pub fn interrupt(&self) {
-        let _guard = self.inner.lock();
+        self.inner.lock().generation += 1;
         self.changed.notify_all();
     }
 
@@ -201,13 +212,15 @@ impl OutputBuffers {
         streams: &[Stream],
         offsets: &mut [u64],
         timeout: Option<Duration>,
-        cancel: Option<&AtomicBool>,
+        cancel: Option<(&AtomicBool, u64)>,
     ) -> Vec<Chunk> {
         // A timeout too large for an Instant is the same as none.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut inner = self.inner.lock();
         loop {
-            if inner.closed || cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+            let cancelled = cancel
+                .is_some_and(|(c, since)| c.load(Ordering::SeqCst) || inner.generation != since);
+            if inner.closed || cancelled {
                 return Vec::new();
             }
             let mut chunks = Vec::new();

@@ -7,6 +7,7 @@
 //! drops its copy of the slave right after the spawn, or the master would never
 //! report the end of the stream.
 
+pub mod attach;
 mod terminal;
 
 pub use terminal::{until_ctrl_c, TerminalMode};

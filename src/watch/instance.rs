@@ -6,6 +6,7 @@
 //! the watcher polls together with its child's pidfd.
 
 use std::collections::VecDeque;
+use std::os::fd::OwnedFd;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -79,6 +80,17 @@ pub struct Instance {
     changed: Condvar,
     inbox: Mutex<Inbox>,
     wake: EventFd,
+    /// The live child's input, for attach: its stdin pipe or its pty master.
+    input: Mutex<Option<ChildInput>>,
+}
+
+/// Where keystrokes for the live child go.
+#[derive(Clone)]
+pub struct ChildInput {
+    pub fd: Arc<OwnedFd>,
+    /// A pty master (window size applies, output is one stream) or a stdin pipe.
+    pub pty: bool,
+    pub pid: i32,
 }
 
 impl Instance {
@@ -107,6 +119,7 @@ impl Instance {
                 queue: VecDeque::new(),
             }),
             wake: EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
+            input: Mutex::new(None),
         })
     }
 
@@ -147,7 +160,16 @@ impl Instance {
         status.clone()
     }
 
+    /// The live child's input, if a child is running.
+    pub fn input(&self) -> Option<ChildInput> {
+        self.input.lock().clone()
+    }
+
     // ---- watcher side ----
+
+    pub(super) fn set_input(&self, input: Option<ChildInput>) {
+        *self.input.lock() = input;
+    }
 
     pub(super) fn wake_fd(&self) -> &EventFd {
         &self.wake

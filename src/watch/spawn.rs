@@ -99,6 +99,12 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
         )
     } else {
         let (stdin_r, stdin_w) = sys::pipe().map_err(|e| setup("stdin pipe", e))?;
+        // Attach writes typed lines here: a program that does not read its stdin
+        // must make those writes fail (EAGAIN), not block the attach session.
+        let _ = nix::fcntl::fcntl(
+            &stdin_w,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
         let (stdout_r, stdout_w) = sys::pipe().map_err(|e| setup("stdout pipe", e))?;
         let (stderr_r, stderr_w) = sys::pipe().map_err(|e| setup("stderr pipe", e))?;
         let io = ChildIo::Pipes {

@@ -1,0 +1,166 @@
+//! `attach NAME` (alias `fg`), the daemon's side (SPEC §8).
+//!
+//! After the reply line the connection carries, daemon → client, the recent output
+//! from the ring buffer and then the live output, raw; client → daemon, frames:
+//!
+//! * `0x00 LEN_HI LEN_LO BYTES…` — input for the program (up to 65535 bytes);
+//! * `0x01 ROWS_HI ROWS_LO COLS_HI COLS_LO` — the client's window size (pty only).
+//!
+//! The session ends when the client closes the connection (detach), when the
+//! attached process exits (a last line says how), or when taskmaster shuts down.
+//! Output reaches the client from the ring buffer, never from the pipe itself: a
+//! slow client loses output (and is told how much) instead of slowing the program.
+//! Several clients may attach to one instance: each sees all output and may type.
+
+use std::io::{BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use log::info;
+
+use super::tail::{Follow, FollowEnd};
+use super::Reply;
+use crate::output::Stream;
+use crate::supervisor::Supervisor;
+use crate::watch::{ChildInput, Instance};
+
+pub const FRAME_INPUT: u8 = 0;
+pub const FRAME_WINSIZE: u8 = 1;
+/// Lines of recent output replayed on attach.
+const REPLAY_LINES: usize = 100;
+
+/// A resolved attach request, for the transport to run.
+#[derive(Clone)]
+pub struct AttachTarget {
+    pub instance: Arc<Instance>,
+    pub input: ChildInput,
+}
+
+pub fn attach(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
+    let [name] = args else {
+        return Reply::usage("Error: usage: attach NAME");
+    };
+    let mut errors = Vec::new();
+    let found = super::resolve(sup, std::slice::from_ref(name), &mut errors);
+    let instance = match (found.as_slice(), errors.first()) {
+        (_, Some(e)) => return Reply::error(e.clone()),
+        ([one], None) => one.clone(),
+        (many, None) => {
+            return Reply::error(format!(
+                "{name}: ERROR (names {} instances; attach to one, e.g. {}:0)",
+                many.len(),
+                name
+            ))
+        }
+    };
+    let Some(input) = instance.input() else {
+        return Reply::error(format!("{}: ERROR (not running)", instance.name()));
+    };
+    let key = sup.config().daemon.detach_key;
+    let mut reply = Reply::ok(format!(
+        "attached to {} (pid {}{}); detach with {}",
+        instance.name(),
+        input.pid,
+        if input.pty {
+            ", pty"
+        } else {
+            ", pipes: type lines"
+        },
+        key_name(key)
+    ));
+    reply.data =
+        Some(serde_json::json!({ "pty": input.pty, "detach_key": key, "name": instance.name() }));
+    reply.attach = Some(AttachTarget { instance, input });
+    reply
+}
+
+/// `^\` for 0x1c, `^A` for 0x01…
+pub fn key_name(key: u8) -> String {
+    match key {
+        0..=0x1f => format!("Ctrl-{}", (key + b'@') as char),
+        0x7f => "Ctrl-?".to_string(),
+        k => (k as char).to_string(),
+    }
+}
+
+/// Runs an attach session on a connection whose reply line was sent.
+pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixStream) {
+    let AttachTarget { instance, input } = target;
+    let name = instance.name();
+    info!("attach: a client attached to {name} (pid {})", input.pid);
+    let streams = if input.pty {
+        vec![Stream::Stdout]
+    } else {
+        vec![Stream::Stdout, Stream::Stderr]
+    };
+    let mut writer = stream;
+    for &s in &streams {
+        let (recent, _) = instance.output.tail_and_end(s, REPLAY_LINES);
+        if writer.write_all(&recent).is_err() {
+            return;
+        }
+    }
+    let mut follow = Follow::new(instance.clone(), streams);
+    let cancel = follow.canceller();
+    let keys_input = input.clone();
+    let _ = std::thread::Builder::new()
+        .name("attach-input".into())
+        .stack_size(crate::sys::THREAD_STACK)
+        .spawn(move || {
+            read_frames(reader, &keys_input);
+            cancel.cancel();
+        });
+    let pid = input.pid;
+    let end = follow.run_until(
+        |data| writer.write_all(data),
+        || instance.input().map(|i| i.pid) != Some(pid),
+    );
+    let last = match end {
+        FollowEnd::Stopped => {
+            let how = instance
+                .status()
+                .last_exit
+                .map_or("exited".to_string(), |e| format!("exited ({e})"));
+            format!("\r\n[taskmaster: {name} {how}]\r\n")
+        }
+        FollowEnd::Closed => "\r\n[taskmaster is shutting down]\r\n".to_string(),
+        FollowEnd::Cancelled | FollowEnd::WriteFailed => String::new(),
+    };
+    let _ = writer.write_all(last.as_bytes());
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    info!("attach: a client left {name}");
+}
+
+/// Applies the client's frames until it closes the connection.
+fn read_frames(mut reader: BufReader<UnixStream>, input: &ChildInput) {
+    let mut head = [0u8; 1];
+    while reader.read_exact(&mut head).is_ok() {
+        match head[0] {
+            FRAME_INPUT => {
+                let mut len = [0u8; 2];
+                if reader.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut data = vec![0u8; u16::from_be_bytes(len) as usize];
+                if reader.read_exact(&mut data).is_err() {
+                    return;
+                }
+                // The program may have exited since: a write error is simply dropped.
+                let _ = nix::unistd::write(input.fd.as_fd(), &data);
+            }
+            FRAME_WINSIZE => {
+                let mut size = [0u8; 4];
+                if reader.read_exact(&mut size).is_err() {
+                    return;
+                }
+                let rows = u16::from_be_bytes([size[0], size[1]]);
+                let cols = u16::from_be_bytes([size[2], size[3]]);
+                if input.pty {
+                    let _ = crate::pty::set_window_size(&*input.fd, rows, cols);
+                }
+            }
+            _ => return, // not our protocol: end the session
+        }
+    }
+}

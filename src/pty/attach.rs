@@ -1,0 +1,247 @@
+//! The terminal side of `attach` (SPEC §8), shared by `taskmasterctl` and the
+//! daemon's own shell (which attaches through its own socket, so there is one
+//! implementation of the session).
+//!
+//! pty instances: the terminal goes raw and every key goes to the program, with
+//! the window size sent on attach and on every SIGWINCH. Pipe instances: keys are
+//! edited locally into lines (echo, backspace) and each line goes to the program's
+//! stdin. In both, the detach key ends the session and the program keeps running.
+//! The terminal is restored however the session ends — detach, the program's exit,
+//! the daemon going away, or SIGTERM/SIGHUP to the client.
+
+use std::io::{BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
+use parking_lot::Mutex;
+use signal_hook::consts::{SIGHUP, SIGTERM, SIGWINCH};
+
+use crate::control::attach::{FRAME_INPUT, FRAME_WINSIZE};
+
+/// How the session ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AttachEnd {
+    /// The user pressed the detach key.
+    Detached,
+    /// The daemon ended it (the program exited, or taskmaster shut down).
+    Closed,
+}
+
+pub struct AttachOptions {
+    pub pty: bool,
+    pub detach_key: u8,
+    /// Restore the terminal and exit on SIGTERM/SIGHUP (taskmasterctl). The daemon's
+    /// shell leaves those signals to the daemon, which restores the terminal itself.
+    pub exit_on_signals: bool,
+}
+
+/// The terminal modes to put back, reachable from the signal thread.
+static SAVED: Mutex<Option<Termios>> = Mutex::new(None);
+
+fn restore_terminal() {
+    if let Some(saved) = SAVED.lock().take() {
+        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &saved);
+    }
+}
+
+/// Sends one frame; the writer is shared by the keyboard loop and SIGWINCH.
+fn send(writer: &Mutex<UnixStream>, frame: &[u8]) -> bool {
+    writer.lock().write_all(frame).is_ok()
+}
+
+fn window_size() -> Option<(u16, u16)> {
+    // SAFETY: winsize is plain integers; all-zero is a valid value.
+    let mut ws: nix::libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ fills the winsize we own.
+    let rc = unsafe { nix::libc::ioctl(0, nix::libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+fn winsize_frame() -> Option<[u8; 5]> {
+    let (rows, cols) = window_size()?;
+    let (r, c) = (rows.to_be_bytes(), cols.to_be_bytes());
+    Some([FRAME_WINSIZE, r[0], r[1], c[0], c[1]])
+}
+
+fn input_frame(data: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(data.len() + 3);
+    for chunk in data.chunks(u16::MAX as usize) {
+        frame.push(FRAME_INPUT);
+        frame.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+        frame.extend_from_slice(chunk);
+    }
+    frame
+}
+
+/// Runs the session on a connection whose attach reply was read; `reader` holds
+/// whatever the daemon sent after it.
+pub fn run(
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    opts: &AttachOptions,
+) -> std::io::Result<AttachEnd> {
+    let stdin = std::io::stdin();
+    if let Ok(saved) = tcgetattr(stdin.as_fd()) {
+        let mut mode = saved.clone();
+        if opts.pty {
+            cfmakeraw(&mut mode);
+        } else {
+            mode.local_flags
+                .remove(LocalFlags::ISIG | LocalFlags::ICANON | LocalFlags::ECHO);
+        }
+        *SAVED.lock() = Some(saved);
+        let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &mode);
+    }
+    let result = session(reader, writer, opts);
+    restore_terminal();
+    result
+}
+
+fn session(
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    opts: &AttachOptions,
+) -> std::io::Result<AttachEnd> {
+    let closer = writer.try_clone()?;
+    let writer = Arc::new(Mutex::new(writer));
+    let (done_r, done_w) = crate::sys::pipe().map_err(std::io::Error::from)?;
+
+    // Daemon → terminal, until the daemon closes the connection.
+    let output = std::thread::Builder::new()
+        .name("attach-output".into())
+        .spawn(move || {
+            let mut reader = reader;
+            let mut out = std::io::stdout();
+            let mut buf = [0u8; 16 * 1024];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+                    break;
+                }
+            }
+            let _ = nix::unistd::write(&done_w, b"x");
+        })?;
+
+    let mut signals = signal_hook::iterator::Signals::new(if opts.exit_on_signals {
+        &[SIGWINCH, SIGTERM, SIGHUP][..]
+    } else {
+        &[SIGWINCH][..]
+    })?;
+    let signal_handle = signals.handle();
+    let winch_writer = writer.clone();
+    let pty = opts.pty;
+    std::thread::Builder::new()
+        .name("attach-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if sig == SIGWINCH {
+                    if let (true, Some(frame)) = (pty, winsize_frame()) {
+                        send(&winch_writer, &frame);
+                    }
+                } else {
+                    restore_terminal();
+                    eprintln!("\r\ntaskmasterctl: terminated while attached; terminal restored");
+                    std::process::exit(1);
+                }
+            }
+        })?;
+    if let (true, Some(frame)) = (opts.pty, winsize_frame()) {
+        send(&writer, &frame);
+    }
+
+    let end = keyboard(&writer, &done_r, opts);
+    let _ = closer.shutdown(std::net::Shutdown::Both);
+    let _ = output.join();
+    signal_handle.close();
+    Ok(end)
+}
+
+/// Terminal → daemon until the detach key or the end of the session.
+fn keyboard(
+    writer: &Mutex<UnixStream>,
+    done: &std::os::fd::OwnedFd,
+    opts: &AttachOptions,
+) -> AttachEnd {
+    let stdin = std::io::stdin();
+    let mut line: Vec<u8> = Vec::new();
+    let mut echo = std::io::stdout();
+    loop {
+        let mut fds = [
+            PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
+            PollFd::new(done.as_fd(), PollFlags::POLLIN),
+        ];
+        if nix::poll::poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+            return AttachEnd::Closed;
+        }
+        let mut buf = [0u8; 4096];
+        let n = match nix::unistd::read(stdin.as_fd(), &mut buf) {
+            Ok(0) | Err(_) => return AttachEnd::Detached,
+            Ok(n) => n,
+        };
+        let keys = &buf[..n];
+        let (keys, detach) = match keys.iter().position(|&b| b == opts.detach_key) {
+            Some(i) => (&keys[..i], true),
+            None => (keys, false),
+        };
+        if opts.pty {
+            if !keys.is_empty() && !send(writer, &input_frame(keys)) {
+                return AttachEnd::Closed;
+            }
+        } else {
+            for &key in keys {
+                match key {
+                    b'\r' | b'\n' => {
+                        let _ = echo.write_all(b"\n");
+                        line.push(b'\n');
+                        if !send(writer, &input_frame(&line)) {
+                            return AttachEnd::Closed;
+                        }
+                        line.clear();
+                    }
+                    0x7f | 0x08 if line.pop().is_some() => {
+                        let _ = echo.write_all(b"\x08 \x08");
+                    }
+                    k if k >= 0x20 || k == b'\t' => {
+                        line.push(k);
+                        let _ = echo.write_all(&[k]);
+                    }
+                    _ => {}
+                }
+            }
+            let _ = echo.flush();
+        }
+        if detach {
+            return AttachEnd::Detached;
+        }
+    }
+}
+
+/// Runs an attach session after `reply` (an attach reply read by `client`) and
+/// says how it ended, for the shell to print.
+pub fn attach_after_reply(
+    client: crate::control::client::Client,
+    reply: &crate::control::client::WireReply,
+    exit_on_signals: bool,
+) -> String {
+    let data = reply.data.clone().unwrap_or_default();
+    let opts = AttachOptions {
+        pty: data["pty"].as_bool().unwrap_or(false),
+        detach_key: data["detach_key"]
+            .as_u64()
+            .and_then(|k| u8::try_from(k).ok())
+            .unwrap_or(0x1c),
+        exit_on_signals,
+    };
+    let name = data["name"].as_str().unwrap_or("the process").to_string();
+    let (reader, writer) = client.into_parts();
+    match run(reader, writer, &opts) {
+        Ok(AttachEnd::Detached) => format!("\r\ndetached from {name}; it keeps running"),
+        Ok(AttachEnd::Closed) => String::new(),
+        Err(e) => format!("attach: {e}"),
+    }
+}
