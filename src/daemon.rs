@@ -100,6 +100,7 @@ pub fn run(opts: Options) -> i32 {
     };
     let reloader = Arc::new(Reloader::new(sup.clone(), log, opts.socket.clone()));
     let hooks = Arc::new(hooks(events.clone(), reloader.clone()));
+    let notices = (!opts.no_shell && frontend::stdin_is_terminal()).then(frontend::collect_notices);
     let started = spawn_thread("signals", forward_signals(signals, events.clone()))
         .and_then(|()| {
             let server =
@@ -113,7 +114,7 @@ pub fn run(opts: Options) -> i32 {
             false => {
                 let (sup, hooks) = (sup.clone(), hooks.clone());
                 spawn_thread("stdin", move || {
-                    frontend::serve_stdin(&sup, &hooks, history)
+                    frontend::serve_stdin(&sup, &hooks, history, notices)
                 })
             }
         });

@@ -90,11 +90,28 @@ fn attach_through_socket(socket: &std::path::Path, cmd: &str, args: &[String]) {
     }
 }
 
-/// Serves the daemon's stdin until `shutdown`/`quit` or end of input.
-pub fn serve_stdin(sup: &Arc<Supervisor>, hooks: &Hooks, history: Option<PathBuf>) {
-    if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        crate::eventlog::set_notice_sink(tx);
+/// Whether the daemon's stdin gets the interactive shell.
+pub fn stdin_is_terminal() -> bool {
+    nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
+}
+
+/// Starts collecting notices for the shell; called before anything is started so
+/// that a program failing at once is not missed.
+pub fn collect_notices() -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    crate::eventlog::set_notice_sink(tx);
+    rx
+}
+
+/// Serves the daemon's stdin until `shutdown`/`quit` or end of input. `notices`
+/// (from [`collect_notices`]) are shown by the interactive shell.
+pub fn serve_stdin(
+    sup: &Arc<Supervisor>,
+    hooks: &Hooks,
+    history: Option<PathBuf>,
+    notices: Option<std::sync::mpsc::Receiver<String>>,
+) {
+    if let Some(rx) = notices.filter(|_| stdin_is_terminal()) {
         let names = {
             let sup = sup.clone();
             Arc::new(move || sup.names()) as shell::NameSource

@@ -195,7 +195,12 @@ fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let request: Request = match serde_json::from_slice(&raw) {
+        // serde would also read a struct from a JSON array: only objects are requests.
+        let parsed = match raw.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => serde_json::from_slice::<Request>(&raw),
+            _ => serde_json::from_str::<Request>("not an object"),
+        };
+        let request: Request = match parsed {
             Ok(r) => r,
             Err(e) => {
                 warn!("control client error: malformed request: {e}");

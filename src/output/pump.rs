@@ -26,6 +26,8 @@ use super::{OutputBuffers, OutputFiles, Stream};
 
 /// Size of the read buffer (on the heap: pump stacks are small).
 const READ_BUF: usize = 64 * 1024;
+/// What a pump reads with until its child proves chatty.
+const FIRST_READ_BUF: usize = 4 * 1024;
 /// Pump threads only loop over a heap buffer; thousands of them must stay cheap.
 const STACK_SIZE: usize = 128 * 1024;
 
@@ -98,7 +100,9 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
             pty: true,
         }],
     };
-    let mut buf = vec![0u8; READ_BUF];
+    // Start small and grow to READ_BUF only for a child that fills the buffer: a
+    // thousand quiet children then cost 4 KiB each, not 64 KiB of zeroed memory.
+    let mut buf = vec![0u8; FIRST_READ_BUF];
     // With a single descriptor left a blocking read is enough: one syscall per
     // chunk instead of two.
     let mut must_poll = inputs.len() > 1;
@@ -131,12 +135,16 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
             }
             match read_some(name, input, &mut buf) {
                 ReadOutcome::Data(n) => {
+                    let full = n == buf.len();
                     let data = &buf[..n];
                     buffers.push(input.stream, data);
                     if input.pty {
                         sink.write(input.stream, folder.fold(data));
                     } else {
                         sink.write(input.stream, data);
+                    }
+                    if full && buf.len() < READ_BUF {
+                        buf.resize(READ_BUF, 0);
                     }
                 }
                 ReadOutcome::End => ended[i] = true,

@@ -285,7 +285,10 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             // A failed test: take the whole tree down so nothing leaks into others.
+            // Freeze the daemon first, so it cannot spawn a child we would miss.
             let pid = child.id() as i32;
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc_kill(pid, 19) }; // SIGSTOP
             for c in children_of(pid) {
                 // SAFETY: kill(2) on process groups our daemon created.
                 unsafe { libc_kill(-c, 9) };
