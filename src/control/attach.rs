@@ -95,13 +95,16 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
         vec![Stream::Stdout, Stream::Stderr]
     };
     let mut writer = stream;
+    let mut offsets = Vec::new();
     for &s in &streams {
-        let (recent, _) = instance.output.tail_and_end(s, REPLAY_LINES);
+        let (recent, end) = instance.output.tail_and_end(s, REPLAY_LINES);
         if writer.write_all(&recent).is_err() {
             return;
         }
+        offsets.push(end);
     }
-    let mut follow = Follow::new(instance.clone(), streams);
+    // Following from the replay's own ends: nothing between the two is lost.
+    let mut follow = Follow::new(instance.clone(), streams, offsets);
     let cancel = follow.canceller();
     let keys_input = input.clone();
     let _ = std::thread::Builder::new()
@@ -112,9 +115,15 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
             cancel.cancel();
         });
     let pid = input.pid;
+    let drained = input.drained.clone();
+    // The session ends once the process is gone and its output read to the end, so
+    // its last words reach the terminal before the report of its exit.
     let end = follow.run_until(
         |data| writer.write_all(data),
-        || instance.input().map(|i| i.pid) != Some(pid),
+        || {
+            drained.load(std::sync::atomic::Ordering::SeqCst)
+                && instance.input().map(|i| i.pid) != Some(pid)
+        },
     );
     let last = match end {
         FollowEnd::Stopped => {

@@ -47,9 +47,8 @@ impl FollowCancel {
 }
 
 impl Follow {
-    /// Follows `streams` of `instance` from their current ends.
-    pub fn new(instance: Arc<Instance>, streams: Vec<Stream>) -> Follow {
-        let offsets = streams.iter().map(|&s| instance.output.end(s)).collect();
+    /// Follows `streams` of `instance` from `offsets` (one per stream).
+    pub fn new(instance: Arc<Instance>, streams: Vec<Stream>, offsets: Vec<u64>) -> Follow {
         Follow {
             instance,
             streams,
@@ -92,6 +91,14 @@ impl Follow {
         loop {
             let generation = output.generation();
             if stop() {
+                // Whatever arrived before the stop still goes out.
+                for chunk in
+                    output.wait_since(&self.streams, &mut offsets, Some(std::time::Duration::ZERO))
+                {
+                    if write(&chunk.data).is_err() {
+                        return FollowEnd::WriteFailed;
+                    }
+                }
                 return FollowEnd::Stopped;
             }
             let chunks =

@@ -14,6 +14,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
@@ -48,11 +49,15 @@ pub enum PumpSource {
 ///
 /// A failed write to a file is logged once with `log::warn!` (naming the instance
 /// and the file) and that file is skipped from then on; the pump keeps draining.
+/// `drained` is set once every byte of the child's output is in the buffers (end
+/// of stream on every source), and followers are woken then, so an attach session
+/// can deliver a program's last words before reporting its exit.
 pub fn start_pump(
     name: &str,
     source: PumpSource,
     files: OutputFiles,
     buffers: Arc<OutputBuffers>,
+    drained: Arc<AtomicBool>,
 ) -> io::Result<JoinHandle<()>> {
     let name = name.to_string();
     // A thread name with a NUL byte makes spawn panic; config names are user text.
@@ -60,7 +65,11 @@ pub fn start_pump(
     thread::Builder::new()
         .name(thread_name)
         .stack_size(STACK_SIZE)
-        .spawn(move || run(&name, source, files, &buffers))
+        .spawn(move || {
+            run(&name, source, files, &buffers);
+            drained.store(true, Ordering::SeqCst);
+            buffers.interrupt();
+        })
 }
 
 /// One descriptor being drained.

@@ -60,6 +60,7 @@ fn hundred_mib_through_a_pipe_land_whole_in_the_file() {
         },
         files(Some(&path), None),
         Arc::clone(&buffers),
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .expect("start pump");
     let writer = thread::spawn(move || {
@@ -133,6 +134,7 @@ fn both_streams_into_one_shared_file() {
         },
         files(Some(&path), Some(&path)),
         Arc::clone(&buffers),
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .expect("start pump");
     let a = cycle_writer(out_w, LETTERS, 3_000_000);
@@ -167,6 +169,7 @@ fn keeps_draining_one_pipe_after_the_other_ends() {
         },
         OutputFiles::none(),
         Arc::clone(&buffers),
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .expect("start pump");
     out_w.write_all(b"bye\n").expect("write");
@@ -203,6 +206,7 @@ fn a_failing_file_is_skipped_and_the_pipe_still_drained() {
         },
         files(Some(Path::new("/dev/full")), Some(&good)),
         Arc::clone(&buffers),
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .expect("start pump");
     out_w.write_all(&vec![b'x'; 500_000]).expect("write");
@@ -284,6 +288,7 @@ mod pty {
             PumpSource::Pty { master: pty.master },
             files(Some(&path), None),
             Arc::clone(&buffers),
+            Arc::new(std::sync::atomic::AtomicBool::new(false)),
         )
         .expect("start pump");
         let mut slave = File::from(pty.slave);
@@ -311,6 +316,7 @@ mod pty {
             PumpSource::Pty { master: pty.master },
             files(Some(&path), None),
             Arc::clone(&buffers),
+            Arc::new(std::sync::atomic::AtomicBool::new(false)),
         )
         .expect("start pump");
         let mut slave = File::from(pty.slave);

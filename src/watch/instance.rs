@@ -91,6 +91,8 @@ pub struct ChildInput {
     /// A pty master (window size applies, output is one stream) or a stdin pipe.
     pub pty: bool,
     pub pid: i32,
+    /// Set when this child's pump has read its output to the end.
+    pub drained: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Instance {

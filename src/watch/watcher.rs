@@ -139,7 +139,6 @@ impl Watcher {
             Err(_) => return,
         };
         self.child = None;
-        self.instance.set_input(None);
         if self.machine.state == State::Stopping {
             if let Some(deadline) = self.machine.deadline {
                 self.leftover_groups
@@ -150,7 +149,11 @@ impl Watcher {
             .publish(|s| s.stopped_at = Some(SystemTime::now()));
         self.apply(Event::Exited(status), now);
         self.publish(None);
-        // Attached followers learn of the exit from this wake-up.
+        // After the exit status is published: attached followers learn of the exit
+        // from this wake-up and can report how it ended.
+        if self.instance.input().is_some_and(|i| i.pid == pid) {
+            self.instance.set_input(None);
+        }
         self.instance.output.interrupt();
     }
 
@@ -243,11 +246,13 @@ impl Watcher {
             spawn::ChildIo::Pty { master, input } => (PumpSource::Pty { master }, input, true),
         };
         let input = Arc::new(input);
+        let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
         if let Err(e) = start_pump(
             &self.instance.name(),
             source,
             files,
             self.instance.output.clone(),
+            drained.clone(),
         ) {
             // Without a reader the child would block on a full pipe: do not keep it.
             let _ = sys::signal_group(child.pid, Signal::SIGKILL);
@@ -266,6 +271,7 @@ impl Watcher {
             fd: input,
             pty,
             pid,
+            drained,
         }));
         self.instance
             .publish(|s| s.started_at = Some((Instant::now(), SystemTime::now())));
