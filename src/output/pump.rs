@@ -26,7 +26,10 @@ use super::files::describe;
 use super::{OutputBuffers, OutputFiles, Stream};
 
 /// Size of the read buffer (on the heap: pump stacks are small).
-const READ_BUF: usize = 64 * 1024;
+const READ_BUF: usize = 1024 * 1024;
+/// The pipe capacity asked for a chatty child (the unprivileged maximum by
+/// default, `/proc/sys/fs/pipe-max-size`).
+const BIG_PIPE: i32 = 1024 * 1024;
 /// What a pump reads with until its child proves chatty.
 const FIRST_READ_BUF: usize = 4 * 1024;
 /// Pump threads only loop over a heap buffer; thousands of them must stay cheap.
@@ -109,8 +112,8 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
             pty: true,
         }],
     };
-    // Start small and grow to READ_BUF only for a child that fills the buffer: a
-    // thousand quiet children then cost 4 KiB each, not 64 KiB of zeroed memory.
+    // Start small and grow only for a child that fills the buffer: a thousand
+    // quiet children then cost 4 KiB each, not a large zeroed buffer.
     let mut buf = vec![0u8; FIRST_READ_BUF];
     // With a single descriptor left a blocking read is enough: one syscall per
     // chunk instead of two.
@@ -153,7 +156,13 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
                         sink.write(input.stream, data);
                     }
                     if full && buf.len() < READ_BUF {
-                        buf.resize(READ_BUF, 0);
+                        // A chatty child: read in larger chunks (4 KiB, 64 KiB, then
+                        // 1 MiB) and, at the last step, let it write larger ones (a
+                        // bigger pipe means fewer wake-ups for both).
+                        buf.resize((buf.len() * 16).min(READ_BUF), 0);
+                        if buf.len() == READ_BUF {
+                            inputs.iter().for_each(|input| grow_pipe(&input.fd));
+                        }
                     }
                 }
                 ReadOutcome::End => ended[i] = true,
@@ -187,6 +196,12 @@ fn wait_readable(inputs: &[Input]) -> Result<[bool; 2], Errno> {
         *slot = fd.revents().is_some_and(|r| !r.is_empty());
     }
     Ok(ready)
+}
+
+/// Best effort: a pipe may not grow past the per-user limit of pipe memory, and a
+/// pty is no pipe at all; either way the pump just goes on with what it has.
+fn grow_pipe(fd: &OwnedFd) {
+    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(BIG_PIPE));
 }
 
 fn read_some(name: &str, input: &Input, buf: &mut [u8]) -> ReadOutcome {
