@@ -877,7 +877,7 @@ fn sighup_burst_ends_consistent() {
                 "flex",
                 &[
                     "cmd: TESTPROG sleep",
-                    if k % 2 == 0 {
+                    if k.is_multiple_of(2) {
                         "numprocs: 1"
                     } else {
                         "numprocs: 3"
@@ -885,7 +885,7 @@ fn sighup_burst_ends_consistent() {
                 ],
             ),
         ];
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             programs.push(prog("extra", &["cmd: TESTPROG sleep"]));
         }
         config(&programs)

@@ -13,7 +13,9 @@ use super::check::{wrong, At, Checker};
 use super::error::{ConfigError, ConfigErrors};
 use super::fields;
 use super::locate::raw_scalar;
-use super::model::{Config, DaemonSettings, LaunchSpec, OutputTarget, Policy, ProgramConfig};
+use super::model::{
+    Config, DaemonSettings, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig,
+};
 use super::resolve::{self, System};
 use super::tree::{self, Node};
 
@@ -306,19 +308,28 @@ impl Walk<'_> {
         let exitcodes = self.exitcodes(node.get("exitcodes"), &at.key("exitcodes"));
         let env = self.env(node.get("env"), &at.key("env"));
         let (cmd, argv) = cmd?;
+        let (env, workingdir) = (env?, workingdir?);
+        let exec = match ExecForm::new(&argv, &env, &workingdir) {
+            Ok(exec) => exec,
+            Err((field, message)) => {
+                self.checker.error(&at.key(field), message);
+                return None;
+            }
+        };
         Some(ProgramConfig {
             name: name.to_string(),
             numprocs: numprocs?,
             launch: LaunchSpec {
                 cmd,
                 argv,
-                env: env?,
-                workingdir: workingdir?,
+                env,
+                workingdir,
                 umask: umask?,
                 stdout: stdout?,
                 stderr: stderr?,
                 pty: pty?,
                 user: user?,
+                exec,
             },
             policy: Policy {
                 autostart: autostart?,

@@ -7,7 +7,9 @@
 //! separately.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -64,6 +66,69 @@ pub struct LaunchSpec {
     pub stderr: OutputTarget,
     pub pty: bool,
     pub user: Option<UserSpec>,
+    /// The same, ready for exec; derived from the fields above.
+    pub exec: ExecForm,
+}
+
+/// A [`LaunchSpec`] as exec wants it, built once when the config is loaded: argv,
+/// the child's whole environment (taskmaster's own plus `env`) and the working
+/// directory as C strings. A thousand instances starting at once then allocate
+/// almost nothing, instead of each rebuilding the same environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecForm {
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    pub cwd: CString,
+    /// `PATH` as the child sees it, for looking the command up.
+    pub path: Option<OsString>,
+}
+
+impl ExecForm {
+    /// Fails (with the offending field's name) on a NUL byte, which exec cannot pass.
+    pub fn new(
+        argv: &[String],
+        env: &BTreeMap<String, String>,
+        workingdir: &Path,
+    ) -> Result<ExecForm, (&'static str, String)> {
+        let nul = |field: &'static str| {
+            (
+                field,
+                "contains a NUL byte, which a program cannot receive".to_string(),
+            )
+        };
+        let argv = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()).map_err(|_| nul("cmd")))
+            .collect::<Result<_, _>>()?;
+        let mut merged: Vec<(OsString, OsString)> = std::env::vars_os()
+            .filter(|(k, _)| k.to_str().is_none_or(|k| !env.contains_key(k)))
+            .collect();
+        merged.extend(
+            env.iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+        );
+        let path = merged
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone());
+        let env = merged
+            .into_iter()
+            .map(|(k, v)| {
+                let mut kv = k.into_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                CString::new(kv).map_err(|_| nul("env"))
+            })
+            .collect::<Result<_, _>>()?;
+        let cwd = CString::new(workingdir.as_os_str().as_bytes()).map_err(|_| nul("workingdir"))?;
+        Ok(ExecForm {
+            argv,
+            env,
+            cwd,
+            path,
+        })
+    }
 }
 
 /// The fields the watcher consults when it decides: changeable in place.

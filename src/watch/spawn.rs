@@ -16,14 +16,14 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::libc;
 
-use crate::config::LaunchSpec;
+use crate::config::{ExecForm, LaunchSpec};
 use crate::sys;
 
 /// Why a child could not be started. The texts follow supervisor's where it has one.
@@ -73,8 +73,7 @@ pub const HELPER_STATUS_FD: RawFd = 3;
 
 /// Starts `spec` as a new session with pipes on 0–2.
 pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
-    let env = child_env(spec);
-    let program = resolve_program(&spec.argv[0], spec, &env)?;
+    let program = resolve_program(&spec.argv[0], spec)?;
     let needs_helper = spec.umask.is_some() || spec.user.is_some() || spec.pty;
 
     let setup = |what: &str, e: Errno| SpawnError::Setup(format!("{what}: {}", e.desc()));
@@ -121,21 +120,26 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
         .map(|(fd, n)| (fd.as_raw_fd(), n))
         .collect();
     let mut status_pipe = None;
-    let (exe, argv) = if needs_helper {
+    let exec_error = |e: Errno| SpawnError::Exec {
+        path: program.display().to_string(),
+        reason: e.desc().to_string(),
+    };
+    let exe = cstring(program.as_os_str()).map_err(exec_error)?;
+    let pid = if needs_helper {
         let (r, w) = sys::pipe().map_err(|e| setup("status pipe", e))?;
         fds.push((w.as_raw_fd(), HELPER_STATUS_FD));
         status_pipe = Some((r, w));
-        (PathBuf::from(SELF_EXE), helper_argv(spec, &program))
+        let argv: Vec<CString> = helper_argv(spec, &program)
+            .iter()
+            .map(|a| cstring(a))
+            .collect::<Result<_, _>>()
+            .map_err(exec_error)?;
+        let helper = CString::new(SELF_EXE).map_err(|_| exec_error(Errno::EINVAL))?;
+        posix_spawn(&helper, &argv, &spec.exec, &fds)
     } else {
-        let argv = spec.argv.iter().map(OsString::from).collect();
-        (program.clone(), argv)
-    };
-
-    let pid =
-        posix_spawn(&exe, &argv, &env, &fds, &spec.workingdir).map_err(|e| SpawnError::Exec {
-            path: program.display().to_string(),
-            reason: e.desc().to_string(),
-        })?;
+        posix_spawn(&exe, &spec.exec.argv, &spec.exec, &fds)
+    }
+    .map_err(exec_error)?;
     drop(child_ends);
 
     if let Some((r, w)) = status_pipe {
@@ -154,27 +158,10 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
     Ok(Child { pid, pidfd, io })
 }
 
-/// taskmaster's environment with the program's `env` on top.
-fn child_env(spec: &LaunchSpec) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
-        .filter(|(k, _)| !spec.env.contains_key(&*k.to_string_lossy()))
-        .collect();
-    env.extend(
-        spec.env
-            .iter()
-            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
-    );
-    env
-}
-
 /// Finds the file to execute like `execvp` would, so a missing or non-executable
 /// command is reported before anything is spawned. A name with a `/` is taken
 /// relative to the working directory (the child is there when it execs).
-pub fn resolve_program(
-    name: &str,
-    spec: &LaunchSpec,
-    env: &[(OsString, OsString)],
-) -> Result<PathBuf, SpawnError> {
+pub fn resolve_program(name: &str, spec: &LaunchSpec) -> Result<PathBuf, SpawnError> {
     let check = |path: PathBuf| -> Result<PathBuf, SpawnError> {
         match std::fs::metadata(&path) {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(path),
@@ -185,11 +172,10 @@ pub fn resolve_program(
     if name.contains('/') {
         return check(spec.workingdir.join(name));
     }
-    let path_var = env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
+    let path_var = spec
+        .exec
+        .path
+        .clone()
         .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
     let mut not_executable = None;
     for dir in std::env::split_paths(&path_var) {
@@ -242,24 +228,12 @@ fn cstring(s: &OsStr) -> Result<CString, Errno> {
 /// The raw `posix_spawn` call: new session, empty mask, default dispositions, the
 /// given fds installed with `dup2`, and `chdir` to `cwd` before exec.
 fn posix_spawn(
-    exe: &Path,
-    argv: &[OsString],
-    env: &[(OsString, OsString)],
+    exe: &CString,
+    argv: &[CString],
+    form: &ExecForm,
     fds: &[(RawFd, RawFd)],
-    cwd: &Path,
 ) -> Result<i32, Errno> {
-    let exe = cstring(exe.as_os_str())?;
-    let argv: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<Result<_, _>>()?;
-    let env: Vec<CString> = env
-        .iter()
-        .map(|(k, v)| {
-            let mut kv = k.clone().into_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            CString::new(kv).map_err(|_| Errno::EINVAL)
-        })
-        .collect::<Result<_, _>>()?;
-    let cwd = cstring(cwd.as_os_str())?;
+    let (env, cwd) = (&form.env, &form.cwd);
     let mut argv_ptrs: Vec<*mut libc::c_char> = argv.iter().map(|a| a.as_ptr() as *mut _).collect();
     argv_ptrs.push(std::ptr::null_mut());
     let mut env_ptrs: Vec<*mut libc::c_char> = env.iter().map(|a| a.as_ptr() as *mut _).collect();
