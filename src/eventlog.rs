@@ -36,6 +36,13 @@ fn log_config(path: &Path) -> Result<log4rs::Config, LogError> {
         path: path.display().to_string(),
         reason,
     };
+    // log4rs opens the file itself: refuse a symlink planted in a shared directory.
+    let planted = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if planted && crate::output::in_shared_directory(path) {
+        return Err(err(
+            "it is a symlink in a directory others can write to".into()
+        ));
+    }
     let file = FileAppender::builder()
         .encoder(Box::new(PatternEncoder::new(PATTERN)))
         .build(path)

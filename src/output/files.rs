@@ -70,14 +70,37 @@ impl OutputFiles {
 
 /// Opens one output file for appending; the error message names the path.
 fn open_append(path: &Path) -> io::Result<Arc<File>> {
+    let mut flags = OFlag::O_CLOEXEC;
+    if in_shared_directory(path) {
+        // In /tmp and the like anyone may plant a symlink where our file will be:
+        // never follow one there (SPEC §10). Elsewhere a symlink is the user's.
+        flags |= OFlag::O_NOFOLLOW;
+    }
     OpenOptions::new()
         .append(true)
         .create(true)
         .mode(FILE_MODE)
-        .custom_flags(OFlag::O_CLOEXEC.bits())
+        .custom_flags(flags.bits())
         .open(path)
         .map(Arc::new)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// Whether the file's directory is writable by others than us and root (like
+/// `/tmp`), or owned by someone else: a place where a symlink may be planted.
+pub fn in_shared_directory(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) => {
+            let me = nix::unistd::geteuid().as_raw();
+            m.mode() & 0o022 != 0 || (m.uid() != me && m.uid() != 0)
+        }
+        Err(_) => true,
+    }
 }
 
 /// The path with its parent directory canonicalised (the file itself may not
@@ -214,5 +237,29 @@ mod tests {
             e.to_string().contains(&dir.path().display().to_string()),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+mod symlink_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_symlink_planted_in_a_world_writable_directory_is_not_followed() {
+        let dir = std::env::temp_dir().join(format!("tm-nofollow-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"precious").expect("victim");
+        let planted = dir.join("app.log");
+        std::os::unix::fs::symlink(&victim, &planted).expect("symlink");
+        let err = OutputFiles::open(Some(&planted), None)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("app.log"), "{err}");
+        assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
