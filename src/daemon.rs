@@ -122,7 +122,8 @@ pub fn run(opts: Options) -> i32 {
         eprintln!("taskmaster: {e}");
         return 1;
     }
-    sup.autostart();
+    let skip = previous_run(&socket_path);
+    sup.autostart(&skip);
 
     let mut shutting_down = false;
     for event in inbox.iter() {
@@ -152,8 +153,48 @@ pub fn run(opts: Options) -> i32 {
     }
     signal_handle.close();
     let _ = std::fs::remove_file(reloader.socket_path().unwrap_or(socket_path));
+    crate::journal::close();
     info!("shutdown finished");
     0
+}
+
+/// Starts this run's children journal and reports the processes a previous run
+/// (ended by SIGKILL or a crash) left alive; returns their instance names, which
+/// are not autostarted: better a stopped instance than a silent duplicate.
+fn previous_run(socket: &std::path::Path) -> Vec<(String, String)> {
+    let mut path = socket.as_os_str().to_owned();
+    path.push(".children");
+    let leftovers = match crate::journal::open(std::path::Path::new(&path)) {
+        Ok(l) => l,
+        Err(e) => {
+            warn!(
+                "cannot keep the children journal {}: {e}",
+                std::path::Path::new(&path).display()
+            );
+            return Vec::new();
+        }
+    };
+    for l in &leftovers {
+        let msg = format!(
+            "{}: its process from a previous taskmaster run (pid {}) is still alive and unsupervised; \
+             not starting another (stop it, then `start {}`)",
+            l.name, l.pid, l.name
+        );
+        warn!("{msg}");
+        eprintln!("taskmaster: {msg}");
+    }
+    leftovers
+        .into_iter()
+        .map(|l| {
+            (
+                l.name,
+                format!(
+                    "Not started: pid {} of a previous run is still alive",
+                    l.pid
+                ),
+            )
+        })
+        .collect()
 }
 
 /// What the transports may ask of the daemon itself.

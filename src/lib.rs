@@ -7,6 +7,7 @@ pub mod control;
 pub mod daemon;
 pub mod eventlog;
 pub mod frontend;
+pub mod journal;
 pub mod output;
 pub mod pty;
 pub mod reload;

@@ -86,12 +86,20 @@ impl Supervisor {
         Ok(instance)
     }
 
-    /// Sends `Start` to every instance of every `autostart` program.
-    pub fn autostart(&self) {
+    /// Sends `Start` to every instance of every `autostart` program, except those
+    /// named in `skip` (their process from a previous run is still alive).
+    pub fn autostart(&self, skip: &[(String, String)]) {
         for entry in self.programs.lock().values() {
-            if entry.config.policy.autostart {
-                for instance in &entry.instances {
-                    instance.send(Command::Start);
+            for instance in &entry.instances {
+                let name = instance.name();
+                match skip.iter().find(|(n, _)| *n == name) {
+                    Some((_, why)) => {
+                        instance.send(Command::Note(why.clone()));
+                    }
+                    None if entry.config.policy.autostart => {
+                        instance.send(Command::Start);
+                    }
+                    None => {}
                 }
             }
         }

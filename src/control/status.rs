@@ -111,7 +111,7 @@ pub fn describe(name: &str, s: &Status) -> String {
                     _ => when,
                 }
             }
-            _ => "Not started".to_string(),
+            _ => s.note.clone().unwrap_or_else(|| "Not started".to_string()),
         },
         State::Starting | State::Stopping => String::new(),
     }

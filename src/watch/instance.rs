@@ -33,6 +33,8 @@ pub enum Command {
     Update(Arc<ProgramConfig>),
     /// Stop, then end the watcher thread (program removed or scaled down).
     Remove,
+    /// Why a stopped instance was not started (shown by `status` until it starts).
+    Note(String),
 }
 
 /// What the watcher publishes after every decision.
@@ -54,6 +56,8 @@ pub struct Status {
     pub finished: bool,
     /// Members of a stopped process group still await their SIGKILL at stoptime.
     pub leftovers: bool,
+    /// Why it was not started, until it is.
+    pub note: Option<String>,
 }
 
 impl Status {
@@ -114,6 +118,7 @@ impl Instance {
                 handled: 0,
                 finished: false,
                 leftovers: false,
+                note: None,
             }),
             changed: Condvar::new(),
             inbox: Mutex::new(Inbox {

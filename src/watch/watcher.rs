@@ -139,6 +139,7 @@ impl Watcher {
             Err(_) => return,
         };
         self.child = None;
+        crate::journal::exited(pid);
         if self.machine.state == State::Stopping {
             if let Some(deadline) = self.machine.deadline {
                 self.leftover_groups
@@ -159,7 +160,9 @@ impl Watcher {
 
     fn command(&mut self, cmd: Command, now: Instant) {
         match cmd {
+            Command::Note(note) => self.instance.publish(|s| s.note = Some(note)),
             Command::Start => {
+                self.instance.publish(|s| s.note = None);
                 eventlog::start_requested(&self.instance.name());
                 self.apply(Event::Start, now)
             }
@@ -262,6 +265,7 @@ impl Watcher {
             };
         }
         let pid = child.pid;
+        crate::journal::spawned(pid, &self.instance.name());
         self.child = Some(Running {
             pid,
             pidfd: child.pidfd,

@@ -34,6 +34,9 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if self.0.as_os_str().is_empty() {
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -267,6 +270,13 @@ impl Daemon {
         });
         self.child = None;
         status.code().unwrap_or(-1)
+    }
+
+    /// After the daemon exited: its directory, to start another daemon there.
+    pub fn into_dir(mut self) -> (TempDir, PathBuf) {
+        assert!(self.child.is_none(), "into_dir on a running daemon");
+        let dir = std::mem::replace(&mut self.dir, TempDir(PathBuf::new()));
+        (dir, self.config.clone())
     }
 
     /// Sends a signal to the daemon.
