@@ -73,8 +73,33 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 /// Validates `text` as the contents of `file`, which names the file in messages
 /// and whose directory is the base of relative paths (made absolute first, against
 /// the current directory).
+///
+/// The YAML walkers recurse once per nesting level (YAML allows 128), so parsing
+/// runs on a thread of its own with a stack that fits the worst case: the daemon's
+/// reload and connection threads have small stacks, and a hostile file must get an
+/// error, not overflow them. The stack is only touched as deep as the file goes.
 pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
-    parse_with(text, file, &System::current())
+    const PARSER_STACK: usize = 64 * 1024 * 1024;
+    let system = System::current();
+    std::thread::scope(|scope| {
+        let parser = std::thread::Builder::new()
+            .name("config".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(scope, || parse_with(text, file, &system));
+        match parser.map(|handle| handle.join()) {
+            Ok(Ok(result)) => result,
+            // No thread (EAGAIN) or a panic in the parser: say so, change nothing.
+            Ok(Err(_)) | Err(_) => Err(ConfigErrors(vec![ConfigError {
+                file: absolute(file),
+                line: None,
+                column: None,
+                path: String::new(),
+                message:
+                    "the configuration could not be parsed (internal error or no thread available)"
+                        .into(),
+            }])),
+        }
+    })
 }
 
 /// [`parse`] for a given user and home directory.
