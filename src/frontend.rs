@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::control::client::Client;
 use crate::control::{self, Hooks, Reply};
-use crate::pty::attach::attach_after_reply;
+use crate::pty::attach::attach_and_report;
 use crate::pty::until_ctrl_c;
 use crate::shell::{self, Backend};
 use crate::supervisor::Supervisor;
@@ -77,15 +77,10 @@ fn attach_through_socket(socket: &std::path::Path, cmd: &str, args: &[String]) {
         Err(e) => return println!("attach: {e}"),
     };
     match client.request(cmd, args) {
-        Ok(reply) => {
-            println!("{}", reply.output);
-            if reply.stream {
-                let said = shell::holding_notices(|| attach_after_reply(client, &reply, false));
-                if !said.is_empty() {
-                    println!("{said}");
-                }
-            }
+        Ok(reply) if reply.stream => {
+            shell::holding_notices(|| attach_and_report(client, &reply, false))
         }
+        Ok(reply) => println!("{}", reply.output),
         Err(e) => println!("attach: {e}"),
     }
 }

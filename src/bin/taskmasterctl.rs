@@ -13,6 +13,7 @@ use clap::Parser;
 
 use taskmaster::control::client::{Client, WireReply};
 use taskmaster::control::socket::socket_path;
+use taskmaster::pty::attach::attach_and_report;
 use taskmaster::pty::until_ctrl_c;
 use taskmaster::shell::{self, Backend};
 
@@ -89,11 +90,7 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
     };
     match client.request(cmd, args) {
         Ok(reply) if reply.stream && is_attach(cmd) => {
-            print_reply(&reply);
-            let said = taskmaster::pty::attach::attach_after_reply(client, &reply, true);
-            if !said.is_empty() {
-                println!("{said}");
-            }
+            attach_and_report(client, &reply, true);
             0
         }
         Ok(reply) => {
@@ -190,12 +187,8 @@ impl Backend for SocketBackend {
         }
         match self.request(cmd, args) {
             Ok(reply) if reply.stream && is_attach(cmd) => {
-                print_reply(&reply);
                 if let Some(client) = self.client.take() {
-                    let said = taskmaster::pty::attach::attach_after_reply(client, &reply, true);
-                    if !said.is_empty() {
-                        println!("{said}");
-                    }
+                    attach_and_report(client, &reply, true);
                 }
             }
             Ok(reply) => {

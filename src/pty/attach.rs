@@ -14,11 +14,11 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
 use parking_lot::Mutex;
 use signal_hook::consts::{SIGHUP, SIGTERM, SIGWINCH};
 
+use super::terminal::{read_keys_unless, Keys};
 use crate::control::attach::{FRAME_INPUT, FRAME_WINSIZE};
 
 /// How the session ended.
@@ -164,24 +164,14 @@ fn keyboard(
     done: &std::os::fd::OwnedFd,
     opts: &AttachOptions,
 ) -> AttachEnd {
-    let stdin = std::io::stdin();
     let mut line: Vec<u8> = Vec::new();
     let mut echo = std::io::stdout();
+    let mut buf = [0u8; 4096];
     loop {
-        let mut fds = [
-            PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
-            PollFd::new(done.as_fd(), PollFlags::POLLIN),
-        ];
-        if nix::poll::poll(&mut fds, PollTimeout::NONE).is_err() {
-            continue;
-        }
-        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
-            return AttachEnd::Closed;
-        }
-        let mut buf = [0u8; 4096];
-        let n = match nix::unistd::read(stdin.as_fd(), &mut buf) {
-            Ok(0) | Err(_) => return AttachEnd::Detached,
-            Ok(n) => n,
+        let n = match read_keys_unless(done, &mut buf) {
+            Keys::Stopped => return AttachEnd::Closed,
+            Keys::End => return AttachEnd::Detached,
+            Keys::Read(n) => n,
         };
         let keys = &buf[..n];
         let (keys, detach) = match keys.iter().position(|&b| b == opts.detach_key) {
@@ -218,6 +208,20 @@ fn keyboard(
         if detach {
             return AttachEnd::Detached;
         }
+    }
+}
+
+/// Prints the attach reply, runs the session, then says how it ended: what every
+/// front end (taskmasterctl, the daemon's own shell) does with an attach reply.
+pub fn attach_and_report(
+    client: crate::control::client::Client,
+    reply: &crate::control::client::WireReply,
+    exit_on_signals: bool,
+) {
+    println!("{}", reply.output);
+    let said = attach_after_reply(client, reply, exit_on_signals);
+    if !said.is_empty() {
+        println!("{said}");
     }
 }
 

@@ -53,6 +53,37 @@ impl Drop for TerminalMode {
     }
 }
 
+/// What [`read_keys_unless`] got.
+pub enum Keys {
+    /// `n` bytes were read into the buffer.
+    Read(usize),
+    /// The stop descriptor became readable.
+    Stopped,
+    /// End of input or a read error.
+    End,
+}
+
+/// Blocks until keys arrive on stdin (and reads them) or `stop` becomes readable.
+pub fn read_keys_unless(stop: &impl AsFd, buf: &mut [u8]) -> Keys {
+    let stdin = std::io::stdin();
+    loop {
+        let mut fds = [
+            PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
+            PollFd::new(stop.as_fd(), PollFlags::POLLIN),
+        ];
+        if nix::poll::poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+            return Keys::Stopped;
+        }
+        return match nix::unistd::read(stdin.as_fd(), buf) {
+            Ok(0) | Err(_) => Keys::End,
+            Ok(n) => Keys::Read(n),
+        };
+    }
+}
+
 /// Runs `work` while a thread watches stdin (a terminal) for Ctrl-C, calling
 /// `interrupt` when it is typed. The terminal modes are restored afterwards.
 pub fn until_ctrl_c<T>(interrupt: impl FnOnce() + Send + 'static, work: impl FnOnce() -> T) -> T {
@@ -64,26 +95,13 @@ pub fn until_ctrl_c<T>(interrupt: impl FnOnce() + Send + 'static, work: impl FnO
         .name("ctrl-c".into())
         .stack_size(crate::sys::THREAD_STACK)
         .spawn(move || {
-            let stdin = std::io::stdin();
+            let mut buf = [0u8; 64];
             loop {
-                let mut fds = [
-                    PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
-                    PollFd::new(stop_r.as_fd(), PollFlags::POLLIN),
-                ];
-                if nix::poll::poll(&mut fds, PollTimeout::NONE).is_err() {
-                    continue;
-                }
-                if fds[1].revents().is_some_and(|r| !r.is_empty()) {
-                    return;
-                }
-                let mut buf = [0u8; 64];
-                match nix::unistd::read(stdin.as_fd(), &mut buf) {
-                    Ok(n) if n > 0 && buf[..n].contains(&0x03) => {
-                        interrupt();
-                        return;
-                    }
-                    Ok(n) if n > 0 => {}
-                    _ => {
+                match read_keys_unless(&stop_r, &mut buf) {
+                    Keys::Stopped => return,
+                    Keys::Read(n) if !buf[..n].contains(&0x03) => {}
+                    // Ctrl-C, or the terminal went away.
+                    Keys::Read(_) | Keys::End => {
                         interrupt();
                         return;
                     }
