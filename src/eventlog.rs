@@ -126,11 +126,16 @@ pub fn instance_event(name: &str, pid: Option<i32>, report: &Report, policy: &Po
                 warn!("{msg}")
             }
         }
-        Report::Backoff { attempt, delay } => info!(
-            "backoff: {name} start failed, retry {attempt} of {} in {}s",
-            policy.startretries,
-            delay.as_secs_f64()
-        ),
+        Report::Backoff { attempt, delay } => match policy.startretries {
+            crate::config::INFINITE_RETRIES => info!(
+                "backoff: {name} start failed, retry {attempt} (no limit) in {}s",
+                delay.as_secs_f64()
+            ),
+            limit => info!(
+                "backoff: {name} start failed, retry {attempt} of {limit} in {}s",
+                delay.as_secs_f64()
+            ),
+        },
         Report::GaveUp => warn!("gave up: {name} entered FATAL state, too many start retries too quickly"),
         Report::StopRequested { signal } => match pid {
             Some(pid) => info!("stopping: {name} (pid {pid}) with {}", signal.as_str()),

@@ -90,6 +90,7 @@ pub fn policy_changes(a: &Policy, b: &Policy) -> Vec<&'static str> {
     check("autorestart", a.autorestart != b.autorestart);
     check("exitcodes", a.exitcodes != b.exitcodes);
     check("startretries", a.startretries != b.startretries);
+    check("backoff", a.backoff != b.backoff);
     check("starttime", a.starttime != b.starttime);
     check("stopsignal", a.stopsignal != b.stopsignal);
     check("stoptime", a.stoptime != b.stoptime);

@@ -35,6 +35,30 @@ pub(crate) fn integer<T: TryFrom<i128>>(node: &Node, min: i128) -> Result<T, Str
     }
 }
 
+/// `startretries`: an integer ≥ 0, or `infinite`.
+pub(crate) fn retries(node: &Node) -> Result<u32, String> {
+    match node {
+        Node::Str(s) if s.eq_ignore_ascii_case("infinite") => Ok(super::INFINITE_RETRIES),
+        Node::Int(_) | Node::Huge(_) => integer::<u32>(node, 0).and_then(|n| {
+            if n == super::INFINITE_RETRIES {
+                Err(wrong(node, "a smaller integer"))
+            } else {
+                Ok(n)
+            }
+        }),
+        _ => Err(wrong(node, "an integer ≥ 0, or infinite")),
+    }
+}
+
+/// `backoff.factor`: a number ≥ 1 (1 keeps the delay constant).
+pub(crate) fn factor(node: &Node) -> Result<f64, String> {
+    match node {
+        Node::Int(i) if (1..=1000).contains(i) => Ok(*i as f64),
+        Node::Float(x) if x.is_finite() && (1.0..=1000.0).contains(x) => Ok(*x),
+        _ => Err(wrong(node, "a number from 1 to 1000")),
+    }
+}
+
 /// A number of seconds ≥ 0, fractions allowed.
 pub(crate) fn seconds(node: &Node) -> Result<Duration, String> {
     const EXPECTED: &str = "a number of seconds ≥ 0 (fractions allowed)";

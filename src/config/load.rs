@@ -8,13 +8,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::check::{wrong, At, Checker};
 use super::error::{ConfigError, ConfigErrors};
 use super::fields;
 use super::locate::raw_scalar;
 use super::model::{
-    Config, DaemonSettings, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig,
+    Backoff, Config, DaemonSettings, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig,
 };
 use super::resolve::{self, System};
 use super::tree::{self, Node};
@@ -33,6 +34,7 @@ pub(crate) const PROGRAM_KEYS: &[&str] = &[
     "autorestart",
     "exitcodes",
     "startretries",
+    "backoff",
     "starttime",
     "stopsignal",
     "stoptime",
@@ -311,9 +313,13 @@ impl Walk<'_> {
             defaults.autorestart,
             fields::autorestart,
         );
-        let startretries = c.field(node, at, "startretries", defaults.startretries, |n| {
-            fields::integer(n, 0)
-        });
+        let startretries = c.field(
+            node,
+            at,
+            "startretries",
+            defaults.startretries,
+            fields::retries,
+        );
         let starttime = c.field(node, at, "starttime", defaults.starttime, fields::seconds);
         let stopsignal = c.field(node, at, "stopsignal", defaults.stopsignal, fields::signal);
         let stoptime = c.field(node, at, "stoptime", defaults.stoptime, fields::seconds);
@@ -331,6 +337,7 @@ impl Walk<'_> {
         let pty = c.field(node, at, "pty", false, fields::boolean);
         let user = c.field(node, at, "user", None, |n| resolve::user(n, euid).map(Some));
         let exitcodes = self.exitcodes(node.get("exitcodes"), &at.key("exitcodes"));
+        let backoff = self.backoff(node.get("backoff"), &at.key("backoff"));
         let env = self.env(node.get("env"), &at.key("env"));
         let (cmd, argv) = cmd?;
         let (env, workingdir) = (env?, workingdir?);
@@ -361,6 +368,7 @@ impl Walk<'_> {
                 autorestart: autorestart?,
                 exitcodes: exitcodes?,
                 startretries: startretries?,
+                backoff: backoff?,
                 starttime: starttime?,
                 stopsignal: stopsignal?,
                 stoptime: stoptime?,
@@ -402,6 +410,52 @@ impl Walk<'_> {
     }
 
     /// `env`: names to scalar values (absent or empty: nothing added).
+    /// `backoff: {initial, max, factor}` (all optional: 1 s, 60 s, 2); absent means
+    /// supervisor's linear 1 s, 2 s, 3 s….
+    fn backoff(&mut self, node: Option<&Node>, at: &At) -> Option<Backoff> {
+        let entries = match node {
+            None | Some(Node::Null) => return Some(Backoff::Linear),
+            Some(Node::Map(entries)) => entries,
+            Some(other) => {
+                let expected = "a mapping with initial, max (seconds) and factor";
+                self.checker.error(at, wrong(other, expected));
+                return None;
+            }
+        };
+        self.checker.unknown_keys(
+            entries,
+            at,
+            &["initial", "max", "factor"],
+            "backoff setting",
+        );
+        let map = node?;
+        let c = &mut self.checker;
+        let initial = c.field(map, at, "initial", Duration::from_secs(1), fields::seconds);
+        let max = c.field(map, at, "max", Duration::from_secs(60), fields::seconds);
+        let factor = c.field(map, at, "factor", 2.0, fields::factor);
+        let (initial, max, factor) = (initial?, max?, factor?);
+        if max < initial {
+            let message = format!(
+                "found {}, expected a maximum ≥ initial ({} s)",
+                max.as_secs_f64(),
+                initial.as_secs_f64()
+            );
+            self.checker.error(&at.key("max"), message);
+            return None;
+        }
+        if entries
+            .iter()
+            .any(|(k, _)| !["initial", "max", "factor"].contains(&k.as_str()))
+        {
+            return None;
+        }
+        Some(Backoff::Exponential {
+            initial,
+            max,
+            factor,
+        })
+    }
+
     fn env(&mut self, node: Option<&Node>, at: &At) -> Option<BTreeMap<String, String>> {
         let entries = match node {
             None | Some(Node::Null) => return Some(BTreeMap::new()),

@@ -137,10 +137,47 @@ pub struct Policy {
     pub autostart: bool,
     pub autorestart: AutoRestart,
     pub exitcodes: BTreeSet<i32>,
+    /// [`INFINITE_RETRIES`] for `startretries: infinite`.
     pub startretries: u32,
+    /// The delay before each retry of a failed start.
+    pub backoff: Backoff,
     pub starttime: Duration,
     pub stopsignal: Signal,
     pub stoptime: Duration,
+}
+
+/// `startretries: infinite`: a failed start is retried forever (never FATAL).
+pub const INFINITE_RETRIES: u32 = u32::MAX;
+
+/// How long to wait before retry `n` (1, 2, …) of a failed start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Backoff {
+    /// supervisor's: `n` seconds.
+    Linear,
+    /// `backoff: {initial, max, factor}`: `initial × factor^(n-1)`, at most `max`.
+    Exponential {
+        initial: Duration,
+        max: Duration,
+        factor: f64,
+    },
+}
+
+impl Backoff {
+    pub fn delay(&self, retry: u32) -> Duration {
+        match *self {
+            Backoff::Linear => Duration::from_secs(u64::from(retry)),
+            Backoff::Exponential {
+                initial,
+                max,
+                factor,
+            } => {
+                let exponent = i32::try_from(retry.saturating_sub(1)).unwrap_or(i32::MAX);
+                let secs = initial.as_secs_f64() * factor.powi(exponent);
+                // A huge or non-finite product is simply "the maximum".
+                Duration::try_from_secs_f64(secs).map_or(max, |d| d.min(max))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +210,7 @@ impl Default for Policy {
             autorestart: AutoRestart::Unexpected,
             exitcodes: BTreeSet::from([0]),
             startretries: 3,
+            backoff: Backoff::Linear,
             starttime: Duration::from_secs(1),
             stopsignal: Signal::SIGTERM,
             stoptime: Duration::from_secs(10),

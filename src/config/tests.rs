@@ -117,6 +117,7 @@ fn subject_example_loads_as_written() {
         autorestart: AutoRestart::Unexpected,
         exitcodes: BTreeSet::from([0, 2]),
         startretries: 3,
+        backoff: crate::config::Backoff::Linear,
         starttime: Duration::from_secs(5),
         stopsignal: Signal::SIGTERM,
         stoptime: Duration::from_secs(10),
@@ -382,4 +383,32 @@ fn user_needs_root_unless_it_is_oneself() {
     assert_eq!(errors.0[0].path, "programs.p.user");
     let p = program(&with("user: 0"));
     assert_eq!(p.launch.user.map(|u| u.name), Some("root".to_string()));
+}
+
+#[test]
+fn backoff_and_infinite_retries() {
+    use crate::config::{Backoff, INFINITE_RETRIES};
+    assert_eq!(
+        program(&with("startretries: infinite")).policy.startretries,
+        INFINITE_RETRIES
+    );
+    assert_eq!(program(&with("startretries: 7")).policy.startretries, 7);
+    assert_eq!(
+        program(&with("numprocs: 1")).policy.backoff,
+        Backoff::Linear
+    );
+    let p = program(&with("backoff: {initial: 0.5, max: 30, factor: 3}"));
+    assert_eq!(
+        p.policy.backoff,
+        Backoff::Exponential {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+            factor: 3.0
+        }
+    );
+    // Defaults for the parts left out: 1 s, 60 s, ×2.
+    let p = program(&with("backoff: {}"));
+    assert_eq!(p.policy.backoff.delay(1), Duration::from_secs(1));
+    assert_eq!(p.policy.backoff.delay(3), Duration::from_secs(4));
+    assert_eq!(p.policy.backoff.delay(30), Duration::from_secs(60));
 }

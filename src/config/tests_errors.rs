@@ -303,3 +303,37 @@ fn a_file_full_of_errors_reports_them_all() {
     assert_eq!(all[249].line, None);
     assert_eq!(all[249].path, "programs.p249.numprocs");
 }
+
+#[test]
+fn bad_backoff_and_retries() {
+    for (field, path, needle) in [
+        (
+            "startretries: forever",
+            "programs.p.startretries",
+            "infinite",
+        ),
+        ("backoff: 3", "programs.p.backoff", "mapping"),
+        (
+            "backoff: {factor: 0.5}",
+            "programs.p.backoff.factor",
+            "from 1",
+        ),
+        (
+            "backoff: {initial: 5, max: 2}",
+            "programs.p.backoff.max",
+            "≥ initial",
+        ),
+        (
+            "backoff: {intial: 2}",
+            "programs.p.backoff.intial",
+            "did you mean `initial`",
+        ),
+    ] {
+        let errs = errors(&format!("programs:\n  p:\n    cmd: x\n    {field}\n"));
+        assert!(
+            errs.iter()
+                .any(|e| e.path == path && e.to_string().contains(needle) && e.line == Some(4)),
+            "{field}: {errs:?}"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::config::{AutoRestart, Policy};
+use crate::config::{AutoRestart, Policy, INFINITE_RETRIES};
 
 /// Supervisor's process states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -275,14 +275,14 @@ impl Machine {
     /// once the retries are spent.
     fn fail_start(&mut self, policy: &Policy, now: Instant, actions: &mut Vec<Action>) {
         self.pid = None;
-        self.backoff += 1;
+        self.backoff = self.backoff.saturating_add(1);
         if self.shutting_down {
             self.enter(State::Stopped, None);
-        } else if self.backoff > policy.startretries {
+        } else if self.backoff > policy.startretries && policy.startretries != INFINITE_RETRIES {
             self.enter(State::Fatal, None);
             actions.push(Action::Report(Report::GaveUp));
         } else {
-            let delay = Duration::from_secs(u64::from(self.backoff));
+            let delay = policy.backoff.delay(self.backoff);
             self.enter(State::Backoff, Some(now + delay));
             actions.push(Action::Report(Report::Backoff {
                 attempt: self.backoff,

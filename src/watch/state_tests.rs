@@ -361,3 +361,51 @@ fn stale_events_are_ignored() {
     assert!(r.ev(Event::Timer).is_empty());
     assert_eq!(r.m, Machine::new());
 }
+
+#[test]
+fn exponential_backoff_grows_by_its_factor_up_to_its_max() {
+    let mut r = Rig::started(Policy {
+        startretries: 5,
+        backoff: crate::config::Backoff::Exponential {
+            initial: secs(0.5),
+            max: secs(3.0),
+            factor: 2.0,
+        },
+        ..policy()
+    });
+    let mut t = 0.1;
+    for (attempt, delay) in [(1u32, 0.5), (2, 1.0), (3, 2.0), (4, 3.0), (5, 3.0)] {
+        let a = r.at(t).ev(Event::Exited(ExitStatus::Code(1)));
+        assert!(
+            reports(&a).contains(&Report::Backoff {
+                attempt,
+                delay: secs(delay)
+            }),
+            "attempt {attempt}: {a:?}"
+        );
+        assert!(r.at(t + delay - 0.001).ev(Event::Timer).is_empty());
+        t += delay;
+        assert_eq!(r.at(t).ev(Event::Timer), vec![Action::Spawn]);
+        r.ev(Event::Spawned {
+            pid: 200 + attempt as i32,
+        });
+        t += 0.1;
+    }
+}
+
+#[test]
+fn infinite_retries_never_give_up() {
+    let mut r = Rig::started(Policy {
+        startretries: INFINITE_RETRIES,
+        ..policy()
+    });
+    let mut t = 0.1;
+    for attempt in 1..=50u32 {
+        r.at(t).ev(Event::Exited(ExitStatus::Code(1)));
+        assert_eq!(r.m.state, State::Backoff, "attempt {attempt}");
+        t += attempt as f64;
+        r.at(t).ev(Event::Timer);
+        r.ev(Event::Spawned { pid: 300 });
+        t += 0.1;
+    }
+}
