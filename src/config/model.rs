@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -70,6 +71,35 @@ pub struct LaunchSpec {
     pub exec: ExecForm,
 }
 
+/// taskmaster's own environment as C strings, read once: it does not change while
+/// taskmaster runs, and reloading 500 programs should not rebuild it 500 times.
+struct BaseEnv {
+    env: Arc<Vec<CString>>,
+    path: Option<OsString>,
+}
+
+fn base_env() -> &'static BaseEnv {
+    static BASE: OnceLock<BaseEnv> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let mut path = None;
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| {
+                if k == "PATH" {
+                    path = Some(v.clone());
+                }
+                let mut kv = k.into_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                CString::new(kv).ok()
+            })
+            .collect();
+        BaseEnv {
+            env: Arc::new(env),
+            path,
+        }
+    })
+}
+
 /// A [`LaunchSpec`] as exec wants it, built once when the config is loaded: argv,
 /// the child's whole environment (taskmaster's own plus `env`) and the working
 /// directory as C strings. A thousand instances starting at once then allocate
@@ -77,7 +107,8 @@ pub struct LaunchSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExecForm {
     pub argv: Vec<CString>,
-    pub env: Vec<CString>,
+    /// Shared by every program without an `env` of its own.
+    pub env: Arc<Vec<CString>>,
     pub cwd: CString,
     /// `PATH` as the child sees it, for looking the command up.
     pub path: Option<OsString>,
@@ -100,27 +131,30 @@ impl ExecForm {
             .iter()
             .map(|a| CString::new(a.as_bytes()).map_err(|_| nul("cmd")))
             .collect::<Result<_, _>>()?;
-        let mut merged: Vec<(OsString, OsString)> = std::env::vars_os()
-            .filter(|(k, _)| k.to_str().is_none_or(|k| !env.contains_key(k)))
-            .collect();
-        merged.extend(
-            env.iter()
-                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
-        );
-        let path = merged
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.clone());
-        let env = merged
-            .into_iter()
-            .map(|(k, v)| {
-                let mut kv = k.into_vec();
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_bytes());
-                CString::new(kv).map_err(|_| nul("env"))
-            })
-            .collect::<Result<_, _>>()?;
+        let base = base_env();
+        let (env, path) = if env.is_empty() {
+            (base.env.clone(), base.path.clone())
+        } else {
+            let overridden = |entry: &CString| {
+                let bytes = entry.as_bytes();
+                let key = &bytes[..bytes.iter().position(|&b| b == b'=').unwrap_or(bytes.len())];
+                env.keys().any(|k| k.as_bytes() == key)
+            };
+            let mut merged: Vec<CString> = base
+                .env
+                .iter()
+                .filter(|e| !overridden(e))
+                .cloned()
+                .collect();
+            for (k, v) in env {
+                merged.push(CString::new(format!("{k}={v}")).map_err(|_| nul("env"))?);
+            }
+            let path = env
+                .get("PATH")
+                .map(OsString::from)
+                .or_else(|| base.path.clone());
+            (Arc::new(merged), path)
+        };
         let cwd = CString::new(workingdir.as_os_str().as_bytes()).map_err(|_| nul("workingdir"))?;
         Ok(ExecForm {
             argv,
