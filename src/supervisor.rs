@@ -206,10 +206,11 @@ impl Supervisor {
                         "added".to_string()
                     }
                     ProgramChange::Removed(name) => {
-                        if let Some(entry) = programs.remove(name) {
-                            for i in entry.instances {
+                        // Listed (STOPPING) until stopped, then forgotten below.
+                        if let Some(entry) = programs.get(name) {
+                            for i in &entry.instances {
                                 i.send(Command::Remove);
-                                pending.push(Pending::Gone(i));
+                                pending.push(Pending::Gone(i.clone()));
                             }
                         }
                         "removed".to_string()
@@ -248,6 +249,16 @@ impl Supervisor {
                 }
             }
         }
+        // Forget what has stopped for good: removed programs and scaled-down instances.
+        let mut programs = self.programs.lock();
+        for change in &plan.programs {
+            if let ProgramChange::Removed(name) = change {
+                programs.remove(name);
+            }
+        }
+        for entry in programs.values_mut() {
+            entry.instances.retain(|i| !i.status().finished);
+        }
         Ok(lines)
     }
 
@@ -264,15 +275,15 @@ impl Supervisor {
         let config = Arc::new(config.clone());
         entry.config = config.clone();
         let mut parts = Vec::new();
-        // Scale down: the highest-numbered instances go.
-        while entry.instances.len() > config.numprocs as usize {
-            if let Some(i) = entry.instances.pop() {
-                i.send(Command::Remove);
-                pending.push(Pending::Gone(i));
-            }
+        // Scale down: the highest-numbered instances go (they stay listed, STOPPING,
+        // until stopped; `apply` forgets them then).
+        let keep = config.numprocs as usize;
+        for i in entry.instances.iter().skip(keep) {
+            i.send(Command::Remove);
+            pending.push(Pending::Gone(i.clone()));
         }
         let mut restarted = 0;
-        for (index, i) in entry.instances.iter().enumerate() {
+        for (index, i) in entry.instances.iter().take(keep).enumerate() {
             i.rename(config.instance_name(index as u32));
             i.send(Command::Update(config.clone()));
             // A running instance takes a new launch spec by restarting; Stop then

@@ -13,6 +13,17 @@ fn next_run_reports_survivors_and_starts_no_duplicate() {
         .as_i64()
         .expect("pid") as i32;
     let db = first.pid_of("db");
+    // Whatever happens below, the deliberate survivors die with the test.
+    struct Reap(Vec<i32>);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            for &pid in &self.0 {
+                // SAFETY: kill(2) on processes this test started.
+                unsafe { nix::libc::kill(pid, 9) };
+            }
+        }
+    }
+    let _reap = Reap(vec![web, db]);
     first.signal(9);
     first.wait_exit(secs(10.0));
     assert!(
@@ -45,6 +56,4 @@ fn next_run_reports_survivors_and_starts_no_duplicate() {
     // No second `web` was started: the old one is the only one.
     assert!(alive(web));
     assert_eq!(second.finish(secs(20.0)), 0);
-    // SAFETY: as above.
-    unsafe { nix::libc::kill(web, 9) };
 }
