@@ -108,13 +108,22 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
     }
 }
 
+/// Prints a line; a reader that went away (`taskmasterctl status | head`) ends the
+/// client quietly, as it would end any Unix tool, instead of a panic.
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
 fn is_attach(cmd: &str) -> bool {
     cmd == "attach" || cmd == "fg"
 }
 
 fn print_reply(reply: &WireReply) {
     if !reply.output.is_empty() {
-        println!("{}", reply.output);
+        say(&reply.output);
     }
     let _ = std::io::stdout().flush();
 }
