@@ -24,10 +24,10 @@ use super::tree::{self, Node};
 const TOP_KEYS: &[&str] = &["taskmaster", "programs"];
 
 /// Keys of the `taskmaster:` section.
-const DAEMON_KEYS: &[&str] = &["logfile", "socket", "history", "detach_key", "tail_buffer"];
+pub const DAEMON_KEYS: &[&str] = &["logfile", "socket", "history", "detach_key", "tail_buffer"];
 
 /// Keys of a program.
-pub(crate) const PROGRAM_KEYS: &[&str] = &[
+pub const PROGRAM_KEYS: &[&str] = &[
     "cmd",
     "numprocs",
     "autostart",

@@ -23,7 +23,10 @@ mod tree;
 
 pub use diff::{diff, launch_changes, policy_changes, ProgramChange, ReloadPlan};
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{default_config_path, load, parse, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER};
+pub use load::{
+    default_config_path, load, parse, DAEMON_KEYS, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER,
+    PROGRAM_KEYS,
+};
 pub use model::*;
 
 #[cfg(test)]

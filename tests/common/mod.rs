@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -316,4 +318,61 @@ pub fn read(path: &Path) -> String {
 
 pub fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
+}
+
+/// `yaml` with `TESTPROG` replaced by the test program's path and `DIR` by `dir`, as
+/// [`Daemon::start`] does.
+pub fn expand(yaml: &str, dir: &Path) -> String {
+    yaml.replace("TESTPROG", TESTPROG)
+        .replace("DIR", dir.to_str().expect("utf-8 temp dir"))
+}
+
+/// Writes `yaml` (TESTPROG and DIR replaced, see [`expand`]) as `dir/taskmaster.yaml`;
+/// returns its path.
+pub fn write_config_file(dir: &Path, yaml: &str) -> PathBuf {
+    let config = dir.join("taskmaster.yaml");
+    std::fs::write(&config, expand(yaml, dir)).expect("write config");
+    config
+}
+
+/// Kills a daemon started without [`Daemon`] and the process groups of its children
+/// (each child of taskmaster leads its own), then reaps it.
+pub fn kill_with_groups(mut child: Child) {
+    let pid = child.id() as i32;
+    for c in children_of(pid) {
+        // SAFETY: kill(2) on process groups our daemon created.
+        unsafe { libc_kill(-c, 9) };
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Asserts that `f` stays true for `how_long` (checked every 20 ms).
+pub fn assert_stays(what: &str, how_long: Duration, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + how_long;
+    loop {
+        assert!(f(), "{what} did not hold for {how_long:?}");
+        if Instant::now() >= end {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `path` exists and its content satisfies `pred`; returns the content.
+pub fn wait_file(path: &Path, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+    wait_for(&format!("content of {}", path.display()), timeout, || {
+        let text = std::fs::read_to_string(path).ok()?;
+        pred(&text).then_some(text)
+    })
+}
+
+/// This process's umask, read without changing it (umask(2) would race other tests).
+pub fn current_umask() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .expect("Umask line in /proc/self/status");
+    u32::from_str_radix(line.trim(), 8).expect("octal umask")
 }

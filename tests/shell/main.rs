@@ -6,316 +6,26 @@
 //! returns. Nothing here sleeps blindly: every wait is a condition polled until a
 //! deadline.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod pty_daemon;
+
 use common::*;
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-use nix::libc;
-use nix::pty::{openpty, Winsize};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 use serde_json::Value;
 
+use pty_daemon::{PtyDaemon, PROMPT};
+
 const CTL: &str = env!("CARGO_BIN_EXE_taskmasterctl");
-const PROMPT: &str = "taskmaster> ";
 const UP: &str = "\x1b[A";
 const CTRL_C: &str = "\x03";
 const CTRL_D: &str = "\x04";
 
-// ---- pty helpers ------------------------------------------------------------------------
-
-/// Terminal output as text: escape sequences (CSI, OSC, two-byte escapes), carriage
-/// returns and other control bytes removed, newlines and tabs kept. An escape
-/// sequence cut off at the end of `raw` is left out until it is complete, so the
-/// result only ever grows as `raw` grows (positions in it stay valid).
-fn screen_text(raw: &[u8]) -> String {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        if b == 0x1b {
-            let Some(&kind) = raw.get(i + 1) else { break };
-            match kind {
-                b'[' => {
-                    // Parameters and intermediates, then one final byte 0x40..=0x7e.
-                    let mut j = i + 2;
-                    while j < raw.len() && !(0x40..=0x7e).contains(&raw[j]) {
-                        j += 1;
-                    }
-                    if j >= raw.len() {
-                        break;
-                    }
-                    i = j + 1;
-                }
-                b']' => {
-                    // Until BEL or ESC \.
-                    let mut j = i + 2;
-                    let end = loop {
-                        match raw.get(j) {
-                            None => break None,
-                            Some(0x07) => break Some(j + 1),
-                            Some(0x1b) if raw.get(j + 1) == Some(&b'\\') => break Some(j + 2),
-                            Some(_) => j += 1,
-                        }
-                    };
-                    match end {
-                        Some(e) => i = e,
-                        None => break,
-                    }
-                }
-                _ => i += 2,
-            }
-            continue;
-        }
-        if b == b'\n' || b == b'\t' || b >= 0x20 {
-            out.push(b);
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Marks a descriptor close-on-exec (openpty does not), so the other tests' spawns
-/// running in parallel do not inherit our terminal.
-fn cloexec(fd: &OwnedFd) {
-    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("FD_CLOEXEC");
-}
-
-/// A daemon whose stdin/stdout/stderr is a pty slave that is also its controlling
-/// terminal. Dropping it kills it (and its children's process groups) if still alive.
-struct PtyDaemon {
-    /// Holds the config (`taskmaster.yaml`) and the socket (`s.sock`).
-    dir: PathBuf,
-    /// The temp dir, when this daemon owns it.
-    _owned: Option<TempDir>,
-    child: Option<Child>,
-    master: File,
-    /// Everything the terminal received so far.
-    raw: Arc<Mutex<Vec<u8>>>,
-}
-
-impl PtyDaemon {
-    /// Writes `yaml` (TESTPROG and DIR replaced) as `taskmaster.yaml` in a new temp
-    /// dir and starts the daemon on it.
-    fn start(tag: &str, yaml: &str) -> PtyDaemon {
-        let tmp = TempDir::new(tag);
-        write_config(&tmp.0, yaml);
-        let mut d = Self::start_in(&tmp.0);
-        d._owned = Some(tmp);
-        d
-    }
-
-    /// Starts the daemon on `dir/taskmaster.yaml`, with its socket `dir/s.sock`.
-    fn start_in(dir: &Path) -> PtyDaemon {
-        let size = Winsize {
-            ws_row: 24,
-            ws_col: 80,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // openpty sets the window size (TIOCSWINSZ) on the new terminal.
-        let pty = openpty(Some(&size), None).expect("openpty");
-        cloexec(&pty.master);
-        cloexec(&pty.slave);
-        let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup slave"));
-        let mut cmd = Command::new(TASKMASTER);
-        cmd.arg("-c")
-            .arg(dir.join("taskmaster.yaml"))
-            .arg("--socket")
-            .arg(dir.join("s.sock"))
-            .env("TERM", "xterm")
-            .stdin(stdio(&pty.slave))
-            .stdout(stdio(&pty.slave))
-            .stderr(stdio(&pty.slave));
-        // SAFETY: setsid and ioctl are async-signal-safe; nothing here allocates.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().expect("start taskmaster on a pty");
-        // Our copies of the slave go now: the master then sees EIO once the daemon
-        // (the last holder) is gone.
-        drop(cmd);
-        drop(pty.slave);
-        let master = File::from(pty.master);
-        let mut reader = master.try_clone().expect("dup master");
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let sink = raw.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            // EIO: every slave descriptor is closed; that is the end.
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        PtyDaemon {
-            dir: dir.to_path_buf(),
-            _owned: None,
-            child: Some(child),
-            master,
-            raw,
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.as_ref().map_or(-1, |c| c.id() as i32)
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.join("s.sock")
-    }
-
-    /// The screen text so far.
-    fn text(&self) -> String {
-        screen_text(&self.raw.lock().unwrap())
-    }
-
-    /// A position in the screen text, to look only at what comes after it.
-    fn mark(&self) -> usize {
-        self.text().len()
-    }
-
-    /// Sends `keys` to the terminal in one write, as a terminal sends one key's
-    /// bytes (or a paste, or keys typed ahead while the daemon is busy).
-    fn keys(&mut self, keys: &str) {
-        self.master.write_all(keys.as_bytes()).expect("type keys");
-        self.master.flush().expect("flush keys");
-    }
-
-    /// Waits until `needle` appears after `from`; returns the position just after it.
-    fn wait_text(&self, from: usize, needle: &str, timeout: Duration) -> usize {
-        let mut last = String::new();
-        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_for(&format!("{needle:?} on the terminal"), timeout, || {
-                last = self.text();
-                last.get(from..)?
-                    .find(needle)
-                    .map(|i| from + i + needle.len())
-            })
-        }));
-        found.unwrap_or_else(|_| {
-            panic!(
-                "timed out after {timeout:?} waiting for {needle:?} on the terminal after \
-                 position {from}; the terminal shows after it:\n{:?}",
-                last.get(from..).unwrap_or("")
-            )
-        })
-    }
-
-    /// Waits for a complete line after `from` satisfying `pred`; returns it and the
-    /// position after its newline.
-    fn wait_line(&self, from: usize, what: &str, pred: impl Fn(&str) -> bool) -> (String, usize) {
-        let mut last = String::new();
-        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_for(what, secs(10.0), || {
-                last = self.text();
-                let mut pos = from;
-                for line in last.get(from..)?.split_inclusive('\n') {
-                    pos += line.len();
-                    if let Some(l) = line.strip_suffix('\n') {
-                        if pred(l) {
-                            return Some((l.to_string(), pos));
-                        }
-                    }
-                }
-                None
-            })
-        }));
-        found.unwrap_or_else(|_| {
-            panic!(
-                "timed out waiting for {what}; the terminal shows:\n{:?}",
-                last.get(from..).unwrap_or("")
-            )
-        })
-    }
-
-    /// Waits for a prompt after `from`; returns the position just after it.
-    fn wait_prompt(&self, from: usize) -> usize {
-        self.wait_text(from, PROMPT, secs(10.0))
-    }
-
-    /// Types `text` one key at a time, as a person does: each key is echoed before
-    /// the next is pressed. Returns the position after the echo. (Several keys in
-    /// one read are another matter: see the `burst` tests.)
-    fn type_text(&mut self, text: &str) -> usize {
-        let mark = self.mark();
-        let mut end = mark;
-        for (i, c) in text.char_indices() {
-            self.keys(c.encode_utf8(&mut [0u8; 4]));
-            end = self.wait_text(mark, &text[..i + c.len_utf8()], secs(10.0));
-        }
-        end
-    }
-
-    /// Types `line` and Enter at a fresh prompt, waits for `expect` in the reply and
-    /// for the next prompt; returns the text of the reply.
-    fn run(&mut self, line: &str, expect: &str) -> String {
-        self.type_text(line);
-        let mark = self.mark();
-        self.keys("\r");
-        let end = self.wait_text(mark, expect, secs(20.0));
-        let next = self.wait_prompt(end);
-        self.text()[mark..next].to_string()
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> i32 {
-        let deadline = std::time::Instant::now() + timeout;
-        let child = self.child.as_mut().expect("daemon running");
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                self.child = None;
-                return status.code().unwrap_or(-1);
-            }
-            if std::time::Instant::now() > deadline {
-                panic!(
-                    "taskmaster did not exit within {timeout:?}; the terminal shows:\n{:?}",
-                    self.text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for PtyDaemon {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = child.id() as i32;
-            for c in children_of(pid) {
-                let _ = kill(Pid::from_raw(-c), Signal::SIGKILL);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn write_config(dir: &Path, yaml: &str) {
-    let yaml = yaml
-        .replace("TESTPROG", TESTPROG)
-        .replace("DIR", dir.to_str().expect("utf-8 temp dir"));
-    std::fs::write(dir.join("taskmaster.yaml"), yaml).expect("write config");
-}
+// ---- helpers ----------------------------------------------------------------------------
 
 /// `status --json` through taskmasterctl over the daemon's socket.
 fn ctl_status(socket: &Path) -> Option<Vec<Value>> {
@@ -388,7 +98,7 @@ fn prompt_and_status() {
 fn history_persists_across_restarts() {
     let dir = TempDir::new("shell-history");
     let hist = dir.path("hist");
-    write_config(
+    write_config_file(
         &dir.0,
         "taskmaster:\n  history: DIR/hist\nprograms:\n  webserver:\n    cmd: TESTPROG sleep\n    starttime: 0\n",
     );

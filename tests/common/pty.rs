@@ -1,0 +1,190 @@
+//! A pseudo-terminal driver for the tests that run a program on a real terminal
+//! (`attach` through `taskmasterctl`, the daemon's interactive shell): open a pty,
+//! start a program on its slave as session leader with the slave as controlling
+//! terminal, type into the master, and read what the terminal shows.
+//!
+//! What the terminal shows is matched after removing escape sequences and carriage
+//! returns ([`screen_text`]). Nothing here sleeps blindly: every wait is a condition
+//! polled until a deadline.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::libc;
+use nix::pty::{openpty, Winsize};
+
+/// Terminal output as text: escape sequences (CSI, OSC, two-byte escapes), carriage
+/// returns and other control bytes removed, newlines and tabs kept. An escape
+/// sequence cut off at the end of `raw` is left out until it is complete, so the
+/// result only ever grows as `raw` grows (positions in it stay valid).
+pub fn screen_text(raw: &[u8]) -> String {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b == 0x1b {
+            let Some(&kind) = raw.get(i + 1) else { break };
+            match kind {
+                b'[' => {
+                    // Parameters and intermediates, then one final byte 0x40..=0x7e.
+                    let Some(end) = raw[i + 2..].iter().position(|c| (0x40..=0x7e).contains(c))
+                    else {
+                        break;
+                    };
+                    i += 2 + end + 1;
+                }
+                b']' => {
+                    // Until BEL or ESC \.
+                    let mut j = i + 2;
+                    let end = loop {
+                        match raw.get(j) {
+                            None => break None,
+                            Some(0x07) => break Some(j + 1),
+                            Some(0x1b) if raw.get(j + 1) == Some(&b'\\') => break Some(j + 2),
+                            Some(_) => j += 1,
+                        }
+                    };
+                    match end {
+                        Some(e) => i = e,
+                        None => break,
+                    }
+                }
+                _ => i += 2,
+            }
+            continue;
+        }
+        if b == b'\n' || b == b'\t' || b >= 0x20 {
+            out.push(b);
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Marks a descriptor close-on-exec (openpty does not), so the spawns of the other
+/// tests running in parallel do not inherit our terminal.
+pub fn cloexec(fd: &OwnedFd) {
+    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("FD_CLOEXEC");
+}
+
+/// Starts `cmd` with `slave` as its stdin, stdout, stderr and controlling terminal
+/// (`setsid`, then `TIOCSCTTY`), with `TERM=xterm`. `cmd` and its copies of the
+/// slave are dropped once it has started.
+pub fn spawn_on(mut cmd: Command, slave: &OwnedFd) -> std::io::Result<Child> {
+    let stdio = || Stdio::from(slave.try_clone().expect("dup slave"));
+    cmd.env("TERM", "xterm")
+        .stdin(stdio())
+        .stdout(stdio())
+        .stderr(stdio());
+    // SAFETY: setsid and ioctl are async-signal-safe; nothing here allocates.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+/// The master side of a pseudo-terminal and everything the terminal received so far,
+/// collected by a thread of its own.
+pub struct Screen {
+    pub master: File,
+    raw: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Screen {
+    /// A new `rows` x `cols` pseudo-terminal with the kernel's default (cooked)
+    /// modes, both sides close-on-exec; returns it and its slave.
+    pub fn open(rows: u16, cols: u16) -> (Screen, OwnedFd) {
+        let size = Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // openpty sets the window size (TIOCSWINSZ) on the new terminal.
+        let pty = openpty(Some(&size), None).expect("openpty");
+        cloexec(&pty.master);
+        cloexec(&pty.slave);
+        let master = File::from(pty.master);
+        let mut reader = master.try_clone().expect("dup master");
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let sink = raw.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // EIO once every slave descriptor is closed: the end.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        (Screen { master, raw }, pty.slave)
+    }
+
+    /// The screen text so far.
+    pub fn text(&self) -> String {
+        screen_text(&self.raw.lock().unwrap())
+    }
+
+    /// A position in the screen text, to look only at what comes after it.
+    pub fn mark(&self) -> usize {
+        self.text().len()
+    }
+
+    /// Sends `keys` in one write, as a terminal sends one key's bytes (or a paste,
+    /// or keys typed ahead while the program is busy).
+    pub fn keys(&mut self, keys: impl AsRef<[u8]>) {
+        self.master.write_all(keys.as_ref()).expect("type keys");
+        self.master.flush().expect("flush keys");
+    }
+
+    /// Waits until `needle` appears after `from`; returns the position just after it.
+    pub fn wait_text(&self, from: usize, needle: &str, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.text();
+            if let Some(i) = text.get(from..).and_then(|t| t.find(needle)) {
+                return from + i + needle.len();
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {needle:?} on the terminal after \
+                     position {from}; the terminal shows after it:\n{:?}",
+                    text.get(from..).unwrap_or("")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for `child` (`who`, for the message) to exit by itself.
+    pub fn wait_exit(&self, child: &mut Child, who: &str, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{who} did not exit within {timeout:?}; the terminal shows:\n{:?}",
+                    self.text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}

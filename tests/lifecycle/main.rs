@@ -1,0 +1,133 @@
+//! Process lifecycle (SPEC §4) and its event log (SPEC §9), observed on a real daemon:
+//! autorestart policies, backoff and FATAL, the starttime and stoptime deadlines, stop
+//! signals, process-group cleanup, spawn errors and the start/stop/restart replies.
+//!
+//! No test sleeps blindly: each waits for a condition with a deadline, or asserts that a
+//! condition holds for a stretch of time (`assert_stays`).
+
+mod commands;
+#[path = "../common/mod.rs"]
+mod common;
+mod restarts;
+mod startup;
+mod stopping;
+
+use common::*;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+// ---- helpers --------------------------------------------------------------------------
+
+/// The `<unix time> <pid>` lines a `stamp FILE` child appended.
+pub fn stamps(path: &Path) -> Vec<(f64, i32)> {
+    read(path)
+        .lines()
+        .map(|l| {
+            let (t, pid) = l
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("bad stamp line {l:?}"));
+            (
+                t.parse().expect("stamp time"),
+                pid.parse().expect("stamp pid"),
+            )
+        })
+        .collect()
+}
+
+/// Sends `line` and waits until every one of `expected` has been printed after it (in
+/// any order); returns how long that took.
+pub fn command_lines(d: &mut Daemon, line: &str, expected: &[&str], timeout: Duration) -> Duration {
+    let mark = d.mark();
+    let t0 = Instant::now();
+    d.send(line);
+    wait_for(
+        &format!("replies {expected:?} to {line:?}"),
+        timeout,
+        || {
+            let lines = d.lines.lock().unwrap();
+            expected
+                .iter()
+                .all(|e| lines[mark..].iter().any(|l| l == e))
+                .then_some(())
+        },
+    );
+    t0.elapsed()
+}
+
+/// Sends `line`, waits for the reply `expected`; returns how long it took.
+pub fn timed_command(d: &mut Daemon, line: &str, expected: &str, timeout: Duration) -> Duration {
+    let t0 = Instant::now();
+    d.command_expect(line, expected, timeout);
+    t0.elapsed()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The timestamp `YYYY-MM-DD HH:MM:SS.mmm` opening an event-log line, in milliseconds.
+pub fn log_time_ms(line: &str) -> i64 {
+    let bad = || -> ! { panic!("no timestamp on log line {line:?}") };
+    let ts = line.get(..23).unwrap_or_else(|| bad());
+    let num = |r: std::ops::Range<usize>| -> i64 { ts[r].parse().unwrap_or_else(|_| bad()) };
+    let days = days_from_civil(num(0..4), num(5..7), num(8..10));
+    let secs = days * 86_400 + num(11..13) * 3600 + num(14..16) * 60 + num(17..19);
+    secs * 1000 + num(20..23)
+}
+
+/// The time (ms) of the first event-log line containing `needle`.
+pub fn log_line_time_ms(d: &Daemon, needle: &str) -> i64 {
+    let log = d.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no log line with {needle:?} in:\n{log}"));
+    log_time_ms(line)
+}
+
+pub fn state(i: &Value) -> &str {
+    i["state"].as_str().unwrap_or("?")
+}
+
+pub fn sigkill(pid: i32) {
+    kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill -9");
+}
+
+/// Pids listed in a `fork N PIDFILE` child's pid file, once it has `n` of them.
+pub fn wait_pids(path: &Path, n: usize) -> Vec<i32> {
+    wait_for(
+        &format!("{n} pids in {}", path.display()),
+        secs(10.0),
+        || {
+            let pids: Vec<i32> = read(path)
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect();
+            (pids.len() == n).then_some(pids)
+        },
+    )
+}
+
+pub fn wait_file_contains(path: &Path, text: &str) {
+    wait_for(
+        &format!("{text:?} in {}", path.display()),
+        secs(10.0),
+        || read(path).contains(text).then_some(()),
+    );
+}
+
+pub fn shutdown(mut d: Daemon) {
+    assert_eq!(d.finish(secs(20.0)), 0, "taskmaster exit code at shutdown");
+}

@@ -1,0 +1,124 @@
+//! Starting: backoff and FATAL, the starttime boundary, and the starttime deadline
+//! met to the millisecond.
+
+use crate::common::*;
+use crate::{log_line_time_ms, shutdown, stamps};
+
+// ---- 4. backoff, FATAL -----------------------------------------------------------------
+
+#[test]
+fn quick_exiter_backs_off_1s_2s_then_fatal() {
+    let mut d = Daemon::start(
+        "lc-fatal",
+        "programs:
+  quick:
+    cmd: TESTPROG stamp DIR/quick then exit 1
+    starttime: 0.5
+    startretries: 2
+  once:
+    cmd: TESTPROG stamp DIR/once then exit 1
+    starttime: 0.5
+    startretries: 0
+",
+    );
+    // startretries 0: FATAL after the first failed spawn.
+    let o = d.wait_state("once", "FATAL", secs(5.0));
+    assert_eq!(
+        o["description"], "Exited too quickly (process log may have details)",
+        "{o}"
+    );
+    assert_eq!(stamps(&d.path("once")).len(), 1);
+
+    let i = d.wait_state("quick", "FATAL", secs(10.0));
+    assert_eq!(
+        i["description"], "Exited too quickly (process log may have details)",
+        "{i}"
+    );
+    assert_eq!(i["restarts"], 2, "{i}");
+    let s = stamps(&d.path("quick"));
+    assert_eq!(s.len(), 3, "startretries 2 means 3 spawns: {s:?}");
+    let (g1, g2) = (s[1].0 - s[0].0, s[2].0 - s[1].0);
+    assert!(
+        (g1 - 1.0).abs() <= 0.15,
+        "first backoff gap {g1:.3} s, expected 1 s ± 150 ms"
+    );
+    assert!(
+        (g2 - 2.0).abs() <= 0.15,
+        "second backoff gap {g2:.3} s, expected 2 s ± 150 ms"
+    );
+    let log = d.log();
+    assert!(log.contains("gave up: quick"), "{log}");
+    assert!(log.contains("gave up: once"), "{log}");
+    // Still one spawn for `once`, three seconds later.
+    assert_eq!(stamps(&d.path("once")).len(), 1);
+    shutdown(d);
+}
+
+// ---- 5. the starttime boundary ---------------------------------------------------------
+
+#[test]
+fn starttime_boundary_decides_backoff_or_exited() {
+    let mut d = Daemon::start(
+        "lc-boundary",
+        "programs:
+  early:
+    cmd: TESTPROG exit 0 0.3
+    starttime: 0.6
+    startretries: 1
+  late:
+    cmd: TESTPROG stamp DIR/late then exit 0 0.6
+    starttime: 0.2
+",
+    );
+    // Dies before starttime: a failed start, even with an expected code.
+    let b = d.wait_state("early", "BACKOFF", secs(5.0));
+    assert_eq!(
+        b["description"], "Exited too quickly (process log may have details)",
+        "{b}"
+    );
+    d.wait_state("early", "FATAL", secs(5.0));
+
+    // Dies after starttime: it was RUNNING, so it is an ordinary exit.
+    let e = d.wait_state("late", "EXITED", secs(5.0));
+    assert_eq!(e["exitcode"], 0, "{e}");
+    let log = d.log();
+    assert!(log.contains("success: late entered RUNNING"), "{log}");
+    assert!(
+        log.contains("exited: late (exit status 0; expected)"),
+        "{log}"
+    );
+    assert!(!log.contains("backoff: late"), "{log}");
+    assert!(!log.contains("success: early entered RUNNING"), "{log}");
+    assert!(log.contains("backoff: early"), "{log}");
+    assert_eq!(stamps(&d.path("late")).len(), 1);
+    shutdown(d);
+}
+
+// ---- 11. exact deadlines -----------------------------------------------------------------
+
+#[test]
+fn starttime_deadline_is_met_within_50ms() {
+    let mut d = Daemon::start(
+        "lc-exact",
+        "programs:\n  exact:\n    cmd: TESTPROG sleep\n    starttime: 0.25\n",
+    );
+    d.wait_state("exact", "RUNNING", secs(10.0));
+    d.wait_log("success line", secs(5.0), |l| {
+        l.contains("success: exact entered RUNNING")
+    });
+    let spawned = log_line_time_ms(&d, "spawned: 'exact'");
+    let success = log_line_time_ms(&d, "success: exact entered RUNNING");
+    let delta = success - spawned;
+    // The timestamps are truncated to the millisecond, and the "spawned" line is
+    // written once the spawn has returned, a little after the child came to be:
+    // allow 5 ms on the low side.
+    assert!(
+        delta >= 245,
+        "RUNNING {delta} ms after spawned, before starttime 250 ms"
+    );
+    assert!(
+        delta <= 300,
+        "RUNNING {delta} ms after spawned, more than 50 ms late"
+    );
+    shutdown(d);
+}
