@@ -124,9 +124,23 @@ impl Daemon {
     }
 
     pub fn start_in(dir: TempDir, config: PathBuf) -> Daemon {
+        Self::start_in_with(dir, config, |_| {})
+    }
+
+    /// Like `start`, letting the test adjust the daemon's command first (limits…).
+    pub fn start_with(tag: &str, yaml: &str, adjust: impl FnOnce(&mut Command)) -> Daemon {
+        let dir = TempDir::new(tag);
+        let config = dir.path("taskmaster.yaml");
+        std::fs::write(&config, expand(yaml, &dir.0)).expect("write config");
+        Self::start_in_with(dir, config, adjust)
+    }
+
+    fn start_in_with(dir: TempDir, config: PathBuf, adjust: impl FnOnce(&mut Command)) -> Daemon {
         // Each daemon gets its own control socket: tests run in parallel.
         let socket = dir.path("taskmaster.sock");
-        let mut child = Command::new(TASKMASTER)
+        let mut command = Command::new(TASKMASTER);
+        adjust(&mut command);
+        let mut child = command
             .arg("-c")
             .arg(&config)
             .arg("--socket")
