@@ -52,7 +52,13 @@ fn start_time(pid: i32) -> Option<u64> {
 /// Reads what a previous run left (if anything) and starts this run's journal at
 /// `path`. Returns the previous run's processes that are still alive.
 pub fn open(path: &Path) -> std::io::Result<Vec<Leftover>> {
-    let leftovers = match std::fs::read_to_string(path) {
+    let planted = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let previous = if planted {
+        Err(std::io::ErrorKind::InvalidData.into())
+    } else {
+        std::fs::read_to_string(path)
+    };
+    let leftovers = match previous {
         Ok(text) => replay(&text)
             .into_iter()
             .filter(|(pid, (start, _))| start_time(*pid) == Some(*start))
@@ -145,7 +151,13 @@ impl Journal {
         for (pid, (start, name)) in &self.live {
             text.push_str(&format!("+ {pid} {start} {name}\n"));
         }
-        let reopened = std::fs::write(&tmp, &text)
+        let reopened = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .custom_flags_cloexec()
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
             .and_then(|()| std::fs::rename(&tmp, &self.path))
             .and_then(|()| {
                 OpenOptions::new()
@@ -165,9 +177,11 @@ trait CloexecExt {
 }
 
 impl CloexecExt for OpenOptions {
+    /// Close-on-exec, and never through a symlink: the journal is always our own
+    /// file, and it may sit in a directory others can write to (a socket in /tmp).
     fn custom_flags_cloexec(&mut self) -> &mut Self {
         use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(nix::libc::O_CLOEXEC)
+        self.custom_flags(nix::libc::O_CLOEXEC | nix::libc::O_NOFOLLOW)
     }
 }
 
@@ -182,6 +196,20 @@ mod tests {
         assert_eq!(live.len(), 2);
         assert_eq!(live.get(&11), Some(&(501, "db:0".to_string())));
         assert_eq!(live.get(&12), Some(&(502, "a b".to_string())));
+    }
+
+    #[test]
+    fn a_planted_symlink_is_not_followed() {
+        let dir = std::env::temp_dir().join(format!("tm-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"precious").expect("victim");
+        let path = dir.join("tm.sock.children");
+        std::os::unix::fs::symlink(&victim, &path).expect("symlink");
+        assert!(open(&path).is_err());
+        assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
