@@ -14,6 +14,7 @@ mod fields;
 mod invalid;
 mod numprocs;
 mod programs;
+mod settings;
 mod sighup;
 
 use common::*;
