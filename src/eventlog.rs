@@ -74,24 +74,20 @@ fn describe_exit(status: &ExitStatus) -> String {
     status.to_string()
 }
 
-/// Where notices go (the interactive shell prints them above its prompt).
-static NOTICES: parking_lot::Mutex<Option<std::sync::mpsc::Sender<String>>> =
-    parking_lot::Mutex::new(None);
+/// Who wants notices: the daemon's shell, and `taskmasterctl` shells subscribed
+/// over the socket. A subscriber that went away is dropped at the next notice.
+static NOTICES: parking_lot::Mutex<Vec<std::sync::mpsc::Sender<String>>> =
+    parking_lot::Mutex::new(Vec::new());
 
-/// Sends notices of unexpected exits and FATALs to `sink` from now on.
-pub fn set_notice_sink(sink: std::sync::mpsc::Sender<String>) {
-    *NOTICES.lock() = Some(sink);
-}
-
-/// Wakes the notice printer so it shows what it held.
-pub fn nudge_notices() {
-    notice(String::new());
+/// Sends notices of unexpected exits, spawn errors and FATALs to `sink` from now on.
+pub fn subscribe_notices(sink: std::sync::mpsc::Sender<String>) {
+    NOTICES.lock().push(sink);
 }
 
 fn notice(text: String) {
-    if let Some(sink) = NOTICES.lock().as_ref() {
-        let _ = sink.send(text);
-    }
+    NOTICES
+        .lock()
+        .retain(|sink| sink.send(text.clone()).is_ok());
 }
 
 /// One line for a watcher's report.

@@ -40,6 +40,9 @@ fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) ->
             );
         }
     }
+    if reply.notices {
+        println!("notices are shown above this shell's prompt as they happen");
+    }
     if reply.shutdown {
         (hooks.shutdown)("shutdown command");
     }
@@ -92,10 +95,10 @@ pub fn stdin_is_terminal() -> bool {
 
 /// Starts collecting notices for the shell; called before anything is started so
 /// that a program failing at once is not missed.
-pub fn collect_notices() -> std::sync::mpsc::Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    crate::eventlog::set_notice_sink(tx);
-    rx
+pub fn collect_notices() -> shell::NoticeChannel {
+    let channel = shell::NoticeChannel::new();
+    crate::eventlog::subscribe_notices(channel.tx.clone());
+    channel
 }
 
 /// Serves the daemon's stdin until `shutdown`/`quit` or end of input. `notices`
@@ -104,7 +107,7 @@ pub fn serve_stdin(
     sup: &Arc<Supervisor>,
     hooks: &Hooks,
     history: Option<PathBuf>,
-    notices: Option<std::sync::mpsc::Receiver<String>>,
+    notices: Option<shell::NoticeChannel>,
 ) {
     if let Some(rx) = notices.filter(|_| stdin_is_terminal()) {
         let names = {

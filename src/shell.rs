@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
 use rustyline::completion::{Completer, Pair};
@@ -33,13 +34,37 @@ pub const PROMPT: &str = "taskmaster> ";
 /// when it is cleared.
 static HOLD_NOTICES: AtomicBool = AtomicBool::new(false);
 
+/// Wakes the notice printer when holding ends (an empty notice is a nudge).
+static NUDGE: parking_lot::Mutex<Option<Sender<String>>> = parking_lot::Mutex::new(None);
+
+/// Where the shell's notices come from: `tx` is kept to nudge the printer.
+pub struct NoticeChannel {
+    pub tx: Sender<String>,
+    pub rx: Receiver<String>,
+}
+
+impl NoticeChannel {
+    pub fn new() -> NoticeChannel {
+        let (tx, rx) = std::sync::mpsc::channel();
+        NoticeChannel { tx, rx }
+    }
+}
+
+impl Default for NoticeChannel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Holds notices while `f` runs (SPEC §8: "notices from other instances are held
 /// while attached and shown after").
 pub fn holding_notices<T>(f: impl FnOnce() -> T) -> T {
     HOLD_NOTICES.store(true, Ordering::SeqCst);
     let result = f();
     HOLD_NOTICES.store(false, Ordering::SeqCst);
-    crate::eventlog::nudge_notices();
+    if let Some(nudge) = NUDGE.lock().as_ref() {
+        let _ = nudge.send(String::new());
+    }
     result
 }
 
@@ -125,7 +150,7 @@ pub fn run(
     backend: &mut dyn Backend,
     names: NameSource,
     history: Option<PathBuf>,
-    notices: Option<std::sync::mpsc::Receiver<String>>,
+    notices: Option<NoticeChannel>,
 ) -> Result<(), String> {
     let config = rustyline::Config::builder()
         .auto_add_history(true)
@@ -139,7 +164,8 @@ pub fn run(
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
-    if let Some(notices) = notices {
+    if let Some(NoticeChannel { tx, rx: notices }) = notices {
+        *NUDGE.lock() = Some(tx);
         if let Ok(mut printer) = editor.create_external_printer() {
             let forwarder = std::thread::Builder::new()
                 .name("notices".into())

@@ -132,6 +132,9 @@ fn print_reply(reply: &WireReply) {
 struct SocketBackend {
     path: PathBuf,
     client: Option<Client>,
+    /// Where notices go until a subscription is running (the daemon may not be up
+    /// yet when the shell starts: it is tried again after each command).
+    notices: Option<std::sync::mpsc::Sender<String>>,
 }
 
 impl SocketBackend {
@@ -194,10 +197,18 @@ impl Backend for SocketBackend {
         if cmd == "quit" || cmd == "exit" {
             return false;
         }
-        match self.request(cmd, args) {
+        let result = self.request(cmd, args);
+        if result.is_ok() {
+            if let Some(tx) = self.notices.take() {
+                if let Err(tx) = subscribe_notices(&self.path, tx) {
+                    self.notices = Some(tx);
+                }
+            }
+        }
+        match result {
             Ok(reply) if reply.stream && is_attach(cmd) => {
                 if let Some(client) = self.client.take() {
-                    attach_and_report(client, &reply, true);
+                    shell::holding_notices(|| attach_and_report(client, &reply, true));
                 }
             }
             Ok(reply) => {
@@ -221,17 +232,46 @@ fn interactive(path: &Path, history: Option<PathBuf>) -> u8 {
         let path = path.to_path_buf();
         Arc::new(move || remote_names(&path)) as shell::NameSource
     };
+    let channel = shell::NoticeChannel::new();
     let mut backend = SocketBackend {
         path: path.to_path_buf(),
         client: None,
+        notices: subscribe_notices(path, channel.tx.clone()).err(),
     };
-    match shell::run(&mut backend, names, history, None) {
+    match shell::run(&mut backend, names, history, Some(channel)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("taskmasterctl: {e}");
             1
         }
     }
+}
+
+/// Event notices from the daemon, on a connection of their own, fed to `tx` for
+/// the shell to print above its prompt. Gives `tx` back when the daemon cannot be
+/// reached (yet).
+fn subscribe_notices(
+    path: &Path,
+    tx: std::sync::mpsc::Sender<String>,
+) -> Result<(), std::sync::mpsc::Sender<String>> {
+    let Ok(mut client) = Client::connect(path) else {
+        return Err(tx);
+    };
+    match client.request("notices", &[]) {
+        Ok(reply) if reply.stream => {}
+        _ => return Err(tx),
+    }
+    let reader = std::thread::Builder::new().name("notices-in".into());
+    let forward = tx.clone();
+    let started = reader.spawn(move || {
+        use std::io::BufRead;
+        for line in client.stream().lines().map_while(Result::ok) {
+            if forward.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    started.map(drop).map_err(|_| tx)
 }
 
 /// Instance and program names, for completion.

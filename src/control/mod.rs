@@ -35,6 +35,8 @@ pub struct Reply {
     pub follow: Option<Follow>,
     /// After the reply, the transport runs an attach session.
     pub attach: Option<attach::AttachTarget>,
+    /// After the reply, the transport streams event notices, one per line.
+    pub notices: bool,
 }
 
 impl Reply {
@@ -47,6 +49,7 @@ impl Reply {
             reload: false,
             follow: None,
             attach: None,
+            notices: false,
         }
     }
 
@@ -123,6 +126,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "In the daemon's own shell: shutdown. In taskmasterctl: leave the client.",
     ),
     ("exit", "exit", "Same as quit."),
+    ("notices", "notices", "Over the socket: stream event notices (FATAL, unexpected exits, spawn errors), one per line; taskmasterctl's shell shows them above its prompt."),
     ("version", "version", "Show taskmaster's version."),
     (
         "help",
@@ -162,6 +166,10 @@ pub fn execute_words(sup: &Arc<Supervisor>, cmd: &str, args: &[String]) -> Reply
             ..Reply::ok("Shut down")
         }),
         "version" => no_args(cmd, args).unwrap_or_else(|| Reply::ok(env!("CARGO_PKG_VERSION"))),
+        "notices" => no_args(cmd, args).unwrap_or_else(|| Reply {
+            notices: true,
+            ..Reply::ok("")
+        }),
         "help" => help(args),
         _ => {
             let line = std::iter::once(cmd.to_string())

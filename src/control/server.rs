@@ -46,7 +46,7 @@ pub fn reply_line(reply: &Reply) -> String {
         if let Some(data) = &reply.data {
             map.insert("data".into(), data.clone());
         }
-        if reply.follow.is_some() || reply.attach.is_some() {
+        if reply.follow.is_some() || reply.attach.is_some() || reply.notices {
             // Raw output follows this line until either side closes.
             map.insert("stream".into(), serde_json::Value::Bool(true));
         }
@@ -220,12 +220,23 @@ fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
         if reply.reload {
             reply = (hooks.reload)();
         }
+        // Subscribed before the reply goes out: once the client has its reply, no
+        // notice can slip past it.
+        let notices = reply.notices.then(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<String>();
+            crate::eventlog::subscribe_notices(tx.clone());
+            (tx, rx)
+        });
         if writer.write_all(reply_line(&reply).as_bytes()).is_err() {
             return;
         }
         if reply.shutdown {
             info!("shutdown requested over the control socket");
             (hooks.shutdown)("shutdown over the control socket");
+            return;
+        }
+        if let Some((tx, rx)) = notices {
+            stream_notices(reader, &stream, tx, rx);
             return;
         }
         if let Some(target) = reply.attach.take() {
@@ -248,4 +259,29 @@ fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
             return;
         }
     }
+}
+
+/// `notices`: one line per event notice until the client closes the connection.
+fn stream_notices(
+    mut reader: BufReader<UnixStream>,
+    stream: &UnixStream,
+    tx: std::sync::mpsc::Sender<String>,
+    rx: std::sync::mpsc::Receiver<String>,
+) {
+    // The client ends the stream by closing: a NUL line tells the loop below.
+    let _ = std::thread::Builder::new()
+        .name("control-eof".into())
+        .stack_size(crate::sys::THREAD_STACK)
+        .spawn(move || {
+            let mut sink = [0u8; 512];
+            while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+            let _ = tx.send("\0".to_string());
+        });
+    let mut writer = stream;
+    for notice in rx {
+        if notice == "\0" || writer.write_all(format!("{notice}\n").as_bytes()).is_err() {
+            break;
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }

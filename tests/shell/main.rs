@@ -6,6 +6,7 @@
 //! returns. Nothing here sleeps blindly: every wait is a condition polled until a
 //! deadline.
 
+mod client;
 #[path = "../common/mod.rs"]
 mod common;
 mod pty_daemon;
