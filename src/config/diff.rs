@@ -73,6 +73,14 @@ pub fn launch_changes(a: &LaunchSpec, b: &LaunchSpec) -> Vec<&'static str> {
     check("umask", a.umask != b.umask);
     check("stdout", a.stdout != b.stdout);
     check("stderr", a.stderr != b.stderr);
+    check(
+        "stdout_maxbytes/backups",
+        a.stdout_rotation != b.stdout_rotation,
+    );
+    check(
+        "stderr_maxbytes/backups",
+        a.stderr_rotation != b.stderr_rotation,
+    );
     check("pty", a.pty != b.pty);
     check("user", a.user != b.user);
     out

@@ -50,6 +50,35 @@ pub(crate) fn retries(node: &Node) -> Result<u32, String> {
     }
 }
 
+/// A size in bytes: an integer, or a string with a KB/MB/GB suffix (powers of
+/// 1024, as supervisor reads `50MB`).
+pub(crate) fn bytes(node: &Node) -> Result<u64, String> {
+    const EXPECTED: &str = "a size in bytes, like 1048576 or \"50MB\" (KB, MB, GB)";
+    match node {
+        Node::Int(i) if *i >= 0 => u64::try_from(*i).map_err(|_| wrong(node, EXPECTED)),
+        Node::Str(s) => {
+            let upper = s.trim().to_ascii_uppercase();
+            let (digits, unit) = match upper.find(|c: char| !c.is_ascii_digit()) {
+                Some(i) => upper.split_at(i),
+                None => (upper.as_str(), ""),
+            };
+            let scale: u64 = match unit.trim() {
+                "" | "B" => 1,
+                "KB" | "K" => 1 << 10,
+                "MB" | "M" => 1 << 20,
+                "GB" | "G" => 1 << 30,
+                _ => return Err(wrong(node, EXPECTED)),
+            };
+            digits
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(scale))
+                .ok_or_else(|| wrong(node, EXPECTED))
+        }
+        _ => Err(wrong(node, EXPECTED)),
+    }
+}
+
 /// `backoff.factor`: a number ≥ 1 (1 keeps the delay constant).
 pub(crate) fn factor(node: &Node) -> Result<f64, String> {
     match node {

@@ -16,6 +16,7 @@ use super::fields;
 use super::locate::raw_scalar;
 use super::model::{
     Backoff, Config, DaemonSettings, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig,
+    Rotation,
 };
 use super::resolve::{self, System};
 use super::tree::{self, Node};
@@ -40,6 +41,10 @@ pub const PROGRAM_KEYS: &[&str] = &[
     "stoptime",
     "stdout",
     "stderr",
+    "stdout_maxbytes",
+    "stdout_backups",
+    "stderr_maxbytes",
+    "stderr_backups",
     "env",
     "workingdir",
     "umask",
@@ -328,6 +333,18 @@ impl Walk<'_> {
             resolve::output(n, dir)
         });
         let stderr = c.field(node, at, "stderr", discard, |n| resolve::output(n, dir));
+        let rotation = |c: &mut Checker, stream: &str| -> Option<Rotation> {
+            let maxbytes = c.field(node, at, &format!("{stream}_maxbytes"), 0, fields::bytes);
+            let backups = c.field(node, at, &format!("{stream}_backups"), 0, |n| {
+                fields::integer(n, 0)
+            });
+            Some(Rotation {
+                maxbytes: maxbytes?,
+                backups: backups?,
+            })
+        };
+        let stdout_rotation = rotation(c, "stdout");
+        let stderr_rotation = rotation(c, "stderr");
         let workingdir = c.field(node, at, "workingdir", dir.to_path_buf(), |n| {
             resolve::workingdir(n, dir)
         });
@@ -359,6 +376,8 @@ impl Walk<'_> {
                 umask: umask?,
                 stdout: stdout?,
                 stderr: stderr?,
+                stdout_rotation: stdout_rotation?,
+                stderr_rotation: stderr_rotation?,
                 pty: pty?,
                 user: user?,
                 exec,

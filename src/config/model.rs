@@ -65,6 +65,9 @@ pub struct LaunchSpec {
     pub umask: Option<u32>,
     pub stdout: OutputTarget,
     pub stderr: OutputTarget,
+    /// Rotation of the stdout and stderr files (`*_maxbytes`, `*_backups`).
+    pub stdout_rotation: Rotation,
+    pub stderr_rotation: Rotation,
     pub pty: bool,
     pub user: Option<UserSpec>,
     /// The same, ready for exec; derived from the fields above.
@@ -227,6 +230,15 @@ pub enum OutputTarget {
     Discard,
     /// Absolute path, opened append/create.
     File(PathBuf),
+}
+
+/// When an output file is rotated: before a write would take it past `maxbytes`
+/// (0: never), it is renamed `.1` (older ones shifting to `.2` … `.backups`, the
+/// oldest dropped) and a new file is started. With `backups: 0` it is truncated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rotation {
+    pub maxbytes: u64,
+    pub backups: u32,
 }
 
 /// A resolved `user:` entry.

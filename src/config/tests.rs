@@ -412,3 +412,36 @@ fn backoff_and_infinite_retries() {
     assert_eq!(p.policy.backoff.delay(3), Duration::from_secs(4));
     assert_eq!(p.policy.backoff.delay(30), Duration::from_secs(60));
 }
+
+#[test]
+fn output_rotation_sizes() {
+    use crate::config::Rotation;
+    let p = program(&with(
+        "stdout_maxbytes: 50MB\n    stdout_backups: 5\n    stderr_maxbytes: 1024",
+    ));
+    assert_eq!(
+        p.launch.stdout_rotation,
+        Rotation {
+            maxbytes: 50 << 20,
+            backups: 5
+        }
+    );
+    assert_eq!(
+        p.launch.stderr_rotation,
+        Rotation {
+            maxbytes: 1024,
+            backups: 0
+        }
+    );
+    assert_eq!(
+        program(&with("numprocs: 1")).launch.stdout_rotation,
+        Rotation::default()
+    );
+    assert_eq!(
+        program(&with("stdout_maxbytes: \"2kb\""))
+            .launch
+            .stdout_rotation
+            .maxbytes,
+        2048
+    );
+}

@@ -337,3 +337,21 @@ fn bad_backoff_and_retries() {
         );
     }
 }
+
+#[test]
+fn bad_rotation_values() {
+    for field in [
+        "stdout_maxbytes: 1.5MB",
+        "stdout_maxbytes: -1",
+        "stdout_maxbytes: 10TB",
+        "stdout_backups: many",
+    ] {
+        let errs = errors(&format!("programs:\n  p:\n    cmd: x\n    {field}\n"));
+        let key = field.split(':').next().unwrap_or_default();
+        assert!(
+            errs.iter()
+                .any(|e| e.path == format!("programs.p.{key}") && e.line == Some(4)),
+            "{field}: {errs:?}"
+        );
+    }
+}

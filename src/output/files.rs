@@ -26,6 +26,38 @@ const FILE_MODE: u32 = 0o640;
 pub struct OutputFiles {
     pub stdout: Option<Arc<File>>,
     pub stderr: Option<Arc<File>>,
+    /// Rotation of each stream's file (stdout, stderr), when it has one.
+    pub rotate: [Option<RotatingPath>; 2],
+}
+
+/// Where a rotated file lives and its limits (see `config::Rotation`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotatingPath {
+    pub path: PathBuf,
+    pub maxbytes: u64,
+    pub backups: u32,
+}
+
+/// Shifts `path.1` … `path.(backups-1)` up by one (the oldest is overwritten) and
+/// renames `path` to `path.1`; with no backups, `path` is simply removed. The
+/// caller then opens a fresh `path`.
+pub fn rotate_files(path: &Path, backups: u32) -> io::Result<()> {
+    let numbered = |n: u32| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".{n}"));
+        PathBuf::from(p)
+    };
+    let ignore_missing = |r: io::Result<()>| match r {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    };
+    if backups == 0 {
+        return ignore_missing(std::fs::remove_file(path));
+    }
+    for n in (1..backups).rev() {
+        ignore_missing(std::fs::rename(numbered(n), numbered(n + 1)))?;
+    }
+    ignore_missing(std::fs::rename(path, numbered(1)))
 }
 
 impl OutputFiles {
@@ -56,6 +88,7 @@ impl OutputFiles {
         Ok(OutputFiles {
             stdout: out,
             stderr: err,
+            rotate: [None, None],
         })
     }
 
@@ -69,7 +102,7 @@ impl OutputFiles {
 }
 
 /// Opens one output file for appending; the error message names the path.
-fn open_append(path: &Path) -> io::Result<Arc<File>> {
+pub(super) fn open_append(path: &Path) -> io::Result<Arc<File>> {
     let mut flags = OFlag::O_CLOEXEC;
     if in_shared_directory(path) {
         // In /tmp and the like anyone may plant a symlink where our file will be:

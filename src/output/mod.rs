@@ -14,7 +14,7 @@ pub mod files;
 pub mod pump;
 pub mod ring;
 
-pub use files::{in_shared_directory, OutputFiles};
+pub use files::{in_shared_directory, OutputFiles, RotatingPath};
 pub use pump::{start_pump, PumpSource};
 pub use ring::RingBuffer;
 

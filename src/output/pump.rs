@@ -22,7 +22,7 @@ use log::warn;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::files::describe;
+use super::files::{describe, open_append, rotate_files, RotatingPath};
 use super::{OutputBuffers, OutputFiles, Stream};
 
 /// Size of the read buffer (on the heap: pump stacks are small).
@@ -227,6 +227,9 @@ fn read_some(name: &str, input: &Input, buf: &mut [u8]) -> ReadOutcome {
 struct Sink<'a> {
     name: &'a str,
     files: [Option<Arc<File>>; 2],
+    rotate: [Option<RotatingPath>; 2],
+    /// Bytes in each stream's file, learnt from the file at its first write.
+    sizes: [Option<u64>; 2],
 }
 
 impl<'a> Sink<'a> {
@@ -234,6 +237,47 @@ impl<'a> Sink<'a> {
         Sink {
             name,
             files: [files.stdout, files.stderr],
+            rotate: files.rotate,
+            sizes: [None, None],
+        }
+    }
+
+    /// Before a write of `incoming` bytes: rotates the stream's file if the write
+    /// would take it past its `maxbytes` (a file already empty is never rotated, so
+    /// a chunk larger than the limit is still written whole — no byte is lost).
+    fn rotate_if_needed(&mut self, stream: Stream, incoming: usize) {
+        let i = stream.index();
+        let (Some(rot), Some(file)) = (&self.rotate[i], &self.files[i]) else {
+            return;
+        };
+        if rot.maxbytes == 0 {
+            return;
+        }
+        let size = self.sizes[i].unwrap_or_else(|| file.metadata().map(|m| m.len()).unwrap_or(0));
+        self.sizes[i] = Some(size);
+        if size == 0 || size + incoming as u64 <= rot.maxbytes {
+            return;
+        }
+        let old = Arc::clone(file);
+        let rotated = rotate_files(&rot.path, rot.backups).and_then(|()| open_append(&rot.path));
+        match rotated {
+            Ok(new) => {
+                // Both streams move on to the new file when they shared the old one.
+                for (slot, size) in self.files.iter_mut().zip(self.sizes.iter_mut()) {
+                    if slot.as_ref().is_some_and(|f| Arc::ptr_eq(f, &old)) {
+                        *slot = Some(Arc::clone(&new));
+                        *size = Some(0);
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(
+                    "{}: cannot rotate {}: {e}; writing on past its size",
+                    self.name,
+                    rot.path.display()
+                );
+                self.rotate[i] = None;
+            }
         }
     }
 
@@ -241,13 +285,24 @@ impl<'a> Sink<'a> {
     /// error (disk full, I/O error…) warns once and drops the file — from both
     /// streams when they share it — so a broken file never stalls the child.
     fn write(&mut self, stream: Stream, data: &[u8]) {
-        let Some(file) = &self.files[stream.index()] else {
-            return;
-        };
         if data.is_empty() {
             return;
         }
-        if let Err(e) = (&**file).write_all(data) {
+        self.rotate_if_needed(stream, data.len());
+        let Some(file) = &self.files[stream.index()] else {
+            return;
+        };
+        let written = (&**file).write_all(data);
+        if written.is_ok() {
+            for (slot, size) in self.files.iter().zip(self.sizes.iter_mut()) {
+                if let (Some(f), Some(n)) = (slot, size.as_mut()) {
+                    if Arc::ptr_eq(f, file) {
+                        *n += data.len() as u64;
+                    }
+                }
+            }
+        }
+        if let Err(e) = written {
             let file = Arc::clone(file);
             warn!(
                 "{}: cannot write {stream} to {}: {e}; no more output goes to that file until the next start",

@@ -327,3 +327,83 @@ mod pty {
         assert_eq!(std::fs::read(&path).expect("read"), b"x\ny\n");
     }
 }
+
+mod rotation {
+    use super::super::Sink;
+    use super::*;
+    use crate::output::RotatingPath;
+
+    fn rotating_sink(path: &Path, maxbytes: u64, backups: u32) -> Sink<'static> {
+        let mut files = files(Some(path), None);
+        files.rotate[0] = Some(RotatingPath {
+            path: path.to_path_buf(),
+            maxbytes,
+            backups,
+        });
+        Sink::new("rot", files)
+    }
+
+    fn chunk(n: usize) -> Vec<u8> {
+        format!("{n:03}")
+            .repeat(33)
+            .into_bytes()
+            .into_iter()
+            .chain([b'\n'])
+            .collect()
+    }
+
+    fn read_all(path: &Path, backups: u32) -> Vec<u8> {
+        let mut all = Vec::new();
+        for n in (1..=backups).rev() {
+            let mut p = path.as_os_str().to_owned();
+            p.push(format!(".{n}"));
+            all.extend(std::fs::read(p).unwrap_or_default());
+        }
+        all.extend(std::fs::read(path).unwrap_or_default());
+        all
+    }
+
+    #[test]
+    fn rotates_before_passing_maxbytes_and_loses_no_byte() {
+        let dir = TempDir::new("rotate");
+        let path = dir.path().join("out.log");
+        let mut sink = rotating_sink(&path, 250, 10);
+        let mut expected = Vec::new();
+        for n in 0..10 {
+            sink.write(Stream::Stdout, &chunk(n));
+            expected.extend(chunk(n));
+        }
+        // 100-byte chunks, at most 250 bytes a file: two chunks per file.
+        for file in std::iter::once(path.clone())
+            .chain((1..=4).map(|n| dir.path().join(format!("out.log.{n}"))))
+        {
+            let size = std::fs::metadata(&file)
+                .map(|m| m.len())
+                .expect("rotated file");
+            assert_eq!(size, 200, "{}", file.display());
+        }
+        assert!(!dir.path().join("out.log.5").exists());
+        assert_eq!(read_all(&path, 10), expected, "every byte, in order");
+    }
+
+    #[test]
+    fn keeps_only_backups_files_and_an_empty_file_takes_a_big_chunk_whole() {
+        let dir = TempDir::new("rotate-few");
+        let path = dir.path().join("out.log");
+        let mut sink = rotating_sink(&path, 250, 2);
+        for n in 0..10 {
+            sink.write(Stream::Stdout, &chunk(n));
+        }
+        assert!(dir.path().join("out.log.2").exists() && !dir.path().join("out.log.3").exists());
+        let kept: Vec<u8> = (4..10).flat_map(chunk).collect();
+        assert_eq!(read_all(&path, 2), kept, "the newest six chunks");
+
+        let big = vec![b'x'; 1000];
+        sink.write(Stream::Stdout, &big);
+        assert_eq!(
+            std::fs::read(&path).expect("current"),
+            big,
+            "rotated first, then written whole"
+        );
+    }
+}

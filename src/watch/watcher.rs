@@ -24,7 +24,7 @@ use super::state::{Action, Event, ExitStatus, Machine, Report, State};
 use crate::config::OutputTarget;
 use crate::config::ProgramConfig;
 use crate::eventlog;
-use crate::output::{start_pump, OutputFiles, PumpSource};
+use crate::output::{start_pump, OutputFiles, PumpSource, RotatingPath};
 use crate::sys;
 
 /// The live child of an instance.
@@ -221,7 +221,7 @@ impl Watcher {
             OutputTarget::File(p) => Some(p.clone()),
             OutputTarget::Discard => None,
         };
-        let files = match OutputFiles::open(
+        let mut files = match OutputFiles::open(
             path(&launch.stdout).as_deref(),
             path(&launch.stderr).as_deref(),
         ) {
@@ -232,6 +232,17 @@ impl Watcher {
                 }
             }
         };
+        let rotating = |t: &OutputTarget, r: crate::config::Rotation| {
+            path(t).filter(|_| r.maxbytes > 0).map(|path| RotatingPath {
+                path,
+                maxbytes: r.maxbytes,
+                backups: r.backups,
+            })
+        };
+        files.rotate = [
+            rotating(&launch.stdout, launch.stdout_rotation),
+            rotating(&launch.stderr, launch.stderr_rotation),
+        ];
         let child = match spawn::spawn(launch) {
             Ok(child) => child,
             Err(e) => {
