@@ -144,3 +144,36 @@ pub fn signal_names() -> Vec<&'static str> {
         .map(|s| s.as_str().trim_start_matches("SIG"))
         .collect()
 }
+
+/// `t` broken down in local time (`localtime_r`).
+pub fn local_time(t: std::time::SystemTime) -> libc::tm {
+    let secs = t
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as libc::time_t;
+    // SAFETY: localtime_r writes into the zeroed struct we own; both pointers are valid.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        tm
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` in local time, as the event log writes it.
+pub fn timestamp(t: std::time::SystemTime) -> String {
+    let tm = local_time(t);
+    let ms = t
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_millis())
+        .unwrap_or(0);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        ms
+    )
+}

@@ -45,6 +45,7 @@ pub const PROGRAM_KEYS: &[&str] = &[
     "stdout_backups",
     "stderr_maxbytes",
     "stderr_backups",
+    "timestamps",
     "env",
     "workingdir",
     "umask",
@@ -343,6 +344,7 @@ impl Walk<'_> {
                 backups: backups?,
             })
         };
+        let timestamps = c.field(node, at, "timestamps", false, fields::boolean);
         let stdout_rotation = rotation(c, "stdout");
         let stderr_rotation = rotation(c, "stderr");
         let workingdir = c.field(node, at, "workingdir", dir.to_path_buf(), |n| {
@@ -378,6 +380,7 @@ impl Walk<'_> {
                 stderr: stderr?,
                 stdout_rotation: stdout_rotation?,
                 stderr_rotation: stderr_rotation?,
+                timestamps: timestamps?,
                 pty: pty?,
                 user: user?,
                 exec,

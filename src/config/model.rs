@@ -68,6 +68,8 @@ pub struct LaunchSpec {
     /// Rotation of the stdout and stderr files (`*_maxbytes`, `*_backups`).
     pub stdout_rotation: Rotation,
     pub stderr_rotation: Rotation,
+    /// Prefix each line written to the output files with the time it was read.
+    pub timestamps: bool,
     pub pty: bool,
     pub user: Option<UserSpec>,
     /// The same, ready for exec; derived from the fields above.

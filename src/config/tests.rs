@@ -445,3 +445,9 @@ fn output_rotation_sizes() {
         2048
     );
 }
+
+#[test]
+fn timestamps_flag() {
+    assert!(program(&with("timestamps: true")).launch.timestamps);
+    assert!(!program(&with("numprocs: 1")).launch.timestamps);
+}

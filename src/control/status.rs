@@ -141,16 +141,7 @@ fn format_local_time(t: SystemTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as nix::libc::time_t;
-    // SAFETY: localtime_r writes into the zeroed struct we own; both pointers are valid.
-    let tm = unsafe {
-        let mut tm: nix::libc::tm = std::mem::zeroed();
-        nix::libc::localtime_r(&secs, &mut tm);
-        tm
-    };
+    let tm = crate::sys::local_time(t);
     let hour12 = match tm.tm_hour % 12 {
         0 => 12,
         h => h,

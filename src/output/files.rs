@@ -28,6 +28,8 @@ pub struct OutputFiles {
     pub stderr: Option<Arc<File>>,
     /// Rotation of each stream's file (stdout, stderr), when it has one.
     pub rotate: [Option<RotatingPath>; 2],
+    /// Prefix each line written to the files with the time it was read.
+    pub timestamps: bool,
 }
 
 /// Where a rotated file lives and its limits (see `config::Rotation`).
@@ -89,6 +91,7 @@ impl OutputFiles {
             stdout: out,
             stderr: err,
             rotate: [None, None],
+            timestamps: false,
         })
     }
 

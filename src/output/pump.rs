@@ -230,6 +230,9 @@ struct Sink<'a> {
     rotate: [Option<RotatingPath>; 2],
     /// Bytes in each stream's file, learnt from the file at its first write.
     sizes: [Option<u64>; 2],
+    timestamps: bool,
+    /// Whether the next byte of each stream starts a line (for `timestamps`).
+    at_line_start: [bool; 2],
 }
 
 impl<'a> Sink<'a> {
@@ -239,7 +242,24 @@ impl<'a> Sink<'a> {
             files: [files.stdout, files.stderr],
             rotate: files.rotate,
             sizes: [None, None],
+            timestamps: files.timestamps,
+            at_line_start: [true, true],
         }
+    }
+
+    /// `data` with the read time before every line that starts in it.
+    fn stamped(&mut self, stream: Stream, data: &[u8]) -> Vec<u8> {
+        let stamp = format!("{} ", crate::sys::timestamp(std::time::SystemTime::now()));
+        let start = &mut self.at_line_start[stream.index()];
+        let mut out = Vec::with_capacity(data.len() + stamp.len() * 2);
+        for line in data.split_inclusive(|&b| b == b'\n') {
+            if *start {
+                out.extend_from_slice(stamp.as_bytes());
+            }
+            out.extend_from_slice(line);
+            *start = line.ends_with(b"\n");
+        }
+        out
     }
 
     /// Before a write of `incoming` bytes: rotates the stream's file if the write
@@ -288,6 +308,13 @@ impl<'a> Sink<'a> {
         if data.is_empty() {
             return;
         }
+        let stamped;
+        let data = if self.timestamps && self.files[stream.index()].is_some() {
+            stamped = self.stamped(stream, data);
+            &stamped[..]
+        } else {
+            data
+        };
         self.rotate_if_needed(stream, data.len());
         let Some(file) = &self.files[stream.index()] else {
             return;

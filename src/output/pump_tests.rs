@@ -407,3 +407,35 @@ mod rotation {
         );
     }
 }
+
+mod timestamps {
+    use super::super::Sink;
+    use super::*;
+
+    #[test]
+    fn every_line_in_the_file_starts_with_the_time_it_was_read() {
+        let dir = TempDir::new("stamps");
+        let path = dir.path().join("out.log");
+        let mut files = files(Some(&path), None);
+        files.timestamps = true;
+        let mut sink = Sink::new("stamps", files);
+        // A line split across two chunks gets one stamp; an empty line gets its own.
+        sink.write(Stream::Stdout, b"one\ntw");
+        sink.write(Stream::Stdout, b"o\n\nthree");
+        let text = std::fs::read_to_string(&path).expect("file");
+        let lines: Vec<&str> = text.split('\n').collect();
+        assert_eq!(lines.len(), 4, "{text:?}");
+        for (line, body) in lines.iter().zip(["one", "two", "", "three"]) {
+            // `YYYY-MM-DD HH:MM:SS.mmm ` then the program's text.
+            let (stamp, rest) = line.split_at(24);
+            assert_eq!(rest, body, "{line:?}");
+            assert_eq!(stamp.len(), 24);
+            assert!(
+                stamp.as_bytes()[4] == b'-'
+                    && stamp.as_bytes()[10] == b' '
+                    && stamp.as_bytes()[19] == b'.',
+                "{stamp:?}"
+            );
+        }
+    }
+}

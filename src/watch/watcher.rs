@@ -239,6 +239,7 @@ impl Watcher {
                 backups: r.backups,
             })
         };
+        files.timestamps = launch.timestamps;
         files.rotate = [
             rotating(&launch.stdout, launch.stdout_rotation),
             rotating(&launch.stderr, launch.stderr_rotation),
