@@ -9,12 +9,17 @@ use std::path::Path;
 
 use log::{info, warn, LevelFilter};
 use log4rs::append::file::FileAppender;
+use log4rs::append::rolling_file::policy::compound::roll::delete::DeleteRoller;
+use log4rs::append::rolling_file::policy::compound::roll::fixed_window::FixedWindowRoller;
+use log4rs::append::rolling_file::policy::compound::trigger::size::SizeTrigger;
+use log4rs::append::rolling_file::policy::compound::CompoundPolicy;
+use log4rs::append::rolling_file::RollingFileAppender;
 use log4rs::config::{Appender, Root};
 use log4rs::encode::pattern::PatternEncoder;
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
-use crate::config::Policy;
+use crate::config::{Policy, Rotation};
 use crate::watch::state::{ExitStatus, Report};
 
 const PATTERN: &str = "{d(%Y-%m-%d %H:%M:%S%.3f)} {l:<5} {m}{n}";
@@ -31,7 +36,7 @@ pub struct LogError {
     reason: String,
 }
 
-fn log_config(path: &Path) -> Result<log4rs::Config, LogError> {
+fn log_config(path: &Path, rotation: Rotation) -> Result<log4rs::Config, LogError> {
     let err = |reason: String| LogError {
         path: path.display().to_string(),
         reason,
@@ -43,29 +48,56 @@ fn log_config(path: &Path) -> Result<log4rs::Config, LogError> {
             "it is a symlink in a directory others can write to".into()
         ));
     }
-    let file = FileAppender::builder()
-        .encoder(Box::new(PatternEncoder::new(PATTERN)))
-        .build(path)
-        .map_err(|e| err(e.to_string()))?;
+    let encoder = Box::new(PatternEncoder::new(PATTERN));
+    let file: Box<dyn log4rs::append::Append> = if rotation.maxbytes == 0 {
+        Box::new(
+            FileAppender::builder()
+                .encoder(encoder)
+                .build(path)
+                .map_err(|e| err(e.to_string()))?,
+        )
+    } else {
+        // The same scheme as the programs' files: PATH.1 … PATH.N, oldest dropped.
+        let roller: Box<dyn log4rs::append::rolling_file::policy::compound::roll::Roll> =
+            if rotation.backups == 0 {
+                Box::new(DeleteRoller::new())
+            } else {
+                let pattern = format!("{}.{{}}", path.display());
+                Box::new(
+                    FixedWindowRoller::builder()
+                        .base(1)
+                        .build(&pattern, rotation.backups)
+                        .map_err(|e| err(e.to_string()))?,
+                )
+            };
+        let policy = CompoundPolicy::new(Box::new(SizeTrigger::new(rotation.maxbytes)), roller);
+        Box::new(
+            RollingFileAppender::builder()
+                .encoder(encoder)
+                .build(path, Box::new(policy))
+                .map_err(|e| err(e.to_string()))?,
+        )
+    };
     log4rs::Config::builder()
-        .appender(Appender::builder().build("file", Box::new(file)))
+        .appender(Appender::builder().build("file", file))
         .build(Root::builder().appender("file").build(LevelFilter::Info))
         .map_err(|e| err(e.to_string()))
 }
 
 impl EventLog {
-    /// Starts logging to `path` (appending, created if missing).
-    pub fn init(path: &Path) -> Result<EventLog, LogError> {
-        let handle = log4rs::init_config(log_config(path)?).map_err(|e| LogError {
+    /// Starts logging to `path` (appending, created if missing), rotated per
+    /// `rotation` (`maxbytes` 0: never).
+    pub fn init(path: &Path, rotation: Rotation) -> Result<EventLog, LogError> {
+        let handle = log4rs::init_config(log_config(path, rotation)?).map_err(|e| LogError {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
         Ok(EventLog { handle })
     }
 
-    /// Switches to a new file; on error the old one stays in use.
-    pub fn reopen(&self, path: &Path) -> Result<(), LogError> {
-        self.handle.set_config(log_config(path)?);
+    /// Switches to a new file or rotation; on error the old one stays in use.
+    pub fn reopen(&self, path: &Path, rotation: Rotation) -> Result<(), LogError> {
+        self.handle.set_config(log_config(path, rotation)?);
         Ok(())
     }
 }

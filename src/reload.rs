@@ -94,8 +94,13 @@ impl Reloader {
         let plan = config::diff(&old, &new);
         let mut lines = Vec::new();
         if let Some(path) = &plan.logfile {
-            match self.log.reopen(path) {
-                Ok(()) => lines.push(format!("taskmaster: event log moved to {}", path.display())),
+            match self.log.reopen(path, new.daemon.log_rotation) {
+                Ok(()) => lines.push(format!(
+                    "taskmaster: event log moved to {} (rotation: {} bytes, {} backups)",
+                    path.display(),
+                    new.daemon.log_rotation.maxbytes,
+                    new.daemon.log_rotation.backups
+                )),
                 Err(e) => lines.push(format!(
                     "taskmaster: ERROR ({e}); the event log stays where it was"
                 )),

@@ -25,7 +25,15 @@ use super::tree::{self, Node};
 const TOP_KEYS: &[&str] = &["taskmaster", "programs"];
 
 /// Keys of the `taskmaster:` section.
-pub const DAEMON_KEYS: &[&str] = &["logfile", "socket", "history", "detach_key", "tail_buffer"];
+pub const DAEMON_KEYS: &[&str] = &[
+    "logfile",
+    "logfile_maxbytes",
+    "logfile_backups",
+    "socket",
+    "history",
+    "detach_key",
+    "tail_buffer",
+];
 
 /// Keys of a program.
 pub const PROGRAM_KEYS: &[&str] = &[
@@ -250,7 +258,13 @@ impl Walk<'_> {
         let tail_buffer = c.field(node, at, "tail_buffer", DEFAULT_TAIL_BUFFER, |n| {
             fields::integer(n, 1)
         });
+        let log_maxbytes = c.field(node, at, "logfile_maxbytes", 0, fields::bytes);
+        let log_backups = c.field(node, at, "logfile_backups", 0, |n| fields::integer(n, 0));
         Some(DaemonSettings {
+            log_rotation: Rotation {
+                maxbytes: log_maxbytes?,
+                backups: log_backups?,
+            },
             logfile: logfile?,
             socket: socket?,
             history: history?,

@@ -38,6 +38,8 @@ pub struct DaemonSettings {
     pub detach_key: u8,
     /// Bytes of recent output kept per instance and stream.
     pub tail_buffer: usize,
+    /// Rotation of the event log (`logfile_maxbytes`, `logfile_backups`).
+    pub log_rotation: Rotation,
 }
 
 /// One entry under `programs:`.

@@ -165,6 +165,7 @@ fn defaults() {
         history: None,
         detach_key: 0x1c,
         tail_buffer: 65536,
+        log_rotation: crate::config::Rotation::default(),
     };
     assert_eq!(config.daemon, daemon);
     for empty in [
@@ -450,4 +451,21 @@ fn output_rotation_sizes() {
 fn timestamps_flag() {
     assert!(program(&with("timestamps: true")).launch.timestamps);
     assert!(!program(&with("numprocs: 1")).launch.timestamps);
+}
+
+#[test]
+fn event_log_rotation() {
+    use crate::config::Rotation;
+    let c = ok("taskmaster:\n  logfile_maxbytes: 10MB\n  logfile_backups: 3\n");
+    assert_eq!(
+        c.daemon.log_rotation,
+        Rotation {
+            maxbytes: 10 << 20,
+            backups: 3
+        }
+    );
+    assert_eq!(
+        ok("programs: {}\n").daemon.log_rotation,
+        Rotation::default()
+    );
 }
