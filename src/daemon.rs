@@ -60,6 +60,7 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     };
+    crate::notify::configure(config.daemon.notify.clone());
     let socket_path =
         control::socket::socket_path(opts.socket.as_deref(), config.daemon.socket.as_deref());
     let listener = match control::socket::bind_control_socket(&socket_path) {

@@ -125,14 +125,28 @@ fn notice(text: String) {
 /// One line for a watcher's report.
 pub fn instance_event(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) {
     match report {
-        Report::GaveUp => notice(format!(
-            "{name}: FATAL (too many start retries too quickly)"
-        )),
+        Report::GaveUp => {
+            let text = format!("{name}: FATAL (too many start retries too quickly)");
+            crate::notify::event("fatal", name, &text);
+            notice(text);
+        }
         Report::Exited {
             status,
             expected: false,
-        } => notice(format!("{name}: exited unexpectedly ({status})")),
+        } => {
+            let text = format!("{name}: exited unexpectedly ({status})");
+            crate::notify::event("unexpected_exit", name, &text);
+            notice(text);
+        }
         Report::SpawnError { reason } => notice(format!("{name}: spawn error ({reason})")),
+        Report::Backoff { attempt, delay } => crate::notify::event(
+            "backoff",
+            name,
+            &format!(
+                "{name}: start failed, retry {attempt} in {}s",
+                delay.as_secs_f64()
+            ),
+        ),
         _ => {}
     }
     match report {

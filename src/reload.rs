@@ -84,9 +84,12 @@ impl Reloader {
         let new = match config::load(&old.file) {
             Ok(c) => c,
             Err(errors) => {
-                warn!(
-                    "reload failed, configuration unchanged: {}",
-                    errors.to_string().replace('\n', "; ")
+                let text = errors.to_string().replace('\n', "; ");
+                warn!("reload failed, configuration unchanged: {text}");
+                crate::notify::event(
+                    "reload_failed",
+                    "",
+                    &format!("reload failed, nothing changed: {text}"),
                 );
                 return Reply::error(format!("ERROR (reload failed; nothing changed)\n{errors}"));
             }
@@ -114,6 +117,7 @@ impl Reloader {
                 "taskmaster: {setting} updated (for what starts from now on)"
             ));
         }
+        crate::notify::configure(new.daemon.notify.clone());
         let counts = count(&plan.programs);
         match self.sup.apply(&plan, new) {
             Ok(program_lines) => lines.extend(program_lines),

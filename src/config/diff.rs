@@ -152,6 +152,9 @@ pub fn diff(old: &Config, new: &Config) -> ReloadPlan {
     if a.detach_key != b.detach_key {
         plan.settings.push("detach_key");
     }
+    if a.notify != b.notify {
+        plan.settings.push("notify");
+    }
     plan
 }
 

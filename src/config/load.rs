@@ -15,8 +15,8 @@ use super::error::{ConfigError, ConfigErrors};
 use super::fields;
 use super::locate::raw_scalar;
 use super::model::{
-    Backoff, Config, DaemonSettings, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig,
-    Rotation,
+    Backoff, Config, DaemonSettings, ExecForm, LaunchSpec, Notify, OutputTarget, Policy,
+    ProgramConfig, Rotation, NOTIFY_EVENTS,
 };
 use super::resolve::{self, System};
 use super::tree::{self, Node};
@@ -29,6 +29,7 @@ pub const DAEMON_KEYS: &[&str] = &[
     "logfile",
     "logfile_maxbytes",
     "logfile_backups",
+    "notify",
     "socket",
     "history",
     "detach_key",
@@ -258,9 +259,12 @@ impl Walk<'_> {
         let tail_buffer = c.field(node, at, "tail_buffer", DEFAULT_TAIL_BUFFER, |n| {
             fields::integer(n, 1)
         });
+        let notify = self.notify(node.get("notify"), &at.key("notify"));
+        let c = &mut self.checker;
         let log_maxbytes = c.field(node, at, "logfile_maxbytes", 0, fields::bytes);
         let log_backups = c.field(node, at, "logfile_backups", 0, |n| fields::integer(n, 0));
         Some(DaemonSettings {
+            notify: notify?,
             log_rotation: Rotation {
                 maxbytes: log_maxbytes?,
                 backups: log_backups?,
@@ -446,6 +450,72 @@ impl Walk<'_> {
     }
 
     /// `env`: names to scalar values (absent or empty: nothing added).
+    /// `notify: {cmd, events, max_per_minute}`; `cmd` required.
+    fn notify(&mut self, node: Option<&Node>, at: &At) -> Option<Option<Notify>> {
+        const KEYS: &[&str] = &["cmd", "events", "max_per_minute"];
+        let entries = match node {
+            None | Some(Node::Null) => return Some(None),
+            Some(Node::Map(entries)) => entries,
+            Some(other) => {
+                self.checker.error(
+                    at,
+                    wrong(other, "a mapping with cmd, events and max_per_minute"),
+                );
+                return None;
+            }
+        };
+        self.checker
+            .unknown_keys(entries, at, KEYS, "notify setting");
+        let map = node?;
+        let c = &mut self.checker;
+        let Some(cmd_node) = map.get("cmd") else {
+            c.error(at, "missing `cmd`: the command to run for each event");
+            return None;
+        };
+        let argv = c
+            .take(&at.key("cmd"), fields::command(cmd_node))
+            .map(|(_, argv)| argv);
+        let max = c.field(map, at, "max_per_minute", 6, |n| fields::integer(n, 1));
+        let default_events: BTreeSet<String> = ["fatal", "unexpected_exit", "reload_failed"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let events = match map.get("events") {
+            None => Some(default_events),
+            Some(Node::Seq(items)) => {
+                let mut events = Some(BTreeSet::new());
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Node::Str(name) if NOTIFY_EVENTS.contains(&name.as_str()) => {
+                            if let Some(e) = events.as_mut() {
+                                e.insert(name.clone());
+                            }
+                        }
+                        other => {
+                            let expected = format!("one of: {}", NOTIFY_EVENTS.join(", "));
+                            c.error(&at.key("events").index(i), wrong(other, &expected));
+                            events = None;
+                        }
+                    }
+                }
+                events
+            }
+            Some(other) => {
+                c.error(&at.key("events"), wrong(other, "a list of event names"));
+                None
+            }
+        };
+        if entries.iter().any(|(k, _)| !KEYS.contains(&k.as_str())) {
+            return None;
+        }
+        Some(Some(Notify {
+            argv: argv?,
+            events: events?,
+            max_per_minute: max?,
+            workingdir: self.dir.to_path_buf(),
+        }))
+    }
+
     /// `backoff: {initial, max, factor}` (all optional: 1 s, 60 s, 2); absent means
     /// supervisor's linear 1 s, 2 s, 3 s….
     fn backoff(&mut self, node: Option<&Node>, at: &At) -> Option<Backoff> {

@@ -40,7 +40,24 @@ pub struct DaemonSettings {
     pub tail_buffer: usize,
     /// Rotation of the event log (`logfile_maxbytes`, `logfile_backups`).
     pub log_rotation: Rotation,
+    /// Alerts: a command run for chosen events (`notify:`).
+    pub notify: Option<Notify>,
 }
+
+/// `taskmaster.notify`: run `argv` for each chosen event, with its facts in the
+/// environment, at most `max_per_minute` times a minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    pub argv: Vec<String>,
+    /// Event names: `fatal`, `unexpected_exit`, `backoff`, `reload_failed`.
+    pub events: BTreeSet<String>,
+    pub max_per_minute: u32,
+    /// Where the command runs: the config file's directory.
+    pub workingdir: PathBuf,
+}
+
+/// The events `notify.events` may name.
+pub const NOTIFY_EVENTS: &[&str] = &["fatal", "unexpected_exit", "backoff", "reload_failed"];
 
 /// One entry under `programs:`.
 #[derive(Debug, Clone, PartialEq)]

@@ -166,6 +166,7 @@ fn defaults() {
         detach_key: 0x1c,
         tail_buffer: 65536,
         log_rotation: crate::config::Rotation::default(),
+        notify: None,
     };
     assert_eq!(config.daemon, daemon);
     for empty in [
@@ -467,5 +468,18 @@ fn event_log_rotation() {
     assert_eq!(
         ok("programs: {}\n").daemon.log_rotation,
         Rotation::default()
+    );
+}
+
+#[test]
+fn notify_section() {
+    let c = ok("taskmaster:\n  notify: {cmd: \"logger -t tm\"}\n");
+    let n = c.daemon.notify.expect("notify");
+    assert_eq!(n.argv, vec!["logger", "-t", "tm"]);
+    assert_eq!(n.max_per_minute, 6);
+    assert!(
+        n.events.contains("fatal")
+            && n.events.contains("unexpected_exit")
+            && !n.events.contains("backoff")
     );
 }

@@ -355,3 +355,31 @@ fn bad_rotation_values() {
         );
     }
 }
+
+#[test]
+fn bad_notify_sections() {
+    for (text, path) in [
+        (
+            "taskmaster:\n  notify: {events: [fatal]}\n",
+            "taskmaster.notify",
+        ),
+        (
+            "taskmaster:\n  notify: {cmd: logger, events: [fatal, explosion]}\n",
+            "taskmaster.notify.events[1]",
+        ),
+        (
+            "taskmaster:\n  notify: {cmd: logger, max_per_minute: 0}\n",
+            "taskmaster.notify.max_per_minute",
+        ),
+        (
+            "taskmaster:\n  notify: {cmd: logger, rate: 3}\n",
+            "taskmaster.notify.rate",
+        ),
+    ] {
+        let errs = errors(text);
+        assert!(
+            errs.iter().any(|e| e.path == path && e.line == Some(2)),
+            "{text}: {errs:?}"
+        );
+    }
+}
