@@ -53,7 +53,7 @@ pub fn run(opts: Options) -> i32 {
             return 2;
         }
     };
-    let log = match EventLog::init(&config.daemon.logfile, config.daemon.log_rotation) {
+    let log = match EventLog::init(&config.daemon) {
         Ok(log) => log,
         Err(e) => {
             eprintln!("taskmaster: {e}");

@@ -5,8 +5,6 @@
 //! one place that turns them into words, so the log reads the same whoever caused
 //! the event.
 
-use std::path::Path;
-
 use log::{info, warn, LevelFilter};
 use log4rs::append::file::FileAppender;
 use log4rs::append::rolling_file::policy::compound::roll::delete::DeleteRoller;
@@ -19,7 +17,8 @@ use log4rs::encode::pattern::PatternEncoder;
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
-use crate::config::{Policy, Rotation};
+use crate::config::{DaemonSettings, Policy};
+use crate::syslog::SyslogAppender;
 use crate::watch::state::{ExitStatus, Report};
 
 const PATTERN: &str = "{d(%Y-%m-%d %H:%M:%S%.3f)} {l:<5} {m}{n}";
@@ -36,7 +35,8 @@ pub struct LogError {
     reason: String,
 }
 
-fn log_config(path: &Path, rotation: Rotation) -> Result<log4rs::Config, LogError> {
+fn log_config(settings: &DaemonSettings) -> Result<log4rs::Config, LogError> {
+    let (path, rotation) = (settings.logfile.as_path(), settings.log_rotation);
     let err = |reason: String| LogError {
         path: path.display().to_string(),
         reason,
@@ -78,26 +78,32 @@ fn log_config(path: &Path, rotation: Rotation) -> Result<log4rs::Config, LogErro
                 .map_err(|e| err(e.to_string()))?,
         )
     };
-    log4rs::Config::builder()
-        .appender(Appender::builder().build("file", file))
-        .build(Root::builder().appender("file").build(LevelFilter::Info))
+    let mut config = log4rs::Config::builder().appender(Appender::builder().build("file", file));
+    let mut root = Root::builder().appender("file");
+    if let Some(socket) = &settings.syslog {
+        let syslog = SyslogAppender::new(socket).map_err(|e| err(format!("syslog: {e}")))?;
+        config = config.appender(Appender::builder().build("syslog", Box::new(syslog)));
+        root = root.appender("syslog");
+    }
+    config
+        .build(root.build(LevelFilter::Info))
         .map_err(|e| err(e.to_string()))
 }
 
 impl EventLog {
-    /// Starts logging to `path` (appending, created if missing), rotated per
-    /// `rotation` (`maxbytes` 0: never).
-    pub fn init(path: &Path, rotation: Rotation) -> Result<EventLog, LogError> {
-        let handle = log4rs::init_config(log_config(path, rotation)?).map_err(|e| LogError {
-            path: path.display().to_string(),
+    /// Starts logging to the settings' `logfile` (appending, created if missing),
+    /// rotated per `log_rotation` (`maxbytes` 0: never), copied to `syslog` if set.
+    pub fn init(settings: &DaemonSettings) -> Result<EventLog, LogError> {
+        let handle = log4rs::init_config(log_config(settings)?).map_err(|e| LogError {
+            path: settings.logfile.display().to_string(),
             reason: e.to_string(),
         })?;
         Ok(EventLog { handle })
     }
 
     /// Switches to a new file or rotation; on error the old one stays in use.
-    pub fn reopen(&self, path: &Path, rotation: Rotation) -> Result<(), LogError> {
-        self.handle.set_config(log_config(path, rotation)?);
+    pub fn reopen(&self, settings: &DaemonSettings) -> Result<(), LogError> {
+        self.handle.set_config(log_config(settings)?);
         Ok(())
     }
 }

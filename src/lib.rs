@@ -15,4 +15,5 @@ pub mod reload;
 pub mod shell;
 pub mod supervisor;
 pub mod sys;
+pub mod syslog;
 pub mod watch;

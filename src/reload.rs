@@ -97,7 +97,7 @@ impl Reloader {
         let plan = config::diff(&old, &new);
         let mut lines = Vec::new();
         if let Some(path) = &plan.logfile {
-            match self.log.reopen(path, new.daemon.log_rotation) {
+            match self.log.reopen(&new.daemon) {
                 Ok(()) => lines.push(format!(
                     "taskmaster: event log moved to {} (rotation: {} bytes, {} backups)",
                     path.display(),

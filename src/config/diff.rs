@@ -137,7 +137,7 @@ pub fn diff(old: &Config, new: &Config) -> ReloadPlan {
     plan.programs.sort_by(|a, b| a.name().cmp(b.name()));
 
     let (a, b) = (&old.daemon, &new.daemon);
-    if a.logfile != b.logfile || a.log_rotation != b.log_rotation {
+    if a.logfile != b.logfile || a.log_rotation != b.log_rotation || a.syslog != b.syslog {
         plan.logfile = Some(b.logfile.clone());
     }
     if a.socket != b.socket {

@@ -30,6 +30,7 @@ pub const DAEMON_KEYS: &[&str] = &[
     "logfile_maxbytes",
     "logfile_backups",
     "notify",
+    "syslog",
     "socket",
     "history",
     "detach_key",
@@ -261,9 +262,16 @@ impl Walk<'_> {
         });
         let notify = self.notify(node.get("notify"), &at.key("notify"));
         let c = &mut self.checker;
+        let syslog = c.field(node, at, "syslog", None, |n| match n {
+            Node::Bool(false) | Node::Null => Ok(None),
+            Node::Bool(true) => Ok(Some(PathBuf::from("/dev/log"))),
+            Node::Str(_) => resolve::path(n, dir).map(Some),
+            other => Err(wrong(other, "true, false, or the path of a syslog socket")),
+        });
         let log_maxbytes = c.field(node, at, "logfile_maxbytes", 0, fields::bytes);
         let log_backups = c.field(node, at, "logfile_backups", 0, |n| fields::integer(n, 0));
         Some(DaemonSettings {
+            syslog: syslog?,
             notify: notify?,
             log_rotation: Rotation {
                 maxbytes: log_maxbytes?,

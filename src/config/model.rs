@@ -42,6 +42,8 @@ pub struct DaemonSettings {
     pub log_rotation: Rotation,
     /// Alerts: a command run for chosen events (`notify:`).
     pub notify: Option<Notify>,
+    /// A copy of the event log to this syslog socket (`syslog: true` = /dev/log).
+    pub syslog: Option<PathBuf>,
 }
 
 /// `taskmaster.notify`: run `argv` for each chosen event, with its facts in the

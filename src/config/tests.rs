@@ -167,6 +167,7 @@ fn defaults() {
         tail_buffer: 65536,
         log_rotation: crate::config::Rotation::default(),
         notify: None,
+        syslog: None,
     };
     assert_eq!(config.daemon, daemon);
     for empty in [
