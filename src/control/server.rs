@@ -244,16 +244,9 @@ fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
             return;
         }
         if let Some(mut follow) = reply.follow.take() {
-            // The client ends a follow by closing the connection: watch for that.
+            // The client ends a follow by closing the connection.
             let cancel = follow.canceller();
-            let _ = std::thread::Builder::new()
-                .name("control-eof".into())
-                .stack_size(crate::sys::THREAD_STACK)
-                .spawn(move || {
-                    let mut sink = [0u8; 512];
-                    while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
-                    cancel.cancel();
-                });
+            on_client_close(reader, move || cancel.cancel());
             follow.run(|data| writer.write_all(data));
             let _ = stream.shutdown(std::net::Shutdown::Both);
             return;
@@ -261,22 +254,30 @@ fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
     }
 }
 
-/// `notices`: one line per event notice until the client closes the connection.
-fn stream_notices(
-    mut reader: BufReader<UnixStream>,
-    stream: &UnixStream,
-    tx: std::sync::mpsc::Sender<String>,
-    rx: std::sync::mpsc::Receiver<String>,
-) {
-    // The client ends the stream by closing: a NUL line tells the loop below.
+/// Runs `then` once the client has closed its side of a streaming connection
+/// (anything it still sends meanwhile is ignored).
+fn on_client_close(mut reader: BufReader<UnixStream>, then: impl FnOnce() + Send + 'static) {
     let _ = std::thread::Builder::new()
         .name("control-eof".into())
         .stack_size(crate::sys::THREAD_STACK)
         .spawn(move || {
             let mut sink = [0u8; 512];
             while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
-            let _ = tx.send("\0".to_string());
+            then();
         });
+}
+
+/// `notices`: one line per event notice until the client closes the connection.
+fn stream_notices(
+    reader: BufReader<UnixStream>,
+    stream: &UnixStream,
+    tx: std::sync::mpsc::Sender<String>,
+    rx: std::sync::mpsc::Receiver<String>,
+) {
+    // The client ends the stream by closing: a NUL line tells the loop below.
+    on_client_close(reader, move || {
+        let _ = tx.send("\0".to_string());
+    });
     let mut writer = stream;
     for notice in rx {
         if notice == "\0" || writer.write_all(format!("{notice}\n").as_bytes()).is_err() {
