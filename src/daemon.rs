@@ -123,6 +123,10 @@ pub fn run(opts: Options) -> i32 {
         eprintln!("taskmaster: {e}");
         return 1;
     }
+    if let Err(e) = sup.run_scheduler() {
+        eprintln!("taskmaster: cannot start the scheduler thread: {e}");
+        return 1;
+    }
     let skip = previous_run(&socket_path);
     sup.autostart(&skip);
 

@@ -29,6 +29,20 @@ pub struct ProgramEntry {
 pub struct Supervisor {
     config: Mutex<Arc<Config>>,
     programs: Mutex<BTreeMap<String, ProgramEntry>>,
+    /// Programs waiting for their dependencies before their automatic start, with
+    /// the note their instances show meanwhile. Taken after `programs`.
+    pending: Mutex<BTreeMap<String, String>>,
+}
+
+/// Wakes the dependency scheduler (see [`Supervisor::schedule`]).
+static SCHEDULER: std::sync::OnceLock<std::sync::mpsc::Sender<()>> = std::sync::OnceLock::new();
+
+/// An instance entered RUNNING or FATAL: programs waiting on it may start, or learn
+/// why they keep waiting. Called by watchers after they publish.
+pub fn dependency_changed() {
+    if let Some(tx) = SCHEDULER.get() {
+        let _ = tx.send(());
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +58,7 @@ impl Supervisor {
         let sup = Arc::new(Supervisor {
             programs: Mutex::new(BTreeMap::new()),
             config: Mutex::new(Arc::new(config.clone())),
+            pending: Mutex::new(BTreeMap::new()),
         });
         for program in config.programs.values() {
             let entry = sup.create_program(program, config.daemon.tail_buffer)?;
@@ -88,21 +103,97 @@ impl Supervisor {
 
     /// Sends `Start` to every instance of every `autostart` program, except those
     /// named in `skip` (their process from a previous run is still alive).
+    /// Lower `priority` first; a program with `depends_on` waits (see `schedule`).
     pub fn autostart(&self, skip: &[(String, String)]) {
-        for entry in self.programs.lock().values() {
-            for instance in &entry.instances {
-                let name = instance.name();
-                match skip.iter().find(|(n, _)| *n == name) {
-                    Some((_, why)) => {
-                        instance.send(Command::Note(why.clone()));
+        {
+            let programs = self.programs.lock();
+            let mut order: Vec<&ProgramEntry> = programs.values().collect();
+            order.sort_by_key(|e| e.config.policy.priority);
+            for entry in order {
+                let waits = !entry.config.policy.depends_on.is_empty();
+                if entry.config.policy.autostart && waits {
+                    self.pending
+                        .lock()
+                        .insert(entry.config.name.clone(), String::new());
+                }
+                for instance in &entry.instances {
+                    let name = instance.name();
+                    match skip.iter().find(|(n, _)| *n == name) {
+                        Some((_, why)) => {
+                            instance.send(Command::Note(why.clone()));
+                        }
+                        None if entry.config.policy.autostart && !waits => {
+                            instance.send(Command::Start);
+                        }
+                        None => {}
                     }
-                    None if entry.config.policy.autostart => {
-                        instance.send(Command::Start);
-                    }
-                    None => {}
                 }
             }
         }
+        self.schedule();
+    }
+
+    /// Starts the waiting programs whose dependencies all run; tells the others
+    /// what they wait for (shown by `status`).
+    pub fn schedule(&self) {
+        let programs = self.programs.lock();
+        let mut pending = self.pending.lock();
+        pending.retain(|name, shown| {
+            let Some(entry) = programs.get(name) else {
+                return false;
+            };
+            let mut waiting = None;
+            for dep in &entry.config.policy.depends_on {
+                // A dependency removed by a reload no longer holds anything back.
+                let Some(d) = programs.get(dep) else { continue };
+                let states: Vec<State> = d.instances.iter().map(|i| i.status().state).collect();
+                if !states.iter().all(|s| *s == State::Running) {
+                    let fatal = states.contains(&State::Fatal);
+                    waiting = Some(match fatal {
+                        true => format!("Waiting for {dep}, which is FATAL"),
+                        false => format!("Waiting for {dep} to be RUNNING"),
+                    });
+                    break;
+                }
+            }
+            match waiting {
+                None => {
+                    entry.instances.iter().for_each(|i| {
+                        i.send(Command::Start);
+                    });
+                    false
+                }
+                Some(note) => {
+                    if *shown != note {
+                        entry.instances.iter().for_each(|i| {
+                            i.send(Command::Note(note.clone()));
+                        });
+                        *shown = note;
+                    }
+                    true
+                }
+            }
+        });
+    }
+
+    /// The dependency scheduler's thread: re-evaluates waiting programs each time
+    /// an instance enters RUNNING or FATAL.
+    pub fn run_scheduler(self: &Arc<Self>) -> std::io::Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _ = SCHEDULER.set(tx);
+        let sup = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("scheduler".into())
+            .stack_size(crate::sys::THREAD_STACK)
+            .spawn(move || {
+                for () in rx {
+                    match sup.upgrade() {
+                        Some(sup) => sup.schedule(),
+                        None => return,
+                    }
+                }
+            })
+            .map(drop)
     }
 
     /// Every instance, by program name then index.
@@ -165,19 +256,47 @@ impl Supervisor {
         out
     }
 
-    /// Stops every instance in parallel (each by its stopsignal and stoptime) and
-    /// returns once none has a process left.
+    /// Stops every instance (each by its stopsignal and stoptime) and returns once
+    /// none has a process left: dependants before their dependencies, higher
+    /// `priority` before lower, everything of one rank in parallel.
     pub fn shutdown(&self) {
-        let instances = self.instances();
-        let seqs: Vec<u64> = instances
-            .iter()
-            .map(|i| i.send(Command::Shutdown))
-            .collect();
-        for (instance, seq) in instances.iter().zip(seqs) {
-            instance.wait_for(seq, |s| {
-                !s.state.has_process() && s.state != State::Backoff && !s.leftovers
-            });
+        self.pending.lock().clear();
+        for group in self.stop_groups() {
+            let seqs: Vec<u64> = group.iter().map(|i| i.send(Command::Shutdown)).collect();
+            for (instance, seq) in group.iter().zip(seqs) {
+                instance.wait_for(seq, |s| {
+                    !s.state.has_process() && s.state != State::Backoff && !s.leftovers
+                });
+            }
         }
+    }
+
+    /// Instances grouped by stop rank: (dependency depth, priority), highest first.
+    fn stop_groups(&self) -> Vec<Vec<Arc<Instance>>> {
+        fn depth(name: &str, programs: &BTreeMap<String, ProgramEntry>, seen: usize) -> usize {
+            // `seen` bounds the walk even if a cycle slipped through validation.
+            if seen > programs.len() {
+                return 0;
+            }
+            let Some(entry) = programs.get(name) else {
+                return 0;
+            };
+            let deps = &entry.config.policy.depends_on;
+            deps.iter()
+                .map(|d| 1 + depth(d, programs, seen + 1))
+                .max()
+                .unwrap_or(0)
+        }
+        let programs = self.programs.lock();
+        let mut ranked: BTreeMap<(usize, i32), Vec<Arc<Instance>>> = BTreeMap::new();
+        for (name, entry) in programs.iter() {
+            let rank = (depth(name, &programs, 0), entry.config.policy.priority);
+            ranked
+                .entry(rank)
+                .or_default()
+                .extend(entry.instances.iter().cloned());
+        }
+        ranked.into_values().rev().collect()
     }
 
     /// Applies a reload plan (SPEC §7) and returns one line per affected program.
@@ -197,7 +316,11 @@ impl Supervisor {
                 let line = match change {
                     ProgramChange::Added(config) => {
                         let entry = self.create_program(config, tail_buffer)?;
-                        if config.policy.autostart {
+                        if config.policy.autostart && !config.policy.depends_on.is_empty() {
+                            self.pending
+                                .lock()
+                                .insert(config.name.clone(), String::new());
+                        } else if config.policy.autostart {
                             for i in &entry.instances {
                                 pending.push(Pending::Settled(i.clone(), i.send(Command::Start)));
                             }
@@ -259,6 +382,8 @@ impl Supervisor {
         for entry in programs.values_mut() {
             entry.instances.retain(|i| !i.status().finished);
         }
+        drop(programs);
+        self.schedule();
         Ok(lines)
     }
 

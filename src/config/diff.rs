@@ -99,6 +99,8 @@ pub fn policy_changes(a: &Policy, b: &Policy) -> Vec<&'static str> {
     check("exitcodes", a.exitcodes != b.exitcodes);
     check("startretries", a.startretries != b.startretries);
     check("backoff", a.backoff != b.backoff);
+    check("priority", a.priority != b.priority);
+    check("depends_on", a.depends_on != b.depends_on);
     check("starttime", a.starttime != b.starttime);
     check("stopsignal", a.stopsignal != b.stopsignal);
     check("stoptime", a.stoptime != b.stoptime);

@@ -79,6 +79,22 @@ pub(crate) fn bytes(node: &Node) -> Result<u64, String> {
     }
 }
 
+/// `depends_on`: a program name, or a list of them.
+pub(crate) fn names(node: &Node) -> Result<Vec<String>, String> {
+    const EXPECTED: &str = "a program name or a list of program names";
+    match node {
+        Node::Str(s) => Ok(vec![s.clone()]),
+        Node::Seq(items) => items
+            .iter()
+            .map(|i| match i {
+                Node::Str(s) => Ok(s.clone()),
+                other => Err(wrong(other, EXPECTED)),
+            })
+            .collect(),
+        other => Err(wrong(other, EXPECTED)),
+    }
+}
+
 /// `backoff.factor`: a number ≥ 1 (1 keeps the delay constant).
 pub(crate) fn factor(node: &Node) -> Result<f64, String> {
     match node {

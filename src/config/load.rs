@@ -46,6 +46,8 @@ pub const PROGRAM_KEYS: &[&str] = &[
     "exitcodes",
     "startretries",
     "backoff",
+    "priority",
+    "depends_on",
     "starttime",
     "stopsignal",
     "stoptime",
@@ -310,7 +312,10 @@ impl Walk<'_> {
                 _ => programs = None,
             }
         }
-        programs
+        match programs {
+            Some(p) if super::deps::check(&p, &mut self.checker, at) => Some(p),
+            _ => None,
+        }
     }
 
     /// One program: every field checked, defaults filled in.
@@ -345,6 +350,10 @@ impl Walk<'_> {
             defaults.autorestart,
             fields::autorestart,
         );
+        let priority = c.field(node, at, "priority", defaults.priority, |n| {
+            fields::integer(n, -999_999)
+        });
+        let depends_on = c.field(node, at, "depends_on", Vec::new(), fields::names);
         let startretries = c.field(
             node,
             at,
@@ -416,6 +425,8 @@ impl Walk<'_> {
                 autorestart: autorestart?,
                 exitcodes: exitcodes?,
                 startretries: startretries?,
+                priority: priority?,
+                depends_on: depends_on?,
                 backoff: backoff?,
                 starttime: starttime?,
                 stopsignal: stopsignal?,

@@ -11,6 +11,7 @@
 //! `suggest.rs` proposes the nearest field name; `error.rs` is what callers get.
 
 mod check;
+mod deps;
 mod diff;
 mod error;
 mod fields;

@@ -201,6 +201,11 @@ pub struct Policy {
     pub startretries: u32,
     /// The delay before each retry of a failed start.
     pub backoff: Backoff,
+    /// Lower starts first and stops last (supervisor's; default 999).
+    pub priority: i32,
+    /// Programs that must be RUNNING before this one is started automatically,
+    /// and that are stopped only after it.
+    pub depends_on: Vec<String>,
     pub starttime: Duration,
     pub stopsignal: Signal,
     pub stoptime: Duration,
@@ -280,6 +285,8 @@ impl Default for Policy {
             exitcodes: BTreeSet::from([0]),
             startretries: 3,
             backoff: Backoff::Linear,
+            priority: 999,
+            depends_on: Vec::new(),
             starttime: Duration::from_secs(1),
             stopsignal: Signal::SIGTERM,
             stoptime: Duration::from_secs(10),

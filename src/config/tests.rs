@@ -118,6 +118,8 @@ fn subject_example_loads_as_written() {
         exitcodes: BTreeSet::from([0, 2]),
         startretries: 3,
         backoff: crate::config::Backoff::Linear,
+        priority: 999,
+        depends_on: Vec::new(),
         starttime: Duration::from_secs(5),
         stopsignal: Signal::SIGTERM,
         stoptime: Duration::from_secs(10),
@@ -483,4 +485,13 @@ fn notify_section() {
             && n.events.contains("unexpected_exit")
             && !n.events.contains("backoff")
     );
+}
+
+#[test]
+fn priority_and_dependencies() {
+    let c = ok("programs:\n  db:\n    cmd: x\n    priority: 10\n  web:\n    cmd: x\n    depends_on: [db]\n  api:\n    cmd: x\n    depends_on: web\n");
+    assert_eq!(c.programs["db"].policy.priority, 10);
+    assert_eq!(c.programs["web"].policy.priority, 999);
+    assert_eq!(c.programs["web"].policy.depends_on, vec!["db"]);
+    assert_eq!(c.programs["api"].policy.depends_on, vec!["web"]);
 }

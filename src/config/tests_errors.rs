@@ -383,3 +383,30 @@ fn bad_notify_sections() {
         );
     }
 }
+
+#[test]
+fn bad_dependencies() {
+    let errs = errors("programs:\n  a:\n    cmd: x\n    depends_on: [b]\n  b:\n    cmd: x\n    depends_on: [c]\n  c:\n    cmd: x\n    depends_on: [a]\n");
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "programs.a.depends_on" && e.message.contains("a -> b -> c -> a")),
+        "{errs:?}"
+    );
+    let errs = errors("programs:\n  a:\n    cmd: x\n    depends_on: [nosuch]\n");
+    assert!(
+        errs.iter().any(|e| e.path == "programs.a.depends_on[0]"
+            && e.message.contains("nosuch")
+            && e.line == Some(4)),
+        "{errs:?}"
+    );
+    let errs = errors("programs:\n  a:\n    cmd: x\n    depends_on: a\n");
+    assert!(
+        errs.iter().any(|e| e.message.contains("itself")),
+        "{errs:?}"
+    );
+    let errs = errors("programs:\n  a:\n    cmd: x\n    priority: high\n");
+    assert!(
+        errs.iter().any(|e| e.path == "programs.a.priority"),
+        "{errs:?}"
+    );
+}

@@ -313,7 +313,9 @@ impl Watcher {
 
     fn publish(&self, handled: Option<u64>) {
         let m = &self.machine;
+        let mut before = m.state;
         self.instance.publish(|s| {
+            before = s.state;
             s.state = m.state;
             s.pid = m.pid;
             s.last_exit = m.last_exit;
@@ -325,6 +327,10 @@ impl Watcher {
                 s.handled = seq;
             }
         });
+        // Programs may be waiting for this one (depends_on).
+        if before != m.state && matches!(m.state, State::Running | State::Fatal) {
+            crate::supervisor::dependency_changed();
+        }
     }
 }
 
