@@ -6,17 +6,15 @@
 //! builds the model when nothing is wrong. (3) [`Checker::finish`] finds the line and
 //! column of each problem by re-reading the text (see `locate.rs`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::check::{wrong, At, Checker};
 use super::error::{ConfigError, ConfigErrors};
 use super::fields;
 use super::locate::raw_scalar;
 use super::model::{
-    Backoff, Config, DaemonSettings, ExecForm, LaunchSpec, Notify, OutputTarget, Policy,
-    ProgramConfig, Rotation, NOTIFY_EVENTS,
+    Config, DaemonSettings, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig, Rotation,
 };
 use super::resolve::{self, System};
 use super::tree::{self, Node};
@@ -195,12 +193,12 @@ fn syntax_error(error: &serde_yaml::Error, file: &Path) -> ConfigError {
 type Programs = BTreeMap<String, ProgramConfig>;
 
 /// One validation walk over a document.
-struct Walk<'a> {
-    text: &'a str,
+pub(super) struct Walk<'a> {
+    pub(super) text: &'a str,
     /// The config file's directory: base of relative paths.
-    dir: &'a Path,
-    system: &'a System,
-    checker: Checker,
+    pub(super) dir: &'a Path,
+    pub(super) system: &'a System,
+    pub(super) checker: Checker,
 }
 
 impl Walk<'_> {
@@ -221,70 +219,6 @@ impl Walk<'_> {
                 None
             }
         }
-    }
-
-    /// The `taskmaster:` section (absent or empty: all defaults).
-    fn daemon(&mut self, node: Option<&Node>, at: &At) -> Option<DaemonSettings> {
-        let empty = Node::Map(Vec::new());
-        let node = match node {
-            None | Some(Node::Null) => &empty,
-            Some(node @ Node::Map(entries)) => {
-                self.checker
-                    .unknown_keys(entries, at, DAEMON_KEYS, "taskmaster setting");
-                node
-            }
-            Some(other) => {
-                self.checker
-                    .error(at, wrong(other, "a mapping of daemon settings"));
-                return None;
-            }
-        };
-        let (dir, home) = (self.dir, self.system.home.as_deref());
-        let c = &mut self.checker;
-        let logfile = c.field(node, at, "logfile", dir.join("taskmaster.log"), |n| {
-            resolve::path(n, dir)
-        });
-        let socket = c.field(node, at, "socket", None, |n| match n {
-            Node::Null => Ok(None),
-            n => resolve::path(n, dir).map(Some),
-        });
-        let history = c.field(node, at, "history", None, |n| match n {
-            Node::Null => Ok(None),
-            n => resolve::history(n, dir, home).map(Some),
-        });
-        let detach_key = c.field(
-            node,
-            at,
-            "detach_key",
-            DEFAULT_DETACH_KEY,
-            fields::detach_key,
-        );
-        let tail_buffer = c.field(node, at, "tail_buffer", DEFAULT_TAIL_BUFFER, |n| {
-            fields::integer(n, 1)
-        });
-        let notify = self.notify(node.get("notify"), &at.key("notify"));
-        let c = &mut self.checker;
-        let syslog = c.field(node, at, "syslog", None, |n| match n {
-            Node::Bool(false) | Node::Null => Ok(None),
-            Node::Bool(true) => Ok(Some(PathBuf::from("/dev/log"))),
-            Node::Str(_) => resolve::path(n, dir).map(Some),
-            other => Err(wrong(other, "true, false, or the path of a syslog socket")),
-        });
-        let log_maxbytes = c.field(node, at, "logfile_maxbytes", 0, fields::bytes);
-        let log_backups = c.field(node, at, "logfile_backups", 0, |n| fields::integer(n, 0));
-        Some(DaemonSettings {
-            syslog: syslog?,
-            notify: notify?,
-            log_rotation: Rotation {
-                maxbytes: log_maxbytes?,
-                backups: log_backups?,
-            },
-            logfile: logfile?,
-            socket: socket?,
-            history: history?,
-            detach_key: detach_key?,
-            tail_buffer: tail_buffer?,
-        })
     }
 
     /// The `programs:` section (absent or empty: no program).
@@ -433,178 +367,5 @@ impl Walk<'_> {
                 stoptime: stoptime?,
             },
         })
-    }
-
-    /// `exitcodes`: one code or a list of them (each element checked in place).
-    fn exitcodes(&mut self, node: Option<&Node>, at: &At) -> Option<BTreeSet<i32>> {
-        match node {
-            None => Some(Policy::default().exitcodes),
-            Some(Node::Seq(items)) => {
-                let mut codes = Some(BTreeSet::new());
-                for (i, item) in items.iter().enumerate() {
-                    match (
-                        self.checker.take(&at.index(i), fields::exit_code(item)),
-                        &mut codes,
-                    ) {
-                        (Some(code), Some(codes)) => {
-                            codes.insert(code);
-                        }
-                        _ => codes = None,
-                    }
-                }
-                codes
-            }
-            Some(Node::Int(_)) => {
-                let code = node.map(fields::exit_code)?;
-                self.checker
-                    .take(at, code)
-                    .map(|code| BTreeSet::from([code]))
-            }
-            Some(other) => {
-                let expected = "an exit code (0-255) or a list of them";
-                self.checker.error(at, wrong(other, expected));
-                None
-            }
-        }
-    }
-
-    /// `env`: names to scalar values (absent or empty: nothing added).
-    /// `notify: {cmd, events, max_per_minute}`; `cmd` required.
-    fn notify(&mut self, node: Option<&Node>, at: &At) -> Option<Option<Notify>> {
-        const KEYS: &[&str] = &["cmd", "events", "max_per_minute"];
-        let entries = match node {
-            None | Some(Node::Null) => return Some(None),
-            Some(Node::Map(entries)) => entries,
-            Some(other) => {
-                self.checker.error(
-                    at,
-                    wrong(other, "a mapping with cmd, events and max_per_minute"),
-                );
-                return None;
-            }
-        };
-        self.checker
-            .unknown_keys(entries, at, KEYS, "notify setting");
-        let map = node?;
-        let c = &mut self.checker;
-        let Some(cmd_node) = map.get("cmd") else {
-            c.error(at, "missing `cmd`: the command to run for each event");
-            return None;
-        };
-        let argv = c
-            .take(&at.key("cmd"), fields::command(cmd_node))
-            .map(|(_, argv)| argv);
-        let max = c.field(map, at, "max_per_minute", 6, |n| fields::integer(n, 1));
-        let default_events: BTreeSet<String> = ["fatal", "unexpected_exit", "reload_failed"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let events = match map.get("events") {
-            None => Some(default_events),
-            Some(Node::Seq(items)) => {
-                let mut events = Some(BTreeSet::new());
-                for (i, item) in items.iter().enumerate() {
-                    match item {
-                        Node::Str(name) if NOTIFY_EVENTS.contains(&name.as_str()) => {
-                            if let Some(e) = events.as_mut() {
-                                e.insert(name.clone());
-                            }
-                        }
-                        other => {
-                            let expected = format!("one of: {}", NOTIFY_EVENTS.join(", "));
-                            c.error(&at.key("events").index(i), wrong(other, &expected));
-                            events = None;
-                        }
-                    }
-                }
-                events
-            }
-            Some(other) => {
-                c.error(&at.key("events"), wrong(other, "a list of event names"));
-                None
-            }
-        };
-        if entries.iter().any(|(k, _)| !KEYS.contains(&k.as_str())) {
-            return None;
-        }
-        Some(Some(Notify {
-            argv: argv?,
-            events: events?,
-            max_per_minute: max?,
-            workingdir: self.dir.to_path_buf(),
-        }))
-    }
-
-    /// `backoff: {initial, max, factor}` (all optional: 1 s, 60 s, 2); absent means
-    /// supervisor's linear 1 s, 2 s, 3 s….
-    fn backoff(&mut self, node: Option<&Node>, at: &At) -> Option<Backoff> {
-        let entries = match node {
-            None | Some(Node::Null) => return Some(Backoff::Linear),
-            Some(Node::Map(entries)) => entries,
-            Some(other) => {
-                let expected = "a mapping with initial, max (seconds) and factor";
-                self.checker.error(at, wrong(other, expected));
-                return None;
-            }
-        };
-        self.checker.unknown_keys(
-            entries,
-            at,
-            &["initial", "max", "factor"],
-            "backoff setting",
-        );
-        let map = node?;
-        let c = &mut self.checker;
-        let initial = c.field(map, at, "initial", Duration::from_secs(1), fields::seconds);
-        let max = c.field(map, at, "max", Duration::from_secs(60), fields::seconds);
-        let factor = c.field(map, at, "factor", 2.0, fields::factor);
-        let (initial, max, factor) = (initial?, max?, factor?);
-        if max < initial {
-            let message = format!(
-                "found {}, expected a maximum ≥ initial ({} s)",
-                max.as_secs_f64(),
-                initial.as_secs_f64()
-            );
-            self.checker.error(&at.key("max"), message);
-            return None;
-        }
-        if entries
-            .iter()
-            .any(|(k, _)| !["initial", "max", "factor"].contains(&k.as_str()))
-        {
-            return None;
-        }
-        Some(Backoff::Exponential {
-            initial,
-            max,
-            factor,
-        })
-    }
-
-    fn env(&mut self, node: Option<&Node>, at: &At) -> Option<BTreeMap<String, String>> {
-        let entries = match node {
-            None | Some(Node::Null) => return Some(BTreeMap::new()),
-            Some(Node::Map(entries)) => entries,
-            Some(other) => {
-                let expected = "a mapping of variable names to values";
-                self.checker.error(at, wrong(other, expected));
-                return None;
-            }
-        };
-        let mut env = Some(BTreeMap::new());
-        for (name, value) in entries {
-            let at = at.key(name);
-            let named = fields::env_name(name)
-                .map_err(|message| self.checker.key_error(&at, message))
-                .ok();
-            let value = self.checker.take(&at, fields::env_value(value));
-            match (named, value, env.as_mut()) {
-                (Some(()), Some(value), Some(env)) => {
-                    env.insert(name.clone(), value);
-                }
-                _ => env = None,
-            }
-        }
-        env
     }
 }

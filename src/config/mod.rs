@@ -11,6 +11,7 @@
 //! `suggest.rs` proposes the nearest field name; `error.rs` is what callers get.
 
 mod check;
+mod daemon_section;
 mod deps;
 mod diff;
 mod error;
@@ -18,6 +19,7 @@ mod fields;
 mod load;
 mod locate;
 mod model;
+mod program_section;
 mod resolve;
 mod suggest;
 mod tree;

@@ -1,0 +1,145 @@
+//! The `taskmaster:` section: daemon settings, event-log rotation, syslog and the
+//! `notify` alerts — the part of the walk in `load.rs` that is not about programs.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use super::check::{wrong, At};
+use super::fields;
+use super::load::{Walk, DAEMON_KEYS, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER};
+use super::model::{DaemonSettings, Notify, Rotation, NOTIFY_EVENTS};
+use super::resolve;
+use super::tree::Node;
+
+impl Walk<'_> {
+    /// The `taskmaster:` section (absent or empty: all defaults).
+    pub(super) fn daemon(&mut self, node: Option<&Node>, at: &At) -> Option<DaemonSettings> {
+        let empty = Node::Map(Vec::new());
+        let node = match node {
+            None | Some(Node::Null) => &empty,
+            Some(node @ Node::Map(entries)) => {
+                self.checker
+                    .unknown_keys(entries, at, DAEMON_KEYS, "taskmaster setting");
+                node
+            }
+            Some(other) => {
+                self.checker
+                    .error(at, wrong(other, "a mapping of daemon settings"));
+                return None;
+            }
+        };
+        let (dir, home) = (self.dir, self.system.home.as_deref());
+        let c = &mut self.checker;
+        let logfile = c.field(node, at, "logfile", dir.join("taskmaster.log"), |n| {
+            resolve::path(n, dir)
+        });
+        let socket = c.field(node, at, "socket", None, |n| match n {
+            Node::Null => Ok(None),
+            n => resolve::path(n, dir).map(Some),
+        });
+        let history = c.field(node, at, "history", None, |n| match n {
+            Node::Null => Ok(None),
+            n => resolve::history(n, dir, home).map(Some),
+        });
+        let detach_key = c.field(
+            node,
+            at,
+            "detach_key",
+            DEFAULT_DETACH_KEY,
+            fields::detach_key,
+        );
+        let tail_buffer = c.field(node, at, "tail_buffer", DEFAULT_TAIL_BUFFER, |n| {
+            fields::integer(n, 1)
+        });
+        let notify = self.notify(node.get("notify"), &at.key("notify"));
+        let c = &mut self.checker;
+        let syslog = c.field(node, at, "syslog", None, |n| match n {
+            Node::Bool(false) | Node::Null => Ok(None),
+            Node::Bool(true) => Ok(Some(PathBuf::from("/dev/log"))),
+            Node::Str(_) => resolve::path(n, dir).map(Some),
+            other => Err(wrong(other, "true, false, or the path of a syslog socket")),
+        });
+        let log_maxbytes = c.field(node, at, "logfile_maxbytes", 0, fields::bytes);
+        let log_backups = c.field(node, at, "logfile_backups", 0, |n| fields::integer(n, 0));
+        Some(DaemonSettings {
+            syslog: syslog?,
+            notify: notify?,
+            log_rotation: Rotation {
+                maxbytes: log_maxbytes?,
+                backups: log_backups?,
+            },
+            logfile: logfile?,
+            socket: socket?,
+            history: history?,
+            detach_key: detach_key?,
+            tail_buffer: tail_buffer?,
+        })
+    }
+
+    /// `env`: names to scalar values (absent or empty: nothing added).
+    /// `notify: {cmd, events, max_per_minute}`; `cmd` required.
+    fn notify(&mut self, node: Option<&Node>, at: &At) -> Option<Option<Notify>> {
+        const KEYS: &[&str] = &["cmd", "events", "max_per_minute"];
+        let entries = match node {
+            None | Some(Node::Null) => return Some(None),
+            Some(Node::Map(entries)) => entries,
+            Some(other) => {
+                self.checker.error(
+                    at,
+                    wrong(other, "a mapping with cmd, events and max_per_minute"),
+                );
+                return None;
+            }
+        };
+        self.checker
+            .unknown_keys(entries, at, KEYS, "notify setting");
+        let map = node?;
+        let c = &mut self.checker;
+        let Some(cmd_node) = map.get("cmd") else {
+            c.error(at, "missing `cmd`: the command to run for each event");
+            return None;
+        };
+        let argv = c
+            .take(&at.key("cmd"), fields::command(cmd_node))
+            .map(|(_, argv)| argv);
+        let max = c.field(map, at, "max_per_minute", 6, |n| fields::integer(n, 1));
+        let default_events: BTreeSet<String> = ["fatal", "unexpected_exit", "reload_failed"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let events = match map.get("events") {
+            None => Some(default_events),
+            Some(Node::Seq(items)) => {
+                let mut events = Some(BTreeSet::new());
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Node::Str(name) if NOTIFY_EVENTS.contains(&name.as_str()) => {
+                            if let Some(e) = events.as_mut() {
+                                e.insert(name.clone());
+                            }
+                        }
+                        other => {
+                            let expected = format!("one of: {}", NOTIFY_EVENTS.join(", "));
+                            c.error(&at.key("events").index(i), wrong(other, &expected));
+                            events = None;
+                        }
+                    }
+                }
+                events
+            }
+            Some(other) => {
+                c.error(&at.key("events"), wrong(other, "a list of event names"));
+                None
+            }
+        };
+        if entries.iter().any(|(k, _)| !KEYS.contains(&k.as_str())) {
+            return None;
+        }
+        Some(Some(Notify {
+            argv: argv?,
+            events: events?,
+            max_per_minute: max?,
+            workingdir: self.dir.to_path_buf(),
+        }))
+    }
+}
