@@ -70,8 +70,10 @@ fn expected_exit_is_not_restarted_but_unexpected_is() {
         "{}",
         d.log()
     );
-    let b = d.instance("bad");
-    assert!(b["restarts"].as_u64().unwrap_or(0) >= 1, "{b}");
+    // The child stamps during its spawn, just before the watcher publishes it.
+    wait_for("bad's restart counted", secs(10.0), || {
+        (d.instance("bad")["restarts"].as_u64().unwrap_or(0) >= 1).then_some(())
+    });
 
     // The expected one stays down.
     let good = d.path("good");
@@ -106,8 +108,10 @@ fn autorestart_never_stays_exited_and_always_restarts_expected_exit() {
     wait_for("always to be spawned 3 times", secs(10.0), || {
         (stamps(&always).len() >= 3).then_some(())
     });
-    let a = d.instance("always");
-    assert!(a["restarts"].as_u64().unwrap_or(0) >= 2, "{a}");
+    // The third child stamps during its spawn, just before the watcher publishes it.
+    wait_for("always's restarts counted", secs(10.0), || {
+        (d.instance("always")["restarts"].as_u64().unwrap_or(0) >= 2).then_some(())
+    });
     assert!(
         d.log().contains("exited: always (exit status 0; expected)"),
         "{}",
