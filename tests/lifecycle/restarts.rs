@@ -70,10 +70,7 @@ fn expected_exit_is_not_restarted_but_unexpected_is() {
         "{}",
         d.log()
     );
-    // The child stamps during its spawn, just before the watcher publishes it.
-    wait_for("bad's restart counted", secs(10.0), || {
-        (d.instance("bad")["restarts"].as_u64().unwrap_or(0) >= 1).then_some(())
-    });
+    wait_restarts(&mut d, "bad", 1);
 
     // The expected one stays down.
     let good = d.path("good");
@@ -108,10 +105,7 @@ fn autorestart_never_stays_exited_and_always_restarts_expected_exit() {
     wait_for("always to be spawned 3 times", secs(10.0), || {
         (stamps(&always).len() >= 3).then_some(())
     });
-    // The third child stamps during its spawn, just before the watcher publishes it.
-    wait_for("always's restarts counted", secs(10.0), || {
-        (d.instance("always")["restarts"].as_u64().unwrap_or(0) >= 2).then_some(())
-    });
+    wait_restarts(&mut d, "always", 2);
     assert!(
         d.log().contains("exited: always (exit status 0; expected)"),
         "{}",
@@ -123,4 +117,14 @@ fn autorestart_never_stays_exited_and_always_restarts_expected_exit() {
         stamps(&never).len() == 1 && state(&d.instance("never")) == "EXITED"
     });
     shutdown(d);
+}
+
+/// Waits until `name` shows at least `n` restarts. A child stamps during its spawn,
+/// microseconds before the watcher publishes it: reading once could race that.
+fn wait_restarts(d: &mut Daemon, name: &str, n: u64) {
+    wait_for(
+        &format!("{name}'s restarts to reach {n}"),
+        secs(10.0),
+        || (d.instance(name)["restarts"].as_u64().unwrap_or(0) >= n).then_some(()),
+    );
 }
