@@ -102,22 +102,13 @@ pub fn run(opts: Options) -> i32 {
     let reloader = Arc::new(Reloader::new(sup.clone(), log, opts.socket.clone()));
     let hooks = Arc::new(hooks(events.clone(), reloader.clone()));
     let notices = (!opts.no_shell && frontend::stdin_is_terminal()).then(frontend::collect_notices);
-    let started = spawn_thread("signals", forward_signals(signals, events.clone()))
-        .and_then(|()| {
+    let started =
+        spawn_thread("signals", forward_signals(signals, events.clone())).and_then(|()| {
             let server =
                 control::server::start(listener, socket_path.clone(), sup.clone(), hooks.clone())?;
             reloader.set_server(server, hooks.clone());
             let reloader = reloader.clone();
             spawn_thread("reload", move || reloader.serve_requests())
-        })
-        .and_then(|()| match opts.no_shell {
-            true => Ok(()),
-            false => {
-                let (sup, hooks) = (sup.clone(), hooks.clone());
-                spawn_thread("stdin", move || {
-                    frontend::serve_stdin(&sup, &hooks, history, notices)
-                })
-            }
         });
     if let Err(e) = started {
         eprintln!("taskmaster: {e}");
@@ -128,7 +119,22 @@ pub fn run(opts: Options) -> i32 {
         return 1;
     }
     let skip = previous_run(&socket_path);
-    sup.autostart(&skip);
+    let queued = sup.autostart(&skip);
+    // Commands already waiting on stdin are served once the watchers have applied
+    // the autostart, so a `status` piped in at start-up sees the programs started.
+    if !opts.no_shell {
+        let (sup, hooks) = (sup.clone(), hooks.clone());
+        let serve = move || {
+            for (instance, seq) in queued {
+                instance.wait_for(seq, |_| true);
+            }
+            frontend::serve_stdin(&sup, &hooks, history, notices)
+        };
+        if let Err(e) = spawn_thread("stdin", serve) {
+            eprintln!("taskmaster: {e}");
+            return 1;
+        }
+    }
 
     let mut shutting_down = false;
     for event in inbox.iter() {

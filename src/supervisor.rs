@@ -104,7 +104,9 @@ impl Supervisor {
     /// Sends `Start` to every instance of every `autostart` program, except those
     /// named in `skip` (their process from a previous run is still alive).
     /// Lower `priority` first; a program with `depends_on` waits (see `schedule`).
-    pub fn autostart(&self, skip: &[(String, String)]) {
+    /// Returns the starts it queued, for whoever must not act before they apply.
+    pub fn autostart(&self, skip: &[(String, String)]) -> Vec<(Arc<Instance>, u64)> {
+        let mut queued = Vec::new();
         {
             let programs = self.programs.lock();
             let mut order: Vec<&ProgramEntry> = programs.values().collect();
@@ -123,7 +125,7 @@ impl Supervisor {
                             instance.send(Command::Note(why.clone()));
                         }
                         None if entry.config.policy.autostart && !waits => {
-                            instance.send(Command::Start);
+                            queued.push((instance.clone(), instance.send(Command::Start)));
                         }
                         None => {}
                     }
@@ -131,6 +133,7 @@ impl Supervisor {
             }
         }
         self.schedule();
+        queued
     }
 
     /// Starts the waiting programs whose dependencies all run; tells the others
