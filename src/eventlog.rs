@@ -205,6 +205,10 @@ pub fn signal_failed(name: &str, sig: Signal, e: Errno) {
     warn!("could not send {} to {name}: {}", sig.as_str(), e.desc());
 }
 
+pub fn output_lost(name: &str, pid: i32, reason: &str) {
+    warn!("{name} (pid {pid}): {reason}; killing it, since nothing could read its output");
+}
+
 pub fn group_killed(name: &str, pgid: i32) {
     warn!("killing what is left of {name}'s process group {pgid} with SIGKILL (stoptime passed)");
 }

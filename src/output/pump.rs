@@ -40,8 +40,12 @@ const STACK_SIZE: usize = 128 * 1024;
 /// pump never sees the end of the stream.
 #[derive(Debug)]
 pub enum PumpSource {
-    /// Read ends of the child's stdout and stderr pipes.
-    Pipes { stdout: OwnedFd, stderr: OwnedFd },
+    /// Read ends of the child's stdout and stderr pipes (`None`: that one already
+    /// ended, see `watch::unpumped`).
+    Pipes {
+        stdout: Option<OwnedFd>,
+        stderr: Option<OwnedFd>,
+    },
     /// A pty master; everything read counts as stdout.
     Pty { master: OwnedFd },
 }
@@ -94,18 +98,18 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
     let mut sink = Sink::new(name, files);
     let mut folder = CrlfFolder::default();
     let mut inputs = match source {
-        PumpSource::Pipes { stdout, stderr } => vec![
-            Input {
-                stream: Stream::Stdout,
-                fd: stdout,
-                pty: false,
-            },
-            Input {
-                stream: Stream::Stderr,
-                fd: stderr,
-                pty: false,
-            },
-        ],
+        PumpSource::Pipes { stdout, stderr } => {
+            [(Stream::Stdout, stdout), (Stream::Stderr, stderr)]
+                .into_iter()
+                .filter_map(|(stream, fd)| {
+                    fd.map(|fd| Input {
+                        stream,
+                        fd,
+                        pty: false,
+                    })
+                })
+                .collect()
+        }
         PumpSource::Pty { master } => vec![Input {
             stream: Stream::Stdout,
             fd: master,

@@ -55,8 +55,8 @@ fn hundred_mib_through_a_pipe_land_whole_in_the_file() {
     let pump = start_pump(
         "flood",
         PumpSource::Pipes {
-            stdout: out_r,
-            stderr: err_r,
+            stdout: Some(out_r),
+            stderr: Some(err_r),
         },
         files(Some(&path), None),
         Arc::clone(&buffers),
@@ -129,8 +129,8 @@ fn both_streams_into_one_shared_file() {
     let pump = start_pump(
         "both",
         PumpSource::Pipes {
-            stdout: out_r,
-            stderr: err_r,
+            stdout: Some(out_r),
+            stderr: Some(err_r),
         },
         files(Some(&path), Some(&path)),
         Arc::clone(&buffers),
@@ -164,8 +164,8 @@ fn keeps_draining_one_pipe_after_the_other_ends() {
     let pump = start_pump(
         "half",
         PumpSource::Pipes {
-            stdout: out_r,
-            stderr: err_r,
+            stdout: Some(out_r),
+            stderr: Some(err_r),
         },
         OutputFiles::none(),
         Arc::clone(&buffers),
@@ -201,8 +201,8 @@ fn a_failing_file_is_skipped_and_the_pipe_still_drained() {
     let pump = start_pump(
         "full",
         PumpSource::Pipes {
-            stdout: out_r,
-            stderr: err_r,
+            stdout: Some(out_r),
+            stderr: Some(err_r),
         },
         files(Some(Path::new("/dev/full")), Some(&good)),
         Arc::clone(&buffers),

@@ -6,6 +6,7 @@ pub mod instance;
 mod leftover;
 pub mod spawn;
 pub mod state;
+mod unpumped;
 pub mod watcher;
 
 pub use instance::{ChildInput, Command, Instance, Status};

@@ -21,6 +21,7 @@ use super::instance::{ChildInput, Command, Instance};
 use super::leftover::LeftoverGroup;
 use super::spawn;
 use super::state::{Action, Event, ExitStatus, Machine, Report, State};
+use super::unpumped::{Handoff, UnpumpedOutput};
 use crate::config::OutputTarget;
 use crate::config::ProgramConfig;
 use crate::eventlog;
@@ -34,6 +35,8 @@ struct Running {
     /// Held so the child's stdin stays open (EOF only when taskmaster lets go);
     /// for a pty, a handle on the master. Shared with attach sessions.
     _input: Arc<OwnedFd>,
+    /// Output pipes no pump reads yet: polled here until the first byte.
+    unpumped: Option<UnpumpedOutput>,
 }
 
 pub struct Watcher {
@@ -71,6 +74,9 @@ impl Watcher {
         loop {
             let woke = self.sleep();
             let now = Instant::now();
+            if let Some(revents) = woke.output {
+                self.output_ready(&revents);
+            }
             if woke.child_exited {
                 self.reap(now);
             }
@@ -113,6 +119,11 @@ impl Watcher {
             fds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
         }
         let child_slot = fds.len() - 1;
+        let unpumped = self.child.as_ref().and_then(|c| c.unpumped.as_ref());
+        if let Some(output) = unpumped {
+            fds.extend(output.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
+        }
+        let output_slots = child_slot + 1..fds.len();
         for group in &self.leftover_groups {
             fds.extend(group.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
         }
@@ -120,9 +131,16 @@ impl Watcher {
         // are all non-blocking and idempotent.
         let _ = nix::poll::ppoll(&mut fds, timeout, None);
         let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+        let output = fds[output_slots.clone()].iter().any(ready).then(|| {
+            fds[output_slots]
+                .iter()
+                .map(|fd| fd.revents().unwrap_or(PollFlags::empty()))
+                .collect()
+        });
         Woke {
             commands: ready(&fds[0]),
             child_exited: self.child.is_some() && fds.get(child_slot).is_some_and(ready),
+            output,
         }
     }
 
@@ -138,6 +156,10 @@ impl Watcher {
             Err(Errno::ECHILD) => ExitStatus::Signal(Signal::SIGKILL),
             Err(_) => return,
         };
+        if let Some(output) = self.child.as_mut().and_then(|c| c.unpumped.take()) {
+            let handoff = output.after_exit(&self.instance.name(), &self.instance.output);
+            self.handoff(handoff, pid);
+        }
         self.child = None;
         crate::journal::exited(pid);
         if self.machine.state == State::Stopping {
@@ -252,36 +274,43 @@ impl Watcher {
                 }
             }
         };
-        let (source, input, pty) = match child.io {
+        let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (unpumped, input, pty) = match child.io {
             spawn::ChildIo::Pipes {
                 stdin,
                 stdout,
                 stderr,
-            } => (PumpSource::Pipes { stdout, stderr }, stdin, false),
-            spawn::ChildIo::Pty { master, input } => (PumpSource::Pty { master }, input, true),
+            } => {
+                let output = UnpumpedOutput::new(stdout, stderr, files, drained.clone());
+                (Some(output), stdin, false)
+            }
+            spawn::ChildIo::Pty { master, input } => {
+                if let Err(e) = start_pump(
+                    &self.instance.name(),
+                    PumpSource::Pty { master },
+                    files,
+                    self.instance.output.clone(),
+                    drained.clone(),
+                ) {
+                    // Without a reader the child would block on a full pty: do not
+                    // keep it.
+                    let _ = sys::signal_group(child.pid, Signal::SIGKILL);
+                    let _ = waitpid(Pid::from_raw(child.pid), None);
+                    return Event::SpawnFailed {
+                        reason: format!("cannot start the output thread: {e}"),
+                    };
+                }
+                (None, input, true)
+            }
         };
         let input = Arc::new(input);
-        let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        if let Err(e) = start_pump(
-            &self.instance.name(),
-            source,
-            files,
-            self.instance.output.clone(),
-            drained.clone(),
-        ) {
-            // Without a reader the child would block on a full pipe: do not keep it.
-            let _ = sys::signal_group(child.pid, Signal::SIGKILL);
-            let _ = waitpid(Pid::from_raw(child.pid), None);
-            return Event::SpawnFailed {
-                reason: format!("cannot start the output thread: {e}"),
-            };
-        }
         let pid = child.pid;
         crate::journal::spawned(pid, &self.instance.name());
         self.child = Some(Running {
             pid,
             pidfd: child.pidfd,
             _input: input.clone(),
+            unpumped,
         });
         self.instance.set_input(Some(ChildInput {
             fd: input,
@@ -292,6 +321,35 @@ impl Watcher {
         self.instance
             .publish(|s| s.started_at = Some((Instant::now(), SystemTime::now())));
         Event::Spawned { pid }
+    }
+
+    /// The child's silent pipes became readable or hung up.
+    fn output_ready(&mut self, revents: &[PollFlags]) {
+        let Some(child) = &mut self.child else { return };
+        let Some(output) = child.unpumped.take() else {
+            return;
+        };
+        let pid = child.pid;
+        let handoff =
+            output.after_poll(revents, false, &self.instance.name(), &self.instance.output);
+        self.handoff(handoff, pid);
+    }
+
+    fn handoff(&mut self, handoff: Handoff, pid: i32) {
+        match handoff {
+            Handoff::Waiting(output) => {
+                if let Some(child) = &mut self.child {
+                    child.unpumped = Some(output);
+                }
+            }
+            Handoff::Done => {}
+            Handoff::NoPump(reason) => {
+                // Its output can no longer be read: rather than let it die of EPIPE
+                // at some later write, end it now; its exit is handled as any other.
+                eventlog::output_lost(&self.instance.name(), pid, &reason);
+                let _ = sys::signal_group(pid, Signal::SIGKILL);
+            }
+        }
     }
 
     /// Forgets leftover groups that died out; SIGKILLs those whose deadline passed
@@ -337,4 +395,6 @@ impl Watcher {
 struct Woke {
     commands: bool,
     child_exited: bool,
+    /// `revents` of the unpumped output pipes, when one of them is ready.
+    output: Option<Vec<PollFlags>>,
 }

@@ -25,6 +25,8 @@ const USAGE: &str = "usage: taskmaster-testprog MODE [ARGS...]
   exit CODE [AFTER_SECS]     exit with CODE, optionally after AFTER_SECS (float)
   ignore-term                ignore SIGTERM, print `ready`, sleep forever
   trap SIGNAME               print `ready`, wait for SIGNAME, print `got SIGxxx`, exit 0
+  quiet-until SIGNAME        print nothing until SIGNAME, then `woke` on stdout and
+                             `woke-err` on stderr, sleep forever
   flood BYTES                write BYTES (suffix K/M/G) of pattern i%251 to stdout, exit 0
   print OUT [ERR]            print OUT on stdout (and ERR on stderr), sleep forever
   lines N [INTERVAL_SECS]    print `line 1`..`line N`, INTERVAL apart, sleep forever
@@ -96,7 +98,18 @@ fn dispatch(args: &[String]) -> Result<i32, String> {
         }
         "trap" => {
             arity(1, 1)?;
-            trap(parse_signal(rest[0])?)
+            let sig = parse_signal(rest[0])?;
+            wait_for_signal(sig, true)?;
+            say(&format!("got {}", sig.as_str()));
+            Ok(0)
+        }
+        "quiet-until" => {
+            arity(1, 1)?;
+            wait_for_signal(parse_signal(rest[0])?, false)?;
+            say("woke");
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(stderr, "woke-err").and_then(|()| stderr.flush());
+            sleep_forever()
         }
         "flood" => {
             arity(1, 1)?;
@@ -214,7 +227,8 @@ fn write_atomically(path: &str, contents: &str) -> Result<(), String> {
 
 // ---- modes ------------------------------------------------------------------------------
 
-fn trap(sig: Signal) -> Result<i32, String> {
+/// Waits for `sig` (after printing `ready` when `announce`).
+fn wait_for_signal(sig: Signal, announce: bool) -> Result<(), String> {
     // Block the signal while installing the handler, then wait for it with sigsuspend, so
     // a signal arriving between "check the flag" and "sleep" cannot be missed.
     let mut only = SigSet::empty();
@@ -230,7 +244,9 @@ fn trap(sig: Signal) -> Result<i32, String> {
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe { signal::sigaction(sig, &action) }
         .map_err(|e| format!("cannot trap {}: {e}", sig.as_str()))?;
-    say("ready");
+    if announce {
+        say("ready");
+    }
     let mut wait_mask = old_mask;
     wait_mask.remove(sig);
     while !GOT_SIGNAL.load(Ordering::SeqCst) {
@@ -238,8 +254,7 @@ fn trap(sig: Signal) -> Result<i32, String> {
             .suspend()
             .map_err(|e| format!("sigsuspend: {e}"))?;
     }
-    say(&format!("got {}", sig.as_str()));
-    Ok(0)
+    Ok(())
 }
 
 fn flood(total: u64) -> i32 {

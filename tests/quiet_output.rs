@@ -1,0 +1,127 @@
+//! Children that print nothing get no pump thread (the watcher watches their pipes
+//! until the first byte); the first byte starts one, and nothing is lost either way:
+//! not the first words of a long-silent child, not what a grandchild writes after
+//! the child is gone, not a descriptor.
+
+mod common;
+use common::*;
+
+use std::collections::BTreeSet;
+
+/// The names of the daemon's pump threads (`pump:NAME`).
+fn pump_threads(pid: i32) -> BTreeSet<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return BTreeSet::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .map(|c| c.trim_end().to_string())
+        .filter(|c| c.starts_with("pump:"))
+        .collect()
+}
+
+/// How many pipes the daemon holds open.
+fn open_pipes(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.flatten()
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .filter(|target| target.to_string_lossy().starts_with("pipe:"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn silent_children_get_a_pump_only_at_their_first_output() {
+    let mut d = Daemon::start(
+        "quiet-pumps",
+        "programs:
+  quiet:
+    cmd: TESTPROG quiet-until USR1
+    numprocs: 2
+    starttime: 0
+    stdout: DIR/quiet.out
+    stderr: DIR/quiet.err
+  talker:
+    cmd: TESTPROG print hello
+    starttime: 0
+    stdout: DIR/talker.out
+",
+    );
+    let daemon = d.pid();
+    for name in ["quiet:0", "quiet:1", "talker"] {
+        d.wait_state(name, "RUNNING", secs(10.0));
+    }
+    wait_file(&d.path("talker.out"), secs(10.0), |t| t == "hello\n");
+    // The talker's pump read `hello`, so it exists; the silent ones have none.
+    wait_for("talker's pump thread", secs(10.0), || {
+        pump_threads(daemon).contains("pump:talker").then_some(())
+    });
+    let pumps = pump_threads(daemon);
+    assert!(
+        !pumps.iter().any(|p| p.starts_with("pump:quiet")),
+        "silent children should have no pump thread yet: {pumps:?}"
+    );
+    let pipes_running = open_pipes(daemon);
+
+    // The first output of a long-silent child, on both streams, lands whole.
+    d.command_expect("signal USR1 quiet:0", "quiet:0: signalled", secs(10.0));
+    wait_file(&d.path("quiet.out"), secs(10.0), |t| t == "woke\n");
+    wait_file(&d.path("quiet.err"), secs(10.0), |t| t == "woke-err\n");
+    let pumps = pump_threads(daemon);
+    assert!(
+        pumps.contains("pump:quiet:0") && !pumps.contains("pump:quiet:1"),
+        "only quiet:0 spoke, so only it should have a pump now: {pumps:?}"
+    );
+
+    // Stopping closes every pipe: the pumped ones at their end of stream, the
+    // silent ones by the watcher when the child is reaped. Each instance held 3.
+    d.command_expect("stop all", "talker: stopped", secs(10.0));
+    for name in ["quiet:0", "quiet:1", "talker"] {
+        d.wait_state(name, "STOPPED", secs(10.0));
+    }
+    wait_for("the children's pipes to be closed", secs(10.0), || {
+        (open_pipes(daemon) + 9 == pipes_running).then_some(())
+    });
+    wait_for("the pump threads to end", secs(10.0), || {
+        pump_threads(daemon).is_empty().then_some(())
+    });
+
+    // A silent instance restarts as often as asked without leaking anything.
+    for _ in 0..5 {
+        d.command_expect("start quiet:1", "quiet:1: started", secs(10.0));
+        d.command_expect("stop quiet:1", "quiet:1: stopped", secs(10.0));
+    }
+    assert_eq!(
+        open_pipes(daemon) + 9,
+        pipes_running,
+        "pipes after 5 restarts"
+    );
+    assert!(
+        pump_threads(daemon).is_empty(),
+        "no pump for a silent child"
+    );
+    d.finish(secs(20.0));
+}
+
+#[test]
+fn output_of_a_grandchild_after_the_silent_child_exited_is_kept() {
+    let mut d = Daemon::start(
+        "quiet-grandchild",
+        "programs:
+  parent:
+    cmd: /bin/sh -c '(sleep 0.3; echo late; echo late-err >&2) & exit 0'
+    starttime: 0
+    autorestart: never
+    stdout: DIR/parent.out
+    stderr: DIR/parent.err
+",
+    );
+    d.wait_state("parent", "EXITED", secs(10.0));
+    // The watcher handed the still-open pipes to a pump when it reaped `sh`.
+    wait_file(&d.path("parent.out"), secs(10.0), |t| t == "late\n");
+    wait_file(&d.path("parent.err"), secs(10.0), |t| t == "late-err\n");
+    d.finish(secs(20.0));
+}
