@@ -13,6 +13,7 @@ pub mod output;
 pub mod pty;
 pub mod reload;
 pub mod shell;
+pub mod stack;
 pub mod supervisor;
 pub mod sys;
 pub mod syslog;

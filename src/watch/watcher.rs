@@ -70,8 +70,14 @@ pub fn start_watcher(
 }
 
 impl Watcher {
+    /// The handlers this loop calls are `#[inline(never)]`: their frames (a spawn's
+    /// are large) then sit below this one, where `release_unused` drops them, rather
+    /// than inside it, where they would stay resident while the watcher sleeps.
     fn run(&mut self) {
         loop {
+            // A spawn or a log line may have touched a few pages deep down; the
+            // wait itself needs none of them.
+            crate::stack::release_unused();
             let woke = self.sleep();
             let now = Instant::now();
             if let Some(revents) = woke.output {
@@ -102,6 +108,7 @@ impl Watcher {
     }
 
     /// Blocks until the child exits, a command arrives or the next deadline passes.
+    #[inline(never)]
     fn sleep(&self) -> Woke {
         let deadline = self
             .leftover_groups
@@ -144,6 +151,7 @@ impl Watcher {
         }
     }
 
+    #[inline(never)]
     fn reap(&mut self, now: Instant) {
         let Some(child) = &self.child else { return };
         let pid = child.pid;
@@ -180,6 +188,7 @@ impl Watcher {
         self.instance.output.interrupt();
     }
 
+    #[inline(never)]
     fn command(&mut self, cmd: Command, now: Instant) {
         match cmd {
             Command::Note(note) => self.instance.publish(|s| s.note = Some(note)),
@@ -213,6 +222,7 @@ impl Watcher {
 
     /// Feeds one event to the machine and carries out its actions; a spawn's result
     /// is fed back in turn.
+    #[inline(never)]
     fn apply(&mut self, event: Event, now: Instant) {
         let mut pending = vec![event];
         while let Some(event) = pending.pop() {
@@ -324,6 +334,7 @@ impl Watcher {
     }
 
     /// The child's silent pipes became readable or hung up.
+    #[inline(never)]
     fn output_ready(&mut self, revents: &[PollFlags]) {
         let Some(child) = &mut self.child else { return };
         let Some(output) = child.unpumped.take() else {
@@ -354,6 +365,7 @@ impl Watcher {
 
     /// Forgets leftover groups that died out; SIGKILLs those whose deadline passed
     /// (or all of them when `all`).
+    #[inline(never)]
     fn kill_leftover_groups(&mut self, now: Instant, all: bool) {
         let name = &self.instance.name();
         self.leftover_groups.retain_mut(|group| {
@@ -369,6 +381,7 @@ impl Watcher {
         });
     }
 
+    #[inline(never)]
     fn publish(&self, handled: Option<u64>) {
         let m = &self.machine;
         let mut before = m.state;
