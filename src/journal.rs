@@ -4,16 +4,17 @@
 //! When taskmaster dies without its shutdown, its children keep running, reparented
 //! to init: nobody restarts, stops or reaps them any more. The next taskmaster on
 //! the same socket reads the journal and reports every such process still alive
-//! (matching pid *and* start time, so a recycled pid is not mistaken for one), and
+//! (matching pid *and* identity, so a recycled pid is not mistaken for one), and
 //! does not autostart the instances they belong to — no silent duplicates.
 //!
-//! The file is append-only (`+ PID START NAME` at spawn, `- PID` at reap; one
-//! `O_APPEND` write per line), compacted now and then, and removed by a clean
-//! shutdown.
+//! The file is append-only (`+ PID IDENTITY NAME` at spawn; one `O_APPEND` write
+//! per line), compacted now and then, and removed by a clean shutdown. (`- PID`
+//! lines, written by earlier versions at reap, are still understood.)
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -22,8 +23,8 @@ use parking_lot::Mutex;
 struct Journal {
     path: PathBuf,
     file: File,
-    /// pid → (start time, instance name) of the children alive now.
-    live: HashMap<i32, (u64, String)>,
+    /// pid → (identity, instance name) of the children alive now.
+    live: HashMap<i32, (String, String)>,
     lines: usize,
 }
 
@@ -36,8 +37,45 @@ pub struct Leftover {
     pub name: String,
 }
 
-/// The kernel's start time of `pid` (clock ticks since boot), to tell a process
-/// from a later one that got the same pid; `None` when it is gone or a zombie.
+/// `statfs` type of pidfs, where every process's pidfd has an inode number of its
+/// own that is never reused while the system runs (Linux 6.9+).
+const PIDFS_MAGIC: i64 = 0x5049_4446;
+
+/// What tells the process behind `pidfd` from a later one that got the same pid:
+/// `ino:N`, its pidfs inode number, or on older kernels `start:N`, its start time
+/// in clock ticks since boot. The inode costs two `fstat`s; reading `/proc/PID`
+/// would also leave dentries the kernel must flush when the child is reaped.
+fn identity(pid: i32, pidfd: BorrowedFd<'_>) -> Option<String> {
+    // SAFETY: plain fstatfs/fstat on a descriptor we hold, into zeroed structs.
+    let ino = unsafe {
+        let mut fs: nix::libc::statfs = std::mem::zeroed();
+        let mut st: nix::libc::stat = std::mem::zeroed();
+        let on_pidfs =
+            nix::libc::fstatfs(pidfd.as_raw_fd(), &mut fs) == 0 && fs.f_type as i64 == PIDFS_MAGIC;
+        (on_pidfs && nix::libc::fstat(pidfd.as_raw_fd(), &mut st) == 0).then_some(st.st_ino)
+    };
+    match ino {
+        Some(ino) => Some(format!("ino:{ino}")),
+        None => start_time(pid).map(|t| format!("start:{t}")),
+    }
+}
+
+/// The identity of `pid` now, if it is alive and not a zombie.
+fn current_identity(pid: i32) -> Option<String> {
+    let pidfd = crate::sys::pidfd_open(pid).ok()?;
+    let mut poll = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(&pidfd),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    // Readable: it exited and waits (as a zombie) for init to reap it.
+    if matches!(nix::poll::poll(&mut poll, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0) {
+        return None;
+    }
+    identity(pid, std::os::fd::AsFd::as_fd(&pidfd))
+}
+
+/// The kernel's start time of `pid` (clock ticks since boot); `None` when it is
+/// gone or a zombie.
 fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -61,7 +99,7 @@ pub fn open(path: &Path) -> std::io::Result<Vec<Leftover>> {
     let leftovers = match previous {
         Ok(text) => replay(&text)
             .into_iter()
-            .filter(|(pid, (start, _))| start_time(*pid) == Some(*start))
+            .filter(|(pid, (id, _))| current_identity(*pid).as_ref() == Some(id))
             .map(|(pid, (_, name))| Leftover { pid, name })
             .collect(),
         Err(_) => Vec::new(),
@@ -84,7 +122,7 @@ pub fn open(path: &Path) -> std::io::Result<Vec<Leftover>> {
     Ok(sorted)
 }
 
-fn replay(text: &str) -> HashMap<i32, (u64, String)> {
+fn replay(text: &str) -> HashMap<i32, (String, String)> {
     let mut live = HashMap::new();
     for line in text.lines() {
         let mut words = line.splitn(4, ' ');
@@ -93,10 +131,8 @@ fn replay(text: &str) -> HashMap<i32, (u64, String)> {
             words.next().and_then(|p| p.parse::<i32>().ok()),
         ) {
             (Some("+"), Some(pid)) => {
-                if let (Some(Ok(start)), Some(name)) =
-                    (words.next().map(str::parse::<u64>), words.next())
-                {
-                    live.insert(pid, (start, name.to_string()));
+                if let (Some(id), Some(name)) = (words.next(), words.next()) {
+                    live.insert(pid, (id.to_string(), name.to_string()));
                 }
             }
             (Some("-"), Some(pid)) => {
@@ -109,21 +145,22 @@ fn replay(text: &str) -> HashMap<i32, (u64, String)> {
 }
 
 /// Records a new child.
-pub fn spawned(pid: i32, name: &str) {
+pub fn spawned(pid: i32, pidfd: BorrowedFd<'_>, name: &str) {
     let Some(journal) = JOURNAL.get() else { return };
-    let start = start_time(pid).unwrap_or(0);
+    let id = identity(pid, pidfd).unwrap_or_else(|| "unknown".to_string());
+    let line = format!("+ {pid} {id} {name}\n");
     let mut j = journal.lock();
-    j.live.insert(pid, (start, name.to_string()));
-    j.append(&format!("+ {pid} {start} {name}\n"));
+    j.live.insert(pid, (id, name.to_string()));
+    j.append(&line);
 }
 
-/// Records a reaped child.
+/// Records a reaped child — in memory only: the next run checks every `+` line's
+/// identity anyway, so a reaped child's line matches nothing, and leaving out the
+/// `- PID` line spares a write under the journal's lock at every exit (a thousand
+/// at once in `stop all`). Compaction drops such lines.
 pub fn exited(pid: i32) {
     let Some(journal) = JOURNAL.get() else { return };
-    let mut j = journal.lock();
-    if j.live.remove(&pid).is_some() {
-        j.append(&format!("- {pid}\n"));
-    }
+    journal.lock().live.remove(&pid);
 }
 
 /// A clean shutdown: nothing of ours is left running.
@@ -148,8 +185,8 @@ impl Journal {
     fn compact(&mut self) {
         let tmp = self.path.with_extension("compact");
         let mut text = format!("# taskmaster {}\n", std::process::id());
-        for (pid, (start, name)) in &self.live {
-            text.push_str(&format!("+ {pid} {start} {name}\n"));
+        for (pid, (id, name)) in &self.live {
+            text.push_str(&format!("+ {pid} {id} {name}\n"));
         }
         let reopened = OpenOptions::new()
             .create(true)
@@ -192,10 +229,11 @@ mod tests {
     #[test]
     fn replay_keeps_only_children_never_reaped() {
         let live =
-            replay("# taskmaster 1\n+ 10 500 web\n+ 11 501 db:0\n- 10\n+ 12 502 a b\nbogus\n");
+            replay("# taskmaster 1\n+ 10 ino:500 web\n+ 11 ino:501 db:0\n- 10\n+ 12 start:502 a b\nbogus\n");
         assert_eq!(live.len(), 2);
-        assert_eq!(live.get(&11), Some(&(501, "db:0".to_string())));
-        assert_eq!(live.get(&12), Some(&(502, "a b".to_string())));
+        let entry = |id: &str, name: &str| Some((id.to_string(), name.to_string()));
+        assert_eq!(live.get(&11).cloned(), entry("ino:501", "db:0"));
+        assert_eq!(live.get(&12).cloned(), entry("start:502", "a b"));
     }
 
     #[test]
@@ -215,5 +253,27 @@ mod tests {
     #[test]
     fn our_own_start_time_is_readable() {
         assert!(start_time(std::process::id() as i32).is_some_and(|t| t > 0));
+    }
+
+    #[test]
+    fn a_live_process_keeps_its_identity_and_a_reaped_one_has_none() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        let first = current_identity(pid).expect("identity of a live child");
+        assert_eq!(current_identity(pid), Some(first.clone()), "stable");
+        assert!(
+            first.starts_with("ino:") || first.starts_with("start:"),
+            "{first}"
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_ne!(
+            current_identity(pid),
+            Some(first),
+            "a reaped child matches no more"
+        );
     }
 }

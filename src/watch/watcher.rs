@@ -48,6 +48,8 @@ pub struct Watcher {
     /// they get SIGKILL at the stop's deadline (SPEC §4).
     leftover_groups: Vec<LeftoverGroup>,
     removing: bool,
+    /// A spawn happened since the stack was last trimmed.
+    spawned: bool,
 }
 
 /// Starts the watcher thread of `instance`; `autostart` sends it a first `Start`.
@@ -62,6 +64,7 @@ pub fn start_watcher(
         child: None,
         leftover_groups: Vec::new(),
         removing: false,
+        spawned: false,
     };
     std::thread::Builder::new()
         .name(format!("watch:{}", instance.name()))
@@ -75,9 +78,13 @@ impl Watcher {
     /// than inside it, where they would stay resident while the watcher sleeps.
     fn run(&mut self) {
         loop {
-            // A spawn or a log line may have touched a few pages deep down; the
-            // wait itself needs none of them.
-            crate::stack::release_unused();
+            // A spawn touches a page deep down that the wait needs no more. Only
+            // after spawns: dropping a page costs a TLB flush on every CPU running
+            // a daemon thread, which a thousand stops at once would pay for, while
+            // what a stop touches is no more than a spawn does.
+            if std::mem::take(&mut self.spawned) {
+                crate::stack::release_unused();
+            }
             let woke = self.sleep();
             let now = Instant::now();
             if let Some(revents) = woke.output {
@@ -248,6 +255,7 @@ impl Watcher {
     }
 
     fn spawn(&mut self) -> Event {
+        self.spawned = true;
         let launch = &self.config.launch;
         let path = |t: &OutputTarget| match t {
             OutputTarget::File(p) => Some(p.clone()),
@@ -315,7 +323,7 @@ impl Watcher {
         };
         let input = Arc::new(input);
         let pid = child.pid;
-        crate::journal::spawned(pid, &self.instance.name());
+        crate::journal::spawned(pid, child.pidfd.as_fd(), &self.instance.name());
         self.child = Some(Running {
             pid,
             pidfd: child.pidfd,
