@@ -1,12 +1,12 @@
 //! The event log (SPEC §9): one line per event, timestamp with milliseconds, level,
-//! message; through log4rs, whose file appender flushes after every record.
+//! message; through log4rs, to our lock-free append-only file (`logfile.rs`), or
+//! log4rs's rolling appender when the log rotates — each writes every line through.
 //!
 //! Instance events arrive here as [`Report`]s from the watchers; this module is the
 //! one place that turns them into words, so the log reads the same whoever caused
 //! the event.
 
 use log::{info, warn, LevelFilter};
-use log4rs::append::file::FileAppender;
 use log4rs::append::rolling_file::policy::compound::roll::delete::DeleteRoller;
 use log4rs::append::rolling_file::policy::compound::roll::fixed_window::FixedWindowRoller;
 use log4rs::append::rolling_file::policy::compound::trigger::size::SizeTrigger;
@@ -50,12 +50,7 @@ fn log_config(settings: &DaemonSettings) -> Result<log4rs::Config, LogError> {
     }
     let encoder = Box::new(PatternEncoder::new(PATTERN));
     let file: Box<dyn log4rs::append::Append> = if rotation.maxbytes == 0 {
-        Box::new(
-            FileAppender::builder()
-                .encoder(encoder)
-                .build(path)
-                .map_err(|e| err(e.to_string()))?,
-        )
+        Box::new(crate::logfile::AppendOnlyLog::open(path).map_err(|e| err(e.to_string()))?)
     } else {
         // The same scheme as the programs' files: PATH.1 … PATH.N, oldest dropped.
         let roller: Box<dyn log4rs::append::rolling_file::policy::compound::roll::Roll> =

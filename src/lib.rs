@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod eventlog;
 pub mod frontend;
 pub mod journal;
+pub mod logfile;
 pub mod notify;
 pub mod output;
 pub mod pty;
