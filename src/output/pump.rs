@@ -30,7 +30,7 @@ const READ_BUF: usize = 1024 * 1024;
 /// The pipe capacity asked for a chatty child (the unprivileged maximum by
 /// default, `/proc/sys/fs/pipe-max-size`).
 const BIG_PIPE: i32 = 1024 * 1024;
-/// What a pump reads with until its child proves chatty.
+/// What a pump reads with (a shared buffer) until its child proves chatty.
 const FIRST_READ_BUF: usize = 4 * 1024;
 /// Pump threads only loop over a heap buffer; thousands of them must stay cheap.
 const STACK_SIZE: usize = 128 * 1024;
@@ -116,9 +116,9 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
             pty: true,
         }],
     };
-    // Start small and grow only for a child that fills the buffer: a thousand
-    // quiet children then cost 4 KiB each, not a large zeroed buffer.
-    let mut buf = vec![0u8; FIRST_READ_BUF];
+    // Reads go into a small shared buffer until the child fills one; only then
+    // does the pump get a buffer of its own, growing with the child's output.
+    let mut own: Vec<u8> = Vec::new();
     // With a single descriptor left a blocking read is enough: one syscall per
     // chunk instead of two.
     let mut must_poll = inputs.len() > 1;
@@ -149,7 +149,13 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
             if !ready[i] {
                 continue;
             }
-            match read_some(name, input, &mut buf) {
+            let mut small = own.is_empty().then(take_small_buffer);
+            let buf: &mut [u8] = match small.as_mut() {
+                Some(small) => small,
+                None => &mut own,
+            };
+            let mut grow_to = None;
+            match read_some(name, input, buf) {
                 ReadOutcome::Data(n) => {
                     let full = n == buf.len();
                     let data = &buf[..n];
@@ -163,14 +169,20 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
                         // A chatty child: read in larger chunks (4 KiB, 64 KiB, then
                         // 1 MiB) and, at the last step, let it write larger ones (a
                         // bigger pipe means fewer wake-ups for both).
-                        buf.resize((buf.len() * 16).min(READ_BUF), 0);
-                        if buf.len() == READ_BUF {
-                            inputs.iter().for_each(|input| grow_pipe(&input.fd));
-                        }
+                        grow_to = Some((buf.len() * 16).min(READ_BUF));
                     }
                 }
                 ReadOutcome::End => ended[i] = true,
                 ReadOutcome::Again => again = true,
+            }
+            if let Some(small) = small {
+                give_small_buffer(small);
+            }
+            if let Some(len) = grow_to {
+                own.resize(len, 0);
+                if len == READ_BUF {
+                    inputs.iter().for_each(|input| grow_pipe(&input.fd));
+                }
             }
         }
         for i in (0..inputs.len()).rev() {
@@ -184,6 +196,27 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
     // A '\r' held back at the very end was not followed by '\n': keep it.
     if folder.finish() {
         sink.write(Stream::Stdout, b"\r");
+    }
+}
+
+/// Small read buffers shared by the pumps of children that print now and then: a
+/// pump borrows one for each read, so a thousand mostly quiet pumps hold a few
+/// buffers between them instead of 4 KiB each. Pumps of chatty children read into
+/// buffers of their own. The mutex is a leaf, held for a push or a pop.
+static SMALL_BUFFERS: parking_lot::Mutex<Vec<Box<[u8]>>> = parking_lot::Mutex::new(Vec::new());
+/// How many idle small buffers are kept (more pumps than this reading at the same
+/// instant allocate, and free, their own).
+const SMALL_BUFFERS_KEPT: usize = 16;
+
+fn take_small_buffer() -> Box<[u8]> {
+    let pooled = SMALL_BUFFERS.lock().pop();
+    pooled.unwrap_or_else(|| vec![0u8; FIRST_READ_BUF].into_boxed_slice())
+}
+
+fn give_small_buffer(buf: Box<[u8]>) {
+    let mut pool = SMALL_BUFFERS.lock();
+    if pool.len() < SMALL_BUFFERS_KEPT {
+        pool.push(buf);
     }
 }
 
