@@ -48,8 +48,8 @@ pub struct Watcher {
     /// they get SIGKILL at the stop's deadline (SPEC §4).
     leftover_groups: Vec<LeftoverGroup>,
     removing: bool,
-    /// A spawn happened since the stack was last trimmed.
-    spawned: bool,
+    /// A spawn or a pump start happened since the stack was last trimmed.
+    went_deep: bool,
 }
 
 /// Starts the watcher thread of `instance`; `autostart` sends it a first `Start`.
@@ -64,7 +64,7 @@ pub fn start_watcher(
         child: None,
         leftover_groups: Vec::new(),
         removing: false,
-        spawned: false,
+        went_deep: false,
     };
     std::thread::Builder::new()
         .name(format!("watch:{}", instance.name()))
@@ -78,11 +78,11 @@ impl Watcher {
     /// than inside it, where they would stay resident while the watcher sleeps.
     fn run(&mut self) {
         loop {
-            // A spawn touches a page deep down that the wait needs no more. Only
-            // after spawns: dropping a page costs a TLB flush on every CPU running
-            // a daemon thread, which a thousand stops at once would pay for, while
-            // what a stop touches is no more than a spawn does.
-            if std::mem::take(&mut self.spawned) {
+            // A spawn (or starting a pump thread) touches a page deep down that the
+            // wait needs no more. Only after those: dropping a page costs a TLB
+            // flush on every CPU running a daemon thread, which a thousand stops at
+            // once would pay for, while what a stop touches is no more than a spawn.
+            if std::mem::take(&mut self.went_deep) {
                 crate::stack::release_unused();
             }
             let woke = self.sleep();
@@ -255,7 +255,7 @@ impl Watcher {
     }
 
     fn spawn(&mut self) -> Event {
-        self.spawned = true;
+        self.went_deep = true;
         let launch = &self.config.launch;
         let path = |t: &OutputTarget| match t {
             OutputTarget::File(p) => Some(p.clone()),
@@ -355,6 +355,7 @@ impl Watcher {
     }
 
     fn handoff(&mut self, handoff: Handoff, pid: i32) {
+        self.went_deep = true;
         match handoff {
             Handoff::Waiting(output) => {
                 if let Some(child) = &mut self.child {
