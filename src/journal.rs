@@ -63,15 +63,12 @@ fn identity(pid: i32, pidfd: BorrowedFd<'_>) -> Option<String> {
 /// The identity of `pid` now, if it is alive and not a zombie.
 fn current_identity(pid: i32) -> Option<String> {
     let pidfd = crate::sys::pidfd_open(pid).ok()?;
-    let mut poll = [nix::poll::PollFd::new(
-        std::os::fd::AsFd::as_fd(&pidfd),
-        nix::poll::PollFlags::POLLIN,
-    )];
-    // Readable: it exited and waits (as a zombie) for init to reap it.
-    if matches!(nix::poll::poll(&mut poll, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0) {
+    let pidfd = std::os::fd::AsFd::as_fd(&pidfd);
+    // Exited: it waits, as a zombie, for init to reap it.
+    if crate::sys::pidfd_exited(pidfd) {
         return None;
     }
-    identity(pid, std::os::fd::AsFd::as_fd(&pidfd))
+    identity(pid, pidfd)
 }
 
 /// The kernel's start time of `pid` (clock ticks since boot); `None` when it is

@@ -30,6 +30,13 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// Whether the process behind `pidfd` has exited (its pidfd is readable), without
+/// blocking. An error counts as "not known to have exited".
+pub fn pidfd_exited(pidfd: std::os::fd::BorrowedFd<'_>) -> bool {
+    let mut poll = [nix::poll::PollFd::new(pidfd, nix::poll::PollFlags::POLLIN)];
+    matches!(nix::poll::poll(&mut poll, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
 /// Sends `sig` to the process group led by `pgid` (our children are session
 /// leaders, so their pid is their group). A group already gone is not an error.
 pub fn signal_group(pgid: i32, sig: nix::sys::signal::Signal) -> Result<(), Errno> {

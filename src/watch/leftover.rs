@@ -8,8 +8,6 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Instant;
 
-use nix::poll::{PollFd, PollFlags, PollTimeout};
-
 use crate::sys;
 
 pub struct LeftoverGroup {
@@ -39,10 +37,7 @@ impl LeftoverGroup {
     /// Forgets members that exited; when none is left, looks again for members
     /// forked since. Returns whether the group is still alive.
     pub fn refresh(&mut self) -> bool {
-        self.watched.retain(|fd| {
-            let mut poll = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-            !matches!(nix::poll::poll(&mut poll, PollTimeout::ZERO), Ok(n) if n > 0)
-        });
+        self.watched.retain(|fd| !sys::pidfd_exited(fd.as_fd()));
         if self.watched.is_empty() {
             // A member we cannot open a pidfd for (gone meanwhile) is simply skipped.
             self.watched = sys::group_members(self.pgid)
