@@ -6,7 +6,7 @@
 //! one place that turns them into words, so the log reads the same whoever caused
 //! the event.
 
-use log::{info, warn, LevelFilter};
+use log::{error, info, warn, LevelFilter};
 use log4rs::append::rolling_file::policy::compound::roll::delete::DeleteRoller;
 use log4rs::append::rolling_file::policy::compound::roll::fixed_window::FixedWindowRoller;
 use log4rs::append::rolling_file::policy::compound::trigger::size::SizeTrigger;
@@ -206,4 +206,15 @@ pub fn output_lost(name: &str, pid: i32, reason: &str) {
 
 pub fn group_killed(name: &str, pgid: i32) {
     warn!("killing what is left of {name}'s process group {pgid} with SIGKILL (stoptime passed)");
+}
+
+pub fn watcher_failed(name: &str, pid: Option<i32>, what: &str) {
+    match pid {
+        Some(pid) => error!(
+            "{name}: internal error in its watcher ({what}); killing its process {pid}; {name} stays FATAL until taskmaster restarts"
+        ),
+        None => error!(
+            "{name}: internal error in its watcher ({what}); {name} stays FATAL until taskmaster restarts"
+        ),
+    }
 }

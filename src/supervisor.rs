@@ -383,7 +383,11 @@ impl Supervisor {
             }
         }
         for entry in programs.values_mut() {
-            entry.instances.retain(|i| !i.status().finished);
+            // A crashed instance stays listed (FATAL, with the reason) until restart.
+            entry.instances.retain(|i| {
+                let s = i.status();
+                !s.finished || s.crashed
+            });
         }
         drop(programs);
         self.schedule();

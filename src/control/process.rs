@@ -101,11 +101,15 @@ fn start_all(instances: &[Arc<Instance>], out: &mut Outcome) {
     }
 }
 
+/// The verdict on an instance whose watcher failed (`watch::watcher::crash`).
+const CRASHED: &str = "internal error, see the log";
+
 /// supervisorctl's verdicts: RUNNING is success; a start that failed to exec is a
 /// spawn error; one that died before `starttime` an abnormal termination.
 fn start_result(status: &Status) -> Result<(), &'static str> {
     match status.state {
         State::Running => Ok(()),
+        _ if status.crashed => Err(CRASHED),
         _ if status.finished => Err("removed"),
         _ if status
             .spawnerr
@@ -130,8 +134,13 @@ fn stop_all(instances: &[Arc<Instance>], out: &mut Outcome, quiet_if_stopped: bo
         }
     }
     for (instance, seq) in sent {
-        instance.wait_for(seq, |s| !s.state.has_process() && s.state != State::Backoff);
-        out.line(&instance.name(), "stopped");
+        let status =
+            instance.wait_for(seq, |s| !s.state.has_process() && s.state != State::Backoff);
+        if status.crashed {
+            out.error(format!("{}: ERROR ({CRASHED})", instance.name()));
+        } else {
+            out.line(&instance.name(), "stopped");
+        }
     }
 }
 

@@ -73,7 +73,16 @@ pub fn start_pump(
         .name(thread_name)
         .stack_size(STACK_SIZE)
         .spawn(move || {
-            run(&name, source, files, &buffers);
+            // Whatever happens here, `drained` must be set: attach sessions wait
+            // for it before they report the child's exit.
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(&name, source, files, &buffers)
+            }));
+            if run.is_err() {
+                log::error!(
+                    "{name}: internal error in its output thread; its further output is lost"
+                );
+            }
             drained.store(true, Ordering::SeqCst);
             buffers.interrupt();
         })

@@ -52,8 +52,10 @@ pub struct Status {
     pub ever_started: bool,
     /// Sequence number of the last command the watcher has applied.
     pub handled: u64,
-    /// The watcher thread has ended (instance removed).
+    /// The watcher thread has ended (instance removed, or its watcher crashed).
     pub finished: bool,
+    /// The watcher thread panicked: the instance is FATAL for good (`watcher::crash`).
+    pub crashed: bool,
     /// Members of a stopped process group still await their SIGKILL at stoptime.
     pub leftovers: bool,
     /// Why it was not started, until it is.
@@ -117,6 +119,7 @@ impl Instance {
                 ever_started: false,
                 handled: 0,
                 finished: false,
+                crashed: false,
                 leftovers: false,
                 note: None,
             }),

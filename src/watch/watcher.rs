@@ -28,6 +28,8 @@ use crate::eventlog;
 use crate::output::{start_pump, OutputFiles, PumpSource, RotatingPath};
 use crate::sys;
 
+mod crash;
+
 /// The live child of an instance.
 struct Running {
     pid: i32,
@@ -69,7 +71,14 @@ pub fn start_watcher(
     std::thread::Builder::new()
         .name(format!("watch:{}", instance.name()))
         .stack_size(sys::THREAD_STACK)
-        .spawn(move || watcher.run())
+        .spawn(move || {
+            // The watcher owns its child and the status others wait on: a bug must
+            // not take them down with the thread (see `crash`).
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| watcher.run()));
+            if let Err(payload) = run {
+                watcher.after_panic(payload.as_ref());
+            }
+        })
 }
 
 impl Watcher {
@@ -197,6 +206,15 @@ impl Watcher {
 
     #[inline(never)]
     fn command(&mut self, cmd: Command, now: Instant) {
+        // Debug builds only: lets tests/watcher_panic.rs prove a panicking watcher
+        // is contained (there is no known way to make one panic otherwise).
+        #[cfg(debug_assertions)]
+        if matches!(cmd, Command::Stop)
+            && std::env::var_os("TASKMASTER_TEST_PANIC_ON_STOP")
+                .is_some_and(|v| v == self.instance.name().as_str())
+        {
+            panic!("test failpoint: panic on stop");
+        }
         match cmd {
             Command::Note(note) => self.instance.publish(|s| s.note = Some(note)),
             Command::Start => {
