@@ -35,8 +35,10 @@ pub struct UnpumpedOutput {
 pub enum Handoff {
     /// Nothing came out yet and they are still open: keep watching them.
     Waiting(UnpumpedOutput),
-    /// A pump thread now reads them, or they both ended without output.
-    Done,
+    /// A pump thread now reads them.
+    Pumped,
+    /// Both ended without output and are closed.
+    Ended,
     /// Output arrived but no pump thread could be started (the thread limit).
     NoPump(String),
 }
@@ -89,7 +91,7 @@ impl UnpumpedOutput {
         if !open {
             self.drained.store(true, Ordering::SeqCst);
             buffers.interrupt();
-            return Handoff::Done;
+            return Handoff::Ended;
         }
         if !data && !child_gone {
             return Handoff::Waiting(self);
@@ -103,7 +105,7 @@ impl UnpumpedOutput {
             buffers.clone(),
             self.drained.clone(),
         ) {
-            Ok(_) => Handoff::Done,
+            Ok(_) => Handoff::Pumped,
             Err(e) => {
                 // The descriptors went down with the failed start: whatever the
                 // child writes now fails (EPIPE), and its output counts as drained.

@@ -373,14 +373,17 @@ impl Watcher {
     }
 
     fn handoff(&mut self, handoff: Handoff, pid: i32) {
-        self.went_deep = true;
         match handoff {
             Handoff::Waiting(output) => {
                 if let Some(child) = &mut self.child {
                     child.unpumped = Some(output);
                 }
             }
-            Handoff::Done => {}
+            // Starting a thread is deep; closing two pipes is not (and every child
+            // of a `stop all` ends this way, where a needless stack trim would cost
+            // a TLB-flush IPI per instance).
+            Handoff::Pumped => self.went_deep = true,
+            Handoff::Ended => {}
             Handoff::NoPump(reason) => {
                 // Its output can no longer be read: rather than let it die of EPIPE
                 // at some later write, end it now; its exit is handled as any other.
