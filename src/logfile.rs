@@ -1,4 +1,4 @@
-//! The event log's file appender when the log does not rotate: one `write(2)` per
+//! The event log's file appender when the log does not rotate: one `pwrite(2)` per
 //! line on an `O_APPEND` file, with no lock.
 //!
 //! log4rs's own file appender formats and writes each record under a mutex. When a
@@ -9,10 +9,16 @@
 //! interleave, each is on disk (in the page cache) when `info!` returns — "flushed
 //! per line" — and nobody waits for anybody. The format is the rolling appender's
 //! pattern, so the file reads the same either way.
+//!
+//! `pwrite`, not `write`: a `write` to a file that threads share takes the file's
+//! position lock (`f_pos_lock`) even with `O_APPEND`, so the thousand writers
+//! still queued, now inside the kernel (perf, `stop all`: `fdget_pos` → mutex).
+//! `pwrite` does not touch the position, and on Linux it appends to an `O_APPEND`
+//! file whatever offset it is given (pwrite(2), BUGS): the same atomic append,
+//! without the lock.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -52,7 +58,9 @@ impl log4rs::append::Append for AppendOnlyLog {
     fn append(&self, record: &Record) -> anyhow::Result<()> {
         // One write: a short write to a regular file only happens when the disk is
         // full, and then the rest would fail too.
-        (&self.file).write_all(line(record, SystemTime::now()).as_bytes())?;
+        // The offset is ignored: the file is O_APPEND (see the module comment).
+        self.file
+            .write_all_at(line(record, SystemTime::now()).as_bytes(), 0)?;
         Ok(())
     }
 
@@ -107,6 +115,29 @@ mod tests {
                 && l.ends_with(&"x".repeat(100));
             assert!(whole, "a torn or merged line: {l:?}");
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn lines_go_after_what_the_file_already_holds() {
+        // pwrite at offset 0 must still append (O_APPEND), never overwrite.
+        let dir = std::env::temp_dir().join(format!("tm-logfile-keep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let path = dir.join("events.log");
+        std::fs::write(&path, "an earlier run\n").expect("seed");
+        let log = AppendOnlyLog::open(&path).expect("open");
+        for msg in ["first", "second"] {
+            let args = format_args!("{msg}");
+            let record = Record::builder().args(args).level(Level::Info).build();
+            log.append(&record).expect("append");
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text:?}");
+        assert_eq!(lines[0], "an earlier run");
+        assert!(lines[1].ends_with(" INFO  first"), "{text:?}");
+        assert!(lines[2].ends_with(" INFO  second"), "{text:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
