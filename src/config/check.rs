@@ -6,6 +6,7 @@
 //! Positions are looked up only once the walk is over, and only for the issues found.
 
 use std::path::Path;
+use std::rc::Rc;
 
 use super::error::{ConfigError, ConfigErrors};
 use super::locate::{locate, locate_nearest, Seg};
@@ -15,50 +16,84 @@ use super::tree::Node;
 /// How many errors get a line and column (see [`Checker::finish`]).
 pub(crate) const MAX_LOCATED: usize = 200;
 
-/// Where a value is: the steps to reach it, and the same as a dotted field path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct At {
-    pub segs: Vec<Seg>,
-    pub path: String,
+/// Where a value is: the steps to reach it from the root.
+///
+/// Every node of a file gets one while it is read and checked, and nearly all
+/// are never used (only an error asks where it was), so a step shares its
+/// parent's chain: making one costs an allocation, not a copy of every step
+/// above it. The segments and the dotted path are spelled out on demand.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct At(Option<Rc<Step>>);
+
+#[derive(Debug)]
+struct Step {
+    parent: At,
+    seg: Seg,
+    /// How the step reads in a path: the key for `Entry` (`Key` has its own).
+    name: Option<String>,
 }
 
 impl At {
     pub(crate) fn root() -> At {
-        At {
-            segs: Vec::new(),
-            path: String::new(),
-        }
+        At(None)
     }
 
-    fn child(&self, seg: Seg, name: &str) -> At {
-        let mut segs = self.segs.clone();
-        segs.push(seg);
-        let path = if self.path.is_empty() {
-            name.to_string()
-        } else {
-            format!("{}.{name}", self.path)
-        };
-        At { segs, path }
+    fn child(&self, seg: Seg, name: Option<String>) -> At {
+        At(Some(Rc::new(Step {
+            parent: self.clone(),
+            seg,
+            name,
+        })))
     }
 
     /// The value of the (first) entry `key`.
     pub(crate) fn key(&self, key: &str) -> At {
-        self.child(Seg::Key(key.to_string()), key)
+        self.child(Seg::Key(key.to_string()), None)
     }
 
     /// The value of the `raw`-th entry as written, whose key reads `name`.
     pub(crate) fn entry(&self, raw: usize, name: &str) -> At {
-        self.child(Seg::Entry(raw), name)
+        self.child(Seg::Entry(raw), Some(name.to_string()))
     }
 
     /// The `index`-th element of a list.
     pub(crate) fn index(&self, index: usize) -> At {
-        let mut segs = self.segs.clone();
-        segs.push(Seg::Index(index));
-        At {
-            segs,
-            path: format!("{}[{index}]", self.path),
+        self.child(Seg::Index(index), None)
+    }
+
+    /// The steps from the root, outermost first.
+    fn steps(&self) -> Vec<&Step> {
+        let mut steps = Vec::new();
+        let mut at = self;
+        while let Some(step) = &at.0 {
+            steps.push(&**step);
+            at = &step.parent;
         }
+        steps.reverse();
+        steps
+    }
+
+    /// The segments from the root, for [`locate`].
+    pub(crate) fn segs(&self) -> Vec<Seg> {
+        self.steps().into_iter().map(|s| s.seg.clone()).collect()
+    }
+
+    /// The dotted field path (`programs.web.cmd`, `…depends_on[0]`).
+    pub(crate) fn path(&self) -> String {
+        let mut path = String::new();
+        for step in self.steps() {
+            match (&step.seg, &step.name) {
+                (Seg::Index(i), _) => path.push_str(&format!("[{i}]")),
+                (Seg::Key(name), _) | (Seg::Entry(_), Some(name)) => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(name);
+                }
+                (Seg::Entry(_), None) => {}
+            }
+        }
+        path
     }
 }
 
@@ -167,7 +202,7 @@ impl Checker {
                     if let Some(first) = issue.first.and_then(|segs| locate(text, &segs, true)) {
                         message.push_str(&format!(" (first defined on line {})", first.line()));
                     }
-                    locate_nearest(text, &issue.at.segs, issue.on_key)
+                    locate_nearest(text, &issue.at.segs(), issue.on_key)
                 } else {
                     None
                 };
@@ -175,7 +210,7 @@ impl Checker {
                     file: file.to_path_buf(),
                     line: location.as_ref().map(|l| l.line()),
                     column: location.as_ref().map(|l| l.column()),
-                    path: issue.at.path,
+                    path: issue.at.path(),
                     message,
                 }
             })

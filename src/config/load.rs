@@ -264,7 +264,7 @@ impl Walk<'_> {
         let defaults = Policy::default();
         let (dir, euid) = (self.dir, self.system.euid);
         let raw_umask = match node.get("umask") {
-            Some(Node::Int(_)) => raw_scalar(self.text, &at.key("umask").segs),
+            Some(Node::Int(_)) => raw_scalar(self.text, &at.key("umask").segs()),
             _ => None,
         };
         let c = &mut self.checker;

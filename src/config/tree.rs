@@ -160,10 +160,10 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
             };
             if !seen.insert(key.clone()) {
                 map.next_value::<IgnoredAny>()?;
-                let what = duplicate_kind(&self.at.path);
+                let what = duplicate_kind(&self.at.path());
                 let mut issue = Issue::on_key(at, format!("duplicate {what} `{key}`"));
                 // Seg::Key reaches the first entry with that text: the original.
-                issue.first = Some(self.at.key(&key).segs);
+                issue.first = Some(self.at.key(&key).segs());
                 self.issues.push(issue);
                 continue;
             }
