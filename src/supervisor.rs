@@ -4,7 +4,7 @@
 //! never while waiting on an instance; an instance's own locks (status, inbox) may be
 //! taken while holding it, never the other way round.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -276,7 +276,18 @@ impl Supervisor {
 
     /// Instances grouped by stop rank: (dependency depth, priority), highest first.
     fn stop_groups(&self) -> Vec<Vec<Arc<Instance>>> {
-        fn depth(name: &str, programs: &BTreeMap<String, ProgramEntry>, seen: usize) -> usize {
+        /// The longest `depends_on` chain below `name`. Memoised: without it, a
+        /// program depending on all of thirty others took seconds (the walk is
+        /// exponential in a dense graph) and shutdown waited for it.
+        fn depth<'a>(
+            name: &'a str,
+            programs: &'a BTreeMap<String, ProgramEntry>,
+            known: &mut HashMap<&'a str, usize>,
+            seen: usize,
+        ) -> usize {
+            if let Some(&d) = known.get(name) {
+                return d;
+            }
             // `seen` bounds the walk even if a cycle slipped through validation.
             if seen > programs.len() {
                 return 0;
@@ -284,16 +295,21 @@ impl Supervisor {
             let Some(entry) = programs.get(name) else {
                 return 0;
             };
-            let deps = &entry.config.policy.depends_on;
-            deps.iter()
-                .map(|d| 1 + depth(d, programs, seen + 1))
+            let d = (entry.config.policy.depends_on.iter())
+                .map(|dep| 1 + depth(dep, programs, known, seen + 1))
                 .max()
-                .unwrap_or(0)
+                .unwrap_or(0);
+            known.insert(name, d);
+            d
         }
         let programs = self.programs.lock();
+        let mut known = HashMap::new();
         let mut ranked: BTreeMap<(usize, i32), Vec<Arc<Instance>>> = BTreeMap::new();
         for (name, entry) in programs.iter() {
-            let rank = (depth(name, &programs, 0), entry.config.policy.priority);
+            let rank = (
+                depth(name, &programs, &mut known, 0),
+                entry.config.policy.priority,
+            );
             ranked
                 .entry(rank)
                 .or_default()

@@ -92,3 +92,32 @@ fn higher_priority_stops_first() {
         d.log()
     );
 }
+
+#[test]
+fn a_dense_dependency_graph_stops_at_once_and_in_order() {
+    // Each program depends on every one before it: 2^40 paths through the graph,
+    // which a shutdown that walked them all would never finish.
+    let mut yaml = String::from("programs:\n");
+    for i in 0..40 {
+        yaml.push_str(&format!(
+            "  p{i}:\n    cmd: TESTPROG sleep\n    starttime: 0\n"
+        ));
+        if i > 0 {
+            let deps: Vec<String> = (0..i).map(|j| format!("p{j}")).collect();
+            yaml.push_str(&format!("    depends_on: [{}]\n", deps.join(", ")));
+        }
+    }
+    let mut d = Daemon::start("dense-deps", &yaml);
+    d.wait_state("p39", "RUNNING", secs(20.0));
+    assert_eq!(d.finish(secs(20.0)), 0);
+    assert!(
+        log_position(&d, "stopped: p39") < log_position(&d, "stopping: p38"),
+        "{}",
+        d.log()
+    );
+    assert!(
+        log_position(&d, "stopped: p1 ") < log_position(&d, "stopping: p0 "),
+        "{}",
+        d.log()
+    );
+}
