@@ -235,16 +235,13 @@ mod tests {
 
     #[test]
     fn a_planted_symlink_is_not_followed() {
-        let dir = std::env::temp_dir().join(format!("tm-journal-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        let victim = dir.join("victim");
+        let tmp = crate::testutil::TempDir::new("journal");
+        let victim = tmp.path().join("victim");
         std::fs::write(&victim, b"precious").expect("victim");
-        let path = dir.join("tm.sock.children");
+        let path = tmp.path().join("tm.sock.children");
         std::os::unix::fs::symlink(&victim, &path).expect("symlink");
         assert!(open(&path).is_err());
         assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -18,4 +18,6 @@ pub mod stack;
 pub mod supervisor;
 pub mod sys;
 pub mod syslog;
+#[cfg(test)]
+mod testutil;
 pub mod watch;

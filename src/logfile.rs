@@ -70,6 +70,7 @@ impl log4rs::append::Append for AppendOnlyLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::TempDir;
     use log::Level;
     use log4rs::append::Append;
 
@@ -87,9 +88,8 @@ mod tests {
 
     #[test]
     fn lines_from_many_threads_never_interleave() {
-        let dir = std::env::temp_dir().join(format!("tm-logfile-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let path = dir.join("sub").join("events.log");
+        let dir = TempDir::new("logfile");
+        let path = dir.path().join("sub").join("events.log");
         let log = std::sync::Arc::new(AppendOnlyLog::open(&path).expect("open"));
         let threads: Vec<_> = (0..8)
             .map(|t| {
@@ -115,16 +115,13 @@ mod tests {
                 && l.ends_with(&"x".repeat(100));
             assert!(whole, "a torn or merged line: {l:?}");
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn lines_go_after_what_the_file_already_holds() {
         // pwrite at offset 0 must still append (O_APPEND), never overwrite.
-        let dir = std::env::temp_dir().join(format!("tm-logfile-keep-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let path = dir.join("events.log");
+        let dir = TempDir::new("logfile-keep");
+        let path = dir.path().join("events.log");
         std::fs::write(&path, "an earlier run\n").expect("seed");
         let log = AppendOnlyLog::open(&path).expect("open");
         for msg in ["first", "second"] {
@@ -138,6 +135,5 @@ mod tests {
         assert_eq!(lines[0], "an earlier run");
         assert!(lines[1].ends_with(" INFO  first"), "{text:?}");
         assert!(lines[2].ends_with(" INFO  second"), "{text:?}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -330,17 +330,11 @@ fn detach_keys_and_autorestart_booleans() {
     );
 }
 
-/// A fresh directory under the system's temporary directory.
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tm-config-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("work")).unwrap();
-    dir
-}
-
 #[test]
 fn relative_paths_resolve_against_the_config_dir() {
-    let dir = scratch_dir("relative");
+    let tmp = crate::testutil::TempDir::new("config-relative");
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("work")).unwrap();
     let file = dir.join("tm.yaml");
     let text = "taskmaster:\n  logfile: logs/tm.log\n  socket: ./tm.sock\n  history: h\n\
                 programs:\n  p:\n    cmd: x\n    stdout: ./logs/p.out\n    stderr: logs/p.err\n    workingdir: work\n";
@@ -360,7 +354,6 @@ fn relative_paths_resolve_against_the_config_dir() {
     let cwd = std::env::current_dir().unwrap();
     assert_eq!(config.file, cwd.join("conf/tm.yaml"));
     assert_eq!(config.daemon.logfile, cwd.join("conf/taskmaster.log"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -176,7 +176,7 @@ pub fn describe(file: &File) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::testutil::TempDir;
+    use crate::testutil::TempDir;
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
 
@@ -283,10 +283,9 @@ mod symlink_tests {
 
     #[test]
     fn a_symlink_planted_in_a_world_writable_directory_is_not_followed() {
-        let dir = std::env::temp_dir().join(format!("tm-nofollow-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        let tmp = crate::testutil::TempDir::new("nofollow");
+        let dir = tmp.path();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
         let victim = dir.join("victim");
         std::fs::write(&victim, b"precious").expect("victim");
         let planted = dir.join("app.log");
@@ -296,6 +295,5 @@ mod symlink_tests {
         };
         assert!(err.to_string().contains("app.log"), "{err}");
         assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

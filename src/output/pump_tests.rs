@@ -1,7 +1,7 @@
 //! Tests of the pump thread against real pipes and real ptys.
 
 use super::*;
-use crate::output::testutil::TempDir;
+use crate::testutil::TempDir;
 use std::io::Read;
 use std::path::Path;
 use std::sync::mpsc;
