@@ -74,7 +74,7 @@ pub fn start_pump(
     files: OutputFiles,
     buffers: Arc<OutputBuffers>,
     drained: Arc<AtomicBool>,
-) -> io::Result<JoinHandle<()>> {
+) -> Result<JoinHandle<()>, PumpStartError> {
     let name = name.to_string();
     // A thread name with a NUL byte makes spawn panic; config names are user text.
     let thread_name = format!("pump:{}", name.replace('\0', "?"));
@@ -95,7 +95,14 @@ pub fn start_pump(
             drained.store(true, Ordering::SeqCst);
             buffers.interrupt();
         })
+        .map_err(PumpStartError)
 }
+
+/// No thread could be created for a child's output; in practice the process's
+/// thread limit, which is what the message points the user to.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the output thread: {0} (thread limit reached? see `ulimit -u`)")]
+pub struct PumpStartError(io::Error);
 
 /// One descriptor being drained.
 struct Input {

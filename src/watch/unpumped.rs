@@ -111,7 +111,7 @@ impl UnpumpedOutput {
                 // child writes now fails (EPIPE), and its output counts as drained.
                 self.drained.store(true, Ordering::SeqCst);
                 buffers.interrupt();
-                Handoff::NoPump(format!("cannot start the output thread: {e}"))
+                Handoff::NoPump(e.to_string())
             }
         }
     }

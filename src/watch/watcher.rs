@@ -333,7 +333,7 @@ impl Watcher {
                     let _ = sys::signal_group(child.pid, Signal::SIGKILL);
                     let _ = waitpid(Pid::from_raw(child.pid), None);
                     return Event::SpawnFailed {
-                        reason: format!("cannot start the output thread: {e}"),
+                        reason: e.to_string(),
                     };
                 }
                 (None, input, true)
