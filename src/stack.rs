@@ -4,10 +4,12 @@
 //! child and logged the event keeps the deepest page of that work for as long as
 //! it lives, though it then only sleeps in `ppoll` a couple of frames deep. With a
 //! thread per instance that is 4 KiB of RSS per instance for nothing — an eighth
-//! of the daemon's memory at a thousand instances. So a watcher, before it blocks,
-//! drops (`MADV_DONTNEED`) the pages of its stack below the current frame: they are
-//! unused by definition (nothing lives below the stack pointer) and come back as
-//! zero pages if a later wake-up goes deep again.
+//! of the daemon's memory at a thousand instances. So a watcher that went deep (a
+//! spawn, starting a pump thread) drops (`MADV_DONTNEED`), before it blocks again,
+//! the pages of its stack below the current frame: they are unused by definition
+//! (nothing lives below the stack pointer) and come back as zero pages if a later
+//! wake-up goes deep again. Only then: each drop costs a TLB flush on every CPU
+//! running a daemon thread.
 
 use std::cell::Cell;
 
