@@ -31,8 +31,6 @@ fn taskmasterctl_shell_shows_notices_above_its_prompt() {
     }
     d.send("start flaky");
     d.wait_log("FATAL logged", secs(10.0), |l| l.contains("gave up"));
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    eprintln!("SCREEN: {:?}", screen.text());
     let at = screen.wait_text(at, "flaky: FATAL", secs(10.0));
     // The line being typed is still there: finishing it runs `status`.
     screen.keys("us flaky\r");
