@@ -139,17 +139,17 @@ impl Daemon {
         // Each daemon gets its own control socket: tests run in parallel.
         let socket = dir.path("taskmaster.sock");
         let mut command = Command::new(TASKMASTER);
-        adjust(&mut command);
-        let mut child = command
+        command
             .arg("-c")
             .arg(&config)
             .arg("--socket")
             .arg(&socket)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start taskmaster");
+            .stderr(Stdio::inherit());
+        // Last, so a test may also take the daemon's stderr.
+        adjust(&mut command);
+        let mut child = command.spawn().expect("start taskmaster");
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout");
         let lines = Arc::new(Mutex::new(Vec::new()));
