@@ -194,16 +194,29 @@ fn previous_run(socket: &std::path::Path) -> Vec<(String, String)> {
         warn!("{msg}");
         eprintln!("taskmaster: {msg}");
     }
-    leftovers
+    // One note per instance, naming every survivor (two crashed runs may each
+    // have left one); the leftovers come sorted by name, then pid.
+    let mut notes: Vec<(String, Vec<i32>)> = Vec::new();
+    for l in leftovers {
+        match notes.last_mut() {
+            Some((name, pids)) if *name == l.name => pids.push(l.pid),
+            _ => notes.push((l.name, vec![l.pid])),
+        }
+    }
+    notes
         .into_iter()
-        .map(|l| {
-            (
-                l.name,
-                format!(
-                    "Not started: pid {} of a previous run is still alive",
-                    l.pid
-                ),
-            )
+        .map(|(name, pids)| {
+            let note = match pids.as_slice() {
+                [pid] => format!("Not started: pid {pid} of a previous run is still alive"),
+                _ => {
+                    let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+                    format!(
+                        "Not started: pids {} of previous runs are still alive",
+                        list.join(", ")
+                    )
+                }
+            };
+            (name, note)
         })
         .collect()
 }

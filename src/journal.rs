@@ -10,6 +10,12 @@
 //! The file is append-only (`+ PID IDENTITY NAME` at spawn; one `O_APPEND` write
 //! per line), compacted now and then, and removed by a clean shutdown. (`- PID`
 //! lines, written by earlier versions at reap, are still understood.)
+//!
+//! A previous run's process still alive stays in the journal of every later run
+//! until it is gone, however many runs and crashes come in between: each run
+//! copies the survivors it found into its own journal (and a clean shutdown keeps
+//! a file with just them), so a third run after two crashes still knows the first
+//! run's orphans.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -25,6 +31,9 @@ struct Journal {
     file: File,
     /// pid → (identity, instance name) of the children alive now.
     live: HashMap<i32, (String, String)>,
+    /// Processes of earlier runs that were alive when this run began: carried
+    /// over until they are gone.
+    orphans: HashMap<i32, (String, String)>,
     lines: usize,
 }
 
@@ -34,6 +43,8 @@ static JOURNAL: OnceLock<Mutex<Journal>> = OnceLock::new();
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leftover {
     pub pid: i32,
+    /// What tells this process from a later one with the same pid (see `identity`).
+    pub identity: String,
     pub name: String,
 }
 
@@ -93,13 +104,12 @@ pub fn open(path: &Path) -> std::io::Result<Vec<Leftover>> {
     } else {
         std::fs::read_to_string(path)
     };
-    let leftovers = match previous {
+    let orphans: HashMap<i32, (String, String)> = match previous {
         Ok(text) => replay(&text)
             .into_iter()
             .filter(|(pid, (id, _))| current_identity(*pid).as_ref() == Some(id))
-            .map(|(pid, (_, name))| Leftover { pid, name })
             .collect(),
-        Err(_) => Vec::new(),
+        Err(_) => HashMap::new(),
     };
     let mut file = OpenOptions::new()
         .create(true)
@@ -107,16 +117,38 @@ pub fn open(path: &Path) -> std::io::Result<Vec<Leftover>> {
         .truncate(true)
         .custom_flags_cloexec()
         .open(path)?;
-    file.write_all(format!("# taskmaster {}\n", std::process::id()).as_bytes())?;
+    // The survivors go first, in one write, so a crash of this run right away
+    // still leaves them in the file.
+    file.write_all(contents(&orphans, &HashMap::new()).as_bytes())?;
+    let mut leftovers: Vec<Leftover> = orphans
+        .iter()
+        .map(|(&pid, (identity, name))| Leftover {
+            pid,
+            identity: identity.clone(),
+            name: name.clone(),
+        })
+        .collect();
+    leftovers.sort_by(|a, b| a.name.cmp(&b.name).then(a.pid.cmp(&b.pid)));
     let _ = JOURNAL.set(Mutex::new(Journal {
         path: path.to_path_buf(),
         file,
         live: HashMap::new(),
-        lines: 1,
+        lines: 1 + orphans.len(),
+        orphans,
     }));
-    let mut sorted = leftovers;
-    sorted.sort_by(|a: &Leftover, b| a.name.cmp(&b.name));
-    Ok(sorted)
+    Ok(leftovers)
+}
+
+/// The journal's text: a header, then a `+` line for every process listed.
+fn contents(
+    orphans: &HashMap<i32, (String, String)>,
+    live: &HashMap<i32, (String, String)>,
+) -> String {
+    let mut text = format!("# taskmaster {}\n", std::process::id());
+    for (pid, (id, name)) in orphans.iter().chain(live) {
+        text.push_str(&format!("+ {pid} {id} {name}\n"));
+    }
+    text
 }
 
 fn replay(text: &str) -> HashMap<i32, (String, String)> {
@@ -160,11 +192,28 @@ pub fn exited(pid: i32) {
     journal.lock().live.remove(&pid);
 }
 
-/// A clean shutdown: nothing of ours is left running.
+/// A clean shutdown: nothing of ours is left running. Orphans of earlier runs
+/// that still live stay in the file, for the next run; with none, it is removed.
 pub fn close() {
-    if let Some(journal) = JOURNAL.get() {
-        let _ = std::fs::remove_file(&journal.lock().path);
+    let Some(journal) = JOURNAL.get() else { return };
+    let mut j = journal.lock();
+    j.forget_dead_orphans();
+    j.live.clear();
+    if j.orphans.is_empty() {
+        let _ = std::fs::remove_file(&j.path);
+    } else {
+        j.compact();
     }
+}
+
+/// Whether `pid` is an earlier run's process still alive with the identity the
+/// journal knows it by (so a recycled pid is never taken for it).
+pub fn is_live_orphan(pid: i32) -> bool {
+    let Some(journal) = JOURNAL.get() else {
+        return false;
+    };
+    let known = journal.lock().orphans.get(&pid).map(|(id, _)| id.clone());
+    known.is_some_and(|id| current_identity(pid).as_ref() == Some(&id))
 }
 
 impl Journal {
@@ -173,18 +222,24 @@ impl Journal {
         // next run, nothing more.
         let _ = self.file.write_all(line.as_bytes());
         self.lines += 1;
-        if self.lines > 4 * self.live.len() + 4096 {
+        if self.lines > 4 * (self.live.len() + self.orphans.len()) + 4096 {
             self.compact();
         }
     }
 
-    /// Rewrites the file with only the live children (tmp + rename).
+    /// Drops the orphans that have exited (or whose pid now belongs to another
+    /// process).
+    fn forget_dead_orphans(&mut self) {
+        self.orphans
+            .retain(|pid, (id, _)| current_identity(*pid).as_ref() == Some(id));
+    }
+
+    /// Rewrites the file with only the live children and the orphans still alive
+    /// (tmp + rename).
     fn compact(&mut self) {
+        self.forget_dead_orphans();
         let tmp = self.path.with_extension("compact");
-        let mut text = format!("# taskmaster {}\n", std::process::id());
-        for (pid, (id, name)) in &self.live {
-            text.push_str(&format!("+ {pid} {id} {name}\n"));
-        }
+        let text = contents(&self.orphans, &self.live);
         let reopened = OpenOptions::new()
             .create(true)
             .write(true)
@@ -201,7 +256,7 @@ impl Journal {
             });
         if let Ok(file) = reopened {
             self.file = file;
-            self.lines = self.live.len() + 1;
+            self.lines = self.live.len() + self.orphans.len() + 1;
         }
     }
 }

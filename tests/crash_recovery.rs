@@ -14,15 +14,6 @@ fn next_run_reports_survivors_and_starts_no_duplicate() {
         .expect("pid") as i32;
     let db = first.pid_of("db");
     // Whatever happens below, the deliberate survivors die with the test.
-    struct Reap(Vec<i32>);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            for &pid in &self.0 {
-                // SAFETY: kill(2) on processes this test started.
-                unsafe { nix::libc::kill(pid, 9) };
-            }
-        }
-    }
     let _reap = Reap(vec![web, db]);
     first.signal(9);
     first.wait_exit(secs(10.0));
@@ -56,4 +47,78 @@ fn next_run_reports_survivors_and_starts_no_duplicate() {
     // No second `web` was started: the old one is the only one.
     assert!(alive(web));
     assert_eq!(second.finish(secs(20.0)), 0);
+}
+
+/// Kills every pid in the list when dropped: the deliberate survivors die with the
+/// test, whatever happens.
+struct Reap(Vec<i32>);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            // SAFETY: kill(2) on processes this test started.
+            unsafe { nix::libc::kill(pid, 9) };
+        }
+    }
+}
+
+/// Two crashes in a row: the first run's orphan is still known to the third run,
+/// and so is the second run's, started by hand beside it.
+#[test]
+fn an_orphan_stays_known_across_several_crashes_and_clean_shutdowns() {
+    let yaml = "programs:\n  web:\n    cmd: TESTPROG sleep\n    starttime: 0\n";
+    let mut first = Daemon::start("crash-twice", yaml);
+    let web1 = first.wait_state("web", "RUNNING", secs(10.0))["pid"]
+        .as_i64()
+        .expect("pid") as i32;
+    let mut reap = Reap(vec![web1]);
+    first.signal(9);
+    first.wait_exit(secs(10.0));
+    let (dir, config) = first.into_dir();
+
+    // Second run: web is held back; a manual start makes a second process.
+    let mut second = Daemon::start_in(dir, config);
+    wait_for("web held back", secs(10.0), || {
+        second.instance("web")["description"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!("pid {web1} ")))
+            .then_some(())
+    });
+    second.command_expect("start web", "web: started", secs(10.0));
+    let web2 = second.pid_of("web");
+    reap.0.push(web2);
+    second.signal(9);
+    second.wait_exit(secs(10.0));
+    let (dir, config) = second.into_dir();
+
+    // Third run: both are known; nothing is autostarted.
+    let mut third = Daemon::start_in(dir, config);
+    let w = wait_for("web held back for both", secs(10.0), || {
+        let w = third.instance("web");
+        let d = w["description"].as_str().unwrap_or_default().to_string();
+        (d.contains(&web1.to_string()) && d.contains(&web2.to_string())).then_some(w)
+    });
+    assert_eq!(w["state"], "STOPPED", "{w}");
+    // A clean shutdown of the third run keeps them in the journal...
+    assert_eq!(third.finish(secs(20.0)), 0);
+    let (dir, config) = third.into_dir();
+    let mut fourth = Daemon::start_in(dir, config);
+    wait_for("still held back after a clean shutdown", secs(10.0), || {
+        let d = fourth.instance("web")["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (d.contains(&web1.to_string()) && d.contains(&web2.to_string())).then_some(())
+    });
+    assert!(alive(web1) && alive(web2));
+    // ...and once they are gone, the next run starts web as usual.
+    drop(reap);
+    wait_for("the orphans gone", secs(10.0), || {
+        (!alive(web1) && !alive(web2)).then_some(())
+    });
+    assert_eq!(fourth.finish(secs(20.0)), 0);
+    let (dir, config) = fourth.into_dir();
+    let mut fifth = Daemon::start_in(dir, config);
+    fifth.wait_state("web", "RUNNING", secs(10.0));
+    assert_eq!(fifth.finish(secs(20.0)), 0);
 }
