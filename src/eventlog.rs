@@ -48,6 +48,14 @@ fn log_config(settings: &DaemonSettings) -> Result<log4rs::Config, LogError> {
             "it is a symlink in a directory others can write to".into()
         ));
     }
+    // log4rs's rolling appender opens the file itself, blocking: open it once
+    // first, non-blocking, so a FIFO or a planted file is refused instead of
+    // hanging the reload (`safe_file`).
+    if rotation.maxbytes != 0 {
+        let nofollow = crate::output::in_shared_directory(path);
+        crate::safe_file::open_for_writing(path, crate::safe_file::Mode::Append, 0o666, nofollow)
+            .map_err(|e| err(e.to_string()))?;
+    }
     let encoder = Box::new(PatternEncoder::new(PATTERN));
     let file: Box<dyn log4rs::append::Append> = if rotation.maxbytes == 0 {
         Box::new(crate::logfile::AppendOnlyLog::open(path).map_err(|e| err(e.to_string()))?)

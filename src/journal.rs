@@ -18,13 +18,15 @@
 //! run's orphans.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use parking_lot::Mutex;
+
+use crate::safe_file::Mode;
 
 struct Journal {
     path: PathBuf,
@@ -38,6 +40,10 @@ struct Journal {
 }
 
 static JOURNAL: OnceLock<Mutex<Journal>> = OnceLock::new();
+
+/// The most of a previous journal read back (a line is under 300 bytes; a run of
+/// a hundred thousand children, compacted, fits many times over).
+const JOURNAL_READ_LIMIT: u64 = 256 << 20;
 
 /// A process of a previous run that is still alive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,12 +104,9 @@ fn start_time(pid: i32) -> Option<u64> {
 /// Reads what a previous run left (if anything) and starts this run's journal at
 /// `path`. Returns the previous run's processes that are still alive.
 pub fn open(path: &Path) -> std::io::Result<Vec<Leftover>> {
-    let planted = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    let previous = if planted {
-        Err(std::io::ErrorKind::InvalidData.into())
-    } else {
-        std::fs::read_to_string(path)
-    };
+    // Not through a symlink, not a FIFO (which would block the start-up), and not
+    // more than a journal of a huge run could hold.
+    let previous = crate::safe_file::read_regular(path, JOURNAL_READ_LIMIT);
     let orphans: HashMap<i32, (String, String)> = match previous {
         Ok(text) => replay(&text)
             .into_iter()
@@ -111,12 +114,7 @@ pub fn open(path: &Path) -> std::io::Result<Vec<Leftover>> {
             .collect(),
         Err(_) => HashMap::new(),
     };
-    let mut file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .custom_flags_cloexec()
-        .open(path)?;
+    let mut file = open_own(path, Mode::Truncate)?;
     // The survivors go first, in one write, so a crash of this run right away
     // still leaves them in the file.
     file.write_all(contents(&orphans, &HashMap::new()).as_bytes())?;
@@ -240,20 +238,10 @@ impl Journal {
         self.forget_dead_orphans();
         let tmp = self.path.with_extension("compact");
         let text = contents(&self.orphans, &self.live);
-        let reopened = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .custom_flags_cloexec()
-            .open(&tmp)
+        let reopened = open_own(&tmp, Mode::Truncate)
             .and_then(|mut f| f.write_all(text.as_bytes()))
             .and_then(|()| std::fs::rename(&tmp, &self.path))
-            .and_then(|()| {
-                OpenOptions::new()
-                    .append(true)
-                    .custom_flags_cloexec()
-                    .open(&self.path)
-            });
+            .and_then(|()| open_own(&self.path, Mode::Append));
         if let Ok(file) = reopened {
             self.file = file;
             self.lines = self.live.len() + self.orphans.len() + 1;
@@ -261,17 +249,10 @@ impl Journal {
     }
 }
 
-trait CloexecExt {
-    fn custom_flags_cloexec(&mut self) -> &mut Self;
-}
-
-impl CloexecExt for OpenOptions {
-    /// Close-on-exec, and never through a symlink: the journal is always our own
-    /// file, and it may sit in a directory others can write to (a socket in /tmp).
-    fn custom_flags_cloexec(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(nix::libc::O_CLOEXEC | nix::libc::O_NOFOLLOW)
-    }
+/// The journal is always our own file, and it may sit in a directory others can
+/// write to (a socket in /tmp): never through a symlink, never a FIFO, mode 0600.
+fn open_own(path: &Path, mode: Mode) -> std::io::Result<File> {
+    crate::safe_file::open_for_writing(path, mode, 0o600, true)
 }
 
 #[cfg(test)]

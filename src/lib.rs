@@ -13,6 +13,7 @@ pub mod notify;
 pub mod output;
 pub mod pty;
 pub mod reload;
+pub mod safe_file;
 pub mod shell;
 pub mod stack;
 pub mod supervisor;

@@ -17,8 +17,8 @@
 //! file whatever offset it is given (pwrite(2), BUGS): the same atomic append,
 //! without the lock.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -35,11 +35,14 @@ impl AppendOnlyLog {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .custom_flags(nix::libc::O_CLOEXEC)
-            .open(path)?;
+        // Never a FIFO or a trap planted in a shared directory (see `safe_file`).
+        let nofollow = crate::output::in_shared_directory(path);
+        let file = crate::safe_file::open_for_writing(
+            path,
+            crate::safe_file::Mode::Append,
+            0o666,
+            nofollow,
+        )?;
         Ok(AppendOnlyLog { file })
     }
 }

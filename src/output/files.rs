@@ -6,14 +6,12 @@
 //! (by both streams, by several instances, or with `>>` from a shell), and
 //! `O_CLOEXEC`, so no other child inherits them.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use nix::fcntl::OFlag;
 
 /// Mode of created files, before the daemon's umask: owner rw, group r.
 const FILE_MODE: u32 = 0o640;
@@ -106,18 +104,11 @@ impl OutputFiles {
 
 /// Opens one output file for appending; the error message names the path.
 pub(super) fn open_append(path: &Path) -> io::Result<Arc<File>> {
-    let mut flags = OFlag::O_CLOEXEC;
-    if in_shared_directory(path) {
-        // In /tmp and the like anyone may plant a symlink where our file will be:
-        // never follow one there (SPEC §10). Elsewhere a symlink is the user's.
-        flags |= OFlag::O_NOFOLLOW;
-    }
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(FILE_MODE)
-        .custom_flags(flags.bits())
-        .open(path)
+    // In /tmp and the like anyone may plant a symlink where our file will be:
+    // never follow one there (SPEC §10). Elsewhere a symlink is the user's. A FIFO
+    // or another user's file planted there is refused by `safe_file`.
+    let nofollow = in_shared_directory(path);
+    crate::safe_file::open_for_writing(path, crate::safe_file::Mode::Append, FILE_MODE, nofollow)
         .map(Arc::new)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
@@ -177,6 +168,7 @@ pub fn describe(file: &File) -> String {
 mod tests {
     use super::*;
     use crate::testutil::TempDir;
+    use nix::fcntl::OFlag;
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
 

@@ -1,0 +1,213 @@
+//! Opening a file taskmaster writes to (a program's output file, the event log, the
+//! children journal) so that no file planted at its path can freeze or fool it.
+//!
+//! A FIFO blocks `open(O_WRONLY)` until someone reads it, and anyone can make one in
+//! `/tmp`: the thread opening it (a watcher, the reload, the shutdown) would hang
+//! for good. So the open is non-blocking (a FIFO with no reader then fails at once
+//! with ENXIO, one with a reader opens), and the descriptor is kept only if it is a
+//! regular file or a character device such as `/dev/null`; blocking mode is set
+//! back afterwards, as the writers expect.
+//!
+//! As root, in a sticky directory anyone can write to (`/tmp`), an existing file
+//! owned by another user (and not by the directory's owner) is refused, as the
+//! kernel's `protected_regular` would: otherwise any local user could have root
+//! append to a file they prepared, or read what lands in it.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+
+/// How to open: append (output files, the event log) or truncate (the journal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Append,
+    Truncate,
+}
+
+/// Opens `path` for writing (creating it with `perm` less the umask), refusing
+/// anything but a regular file or a character device. `nofollow` refuses a symlink
+/// as the last component. The error names why, not the path (callers add it).
+pub fn open_for_writing(path: &Path, mode: Mode, perm: u32, nofollow: bool) -> io::Result<File> {
+    let mut flags = OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+    if nofollow {
+        flags |= OFlag::O_NOFOLLOW;
+    }
+    let mut options = OpenOptions::new();
+    options.create(true).mode(perm).custom_flags(flags.bits());
+    match mode {
+        Mode::Append => options.append(true),
+        Mode::Truncate => options.write(true).truncate(true),
+    };
+    // A FIFO with a writer but no reader, or truncating a FIFO: refused below
+    // anyway; ENXIO is what a FIFO with no reader answers.
+    let file = options.open(path).map_err(|e| match e.raw_os_error() {
+        Some(nix::libc::ENXIO) => not_a_file("a FIFO"),
+        _ => e,
+    })?;
+    let meta = file.metadata()?;
+    check_kind(&meta)?;
+    check_owner(path, &meta)?;
+    // Back to blocking writes; harmless for regular files, what a device expects.
+    let current = fcntl(&file, FcntlArg::F_GETFL).map_err(io::Error::from)?;
+    let blocking = OFlag::from_bits_truncate(current) & !OFlag::O_NONBLOCK;
+    fcntl(&file, FcntlArg::F_SETFL(blocking)).map_err(io::Error::from)?;
+    Ok(file)
+}
+
+/// For `--check`: an existing `path` that `open_for_writing` would refuse.
+pub fn check_existing(path: &Path) -> io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            check_kind(&meta)?;
+            check_owner(path, &meta)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads a small file of ours (the previous journal) without blocking on a FIFO.
+pub fn read_regular(path: &Path, limit: u64) -> io::Result<String> {
+    use std::io::Read;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_CLOEXEC | OFlag::O_NONBLOCK | OFlag::O_NOFOLLOW).bits())
+        .open(path)?;
+    if !file.metadata()?.file_type().is_file() {
+        return Err(not_a_file("not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(limit).read_to_string(&mut text)?;
+    Ok(text)
+}
+
+fn check_kind(meta: &std::fs::Metadata) -> io::Result<()> {
+    let kind = meta.file_type();
+    if kind.is_file() || kind.is_char_device() {
+        return Ok(());
+    }
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    };
+    Err(not_a_file(what))
+}
+
+fn not_a_file(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{what}, not a regular file: refused"),
+    )
+}
+
+/// As root: an existing file in a sticky world-writable directory must be ours or
+/// the directory owner's.
+fn check_owner(path: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
+    let me = nix::unistd::geteuid().as_raw();
+    if me != 0 || meta.uid() == me || !meta.file_type().is_file() {
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(dir_meta) = std::fs::metadata(dir) else {
+        return Ok(());
+    };
+    let sticky_shared = dir_meta.mode() & 0o1002 == 0o1002;
+    if sticky_shared && meta.uid() != dir_meta.uid() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "owned by uid {} in a sticky directory anyone can write to: refused",
+                meta.uid()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    #[test]
+    fn a_fifo_without_a_reader_is_refused_at_once() {
+        let dir = TempDir::new("safe-fifo");
+        let fifo = dir.path().join("out");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+        for mode in [Mode::Append, Mode::Truncate] {
+            let err = open_for_writing(&fifo, mode, 0o640, false).expect_err("a FIFO");
+            assert!(err.to_string().contains("a FIFO"), "{err}");
+        }
+        assert!(check_existing(&fifo).is_err());
+        assert!(read_regular(&fifo, 100).is_err());
+    }
+
+    #[test]
+    fn a_fifo_with_a_reader_is_refused_too() {
+        let dir = TempDir::new("safe-fifo-reader");
+        let fifo = dir.path().join("out");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+        let _reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(OFlag::O_NONBLOCK.bits())
+            .open(&fifo)
+            .expect("reader");
+        let err = open_for_writing(&fifo, Mode::Append, 0o640, false).expect_err("a FIFO");
+        assert!(err.to_string().contains("a FIFO"), "{err}");
+    }
+
+    #[test]
+    fn regular_files_and_dev_null_open_blocking() {
+        let dir = TempDir::new("safe-regular");
+        let path = dir.path().join("out");
+        let file = open_for_writing(&path, Mode::Append, 0o640, true).expect("regular");
+        let flags = fcntl(&file, FcntlArg::F_GETFL).expect("flags");
+        assert_eq!(flags & OFlag::O_NONBLOCK.bits(), 0);
+        assert!(flags & OFlag::O_APPEND.bits() != 0);
+        open_for_writing(Path::new("/dev/null"), Mode::Append, 0o640, false).expect("/dev/null");
+        assert!(check_existing(&path).is_ok());
+        assert!(check_existing(&dir.path().join("absent")).is_ok());
+        let err = check_existing(dir.path()).expect_err("a directory");
+        assert!(err.to_string().contains("a directory"), "{err}");
+    }
+
+    #[test]
+    fn as_root_another_users_file_in_a_sticky_shared_directory_is_refused() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = TempDir::new("safe-sticky");
+        let sticky = dir.path().join("tmp");
+        std::fs::create_dir(&sticky).expect("dir");
+        std::fs::set_permissions(
+            &sticky,
+            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+        )
+        .expect("chmod");
+        let planted = sticky.join("out");
+        std::fs::write(&planted, b"").expect("plant");
+        let nobody = nix::unistd::Uid::from_raw(65534);
+        nix::unistd::chown(&planted, Some(nobody), None).expect("chown");
+        let err = open_for_writing(&planted, Mode::Append, 0o640, true).expect_err("planted");
+        assert!(err.to_string().contains("uid 65534"), "{err}");
+        assert!(check_existing(&planted).is_err());
+        // Our own file there is fine.
+        let ours = sticky.join("ours");
+        open_for_writing(&ours, Mode::Append, 0o640, true).expect("ours");
+    }
+}
