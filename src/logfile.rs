@@ -30,11 +30,9 @@ pub struct AppendOnlyLog {
 }
 
 impl AppendOnlyLog {
-    /// Opens (creating it and its directory if needed) `path` for appending.
+    /// Opens (creating it if needed) `path` for appending. Its directory must
+    /// exist: taskmaster never creates directories (the config check says so).
     pub fn open(path: &Path) -> std::io::Result<AppendOnlyLog> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
         // Never a FIFO or a trap planted in a shared directory (see `safe_file`).
         let nofollow = crate::output::in_shared_directory(path);
         let file = crate::safe_file::open_for_writing(
@@ -92,7 +90,7 @@ mod tests {
     #[test]
     fn lines_from_many_threads_never_interleave() {
         let dir = TempDir::new("logfile");
-        let path = dir.path().join("sub").join("events.log");
+        let path = dir.path().join("events.log");
         let log = std::sync::Arc::new(AppendOnlyLog::open(&path).expect("open"));
         let threads: Vec<_> = (0..8)
             .map(|t| {
@@ -118,6 +116,15 @@ mod tests {
                 && l.ends_with(&"x".repeat(100));
             assert!(whole, "a torn or merged line: {l:?}");
         }
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_not_created() {
+        let dir = TempDir::new("logfile-nodir");
+        let path = dir.path().join("sub").join("events.log");
+        let error = AppendOnlyLog::open(&path).expect_err("no directory");
+        assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        assert!(!dir.path().join("sub").exists());
     }
 
     #[test]

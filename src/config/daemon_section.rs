@@ -2,7 +2,7 @@
 //! `notify` alerts — the part of the walk in `load.rs` that is not about programs.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::check::{wrong, At};
 use super::fields;
@@ -30,8 +30,11 @@ impl Walk<'_> {
         };
         let (dir, home) = (self.dir, self.system.home.as_deref());
         let c = &mut self.checker;
+        // The default is next to the config file, whose directory exists.
         let logfile = c.field(node, at, "logfile", dir.join("taskmaster.log"), |n| {
-            resolve::path(n, dir)
+            let file = resolve::path(n, dir)?;
+            resolve::in_existing_directory(n, &file)?;
+            Ok(file)
         });
         let socket = c.field(node, at, "socket", None, |n| match n {
             Node::Null => Ok(None),
@@ -53,12 +56,7 @@ impl Walk<'_> {
         });
         let notify = self.notify(node.get("notify"), &at.key("notify"));
         let c = &mut self.checker;
-        let syslog = c.field(node, at, "syslog", None, |n| match n {
-            Node::Bool(false) | Node::Null => Ok(None),
-            Node::Bool(true) => Ok(Some(PathBuf::from("/dev/log"))),
-            Node::Str(_) => resolve::path(n, dir).map(Some),
-            other => Err(wrong(other, "true, false, or the path of a syslog socket")),
-        });
+        let syslog = c.field(node, at, "syslog", None, syslog);
         let log_maxbytes = c.field(node, at, "logfile_maxbytes", 0, fields::bytes);
         let log_backups = c.field(node, at, "logfile_backups", 0, |n| fields::integer(n, 0));
         Some(DaemonSettings {
@@ -141,5 +139,20 @@ impl Walk<'_> {
             max_per_minute: max?,
             workingdir: self.dir.to_path_buf(),
         }))
+    }
+}
+
+/// `syslog`: `true` (the local socket, /dev/log), `false`/null (none), or the
+/// absolute path of a socket. Anything else is an error rather than a relative
+/// path: `syslog: yes` means "on" to whoever wrote it, not a socket named `yes`.
+fn syslog(node: &Node) -> Result<Option<PathBuf>, String> {
+    const EXPECTED: &str = "true, false, or the absolute path of a syslog socket (like /dev/log)";
+    match (fields::truth(node), node) {
+        (Some(false), _) | (None, Node::Null) => Ok(None),
+        (Some(true), _) => Ok(Some(PathBuf::from("/dev/log"))),
+        (None, Node::Str(s)) if s.starts_with('/') && !s.contains('\0') => {
+            Ok(Some(resolve::resolve(Path::new("/"), s)))
+        }
+        _ => Err(wrong(node, EXPECTED)),
     }
 }

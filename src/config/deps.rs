@@ -1,25 +1,29 @@
-//! `priority` and `depends_on`: checked once every program is known — a dependency
-//! must name a program of the file, and dependencies must not form a cycle (the
-//! error names it: `a -> b -> a`).
+//! `depends_on`: checked once every program is known — a dependency must name a
+//! program of the file, and dependencies must not form a cycle (the error names
+//! it: `a -> b -> a`).
+//!
+//! The check takes every program name of the file with the dependencies that
+//! could be read, whether or not the rest of the program is valid, so these errors
+//! are reported together with the others rather than after they are fixed.
 
 use std::collections::BTreeMap;
 
 use super::check::{At, Checker};
-use super::ProgramConfig;
 
-pub(crate) fn check(
-    programs: &BTreeMap<String, ProgramConfig>,
-    checker: &mut Checker,
-    at: &At,
-) -> bool {
+/// Each program of the file, by name, to the names it depends on.
+pub(crate) type Dependencies<'a> = BTreeMap<&'a str, Vec<String>>;
+
+/// Records every unknown or self dependency, or else the first cycle; true when
+/// there is neither.
+pub(crate) fn check(programs: &Dependencies, checker: &mut Checker, at: &At) -> bool {
     let mut ok = true;
-    for (name, program) in programs {
-        for (i, dep) in program.policy.depends_on.iter().enumerate() {
+    for (&name, depends_on) in programs {
+        for (i, dep) in depends_on.iter().enumerate() {
             let here = at.key(name).key("depends_on").index(i);
             if dep == name {
                 checker.error(&here, format!("`{name}` cannot depend on itself"));
                 ok = false;
-            } else if !programs.contains_key(dep) {
+            } else if !programs.contains_key(dep.as_str()) {
                 checker.error(
                     &here,
                     format!("no program named `{dep}` (depends_on names programs of this file)"),
@@ -33,7 +37,7 @@ pub(crate) fn check(
     }
     // Depth-first search for a cycle; each one is reported once, where it starts.
     let mut state: BTreeMap<&str, u8> = BTreeMap::new(); // 1: on the path, 2: done
-    for start in programs.keys() {
+    for &start in programs.keys() {
         let mut path = Vec::new();
         if let Some(cycle) = find_cycle(start, programs, &mut state, &mut path) {
             checker.error(
@@ -48,7 +52,7 @@ pub(crate) fn check(
 
 fn find_cycle<'a>(
     name: &'a str,
-    programs: &'a BTreeMap<String, ProgramConfig>,
+    programs: &'a Dependencies,
     state: &mut BTreeMap<&'a str, u8>,
     path: &mut Vec<&'a str>,
 ) -> Option<Vec<String>> {
@@ -64,8 +68,8 @@ fn find_cycle<'a>(
     }
     state.insert(name, 1);
     path.push(name);
-    if let Some(program) = programs.get(name) {
-        for dep in &program.policy.depends_on {
+    if let Some(depends_on) = programs.get(name) {
+        for dep in depends_on {
             if let Some(cycle) = find_cycle(dep, programs, state, path) {
                 return Some(cycle);
             }

@@ -17,12 +17,20 @@ use super::tree::Node;
 /// any real use, and small enough that `Instant + Duration` never overflows.
 pub(crate) const MAX_SECONDS: f64 = 1e9;
 
-/// A YAML boolean.
-pub(crate) fn boolean(node: &Node) -> Result<bool, String> {
+/// The truth value of a YAML boolean, or of `"true"`/`"false"` quoted (any case):
+/// real configs quote them, and the quotes change nothing a reader can see.
+pub(crate) fn truth(node: &Node) -> Option<bool> {
     match node {
-        Node::Bool(b) => Ok(*b),
-        _ => Err(wrong(node, "true or false")),
+        Node::Bool(b) => Some(*b),
+        Node::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Node::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
     }
+}
+
+/// A boolean field: `true` or `false`, bare or quoted.
+pub(crate) fn boolean(node: &Node) -> Result<bool, String> {
+    truth(node).ok_or_else(|| wrong(node, "true or false"))
 }
 
 /// An integer in `min..=T::MAX`.
@@ -121,10 +129,10 @@ pub(crate) fn seconds(node: &Node) -> Result<Duration, String> {
 
 /// `always`, `never`, `unexpected` (any case), or a YAML boolean (true = always).
 pub(crate) fn autorestart(node: &Node) -> Result<AutoRestart, String> {
-    match node {
-        Node::Bool(true) => return Ok(AutoRestart::Always),
-        Node::Bool(false) => return Ok(AutoRestart::Never),
-        Node::Str(s) => match s.to_ascii_lowercase().as_str() {
+    match (truth(node), node) {
+        (Some(true), _) => return Ok(AutoRestart::Always),
+        (Some(false), _) => return Ok(AutoRestart::Never),
+        (None, Node::Str(s)) => match s.to_ascii_lowercase().as_str() {
             "always" => return Ok(AutoRestart::Always),
             "never" => return Ok(AutoRestart::Never),
             "unexpected" => return Ok(AutoRestart::Unexpected),
@@ -173,10 +181,11 @@ pub(crate) fn signal(node: &Node) -> Result<Signal, String> {
 ///   octal digits, because users write umasks in octal. So `22` means 0o022.
 ///   (Without `raw`, an integer is read that way too.)
 ///
-/// Digits 0–7 only, at most 0777.
+/// Digits 0–7 only, at most 0777. A value too large is shown in octal in the
+/// error (`found 0o1777`), the base the user thinks in, whatever base YAML read.
 pub(crate) fn umask(node: &Node, raw: Option<&str>) -> Result<u32, String> {
     const EXPECTED: &str = "an octal umask such as 022 (digits 0-7, at most 0777)";
-    let value = match node {
+    let value: Option<u32> = match node {
         Node::Str(s) => {
             let digits = s
                 .strip_prefix("0o")
@@ -197,9 +206,15 @@ pub(crate) fn umask(node: &Node, raw: Option<&str>) -> Result<u32, String> {
         }
         _ => None,
     };
-    value
-        .filter(|mask| *mask <= 0o777)
-        .ok_or_else(|| wrong(node, EXPECTED))
+    match value {
+        Some(mask) if mask <= 0o777 => Ok(mask),
+        Some(mask) => Err(format!("found 0o{mask:o}, expected {EXPECTED}")),
+        // Not octal at all: show it as written (`8`, `089`).
+        None => match (node, raw) {
+            (Node::Int(_), Some(raw)) => Err(format!("found {}, expected {EXPECTED}", raw.trim())),
+            _ => Err(wrong(node, EXPECTED)),
+        },
+    }
 }
 
 /// Octal digits (no sign, no prefix) to a number; `None` if not all 0–7.

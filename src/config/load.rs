@@ -233,7 +233,12 @@ impl Walk<'_> {
             }
         };
         let mut programs = Some(Programs::new());
+        // Each program's dependencies as far as they can be read, so that an
+        // unknown name or a cycle is reported alongside the file's other errors.
+        let mut dependencies = BTreeMap::new();
         for (name, node) in entries {
+            let readable = node.get("depends_on").and_then(|n| fields::names(n).ok());
+            dependencies.insert(name.as_str(), readable.unwrap_or_default());
             let at = at.key(name);
             let named = fields::program_name(name)
                 .map_err(|message| self.checker.key_error(&at, message))
@@ -246,10 +251,8 @@ impl Walk<'_> {
                 _ => programs = None,
             }
         }
-        match programs {
-            Some(p) if super::deps::check(&p, &mut self.checker, at) => Some(p),
-            _ => None,
-        }
+        let dependencies_ok = super::deps::check(&dependencies, &mut self.checker, at);
+        programs.filter(|_| dependencies_ok)
     }
 
     /// One program: every field checked, defaults filled in.

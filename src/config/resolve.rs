@@ -67,10 +67,34 @@ pub(crate) fn output(node: &Node, dir: &Path) -> Result<OutputTarget, String> {
                     file.display()
                 ));
             }
+            in_existing_directory(node, &file)?;
             Ok(OutputTarget::File(file))
         }
         _ => Err(wrong(node, EXPECTED)),
     }
+}
+
+/// A file to be created by taskmaster (`logfile`, `stdout`, `stderr`) must be in a
+/// directory that exists: taskmaster creates files, never directories, so a
+/// misspelt path is an error here rather than a directory made silently (as root,
+/// perhaps) or a spawn error later.
+pub(crate) fn in_existing_directory(node: &Node, file: &Path) -> Result<(), String> {
+    let Some(parent) = file.parent() else {
+        return Ok(());
+    };
+    let why = match std::fs::metadata(parent) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => "is not a directory".to_string(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            "does not exist (taskmaster does not create directories)".to_string()
+        }
+        Err(error) => format!("cannot be examined ({error})"),
+    };
+    Err(format!(
+        "found {}, but its directory {} {why}; expected a file in an existing directory",
+        node.describe(),
+        parent.display()
+    ))
 }
 
 /// `workingdir`: an existing directory, resolved against `dir`.
@@ -184,15 +208,20 @@ mod tests {
 
     #[test]
     fn outputs() {
-        let dir = Path::new("/nonexistent-dir");
+        let dir = Path::new("/tmp");
         assert_eq!(output(&Node::Null, dir), Ok(OutputTarget::Discard));
         assert_eq!(output(&s("discard"), dir), Ok(OutputTarget::Discard));
         assert_eq!(
             output(&s("out.log"), dir),
-            Ok(OutputTarget::File(PathBuf::from(
-                "/nonexistent-dir/out.log"
-            )))
+            Ok(OutputTarget::File(PathBuf::from("/tmp/out.log")))
         );
+        let missing = output(&s("out.log"), Path::new("/nonexistent-dir")).unwrap_err();
+        assert!(
+            missing.contains("/nonexistent-dir does not exist"),
+            "{missing}"
+        );
+        let file_as_dir = output(&s("/proc/self/status/out.log"), dir).unwrap_err();
+        assert!(file_as_dir.contains("is not a directory"), "{file_as_dir}");
         assert!(output(&s("/tmp"), dir).unwrap_err().contains("directory"));
         assert!(output(&s(""), dir).is_err());
         assert!(output(&Node::Bool(false), dir).is_err());

@@ -15,6 +15,9 @@ use super::*;
 #[path = "tests_errors.rs"]
 mod errors;
 
+#[path = "tests_checks.rs"]
+mod checks;
+
 /// The appendix of the subject, exactly as written (shared/examples/subject.yaml).
 const SUBJECT: &str = r#"programs:
     ngnix:
@@ -206,7 +209,7 @@ programs:
     starttime: 0.5
     stopsignal: sigint
     stoptime: 0
-    stdout: out.log
+    stdout: /tmp/./out.log
     stderr: discard
     env: {GREETING: hi, N: 42, F: 1.5, B: false, EMPTY: ""}
     workingdir: /
@@ -231,10 +234,7 @@ programs:
     assert_eq!(p.policy.starttime, Duration::from_millis(500));
     assert_eq!(p.policy.stopsignal, Signal::SIGINT);
     assert_eq!(p.policy.stoptime, Duration::ZERO);
-    assert_eq!(
-        p.launch.stdout,
-        OutputTarget::File("/etc/tm/out.log".into())
-    );
+    assert_eq!(p.launch.stdout, OutputTarget::File("/tmp/out.log".into()));
     assert_eq!(p.launch.stderr, OutputTarget::Discard);
     let env: Vec<(&str, &str)> = p
         .launch
@@ -335,6 +335,7 @@ fn relative_paths_resolve_against_the_config_dir() {
     let tmp = crate::testutil::TempDir::new("config-relative");
     let dir = tmp.path();
     std::fs::create_dir_all(dir.join("work")).unwrap();
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
     let file = dir.join("tm.yaml");
     let text = "taskmaster:\n  logfile: logs/tm.log\n  socket: ./tm.sock\n  history: h\n\
                 programs:\n  p:\n    cmd: x\n    stdout: ./logs/p.out\n    stderr: logs/p.err\n    workingdir: work\n";

@@ -94,6 +94,55 @@ fn daemon_refuses_a_bad_config() {
     assert!(!stamp.exists(), "nothing may be started on a bad config");
 }
 
+#[test]
+fn files_in_missing_directories_are_config_errors_and_no_directory_is_made() {
+    let dir = TempDir::new("check-nodir");
+    let config = dir.path("taskmaster.yaml");
+    let missing = dir.path("logs");
+    // Beside them, an unknown dependency and a bad value: every error at once.
+    std::fs::write(
+        &config,
+        format!(
+            "taskmaster:\n  logfile: {m}/taskmaster.log\nprograms:\n  web:\n    cmd: {TESTPROG} sleep\n    \
+             stdout: {m}/web.out\n    stderr: {m}/web.err\n    depends_on: nosuch\n    umask: 0o1777\n",
+            m = missing.display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = check(&config);
+    assert_eq!(code, 2, "stderr: {err}");
+    for (line, path) in [
+        (2, "taskmaster.logfile"),
+        (6, "programs.web.stdout"),
+        (7, "programs.web.stderr"),
+        (8, "programs.web.depends_on[0]"),
+        (9, "programs.web.umask"),
+    ] {
+        assert!(
+            err.contains(&format!("{}:{line}:", config.display())) && err.contains(path),
+            "{path} on line {line}: {err}"
+        );
+    }
+    let directory = format!("its directory {} does not exist", missing.display());
+    assert_eq!(err.matches(&directory).count(), 3, "{err}");
+    assert!(err.contains("found 0o1777"), "{err}");
+
+    // The daemon refuses it the same way, and creates nothing.
+    let socket = dir.path("taskmaster.sock");
+    let (code, _, err) = run_taskmaster(
+        &[
+            "-c".as_ref(),
+            config.as_os_str(),
+            "--socket".as_ref(),
+            socket.as_os_str(),
+        ],
+        secs(20.0),
+    );
+    assert_eq!(code, 2, "stderr: {err}");
+    assert!(err.contains(&directory), "{err}");
+    assert!(!missing.exists(), "no directory may be created");
+}
+
 // ---- 11. the subject's example config ---------------------------------------------------------
 
 #[test]

@@ -86,3 +86,39 @@ fn invalid_config_changes_nothing() {
     }
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+#[test]
+fn output_in_a_missing_directory_refuses_the_reload() {
+    let keep = prog("keep", &["cmd: TESTPROG sleep", "stdout: DIR/keep.out"]);
+    let mut d = Daemon::start("reload-nodir", &config(&[keep]));
+    wait_running(&mut d, &["keep"], secs(10.0));
+    let before = snapshot(&mut d);
+
+    // The stdout moves into a directory that does not exist, and a program is added.
+    let moved = config(&[
+        prog(
+            "keep",
+            &["cmd: TESTPROG sleep", "stdout: DIR/logs/keep.out"],
+        ),
+        prog("extra", &["cmd: TESTPROG sleep"]),
+    ]);
+    write_config(&d, &moved);
+    let reply = reload(&mut d);
+    assert_eq!(
+        reply.first().map(String::as_str),
+        Some("ERROR (reload failed; nothing changed)"),
+        "{reply:?}"
+    );
+    let missing = d.path("logs");
+    let said = format!("its directory {} does not exist", missing.display());
+    assert!(
+        reply
+            .iter()
+            .any(|l| l.contains("programs.keep.stdout") && l.contains(&said)),
+        "{reply:?}"
+    );
+    assert!(names_file_and_line(&reply, &d.config), "{reply:?}");
+    assert_eq!(snapshot(&mut d), before);
+    assert!(!missing.exists(), "no directory may be created");
+    assert_eq!(d.finish(secs(20.0)), 0);
+}
