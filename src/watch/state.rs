@@ -311,6 +311,13 @@ impl Machine {
                     self.on_start(actions);
                 }
             }
+            // The child lived `starttime`: a successful start, however late this
+            // wake-up (a deadline a hair after the exit, a descheduled daemon). Its
+            // exit is then an exit from RUNNING.
+            State::Starting if self.lived_starttime(policy, now) => {
+                self.enter_running(policy, actions);
+                self.exit_running(status, policy, actions);
+            }
             State::Starting => {
                 actions.push(Action::Report(Report::Exited {
                     status,
@@ -319,23 +326,31 @@ impl Machine {
                 self.spawnerr = Some(EXITED_TOO_QUICKLY.to_string());
                 self.fail_start(policy, now, actions);
             }
-            State::Running => {
-                let expected =
-                    matches!(status, ExitStatus::Code(c) if policy.exitcodes.contains(&c));
-                actions.push(Action::Report(Report::Exited { status, expected }));
-                self.enter(State::Exited, None);
-                self.backoff = 0;
-                let restart = match policy.autorestart {
-                    AutoRestart::Always => true,
-                    AutoRestart::Unexpected => !expected,
-                    AutoRestart::Never => false,
-                };
-                if restart && !self.shutting_down {
-                    self.restarts += 1;
-                    self.spawn(actions);
-                }
-            }
+            State::Running => self.exit_running(status, policy, actions),
             _ => {}
+        }
+    }
+
+    /// The current child has been up for at least `starttime` at `now`.
+    fn lived_starttime(&self, policy: &Policy, now: Instant) -> bool {
+        self.started_at
+            .is_some_and(|at| now.saturating_duration_since(at) >= policy.starttime)
+    }
+
+    /// A RUNNING child ended: EXITED, restarted as `autorestart` and `exitcodes` say.
+    fn exit_running(&mut self, status: ExitStatus, policy: &Policy, actions: &mut Vec<Action>) {
+        let expected = matches!(status, ExitStatus::Code(c) if policy.exitcodes.contains(&c));
+        actions.push(Action::Report(Report::Exited { status, expected }));
+        self.enter(State::Exited, None);
+        self.backoff = 0;
+        let restart = match policy.autorestart {
+            AutoRestart::Always => true,
+            AutoRestart::Unexpected => !expected,
+            AutoRestart::Never => false,
+        };
+        if restart && !self.shutting_down {
+            self.restarts += 1;
+            self.spawn(actions);
         }
     }
 

@@ -409,3 +409,6 @@ fn infinite_retries_never_give_up() {
         t += 0.1;
     }
 }
+
+#[path = "state_late_exit_tests.rs"]
+mod late_exit;
