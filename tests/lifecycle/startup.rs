@@ -2,8 +2,8 @@
 //! met to the millisecond.
 
 use crate::common::*;
-use nix::sys::signal::Signal;
 use crate::{log_line_time_ms, shutdown, stamps};
+use nix::sys::signal::Signal;
 
 // ---- 4. backoff, FATAL -----------------------------------------------------------------
 

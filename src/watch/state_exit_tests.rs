@@ -1,5 +1,6 @@
-//! An exit handled while still STARTING is judged by how long the child lived, not
-//! by whether the starttime deadline has been handled yet.
+//! Exits: one handled while still STARTING is judged by how long the child lived,
+//! not by whether the starttime deadline has been handled yet; and the reports name
+//! the process that exited (alerts carry its pid).
 
 use super::*;
 
@@ -23,6 +24,7 @@ fn exit_exactly_at_starttime_is_a_successful_start_then_an_expected_exit() {
                 starttime: secs(1.0)
             },
             Report::Exited {
+                pid: 100,
                 status: ExitStatus::Code(0),
                 expected: true
             }
@@ -48,6 +50,7 @@ fn exit_long_after_an_unhandled_starttime_deadline_follows_autorestart() {
                 starttime: secs(1.0)
             },
             Report::Exited {
+                pid: 100,
                 status: ExitStatus::Code(3),
                 expected: false
             }
@@ -80,6 +83,7 @@ fn exit_just_before_starttime_exited_too_quickly() {
     assert_eq!(
         reports(&a)[0],
         Report::Exited {
+            pid: 100,
             status: ExitStatus::Code(0),
             expected: false
         }
@@ -89,4 +93,46 @@ fn exit_just_before_starttime_exited_too_quickly() {
         .any(|r| matches!(r, Report::Running { .. })));
     assert_eq!(r.m.state, State::Backoff);
     assert_eq!(r.m.spawnerr.as_deref(), Some(EXITED_TOO_QUICKLY));
+}
+
+#[test]
+fn fatal_after_spawn_errors_names_no_process() {
+    let mut r = Rig::new(Policy {
+        startretries: 0,
+        ..policy()
+    });
+    r.ev(Event::Start);
+    let a = r.ev(Event::SpawnFailed {
+        reason: "can't find command 'x'".into(),
+    });
+    assert_eq!(reports(&a)[1], Report::GaveUp { pid: None });
+}
+
+#[test]
+fn backoff_after_a_spawn_error_names_no_process_and_fatal_the_last_exited() {
+    let mut r = Rig::started(Policy {
+        startretries: 1,
+        ..policy()
+    });
+    let a = r.at(0.5).ev(Event::Exited(ExitStatus::Code(1)));
+    assert!(reports(&a).contains(&Report::Backoff {
+        attempt: 1,
+        delay: secs(1.0),
+        pid: Some(100)
+    }));
+    r.at(1.5).ev(Event::Timer);
+    let a = r.ev(Event::SpawnFailed {
+        reason: "no".into(),
+    });
+    assert!(reports(&a).contains(&Report::GaveUp { pid: Some(100) }));
+    // A manual start forgets the processes of the previous run.
+    r.ev(Event::Start);
+    let a = r.ev(Event::SpawnFailed {
+        reason: "no".into(),
+    });
+    assert!(reports(&a).contains(&Report::Backoff {
+        attempt: 1,
+        delay: secs(1.0),
+        pid: None
+    }));
 }
