@@ -133,29 +133,46 @@ fn notice(text: String) {
 
 /// One line for a watcher's report.
 pub fn instance_event(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) {
+    // Alerts and notices name the process the event is about: the one that exited.
     match report {
-        Report::GaveUp => {
-            let text = format!("{name}: FATAL (too many start retries too quickly)");
-            crate::notify::event("fatal", name, &text);
+        Report::GaveUp { pid: last } => {
+            let text = match last {
+                Some(pid) => {
+                    format!("{name}: FATAL (too many start retries too quickly; last pid {pid})")
+                }
+                None => format!("{name}: FATAL (too many start retries too quickly)"),
+            };
+            crate::notify::event("fatal", name, *last, &text);
             notice(text);
         }
         Report::Exited {
+            pid,
             status,
             expected: false,
         } => {
-            let text = format!("{name}: exited unexpectedly ({status})");
-            crate::notify::event("unexpected_exit", name, &text);
+            let text = format!("{name}: exited unexpectedly (pid {pid}, {status})");
+            crate::notify::event("unexpected_exit", name, Some(*pid), &text);
             notice(text);
         }
         Report::SpawnError { reason } => notice(format!("{name}: spawn error ({reason})")),
-        Report::Backoff { attempt, delay } => crate::notify::event(
-            "backoff",
-            name,
-            &format!(
-                "{name}: start failed, retry {attempt} in {}s",
-                delay.as_secs_f64()
-            ),
-        ),
+        Report::Backoff {
+            attempt,
+            delay,
+            pid: exited,
+        } => {
+            let why = exited
+                .map(|pid| format!(" (pid {pid})"))
+                .unwrap_or_default();
+            crate::notify::event(
+                "backoff",
+                name,
+                *exited,
+                &format!(
+                    "{name}: start failed{why}, retry {attempt} in {}s",
+                    delay.as_secs_f64()
+                ),
+            )
+        }
         _ => {}
     }
     match report {
@@ -165,7 +182,9 @@ pub fn instance_event(name: &str, pid: Option<i32>, report: &Report, policy: &Po
             "success: {name} entered RUNNING state, process has stayed up for > than {} seconds (starttime)",
             starttime.as_secs_f64()
         ),
-        Report::Exited { status, expected } => {
+        Report::Exited {
+            status, expected, ..
+        } => {
             let msg = format!(
                 "exited: {name} ({}; {})",
                 describe_exit(status),
@@ -177,7 +196,7 @@ pub fn instance_event(name: &str, pid: Option<i32>, report: &Report, policy: &Po
                 warn!("{msg}")
             }
         }
-        Report::Backoff { attempt, delay } => match policy.startretries {
+        Report::Backoff { attempt, delay, .. } => match policy.startretries {
             crate::config::INFINITE_RETRIES => info!(
                 "backoff: {name} start failed, retry {attempt} (no limit) in {}s",
                 delay.as_secs_f64()
@@ -187,7 +206,7 @@ pub fn instance_event(name: &str, pid: Option<i32>, report: &Report, policy: &Po
                 delay.as_secs_f64()
             ),
         },
-        Report::GaveUp => warn!("gave up: {name} entered FATAL state, too many start retries too quickly"),
+        Report::GaveUp { .. } => warn!("gave up: {name} entered FATAL state, too many start retries too quickly"),
         Report::StopRequested { signal } => match pid {
             Some(pid) => info!("stopping: {name} (pid {pid}) with {}", signal.as_str()),
             None => info!("stopping: {name} with {}", signal.as_str()),

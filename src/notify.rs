@@ -1,7 +1,9 @@
 //! Alerts (`taskmaster.notify`): a command run for chosen events — a program going
 //! FATAL, an unexpected exit, a backoff, a failed reload — with the event's facts
 //! in its environment (`TASKMASTER_EVENT`, `TASKMASTER_INSTANCE`,
-//! `TASKMASTER_MESSAGE`, `TASKMASTER_PID`, `TASKMASTER_SUPPRESSED`).
+//! `TASKMASTER_MESSAGE`, `TASKMASTER_PID`, `TASKMASTER_SUPPRESSED`). The pid is that
+//! of the process the event is about: the one that exited (for a FATAL, the last one
+//! that did), taskmaster's own for a failed reload.
 //!
 //! At most `max_per_minute` commands start in any minute, so a crash loop cannot
 //! fork-bomb the host; events over the limit are counted and the count is passed
@@ -38,7 +40,8 @@ pub fn configure(settings: Option<Notify>) {
 }
 
 /// An event happened; runs the command if the event is chosen and the rate allows.
-pub fn event(kind: &str, instance: &str, message: &str) {
+/// `pid` is the process the event is about (`TASKMASTER_PID`, empty if none).
+pub fn event(kind: &str, instance: &str, pid: Option<i32>, message: &str) {
     let (argv, dir, suppressed) = {
         let mut n = NOTIFIER.lock();
         let Some(settings) = n.settings.as_ref().filter(|s| s.events.contains(kind)) else {
@@ -70,7 +73,10 @@ pub fn event(kind: &str, instance: &str, message: &str) {
         .env("TASKMASTER_EVENT", kind)
         .env("TASKMASTER_INSTANCE", instance)
         .env("TASKMASTER_MESSAGE", message)
-        .env("TASKMASTER_PID", std::process::id().to_string())
+        .env(
+            "TASKMASTER_PID",
+            pid.map(|p| p.to_string()).unwrap_or_default(),
+        )
         .env("TASKMASTER_SUPPRESSED", suppressed.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())

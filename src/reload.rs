@@ -89,6 +89,7 @@ impl Reloader {
                 crate::notify::event(
                     "reload_failed",
                     "",
+                    Some(std::process::id() as i32),
                     &format!("reload failed, nothing changed: {text}"),
                 );
                 return Reply::error(format!("ERROR (reload failed; nothing changed)\n{errors}"));

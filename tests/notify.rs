@@ -44,3 +44,73 @@ fn a_crash_loop_is_rate_limited() {
         .all(|l| l.starts_with("unexpected_exit loop")));
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+/// The alert's command records every fact, one line per alert, fields split by `|`.
+const NOTIFY_FACTS: &str = "taskmaster:\n  notify:\n    cmd: \"sh -c 'echo \\\"$TASKMASTER_EVENT|$TASKMASTER_PID|$TASKMASTER_MESSAGE\\\" >> DIR/facts'\"\n    events: [fatal, unexpected_exit, reload_failed]\n";
+
+/// The pid a `stamp FILE` child wrote (`<unix time> <pid>`), once it has.
+fn stamped_pid(d: &Daemon, file: &str) -> i32 {
+    let path = d.path(file);
+    wait_for(&format!("a pid in {file}"), secs(10.0), || {
+        read(&path)
+            .lines()
+            .last()
+            .and_then(|l| l.split_once(' ')?.1.trim().parse().ok())
+    })
+}
+
+/// The pid and message of the `EVENT|PID|MESSAGE` alert line for `event` whose
+/// message starts with `about`, once it is there.
+fn alert(d: &Daemon, event: &str, about: &str) -> (String, String) {
+    let facts = d.path("facts");
+    wait_for(
+        &format!("a {event} alert about {about:?}"),
+        secs(10.0),
+        || {
+            read(&facts).lines().find_map(|l| {
+                let mut f = l.splitn(3, '|');
+                let (kind, pid, message) = (f.next()?, f.next()?, f.next()?);
+                (kind == event && message.starts_with(about))
+                    .then(|| (pid.to_string(), message.to_string()))
+            })
+        },
+    )
+}
+
+#[test]
+fn alerts_carry_the_pid_of_the_process_that_exited() {
+    let mut d = Daemon::start(
+        "notify-pid",
+        &format!(
+            "{NOTIFY_FACTS}programs:
+  crashy:
+    cmd: TESTPROG stamp DIR/crashy then exit 3 0.2
+    starttime: 0
+    autorestart: never
+  doomed:
+    cmd: TESTPROG stamp DIR/doomed then exit 1
+    starttime: 5
+    startretries: 0
+"
+        ),
+    );
+    let daemon = d.pid().to_string();
+
+    let crashy = stamped_pid(&d, "crashy");
+    let (pid, message) = alert(&d, "unexpected_exit", "crashy:");
+    assert_eq!(pid, crashy.to_string(), "not taskmaster's pid ({daemon})");
+    assert!(message.contains(&format!("pid {crashy}")), "{message}");
+
+    d.wait_state("doomed", "FATAL", secs(10.0));
+    let doomed = stamped_pid(&d, "doomed");
+    let (pid, message) = alert(&d, "fatal", "doomed:");
+    assert_eq!(pid, doomed.to_string(), "not taskmaster's pid ({daemon})");
+    assert!(message.contains(&format!("pid {doomed}")), "{message}");
+
+    // A failed reload is about taskmaster itself.
+    std::fs::write(&d.config, "programs: [not, a, map]\n").expect("break the config");
+    d.send("reload");
+    let (pid, _) = alert(&d, "reload_failed", "reload failed");
+    assert_eq!(pid, daemon);
+    assert_eq!(d.finish(secs(20.0)), 0);
+}

@@ -58,20 +58,12 @@ fn apply_and_exec(args: &[OsString]) -> Result<Never, String> {
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()
         .map_err(|_| "NUL in an argument".to_string())?;
-    reset_signal_dispositions();
+    // Rust's runtime set SIGPIPE to ignored before `main`, and an ignored signal
+    // stays ignored across exec: every signal back to its default, none blocked.
+    super::child_signals::reset_before_exec();
     match execv(&program, &argv) {
         Ok(never) => match never {},
         Err(e) => Err(e.desc().to_string()),
-    }
-}
-
-/// Rust's runtime set SIGPIPE to ignored before `main`, and an ignored signal stays
-/// ignored across exec: put every signal back to its default (SPEC §4).
-fn reset_signal_dispositions() {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
-        // SAFETY: installing SIG_DFL has no handler code to be unsafe about.
-        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
     }
 }
 

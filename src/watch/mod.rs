@@ -1,6 +1,7 @@
 //! Supervising one instance: the pure state machine, the watcher thread that drives
 //! it, and the spawn path (posix_spawn plus the exec helper).
 
+mod child_signals;
 pub mod helper;
 pub mod instance;
 mod leftover;

@@ -303,14 +303,13 @@ impl SpawnAttr {
         let flags = libc::POSIX_SPAWN_SETSID as libc::c_int
             | libc::POSIX_SPAWN_SETSIGMASK
             | libc::POSIX_SPAWN_SETSIGDEF;
-        // SAFETY: sigset_t values are initialised by sigemptyset/sigfillset before use.
+        // Not sigfillset: it leaves out glibc's reserved signals, which posix_spawn
+        // would then leave ignored in the child.
+        let all = super::child_signals::every_signal();
+        // SAFETY: sigset_t values are initialised by sigemptyset/`every_signal`.
         unsafe {
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::sigdelset(&mut all, libc::SIGKILL);
-            libc::sigdelset(&mut all, libc::SIGSTOP);
             Errno::result(libc::posix_spawnattr_setsigmask(&mut attr.0, &empty))?;
             Errno::result(libc::posix_spawnattr_setsigdefault(&mut attr.0, &all))?;
             Errno::result(libc::posix_spawnattr_setflags(

@@ -102,14 +102,37 @@ pub enum Action {
 /// Facts for the event log (SPEC §9). The watcher formats them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
-    Spawned { pid: i32 },
-    SpawnError { reason: String },
-    Running { starttime: Duration },
-    Exited { status: ExitStatus, expected: bool },
-    Backoff { attempt: u32, delay: Duration },
-    GaveUp,
-    StopRequested { signal: Signal },
-    Stopped { status: ExitStatus },
+    Spawned {
+        pid: i32,
+    },
+    SpawnError {
+        reason: String,
+    },
+    Running {
+        starttime: Duration,
+    },
+    /// `pid` is the process that exited (alerts carry it).
+    Exited {
+        pid: i32,
+        status: ExitStatus,
+        expected: bool,
+    },
+    /// `pid`: the process whose early exit failed the start; none after a spawn error.
+    Backoff {
+        attempt: u32,
+        delay: Duration,
+        pid: Option<i32>,
+    },
+    /// `pid`: the last process that exited since the last manual start, if any.
+    GaveUp {
+        pid: Option<i32>,
+    },
+    StopRequested {
+        signal: Signal,
+    },
+    Stopped {
+        status: ExitStatus,
+    },
     Killed,
 }
 
@@ -130,6 +153,8 @@ pub struct Machine {
     pub deadline: Option<Instant>,
     /// How the last child ended.
     pub last_exit: Option<ExitStatus>,
+    /// The pid of the last child that exited since the last manual start.
+    pub last_exited_pid: Option<i32>,
     /// Why the last start failed (spawn error or "Exited too quickly ...").
     pub spawnerr: Option<String>,
     /// A manual start has happened at least once (STOPPED says "Not started" before).
@@ -159,6 +184,7 @@ impl Machine {
             started_at: None,
             deadline: None,
             last_exit: None,
+            last_exited_pid: None,
             spawnerr: None,
             ever_started: false,
             shutting_down: false,
@@ -196,7 +222,7 @@ impl Machine {
                         reason: reason.clone(),
                     }));
                     self.spawnerr = Some(reason);
-                    self.fail_start(policy, now, &mut actions);
+                    self.fail_start(None, policy, now, &mut actions);
                 }
             }
             Event::Exited(status) => self.on_exit(status, policy, now, &mut actions),
@@ -218,6 +244,7 @@ impl Machine {
             State::Stopped | State::Exited | State::Fatal => {
                 self.backoff = 0;
                 self.restarts = 0;
+                self.last_exited_pid = None;
                 self.ever_started = true;
                 self.spawn(actions);
             }
@@ -271,22 +298,31 @@ impl Machine {
         }));
     }
 
-    /// A start failed (spawn error, or death before `starttime`): BACKOFF, or FATAL
-    /// once the retries are spent.
-    fn fail_start(&mut self, policy: &Policy, now: Instant, actions: &mut Vec<Action>) {
+    /// A start failed (spawn error, or death of `exited` before `starttime`):
+    /// BACKOFF, or FATAL once the retries are spent.
+    fn fail_start(
+        &mut self,
+        exited: Option<i32>,
+        policy: &Policy,
+        now: Instant,
+        actions: &mut Vec<Action>,
+    ) {
         self.pid = None;
         self.backoff = self.backoff.saturating_add(1);
         if self.shutting_down {
             self.enter(State::Stopped, None);
         } else if self.backoff > policy.startretries && policy.startretries != INFINITE_RETRIES {
             self.enter(State::Fatal, None);
-            actions.push(Action::Report(Report::GaveUp));
+            actions.push(Action::Report(Report::GaveUp {
+                pid: self.last_exited_pid,
+            }));
         } else {
             let delay = policy.backoff.delay(self.backoff);
             self.enter(State::Backoff, Some(now + delay));
             actions.push(Action::Report(Report::Backoff {
                 attempt: self.backoff,
                 delay,
+                pid: exited,
             }));
         }
     }
@@ -298,11 +334,11 @@ impl Machine {
         now: Instant,
         actions: &mut Vec<Action>,
     ) {
-        if self.pid.is_none() {
+        let Some(pid) = self.pid.take() else {
             return;
-        }
-        self.pid = None;
+        };
         self.last_exit = Some(status);
+        self.last_exited_pid = Some(pid);
         match self.state {
             State::Stopping => {
                 self.enter(State::Stopped, None);
@@ -311,31 +347,57 @@ impl Machine {
                     self.on_start(actions);
                 }
             }
+            // The child lived `starttime`: a successful start, however late this
+            // wake-up (a deadline a hair after the exit, a descheduled daemon). Its
+            // exit is then an exit from RUNNING.
+            State::Starting if self.lived_starttime(policy, now) => {
+                self.enter_running(policy, actions);
+                self.exit_running(pid, status, policy, actions);
+            }
             State::Starting => {
                 actions.push(Action::Report(Report::Exited {
+                    pid,
                     status,
                     expected: false,
                 }));
                 self.spawnerr = Some(EXITED_TOO_QUICKLY.to_string());
-                self.fail_start(policy, now, actions);
+                self.fail_start(Some(pid), policy, now, actions);
             }
-            State::Running => {
-                let expected =
-                    matches!(status, ExitStatus::Code(c) if policy.exitcodes.contains(&c));
-                actions.push(Action::Report(Report::Exited { status, expected }));
-                self.enter(State::Exited, None);
-                self.backoff = 0;
-                let restart = match policy.autorestart {
-                    AutoRestart::Always => true,
-                    AutoRestart::Unexpected => !expected,
-                    AutoRestart::Never => false,
-                };
-                if restart && !self.shutting_down {
-                    self.restarts += 1;
-                    self.spawn(actions);
-                }
-            }
+            State::Running => self.exit_running(pid, status, policy, actions),
             _ => {}
+        }
+    }
+
+    /// The current child has been up for at least `starttime` at `now`.
+    fn lived_starttime(&self, policy: &Policy, now: Instant) -> bool {
+        self.started_at
+            .is_some_and(|at| now.saturating_duration_since(at) >= policy.starttime)
+    }
+
+    /// A RUNNING child ended: EXITED, restarted as `autorestart` and `exitcodes` say.
+    fn exit_running(
+        &mut self,
+        pid: i32,
+        status: ExitStatus,
+        policy: &Policy,
+        actions: &mut Vec<Action>,
+    ) {
+        let expected = matches!(status, ExitStatus::Code(c) if policy.exitcodes.contains(&c));
+        actions.push(Action::Report(Report::Exited {
+            pid,
+            status,
+            expected,
+        }));
+        self.enter(State::Exited, None);
+        self.backoff = 0;
+        let restart = match policy.autorestart {
+            AutoRestart::Always => true,
+            AutoRestart::Unexpected => !expected,
+            AutoRestart::Never => false,
+        };
+        if restart && !self.shutting_down {
+            self.restarts += 1;
+            self.spawn(actions);
         }
     }
 

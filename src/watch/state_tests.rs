@@ -108,7 +108,8 @@ fn exit_while_starting_backs_off_one_two_three_seconds_then_fatal() {
         assert_eq!(r.m.state, State::Backoff, "attempt {attempt}");
         assert!(reports(&a).contains(&Report::Backoff {
             attempt,
-            delay: secs(attempt as f64)
+            delay: secs(attempt as f64),
+            pid: Some(99 + attempt as i32)
         }));
         assert_eq!(r.m.spawnerr.as_deref(), Some(EXITED_TOO_QUICKLY));
         // Not due a hair before the delay; due exactly at it.
@@ -123,7 +124,8 @@ fn exit_while_starting_backs_off_one_two_three_seconds_then_fatal() {
     }
     let a = r.at(t).ev(Event::Exited(ExitStatus::Code(1)));
     assert_eq!(r.m.state, State::Fatal);
-    assert!(reports(&a).contains(&Report::GaveUp));
+    // The alert names the last process that exited.
+    assert!(reports(&a).contains(&Report::GaveUp { pid: Some(103) }));
     assert_eq!(r.m.deadline, None);
 }
 
@@ -186,6 +188,7 @@ fn unexpected_restarts_on_code_not_in_exitcodes() {
     assert_eq!(r.m.state, State::Starting);
     assert!(a.contains(&Action::Spawn));
     assert!(reports(&a).contains(&Report::Exited {
+        pid: 100,
         status: ExitStatus::Code(3),
         expected: false
     }));
@@ -379,7 +382,12 @@ fn exponential_backoff_grows_by_its_factor_up_to_its_max() {
         assert!(
             reports(&a).contains(&Report::Backoff {
                 attempt,
-                delay: secs(delay)
+                delay: secs(delay),
+                pid: Some(if attempt == 1 {
+                    100
+                } else {
+                    199 + attempt as i32
+                })
             }),
             "attempt {attempt}: {a:?}"
         );
@@ -409,3 +417,6 @@ fn infinite_retries_never_give_up() {
         t += 0.1;
     }
 }
+
+#[path = "state_exit_tests.rs"]
+mod exits;

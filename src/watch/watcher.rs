@@ -248,12 +248,17 @@ impl Watcher {
     /// Feeds one event to the machine and carries out its actions; a spawn's result
     /// is fed back in turn.
     #[inline(never)]
-    fn apply(&mut self, event: Event, now: Instant) {
+    fn apply(&mut self, event: Event, mut now: Instant) {
         let mut pending = vec![event];
         while let Some(event) = pending.pop() {
             for action in self.machine.step(event, &self.config.policy, now) {
                 match action {
-                    Action::Spawn => pending.push(self.spawn()),
+                    Action::Spawn => {
+                        pending.push(self.spawn());
+                        // A spawn takes milliseconds: the child's starttime counts
+                        // from when it exists, not from when this wake-up began.
+                        now = Instant::now();
+                    }
                     Action::SignalGroup(sig) => {
                         if let Some(child) = &self.child {
                             if let Err(e) = sys::signal_group(child.pid, sig) {

@@ -105,13 +105,6 @@ pub fn signals_in(mask: &Value) -> Vec<u32> {
     (1..=64).filter(|n| bits & (1u64 << (n - 1)) != 0).collect()
 }
 
-/// glibc's reserved signals 32 (SIGCANCEL) and 33 (SIGSETXID): glibc's posix_spawn
-/// sets them to SIG_IGN in every child it spawns (any caller: python's
-/// os.posix_spawn with setsigdef of every signal shows SigIgn 0x180000000 on glibc
-/// 2.36), and no glibc program can use them (SIGRTMIN is 34). Every other signal
-/// must be at its default disposition.
-pub const GLIBC_RESERVED: [u32; 2] = [32, 33];
-
 pub fn canonical(p: impl AsRef<Path>) -> PathBuf {
     std::fs::canonicalize(p.as_ref())
         .unwrap_or_else(|e| panic!("canonicalize {}: {e}", p.as_ref().display()))

@@ -3,6 +3,7 @@
 
 use crate::common::*;
 use crate::{log_line_time_ms, shutdown, stamps};
+use nix::sys::signal::Signal;
 
 // ---- 4. backoff, FATAL -----------------------------------------------------------------
 
@@ -91,6 +92,44 @@ fn starttime_boundary_decides_backoff_or_exited() {
     assert!(!log.contains("success: early entered RUNNING"), "{log}");
     assert!(log.contains("backoff: early"), "{log}");
     assert_eq!(stamps(&d.path("late")).len(), 1);
+    shutdown(d);
+}
+
+/// The daemon is frozen from before the starttime deadline until after the child has
+/// exited (past starttime): when it wakes, the exit and the overdue deadline are both
+/// pending. The child lived starttime, so the start succeeded and the exit is an
+/// ordinary (expected) one, not "Exited too quickly".
+#[test]
+fn child_that_lived_starttime_succeeded_however_late_the_daemon_wakes() {
+    let mut d = Daemon::start(
+        "lc-late-wake",
+        "programs:
+  late:
+    cmd: TESTPROG exit 0 2.5
+    starttime: 2
+    autorestart: unexpected
+",
+    );
+    let pid = d.pid_of("late");
+    d.signal(Signal::SIGSTOP as i32);
+    let log = d.log();
+    assert!(
+        !log.contains("success: late entered RUNNING"),
+        "the daemon was frozen only after the starttime deadline:\n{log}"
+    );
+    wait_for("the child to exit (zombie)", secs(10.0), || {
+        zombie(pid).then_some(())
+    });
+    d.signal(Signal::SIGCONT as i32);
+    let e = d.wait_state("late", "EXITED", secs(5.0));
+    assert_eq!(e["exitcode"], 0, "{e}");
+    let log = d.log();
+    assert!(log.contains("success: late entered RUNNING"), "{log}");
+    assert!(
+        log.contains("exited: late (exit status 0; expected)"),
+        "{log}"
+    );
+    assert!(!log.contains("backoff: late"), "{log}");
     shutdown(d);
 }
 
