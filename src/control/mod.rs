@@ -12,6 +12,7 @@ pub mod socket;
 mod status;
 mod tail;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::supervisor::Supervisor;
@@ -216,4 +217,27 @@ fn resolve(
         .into_iter()
         .filter_map(|r| r.map_err(|name| errors.push(no_such_process(&name))).ok())
         .collect()
+}
+
+/// Whether `name`, which matched `matched` instances, addresses a group: `all`,
+/// `NAME:`, `NAME:*`, or a program of several instances. An instance reached through
+/// a group that has nothing to do (`stop all` and it is already stopped) is simply
+/// left out of the reply; one named on its own says why it did nothing.
+fn is_group_address(name: &str, matched: usize) -> bool {
+    name == "all" || name.ends_with(':') || name.ends_with(":*") || matched > 1
+}
+
+/// The names of the instances that `names` address on their own, not only as part
+/// of a group (see [`is_group_address`]).
+fn named_singly(sup: &Arc<Supervisor>, names: &[String]) -> HashSet<String> {
+    let mut singly = HashSet::new();
+    for name in names {
+        let found: Vec<Arc<Instance>> = (sup.resolve(std::slice::from_ref(name)).into_iter())
+            .filter_map(Result::ok)
+            .collect();
+        if !is_group_address(name, found.len()) {
+            singly.extend(found.iter().map(|i| i.name()));
+        }
+    }
+    singly
 }

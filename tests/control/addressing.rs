@@ -70,3 +70,99 @@ fn status_answers_in_argument_order_and_json_stays_json() {
     assert_eq!(reply["data"][1]["name"], "sleeper", "{reply}");
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+/// The reply's lines, sorted (instances of one command are handled in parallel).
+fn sorted_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn stop_all_and_start_all_list_what_they_did() {
+    let mut d = Daemon::start("ctl-all", MIXED_YAML);
+    let sock = d.socket();
+    wait_running(&sock, &["sleeper", "pool:0", "pool:1"], secs(10.0));
+
+    // `stop all`: what it stopped; `idle` was not running and is not listed.
+    let out = ctl_ok(&sock, &["stop", "all"], 0);
+    assert_eq!(
+        sorted_lines(&out),
+        ["pool:0: stopped", "pool:1: stopped", "sleeper: stopped"],
+        "{out:?}"
+    );
+    // Nothing left to stop: nothing to say, and no error.
+    assert_eq!(ctl_ok(&sock, &["stop", "all"], 0), "");
+    // Named on its own, a stopped instance still says so.
+    assert_eq!(
+        ctl_ok(&sock, &["stop", "idle"], 0).trim(),
+        "idle: ERROR (not running)"
+    );
+    assert_eq!(
+        ctl_ok(&sock, &["stop", "sleeper", "pool:1"], 0),
+        "sleeper: ERROR (not running)\npool:1: ERROR (not running)\n"
+    );
+
+    // `start all`: what it started; one already started is not an error.
+    assert_eq!(ctl_ok(&sock, &["start", "idle"], 0).trim(), "idle: started");
+    let out = ctl_ok(&sock, &["start", "all"], 0);
+    assert_eq!(
+        sorted_lines(&out),
+        ["pool:0: started", "pool:1: started", "sleeper: started"],
+        "{out:?}"
+    );
+    assert_eq!(ctl_ok(&sock, &["start", "all"], 0), "");
+    assert_eq!(
+        ctl_ok(&sock, &["start", "idle"], 0).trim(),
+        "idle: ERROR (already started)"
+    );
+
+    // `restart all`: every instance stopped, then started.
+    let out = ctl_ok(&sock, &["restart", "all"], 0);
+    let lines = sorted_lines(&out);
+    assert_eq!(lines.len(), 8, "{out:?}");
+    assert!(!out.contains("ERROR"), "{out:?}");
+    for name in ["idle", "pool:0", "pool:1", "sleeper"] {
+        assert!(lines.contains(&format!("{name}: stopped")), "{out:?}");
+        assert!(lines.contains(&format!("{name}: started")), "{out:?}");
+    }
+    assert_eq!(d.finish(secs(20.0)), 0);
+}
+
+#[test]
+fn name_colon_and_name_colon_star_mean_every_instance() {
+    let mut d = Daemon::start("ctl-groups", MIXED_YAML);
+    let sock = d.socket();
+    wait_running(&sock, &["sleeper", "pool:0", "pool:1"], secs(10.0));
+
+    for name in ["pool:", "pool:*", "pool"] {
+        let out = ctl_ok(&sock, &["status", name], 0);
+        let firsts: Vec<&str> = out.lines().filter_map(|l| l.split(' ').next()).collect();
+        assert_eq!(firsts, ["pool:0", "pool:1"], "status {name}: {out:?}");
+    }
+    // Also for a program of one instance.
+    for name in ["sleeper:", "sleeper:*"] {
+        let out = ctl_ok(&sock, &["pid", name], 0);
+        assert_eq!(out.trim(), instance(&sock, "sleeper")["pid"].to_string());
+    }
+    let out = ctl_ok(&sock, &["stop", "pool:"], 0);
+    assert_eq!(sorted_lines(&out), ["pool:0: stopped", "pool:1: stopped"]);
+    // A group with nothing to do says nothing; `sleeper:*` is a group too.
+    assert_eq!(ctl_ok(&sock, &["stop", "pool:*"], 0), "");
+    assert_eq!(
+        ctl_ok(&sock, &["stop", "sleeper:*"], 0),
+        "sleeper: stopped\n"
+    );
+    assert_eq!(ctl_ok(&sock, &["stop", "sleeper:"], 0), "");
+    assert_eq!(
+        ctl_ok(&sock, &["start", "pool:", "sleeper"], 0),
+        "pool:0: started\npool:1: started\nsleeper: started\n"
+    );
+    // An unknown program is an error whatever its form.
+    for name in ["nosuch:", "nosuch:*", "pool:7"] {
+        let out = ctl(&sock, &["stop", name]);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert_eq!(out.stdout, format!("{name}: ERROR (no such process)\n"));
+    }
+    assert_eq!(d.finish(secs(20.0)), 0);
+}
