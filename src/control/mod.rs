@@ -6,6 +6,7 @@
 
 pub mod attach;
 pub mod client;
+mod merged;
 mod process;
 pub mod server;
 pub mod socket;
@@ -19,7 +20,7 @@ use crate::supervisor::Supervisor;
 use crate::watch::Instance;
 
 pub use status::describe;
-pub use tail::{Follow, FollowEnd};
+pub use tail::{Follow, FollowEnd, TailFollow};
 
 /// What a command answers. `output` is the text a shell prints.
 #[derive(Clone)]
@@ -33,7 +34,7 @@ pub struct Reply {
     /// The transport must begin a reload after replying.
     pub reload: bool,
     /// After the reply, the transport streams this instance's output (`tail -f`).
-    pub follow: Option<Follow>,
+    pub follow: Option<TailFollow>,
     /// After the reply, the transport runs an attach session.
     pub attach: Option<attach::AttachTarget>,
     /// After the reply, the transport streams event notices, one per line.
@@ -108,8 +109,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "tail",
-        "tail [-f] [-n N] NAME [stdout|stderr]",
-        "Show the last N lines (default 20) of an instance's output; -f follows until Ctrl-C.",
+        "tail [-f] [-n N] [NAME] [stdout|stderr]",
+        "Show the last N lines (default 20) of an instance's output; -f follows until Ctrl-C. NAME:*, a program of several instances, or no NAME (every program): each line prefixed with its instance.",
     ),
     (
         "reload",

@@ -19,7 +19,7 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         ));
     }
     // Rows in argument order, an unknown name in its place (`None`).
-    let rows: Vec<(String, Option<(Arc<Instance>, Status)>)> = if names.is_empty() {
+    let rows: Vec<Row> = if names.is_empty() {
         sup.instances().into_iter().map(row).collect()
     } else {
         sup.resolve(&names)
@@ -73,7 +73,10 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     }
 }
 
-fn row(instance: Arc<Instance>) -> (String, Option<(Arc<Instance>, Status)>) {
+/// An instance's name and status; `None` for an unknown name.
+type Row = (String, Option<(Arc<Instance>, Status)>);
+
+fn row(instance: Arc<Instance>) -> Row {
     let status = instance.status();
     (instance.name(), Some((instance, status)))
 }

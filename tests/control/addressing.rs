@@ -1,6 +1,6 @@
-//! 8. Names as supervisorctl reads them, and replies that keep their promises:
-//! `status` in argument order and valid JSON whatever the names, `stop all` /
-//! `start all` listing what they did, group addresses (`NAME:`, `NAME:*`).
+//! Names as supervisorctl reads them, and replies that keep their promises: `status`
+//! in argument order and valid JSON whatever the names, `stop all` and `start all`
+//! listing what they did, group addresses (`NAME:`, `NAME:*`).
 
 use serde_json::Value;
 

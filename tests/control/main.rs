@@ -13,6 +13,7 @@ mod protocol;
 mod socket_file;
 mod support;
 mod tail;
+mod tail_groups;
 
 use common::*;
 
