@@ -222,7 +222,7 @@ impl Supervisor {
     }
 
     /// Resolves command arguments per SPEC §3: `all`, `NAME` (every instance of the
-    /// program), `NAME:K`, `NAME:*`. Each unknown name is an error of its own;
+    /// program), `NAME:K`, `NAME:*` or `NAME:` (every instance, as supervisorctl). Each unknown name is an error of its own;
     /// an instance named twice is listed once.
     pub fn resolve(&self, names: &[String]) -> Vec<Result<Arc<Instance>, String>> {
         let programs = self.programs.lock();
@@ -249,7 +249,7 @@ impl Supervisor {
                 continue;
             };
             match index {
-                None | Some("*") => entry.instances.iter().for_each(|i| push(&mut out, i)),
+                None | Some("*" | "") => entry.instances.iter().for_each(|i| push(&mut out, i)),
                 Some(_) => match entry.instances.iter().find(|i| i.name() == *name) {
                     Some(inst) => push(&mut out, inst),
                     None => out.push(Err(name.clone())),

@@ -6,19 +6,21 @@
 
 pub mod attach;
 pub mod client;
+mod merged;
 mod process;
 pub mod server;
 pub mod socket;
 mod status;
 mod tail;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::supervisor::Supervisor;
 use crate::watch::Instance;
 
 pub use status::describe;
-pub use tail::{Follow, FollowEnd};
+pub use tail::{Follow, FollowEnd, TailFollow};
 
 /// What a command answers. `output` is the text a shell prints.
 #[derive(Clone)]
@@ -32,7 +34,7 @@ pub struct Reply {
     /// The transport must begin a reload after replying.
     pub reload: bool,
     /// After the reply, the transport streams this instance's output (`tail -f`).
-    pub follow: Option<Follow>,
+    pub follow: Option<TailFollow>,
     /// After the reply, the transport runs an attach session.
     pub attach: Option<attach::AttachTarget>,
     /// After the reply, the transport streams event notices, one per line.
@@ -107,8 +109,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "tail",
-        "tail [-f] [-n N] NAME [stdout|stderr]",
-        "Show the last N lines (default 20) of an instance's output; -f follows until Ctrl-C.",
+        "tail [-f] [-n N] [NAME] [stdout|stderr]",
+        "Show the last N lines (default 20) of an instance's output; -f follows until Ctrl-C. NAME:*, a program of several instances, or no NAME (every program): each line prefixed with its instance.",
     ),
     (
         "reload",
@@ -216,4 +218,27 @@ fn resolve(
         .into_iter()
         .filter_map(|r| r.map_err(|name| errors.push(no_such_process(&name))).ok())
         .collect()
+}
+
+/// Whether `name`, which matched `matched` instances, addresses a group: `all`,
+/// `NAME:`, `NAME:*`, or a program of several instances. An instance reached through
+/// a group that has nothing to do (`stop all` and it is already stopped) is simply
+/// left out of the reply; one named on its own says why it did nothing.
+fn is_group_address(name: &str, matched: usize) -> bool {
+    name == "all" || name.ends_with(':') || name.ends_with(":*") || matched > 1
+}
+
+/// The names of the instances that `names` address on their own, not only as part
+/// of a group (see [`is_group_address`]).
+fn named_singly(sup: &Arc<Supervisor>, names: &[String]) -> HashSet<String> {
+    let mut singly = HashSet::new();
+    for name in names {
+        let found: Vec<Arc<Instance>> = (sup.resolve(std::slice::from_ref(name)).into_iter())
+            .filter_map(Result::ok)
+            .collect();
+        if !is_group_address(name, found.len()) {
+            singly.extend(found.iter().map(|i| i.name()));
+        }
+    }
+    singly
 }

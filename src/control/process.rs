@@ -1,6 +1,7 @@
 //! `start`, `stop`, `restart`: send to every named instance first, then wait for
 //! each, so several names are handled in parallel (SPEC §4).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::Reply;
@@ -13,6 +14,9 @@ use crate::watch::{Command, Instance, State, Status};
 struct Outcome {
     lines: Vec<String>,
     failed: bool,
+    /// Instances named on their own: only they say "not running" or "already
+    /// started"; under a group address (`all`, `NAME:*`) those are left out.
+    singly: HashSet<String>,
 }
 
 impl Outcome {
@@ -46,6 +50,7 @@ fn targets(
     let mut errors = Vec::new();
     let found = super::resolve(sup, args, &mut errors);
     errors.into_iter().for_each(|e| out.error(e));
+    out.singly = super::named_singly(sup, args);
     Some(found)
 }
 
@@ -87,7 +92,9 @@ fn start_all(instances: &[Arc<Instance>], out: &mut Outcome) {
     let mut sent = Vec::new();
     for instance in instances {
         if instance.status().state.is_started() {
-            out.line(&instance.name(), "ERROR (already started)");
+            if out.singly.contains(&instance.name()) {
+                out.line(&instance.name(), "ERROR (already started)");
+            }
         } else {
             sent.push((instance, instance.send(Command::Start)));
         }
@@ -129,7 +136,7 @@ fn stop_all(instances: &[Arc<Instance>], out: &mut Outcome, quiet_if_stopped: bo
         let state = instance.status().state;
         if state.is_started() || state == State::Stopping {
             sent.push((instance, instance.send(Command::Stop)));
-        } else if !quiet_if_stopped {
+        } else if !quiet_if_stopped && out.singly.contains(&instance.name()) {
             out.line(&instance.name(), "ERROR (not running)");
         }
     }

@@ -18,58 +18,67 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
             "Error: unknown option {bad} (status [NAME...] [--json])"
         ));
     }
-    let mut errors = Vec::new();
-    let instances: Vec<Arc<Instance>> = if names.is_empty() {
-        sup.instances()
+    // Rows in argument order, an unknown name in its place (`None`).
+    let rows: Vec<Row> = if names.is_empty() {
+        sup.instances().into_iter().map(row).collect()
     } else {
-        super::resolve(sup, &names, &mut errors)
+        sup.resolve(&names)
+            .into_iter()
+            .map(|found| match found {
+                Ok(instance) => row(instance),
+                Err(name) => (name, None),
+            })
+            .collect()
     };
-    let rows: Vec<(Arc<Instance>, Status)> = instances
-        .into_iter()
-        .map(|i| {
-            let s = i.status();
-            (i, s)
-        })
-        .collect();
-
-    let exit = if errors.is_empty() { 0 } else { 1 };
+    let exit = match rows.iter().any(|(_, r)| r.is_none()) {
+        true => 1,
+        false => 0,
+    };
     if json {
-        let data = serde_json::Value::Array(rows.iter().map(|(i, s)| to_json(i, s)).collect());
-        let mut output = data.to_string();
-        for e in &errors {
-            output.push('\n');
-            output.push_str(e);
-        }
+        // Still one JSON array: an unknown name is an object with its error.
+        let data = serde_json::Value::Array(
+            rows.iter()
+                .map(|(name, r)| match r {
+                    Some((i, s)) => to_json(i, s),
+                    None => json!({ "name": name, "error": "no such process" }),
+                })
+                .collect(),
+        );
         return Reply {
             exit,
-            data: Some(data),
-            ..Reply::ok(output)
+            data: Some(data.clone()),
+            ..Reply::ok(data.to_string())
         };
     }
     let width = rows
         .iter()
-        .map(|(i, _)| i.name().len())
+        .filter(|(_, r)| r.is_some())
+        .map(|(name, _)| name.len())
         .max()
         .unwrap_or(0)
         .max(30)
         + 3;
-    let mut lines: Vec<String> = rows
+    let lines: Vec<String> = rows
         .iter()
-        .map(|(i, s)| {
-            let line = format!(
-                "{:<width$}{:<10}{}",
-                i.name(),
-                s.state.name(),
-                describe(&i.name(), s)
-            );
-            line.trim_end().to_string()
+        .map(|(name, r)| match r {
+            Some((_, s)) => format!("{name:<width$}{:<10}{}", s.state.name(), describe(name, s))
+                .trim_end()
+                .to_string(),
+            None => super::no_such_process(name),
         })
         .collect();
-    lines.extend(errors);
     Reply {
         exit,
         ..Reply::ok(lines.join("\n"))
     }
+}
+
+/// An instance's name and status; `None` for an unknown name.
+type Row = (String, Option<(Arc<Instance>, Status)>);
+
+fn row(instance: Arc<Instance>) -> Row {
+    let status = instance.status();
+    (instance.name(), Some((instance, status)))
 }
 
 fn to_json(i: &Instance, s: &Status) -> serde_json::Value {

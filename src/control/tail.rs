@@ -1,10 +1,13 @@
-//! `tail [-f] [-n N] NAME [stdout|stderr]` (SPEC §5): the last lines from the ring
-//! buffer — kept even for discarded streams — and, with `-f`, a [`Follow`] that the
-//! transport runs to stream what comes next.
+//! `tail [-f] [-n N] [NAME] [stdout|stderr]` (SPEC §5): the last lines from the ring
+//! buffer — kept even for discarded streams — and, with `-f`, a [`TailFollow`] that
+//! the transport runs to stream what comes next. A group address (`NAME:*`, a
+//! program of several instances, no name at all for every program) gives each
+//! instance's lines prefixed with its name (see `merged`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::merged::{Lines, MergedFollow};
 use super::Reply;
 use crate::output::{OutputBuffers, Stream};
 use crate::supervisor::Supervisor;
@@ -32,17 +35,46 @@ pub enum FollowEnd {
     Stopped,
 }
 
-/// Stops a [`Follow`] from another thread.
+/// Stops a follow from another thread.
 #[derive(Clone)]
 pub struct FollowCancel {
     flag: Arc<AtomicBool>,
-    output: Arc<OutputBuffers>,
+    outputs: Vec<Arc<OutputBuffers>>,
 }
 
 impl FollowCancel {
+    pub(super) fn new(flag: Arc<AtomicBool>, outputs: Vec<Arc<OutputBuffers>>) -> FollowCancel {
+        FollowCancel { flag, outputs }
+    }
+
     pub fn cancel(&self) {
         self.flag.store(true, Ordering::SeqCst);
-        self.output.interrupt();
+        self.outputs.iter().for_each(|o| o.interrupt());
+    }
+}
+
+/// What `tail -f` asks its transport to run: one instance's raw output, or the
+/// prefixed lines of several.
+#[derive(Clone)]
+pub enum TailFollow {
+    One(Follow),
+    Merged(MergedFollow),
+}
+
+impl TailFollow {
+    pub fn canceller(&self) -> FollowCancel {
+        match self {
+            TailFollow::One(f) => f.canceller(),
+            TailFollow::Merged(f) => f.canceller(),
+        }
+    }
+
+    /// Streams until cancelled, closed or a write fails.
+    pub fn run(&mut self, write: impl FnMut(&[u8]) -> std::io::Result<()>) -> FollowEnd {
+        match self {
+            TailFollow::One(f) => f.run(write),
+            TailFollow::Merged(f) => f.run(write),
+        }
     }
 }
 
@@ -59,19 +91,26 @@ impl Follow {
 
     /// Follows one stream from `offset` on.
     fn from(instance: Arc<Instance>, stream: Stream, offset: u64) -> Follow {
+        Self::sharing(instance, stream, offset, Arc::new(AtomicBool::new(false)))
+    }
+
+    /// Follows one stream from `offset` on, cancelled with others by `cancel`.
+    pub(super) fn sharing(
+        instance: Arc<Instance>,
+        stream: Stream,
+        offset: u64,
+        cancel: Arc<AtomicBool>,
+    ) -> Follow {
         Follow {
             instance,
             streams: vec![stream],
             offsets: vec![offset],
-            cancel: Arc::new(AtomicBool::new(false)),
+            cancel,
         }
     }
 
     pub fn canceller(&self) -> FollowCancel {
-        FollowCancel {
-            flag: self.cancel.clone(),
-            output: self.instance.output.clone(),
-        }
+        FollowCancel::new(self.cancel.clone(), vec![self.instance.output.clone()])
     }
 
     /// Streams new output to `write` until cancelled, closed or a write fails.
@@ -128,11 +167,12 @@ impl Follow {
 struct TailArgs {
     follow: bool,
     lines: usize,
-    name: String,
+    /// None: every program.
+    name: Option<String>,
     stream: Stream,
 }
 
-const USAGE: &str = "Error: usage: tail [-f] [-n N] NAME [stdout|stderr]";
+const USAGE: &str = "Error: usage: tail [-f] [-n N] [NAME] [stdout|stderr]";
 
 fn parse(args: &[String]) -> Result<TailArgs, String> {
     let mut follow = false;
@@ -159,9 +199,10 @@ fn parse(args: &[String]) -> Result<TailArgs, String> {
         }
     }
     let (name, stream) = match positional.as_slice() {
-        [name] => (name.clone(), Stream::Stdout),
+        [] => (None, Stream::Stdout),
+        [name] => (Some(name.clone()), Stream::Stdout),
         [name, stream] => (
-            name.clone(),
+            Some(name.clone()),
             stream
                 .parse()
                 .map_err(|_| format!("Error: bad stream {stream:?}: stdout or stderr"))?,
@@ -181,26 +222,54 @@ pub fn tail(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         Ok(a) => a,
         Err(e) => return Reply::usage(e),
     };
+    let name = args.name.clone().unwrap_or_else(|| "all".to_string());
     let mut errors = Vec::new();
-    let found = super::resolve(sup, std::slice::from_ref(&args.name), &mut errors);
-    let instance = match (found.as_slice(), errors.first()) {
-        (_, Some(e)) => return Reply::error(e.clone()),
-        ([one], None) => one.clone(),
-        (many, None) => {
-            return Reply::error(format!(
-                "{}: ERROR (names {} instances; name one, e.g. {})",
-                args.name,
-                many.len(),
-                many.first().map_or(String::new(), |i| i.name())
-            ))
-        }
+    let found = super::resolve(sup, std::slice::from_ref(&name), &mut errors);
+    if let Some(e) = errors.first() {
+        return Reply::error(e.clone());
+    }
+    let instance = match found.as_slice() {
+        [one] if args.name.is_some() && !super::is_group_address(&name, 1) => one.clone(),
+        [] => return Reply::error(format!("{name}: ERROR (no process to tail)")),
+        _ => return tail_merged(found, &args),
     };
     let (text, end) = instance.output.tail_and_end(args.stream, args.lines);
     let text = String::from_utf8_lossy(&text);
     // The transports end the reply with a newline of their own.
     let mut reply = Reply::ok(text.strip_suffix('\n').unwrap_or(&text).to_string());
     if args.follow {
-        reply.follow = Some(Follow::from(instance, args.stream, end));
+        reply.follow = Some(TailFollow::One(Follow::from(instance, args.stream, end)));
+    }
+    reply
+}
+
+/// `tail` of a group: the last lines of each instance, prefixed with its name;
+/// with `-f`, the follow starts where each one's shown lines end. A partial last
+/// line is held back to come out whole once the follow sees its end.
+fn tail_merged(instances: Vec<Arc<Instance>>, args: &TailArgs) -> Reply {
+    let mut text = Vec::new();
+    let mut sources = Vec::new();
+    for instance in instances {
+        let (last, end) = instance.output.tail_and_end(args.stream, args.lines.max(1));
+        let shown = if args.lines == 0 { &[][..] } else { &last[..] };
+        let mut lines = Lines::new(&instance.name());
+        if args.follow {
+            let partial = match last.iter().rposition(|&b| b == b'\n') {
+                Some(i) => last.len() - i - 1,
+                None => last.len(),
+            };
+            let whole = &shown[..shown.len().saturating_sub(partial)];
+            text.extend(lines.push(whole).concat());
+            sources.push((instance, end - partial as u64));
+        } else {
+            text.extend(lines.push(shown).concat());
+            text.extend(lines.finish().unwrap_or_default());
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    let mut reply = Reply::ok(text.strip_suffix('\n').unwrap_or(&text).to_string());
+    if args.follow {
+        reply.follow = Some(TailFollow::Merged(MergedFollow::new(sources, args.stream)));
     }
     reply
 }

@@ -5,6 +5,7 @@
 //!
 //! Nothing here sleeps blindly: every wait is a condition polled until a deadline.
 
+mod addressing;
 mod commands;
 #[path = "../common/mod.rs"]
 mod common;
@@ -12,6 +13,7 @@ mod protocol;
 mod socket_file;
 mod support;
 mod tail;
+mod tail_groups;
 
 use common::*;
 

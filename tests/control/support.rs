@@ -232,3 +232,59 @@ impl Drop for Bare {
         }
     }
 }
+
+/// A `taskmasterctl` that streams (`tail -f`, `notices`): its stdout collected line
+/// by line as it comes. Killed on drop.
+pub struct CtlStream {
+    child: Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl CtlStream {
+    /// `taskmasterctl -s SOCKET ARGS...`, stdout read in the background.
+    pub fn start(socket: &Path, args: &[&str]) -> CtlStream {
+        let mut child = Command::new(CTL)
+            .arg("-s")
+            .arg(socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start taskmasterctl");
+        let stdout = child.stdout.take().expect("stdout");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        CtlStream { child, lines }
+    }
+
+    /// Every line printed so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until the lines so far satisfy `pred`; returns them.
+    pub fn wait(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        wait_for(what, timeout, || {
+            let lines = self.lines();
+            pred(&lines).then_some(lines)
+        })
+    }
+}
+
+impl Drop for CtlStream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
