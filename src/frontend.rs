@@ -6,7 +6,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::control::client::Client;
+use crate::control::client::{complain, say, write_out, Client};
 use crate::control::{self, Hooks, Reply};
 use crate::pty::attach::attach_and_report;
 use crate::pty::until_ctrl_c;
@@ -20,28 +20,20 @@ fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) ->
         reply = (hooks.reload)();
     }
     if !reply.output.is_empty() {
-        println!("{}", reply.output);
+        say(&reply.output);
     }
     let _ = std::io::stdout().flush();
     if let Some(mut follow) = reply.follow.take() {
         if terminal {
             let cancel = follow.canceller();
-            until_ctrl_c(
-                move || cancel.cancel(),
-                || {
-                    let mut out = std::io::stdout();
-                    follow.run(|data| out.write_all(data).and_then(|()| out.flush()))
-                },
-            );
-            println!();
+            until_ctrl_c(move || cancel.cancel(), || follow.run(write_out));
+            say("");
         } else {
-            println!(
-                "tail -f: following needs a terminal or taskmasterctl; showed the last lines only"
-            );
+            say("tail -f: following needs a terminal or taskmasterctl; showed the last lines only");
         }
     }
     if reply.notices {
-        println!("notices are shown above this shell's prompt as they happen");
+        say("notices are shown above this shell's prompt as they happen");
     }
     if reply.shutdown {
         (hooks.shutdown)("shutdown command");
@@ -67,7 +59,7 @@ impl Backend for DirectBackend<'_> {
     }
 
     fn end_of_input(&mut self) {
-        println!("quit");
+        say("quit");
         (self.hooks.shutdown)("end of input (Ctrl-D)");
     }
 }
@@ -77,14 +69,14 @@ impl Backend for DirectBackend<'_> {
 fn attach_through_socket(socket: &std::path::Path, cmd: &str, args: &[String]) {
     let mut client = match Client::connect(socket) {
         Ok(c) => c,
-        Err(e) => return println!("attach: {e}"),
+        Err(e) => return say(&format!("attach: {e}")),
     };
     match client.request(cmd, args) {
         Ok(reply) if reply.stream => {
             shell::holding_notices(|| attach_and_report(client, &reply, false))
         }
-        Ok(reply) => println!("{}", reply.output),
-        Err(e) => println!("attach: {e}"),
+        Ok(reply) => say(&reply.output),
+        Err(e) => say(&format!("attach: {e}")),
     }
 }
 
@@ -116,7 +108,7 @@ pub fn serve_stdin(
         };
         let mut backend = DirectBackend { sup, hooks };
         if let Err(e) = shell::run(&mut backend, names, history, Some(rx)) {
-            eprintln!("taskmaster: {e}; reading plain lines instead");
+            complain(&format!("taskmaster: {e}; reading plain lines instead"));
         } else {
             return;
         }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use taskmaster::control::client::{Client, WireReply};
+use taskmaster::control::client::{self, complain, say, Client, WireReply};
 use taskmaster::control::socket::socket_path;
 use taskmaster::pty::attach::attach_and_report;
 use taskmaster::pty::until_ctrl_c;
@@ -38,6 +38,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    client::exit_when_output_closes();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
         (Some(file), _) => match taskmaster::config::load(file) {
             Ok(c) => Some(c),
             Err(errors) => {
-                eprintln!("{errors}");
+                complain(&errors.to_string());
                 return ExitCode::from(2);
             }
         },
@@ -84,7 +85,7 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
     let mut client = match Client::connect(path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("taskmasterctl: {e}");
+            complain(&format!("taskmasterctl: {e}"));
             return 3;
         }
     };
@@ -96,24 +97,19 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
         Ok(reply) => {
             print_reply(&reply);
             if reply.stream {
-                let mut out = std::io::stdout();
-                let _ = std::io::copy(client.stream(), &mut out);
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = client.stream().read(&mut buf) {
+                    if n == 0 || client::write_out(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
             }
             reply.exit.clamp(0, 255) as u8
         }
         Err(e) => {
-            eprintln!("taskmasterctl: {e}");
+            complain(&format!("taskmasterctl: {e}"));
             3
         }
-    }
-}
-
-/// Prints a line; a reader that went away (`taskmasterctl status | head`) ends the
-/// client quietly, as it would end any Unix tool, instead of a panic.
-fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
-        std::process::exit(0);
     }
 }
 
@@ -172,23 +168,22 @@ impl SocketBackend {
         until_ctrl_c(
             move || closer.close(),
             || {
-                let mut out = std::io::stdout();
                 let mut buf = [0u8; 8192];
                 while let Ok(n) = client.stream().read(&mut buf) {
-                    if n == 0 || out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+                    if n == 0 || client::write_out(&buf[..n]).is_err() {
                         break;
                     }
                 }
             },
         );
-        println!();
+        say("");
     }
 }
 
 impl Backend for SocketBackend {
     fn run(&mut self, line: &str) -> bool {
         let Some(words) = shlex::split(line) else {
-            println!("*** Unbalanced quotes in command line");
+            say("*** Unbalanced quotes in command line");
             return true;
         };
         let Some((cmd, args)) = words.split_first() else {
@@ -217,13 +212,13 @@ impl Backend for SocketBackend {
                     self.follow();
                 }
             }
-            Err(e) => println!("taskmasterctl: {e}"),
+            Err(e) => say(&format!("taskmasterctl: {e}")),
         }
         true
     }
 
     fn end_of_input(&mut self) {
-        println!();
+        say("");
     }
 }
 
@@ -241,7 +236,7 @@ fn interactive(path: &Path, history: Option<PathBuf>) -> u8 {
     match shell::run(&mut backend, names, history, Some(channel)) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("taskmasterctl: {e}");
+            complain(&format!("taskmasterctl: {e}"));
             1
         }
     }

@@ -5,6 +5,7 @@
 //!
 //! Nothing here sleeps blindly: every wait is a condition polled until a deadline.
 
+mod closed_pipe;
 mod commands;
 #[path = "../common/mod.rs"]
 mod common;
