@@ -131,6 +131,8 @@ struct SocketBackend {
     /// Where notices go until a subscription is running (the daemon may not be up
     /// yet when the shell starts: it is tried again after each command).
     notices: Option<std::sync::mpsc::Sender<String>>,
+    /// A command could not reach the daemon (commands piped in then exit 3).
+    unreachable: bool,
 }
 
 impl SocketBackend {
@@ -212,7 +214,10 @@ impl Backend for SocketBackend {
                     self.follow();
                 }
             }
-            Err(e) => say(&format!("taskmasterctl: {e}")),
+            Err(e) => {
+                self.unreachable = true;
+                say(&format!("taskmasterctl: {e}"));
+            }
         }
         true
     }
@@ -223,6 +228,16 @@ impl Backend for SocketBackend {
 }
 
 fn interactive(path: &Path, history: Option<PathBuf>) -> u8 {
+    // Say at once when the daemon is not there, rather than at the first command.
+    // On a terminal the shell still opens (each command tries again: the daemon may
+    // be starting); commands piped in would all fail, so they are not run.
+    let terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
+    if let Err(e) = Client::connect(path) {
+        complain(&format!("taskmasterctl: {e}"));
+        if !terminal {
+            return 3;
+        }
+    }
     let names = {
         let path = path.to_path_buf();
         Arc::new(move || remote_names(&path)) as shell::NameSource
@@ -232,8 +247,10 @@ fn interactive(path: &Path, history: Option<PathBuf>) -> u8 {
         path: path.to_path_buf(),
         client: None,
         notices: subscribe_notices(path, channel.tx.clone()).err(),
+        unreachable: false,
     };
     match shell::run(&mut backend, names, history, Some(channel)) {
+        Ok(()) if backend.unreachable && !terminal => 3,
         Ok(()) => 0,
         Err(e) => {
             complain(&format!("taskmasterctl: {e}"));

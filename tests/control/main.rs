@@ -9,6 +9,7 @@ mod closed_pipe;
 mod commands;
 #[path = "../common/mod.rs"]
 mod common;
+mod piped_shell;
 mod protocol;
 mod socket_file;
 mod support;
