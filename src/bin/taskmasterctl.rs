@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use taskmaster::control::client::{self, complain, say, Client, WireReply};
 use taskmaster::control::socket::socket_path;
+use taskmaster::control::COMMANDS;
 use taskmaster::pty::attach::attach_and_report;
 use taskmaster::pty::until_ctrl_c;
 use taskmaster::shell::{self, Backend};
@@ -39,7 +40,11 @@ struct Cli {
 
 fn main() -> ExitCode {
     client::exit_when_output_closes();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::command()
+        .after_help(commands_help())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -72,6 +77,23 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// The commands for `--help`, from the table `help` uses: one list, not two.
+fn commands_help() -> String {
+    let width = COMMANDS
+        .iter()
+        .map(|(_, usage, _)| usage.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::from(
+        "Commands (the same in the interactive shell, where `help COMMAND` explains one):\n",
+    );
+    for (_, usage, text) in COMMANDS {
+        let summary = text.lines().next().unwrap_or_default();
+        out.push_str(&format!("  {usage:<width$}  {summary}\n"));
+    }
+    out
 }
 
 fn default_history() -> Option<PathBuf> {

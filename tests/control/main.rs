@@ -9,6 +9,7 @@ mod closed_pipe;
 mod commands;
 #[path = "../common/mod.rs"]
 mod common;
+mod help;
 mod piped_shell;
 mod protocol;
 mod socket_file;
