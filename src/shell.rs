@@ -126,6 +126,11 @@ impl Completer for ShellHelper {
             .collect();
         matches.sort_by(|a, b| a.display.cmp(&b.display));
         matches.dedup_by(|a, b| a.display == b.display);
+        // A unique match is a whole word: a space after it, as readline does, so
+        // the next word can be typed at once (`att` Tab is `attach `).
+        if let [only] = matches.as_mut_slice() {
+            only.replacement.push(' ');
+        }
         Ok((start, matches))
     }
 }

@@ -9,6 +9,7 @@
 mod client;
 #[path = "../common/mod.rs"]
 mod common;
+mod completion;
 mod pty_daemon;
 
 use common::*;
