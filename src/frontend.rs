@@ -15,6 +15,11 @@ use crate::supervisor::Supervisor;
 
 /// Runs one line and finishes what the reply asks of the transport.
 fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) -> Reply {
+    // `quit -y`: quit without the question the shell asks while processes run.
+    let line = match shlex::split(line).as_deref() {
+        Some([cmd, yes]) if (cmd == "quit" || cmd == "exit") && yes == "-y" => "shutdown",
+        _ => line,
+    };
     let mut reply = control::execute(sup, line);
     if reply.reload {
         reply = (hooks.reload)();
@@ -62,6 +67,22 @@ impl Backend for DirectBackend<'_> {
         say("quit");
         (self.hooks.shutdown)("end of input (Ctrl-D)");
     }
+
+    fn confirm_leaving(&mut self) -> Option<String> {
+        let running = self
+            .sup
+            .instances()
+            .iter()
+            .filter(|i| i.status().pid.is_some())
+            .count();
+        (running > 0).then(|| {
+            format!(
+                "{running} process{} running; quitting stops {} and exits taskmaster. Quit?",
+                if running == 1 { " is" } else { "es are" },
+                if running == 1 { "it" } else { "them all" }
+            )
+        })
+    }
 }
 
 /// The daemon's shell attaches through its own control socket, so that attach has
@@ -107,6 +128,7 @@ pub fn serve_stdin(
             Arc::new(move || sup.names()) as shell::NameSource
         };
         let mut backend = DirectBackend { sup, hooks };
+        let history = history.or_else(|| shell::default_history(".taskmaster_history"));
         if let Err(e) = shell::run(&mut backend, names, history, Some(rx)) {
             complain(&format!("taskmaster: {e}; reading plain lines instead"));
         } else {

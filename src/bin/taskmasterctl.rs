@@ -22,7 +22,7 @@ use taskmaster::shell::{self, Backend};
 #[derive(Parser)]
 #[command(name = "taskmasterctl", version, about)]
 struct Cli {
-    /// The daemon's configuration file (to find its socket and history file).
+    /// The daemon's configuration file (to find its socket).
     #[arg(
         short = 'c',
         long = "config",
@@ -70,9 +70,9 @@ fn main() -> ExitCode {
     let code = match cli.command.split_first() {
         Some((cmd, args)) => one_shot(&path, cmd, args),
         None => {
-            let history = config
-                .and_then(|c| c.daemon.history)
-                .or_else(default_history);
+            // Never the daemon's history file (`history` in the config): see
+            // `shell::default_history`.
+            let history = shell::default_history(".taskmasterctl_history");
             interactive(&path, history)
         }
     };
@@ -94,10 +94,6 @@ fn commands_help() -> String {
         out.push_str(&format!("  {usage:<width$}  {summary}\n"));
     }
     out
-}
-
-fn default_history() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(|h| Path::new(&h).join(".taskmaster_history"))
 }
 
 fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
@@ -214,6 +210,7 @@ impl Backend for SocketBackend {
             return true;
         };
         if cmd == "quit" || cmd == "exit" {
+            // `-y` is accepted as in the daemon's shell; leaving stops nothing here.
             return false;
         }
         let result = self.request(cmd, args);

@@ -134,10 +134,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "quit",
-        "quit",
-        "In the daemon's own shell: shutdown. In taskmasterctl: leave the client.",
+        "quit [-y]",
+        "In the daemon's own shell: shutdown, asked first while processes run (-y: no\n  \
+         question; Ctrl-D is quit too). In taskmasterctl: leave the client.",
     ),
-    ("exit", "exit", "Same as quit."),
+    ("exit", "exit [-y]", "Same as quit."),
     ("notices", "notices", "Over the socket: stream event notices (FATAL, unexpected exits, spawn errors), one per line; taskmasterctl's shell shows them above its prompt."),
     ("version", "version", "Show taskmaster's version."),
     (
