@@ -6,7 +6,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::control::client::Client;
+use crate::control::client::{complain, say, write_out, Client};
 use crate::control::{self, Hooks, Reply};
 use crate::pty::attach::attach_and_report;
 use crate::pty::until_ctrl_c;
@@ -15,33 +15,30 @@ use crate::supervisor::Supervisor;
 
 /// Runs one line and finishes what the reply asks of the transport.
 fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) -> Reply {
+    // `quit -y`: quit without the question the shell asks while processes run.
+    let line = match shlex::split(line).as_deref() {
+        Some([cmd, yes]) if (cmd == "quit" || cmd == "exit") && yes == "-y" => "shutdown",
+        _ => line,
+    };
     let mut reply = control::execute(sup, line);
     if reply.reload {
         reply = (hooks.reload)();
     }
     if !reply.output.is_empty() {
-        println!("{}", reply.output);
+        say(&reply.output);
     }
     let _ = std::io::stdout().flush();
     if let Some(mut follow) = reply.follow.take() {
         if terminal {
             let cancel = follow.canceller();
-            until_ctrl_c(
-                move || cancel.cancel(),
-                || {
-                    let mut out = std::io::stdout();
-                    follow.run(|data| out.write_all(data).and_then(|()| out.flush()))
-                },
-            );
-            println!();
+            until_ctrl_c(move || cancel.cancel(), || follow.run(write_out));
+            say("");
         } else {
-            println!(
-                "tail -f: following needs a terminal or taskmasterctl; showed the last lines only"
-            );
+            say("tail -f: following needs a terminal or taskmasterctl; showed the last lines only");
         }
     }
     if reply.notices {
-        println!("notices are shown above this shell's prompt as they happen");
+        say("notices are shown above this shell's prompt as they happen");
     }
     if reply.shutdown {
         (hooks.shutdown)("shutdown command");
@@ -67,8 +64,24 @@ impl Backend for DirectBackend<'_> {
     }
 
     fn end_of_input(&mut self) {
-        println!("quit");
+        say("quit");
         (self.hooks.shutdown)("end of input (Ctrl-D)");
+    }
+
+    fn confirm_leaving(&mut self) -> Option<String> {
+        let running = self
+            .sup
+            .instances()
+            .iter()
+            .filter(|i| i.status().pid.is_some())
+            .count();
+        (running > 0).then(|| {
+            format!(
+                "{running} process{} running; quitting stops {} and exits taskmaster. Quit?",
+                if running == 1 { " is" } else { "es are" },
+                if running == 1 { "it" } else { "them all" }
+            )
+        })
     }
 }
 
@@ -77,14 +90,14 @@ impl Backend for DirectBackend<'_> {
 fn attach_through_socket(socket: &std::path::Path, cmd: &str, args: &[String]) {
     let mut client = match Client::connect(socket) {
         Ok(c) => c,
-        Err(e) => return println!("attach: {e}"),
+        Err(e) => return say(&format!("attach: {e}")),
     };
     match client.request(cmd, args) {
         Ok(reply) if reply.stream => {
             shell::holding_notices(|| attach_and_report(client, &reply, false))
         }
-        Ok(reply) => println!("{}", reply.output),
-        Err(e) => println!("attach: {e}"),
+        Ok(reply) => say(&reply.output),
+        Err(e) => say(&format!("attach: {e}")),
     }
 }
 
@@ -115,8 +128,9 @@ pub fn serve_stdin(
             Arc::new(move || sup.names()) as shell::NameSource
         };
         let mut backend = DirectBackend { sup, hooks };
+        let history = history.or_else(|| shell::default_history(".taskmaster_history"));
         if let Err(e) = shell::run(&mut backend, names, history, Some(rx)) {
-            eprintln!("taskmaster: {e}; reading plain lines instead");
+            complain(&format!("taskmaster: {e}; reading plain lines instead"));
         } else {
             return;
         }

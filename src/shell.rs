@@ -1,7 +1,7 @@
 //! The interactive shell (SPEC §6), one for both the daemon's own terminal and
 //! `taskmasterctl`: rustyline with a persisted history, completion of command,
 //! process and signal names, notices printed above the prompt, Ctrl-C clearing the
-//! line and Ctrl-D meaning `quit`.
+//! line and Ctrl-D meaning `quit` (confirmed first when the backend asks for it).
 //!
 //! The shell runs commands through a [`Backend`]: in the daemon it calls the command
 //! layer directly, in `taskmasterctl` it talks to the socket.
@@ -74,6 +74,42 @@ pub trait Backend {
     fn run(&mut self, line: &str) -> bool;
     /// What `Ctrl-D` means (the daemon: shutdown; the client: leave).
     fn end_of_input(&mut self);
+    /// Before `quit`/`exit` (without `-y`) or Ctrl-D: a question the user must
+    /// answer yes to, when leaving would stop something (the daemon's processes).
+    fn confirm_leaving(&mut self) -> Option<String> {
+        None
+    }
+}
+
+/// `quit`/`exit` without `-y`: leaving that may need a confirmation.
+fn is_plain_quit(line: &str) -> bool {
+    matches!(
+        shlex::split(line).as_deref(),
+        Some([cmd]) if cmd == "quit" || cmd == "exit"
+    )
+}
+
+/// Asks the backend's question, if it has one; true when leaving may go on. An
+/// answer other than yes, Ctrl-C, Ctrl-D or a failing terminal all mean no.
+fn confirmed(editor: &mut Editor<ShellHelper, DefaultHistory>, backend: &mut dyn Backend) -> bool {
+    let Some(question) = backend.confirm_leaving() else {
+        return true;
+    };
+    match editor.readline(&format!("{question} [y/N] ")) {
+        Ok(answer) if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") => true,
+        Ok(_) | Err(ReadlineError::Interrupted) | Err(ReadlineError::Eof) => {
+            crate::control::client::say("Not quitting.");
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+/// The default history file `name` in the home directory: the daemon's shell and
+/// `taskmasterctl` keep separate ones, so a line that is harmless in one (`quit`
+/// leaves the client) is never recalled in the other (where it stops everything).
+pub fn default_history(name: &str) -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(name))
 }
 
 /// Supplies the process names for completion, asked afresh at each Tab.
@@ -126,6 +162,11 @@ impl Completer for ShellHelper {
             .collect();
         matches.sort_by(|a, b| a.display.cmp(&b.display));
         matches.dedup_by(|a, b| a.display == b.display);
+        // A unique match is a whole word: a space after it, as readline does, so
+        // the next word can be typed at once (`att` Tab is `attach `).
+        if let [only] = matches.as_mut_slice() {
+            only.replacement.push(' ');
+        }
         Ok((start, matches))
     }
 }
@@ -153,7 +194,7 @@ pub fn run(
     notices: Option<NoticeChannel>,
 ) -> Result<(), String> {
     let config = rustyline::Config::builder()
-        .auto_add_history(true)
+        .auto_add_history(false)
         .max_history_size(1000)
         .map_err(|e| format!("cannot start the shell: {e}"))?
         .completion_type(rustyline::CompletionType::List)
@@ -195,8 +236,13 @@ pub fn run(
     loop {
         match editor.readline(PROMPT) {
             Ok(line) => {
+                // Added here, not by rustyline: the answer to a question is no command.
+                let _ = editor.add_history_entry(line.as_str());
                 if let Some(path) = &history {
                     let _ = editor.save_history(path);
+                }
+                if is_plain_quit(&line) && !confirmed(&mut editor, backend) {
+                    continue;
                 }
                 if !backend.run(&line) {
                     break;
@@ -204,6 +250,9 @@ pub fn run(
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => {
+                if !confirmed(&mut editor, backend) {
+                    continue;
+                }
                 backend.end_of_input();
                 break;
             }

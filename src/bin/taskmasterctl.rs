@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
-use taskmaster::control::client::{Client, WireReply};
+use taskmaster::control::client::{self, complain, say, Client, WireReply};
 use taskmaster::control::socket::socket_path;
+use taskmaster::control::COMMANDS;
 use taskmaster::pty::attach::attach_and_report;
 use taskmaster::pty::until_ctrl_c;
 use taskmaster::shell::{self, Backend};
@@ -21,7 +22,7 @@ use taskmaster::shell::{self, Backend};
 #[derive(Parser)]
 #[command(name = "taskmasterctl", version, about)]
 struct Cli {
-    /// The daemon's configuration file (to find its socket and history file).
+    /// The daemon's configuration file (to find its socket).
     #[arg(
         short = 'c',
         long = "config",
@@ -38,7 +39,12 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    client::exit_when_output_closes();
+    let cli = match Cli::command()
+        .after_help(commands_help())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -50,7 +56,7 @@ fn main() -> ExitCode {
         (Some(file), _) => match taskmaster::config::load(file) {
             Ok(c) => Some(c),
             Err(errors) => {
-                eprintln!("{errors}");
+                complain(&errors.to_string());
                 return ExitCode::from(2);
             }
         },
@@ -64,17 +70,30 @@ fn main() -> ExitCode {
     let code = match cli.command.split_first() {
         Some((cmd, args)) => one_shot(&path, cmd, args),
         None => {
-            let history = config
-                .and_then(|c| c.daemon.history)
-                .or_else(default_history);
+            // Never the daemon's history file (`history` in the config): see
+            // `shell::default_history`.
+            let history = shell::default_history(".taskmasterctl_history");
             interactive(&path, history)
         }
     };
     ExitCode::from(code)
 }
 
-fn default_history() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(|h| Path::new(&h).join(".taskmaster_history"))
+/// The commands for `--help`, from the table `help` uses: one list, not two.
+fn commands_help() -> String {
+    let width = COMMANDS
+        .iter()
+        .map(|(_, usage, _)| usage.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::from(
+        "Commands (the same in the interactive shell, where `help COMMAND` explains one):\n",
+    );
+    for (_, usage, text) in COMMANDS {
+        let summary = text.lines().next().unwrap_or_default();
+        out.push_str(&format!("  {usage:<width$}  {summary}\n"));
+    }
+    out
 }
 
 fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
@@ -84,7 +103,7 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
     let mut client = match Client::connect(path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("taskmasterctl: {e}");
+            complain(&format!("taskmasterctl: {e}"));
             return 3;
         }
     };
@@ -96,24 +115,19 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
         Ok(reply) => {
             print_reply(&reply);
             if reply.stream {
-                let mut out = std::io::stdout();
-                let _ = std::io::copy(client.stream(), &mut out);
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = client.stream().read(&mut buf) {
+                    if n == 0 || client::write_out(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
             }
             reply.exit.clamp(0, 255) as u8
         }
         Err(e) => {
-            eprintln!("taskmasterctl: {e}");
+            complain(&format!("taskmasterctl: {e}"));
             3
         }
-    }
-}
-
-/// Prints a line; a reader that went away (`taskmasterctl status | head`) ends the
-/// client quietly, as it would end any Unix tool, instead of a panic.
-fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
-        std::process::exit(0);
     }
 }
 
@@ -135,6 +149,8 @@ struct SocketBackend {
     /// Where notices go until a subscription is running (the daemon may not be up
     /// yet when the shell starts: it is tried again after each command).
     notices: Option<std::sync::mpsc::Sender<String>>,
+    /// A command could not reach the daemon (commands piped in then exit 3).
+    unreachable: bool,
 }
 
 impl SocketBackend {
@@ -172,29 +188,29 @@ impl SocketBackend {
         until_ctrl_c(
             move || closer.close(),
             || {
-                let mut out = std::io::stdout();
                 let mut buf = [0u8; 8192];
                 while let Ok(n) = client.stream().read(&mut buf) {
-                    if n == 0 || out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+                    if n == 0 || client::write_out(&buf[..n]).is_err() {
                         break;
                     }
                 }
             },
         );
-        println!();
+        say("");
     }
 }
 
 impl Backend for SocketBackend {
     fn run(&mut self, line: &str) -> bool {
         let Some(words) = shlex::split(line) else {
-            println!("*** Unbalanced quotes in command line");
+            say("*** Unbalanced quotes in command line");
             return true;
         };
         let Some((cmd, args)) = words.split_first() else {
             return true;
         };
         if cmd == "quit" || cmd == "exit" {
+            // `-y` is accepted as in the daemon's shell; leaving stops nothing here.
             return false;
         }
         let result = self.request(cmd, args);
@@ -217,17 +233,30 @@ impl Backend for SocketBackend {
                     self.follow();
                 }
             }
-            Err(e) => println!("taskmasterctl: {e}"),
+            Err(e) => {
+                self.unreachable = true;
+                say(&format!("taskmasterctl: {e}"));
+            }
         }
         true
     }
 
     fn end_of_input(&mut self) {
-        println!();
+        say("");
     }
 }
 
 fn interactive(path: &Path, history: Option<PathBuf>) -> u8 {
+    // Say at once when the daemon is not there, rather than at the first command.
+    // On a terminal the shell still opens (each command tries again: the daemon may
+    // be starting); commands piped in would all fail, so they are not run.
+    let terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
+    if let Err(e) = Client::connect(path) {
+        complain(&format!("taskmasterctl: {e}"));
+        if !terminal {
+            return 3;
+        }
+    }
     let names = {
         let path = path.to_path_buf();
         Arc::new(move || remote_names(&path)) as shell::NameSource
@@ -237,11 +266,13 @@ fn interactive(path: &Path, history: Option<PathBuf>) -> u8 {
         path: path.to_path_buf(),
         client: None,
         notices: subscribe_notices(path, channel.tx.clone()).err(),
+        unreachable: false,
     };
     match shell::run(&mut backend, names, history, Some(channel)) {
+        Ok(()) if backend.unreachable && !terminal => 3,
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("taskmasterctl: {e}");
+            complain(&format!("taskmasterctl: {e}"));
             1
         }
     }

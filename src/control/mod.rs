@@ -113,6 +113,18 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "Show the last N lines (default 20) of an instance's output; -f follows until Ctrl-C. NAME:*, a program of several instances, or no NAME (every program): each line prefixed with its instance.",
     ),
     (
+        "attach",
+        "attach NAME",
+        "Connect this terminal to one running instance (NAME or NAME:K).\n  \
+         The detach key (taskmaster.detach_key, default Ctrl-\\) returns to the prompt;\n  \
+         the program keeps running.\n  \
+         pty: true: the terminal goes raw, every key goes to the program (Ctrl-C too), and\n  \
+         the program sees your window size.\n  \
+         pty: false (pipes): stdout and stderr are shown live; you type lines (echo and\n  \
+         backspace are local) that go to the program's stdin when you press Enter.",
+    ),
+    ("fg", "fg NAME", "Same as attach."),
+    (
         "reload",
         "reload",
         "Re-read the configuration file and apply the changes (same as SIGHUP).",
@@ -124,10 +136,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "quit",
-        "quit",
-        "In the daemon's own shell: shutdown. In taskmasterctl: leave the client.",
+        "quit [-y]",
+        "In the daemon's own shell: shutdown, asked first while processes run (-y: no\n  \
+         question; Ctrl-D is quit too). In taskmasterctl: leave the client.",
     ),
-    ("exit", "exit", "Same as quit."),
+    ("exit", "exit [-y]", "Same as quit."),
     ("notices", "notices", "Over the socket: stream event notices (FATAL, unexpected exits, spawn errors), one per line; taskmasterctl's shell shows them above its prompt."),
     ("version", "version", "Show taskmaster's version."),
     (

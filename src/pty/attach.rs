@@ -142,7 +142,9 @@ fn session(
                     }
                 } else {
                     restore_terminal();
-                    eprintln!("\r\ntaskmasterctl: terminated while attached; terminal restored");
+                    crate::control::client::complain(
+                        "\r\ntaskmasterctl: terminated while attached; terminal restored",
+                    );
                     std::process::exit(1);
                 }
             }
@@ -218,10 +220,10 @@ pub fn attach_and_report(
     reply: &crate::control::client::WireReply,
     exit_on_signals: bool,
 ) {
-    println!("{}", reply.output);
+    crate::control::client::say(&reply.output);
     let said = attach_after_reply(client, reply, exit_on_signals);
     if !said.is_empty() {
-        println!("{said}");
+        crate::control::client::say(&said);
     }
 }
 

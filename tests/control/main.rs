@@ -6,9 +6,12 @@
 //! Nothing here sleeps blindly: every wait is a condition polled until a deadline.
 
 mod addressing;
+mod closed_pipe;
 mod commands;
 #[path = "../common/mod.rs"]
 mod common;
+mod help;
+mod piped_shell;
 mod protocol;
 mod socket_file;
 mod support;

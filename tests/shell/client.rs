@@ -41,3 +41,25 @@ fn taskmasterctl_shell_shows_notices_above_its_prompt() {
         .success());
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+#[test]
+fn taskmasterctl_shell_says_at_once_when_the_daemon_is_unreachable() {
+    let dir = TempDir::new("ctl-unreachable");
+    let absent = dir.path("absent.sock");
+    let (mut screen, slave) = Screen::open(24, 80);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_taskmasterctl"));
+    cmd.arg("-s").arg(&absent).env("HOME", &dir.0);
+    let mut ctl = spawn_on(cmd, &slave).expect("start taskmasterctl");
+    drop(slave);
+    // Before anything is typed: the message names the socket, then the prompt.
+    let said = screen.wait_text(
+        0,
+        &format!("cannot reach taskmaster at {}", absent.display()),
+        secs(10.0),
+    );
+    screen.wait_text(said, "taskmaster> ", secs(10.0));
+    screen.keys("quit\r");
+    assert!(screen
+        .wait_exit(&mut ctl, "taskmasterctl", secs(10.0))
+        .success());
+}

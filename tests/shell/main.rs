@@ -9,7 +9,9 @@
 mod client;
 #[path = "../common/mod.rs"]
 mod common;
+mod completion;
 mod pty_daemon;
+mod quitting;
 
 use common::*;
 
@@ -57,9 +59,9 @@ fn wait_all_running(socket: &Path, count: usize) -> Vec<i32> {
     })
 }
 
-/// Types `quit`, Enter; the daemon must exit 0.
+/// Types `quit -y`, Enter; the daemon must exit 0.
 fn quit(d: &mut PtyDaemon) {
-    d.type_text("quit");
+    d.type_text("quit -y");
     let mark = d.mark();
     d.keys("\r");
     let code = d.wait_exit(secs(20.0));
@@ -107,11 +109,18 @@ fn history_persists_across_restarts() {
     wait_all_running(&d.socket(), 1);
     d.wait_prompt(0);
     d.run("status", "webserver");
-    // Ctrl-D leaves without adding a line to the history (`quit` would be the last).
+    // Ctrl-D leaves without adding a line to the history (`quit` would be the last),
+    // nor the answer to its question.
+    let mark = d.mark();
     d.keys(CTRL_D);
+    d.answer_quit(mark, "y");
     assert_eq!(d.wait_exit(secs(20.0)), 0);
     let saved = read(&hist);
     assert!(saved.contains("status"), "history file: {saved:?}");
+    assert!(
+        !saved.lines().any(|l| l.trim() == "y"),
+        "the answer is no command: {saved:?}"
+    );
 
     // Start again on the same config (and history file).
     drop(d);
@@ -190,11 +199,16 @@ fn check_leaves_and_stops_everything(tag: &str, keys: &str) {
     let mut d = PtyDaemon::start(tag, POOL_YAML);
     let pids = wait_all_running(&d.socket(), 3);
     d.wait_prompt(0);
+    let mark = d.mark();
     if keys != CTRL_D {
         d.type_text(keys);
         d.keys("\r");
     } else {
         d.keys(CTRL_D);
+    }
+    if keys == "quit" || keys == CTRL_D {
+        // Processes are running: the question first.
+        d.answer_quit(mark, "y");
     }
     assert_eq!(d.wait_exit(secs(20.0)), 0, "exit status after {keys:?}");
     for pid in pids {
@@ -211,6 +225,12 @@ fn quit_stops_every_child_and_exits_0() {
 #[test]
 fn ctrl_d_at_an_empty_prompt_is_quit() {
     check_leaves_and_stops_everything("shell-ctrld", CTRL_D);
+}
+
+#[test]
+fn quit_y_and_shutdown_ask_nothing() {
+    check_leaves_and_stops_everything("shell-quit-y", "quit -y");
+    check_leaves_and_stops_everything("shell-shutdown", "shutdown");
 }
 
 #[test]

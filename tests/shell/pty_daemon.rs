@@ -51,7 +51,9 @@ impl PtyDaemon {
     pub fn start_in(dir: &Path) -> PtyDaemon {
         let (screen, slave) = Screen::open(24, 80);
         let mut cmd = Command::new(TASKMASTER);
-        cmd.arg("-c")
+        // The default history file goes to the test's directory, not the user's.
+        cmd.env("HOME", dir)
+            .arg("-c")
             .arg(dir.join("taskmaster.yaml"))
             .arg("--socket")
             .arg(dir.join("s.sock"));
@@ -105,6 +107,13 @@ impl PtyDaemon {
                 last.get(from..).unwrap_or("")
             )
         })
+    }
+
+    /// Answers the quit question that follows `from` with `answer` (and Enter).
+    pub fn answer_quit(&mut self, from: usize, answer: &str) {
+        self.wait_text(from, "[y/N] ", secs(10.0));
+        self.type_text(answer);
+        self.keys("\r");
     }
 
     /// Waits for a prompt after `from`; returns the position just after it.

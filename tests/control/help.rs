@@ -1,0 +1,65 @@
+//! `help`, `help attach` and `taskmasterctl --help`: every command, `attach`/`fg`
+//! included, listed in both from the one command table.
+
+use crate::common::*;
+use crate::support::*;
+
+/// Every command a user can type.
+const ALL: &[&str] = &[
+    "status", "start", "stop", "restart", "signal", "pid", "tail", "attach", "fg", "reload",
+    "shutdown", "quit", "exit", "notices", "version", "help",
+];
+
+#[test]
+fn help_lists_every_command_and_explains_attach() {
+    let mut d = Daemon::start("ctl-help-all", SLEEPER_YAML);
+    let sock = d.socket();
+    wait_running(&sock, &["sleeper"], secs(10.0));
+
+    let help = ctl_ok(&sock, &["help"], 0);
+    let listed: Vec<&str> = help
+        .lines()
+        .skip(1)
+        .flat_map(str::split_whitespace)
+        .collect();
+    for cmd in ALL {
+        assert!(listed.contains(cmd), "help lists {cmd}: {help:?}");
+    }
+    for cmd in ["attach", "fg"] {
+        let text = ctl_ok(&sock, &["help", cmd], 0);
+        assert!(text.contains(&format!("{cmd} NAME")), "{text:?}");
+    }
+    let attach = ctl_ok(&sock, &["help", "attach"], 0);
+    for words in [
+        "detach key",
+        "Ctrl-\\",
+        "pty: true",
+        "pty: false",
+        "keeps running",
+    ] {
+        assert!(
+            attach.contains(words),
+            "help attach says {words:?}: {attach:?}"
+        );
+    }
+    assert_eq!(d.finish(secs(20.0)), 0);
+}
+
+#[test]
+fn taskmasterctl_help_lists_the_commands() {
+    let out = ctl_raw(&["--help"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let commands = out
+        .stdout
+        .split_once("Commands")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no command list in --help: {out:?}"));
+    for cmd in ALL {
+        assert!(
+            commands
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(cmd)),
+            "--help lists {cmd}: {commands}"
+        );
+    }
+}
