@@ -16,6 +16,14 @@
 //! `pwrite` does not touch the position, and on Linux it appends to an `O_APPEND`
 //! file whatever offset it is given (pwrite(2), BUGS): the same atomic append,
 //! without the lock.
+//!
+//! A full disk (ENOSPC) or a failing one (EIO) loses whole lines, never part of
+//! one: a line that did not go in is counted, and a short write (the disk filled
+//! in the middle of a line) is cut back off the end of the file. Once a line goes
+//! in again, it is preceded by one saying how many were lost. Ordinary writes share
+//! a read lock (one atomic add: nobody waits for anybody); repairing a short write
+//! takes it exclusively, so no other line can land between the piece that went in
+//! and its repair.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -23,10 +31,16 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use log::Record;
+use parking_lot::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug)]
 pub struct AppendOnlyLog {
     file: File,
+    /// Lines lost to write errors since the last line that went in.
+    lost: AtomicU64,
+    /// Shared by every write; exclusive to repair a short one or report losses.
+    gate: RwLock<()>,
 }
 
 impl AppendOnlyLog {
@@ -37,11 +51,89 @@ impl AppendOnlyLog {
         let nofollow = crate::output::in_shared_directory(path);
         let file = crate::safe_file::open_for_writing(
             path,
-            crate::safe_file::Mode::Append,
+            crate::safe_file::Mode::AppendRead,
             0o666,
             nofollow,
         )?;
-        Ok(AppendOnlyLog { file })
+        Ok(AppendOnlyLog {
+            file,
+            lost: AtomicU64::new(0),
+            gate: RwLock::new(()),
+        })
+    }
+
+    /// Appends one whole line, or nothing of it. Never fails: a line that cannot
+    /// be written is counted and reported by the next one that can.
+    pub fn write_line(&self, text: &str) {
+        if self.lost.load(Ordering::Relaxed) > 0 {
+            let _alone = self.gate.write();
+            let lost = self.lost.load(Ordering::Relaxed);
+            if lost > 0 {
+                let notice = format!(
+                    "{} WARN  event log: {lost} line{} lost (could not be written: disk full or failing)\n",
+                    crate::sys::timestamp(SystemTime::now()),
+                    if lost == 1 { "" } else { "s" }
+                );
+                if !self.append_alone(notice.as_bytes()) {
+                    self.lost.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                self.lost.fetch_sub(lost, Ordering::Relaxed);
+            }
+        }
+        let written = {
+            let _shared = self.gate.read();
+            // The offset is ignored: the file is O_APPEND (see the module comment).
+            self.file.write_at(text.as_bytes(), 0)
+        };
+        let whole = match written {
+            Ok(n) if n == text.len() => true,
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                let _alone = self.gate.write();
+                self.repair(&text.as_bytes()[..n], &text.as_bytes()[n..])
+            }
+        };
+        if !whole {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A write while holding the gate exclusively: whole, or nothing left of it.
+    fn append_alone(&self, bytes: &[u8]) -> bool {
+        match self.file.write_at(bytes, 0) {
+            Ok(n) if n == bytes.len() => true,
+            Ok(0) | Err(_) => false,
+            Ok(n) => self.repair(&bytes[..n], &bytes[n..]),
+        }
+    }
+
+    /// After a short write of `piece` (the gate held exclusively): if the file
+    /// still ends with it, the `rest` is tried once more, else the piece is cut off
+    /// again. Whether the line is now whole in the file.
+    fn repair(&self, piece: &[u8], rest: &[u8]) -> bool {
+        let Ok(size) = self.file.metadata().map(|m| m.len()) else {
+            return false;
+        };
+        let Some(start) = size.checked_sub(piece.len() as u64) else {
+            return false;
+        };
+        let mut tail = vec![0; piece.len()];
+        if self.file.read_exact_at(&mut tail, start).is_err() || tail != piece {
+            // Not ours at the end any more: nothing safe to do.
+            return false;
+        }
+        if self.file.write_all_at(rest, 0).is_ok() {
+            return true;
+        }
+        // `write_all_at` may itself have added a part: cut back to before the line.
+        let _ = self.file.set_len(start);
+        false
+    }
+
+    /// Lines lost and not yet reported (for tests and `status`).
+    pub fn lost_lines(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
     }
 }
 
@@ -57,11 +149,7 @@ pub fn line(record: &Record, now: SystemTime) -> String {
 
 impl log4rs::append::Append for AppendOnlyLog {
     fn append(&self, record: &Record) -> anyhow::Result<()> {
-        // One write: a short write to a regular file only happens when the disk is
-        // full, and then the rest would fail too.
-        // The offset is ignored: the file is O_APPEND (see the module comment).
-        self.file
-            .write_all_at(line(record, SystemTime::now()).as_bytes(), 0)?;
+        self.write_line(&line(record, SystemTime::now()));
         Ok(())
     }
 
@@ -145,5 +233,68 @@ mod tests {
         assert_eq!(lines[0], "an earlier run");
         assert!(lines[1].ends_with(" INFO  first"), "{text:?}");
         assert!(lines[2].ends_with(" INFO  second"), "{text:?}");
+    }
+
+    /// A tmpfs of four pages, mounted for the test (root only; elsewhere the
+    /// test says so and passes, CI runs as root). Unmounted on drop.
+    struct SmallDisk(std::path::PathBuf);
+
+    impl SmallDisk {
+        fn mount(dir: &Path) -> Option<SmallDisk> {
+            let ok = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+                .arg(dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            ok.then(|| SmallDisk(dir.to_path_buf()))
+        }
+    }
+
+    impl Drop for SmallDisk {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+
+    #[test]
+    fn a_full_disk_loses_whole_lines_and_says_how_many() {
+        let dir = TempDir::new("logfile-full");
+        let Some(_disk) = SmallDisk::mount(dir.path()) else {
+            eprintln!("skipped: cannot mount a tmpfs (not root?)");
+            return;
+        };
+        let filler = dir.path().join("filler");
+        std::fs::write(&filler, vec![b'x'; 8192]).expect("filler");
+        let path = dir.path().join("events.log");
+        let log = AppendOnlyLog::open(&path).expect("open");
+        // Lines of 97 bytes never end on a page boundary: some writes are short.
+        let mut written = 0;
+        while log.lost_lines() < 5 {
+            log.write_line(&format!("line {written:06} {}\n", "y".repeat(84)));
+            written += 1;
+            assert!(written < 10_000, "the disk never filled");
+        }
+        let kept = std::fs::read_to_string(&path).expect("read");
+        assert!(kept.ends_with('\n'), "a torn last line");
+        for l in kept.lines() {
+            assert_eq!(l.len(), 96, "a torn line: {l:?}");
+        }
+        let lost = log.lost_lines();
+        assert_eq!(kept.lines().count() as u64 + lost, written as u64);
+
+        // Room again: the next line is preceded by the count of lost ones.
+        std::fs::remove_file(&filler).expect("free the disk");
+        log.write_line("after\n");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let tail: Vec<&str> = text.lines().rev().take(2).collect();
+        assert_eq!(tail[0], "after");
+        assert!(
+            tail[1].ends_with(&format!(
+                "WARN  event log: {lost} lines lost (could not be written: disk full or failing)"
+            )),
+            "{:?}",
+            tail[1]
+        );
+        assert_eq!(log.lost_lines(), 0);
     }
 }

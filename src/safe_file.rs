@@ -20,10 +20,12 @@ use std::path::Path;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
-/// How to open: append (output files, the event log) or truncate (the journal).
+/// How to open: append (output files), append and read back (the event log, which
+/// checks its own tail after a short write), or truncate (the journal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Append,
+    AppendRead,
     Truncate,
 }
 
@@ -39,6 +41,7 @@ pub fn open_for_writing(path: &Path, mode: Mode, perm: u32, nofollow: bool) -> i
     options.create(true).mode(perm).custom_flags(flags.bits());
     match mode {
         Mode::Append => options.append(true),
+        Mode::AppendRead => options.append(true).read(true),
         Mode::Truncate => options.write(true).truncate(true),
     };
     // A FIFO with a writer but no reader, or truncating a FIFO: refused below
