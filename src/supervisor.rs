@@ -4,13 +4,19 @@
 //! never while waiting on an instance; an instance's own locks (status, inbox) may be
 //! taken while holding it, never the other way round.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::config::{Config, ProgramChange, ProgramConfig, ReloadPlan};
 use crate::watch::{start_watcher, Command, Instance, State};
+
+mod order;
+mod sequence;
+
+use sequence::Waiting;
 
 /// A reload step whose end a reload waits for, outside the registry lock.
 enum Pending {
@@ -29,9 +35,16 @@ pub struct ProgramEntry {
 pub struct Supervisor {
     config: Mutex<Arc<Config>>,
     programs: Mutex<BTreeMap<String, ProgramEntry>>,
-    /// Programs waiting for their dependencies before their automatic start, with
-    /// the note their instances show meanwhile. Taken after `programs`.
-    pending: Mutex<BTreeMap<String, String>>,
+    /// Programs waiting for their automatic start (for their dependencies, or
+    /// for their turn), with the note their instances show meanwhile. Taken after
+    /// `programs`.
+    pending: Mutex<BTreeMap<String, Waiting>>,
+    /// Held through a whole sequence of ordered starts (`sequence.rs`), so two
+    /// never interleave their batches. Taken before `programs`, held across waits
+    /// for spawns (which take no supervisor lock).
+    starting: Mutex<()>,
+    /// The shutdown has begun: no automatic start any more.
+    shutting_down: AtomicBool,
 }
 
 /// Wakes the dependency scheduler (see [`Supervisor::schedule`]).
@@ -59,6 +72,8 @@ impl Supervisor {
             programs: Mutex::new(BTreeMap::new()),
             config: Mutex::new(Arc::new(config.clone())),
             pending: Mutex::new(BTreeMap::new()),
+            starting: Mutex::new(()),
+            shutting_down: AtomicBool::new(false),
         });
         for program in config.programs.values() {
             let entry = sup.create_program(program, config.daemon.tail_buffer)?;
@@ -99,104 +114,6 @@ impl Supervisor {
         start_watcher(instance.clone(), config.clone())
             .map_err(|source| SupervisorError { name, source })?;
         Ok(instance)
-    }
-
-    /// Sends `Start` to every instance of every `autostart` program, except those
-    /// named in `skip` (their process from a previous run is still alive).
-    /// Lower `priority` first; a program with `depends_on` waits (see `schedule`).
-    /// Returns the starts it queued, for whoever must not act before they apply.
-    pub fn autostart(&self, skip: &[(String, String)]) -> Vec<(Arc<Instance>, u64)> {
-        let mut queued = Vec::new();
-        {
-            let programs = self.programs.lock();
-            let mut order: Vec<&ProgramEntry> = programs.values().collect();
-            order.sort_by_key(|e| e.config.policy.priority);
-            for entry in order {
-                let waits = !entry.config.policy.depends_on.is_empty();
-                if entry.config.policy.autostart && waits {
-                    self.pending
-                        .lock()
-                        .insert(entry.config.name.clone(), String::new());
-                }
-                for instance in &entry.instances {
-                    let name = instance.name();
-                    match skip.iter().find(|(n, _)| *n == name) {
-                        Some((_, why)) => {
-                            instance.send(Command::Note(why.clone()));
-                        }
-                        None if entry.config.policy.autostart && !waits => {
-                            queued.push((instance.clone(), instance.send(Command::Start)));
-                        }
-                        None => {}
-                    }
-                }
-            }
-        }
-        self.schedule();
-        queued
-    }
-
-    /// Starts the waiting programs whose dependencies all run; tells the others
-    /// what they wait for (shown by `status`).
-    pub fn schedule(&self) {
-        let programs = self.programs.lock();
-        let mut pending = self.pending.lock();
-        pending.retain(|name, shown| {
-            let Some(entry) = programs.get(name) else {
-                return false;
-            };
-            let mut waiting = None;
-            for dep in &entry.config.policy.depends_on {
-                // A dependency removed by a reload no longer holds anything back.
-                let Some(d) = programs.get(dep) else { continue };
-                let states: Vec<State> = d.instances.iter().map(|i| i.status().state).collect();
-                if !states.iter().all(|s| *s == State::Running) {
-                    let fatal = states.contains(&State::Fatal);
-                    waiting = Some(match fatal {
-                        true => format!("Waiting for {dep}, which is FATAL"),
-                        false => format!("Waiting for {dep} to be RUNNING"),
-                    });
-                    break;
-                }
-            }
-            match waiting {
-                None => {
-                    entry.instances.iter().for_each(|i| {
-                        i.send(Command::Start);
-                    });
-                    false
-                }
-                Some(note) => {
-                    if *shown != note {
-                        entry.instances.iter().for_each(|i| {
-                            i.send(Command::Note(note.clone()));
-                        });
-                        *shown = note;
-                    }
-                    true
-                }
-            }
-        });
-    }
-
-    /// The dependency scheduler's thread: re-evaluates waiting programs each time
-    /// an instance enters RUNNING or FATAL.
-    pub fn run_scheduler(self: &Arc<Self>) -> std::io::Result<()> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let _ = SCHEDULER.set(tx);
-        let sup = Arc::downgrade(self);
-        std::thread::Builder::new()
-            .name("scheduler".into())
-            .stack_size(crate::sys::THREAD_STACK)
-            .spawn(move || {
-                for () in rx {
-                    match sup.upgrade() {
-                        Some(sup) => sup.schedule(),
-                        None => return,
-                    }
-                }
-            })
-            .map(drop)
     }
 
     /// Every instance, by program name then index.
@@ -259,65 +176,6 @@ impl Supervisor {
         out
     }
 
-    /// Stops every instance (each by its stopsignal and stoptime) and returns once
-    /// none has a process left: dependants before their dependencies, higher
-    /// `priority` before lower, everything of one rank in parallel.
-    pub fn shutdown(&self) {
-        self.pending.lock().clear();
-        for group in self.stop_groups() {
-            let seqs: Vec<u64> = group.iter().map(|i| i.send(Command::Shutdown)).collect();
-            for (instance, seq) in group.iter().zip(seqs) {
-                instance.wait_for(seq, |s| {
-                    !s.state.has_process() && s.state != State::Backoff && !s.leftovers
-                });
-            }
-        }
-    }
-
-    /// Instances grouped by stop rank: (dependency depth, priority), highest first.
-    fn stop_groups(&self) -> Vec<Vec<Arc<Instance>>> {
-        /// The longest `depends_on` chain below `name`. Memoised: without it, a
-        /// program depending on all of thirty others took seconds (the walk is
-        /// exponential in a dense graph) and shutdown waited for it.
-        fn depth<'a>(
-            name: &'a str,
-            programs: &'a BTreeMap<String, ProgramEntry>,
-            known: &mut HashMap<&'a str, usize>,
-            seen: usize,
-        ) -> usize {
-            if let Some(&d) = known.get(name) {
-                return d;
-            }
-            // `seen` bounds the walk even if a cycle slipped through validation.
-            if seen > programs.len() {
-                return 0;
-            }
-            let Some(entry) = programs.get(name) else {
-                return 0;
-            };
-            let d = (entry.config.policy.depends_on.iter())
-                .map(|dep| 1 + depth(dep, programs, known, seen + 1))
-                .max()
-                .unwrap_or(0);
-            known.insert(name, d);
-            d
-        }
-        let programs = self.programs.lock();
-        let mut known = HashMap::new();
-        let mut ranked: BTreeMap<(usize, i32), Vec<Arc<Instance>>> = BTreeMap::new();
-        for (name, entry) in programs.iter() {
-            let rank = (
-                depth(name, &programs, &mut known, 0),
-                entry.config.policy.priority,
-            );
-            ranked
-                .entry(rank)
-                .or_default()
-                .extend(entry.instances.iter().cloned());
-        }
-        ranked.into_values().rev().collect()
-    }
-
     /// Applies a reload plan (SPEC §7) and returns one line per affected program.
     /// Replies once removed instances are stopped and new or restarted ones spawned,
     /// without waiting for their starttime.
@@ -338,7 +196,7 @@ impl Supervisor {
                         if config.policy.autostart && !config.policy.depends_on.is_empty() {
                             self.pending
                                 .lock()
-                                .insert(config.name.clone(), String::new());
+                                .insert(config.name.clone(), Waiting::default());
                         } else if config.policy.autostart {
                             for i in &entry.instances {
                                 pending.push(Pending::Settled(i.clone(), i.send(Command::Start)));

@@ -1,5 +1,6 @@
-//! `start`, `stop`, `restart`: send to every named instance first, then wait for
-//! each, so several names are handled in parallel (SPEC §4).
+//! `start`, `stop`, `restart`: several names go in batches of equal priority, in
+//! parallel within a batch, in the order `Supervisor::start_in_order` and
+//! `stop_in_order` give (SPEC §4).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -65,7 +66,7 @@ pub fn start(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     let Some(instances) = targets(sup, args, &mut out) else {
         return needs_name("start");
     };
-    start_all(&instances, &mut out);
+    start_all(sup, &instances, &mut out);
     out.reply()
 }
 
@@ -74,7 +75,7 @@ pub fn stop(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     let Some(instances) = targets(sup, args, &mut out) else {
         return needs_name("stop");
     };
-    stop_all(&instances, &mut out, false);
+    stop_all(sup, &instances, &mut out, false);
     out.reply()
 }
 
@@ -83,23 +84,26 @@ pub fn restart(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     let Some(instances) = targets(sup, args, &mut out) else {
         return needs_name("restart");
     };
-    stop_all(&instances, &mut out, true);
-    start_all(&instances, &mut out);
+    stop_all(sup, &instances, &mut out, true);
+    start_all(sup, &instances, &mut out);
     out.reply()
 }
 
-fn start_all(instances: &[Arc<Instance>], out: &mut Outcome) {
-    let mut sent = Vec::new();
+/// Spawns in priority and dependency order (`Supervisor::start_in_order`), then
+/// waits for each to leave STARTING.
+fn start_all(sup: &Supervisor, instances: &[Arc<Instance>], out: &mut Outcome) {
+    let mut to_start = Vec::new();
     for instance in instances {
         if instance.status().state.is_started() {
             if out.singly.contains(&instance.name()) {
                 out.line(&instance.name(), "ERROR (already started)");
             }
         } else {
-            sent.push((instance, instance.send(Command::Start)));
+            to_start.push(instance.clone());
         }
     }
-    for (instance, seq) in sent {
+    let seqs = sup.start_in_order(&to_start);
+    for (instance, seq) in to_start.iter().zip(seqs) {
         let status = instance.wait_for(seq, |s| s.state != State::Starting);
         match start_result(&status) {
             Ok(()) => out.line(&instance.name(), "started"),
@@ -129,18 +133,25 @@ fn start_result(status: &Status) -> Result<(), &'static str> {
     }
 }
 
+/// Stops in dependency and priority order (`Supervisor::stop_in_order`).
 /// `quiet_if_stopped`: restart says nothing for an instance that was not running.
-fn stop_all(instances: &[Arc<Instance>], out: &mut Outcome, quiet_if_stopped: bool) {
-    let mut sent = Vec::new();
+fn stop_all(
+    sup: &Supervisor,
+    instances: &[Arc<Instance>],
+    out: &mut Outcome,
+    quiet_if_stopped: bool,
+) {
+    let mut to_stop = Vec::new();
     for instance in instances {
         let state = instance.status().state;
         if state.is_started() || state == State::Stopping {
-            sent.push((instance, instance.send(Command::Stop)));
+            to_stop.push(instance.clone());
         } else if !quiet_if_stopped && out.singly.contains(&instance.name()) {
             out.line(&instance.name(), "ERROR (not running)");
         }
     }
-    for (instance, seq) in sent {
+    let seqs = sup.stop_in_order(&to_stop);
+    for (instance, seq) in to_stop.iter().zip(seqs) {
         let status =
             instance.wait_for(seq, |s| !s.state.has_process() && s.state != State::Backoff);
         if status.crashed {

@@ -1,0 +1,253 @@
+//! Starting and stopping many instances in order (see `order.rs` for the rules):
+//! the autostart and the dependency scheduler, `start`/`stop` of several names, and
+//! the shutdown.
+//!
+//! A batch of starts is done when every instance of it has been spawned (its
+//! watcher has applied the `Start`: the `spawned:` line is written, or the spawn
+//! failed) — not when it is RUNNING, which `starttime` may put far off. A batch of
+//! stops is done when none of its instances has a process left.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::order::{batches, Direction, Member};
+use super::{ProgramEntry, Supervisor, SCHEDULER};
+use crate::watch::{Command, Instance, State, Status};
+
+/// A program waiting for its automatic start.
+#[derive(Debug, Default)]
+pub(super) struct Waiting {
+    /// What its instances show meanwhile (empty: nothing yet).
+    note: String,
+    /// Instances not to start (their process from a previous run is alive).
+    except: Vec<String>,
+}
+
+/// A `Start` has been applied: the spawn happened (or failed). A start queued
+/// behind a stop waits for the stop, then spawns.
+fn spawned(status: &Status) -> bool {
+    status.state != State::Stopping
+}
+
+impl Supervisor {
+    /// Queues every `autostart` program for its start, except the instances named
+    /// in `skip` (their process from a previous run is still alive), and starts
+    /// those it can now, in order (see [`Supervisor::schedule`]). Returns the
+    /// starts it made; all are applied already.
+    pub fn autostart(&self, skip: &[(String, String)]) -> Vec<(Arc<Instance>, u64)> {
+        {
+            let programs = self.programs.lock();
+            let mut pending = self.pending.lock();
+            for entry in programs.values() {
+                let mut except = Vec::new();
+                for instance in &entry.instances {
+                    let name = instance.name();
+                    if let Some((_, why)) = skip.iter().find(|(n, _)| *n == name) {
+                        instance.send(Command::Note(why.clone()));
+                        except.push(name);
+                    }
+                }
+                if entry.config.policy.autostart {
+                    let note = String::new();
+                    pending.insert(entry.config.name.clone(), Waiting { note, except });
+                }
+            }
+        }
+        self.schedule()
+    }
+
+    /// Starts the waiting programs that are ready — every instance of each of
+    /// their dependencies RUNNING — in batches: the lowest priority among the
+    /// ready ones first, each batch spawned before the next one is sent `Start`.
+    /// Tells the others what they wait for (shown by `status`). One sequence at a
+    /// time, so the scheduler thread and a `start` never interleave their batches.
+    pub fn schedule(&self) -> Vec<(Arc<Instance>, u64)> {
+        let _turn = self.starting.lock();
+        let mut started = Vec::new();
+        // A batch may be empty: every instance of it is one a previous run left.
+        while let Some(batch) = self.next_ready_batch() {
+            let seqs: Vec<u64> = batch.iter().map(|i| i.send(Command::Start)).collect();
+            for (instance, seq) in batch.into_iter().zip(seqs) {
+                instance.wait_for(seq, spawned);
+                started.push((instance, seq));
+            }
+        }
+        started
+    }
+
+    /// Takes the next batch of ready programs out of `pending` (their instances to
+    /// start), `None` when none is ready; updates the notes of those that wait.
+    fn next_ready_batch(&self) -> Option<Vec<Arc<Instance>>> {
+        let programs = self.programs.lock();
+        let mut pending = self.pending.lock();
+        if self.shutting_down.load(Ordering::SeqCst) {
+            pending.clear();
+            return None;
+        }
+        let mut ready = Vec::new();
+        pending.retain(|name, waiting| {
+            let Some(entry) = programs.get(name) else {
+                return false;
+            };
+            match waits_for(entry, &programs) {
+                None => ready.push((entry.config.policy.priority, name.clone())),
+                Some(note) if waiting.note != note => {
+                    for i in &entry.instances {
+                        if !waiting.except.contains(&i.name()) {
+                            i.send(Command::Note(note.clone()));
+                        }
+                    }
+                    waiting.note = note;
+                }
+                Some(_) => {}
+            }
+            true
+        });
+        let lowest = ready.iter().map(|(p, _)| *p).min()?;
+        let mut batch = Vec::new();
+        for (_, name) in ready.iter().filter(|(p, _)| *p == lowest) {
+            let (Some(waiting), Some(entry)) = (pending.remove(name), programs.get(name)) else {
+                continue;
+            };
+            let to_start = entry
+                .instances
+                .iter()
+                .filter(|i| !waiting.except.contains(&i.name()));
+            batch.extend(to_start.cloned());
+        }
+        Some(batch)
+    }
+
+    /// The dependency scheduler's thread: re-evaluates waiting programs each time
+    /// an instance enters RUNNING or FATAL.
+    pub fn run_scheduler(self: &Arc<Self>) -> std::io::Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _ = SCHEDULER.set(tx);
+        let sup = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("scheduler".into())
+            .stack_size(crate::sys::THREAD_STACK)
+            .spawn(move || {
+                for () in rx {
+                    match sup.upgrade() {
+                        Some(sup) => drop(sup.schedule()),
+                        None => return,
+                    }
+                }
+            })
+            .map(drop)
+    }
+
+    /// `start` of several instances: sends `Start` batch by batch (dependencies
+    /// first, then lower priority first; see `order.rs`), each batch spawned
+    /// before the next. Does not wait for dependencies to be RUNNING: a manual
+    /// start never does. Returns the sequence number of each instance's `Start`,
+    /// in the order given.
+    pub fn start_in_order(&self, instances: &[Arc<Instance>]) -> Vec<u64> {
+        let _turn = self.starting.lock();
+        self.in_order(instances, Direction::Start, || Command::Start, spawned)
+    }
+
+    /// `stop` of several instances: sends `Stop` batch by batch (dependants first,
+    /// then higher priority first), each batch stopped — no process left — before
+    /// the next gets its stop signal. Returns each `Stop`'s sequence number, in
+    /// the order given.
+    pub fn stop_in_order(&self, instances: &[Arc<Instance>]) -> Vec<u64> {
+        self.in_order(
+            instances,
+            Direction::Stop,
+            || Command::Stop,
+            |s| !s.state.has_process() && s.state != State::Backoff,
+        )
+    }
+
+    /// Stops every instance (each by its stopsignal and stoptime) in stop order and
+    /// returns once none has a process left; no automatic start happens after it
+    /// has begun.
+    pub fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.pending.lock().clear();
+        let all = self.instances();
+        self.in_order(
+            &all,
+            Direction::Stop,
+            || Command::Shutdown,
+            |s| !s.state.has_process() && s.state != State::Backoff && !s.leftovers,
+        );
+    }
+
+    /// Sends `command()` to `instances` batch by batch in `direction`'s order,
+    /// waiting for `done` on each batch before the next.
+    fn in_order(
+        &self,
+        instances: &[Arc<Instance>],
+        direction: Direction,
+        command: impl Fn() -> Command,
+        done: impl Fn(&Status) -> bool + Copy,
+    ) -> Vec<u64> {
+        // The programs concerned, in the registry's view; an instance whose
+        // program a reload just removed goes on its own, at its old priority 0.
+        let by_program: BTreeMap<&str, Vec<usize>> =
+            instances
+                .iter()
+                .enumerate()
+                .fold(BTreeMap::new(), |mut map, (i, instance)| {
+                    map.entry(instance.program.as_str())
+                        .or_insert_with(Vec::new)
+                        .push(i);
+                    map
+                });
+        let configs: Vec<(i32, Vec<String>)> = {
+            let programs = self.programs.lock();
+            by_program
+                .keys()
+                .map(|name| match programs.get(*name) {
+                    Some(entry) => (
+                        entry.config.policy.priority,
+                        entry.config.policy.depends_on.clone(),
+                    ),
+                    None => (0, Vec::new()),
+                })
+                .collect()
+        };
+        let members: Vec<Member> = by_program
+            .keys()
+            .zip(&configs)
+            .map(|(name, (priority, depends_on))| Member {
+                name,
+                priority: *priority,
+                depends_on,
+            })
+            .collect();
+        let groups: Vec<&Vec<usize>> = by_program.values().collect();
+        let mut seqs = vec![0; instances.len()];
+        for batch in batches(&members, direction) {
+            let members_of_batch = batch.iter().flat_map(|&m| groups[m].iter().copied());
+            let sent: Vec<usize> = members_of_batch.collect();
+            for &i in &sent {
+                seqs[i] = instances[i].send(command());
+            }
+            for &i in &sent {
+                instances[i].wait_for(seqs[i], done);
+            }
+        }
+        seqs
+    }
+}
+
+/// Why a program cannot start yet: the first dependency not all RUNNING.
+fn waits_for(entry: &ProgramEntry, programs: &BTreeMap<String, ProgramEntry>) -> Option<String> {
+    for dep in &entry.config.policy.depends_on {
+        // A dependency removed by a reload no longer holds anything back.
+        let Some(d) = programs.get(dep) else { continue };
+        let states: Vec<State> = d.instances.iter().map(|i| i.status().state).collect();
+        if !states.iter().all(|s| *s == State::Running) {
+            return Some(match states.contains(&State::Fatal) {
+                true => format!("Waiting for {dep}, which is FATAL"),
+                false => format!("Waiting for {dep} to be RUNNING"),
+            });
+        }
+    }
+    None
+}
