@@ -16,7 +16,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::config;
-use crate::control::{self, Hooks};
+use crate::control::{self, Hooks, Source};
 use crate::eventlog::EventLog;
 use crate::pty::TerminalMode;
 use crate::reload::Reloader;
@@ -32,8 +32,9 @@ pub struct Options {
 
 /// What the main thread waits for.
 pub enum DaemonEvent {
-    /// SIGINT/SIGTERM, `shutdown`, or end of stdin.
-    ShutdownRequested(&'static str),
+    /// SIGINT/SIGTERM, `shutdown`, or end of stdin: who asked, and how (a
+    /// command or event worth naming, or "").
+    ShutdownRequested(Source, &'static str),
     Reload,
     ShutdownDone,
 }
@@ -139,13 +140,16 @@ pub fn run(opts: Options) -> i32 {
     let mut shutting_down = false;
     for event in inbox.iter() {
         match event {
-            DaemonEvent::ShutdownRequested(why) if shutting_down => {
-                warn!("{why} during shutdown: killing every process group still alive");
+            DaemonEvent::ShutdownRequested(source, how) if shutting_down => {
+                let why = requester(&source, how);
+                warn!(
+                    "shutdown requested again, by {why}: killing every process group still alive"
+                );
                 sup.kill_all();
             }
-            DaemonEvent::ShutdownRequested(why) => {
+            DaemonEvent::ShutdownRequested(source, how) => {
                 shutting_down = true;
-                info!("shutdown begun ({why})");
+                info!("shutdown begun, requested by {}", requester(&source, how));
                 let (sup2, events) = (sup.clone(), events.clone());
                 let done = move || {
                     sup2.shutdown();
@@ -208,12 +212,23 @@ fn previous_run(socket: &std::path::Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Who asked for the shutdown, and how when it says more than `shutdown`:
+/// `the daemon's shell (end of input, Ctrl-D)`, `taskmasterctl (uid 0, pid 1234)`.
+fn requester(source: &Source, how: &str) -> String {
+    match how {
+        "" | "shutdown" => source.to_string(),
+        how => format!("{source} ({how})"),
+    }
+}
+
 /// What the transports may ask of the daemon itself.
 fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>) -> Hooks {
     let events = parking_lot::Mutex::new(events);
     Hooks {
-        shutdown: Box::new(move |why| {
-            let _ = events.lock().send(DaemonEvent::ShutdownRequested(why));
+        shutdown: Box::new(move |source, how| {
+            let _ = events
+                .lock()
+                .send(DaemonEvent::ShutdownRequested(source, how));
         }),
         reload: {
             let reloader = reloader.clone();
@@ -244,11 +259,11 @@ fn forward_signals(mut signals: Signals, events: Sender<DaemonEvent>) -> impl Fn
                 }
                 SIGINT => {
                     info!("signal received: SIGINT");
-                    DaemonEvent::ShutdownRequested("SIGINT")
+                    DaemonEvent::ShutdownRequested(Source::Signal("SIGINT"), "")
                 }
                 _ => {
                     info!("signal received: SIGTERM");
-                    DaemonEvent::ShutdownRequested("SIGTERM")
+                    DaemonEvent::ShutdownRequested(Source::Signal("SIGTERM"), "")
                 }
             };
             if events.send(event).is_err() {

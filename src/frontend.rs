@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::control::client::Client;
-use crate::control::{self, Hooks, Reply};
+use crate::control::{self, Hooks, Reply, Source};
 use crate::pty::attach::attach_and_report;
 use crate::pty::until_ctrl_c;
 use crate::shell::{self, Backend};
@@ -15,7 +15,12 @@ use crate::supervisor::Supervisor;
 
 /// Runs one line and finishes what the reply asks of the transport.
 fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) -> Reply {
-    let mut reply = control::execute(sup, line);
+    let source = if terminal {
+        Source::Shell
+    } else {
+        Source::Stdin
+    };
+    let mut reply = control::execute(sup, line, &source);
     if reply.reload {
         reply = (hooks.reload)();
     }
@@ -44,7 +49,13 @@ fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) ->
         println!("notices are shown above this shell's prompt as they happen");
     }
     if reply.shutdown {
-        (hooks.shutdown)("shutdown command");
+        let what = line.split_whitespace().next().unwrap_or("shutdown");
+        let what = if what == "shutdown" {
+            "shutdown"
+        } else {
+            "quit"
+        };
+        (hooks.shutdown)(source, what);
     }
     reply
 }
@@ -68,7 +79,7 @@ impl Backend for DirectBackend<'_> {
 
     fn end_of_input(&mut self) {
         println!("quit");
-        (self.hooks.shutdown)("end of input (Ctrl-D)");
+        (self.hooks.shutdown)(Source::Shell, "end of input, Ctrl-D");
     }
 }
 
@@ -128,5 +139,5 @@ pub fn serve_stdin(
             return;
         }
     }
-    (hooks.shutdown)("end of standard input");
+    (hooks.shutdown)(Source::Stdin, "end of input");
 }

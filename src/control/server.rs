@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use log::{info, warn};
+use log::warn;
 use serde::Deserialize;
 
-use super::{execute_words, Hooks, Reply};
+use super::{execute_words, Hooks, Reply, Source};
 use crate::supervisor::Supervisor;
 
 /// Requests longer than this are refused (SPEC §6).
@@ -122,9 +122,9 @@ fn serve(
                 continue;
             }
         };
-        match super::socket::peer_uid(&stream) {
-            Ok(uid) if uid == me || uid == 0 => {}
-            Ok(uid) => {
+        let source = match super::socket::peer_credentials(&stream) {
+            Ok((uid, pid)) if uid == me || uid == 0 => Source::socket_client(uid, pid),
+            Ok((uid, _)) => {
                 warn!("control client error: connection from uid {uid} refused");
                 let mut s = &stream;
                 let _ = s.write_all(
@@ -142,12 +142,12 @@ fn serve(
                 );
                 continue;
             }
-        }
+        };
         let (sup, hooks) = (sup.clone(), hooks.clone());
         let spawned = std::thread::Builder::new()
             .name("control".into())
             .stack_size(CONNECTION_STACK)
-            .spawn(move || serve_connection(stream, &sup, &hooks));
+            .spawn(move || serve_connection(stream, &sup, &hooks, &source));
         if let Err(e) = spawned {
             warn!("control socket: cannot start a connection thread: {e}");
         }
@@ -174,7 +174,7 @@ fn read_request(reader: &mut BufReader<UnixStream>) -> Line {
     }
 }
 
-fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
+fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks, source: &Source) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let Ok(read_half) = stream.try_clone() else {
         return;
@@ -216,7 +216,7 @@ fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
                 continue;
             }
         };
-        let mut reply = execute_words(sup, &request.command, &request.args);
+        let mut reply = execute_words(sup, &request.command, &request.args, source);
         if reply.reload {
             reply = (hooks.reload)();
         }
@@ -231,8 +231,7 @@ fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
             return;
         }
         if reply.shutdown {
-            info!("shutdown requested over the control socket");
-            (hooks.shutdown)("shutdown over the control socket");
+            (hooks.shutdown)(source.clone(), "shutdown");
             return;
         }
         if let Some((tx, rx)) = notices {

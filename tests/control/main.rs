@@ -14,6 +14,7 @@ mod socket_file;
 mod support;
 mod tail;
 mod tail_groups;
+mod who_asked;
 
 use common::*;
 
