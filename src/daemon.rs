@@ -20,6 +20,7 @@ use crate::control::{self, Hooks, Source};
 use crate::eventlog::EventLog;
 use crate::pty::TerminalMode;
 use crate::reload::Reloader;
+use crate::shutdown_progress::{self, Terminal};
 use crate::supervisor::Supervisor;
 use crate::{frontend, sys};
 
@@ -103,6 +104,12 @@ pub fn run(opts: Options) -> i32 {
     let reloader = Arc::new(Reloader::new(sup.clone(), log, opts.socket.clone()));
     let hooks = Arc::new(hooks(events.clone(), reloader.clone()));
     let notices = (!opts.no_shell && frontend::stdin_is_terminal()).then(frontend::collect_notices);
+    // The interactive shell shows the daemon's messages above its prompt.
+    let terminal = match notices {
+        Some(_) => Terminal::Notice,
+        None => Terminal::Stdout,
+    };
+    let progress_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let started =
         spawn_thread("signals", forward_signals(signals, events.clone())).and_then(|()| {
             let server =
@@ -140,16 +147,34 @@ pub fn run(opts: Options) -> i32 {
     let mut shutting_down = false;
     for event in inbox.iter() {
         match event {
+            // A second signal insists: no more waiting. A second command just
+            // waits for the same end (its reply comes when the shutdown is done).
+            DaemonEvent::ShutdownRequested(source @ Source::Signal(_), how) if shutting_down => {
+                let why = requester(&source, how);
+                let text =
+                    format!("{why} during shutdown: killing every process group still alive");
+                warn!("{text}");
+                terminal.tell(&text);
+                sup.kill_all();
+            }
             DaemonEvent::ShutdownRequested(source, how) if shutting_down => {
                 let why = requester(&source, how);
-                warn!(
-                    "shutdown requested again, by {why}: killing every process group still alive"
-                );
-                sup.kill_all();
+                terminal.say(&format!(
+                    "shutdown requested again, by {why}: already under way"
+                ));
             }
             DaemonEvent::ShutdownRequested(source, how) => {
                 shutting_down = true;
-                info!("shutdown begun, requested by {}", requester(&source, how));
+                terminal.say(&format!(
+                    "shutdown begun, requested by {}",
+                    requester(&source, how)
+                ));
+                let (sup2, done) = (sup.clone(), progress_done.clone());
+                if let Err(e) = spawn_thread("shutdown-progress", move || {
+                    shutdown_progress::report(sup2, terminal, done)
+                }) {
+                    warn!("{e}: the shutdown's progress is not shown");
+                }
                 let (sup2, events) = (sup.clone(), events.clone());
                 let done = move || {
                     sup2.shutdown();
@@ -166,10 +191,16 @@ pub fn run(opts: Options) -> i32 {
             DaemonEvent::ShutdownDone => break,
         }
     }
+    progress_done.store(true, std::sync::atomic::Ordering::SeqCst);
     signal_handle.close();
     let _ = std::fs::remove_file(reloader.socket_path().unwrap_or(socket_path));
     crate::journal::close();
-    info!("shutdown finished");
+    terminal.say("shutdown finished");
+    // The last act: `taskmasterctl shutdown` returns now, with everything stopped
+    // and the socket gone, so a new taskmaster can start at once.
+    hooks
+        .shutdown_waiters
+        .answer(&control::Reply::ok("Shut down"));
     0
 }
 
@@ -225,6 +256,7 @@ fn requester(source: &Source, how: &str) -> String {
 fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>) -> Hooks {
     let events = parking_lot::Mutex::new(events);
     Hooks {
+        shutdown_waiters: Arc::default(),
         shutdown: Box::new(move |source, how| {
             let _ = events
                 .lock()

@@ -14,6 +14,7 @@ pub mod output;
 pub mod pty;
 pub mod reload;
 pub mod shell;
+pub mod shutdown_progress;
 pub mod stack;
 pub mod supervisor;
 pub mod sys;

@@ -80,6 +80,8 @@ pub struct Hooks {
     pub shutdown: Box<dyn Fn(Source, &'static str) + Send + Sync>,
     /// Applies the configuration file again and replies with what changed.
     pub reload: Box<dyn Fn() -> Reply + Send + Sync>,
+    /// `shutdown` requests over the socket, answered when the shutdown finished.
+    pub shutdown_waiters: Arc<server::ShutdownWaiters>,
     /// Where the control socket is now (the daemon's own shell attaches through it).
     pub socket_path: Box<dyn Fn() -> std::path::PathBuf + Send + Sync>,
 }

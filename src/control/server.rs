@@ -56,6 +56,39 @@ pub fn reply_line(reply: &Reply) -> String {
     line
 }
 
+/// Connections whose `shutdown` is answered once the daemon has finished — its
+/// last act, after every instance stopped and the socket file was removed — so a
+/// client that got its reply can start a new daemon at once. The connection stays
+/// open until then.
+#[derive(Default)]
+pub struct ShutdownWaiters(parking_lot::Mutex<Vec<UnixStream>>);
+
+/// Waiting `shutdown` connections held at most; more are answered at once.
+const MAX_SHUTDOWN_WAITERS: usize = 64;
+
+impl ShutdownWaiters {
+    /// Holds `stream` until [`answer`](Self::answer); gives it back when full.
+    fn wait(&self, stream: UnixStream) -> Result<(), UnixStream> {
+        let mut waiting = self.0.lock();
+        if waiting.len() >= MAX_SHUTDOWN_WAITERS {
+            return Err(stream);
+        }
+        waiting.push(stream);
+        Ok(())
+    }
+
+    /// Writes `reply` to every waiting connection and closes it; a client that
+    /// does not read is given a second, not more.
+    pub fn answer(&self, reply: &Reply) {
+        let line = reply_line(reply);
+        for stream in self.0.lock().drain(..) {
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+            let _ = (&stream).write_all(line.as_bytes());
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
 /// A running server: stop it to move the socket elsewhere (reload).
 pub struct ServerHandle {
     pub path: PathBuf,
@@ -222,16 +255,24 @@ fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks, so
         }
         // Subscribed before the reply goes out: once the client has its reply, no
         // notice can slip past it.
+        if reply.shutdown {
+            (hooks.shutdown)(source.clone(), "shutdown");
+            // Answered when the shutdown has finished (or at once if too many wait).
+            let held = match stream.try_clone() {
+                Ok(s) => hooks.shutdown_waiters.wait(s).is_ok(),
+                Err(_) => false,
+            };
+            if !held {
+                let _ = writer.write_all(reply_line(&reply).as_bytes());
+            }
+            return;
+        }
         let notices = reply.notices.then(|| {
             let (tx, rx) = std::sync::mpsc::channel::<String>();
             crate::eventlog::subscribe_notices(tx.clone());
             (tx, rx)
         });
         if writer.write_all(reply_line(&reply).as_bytes()).is_err() {
-            return;
-        }
-        if reply.shutdown {
-            (hooks.shutdown)(source.clone(), "shutdown");
             return;
         }
         if let Some((tx, rx)) = notices {

@@ -10,6 +10,7 @@ mod commands;
 #[path = "../common/mod.rs"]
 mod common;
 mod protocol;
+mod shutdown_wait;
 mod socket_file;
 mod support;
 mod tail;

@@ -1,26 +1,8 @@
 //! The event log says who asked: start/stop/restart/reload/signal/shutdown lines
 //! name the daemon's standard input, a `taskmasterctl` by uid and pid, or SIGHUP.
 
-use std::process::{Command, Stdio};
-
 use crate::common::*;
 use crate::support::*;
-use crate::CTL;
-
-/// `taskmasterctl -s SOCKET ARGS...` to completion; returns (its pid, exit code).
-fn ctl_with_pid(socket: &std::path::Path, args: &[&str]) -> (u32, i32) {
-    let child = Command::new(CTL)
-        .arg("-s")
-        .arg(socket)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start taskmasterctl");
-    let pid = child.id();
-    let out = child.wait_with_output().expect("wait for taskmasterctl");
-    (pid, out.status.code().unwrap_or(-1))
-}
 
 #[test]
 fn the_event_log_says_who_asked() {
@@ -43,12 +25,12 @@ programs:
     let uid = nix::unistd::geteuid().as_raw();
     let by_ctl = |pid: u32| format!("requested by taskmasterctl (uid {uid}, pid {pid})");
 
-    let (pid, code) = ctl_with_pid(&sock, &["start", "idle"]);
+    let (pid, Out { code, .. }) = ctl_with_pid(&sock, &["start", "idle"]);
     assert_eq!(code, 0);
     d.wait_log("start requested by taskmasterctl", secs(10.0), |l| {
         l.contains(&format!("start {}: idle", by_ctl(pid)))
     });
-    let (pid, code) = ctl_with_pid(&sock, &["signal", "USR1", "trapper"]);
+    let (pid, Out { code, .. }) = ctl_with_pid(&sock, &["signal", "USR1", "trapper"]);
     assert_eq!(code, 0);
     d.wait_log("the signal line", secs(10.0), |l| {
         l.contains(&format!(
@@ -56,7 +38,7 @@ programs:
             by_ctl(pid)
         ))
     });
-    let (pid, code) = ctl_with_pid(&sock, &["stop", "idle", "nosuch"]);
+    let (pid, Out { code, .. }) = ctl_with_pid(&sock, &["stop", "idle", "nosuch"]);
     assert_eq!(code, 1);
     d.wait_log("stop requested", secs(10.0), |l| {
         l.contains(&format!("stop {}: idle nosuch", by_ctl(pid)))
@@ -68,7 +50,7 @@ programs:
             by_ctl(pid)
         ))
     });
-    let (pid, code) = ctl_with_pid(&sock, &["reload"]);
+    let (pid, Out { code, .. }) = ctl_with_pid(&sock, &["reload"]);
     assert_eq!(code, 0);
     d.wait_log("reload requested", secs(10.0), |l| {
         l.contains(&format!("reload {}", by_ctl(pid)))
@@ -87,7 +69,7 @@ programs:
     ctl_ok(&sock, &["status"], 0);
     assert!(!d.log().contains("status requested"), "{}", d.log());
 
-    let (pid, code) = ctl_with_pid(&sock, &["shutdown"]);
+    let (pid, Out { code, .. }) = ctl_with_pid(&sock, &["shutdown"]);
     assert_eq!(code, 0);
     assert_eq!(d.wait_exit(secs(20.0)), 0);
     assert!(
