@@ -16,10 +16,11 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::config;
-use crate::control::{self, Hooks};
+use crate::control::{self, Hooks, Source};
 use crate::eventlog::EventLog;
 use crate::pty::TerminalMode;
 use crate::reload::Reloader;
+use crate::shutdown_progress::{self, Terminal};
 use crate::supervisor::Supervisor;
 use crate::{frontend, sys};
 
@@ -32,8 +33,9 @@ pub struct Options {
 
 /// What the main thread waits for.
 pub enum DaemonEvent {
-    /// SIGINT/SIGTERM, `shutdown`, or end of stdin.
-    ShutdownRequested(&'static str),
+    /// SIGINT/SIGTERM, `shutdown`, or end of stdin: who asked, and how (a
+    /// command or event worth naming, or "").
+    ShutdownRequested(Source, &'static str),
     Reload,
     ShutdownDone,
 }
@@ -102,6 +104,12 @@ pub fn run(opts: Options) -> i32 {
     let reloader = Arc::new(Reloader::new(sup.clone(), log, opts.socket.clone()));
     let hooks = Arc::new(hooks(events.clone(), reloader.clone()));
     let notices = (!opts.no_shell && frontend::stdin_is_terminal()).then(frontend::collect_notices);
+    // The interactive shell shows the daemon's messages above its prompt.
+    let terminal = match notices {
+        Some(_) => Terminal::Notice,
+        None => Terminal::Stdout,
+    };
+    let progress_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let started =
         spawn_thread("signals", forward_signals(signals, events.clone())).and_then(|()| {
             let server =
@@ -139,13 +147,34 @@ pub fn run(opts: Options) -> i32 {
     let mut shutting_down = false;
     for event in inbox.iter() {
         match event {
-            DaemonEvent::ShutdownRequested(why) if shutting_down => {
-                warn!("{why} during shutdown: killing every process group still alive");
+            // A second signal insists: no more waiting. A second command just
+            // waits for the same end (its reply comes when the shutdown is done).
+            DaemonEvent::ShutdownRequested(source @ Source::Signal(_), how) if shutting_down => {
+                let why = requester(&source, how);
+                let text =
+                    format!("{why} during shutdown: killing every process group still alive");
+                warn!("{text}");
+                terminal.tell(&text);
                 sup.kill_all();
             }
-            DaemonEvent::ShutdownRequested(why) => {
+            DaemonEvent::ShutdownRequested(source, how) if shutting_down => {
+                let why = requester(&source, how);
+                terminal.say(&format!(
+                    "shutdown requested again, by {why}: already under way"
+                ));
+            }
+            DaemonEvent::ShutdownRequested(source, how) => {
                 shutting_down = true;
-                info!("shutdown begun ({why})");
+                terminal.say(&format!(
+                    "shutdown begun, requested by {}",
+                    requester(&source, how)
+                ));
+                let (sup2, done) = (sup.clone(), progress_done.clone());
+                if let Err(e) = spawn_thread("shutdown-progress", move || {
+                    shutdown_progress::report(sup2, terminal, done)
+                }) {
+                    warn!("{e}: the shutdown's progress is not shown");
+                }
                 let (sup2, events) = (sup.clone(), events.clone());
                 let done = move || {
                     sup2.shutdown();
@@ -162,10 +191,16 @@ pub fn run(opts: Options) -> i32 {
             DaemonEvent::ShutdownDone => break,
         }
     }
+    progress_done.store(true, std::sync::atomic::Ordering::SeqCst);
     signal_handle.close();
     let _ = std::fs::remove_file(reloader.socket_path().unwrap_or(socket_path));
     crate::journal::close();
-    info!("shutdown finished");
+    terminal.say("shutdown finished");
+    // The last act: `taskmasterctl shutdown` returns now, with everything stopped
+    // and the socket gone, so a new taskmaster can start at once.
+    hooks
+        .shutdown_waiters
+        .answer(&control::Reply::ok("Shut down"));
     0
 }
 
@@ -221,12 +256,24 @@ fn previous_run(socket: &std::path::Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Who asked for the shutdown, and how when it says more than `shutdown`:
+/// `the daemon's shell (end of input, Ctrl-D)`, `taskmasterctl (uid 0, pid 1234)`.
+fn requester(source: &Source, how: &str) -> String {
+    match how {
+        "" | "shutdown" => source.to_string(),
+        how => format!("{source} ({how})"),
+    }
+}
+
 /// What the transports may ask of the daemon itself.
 fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>) -> Hooks {
     let events = parking_lot::Mutex::new(events);
     Hooks {
-        shutdown: Box::new(move |why| {
-            let _ = events.lock().send(DaemonEvent::ShutdownRequested(why));
+        shutdown_waiters: Arc::default(),
+        shutdown: Box::new(move |source, how| {
+            let _ = events
+                .lock()
+                .send(DaemonEvent::ShutdownRequested(source, how));
         }),
         reload: {
             let reloader = reloader.clone();
@@ -257,11 +304,11 @@ fn forward_signals(mut signals: Signals, events: Sender<DaemonEvent>) -> impl Fn
                 }
                 SIGINT => {
                     info!("signal received: SIGINT");
-                    DaemonEvent::ShutdownRequested("SIGINT")
+                    DaemonEvent::ShutdownRequested(Source::Signal("SIGINT"), "")
                 }
                 _ => {
                     info!("signal received: SIGTERM");
-                    DaemonEvent::ShutdownRequested("SIGTERM")
+                    DaemonEvent::ShutdownRequested(Source::Signal("SIGTERM"), "")
                 }
             };
             if events.send(event).is_err() {

@@ -245,3 +245,8 @@ pub fn watcher_failed(name: &str, pid: Option<i32>, what: &str) {
         ),
     }
 }
+
+/// A message of the daemon itself (a shutdown's progress) for notice subscribers.
+pub fn daemon_notice(text: String) {
+    notice(text);
+}

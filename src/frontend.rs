@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::control::client::{complain, say, write_out, Client};
-use crate::control::{self, Hooks, Reply};
+use crate::control::{self, Hooks, Reply, Source};
 use crate::pty::attach::attach_and_report;
 use crate::pty::until_ctrl_c;
 use crate::shell::{self, Backend};
@@ -16,11 +16,16 @@ use crate::supervisor::Supervisor;
 /// Runs one line and finishes what the reply asks of the transport.
 fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) -> Reply {
     // `quit -y`: quit without the question the shell asks while processes run.
-    let line = match shlex::split(line).as_deref() {
+    let command = match shlex::split(line).as_deref() {
         Some([cmd, yes]) if (cmd == "quit" || cmd == "exit") && yes == "-y" => "shutdown",
         _ => line,
     };
-    let mut reply = control::execute(sup, line);
+    let source = if terminal {
+        Source::Shell
+    } else {
+        Source::Stdin
+    };
+    let mut reply = control::execute(sup, command, &source);
     if reply.reload {
         reply = (hooks.reload)();
     }
@@ -41,7 +46,13 @@ fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) ->
         say("notices are shown above this shell's prompt as they happen");
     }
     if reply.shutdown {
-        (hooks.shutdown)("shutdown command");
+        let what = line.split_whitespace().next().unwrap_or("shutdown");
+        let what = if what == "shutdown" {
+            "shutdown"
+        } else {
+            "quit"
+        };
+        (hooks.shutdown)(source, what);
     }
     reply
 }
@@ -65,7 +76,7 @@ impl Backend for DirectBackend<'_> {
 
     fn end_of_input(&mut self) {
         say("quit");
-        (self.hooks.shutdown)("end of input (Ctrl-D)");
+        (self.hooks.shutdown)(Source::Shell, "end of input, Ctrl-D");
     }
 
     fn confirm_leaving(&mut self) -> Option<String> {
@@ -142,5 +153,5 @@ pub fn serve_stdin(
             return;
         }
     }
-    (hooks.shutdown)("end of standard input");
+    (hooks.shutdown)(Source::Stdin, "end of input");
 }

@@ -15,6 +15,7 @@ pub mod pty;
 pub mod reload;
 pub mod safe_file;
 pub mod shell;
+pub mod shutdown_progress;
 pub mod stack;
 pub mod supervisor;
 pub mod sys;

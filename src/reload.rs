@@ -70,6 +70,7 @@ impl Reloader {
                 }
                 *pending = false;
             }
+            info!("reload requested by SIGHUP");
             let reply = self.reload();
             if reply.exit != 0 {
                 warn!("reload after SIGHUP failed: {}", reply.output);

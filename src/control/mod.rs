@@ -10,15 +10,19 @@ mod merged;
 mod process;
 pub mod server;
 pub mod socket;
+mod source;
 mod status;
 mod tail;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use log::info;
+
 use crate::supervisor::Supervisor;
 use crate::watch::Instance;
 
+pub use source::Source;
 pub use status::describe;
 pub use tail::{Follow, FollowEnd, TailFollow};
 
@@ -72,9 +76,12 @@ impl Reply {
 
 /// What only the daemon can do for a transport: begin the shutdown, and reload.
 pub struct Hooks {
-    pub shutdown: Box<dyn Fn(&'static str) + Send + Sync>,
+    /// Who asked, and by what (`shutdown`, `quit`, end of input).
+    pub shutdown: Box<dyn Fn(Source, &'static str) + Send + Sync>,
     /// Applies the configuration file again and replies with what changed.
     pub reload: Box<dyn Fn() -> Reply + Send + Sync>,
+    /// `shutdown` requests over the socket, answered when the shutdown finished.
+    pub shutdown_waiters: Arc<server::ShutdownWaiters>,
     /// Where the control socket is now (the daemon's own shell attaches through it).
     pub socket_path: Box<dyn Fn() -> std::path::PathBuf + Send + Sync>,
 }
@@ -150,25 +157,26 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Runs one command line (split like a shell splits words).
-pub fn execute(sup: &Arc<Supervisor>, line: &str) -> Reply {
+/// Runs one command line (split like a shell splits words), asked by `source`.
+pub fn execute(sup: &Arc<Supervisor>, line: &str, source: &Source) -> Reply {
     let Some(words) = shlex::split(line) else {
         return Reply::usage("*** Unbalanced quotes in command line");
     };
     match words.split_first() {
-        Some((cmd, args)) => execute_words(sup, cmd, args),
+        Some((cmd, args)) => execute_words(sup, cmd, args, source),
         None => Reply::ok(""),
     }
 }
 
 /// Runs one command already split into words (the socket protocol's form).
-pub fn execute_words(sup: &Arc<Supervisor>, cmd: &str, args: &[String]) -> Reply {
+pub fn execute_words(sup: &Arc<Supervisor>, cmd: &str, args: &[String], source: &Source) -> Reply {
+    log_request(cmd, args, source);
     match cmd {
         "status" => status::status(sup, args),
         "start" => process::start(sup, args),
         "stop" => process::stop(sup, args),
         "restart" => process::restart(sup, args),
-        "signal" => process::signal(sup, args),
+        "signal" => process::signal(sup, args, source),
         "pid" => process::pid(sup, args),
         "tail" => tail::tail(sup, args),
         "attach" | "fg" => attach::attach(sup, args),
@@ -193,6 +201,19 @@ pub fn execute_words(sup: &Arc<Supervisor>, cmd: &str, args: &[String]) -> Reply
                 .join(" ");
             Reply::usage(format!("*** Unknown syntax: {line}"))
         }
+    }
+}
+
+/// The event log's line for a request that changes something, saying who asked:
+/// `stop requested by taskmasterctl (uid 0, pid 1234): web db`. Each instance's
+/// own events follow from its watcher; `signal` logs each signal it sends.
+fn log_request(cmd: &str, args: &[String], source: &Source) {
+    match cmd {
+        "start" | "stop" | "restart" if !args.is_empty() => {
+            info!("{cmd} requested by {source}: {}", args.join(" "))
+        }
+        "reload" if args.is_empty() => info!("reload requested by {source}"),
+        _ => {}
     }
 }
 

@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::Reply;
+use log::info;
+
+use super::{Reply, Source};
 use crate::supervisor::Supervisor;
 use crate::watch::state::EXITED_TOO_QUICKLY;
 use crate::watch::{Command, Instance, State, Status};
@@ -164,7 +166,8 @@ fn stop_all(
 
 /// `signal SIG NAME...`: through each instance's watcher, which signals its own
 /// live child's group, so a recycled pid can never be hit.
-pub fn signal(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
+/// Each signal sent is logged with the instance, its pid and who asked.
+pub fn signal(sup: &Arc<Supervisor>, args: &[String], source: &Source) -> Reply {
     let [sig, names @ ..] = args else {
         return Reply::usage("Error: signal requires a signal name and a process name");
     };
@@ -181,11 +184,34 @@ pub fn signal(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     let mut pending = Vec::new();
     for instance in instances {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        // The child the watcher holds now is the one it signals.
+        let pid = instance.status().pid;
         instance.send(Command::Signal(signal, tx));
-        pending.push((instance, rx));
+        pending.push((instance, pid, rx));
     }
-    for (instance, rx) in pending {
-        match rx.recv() {
+    for (instance, pid, rx) in pending {
+        let name = instance.name();
+        let result = rx.recv();
+        match (&result, pid) {
+            (Ok(Ok(())), Some(pid)) => {
+                info!(
+                    "signal: {sig} sent to {name} (pid {pid}), requested by {source}",
+                    sig = signal.as_str()
+                )
+            }
+            (Ok(Ok(())), None) => {
+                info!(
+                    "signal: {sig} sent to {name}, requested by {source}",
+                    sig = signal.as_str()
+                )
+            }
+            (Ok(Err(why)), _) => info!(
+                "signal: {sig} not sent to {name} ({why}), requested by {source}",
+                sig = signal.as_str()
+            ),
+            (Err(_), _) => {}
+        }
+        match result {
             Ok(Ok(())) => out.line(&instance.name(), "signalled"),
             Ok(Err(why)) if why == "not running" => {
                 out.line(&instance.name(), "ERROR (not running)")

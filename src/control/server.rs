@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use log::{info, warn};
+use log::warn;
 use serde::Deserialize;
 
-use super::{execute_words, Hooks, Reply};
+use super::{execute_words, Hooks, Reply, Source};
 use crate::supervisor::Supervisor;
 
 /// Requests longer than this are refused (SPEC §6).
@@ -54,6 +54,39 @@ pub fn reply_line(reply: &Reply) -> String {
     let mut line = obj.to_string();
     line.push('\n');
     line
+}
+
+/// Connections whose `shutdown` is answered once the daemon has finished — its
+/// last act, after every instance stopped and the socket file was removed — so a
+/// client that got its reply can start a new daemon at once. The connection stays
+/// open until then.
+#[derive(Default)]
+pub struct ShutdownWaiters(parking_lot::Mutex<Vec<UnixStream>>);
+
+/// Waiting `shutdown` connections held at most; more are answered at once.
+const MAX_SHUTDOWN_WAITERS: usize = 64;
+
+impl ShutdownWaiters {
+    /// Holds `stream` until [`answer`](Self::answer); gives it back when full.
+    fn wait(&self, stream: UnixStream) -> Result<(), UnixStream> {
+        let mut waiting = self.0.lock();
+        if waiting.len() >= MAX_SHUTDOWN_WAITERS {
+            return Err(stream);
+        }
+        waiting.push(stream);
+        Ok(())
+    }
+
+    /// Writes `reply` to every waiting connection and closes it; a client that
+    /// does not read is given a second, not more.
+    pub fn answer(&self, reply: &Reply) {
+        let line = reply_line(reply);
+        for stream in self.0.lock().drain(..) {
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+            let _ = (&stream).write_all(line.as_bytes());
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 /// A running server: stop it to move the socket elsewhere (reload).
@@ -122,9 +155,9 @@ fn serve(
                 continue;
             }
         };
-        match super::socket::peer_uid(&stream) {
-            Ok(uid) if uid == me || uid == 0 => {}
-            Ok(uid) => {
+        let source = match super::socket::peer_credentials(&stream) {
+            Ok((uid, pid)) if uid == me || uid == 0 => Source::socket_client(uid, pid),
+            Ok((uid, _)) => {
                 warn!("control client error: connection from uid {uid} refused");
                 let mut s = &stream;
                 let _ = s.write_all(
@@ -142,12 +175,12 @@ fn serve(
                 );
                 continue;
             }
-        }
+        };
         let (sup, hooks) = (sup.clone(), hooks.clone());
         let spawned = std::thread::Builder::new()
             .name("control".into())
             .stack_size(CONNECTION_STACK)
-            .spawn(move || serve_connection(stream, &sup, &hooks));
+            .spawn(move || serve_connection(stream, &sup, &hooks, &source));
         if let Err(e) = spawned {
             warn!("control socket: cannot start a connection thread: {e}");
         }
@@ -174,7 +207,7 @@ fn read_request(reader: &mut BufReader<UnixStream>) -> Line {
     }
 }
 
-fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
+fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks, source: &Source) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let Ok(read_half) = stream.try_clone() else {
         return;
@@ -216,23 +249,30 @@ fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks) {
                 continue;
             }
         };
-        let mut reply = execute_words(sup, &request.command, &request.args);
+        let mut reply = execute_words(sup, &request.command, &request.args, source);
         if reply.reload {
             reply = (hooks.reload)();
         }
         // Subscribed before the reply goes out: once the client has its reply, no
         // notice can slip past it.
+        if reply.shutdown {
+            (hooks.shutdown)(source.clone(), "shutdown");
+            // Answered when the shutdown has finished (or at once if too many wait).
+            let held = match stream.try_clone() {
+                Ok(s) => hooks.shutdown_waiters.wait(s).is_ok(),
+                Err(_) => false,
+            };
+            if !held {
+                let _ = writer.write_all(reply_line(&reply).as_bytes());
+            }
+            return;
+        }
         let notices = reply.notices.then(|| {
             let (tx, rx) = std::sync::mpsc::channel::<String>();
             crate::eventlog::subscribe_notices(tx.clone());
             (tx, rx)
         });
         if writer.write_all(reply_line(&reply).as_bytes()).is_err() {
-            return;
-        }
-        if reply.shutdown {
-            info!("shutdown requested over the control socket");
-            (hooks.shutdown)("shutdown over the control socket");
             return;
         }
         if let Some((tx, rx)) = notices {

@@ -147,6 +147,11 @@ fn ask_pid(stream: UnixStream) -> Option<String> {
 
 /// The uid of the peer of a connected socket.
 pub fn peer_uid(stream: &UnixStream) -> Result<u32, Errno> {
+    peer_credentials(stream).map(|(uid, _)| uid)
+}
+
+/// The uid and pid of the peer of a connected socket (pid 0 when unknown).
+pub fn peer_credentials(stream: &UnixStream) -> Result<(u32, i32), Errno> {
     nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)
-        .map(|c| c.uid())
+        .map(|c| (c.uid(), c.pid()))
 }

@@ -13,10 +13,12 @@ mod common;
 mod help;
 mod piped_shell;
 mod protocol;
+mod shutdown_wait;
 mod socket_file;
 mod support;
 mod tail;
 mod tail_groups;
+mod who_asked;
 
 use common::*;
 

@@ -76,6 +76,27 @@ pub fn ctl(socket: &Path, args: &[&str]) -> Out {
     ctl_raw(&all)
 }
 
+/// Like [`ctl`], also returning the client's pid (to find it in the event log).
+pub fn ctl_with_pid(socket: &Path, args: &[&str]) -> (u32, Out) {
+    let child = Command::new(CTL)
+        .arg("-s")
+        .arg(socket)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start taskmasterctl");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait for taskmasterctl");
+    let out = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    (pid, out)
+}
+
 /// Like [`ctl`], asserting the exit code; returns stdout.
 pub fn ctl_ok(socket: &Path, args: &[&str], code: i32) -> String {
     let out = ctl(socket, args);
