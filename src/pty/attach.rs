@@ -83,6 +83,13 @@ pub fn run(
     writer: UnixStream,
     opts: &AttachOptions,
 ) -> std::io::Result<AttachEnd> {
+    // The handlers first: a SIGTERM that comes once the terminal is raw must find
+    // them in place, or the client dies with the terminal left raw.
+    let signals = signal_hook::iterator::Signals::new(if opts.exit_on_signals {
+        &[SIGWINCH, SIGTERM, SIGHUP][..]
+    } else {
+        &[SIGWINCH][..]
+    })?;
     let stdin = std::io::stdin();
     if let Ok(saved) = tcgetattr(stdin.as_fd()) {
         let mut mode = saved.clone();
@@ -95,7 +102,7 @@ pub fn run(
         *SAVED.lock() = Some(saved);
         let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &mode);
     }
-    let result = session(reader, writer, opts);
+    let result = session(reader, writer, signals, opts);
     restore_terminal();
     result
 }
@@ -103,6 +110,7 @@ pub fn run(
 fn session(
     reader: BufReader<UnixStream>,
     writer: UnixStream,
+    mut signals: signal_hook::iterator::Signals,
     opts: &AttachOptions,
 ) -> std::io::Result<AttachEnd> {
     let closer = writer.try_clone()?;
@@ -124,11 +132,6 @@ fn session(
             let _ = nix::unistd::write(&done_w, b"x");
         })?;
 
-    let mut signals = signal_hook::iterator::Signals::new(if opts.exit_on_signals {
-        &[SIGWINCH, SIGTERM, SIGHUP][..]
-    } else {
-        &[SIGWINCH][..]
-    })?;
     let signal_handle = signals.handle();
     let winch_writer = writer.clone();
     let pty = opts.pty;
