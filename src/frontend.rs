@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
 use crate::control::client::{complain, say, write_out, Client};
@@ -13,14 +14,23 @@ use crate::pty::until_ctrl_c;
 use crate::shell::{self, Backend};
 use crate::supervisor::Supervisor;
 
-/// Runs one line and finishes what the reply asks of the transport.
-fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) -> Reply {
-    // `quit -y`: quit without the question the shell asks while processes run.
-    let line = match shlex::split(line).as_deref() {
+/// `quit -y` is `shutdown`: quit without the question the shell asks while
+/// processes run.
+fn without_question(line: &str) -> &str {
+    match shlex::split(line).as_deref() {
         Some([cmd, yes]) if (cmd == "quit" || cmd == "exit") && yes == "-y" => "shutdown",
         _ => line,
-    };
-    let mut reply = control::execute(sup, line);
+    }
+}
+
+/// Runs one line and finishes what the reply asks of the transport.
+fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) -> Reply {
+    let reply = control::execute(sup, without_question(line));
+    finish(hooks, reply, terminal)
+}
+
+/// Prints a reply and does what it asks of the transport.
+fn finish(hooks: &Hooks, mut reply: Reply, terminal: bool) -> Reply {
     if reply.reload {
         reply = (hooks.reload)();
     }
@@ -49,6 +59,41 @@ fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) ->
 struct DirectBackend<'a> {
     sup: &'a Arc<Supervisor>,
     hooks: &'a Hooks,
+    /// Set by [`Backend::interrupter`]: the next command runs in a thread of its
+    /// own and its reply, or `None` for Ctrl-C, arrives here.
+    waiting: Option<(Sender<Option<Reply>>, Receiver<Option<Reply>>)>,
+}
+
+impl DirectBackend<'_> {
+    /// Runs `line` in a thread of its own and waits for its reply or for Ctrl-C,
+    /// which gives the prompt back while the command goes on (a stop is never
+    /// abandoned half-way: the watchers finish it whoever waits).
+    fn run_interruptible(
+        &mut self,
+        line: &str,
+        (tx, rx): (Sender<Option<Reply>>, Receiver<Option<Reply>>),
+    ) -> bool {
+        let (sup, owned) = (self.sup.clone(), without_question(line).to_string());
+        let ran = crate::daemon::spawn_thread("command", move || {
+            let _ = tx.send(Some(control::execute(&sup, &owned)));
+        });
+        if ran.is_err() {
+            return !run_line(self.sup, self.hooks, line, true).shutdown;
+        }
+        match rx.recv() {
+            Ok(Some(reply)) => !finish(self.hooks, reply, true).shutdown,
+            _ => {
+                say(&interrupted_message(line));
+                true
+            }
+        }
+    }
+}
+
+/// What the shell says when Ctrl-C gave the prompt back during `line`.
+pub fn interrupted_message(line: &str) -> String {
+    let cmd = line.split_whitespace().next().unwrap_or("command");
+    format!("Interrupted: taskmaster goes on with the {cmd}; `status` shows where it is.")
 }
 
 impl Backend for DirectBackend<'_> {
@@ -60,7 +105,19 @@ impl Backend for DirectBackend<'_> {
                 return true;
             }
         }
+        if let Some(waiting) = self.waiting.take() {
+            return self.run_interruptible(line, waiting);
+        }
         !run_line(self.sup, self.hooks, line, true).shutdown
+    }
+
+    fn interrupter(&mut self) -> Option<Box<dyn FnOnce() + Send>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let cancel = tx.clone();
+        self.waiting = Some((tx, rx));
+        Some(Box::new(move || {
+            let _ = cancel.send(None);
+        }))
     }
 
     fn end_of_input(&mut self) {
@@ -127,7 +184,11 @@ pub fn serve_stdin(
             let sup = sup.clone();
             Arc::new(move || sup.names()) as shell::NameSource
         };
-        let mut backend = DirectBackend { sup, hooks };
+        let mut backend = DirectBackend {
+            sup,
+            hooks,
+            waiting: None,
+        };
         let history = history.or_else(|| shell::default_history(".taskmaster_history"));
         if let Err(e) = shell::run(&mut backend, names, history, Some(rx)) {
             complain(&format!("taskmaster: {e}; reading plain lines instead"));

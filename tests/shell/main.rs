@@ -10,6 +10,7 @@ mod client;
 #[path = "../common/mod.rs"]
 mod common;
 mod completion;
+mod interrupt;
 mod pty_daemon;
 mod quitting;
 
