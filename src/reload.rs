@@ -72,7 +72,7 @@ impl Reloader {
             }
             let reply = self.reload();
             if reply.exit != 0 {
-                warn!("reload after SIGHUP failed: {}", reply.output);
+                crate::eventlog::sighup_reload_failed(&reply.output);
             }
         }
     }

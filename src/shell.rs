@@ -36,6 +36,25 @@ pub const PROMPT: &str = "taskmaster> ";
 /// when it is cleared.
 static HOLD_NOTICES: AtomicBool = AtomicBool::new(false);
 
+/// `notices off` in a shell: notices are dropped until `notices on`.
+static MUTED: AtomicBool = AtomicBool::new(false);
+
+/// `notices on|off`, a setting of the shell itself (the daemon's or taskmasterctl's);
+/// `None` when `line` is something else.
+fn notices_setting(line: &str) -> Option<&'static str> {
+    match shlex::split(line).as_deref() {
+        Some([cmd, on]) if cmd == "notices" && on == "on" => {
+            MUTED.store(false, Ordering::SeqCst);
+            Some("Notices on: event notices are shown above the prompt.")
+        }
+        Some([cmd, off]) if cmd == "notices" && off == "off" => {
+            MUTED.store(true, Ordering::SeqCst);
+            Some("Notices off: event notices are not shown here (`notices on` shows them again).")
+        }
+        _ => None,
+    }
+}
+
 /// Wakes the notice printer when holding ends (an empty notice is a nudge).
 static NUDGE: parking_lot::Mutex<Option<Sender<String>>> = parking_lot::Mutex::new(None);
 
@@ -250,7 +269,7 @@ pub fn run(
                     let mut held = Vec::new();
                     for notice in notices {
                         // An empty notice is the nudge sent when holding ends.
-                        if !notice.is_empty() {
+                        if !notice.is_empty() && !MUTED.load(Ordering::SeqCst) {
                             held.push(notice);
                         }
                         if HOLD_NOTICES.load(Ordering::SeqCst) {
@@ -294,6 +313,10 @@ pub fn run(
                     let _ = editor.save_history(path);
                 }
                 if is_plain_quit(&line) && !confirmed(&mut editor, backend) {
+                    continue;
+                }
+                if let Some(said) = notices_setting(&line) {
+                    crate::control::client::say(said);
                     continue;
                 }
                 let (go_on, typed) = run_command(backend, &line, terminal);

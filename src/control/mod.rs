@@ -139,7 +139,14 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
          question; Ctrl-D is quit too). In taskmasterctl: leave the client.",
     ),
     ("exit", "exit [-y]", "Same as quit."),
-    ("notices", "notices", "Over the socket: stream event notices (FATAL, unexpected exits, spawn errors), one per line; taskmasterctl's shell shows them above its prompt."),
+    (
+        "notices",
+        "notices [on|off]",
+        "Event notices: FATAL, unexpected exits, spawn errors, failed SIGHUP reloads.\n  \
+         Over the socket they are streamed one per line, each with its time; the shells\n  \
+         show them above the prompt. In a shell, notices off mutes them, notices on\n  \
+         shows them again.",
+    ),
     ("version", "version", "Show taskmaster's version."),
     (
         "help",

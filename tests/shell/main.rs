@@ -11,6 +11,7 @@ mod client;
 mod common;
 mod completion;
 mod interrupt;
+mod notices;
 mod pty_daemon;
 mod quitting;
 
