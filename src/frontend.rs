@@ -1,6 +1,7 @@
 //! The daemon's own terminal: the interactive shell when stdin is a terminal,
 //! line-by-line command mode when it is a pipe or a file (SPEC §2). Both call the
-//! command layer directly; end of input means `shutdown`.
+//! command layer directly; end of input means `shutdown`, except on a terminal
+//! that hung up (`headless`): the daemon then goes on without it.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -111,6 +112,10 @@ impl Backend for DirectBackend<'_> {
         !run_line(self.sup, self.hooks, line, true).shutdown
     }
 
+    fn terminal_lost(&mut self) -> bool {
+        lost_terminal(self.hooks)
+    }
+
     fn interrupter(&mut self) -> Option<Box<dyn FnOnce() + Send>> {
         let (tx, rx) = std::sync::mpsc::channel();
         let cancel = tx.clone();
@@ -158,6 +163,16 @@ fn attach_through_socket(socket: &std::path::Path, cmd: &str, args: &[String]) {
     }
 }
 
+/// True (and the daemon now headless) when the terminal the daemon had is gone:
+/// its end of input is then no shutdown.
+fn lost_terminal(hooks: &Hooks) -> bool {
+    if !crate::headless::terminal_lost() {
+        return false;
+    }
+    crate::headless::go_headless(&(hooks.socket_path)(), "end of input on it");
+    true
+}
+
 /// Whether the daemon's stdin gets the interactive shell.
 pub fn stdin_is_terminal() -> bool {
     nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
@@ -190,10 +205,10 @@ pub fn serve_stdin(
             waiting: None,
         };
         let history = history.or_else(|| shell::default_history(".taskmaster_history"));
-        if let Err(e) = shell::run(&mut backend, names, history, Some(rx)) {
-            complain(&format!("taskmaster: {e}; reading plain lines instead"));
-        } else {
-            return;
+        match shell::run(&mut backend, names, history, Some(rx)) {
+            Ok(()) => return,
+            Err(_) if lost_terminal(hooks) => return,
+            Err(e) => complain(&format!("taskmaster: {e}; reading plain lines instead")),
         }
     }
     let stdin = std::io::stdin();
@@ -203,5 +218,7 @@ pub fn serve_stdin(
             return;
         }
     }
-    (hooks.shutdown)("end of standard input");
+    if !lost_terminal(hooks) {
+        (hooks.shutdown)("end of standard input");
+    }
 }

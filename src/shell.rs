@@ -106,6 +106,12 @@ pub trait Backend {
     fn confirm_leaving(&mut self) -> Option<String> {
         None
     }
+    /// The terminal failed (end of input, a read error): true when it is gone for
+    /// good and the shell must end without doing what Ctrl-D does (the daemon goes
+    /// on headless: a lost terminal never stops the processes).
+    fn terminal_lost(&mut self) -> bool {
+        false
+    }
 }
 
 /// Commands that wait for processes, for as long as a `stoptime`: Ctrl-C gives the
@@ -327,12 +333,16 @@ pub fn run(
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => {
+                if backend.terminal_lost() {
+                    break;
+                }
                 if !confirmed(&mut editor, backend) {
                     continue;
                 }
                 backend.end_of_input();
                 break;
             }
+            Err(_) if backend.terminal_lost() => break,
             Err(e) => return Err(format!("shell: {e}")),
         }
     }
