@@ -119,7 +119,10 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
          pty: true: the terminal goes raw, every key goes to the program (Ctrl-C too), and\n  \
          the program sees your window size.\n  \
          pty: false (pipes): stdout and stderr are shown live; you type lines (echo and\n  \
-         backspace are local) that go to the program's stdin when you press Enter.",
+         backspace are local) that go to the program's stdin when you press Enter.\n  \
+         There Ctrl-C clears the line and interrupts the program (SIGINT to its process\n  \
+         group), and Ctrl-D on an empty line closes its stdin (it reads end of input;\n  \
+         you stay attached until you detach or it exits).",
     ),
     ("fg", "fg NAME", "Same as attach."),
     (

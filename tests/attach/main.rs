@@ -13,6 +13,7 @@ mod common;
 mod endings;
 mod interactive;
 mod output;
+mod pipe_keys;
 mod term;
 
 use common::*;
