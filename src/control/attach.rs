@@ -15,7 +15,8 @@
 //! attached process exits (a last line says how), or when taskmaster shuts down.
 //! Output reaches the client from the ring buffer, never from the pipe itself: a
 //! slow client loses output (and is told how much) instead of slowing the program.
-//! Several clients may attach to one instance: each sees all output and may type.
+//! Several clients may attach to one instance: each sees all output and may type;
+//! a pty's window size follows the client that typed last (`pty::viewers`).
 
 use std::io::{BufReader, Read, Write};
 use std::os::fd::AsFd;
@@ -119,7 +120,13 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
         .name("attach-input".into())
         .stack_size(crate::sys::THREAD_STACK)
         .spawn(move || {
-            read_frames(reader, &keys_instance, &keys_input);
+            let viewer = keys_input
+                .pty
+                .then(|| crate::pty::viewers::join(keys_input.pid, keys_input.fd.clone()));
+            read_frames(reader, &keys_instance, &keys_input, viewer);
+            if let Some(session) = viewer {
+                crate::pty::viewers::leave(session);
+            }
             cancel.cancel();
         });
     let pid = input.pid;
@@ -150,7 +157,14 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
 }
 
 /// Applies the client's frames until it closes the connection.
-fn read_frames(mut reader: BufReader<UnixStream>, instance: &Instance, input: &ChildInput) {
+///
+/// `viewer`: this session's entry among those sharing the pty's window size.
+fn read_frames(
+    mut reader: BufReader<UnixStream>,
+    instance: &Instance,
+    input: &ChildInput,
+    viewer: Option<u64>,
+) {
     // Still the process this session attached to (not a successor with a reused pid).
     let same_process = || instance.input().map(|i| i.pid) == Some(input.pid);
     let mut head = [0u8; 1];
@@ -165,6 +179,9 @@ fn read_frames(mut reader: BufReader<UnixStream>, instance: &Instance, input: &C
                 if reader.read_exact(&mut data).is_err() {
                     return;
                 }
+                if let Some(session) = viewer {
+                    crate::pty::viewers::typed(session);
+                }
                 // The program may have exited since: a write error is simply dropped.
                 let _ = nix::unistd::write(input.fd.as_fd(), &data);
             }
@@ -175,8 +192,8 @@ fn read_frames(mut reader: BufReader<UnixStream>, instance: &Instance, input: &C
                 }
                 let rows = u16::from_be_bytes([size[0], size[1]]);
                 let cols = u16::from_be_bytes([size[2], size[3]]);
-                if input.pty {
-                    let _ = crate::pty::set_window_size(&*input.fd, rows, cols);
+                if let Some(session) = viewer {
+                    crate::pty::viewers::resized(session, rows, cols);
                 }
             }
             FRAME_INTERRUPT if same_process() => {

@@ -9,6 +9,7 @@
 
 pub mod attach;
 mod terminal;
+pub mod viewers;
 
 pub use terminal::{until_ctrl_c, until_ctrl_c_keeping_keys, TerminalMode};
 

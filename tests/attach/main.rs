@@ -14,6 +14,7 @@ mod endings;
 mod interactive;
 mod output;
 mod pipe_keys;
+mod shared_size;
 mod term;
 
 use common::*;
