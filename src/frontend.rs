@@ -57,23 +57,23 @@ fn finish(hooks: &Hooks, mut reply: Reply, terminal: bool) -> Reply {
     reply
 }
 
+/// Where a command run in a thread of its own answers: its reply, or `None` when
+/// Ctrl-C gave the prompt back first.
+type ReplyChannel = (Sender<Option<Reply>>, Receiver<Option<Reply>>);
+
 struct DirectBackend<'a> {
     sup: &'a Arc<Supervisor>,
     hooks: &'a Hooks,
     /// Set by [`Backend::interrupter`]: the next command runs in a thread of its
     /// own and its reply, or `None` for Ctrl-C, arrives here.
-    waiting: Option<(Sender<Option<Reply>>, Receiver<Option<Reply>>)>,
+    waiting: Option<ReplyChannel>,
 }
 
 impl DirectBackend<'_> {
     /// Runs `line` in a thread of its own and waits for its reply or for Ctrl-C,
     /// which gives the prompt back while the command goes on (a stop is never
     /// abandoned half-way: the watchers finish it whoever waits).
-    fn run_interruptible(
-        &mut self,
-        line: &str,
-        (tx, rx): (Sender<Option<Reply>>, Receiver<Option<Reply>>),
-    ) -> bool {
+    fn run_interruptible(&mut self, line: &str, (tx, rx): ReplyChannel) -> bool {
         let (sup, owned) = (self.sup.clone(), without_question(line).to_string());
         let ran = crate::daemon::spawn_thread("command", move || {
             let _ = tx.send(Some(control::execute(&sup, &owned)));
