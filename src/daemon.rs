@@ -43,6 +43,7 @@ pub enum DaemonEvent {
 /// Runs the daemon; returns its exit status (0 clean, 1 fatal, 2 bad config).
 pub fn run(opts: Options) -> i32 {
     sys::ensure_std_fds_open();
+    crate::headless::remember_terminal();
     sys::mark_inherited_fds_cloexec();
     let nofile = sys::raise_nofile_limit();
     // Whatever thread dies in raw mode, the terminal comes back as it was.
@@ -110,14 +111,17 @@ pub fn run(opts: Options) -> i32 {
         None => Terminal::Stdout,
     };
     let progress_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let started =
-        spawn_thread("signals", forward_signals(signals, events.clone())).and_then(|()| {
-            let server =
-                control::server::start(listener, socket_path.clone(), sup.clone(), hooks.clone())?;
-            reloader.set_server(server, hooks.clone());
-            let reloader = reloader.clone();
-            spawn_thread("reload", move || reloader.serve_requests())
-        });
+    let started = spawn_thread(
+        "signals",
+        forward_signals(signals, events.clone(), hooks.clone()),
+    )
+    .and_then(|()| {
+        let server =
+            control::server::start(listener, socket_path.clone(), sup.clone(), hooks.clone())?;
+        reloader.set_server(server, hooks.clone());
+        let reloader = reloader.clone();
+        spawn_thread("reload", move || reloader.serve_requests())
+    });
     if let Err(e) = started {
         eprintln!("taskmaster: {e}");
         return 1;
@@ -294,10 +298,19 @@ pub(crate) fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> Res
 
 /// The signal thread: handlers only notify (signal-hook's self-pipe); this thread
 /// turns each signal into an event for the main thread.
-fn forward_signals(mut signals: Signals, events: Sender<DaemonEvent>) -> impl FnOnce() + Send {
+fn forward_signals(
+    mut signals: Signals,
+    events: Sender<DaemonEvent>,
+    hooks: Arc<Hooks>,
+) -> impl FnOnce() + Send {
     move || {
         for sig in signals.forever() {
             let event = match sig {
+                // Our terminal hanging up is not a reload request (`headless`).
+                SIGHUP if crate::headless::sighup_is_hangup(&(hooks.socket_path)()) => {
+                    info!("signal received: SIGHUP, from the terminal hanging up: not a reload");
+                    continue;
+                }
                 SIGHUP => {
                     info!("signal received: SIGHUP");
                     DaemonEvent::Reload

@@ -125,10 +125,28 @@ pub fn subscribe_notices(sink: std::sync::mpsc::Sender<String>) {
     NOTICES.lock().push(sink);
 }
 
+/// Sends one notice to every subscriber, stamped with the time it happened (to
+/// the second: a notice read later must say when, not just what).
 fn notice(text: String) {
+    let stamp = crate::sys::timestamp(std::time::SystemTime::now());
+    let stamp = stamp.split('.').next().unwrap_or_default();
+    let text = format!("{stamp} {text}");
     NOTICES
         .lock()
         .retain(|sink| sink.send(text.clone()).is_ok());
+}
+
+/// A reload asked for by SIGHUP failed: logged, and a notice, since nobody is
+/// waiting for a reply to print (`why` may span lines; a notice is one).
+pub fn sighup_reload_failed(why: &str) {
+    let why = why
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    warn!("reload after SIGHUP failed: {why}");
+    notice(format!("reload after SIGHUP failed: {why}"));
 }
 
 /// One line for a watcher's report.

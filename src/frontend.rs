@@ -1,9 +1,11 @@
 //! The daemon's own terminal: the interactive shell when stdin is a terminal,
 //! line-by-line command mode when it is a pipe or a file (SPEC §2). Both call the
-//! command layer directly; end of input means `shutdown`.
+//! command layer directly; end of input means `shutdown`, except on a terminal
+//! that hung up (`headless`): the daemon then goes on without it.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
 use crate::control::client::{complain, say, write_out, Client};
@@ -13,19 +15,28 @@ use crate::pty::until_ctrl_c;
 use crate::shell::{self, Backend};
 use crate::supervisor::Supervisor;
 
-/// Runs one line and finishes what the reply asks of the transport.
-fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) -> Reply {
-    // `quit -y`: quit without the question the shell asks while processes run.
-    let command = match shlex::split(line).as_deref() {
+/// `quit -y` is `shutdown`: quit without the question the shell asks while
+/// processes run.
+fn without_question(line: &str) -> &str {
+    match shlex::split(line).as_deref() {
         Some([cmd, yes]) if (cmd == "quit" || cmd == "exit") && yes == "-y" => "shutdown",
         _ => line,
-    };
+    }
+}
+
+/// Runs one line and finishes what the reply asks of the transport.
+fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) -> Reply {
     let source = if terminal {
         Source::Shell
     } else {
         Source::Stdin
     };
-    let mut reply = control::execute(sup, command, &source);
+    let reply = control::execute(sup, without_question(line), &source);
+    finish(hooks, reply, line, source, terminal)
+}
+
+/// Prints a reply and does what it asks of the transport.
+fn finish(hooks: &Hooks, mut reply: Reply, line: &str, source: Source, terminal: bool) -> Reply {
     if reply.reload {
         reply = (hooks.reload)();
     }
@@ -57,9 +68,44 @@ fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) ->
     reply
 }
 
+/// Where a command run in a thread of its own answers: its reply, or `None` when
+/// Ctrl-C gave the prompt back first.
+type ReplyChannel = (Sender<Option<Reply>>, Receiver<Option<Reply>>);
+
 struct DirectBackend<'a> {
     sup: &'a Arc<Supervisor>,
     hooks: &'a Hooks,
+    /// Set by [`Backend::interrupter`]: the next command runs in a thread of its
+    /// own and its reply, or `None` for Ctrl-C, arrives here.
+    waiting: Option<ReplyChannel>,
+}
+
+impl DirectBackend<'_> {
+    /// Runs `line` in a thread of its own and waits for its reply or for Ctrl-C,
+    /// which gives the prompt back while the command goes on (a stop is never
+    /// abandoned half-way: the watchers finish it whoever waits).
+    fn run_interruptible(&mut self, line: &str, (tx, rx): ReplyChannel) -> bool {
+        let (sup, owned) = (self.sup.clone(), without_question(line).to_string());
+        let ran = crate::daemon::spawn_thread("command", move || {
+            let _ = tx.send(Some(control::execute(&sup, &owned, &Source::Shell)));
+        });
+        if ran.is_err() {
+            return !run_line(self.sup, self.hooks, line, true).shutdown;
+        }
+        match rx.recv() {
+            Ok(Some(reply)) => !finish(self.hooks, reply, line, Source::Shell, true).shutdown,
+            _ => {
+                say(&interrupted_message(line));
+                true
+            }
+        }
+    }
+}
+
+/// What the shell says when Ctrl-C gave the prompt back during `line`.
+pub fn interrupted_message(line: &str) -> String {
+    let cmd = line.split_whitespace().next().unwrap_or("command");
+    format!("Interrupted: taskmaster goes on with the {cmd}; `status` shows where it is.")
 }
 
 impl Backend for DirectBackend<'_> {
@@ -71,7 +117,23 @@ impl Backend for DirectBackend<'_> {
                 return true;
             }
         }
+        if let Some(waiting) = self.waiting.take() {
+            return self.run_interruptible(line, waiting);
+        }
         !run_line(self.sup, self.hooks, line, true).shutdown
+    }
+
+    fn terminal_lost(&mut self) -> bool {
+        lost_terminal(self.hooks)
+    }
+
+    fn interrupter(&mut self) -> Option<Box<dyn FnOnce() + Send>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let cancel = tx.clone();
+        self.waiting = Some((tx, rx));
+        Some(Box::new(move || {
+            let _ = cancel.send(None);
+        }))
     }
 
     fn end_of_input(&mut self) {
@@ -112,6 +174,16 @@ fn attach_through_socket(socket: &std::path::Path, cmd: &str, args: &[String]) {
     }
 }
 
+/// True (and the daemon now headless) when the terminal the daemon had is gone:
+/// its end of input is then no shutdown.
+fn lost_terminal(hooks: &Hooks) -> bool {
+    if !crate::headless::terminal_lost() {
+        return false;
+    }
+    crate::headless::go_headless(&(hooks.socket_path)(), "end of input on it");
+    true
+}
+
 /// Whether the daemon's stdin gets the interactive shell.
 pub fn stdin_is_terminal() -> bool {
     nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
@@ -138,12 +210,16 @@ pub fn serve_stdin(
             let sup = sup.clone();
             Arc::new(move || sup.names()) as shell::NameSource
         };
-        let mut backend = DirectBackend { sup, hooks };
+        let mut backend = DirectBackend {
+            sup,
+            hooks,
+            waiting: None,
+        };
         let history = history.or_else(|| shell::default_history(".taskmaster_history"));
-        if let Err(e) = shell::run(&mut backend, names, history, Some(rx)) {
-            complain(&format!("taskmaster: {e}; reading plain lines instead"));
-        } else {
-            return;
+        match shell::run(&mut backend, names, history, Some(rx)) {
+            Ok(()) => return,
+            Err(_) if lost_terminal(hooks) => return,
+            Err(e) => complain(&format!("taskmaster: {e}; reading plain lines instead")),
         }
     }
     let stdin = std::io::stdin();
@@ -153,5 +229,7 @@ pub fn serve_stdin(
             return;
         }
     }
-    (hooks.shutdown)(Source::Stdin, "end of input");
+    if !lost_terminal(hooks) {
+        (hooks.shutdown)(Source::Stdin, "end of input");
+    }
 }

@@ -7,6 +7,7 @@ pub mod control;
 pub mod daemon;
 pub mod eventlog;
 pub mod frontend;
+pub mod headless;
 pub mod journal;
 pub mod logfile;
 pub mod notify;

@@ -73,7 +73,7 @@ impl Reloader {
             info!("reload requested by SIGHUP");
             let reply = self.reload();
             if reply.exit != 0 {
-                warn!("reload after SIGHUP failed: {}", reply.output);
+                crate::eventlog::sighup_reload_failed(&reply.output);
             }
         }
     }

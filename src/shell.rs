@@ -8,7 +8,9 @@
 //!
 //! While the shell runs, the terminal's ISIG flag is off: Ctrl-C typed while a
 //! command is running (a long `stop`) must not send SIGINT to the daemon, which
-//! would start its shutdown. rustyline saves and restores the terminal around each
+//! would start its shutdown. During `start`/`stop`/`restart` the keys are watched
+//! instead: Ctrl-C gives the prompt back while taskmaster goes on with the command,
+//! and other keys are kept as typed ahead. rustyline saves and restores the terminal around each
 //! line, so it keeps that setting; the original modes come back when the shell ends.
 
 use std::borrow::Cow;
@@ -33,6 +35,25 @@ pub const PROMPT: &str = "taskmaster> ";
 /// While set (an attach session owns the terminal), notices are kept, and shown
 /// when it is cleared.
 static HOLD_NOTICES: AtomicBool = AtomicBool::new(false);
+
+/// `notices off` in a shell: notices are dropped until `notices on`.
+static MUTED: AtomicBool = AtomicBool::new(false);
+
+/// `notices on|off`, a setting of the shell itself (the daemon's or taskmasterctl's);
+/// `None` when `line` is something else.
+fn notices_setting(line: &str) -> Option<&'static str> {
+    match shlex::split(line).as_deref() {
+        Some([cmd, on]) if cmd == "notices" && on == "on" => {
+            MUTED.store(false, Ordering::SeqCst);
+            Some("Notices on: event notices are shown above the prompt.")
+        }
+        Some([cmd, off]) if cmd == "notices" && off == "off" => {
+            MUTED.store(true, Ordering::SeqCst);
+            Some("Notices off: event notices are not shown here (`notices on` shows them again).")
+        }
+        _ => None,
+    }
+}
 
 /// Wakes the notice printer when holding ends (an empty notice is a nudge).
 static NUDGE: parking_lot::Mutex<Option<Sender<String>>> = parking_lot::Mutex::new(None);
@@ -74,11 +95,50 @@ pub trait Backend {
     fn run(&mut self, line: &str) -> bool;
     /// What `Ctrl-D` means (the daemon: shutdown; the client: leave).
     fn end_of_input(&mut self);
+    /// Before a command that waits for processes (`start`, `stop`, `restart`): a
+    /// handle that, called from another thread on Ctrl-C, makes [`Backend::run`]
+    /// give the prompt back at once while taskmaster goes on with the command.
+    fn interrupter(&mut self) -> Option<Box<dyn FnOnce() + Send>> {
+        None
+    }
     /// Before `quit`/`exit` (without `-y`) or Ctrl-D: a question the user must
     /// answer yes to, when leaving would stop something (the daemon's processes).
     fn confirm_leaving(&mut self) -> Option<String> {
         None
     }
+    /// The terminal failed (end of input, a read error): true when it is gone for
+    /// good and the shell must end without doing what Ctrl-D does (the daemon goes
+    /// on headless: a lost terminal never stops the processes).
+    fn terminal_lost(&mut self) -> bool {
+        false
+    }
+}
+
+/// Commands that wait for processes, for as long as a `stoptime`: Ctrl-C gives the
+/// prompt back while they run.
+fn waits_for_processes(line: &str) -> bool {
+    let first = line.split_whitespace().next().unwrap_or_default();
+    ["start", "stop", "restart"].contains(&first)
+}
+
+/// Runs `line`, interruptible by Ctrl-C when it waits for processes and the shell
+/// is on a terminal; returns whether the shell goes on, and the keys typed ahead
+/// meanwhile (to be read as if typed at the next prompt).
+fn run_command(backend: &mut dyn Backend, line: &str, terminal: bool) -> (bool, String) {
+    if !terminal || !waits_for_processes(line) {
+        return (backend.run(line), String::new());
+    }
+    let Some(interrupt) = backend.interrupter() else {
+        return (backend.run(line), String::new());
+    };
+    let (go_on, keys) = crate::pty::until_ctrl_c_keeping_keys(interrupt, || backend.run(line));
+    // Printable keys and line ends only: an escape sequence cut from its terminal
+    // would not mean the same thing replayed.
+    let typed = String::from_utf8_lossy(&keys)
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\r' || *c == '\n')
+        .collect();
+    (go_on, typed)
 }
 
 /// `quit`/`exit` without `-y`: leaving that may need a confirmation.
@@ -215,7 +275,7 @@ pub fn run(
                     let mut held = Vec::new();
                     for notice in notices {
                         // An empty notice is the nudge sent when holding ends.
-                        if !notice.is_empty() {
+                        if !notice.is_empty() && !MUTED.load(Ordering::SeqCst) {
                             held.push(notice);
                         }
                         if HOLD_NOTICES.load(Ordering::SeqCst) {
@@ -233,8 +293,25 @@ pub fn run(
     }
     // Ctrl-C must never reach the daemon as SIGINT while a command runs.
     let _terminal = TerminalMode::without_signals(0);
+    let terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
+    // Keys typed while a command waited: complete lines run as typed, the rest is
+    // the start of the next line.
+    let mut typed_ahead = String::new();
     loop {
-        match editor.readline(PROMPT) {
+        let read = match typed_ahead.find(['\r', '\n']) {
+            Some(end) => {
+                let line = typed_ahead[..end].to_string();
+                typed_ahead.drain(..=end);
+                crate::control::client::say(&format!("{PROMPT}{line}"));
+                Ok(line)
+            }
+            None if !typed_ahead.is_empty() => {
+                let initial = std::mem::take(&mut typed_ahead);
+                editor.readline_with_initial(PROMPT, (&initial, ""))
+            }
+            None => editor.readline(PROMPT),
+        };
+        match read {
             Ok(line) => {
                 // Added here, not by rustyline: the answer to a question is no command.
                 let _ = editor.add_history_entry(line.as_str());
@@ -244,18 +321,28 @@ pub fn run(
                 if is_plain_quit(&line) && !confirmed(&mut editor, backend) {
                     continue;
                 }
-                if !backend.run(&line) {
+                if let Some(said) = notices_setting(&line) {
+                    crate::control::client::say(said);
+                    continue;
+                }
+                let (go_on, typed) = run_command(backend, &line, terminal);
+                typed_ahead.push_str(&typed);
+                if !go_on {
                     break;
                 }
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => {
+                if backend.terminal_lost() {
+                    break;
+                }
                 if !confirmed(&mut editor, backend) {
                     continue;
                 }
                 backend.end_of_input();
                 break;
             }
+            Err(_) if backend.terminal_lost() => break,
             Err(e) => return Err(format!("shell: {e}")),
         }
     }

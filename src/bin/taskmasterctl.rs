@@ -7,6 +7,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -151,6 +152,9 @@ struct SocketBackend {
     notices: Option<std::sync::mpsc::Sender<String>>,
     /// A command could not reach the daemon (commands piped in then exit 3).
     unreachable: bool,
+    /// Set by the interrupter (Ctrl-C) of the command running: its connection was
+    /// closed on purpose, and the command must not be sent again.
+    interrupted: Arc<AtomicBool>,
 }
 
 impl SocketBackend {
@@ -164,6 +168,10 @@ impl SocketBackend {
             self.client = Some(client);
             match self.client.as_mut().map(|c| c.request(cmd, args)) {
                 Some(Ok(reply)) => return Ok(reply),
+                Some(Err(_)) if self.interrupted.load(Ordering::SeqCst) => {
+                    self.client = None;
+                    return Err("interrupted".into());
+                }
                 Some(Err(e)) if attempt == 1 => {
                     self.client = None;
                     return Err(e.to_string());
@@ -214,6 +222,11 @@ impl Backend for SocketBackend {
             return false;
         }
         let result = self.request(cmd, args);
+        let interrupted = std::mem::take(&mut self.interrupted);
+        if result.is_err() && interrupted.load(Ordering::SeqCst) {
+            say(&taskmaster::frontend::interrupted_message(line));
+            return true;
+        }
         if result.is_ok() {
             if let Some(tx) = self.notices.take() {
                 if let Err(tx) = subscribe_notices(&self.path, tx) {
@@ -244,6 +257,20 @@ impl Backend for SocketBackend {
     fn end_of_input(&mut self) {
         say("");
     }
+
+    fn interrupter(&mut self) -> Option<Box<dyn FnOnce() + Send>> {
+        if self.client.is_none() {
+            self.client = Client::connect(&self.path).ok();
+        }
+        let closer = self.client.as_ref()?.closer()?;
+        let interrupted = Arc::new(AtomicBool::new(false));
+        self.interrupted = interrupted.clone();
+        // Closing our end ends our wait; the daemon finishes the command anyway.
+        Some(Box::new(move || {
+            interrupted.store(true, Ordering::SeqCst);
+            closer.close();
+        }))
+    }
 }
 
 fn interactive(path: &Path, history: Option<PathBuf>) -> u8 {
@@ -267,6 +294,7 @@ fn interactive(path: &Path, history: Option<PathBuf>) -> u8 {
         client: None,
         notices: subscribe_notices(path, channel.tx.clone()).err(),
         unreachable: false,
+        interrupted: Arc::default(),
     };
     match shell::run(&mut backend, names, history, Some(channel)) {
         Ok(()) if backend.unreachable && !terminal => 3,

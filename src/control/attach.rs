@@ -4,13 +4,19 @@
 //! from the ring buffer and then the live output, raw; client → daemon, frames:
 //!
 //! * `0x00 LEN_HI LEN_LO BYTES…` — input for the program (up to 65535 bytes);
-//! * `0x01 ROWS_HI ROWS_LO COLS_HI COLS_LO` — the client's window size (pty only).
+//! * `0x01 ROWS_HI ROWS_LO COLS_HI COLS_LO` — the client's window size (pty only);
+//! * `0x02` — interrupt: SIGINT to the program's process group (pipe mode's Ctrl-C;
+//!   through a pty, Ctrl-C is an input byte and the terminal sends the signal);
+//! * `0x03` — close stdin: the program reads end of input (pipe mode's Ctrl-D on an
+//!   empty line); the session stays attached. Ignored for a pty, whose Ctrl-D is
+//!   an input byte.
 //!
 //! The session ends when the client closes the connection (detach), when the
 //! attached process exits (a last line says how), or when taskmaster shuts down.
 //! Output reaches the client from the ring buffer, never from the pipe itself: a
 //! slow client loses output (and is told how much) instead of slowing the program.
-//! Several clients may attach to one instance: each sees all output and may type.
+//! Several clients may attach to one instance: each sees all output and may type;
+//! a pty's window size follows the client that typed last (`pty::viewers`).
 
 use std::io::{BufReader, Read, Write};
 use std::os::fd::AsFd;
@@ -27,6 +33,8 @@ use crate::watch::{ChildInput, Instance};
 
 pub const FRAME_INPUT: u8 = 0;
 pub const FRAME_WINSIZE: u8 = 1;
+pub const FRAME_INTERRUPT: u8 = 2;
+pub const FRAME_CLOSE_STDIN: u8 = 3;
 /// Lines of recent output replayed on attach.
 const REPLAY_LINES: usize = 100;
 
@@ -107,11 +115,18 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
     let mut follow = Follow::new(instance.clone(), streams, offsets);
     let cancel = follow.canceller();
     let keys_input = input.clone();
+    let keys_instance = instance.clone();
     let _ = std::thread::Builder::new()
         .name("attach-input".into())
         .stack_size(crate::sys::THREAD_STACK)
         .spawn(move || {
-            read_frames(reader, &keys_input);
+            let viewer = keys_input
+                .pty
+                .then(|| crate::pty::viewers::join(keys_input.pid, keys_input.fd.clone()));
+            read_frames(reader, &keys_instance, &keys_input, viewer);
+            if let Some(session) = viewer {
+                crate::pty::viewers::leave(session);
+            }
             cancel.cancel();
         });
     let pid = input.pid;
@@ -142,7 +157,16 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
 }
 
 /// Applies the client's frames until it closes the connection.
-fn read_frames(mut reader: BufReader<UnixStream>, input: &ChildInput) {
+///
+/// `viewer`: this session's entry among those sharing the pty's window size.
+fn read_frames(
+    mut reader: BufReader<UnixStream>,
+    instance: &Instance,
+    input: &ChildInput,
+    viewer: Option<u64>,
+) {
+    // Still the process this session attached to (not a successor with a reused pid).
+    let same_process = || instance.input().map(|i| i.pid) == Some(input.pid);
     let mut head = [0u8; 1];
     while reader.read_exact(&mut head).is_ok() {
         match head[0] {
@@ -155,6 +179,9 @@ fn read_frames(mut reader: BufReader<UnixStream>, input: &ChildInput) {
                 if reader.read_exact(&mut data).is_err() {
                     return;
                 }
+                if let Some(session) = viewer {
+                    crate::pty::viewers::typed(session);
+                }
                 // The program may have exited since: a write error is simply dropped.
                 let _ = nix::unistd::write(input.fd.as_fd(), &data);
             }
@@ -165,11 +192,47 @@ fn read_frames(mut reader: BufReader<UnixStream>, input: &ChildInput) {
                 }
                 let rows = u16::from_be_bytes([size[0], size[1]]);
                 let cols = u16::from_be_bytes([size[2], size[3]]);
-                if input.pty {
-                    let _ = crate::pty::set_window_size(&*input.fd, rows, cols);
+                if let Some(session) = viewer {
+                    crate::pty::viewers::resized(session, rows, cols);
                 }
             }
+            FRAME_INTERRUPT if same_process() => {
+                // The child is a session leader: its pid is its process group.
+                let _ = crate::sys::signal_group(input.pid, nix::sys::signal::Signal::SIGINT);
+                info!(
+                    "attach: a client interrupted {} (SIGINT to process group {})",
+                    instance.name(),
+                    input.pid
+                );
+            }
+            FRAME_CLOSE_STDIN if !input.pty && same_process() => close_stdin(instance, input),
+            FRAME_INTERRUPT | FRAME_CLOSE_STDIN => {}
             _ => return, // not our protocol: end the session
         }
+    }
+}
+
+/// Ends the program's stdin: the pipe's write end is replaced, under its number,
+/// by /dev/null, so the program reads end of input while the descriptor the
+/// watcher and other sessions share stays valid (later input goes nowhere).
+fn close_stdin(instance: &Instance, input: &ChildInput) {
+    use std::os::fd::AsRawFd;
+    let Ok(null) = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    ) else {
+        return;
+    };
+    // SAFETY: dup3 onto a descriptor we keep open (`input.fd`); it only replaces
+    // what the number refers to, atomically, keeping it close-on-exec.
+    let rc =
+        unsafe { nix::libc::dup3(null.as_raw_fd(), input.fd.as_raw_fd(), nix::libc::O_CLOEXEC) };
+    if rc >= 0 {
+        info!(
+            "attach: a client closed the stdin of {} (pid {})",
+            instance.name(),
+            input.pid
+        );
     }
 }

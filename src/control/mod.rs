@@ -128,7 +128,10 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
          pty: true: the terminal goes raw, every key goes to the program (Ctrl-C too), and\n  \
          the program sees your window size.\n  \
          pty: false (pipes): stdout and stderr are shown live; you type lines (echo and\n  \
-         backspace are local) that go to the program's stdin when you press Enter.",
+         backspace are local) that go to the program's stdin when you press Enter.\n  \
+         There Ctrl-C clears the line and interrupts the program (SIGINT to its process\n  \
+         group), and Ctrl-D on an empty line closes its stdin (it reads end of input;\n  \
+         you stay attached until you detach or it exits).",
     ),
     ("fg", "fg NAME", "Same as attach."),
     (
@@ -148,7 +151,14 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
          question; Ctrl-D is quit too). In taskmasterctl: leave the client.",
     ),
     ("exit", "exit [-y]", "Same as quit."),
-    ("notices", "notices", "Over the socket: stream event notices (FATAL, unexpected exits, spawn errors), one per line; taskmasterctl's shell shows them above its prompt."),
+    (
+        "notices",
+        "notices [on|off]",
+        "Event notices: FATAL, unexpected exits, spawn errors, failed SIGHUP reloads.\n  \
+         Over the socket they are streamed one per line, each with its time; the shells\n  \
+         show them above the prompt. In a shell, notices off mutes them, notices on\n  \
+         shows them again.",
+    ),
     ("version", "version", "Show taskmaster's version."),
     (
         "help",

@@ -5,7 +5,8 @@
 //! pty instances: the terminal goes raw and every key goes to the program, with
 //! the window size sent on attach and on every SIGWINCH. Pipe instances: keys are
 //! edited locally into lines (echo, backspace) and each line goes to the program's
-//! stdin. In both, the detach key ends the session and the program keeps running.
+//! stdin; Ctrl-C clears the line and interrupts the program (SIGINT to its group),
+//! Ctrl-D on an empty line closes its stdin. In both, the detach key ends the session and the program keeps running.
 //! The terminal is restored however the session ends — detach, the program's exit,
 //! the daemon going away, or SIGTERM/SIGHUP to the client.
 
@@ -19,7 +20,7 @@ use parking_lot::Mutex;
 use signal_hook::consts::{SIGHUP, SIGTERM, SIGWINCH};
 
 use super::terminal::{read_keys_unless, Keys};
-use crate::control::attach::{FRAME_INPUT, FRAME_WINSIZE};
+use crate::control::attach::{FRAME_CLOSE_STDIN, FRAME_INPUT, FRAME_INTERRUPT, FRAME_WINSIZE};
 
 /// How the session ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -200,6 +201,29 @@ fn keyboard(
                     }
                     0x7f | 0x08 if line.pop().is_some() => {
                         let _ = echo.write_all(b"\x08 \x08");
+                    }
+                    // Ctrl-C: the line typed so far is dropped and the program
+                    // interrupted, as a terminal would do it.
+                    0x03 => {
+                        line.clear();
+                        let _ = echo.write_all(b"^C\n");
+                        if !send(writer, &[FRAME_INTERRUPT]) {
+                            return AttachEnd::Closed;
+                        }
+                    }
+                    // Ctrl-D: a partial line goes as it is; on an empty line, the
+                    // program's stdin is closed (it reads end of input).
+                    0x04 if !line.is_empty() => {
+                        if !send(writer, &input_frame(&line)) {
+                            return AttachEnd::Closed;
+                        }
+                        line.clear();
+                    }
+                    0x04 => {
+                        let _ = echo.write_all(b"^D (stdin closed)\n");
+                        if !send(writer, &[FRAME_CLOSE_STDIN]) {
+                            return AttachEnd::Closed;
+                        }
                     }
                     k if k >= 0x20 || k == b'\t' => {
                         line.push(k);

@@ -9,8 +9,9 @@
 
 pub mod attach;
 mod terminal;
+pub mod viewers;
 
-pub use terminal::{until_ctrl_c, TerminalMode};
+pub use terminal::{until_ctrl_c, until_ctrl_c_keeping_keys, TerminalMode};
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 

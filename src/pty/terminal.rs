@@ -116,3 +116,46 @@ pub fn until_ctrl_c<T>(interrupt: impl FnOnce() + Send + 'static, work: impl FnO
     drop(mode);
     result
 }
+
+/// Like [`until_ctrl_c`], for a command that waits (a long `stop`): the keys typed
+/// meanwhile other than Ctrl-C are kept and returned, for the shell to take as
+/// typed ahead. After a Ctrl-C they are dropped (Ctrl-C clears the line).
+pub fn until_ctrl_c_keeping_keys<T>(
+    interrupt: impl FnOnce() + Send + 'static,
+    work: impl FnOnce() -> T,
+) -> (T, Vec<u8>) {
+    let mode = TerminalMode::keys(0);
+    let Ok((stop_r, stop_w)) = crate::sys::pipe() else {
+        return (work(), Vec::new());
+    };
+    let watcher = std::thread::Builder::new()
+        .name("ctrl-c".into())
+        .stack_size(crate::sys::THREAD_STACK)
+        .spawn(move || {
+            let mut kept = Vec::new();
+            let mut buf = [0u8; 256];
+            loop {
+                match read_keys_unless(&stop_r, &mut buf) {
+                    Keys::Stopped => return kept,
+                    Keys::Read(n) if !buf[..n].contains(&0x03) => {
+                        // Bounded: a paste larger than this while waiting is cut.
+                        if kept.len() < 4096 {
+                            kept.extend_from_slice(&buf[..n]);
+                        }
+                    }
+                    Keys::Read(_) | Keys::End => {
+                        interrupt();
+                        return Vec::new();
+                    }
+                }
+            }
+        });
+    let result = work();
+    let _ = nix::unistd::write(&stop_w, b"x");
+    let kept = watcher
+        .ok()
+        .and_then(|handle| handle.join().ok())
+        .unwrap_or_default();
+    drop(mode);
+    (result, kept)
+}

@@ -13,6 +13,8 @@ mod common;
 mod endings;
 mod interactive;
 mod output;
+mod pipe_keys;
+mod shared_size;
 mod term;
 
 use common::*;

@@ -91,6 +91,13 @@ impl Term {
         self.child = Some(spawn_on(cmd, &self.slave).expect("start taskmasterctl on a pty"));
     }
 
+    /// The client has not exited (yet).
+    pub fn child_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().expect("try_wait").is_none())
+    }
+
     pub fn client_pid(&self) -> Pid {
         Pid::from_raw(self.child.as_ref().expect("a client runs").id() as i32)
     }

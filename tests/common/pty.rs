@@ -102,6 +102,9 @@ pub fn spawn_on(mut cmd: Command, slave: &OwnedFd) -> std::io::Result<Child> {
 pub struct Screen {
     pub master: File,
     raw: Arc<Mutex<Vec<u8>>>,
+    /// Asks the reader thread to drop its copy of the master (see [`Screen::hang_up`]).
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Screen {
@@ -122,17 +125,49 @@ impl Screen {
         let mut reader = master.try_clone().expect("dup master");
         let raw = Arc::new(Mutex::new(Vec::new()));
         let sink = raw.clone();
-        std::thread::spawn(move || {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let reader = std::thread::spawn(move || {
+            use std::os::fd::AsFd;
             let mut buf = [0u8; 4096];
-            // EIO once every slave descriptor is closed: the end.
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
+            // Polled with a short timeout only to notice `stop` (a hang-up test).
+            while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut fds = [nix::poll::PollFd::new(
+                    reader.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u16)) {
+                    Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => break,
+                    Ok(_) => {}
                 }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                // EIO once every slave descriptor is closed: the end.
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                }
             }
         });
-        (Screen { master, raw }, pty.slave)
+        let screen = Screen {
+            master,
+            raw,
+            stop,
+            reader: Some(reader),
+        };
+        (screen, pty.slave)
+    }
+
+    /// Closes the master, as a terminal emulator or sshd does when it goes away:
+    /// the kernel hangs the terminal up (SIGHUP to its session leader, EIO and end
+    /// of input on the slave). Nothing can be typed or read afterwards.
+    pub fn hang_up(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the screen reader ends");
+        }
+        let dead = File::open("/dev/null").expect("open /dev/null");
+        // Dropping the old master (the last descriptor of it) is the hang-up.
+        drop(std::mem::replace(&mut self.master, dead));
     }
 
     /// The screen text so far.

@@ -36,6 +36,8 @@ fn help_lists_every_command_and_explains_attach() {
         "pty: true",
         "pty: false",
         "keeps running",
+        "Ctrl-C",
+        "Ctrl-D",
     ] {
         assert!(
             attach.contains(words),

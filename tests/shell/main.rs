@@ -10,6 +10,9 @@ mod client;
 #[path = "../common/mod.rs"]
 mod common;
 mod completion;
+mod hangup;
+mod interrupt;
+mod notices;
 mod pty_daemon;
 mod quitting;
 

@@ -77,6 +77,11 @@ impl PtyDaemon {
         self.dir.join("s.sock")
     }
 
+    /// The event log (the default `taskmaster.log` next to the config).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("taskmaster.log")).unwrap_or_default()
+    }
+
     /// Waits for a complete line after `from` satisfying `pred`; returns it and the
     /// position after its newline.
     pub fn wait_line(
