@@ -106,7 +106,16 @@ fn start_all(sup: &Supervisor, instances: &[Arc<Instance>], out: &mut Outcome) {
     }
     let seqs = sup.start_in_order(&to_start);
     for (instance, seq) in to_start.iter().zip(seqs) {
-        let status = instance.wait_for(seq, |s| s.state != State::Starting);
+        // Another client's stop (or restart) handled meanwhile ends the wait too.
+        let (status, superseded) =
+            instance.wait_or_superseded(seq, |s| s.state != State::Starting, |_| true);
+        if superseded {
+            out.error(format!(
+                "{}: ERROR (start cancelled by a later stop)",
+                instance.name()
+            ));
+            continue;
+        }
         match start_result(&status) {
             Ok(()) => out.line(&instance.name(), "started"),
             Err(why) => out.error(format!("{}: ERROR ({why})", instance.name())),
@@ -154,8 +163,13 @@ fn stop_all(
     }
     let seqs = sup.stop_in_order(&to_stop);
     for (instance, seq) in to_stop.iter().zip(seqs) {
-        let status =
-            instance.wait_for(seq, |s| !s.state.has_process() && s.state != State::Backoff);
+        // Once STOPPING is over the stop is done, even if another client's start
+        // (handled meanwhile) has already brought up a new process.
+        let (status, _) = instance.wait_or_superseded(
+            seq,
+            |s| !s.state.has_process() && s.state != State::Backoff,
+            |s| s.state != State::Stopping,
+        );
         if status.crashed {
             out.error(format!("{}: ERROR ({CRASHED})", instance.name()));
         } else {

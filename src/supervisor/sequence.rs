@@ -228,8 +228,11 @@ impl Supervisor {
             for &i in &sent {
                 seqs[i] = instances[i].send(command());
             }
+            // A later start or stop of the instance from another client, once
+            // handled, ends the wait as soon as no stop is under way: a stop
+            // raced by a start may never see the stopped state it waits for.
             for &i in &sent {
-                instances[i].wait_for(seqs[i], done);
+                instances[i].wait_or_superseded(seqs[i], done, |s| s.state != State::Stopping);
             }
         }
         seqs

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -85,6 +86,9 @@ pub struct Instance {
     status: Mutex<Status>,
     changed: Condvar,
     inbox: Mutex<Inbox>,
+    /// Sequence number of the latest `Start`/`Stop`/`Remove` sent: a wait for an
+    /// earlier one may end once this one is handled (see `wait_for`).
+    last_lifecycle: AtomicU64,
     wake: EventFd,
     /// The live child's input, for attach: its stdin pipe or its pty master.
     input: Mutex<Option<ChildInput>>,
@@ -128,6 +132,7 @@ impl Instance {
                 next_seq: 1,
                 queue: VecDeque::new(),
             }),
+            last_lifecycle: AtomicU64::new(0),
             wake: EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
             input: Mutex::new(None),
         })
@@ -148,6 +153,12 @@ impl Instance {
             let mut inbox = self.inbox.lock();
             let seq = inbox.next_seq;
             inbox.next_seq += 1;
+            if matches!(
+                cmd,
+                Command::Start | Command::Stop | Command::Shutdown | Command::Remove
+            ) {
+                self.last_lifecycle.fetch_max(seq, Ordering::SeqCst);
+            }
             inbox.queue.push_back((seq, cmd));
             seq
         };
@@ -163,11 +174,31 @@ impl Instance {
     /// Blocks until the watcher has applied command `seq` and `done` holds (or the
     /// watcher has ended), and returns the status that satisfied it.
     pub fn wait_for(&self, seq: u64, done: impl Fn(&Status) -> bool) -> Status {
+        self.wait_or_superseded(seq, done, |_| true).0
+    }
+
+    /// Like `wait_for`, for a `Start` or `Stop`: the wait also ends once a later
+    /// start or stop of this instance (another client's) has been handled and
+    /// `settled` holds. Without that, a stop racing another client's start could
+    /// wait forever for a stopped state the later start never lets come. Returns
+    /// the status, and whether a later command took over.
+    pub fn wait_or_superseded(
+        &self,
+        seq: u64,
+        done: impl Fn(&Status) -> bool,
+        settled: impl Fn(&Status) -> bool,
+    ) -> (Status, bool) {
         let mut status = self.status.lock();
-        while !(status.finished || (status.handled >= seq && done(&status))) {
+        loop {
+            if status.finished || (status.handled >= seq && done(&status)) {
+                return (status.clone(), false);
+            }
+            let later = self.last_lifecycle.load(Ordering::SeqCst);
+            if later > seq && status.handled >= later && settled(&status) {
+                return (status.clone(), true);
+            }
             self.changed.wait(&mut status);
         }
-        status.clone()
     }
 
     /// The live child's input, if a child is running.

@@ -1,0 +1,70 @@
+//! A command never hangs (issue 14): `start`, `stop` and `restart` of the same
+//! instance from several clients at once each get a reply — completed, or
+//! superseded by a later command — however they interleave.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+use crate::support::*;
+
+/// One request on its own connection; the reply, or a panic if none comes
+/// within the connection's read timeout.
+fn ask(socket: &Path, command: &str, names: &[&str]) -> serde_json::Value {
+    let args: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    let raw = format!(
+        "{{\"command\": \"{command}\", \"args\": [{}]}}\n",
+        args.join(", ")
+    );
+    let (mut stream, mut reader) = connect(socket);
+    stream.write_all(raw.as_bytes()).expect("send request");
+    read_reply(&mut reader)
+}
+
+#[test]
+fn racing_start_stop_and_restart_of_one_instance_all_get_replies() {
+    let yaml = "programs:
+  x:
+    cmd: TESTPROG sleep
+    starttime: 0
+    stoptime: 2
+  y:
+    cmd: TESTPROG sleep
+    starttime: 0.05
+    stoptime: 2
+";
+    let mut d = Daemon::start("never-hangs", yaml);
+    d.wait_state("x", "RUNNING", secs(10.0));
+    let socket: PathBuf = d.socket();
+    let clients: Vec<_> = (0..3)
+        .map(|c| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                for round in 0..40 {
+                    // One name, or both in one command (stopped in batches).
+                    let names: &[&str] = match (round + c) % 3 {
+                        0 => &["x"],
+                        1 => &["y"],
+                        _ => &["x", "y"],
+                    };
+                    ask(&socket, "start", names);
+                    let stopper = {
+                        let socket = socket.clone();
+                        std::thread::spawn(move || ask(&socket, "stop", names))
+                    };
+                    let verb = if round % 3 == 0 { "restart" } else { "start" };
+                    let reply = ask(&socket, verb, names);
+                    let stop = stopper.join().expect("the stop's reply");
+                    assert!(reply["output"].is_string(), "{reply}");
+                    assert!(stop["output"].is_string(), "{stop}");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("every request got a reply");
+    }
+    // Settled: the daemon answers and shuts down.
+    assert_eq!(d.status().len(), 2);
+    assert_eq!(d.finish(secs(20.0)), 0);
+}
