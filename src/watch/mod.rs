@@ -7,6 +7,7 @@ pub mod instance;
 mod leftover;
 pub mod spawn;
 pub mod state;
+mod timeout;
 mod unpumped;
 pub mod watcher;
 

@@ -21,6 +21,7 @@ use super::instance::{ChildInput, Command, Instance};
 use super::leftover::LeftoverGroup;
 use super::spawn;
 use super::state::{Action, Event, ExitStatus, Machine, Report, State};
+use super::timeout::poll_timeout;
 use super::unpumped::{Handoff, UnpumpedOutput};
 use crate::config::OutputTarget;
 use crate::config::ProgramConfig;
@@ -132,8 +133,6 @@ impl Watcher {
             .map(|g| g.deadline)
             .chain(self.machine.deadline)
             .min();
-        let timeout =
-            deadline.map(|d| TimeSpec::from_duration(d.saturating_duration_since(Instant::now())));
         let mut fds = vec![PollFd::new(
             self.instance.wake_fd().as_fd(),
             PollFlags::POLLIN,
@@ -150,9 +149,17 @@ impl Watcher {
         for group in &self.leftover_groups {
             fds.extend(group.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
         }
-        // An error (EINTR, ENOMEM) is a spurious wake-up: the checks that follow
-        // are all non-blocking and idempotent.
-        let _ = nix::poll::ppoll(&mut fds, timeout, None);
+        // Woken early by a timeout shortened against the kernel's slack (see
+        // `timeout`): poll again for what is left. An error (EINTR, ENOMEM) is a
+        // spurious wake-up: the checks that follow are all non-blocking and idempotent.
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = left.map(|l| TimeSpec::from_duration(poll_timeout(l)));
+            match nix::poll::ppoll(&mut fds, timeout, None) {
+                Ok(0) if deadline.is_some_and(|d| Instant::now() < d) => continue,
+                _ => break,
+            }
+        }
         let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
         let output = fds[output_slots.clone()].iter().any(ready).then(|| {
             fds[output_slots]
