@@ -5,6 +5,7 @@ mod child_signals;
 pub mod helper;
 pub mod instance;
 mod leftover;
+mod log_limit;
 pub mod spawn;
 pub mod state;
 mod timeout;
@@ -12,5 +13,6 @@ mod unpumped;
 pub mod watcher;
 
 pub use instance::{ChildInput, Command, Instance, Status};
+pub use log_limit::Suppressed;
 pub use state::{ExitStatus, State};
 pub use watcher::start_watcher;
