@@ -20,6 +20,7 @@ use nix::sys::signal::Signal;
 use crate::config::{DaemonSettings, Policy};
 use crate::syslog::SyslogAppender;
 use crate::watch::state::{ExitStatus, Report};
+use crate::watch::Suppressed;
 
 const PATTERN: &str = "{d(%Y-%m-%d %H:%M:%S%.3f)} {l:<5} {m}{n}";
 
@@ -149,8 +150,15 @@ pub fn sighup_reload_failed(why: &str) {
     notice(format!("reload after SIGHUP failed: {why}"));
 }
 
-/// One line for a watcher's report.
-pub fn instance_event(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) {
+/// One line for a watcher's report (none when `write_line` is false: the watcher's
+/// crash-loop limiter counts it instead; alerts and notices still happen).
+pub fn instance_event(
+    name: &str,
+    pid: Option<i32>,
+    report: &Report,
+    policy: &Policy,
+    write_line: bool,
+) {
     // Alerts and notices name the process the event is about: the one that exited.
     match report {
         Report::GaveUp { pid: last } => {
@@ -170,7 +178,11 @@ pub fn instance_event(name: &str, pid: Option<i32>, report: &Report, policy: &Po
         } => {
             let text = format!("{name}: exited unexpectedly (pid {pid}, {status})");
             crate::notify::event("unexpected_exit", name, Some(*pid), &text);
-            notice(text);
+            // A crash loop's exits past the limiter's few a second are counted, not
+            // shown one by one above the shell's prompt either.
+            if write_line {
+                notice(text);
+            }
         }
         Report::SpawnError { reason } => notice(format!("{name}: spawn error ({reason})")),
         Report::Backoff {
@@ -192,6 +204,9 @@ pub fn instance_event(name: &str, pid: Option<i32>, report: &Report, policy: &Po
             )
         }
         _ => {}
+    }
+    if !write_line {
+        return;
     }
     match report {
         Report::Spawned { pid } => info!("spawned: '{name}' with pid {pid}"),
@@ -234,6 +249,39 @@ pub fn instance_event(name: &str, pid: Option<i32>, report: &Report, policy: &Po
             Some(pid) => warn!("killing '{name}' ({pid}) with SIGKILL"),
             None => warn!("killing '{name}' with SIGKILL"),
         },
+    }
+}
+
+/// The lines of a crash loop that were counted instead of written, in one line.
+pub fn lines_suppressed(name: &str, counted: &Suppressed) {
+    let mut parts = Vec::new();
+    let plural =
+        |n: u64, one: &str, many: &str| format!("{n} more {}", if n == 1 { one } else { many });
+    if counted.spawned > 0 {
+        parts.push(plural(counted.spawned, "spawn", "spawns"));
+    }
+    if counted.running > 0 {
+        parts.push(format!("{} more entered RUNNING", counted.running));
+    }
+    for (status, expected, n) in &counted.exits {
+        let how = if *expected {
+            "expected"
+        } else {
+            "not expected"
+        };
+        parts.push(format!("{} ({status}; {how})", plural(*n, "exit", "exits")));
+    }
+    if counted.other_exits > 0 {
+        parts.push(format!(
+            "{} (other statuses)",
+            plural(counted.other_exits, "exit", "exits")
+        ));
+    }
+    let text = format!("{name}: {} in the last second", parts.join(", "));
+    if counted.exits.iter().any(|(_, expected, _)| !expected) || counted.other_exits > 0 {
+        warn!("{text}");
+    } else {
+        info!("{text}");
     }
 }
 

@@ -5,11 +5,14 @@ mod child_signals;
 pub mod helper;
 pub mod instance;
 mod leftover;
+mod log_limit;
 pub mod spawn;
 pub mod state;
+mod timeout;
 mod unpumped;
 pub mod watcher;
 
 pub use instance::{ChildInput, Command, Instance, Status};
+pub use log_limit::Suppressed;
 pub use state::{ExitStatus, State};
 pub use watcher::start_watcher;

@@ -11,16 +11,16 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags};
+use nix::poll::PollFlags;
 use nix::sys::signal::Signal;
-use nix::sys::time::TimeSpec;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::instance::{ChildInput, Command, Instance};
 use super::leftover::LeftoverGroup;
+use super::log_limit::LogLimit;
 use super::spawn;
-use super::state::{Action, Event, ExitStatus, Machine, Report, State};
+use super::state::{Action, Event, ExitStatus, Machine, State};
 use super::unpumped::{Handoff, UnpumpedOutput};
 use crate::config::OutputTarget;
 use crate::config::ProgramConfig;
@@ -29,6 +29,8 @@ use crate::output::{start_pump, OutputFiles, PumpSource, RotatingPath};
 use crate::sys;
 
 mod crash;
+mod reporting;
+mod sleep;
 
 /// The live child of an instance.
 struct Running {
@@ -52,6 +54,8 @@ pub struct Watcher {
     removing: bool,
     /// A spawn or a pump start happened since the stack was last trimmed.
     went_deep: bool,
+    /// Counts a crash loop's repeated event-log lines instead of writing them.
+    log_limit: LogLimit,
 }
 
 /// Starts the watcher thread of `instance`; `autostart` sends it a first `Start`.
@@ -67,6 +71,7 @@ pub fn start_watcher(
         leftover_groups: Vec::new(),
         removing: false,
         went_deep: false,
+        log_limit: LogLimit::default(),
     };
     std::thread::Builder::new()
         .name(format!("watch:{}", instance.name()))
@@ -113,57 +118,15 @@ impl Watcher {
             }
             self.apply(Event::Timer, Instant::now());
             self.kill_leftover_groups(Instant::now(), false);
+            self.write_due_log_summary(Instant::now());
             self.publish(last_seq);
             if self.removing && !self.machine.state.has_process() && self.child.is_none() {
                 self.kill_leftover_groups(Instant::now(), true);
+                self.write_log_summary();
                 self.instance.output.close();
                 self.instance.publish(|s| s.finished = true);
                 return;
             }
-        }
-    }
-
-    /// Blocks until the child exits, a command arrives or the next deadline passes.
-    #[inline(never)]
-    fn sleep(&self) -> Woke {
-        let deadline = self
-            .leftover_groups
-            .iter()
-            .map(|g| g.deadline)
-            .chain(self.machine.deadline)
-            .min();
-        let timeout =
-            deadline.map(|d| TimeSpec::from_duration(d.saturating_duration_since(Instant::now())));
-        let mut fds = vec![PollFd::new(
-            self.instance.wake_fd().as_fd(),
-            PollFlags::POLLIN,
-        )];
-        if let Some(child) = &self.child {
-            fds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
-        }
-        let child_slot = fds.len() - 1;
-        let unpumped = self.child.as_ref().and_then(|c| c.unpumped.as_ref());
-        if let Some(output) = unpumped {
-            fds.extend(output.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
-        }
-        let output_slots = child_slot + 1..fds.len();
-        for group in &self.leftover_groups {
-            fds.extend(group.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
-        }
-        // An error (EINTR, ENOMEM) is a spurious wake-up: the checks that follow
-        // are all non-blocking and idempotent.
-        let _ = nix::poll::ppoll(&mut fds, timeout, None);
-        let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
-        let output = fds[output_slots.clone()].iter().any(ready).then(|| {
-            fds[output_slots]
-                .iter()
-                .map(|fd| fd.revents().unwrap_or(PollFlags::empty()))
-                .collect()
-        });
-        Woke {
-            commands: ready(&fds[0]),
-            child_exited: self.child.is_some() && fds.get(child_slot).is_some_and(ready),
-            output,
         }
     }
 
@@ -219,6 +182,7 @@ impl Watcher {
             Command::Note(note) => self.instance.publish(|s| s.note = Some(note)),
             Command::Start => {
                 self.instance.publish(|s| s.note = None);
+                self.write_log_summary();
                 eventlog::start_requested(&self.instance.name());
                 self.apply(Event::Start, now)
             }
@@ -270,11 +234,6 @@ impl Watcher {
                 }
             }
         }
-    }
-
-    fn report(&self, report: &Report) {
-        let pid = self.child.as_ref().map(|c| c.pid);
-        eventlog::instance_event(&self.instance.name(), pid, report, &self.config.policy);
     }
 
     fn spawn(&mut self) -> Event {
@@ -438,11 +397,4 @@ impl Watcher {
             crate::supervisor::dependency_changed();
         }
     }
-}
-
-struct Woke {
-    commands: bool,
-    child_exited: bool,
-    /// `revents` of the unpumped output pipes, when one of them is ready.
-    output: Option<Vec<PollFlags>>,
 }

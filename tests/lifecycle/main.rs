@@ -66,37 +66,6 @@ pub fn timed_command(d: &mut Daemon, line: &str, expected: &str, timeout: Durati
     t0.elapsed()
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The timestamp `YYYY-MM-DD HH:MM:SS.mmm` opening an event-log line, in milliseconds.
-pub fn log_time_ms(line: &str) -> i64 {
-    let bad = || -> ! { panic!("no timestamp on log line {line:?}") };
-    let ts = line.get(..23).unwrap_or_else(|| bad());
-    let num = |r: std::ops::Range<usize>| -> i64 { ts[r].parse().unwrap_or_else(|_| bad()) };
-    let days = days_from_civil(num(0..4), num(5..7), num(8..10));
-    let secs = days * 86_400 + num(11..13) * 3600 + num(14..16) * 60 + num(17..19);
-    secs * 1000 + num(20..23)
-}
-
-/// The time (ms) of the first event-log line containing `needle`.
-pub fn log_line_time_ms(d: &Daemon, needle: &str) -> i64 {
-    let log = d.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no log line with {needle:?} in:\n{log}"));
-    log_time_ms(line)
-}
-
 pub fn state(i: &Value) -> &str {
     i["state"].as_str().unwrap_or("?")
 }

@@ -128,3 +128,83 @@ fn wait_restarts(d: &mut Daemon, name: &str, n: u64) {
         || (d.instance(name)["restarts"].as_u64().unwrap_or(0) >= n).then_some(()),
     );
 }
+
+// ---- a crash loop in the event log --------------------------------------------------------
+
+/// Counts of the crash-loop lines of `name` in the event log: (written, summarised)
+/// per kind, as [spawned, entered RUNNING, exited].
+fn loop_lines(log: &str, name: &str) -> ([u64; 3], [u64; 3]) {
+    let (mut written, mut counted) = ([0; 3], [0; 3]);
+    for line in log.lines() {
+        if line.contains(&format!("spawned: '{name}' with pid")) {
+            written[0] += 1;
+        } else if line.contains(&format!("success: {name} entered RUNNING")) {
+            written[1] += 1;
+        } else if line.contains(&format!("exited: {name} (")) {
+            written[2] += 1;
+        } else if let Some(rest) = line
+            .split_once(&format!(" {name}: "))
+            .and_then(|(_, r)| r.strip_suffix(" in the last second"))
+        {
+            for part in rest.split(", ") {
+                let (n, what) = part
+                    .split_once(" more ")
+                    .unwrap_or_else(|| panic!("bad summary part {part:?} in {line:?}"));
+                let n: u64 = n.parse().expect("summary count");
+                let kind = match what {
+                    "spawns" | "spawn" => 0,
+                    "entered RUNNING" => 1,
+                    w if w.starts_with("exit") => 2,
+                    _ => panic!("unknown summary part {part:?}"),
+                };
+                counted[kind] += n;
+            }
+        }
+    }
+    (written, counted)
+}
+
+#[test]
+fn a_crash_loop_is_counted_in_the_event_log_not_written_line_by_line() {
+    let mut d = Daemon::start(
+        "lc-loop",
+        "programs:\n  loopy:\n    cmd: TESTPROG exit 1\n    starttime: 0\n    autorestart: always\n",
+    );
+    wait_for("2000 restarts", secs(120.0), || {
+        (d.instance("loopy")["restarts"].as_u64().unwrap_or(0) >= 2000).then_some(())
+    });
+    d.command_expect("stop loopy", "loopy: stopped", secs(10.0));
+    let restarts = d.instance("loopy")["restarts"].as_u64().expect("restarts");
+    let log = d.log();
+    // The stop's own lines are never held back, and come after the summary.
+    let summary_at = log.rfind(" more ").expect("a summary line");
+    let stop_at = log.find("stopping: loopy").expect("the stop line");
+    assert!(summary_at < stop_at, "the summary comes before the stop");
+    assert!(log.contains("stopped: loopy"), "{log}");
+
+    let (written, counted) = loop_lines(&log, "loopy");
+    // Every spawn (the first one too) and every exit but the stopped one is accounted
+    // for, written or counted.
+    let spawns = restarts + 1;
+    assert_eq!(
+        written[0] + counted[0],
+        spawns,
+        "spawns: {written:?} {counted:?}"
+    );
+    assert_eq!(
+        written[1] + counted[1],
+        spawns,
+        "RUNNING: {written:?} {counted:?}"
+    );
+    assert_eq!(
+        written[2] + counted[2],
+        restarts,
+        "exits: {written:?} {counted:?}"
+    );
+    let lines = log.lines().filter(|l| l.contains("loopy")).count() as u64;
+    assert!(
+        lines * 10 < restarts,
+        "{lines} log lines for {restarts} restarts"
+    );
+    shutdown(d);
+}

@@ -1,8 +1,8 @@
-//! Starting: backoff and FATAL, the starttime boundary, and the starttime deadline
-//! met to the millisecond.
+//! Starting: backoff and FATAL, and the starttime boundary. How close to their time
+//! deadlines fire is measured by `bench/run` (the `deadline` rows), not here.
 
 use crate::common::*;
-use crate::{log_line_time_ms, shutdown, stamps};
+use crate::{shutdown, stamps};
 use nix::sys::signal::Signal;
 
 // ---- 4. backoff, FATAL -----------------------------------------------------------------
@@ -130,34 +130,5 @@ fn child_that_lived_starttime_succeeded_however_late_the_daemon_wakes() {
         "{log}"
     );
     assert!(!log.contains("backoff: late"), "{log}");
-    shutdown(d);
-}
-
-// ---- 11. exact deadlines -----------------------------------------------------------------
-
-#[test]
-fn starttime_deadline_is_met_within_50ms() {
-    let mut d = Daemon::start(
-        "lc-exact",
-        "programs:\n  exact:\n    cmd: TESTPROG sleep\n    starttime: 0.25\n",
-    );
-    d.wait_state("exact", "RUNNING", secs(10.0));
-    d.wait_log("success line", secs(5.0), |l| {
-        l.contains("success: exact entered RUNNING")
-    });
-    let spawned = log_line_time_ms(&d, "spawned: 'exact'");
-    let success = log_line_time_ms(&d, "success: exact entered RUNNING");
-    let delta = success - spawned;
-    // The timestamps are truncated to the millisecond, and the "spawned" line is
-    // written once the spawn has returned, a little after the child came to be:
-    // allow 5 ms on the low side.
-    assert!(
-        delta >= 245,
-        "RUNNING {delta} ms after spawned, before starttime 250 ms"
-    );
-    assert!(
-        delta <= 300,
-        "RUNNING {delta} ms after spawned, more than 50 ms late"
-    );
     shutdown(d);
 }

@@ -31,6 +31,7 @@ impl Watcher {
             .unwrap_or_else(|| "unknown panic".to_string());
         let name = self.instance.name();
         let pid = self.child.as_ref().map(|c| c.pid);
+        self.write_log_summary();
         eventlog::watcher_failed(&name, pid, &what);
         if let Some(child) = self.child.take() {
             // The group first (a pipeline's members), then the leader itself in

@@ -1,0 +1,51 @@
+//! The watcher's event-log lines, through its crash-loop limiter
+//! ([`crate::watch::log_limit`]).
+
+use std::time::Instant;
+
+use super::Watcher;
+use crate::eventlog;
+use crate::watch::log_limit::LineKind;
+use crate::watch::state::Report;
+
+impl Watcher {
+    /// Writes the line of `report`, unless it is one more line of a crash loop;
+    /// a pending summary goes first, so the log stays in order.
+    pub(super) fn report(&mut self, report: &Report) {
+        let write_line = match LineKind::of(report) {
+            Some(kind) => {
+                let (summary, write) = self.log_limit.admit(kind, Instant::now());
+                if let Some(summary) = summary {
+                    eventlog::lines_suppressed(&self.instance.name(), &summary);
+                }
+                write
+            }
+            None => {
+                self.write_log_summary();
+                true
+            }
+        };
+        let pid = self.child.as_ref().map(|c| c.pid);
+        eventlog::instance_event(
+            &self.instance.name(),
+            pid,
+            report,
+            &self.config.policy,
+            write_line,
+        );
+    }
+
+    /// Writes what the limiter counted so far, before another line of this instance.
+    pub(super) fn write_log_summary(&mut self) {
+        if let Some(summary) = self.log_limit.flush() {
+            eventlog::lines_suppressed(&self.instance.name(), &summary);
+        }
+    }
+
+    /// Writes the summary of a second that is over (the watcher woke for it).
+    pub(super) fn write_due_log_summary(&mut self, now: Instant) {
+        if let Some(summary) = self.log_limit.flush_due(now) {
+            eventlog::lines_suppressed(&self.instance.name(), &summary);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The watcher's one blocking call: a `ppoll` over everything it waits for.
+
+use std::os::fd::AsFd;
+use std::time::Instant;
+
+use nix::poll::{PollFd, PollFlags};
+use nix::sys::time::TimeSpec;
+
+use super::Watcher;
+use crate::watch::timeout::poll_timeout;
+
+impl Watcher {
+    /// Blocks until the child exits, a command arrives or the next deadline passes.
+    #[inline(never)]
+    pub(super) fn sleep(&self) -> Woke {
+        let deadline = self
+            .leftover_groups
+            .iter()
+            .map(|g| g.deadline)
+            .chain(self.machine.deadline)
+            .chain(self.log_limit.due())
+            .min();
+        let mut fds = vec![PollFd::new(
+            self.instance.wake_fd().as_fd(),
+            PollFlags::POLLIN,
+        )];
+        if let Some(child) = &self.child {
+            fds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
+        }
+        let child_slot = fds.len() - 1;
+        let unpumped = self.child.as_ref().and_then(|c| c.unpumped.as_ref());
+        if let Some(output) = unpumped {
+            fds.extend(output.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
+        }
+        let output_slots = child_slot + 1..fds.len();
+        for group in &self.leftover_groups {
+            fds.extend(group.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
+        }
+        // Woken early by a timeout shortened against the kernel's slack (see
+        // `timeout`): poll again for what is left. An error (EINTR, ENOMEM) is a
+        // spurious wake-up: the checks that follow are all non-blocking and idempotent.
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = left.map(|l| TimeSpec::from_duration(poll_timeout(l)));
+            match nix::poll::ppoll(&mut fds, timeout, None) {
+                Ok(0) if deadline.is_some_and(|d| Instant::now() < d) => continue,
+                _ => break,
+            }
+        }
+        let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+        let output = fds[output_slots.clone()].iter().any(ready).then(|| {
+            fds[output_slots]
+                .iter()
+                .map(|fd| fd.revents().unwrap_or(PollFlags::empty()))
+                .collect()
+        });
+        Woke {
+            commands: ready(&fds[0]),
+            child_exited: self.child.is_some() && fds.get(child_slot).is_some_and(ready),
+            output,
+        }
+    }
+}
+
+pub(super) struct Woke {
+    pub commands: bool,
+    pub child_exited: bool,
+    /// `revents` of the unpumped output pipes, when one of them is ready.
+    pub output: Option<Vec<PollFlags>>,
+}
