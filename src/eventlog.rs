@@ -316,3 +316,13 @@ pub fn watcher_failed(name: &str, pid: Option<i32>, what: &str) {
 pub fn daemon_notice(text: String) {
     notice(text);
 }
+
+/// Whether a notice is the daemon's own message (`daemon_notice`: who asked for
+/// the shutdown, what it waits for), which `notices off` in a shell keeps showing:
+/// it answers the user rather than reporting on a program.
+pub fn is_daemon_message(notice: &str) -> bool {
+    // After the stamp `YYYY-MM-DD HH:MM:SS `, 20 bytes.
+    notice
+        .get(20..)
+        .is_some_and(|text| text.starts_with("taskmaster: "))
+}

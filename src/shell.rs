@@ -275,7 +275,9 @@ pub fn run(
                     let mut held = Vec::new();
                     for notice in notices {
                         // An empty notice is the nudge sent when holding ends.
-                        if !notice.is_empty() && !MUTED.load(Ordering::SeqCst) {
+                        let shown = !MUTED.load(Ordering::SeqCst)
+                            || crate::eventlog::is_daemon_message(&notice);
+                        if !notice.is_empty() && shown {
                             held.push(notice);
                         }
                         if HOLD_NOTICES.load(Ordering::SeqCst) {

@@ -80,3 +80,28 @@ fn a_failed_sighup_reload_is_a_notice() {
     assert!(line.contains("taskmaster.yaml"), "it says where: {line:?}");
     quit(&mut d);
 }
+
+/// `notices off` mutes the programs' notices, not the daemon's answer to a
+/// shutdown asked for elsewhere: who asked, and that it finished.
+#[test]
+fn muted_notices_still_show_who_shut_the_daemon_down() {
+    let mut d = PtyDaemon::start("shell-notices-shutdown", WEB_YAML);
+    wait_all_running(&d.socket(), 1);
+    d.wait_prompt(0);
+    d.run("notices off", "Notices off");
+    let mark = d.mark();
+    let out = Command::new(CTL)
+        .arg("-s")
+        .arg(d.socket())
+        .arg("shutdown")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run taskmasterctl");
+    assert!(out.status.success(), "{out:?}");
+    d.wait_text(
+        mark,
+        "shutdown begun, requested by taskmasterctl",
+        secs(10.0),
+    );
+    assert_eq!(d.wait_exit(secs(20.0)), 0);
+}
