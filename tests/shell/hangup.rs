@@ -65,13 +65,7 @@ fn losing_the_terminal_loses_nothing() {
     assert!(d.log().contains("reload applied"), "{}", d.log());
 
     // And taskmasterctl stops it as usual.
-    let out = Command::new(CTL)
-        .arg("-s")
-        .arg(d.socket())
-        .arg("shutdown")
-        .stdin(Stdio::null())
-        .output()
-        .expect("taskmasterctl shutdown");
+    let out = ctl(&d.socket(), &["shutdown"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(d.wait_exit(secs(20.0)), 0);
     for pid in all {

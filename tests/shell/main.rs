@@ -33,16 +33,21 @@ const CTRL_D: &str = "\x04";
 
 // ---- helpers ----------------------------------------------------------------------------
 
+/// A one-shot taskmasterctl over the daemon's socket.
+fn ctl(socket: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(CTL)
+        .arg("-s")
+        .arg(socket)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run taskmasterctl")
+}
+
 /// `status --json` through taskmasterctl over the daemon's socket.
 fn ctl_status(socket: &Path) -> Option<Vec<Value>> {
     UnixStream::connect(socket).ok()?;
-    let out = Command::new(CTL)
-        .arg("-s")
-        .arg(socket)
-        .args(["status", "--json"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run taskmasterctl");
+    let out = ctl(socket, &["status", "--json"]);
     if !out.status.success() {
         return None;
     }

@@ -90,13 +90,7 @@ fn muted_notices_still_show_who_shut_the_daemon_down() {
     d.wait_prompt(0);
     d.run("notices off", "Notices off");
     let mark = d.mark();
-    let out = Command::new(CTL)
-        .arg("-s")
-        .arg(d.socket())
-        .arg("shutdown")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run taskmasterctl");
+    let out = ctl(&d.socket(), &["shutdown"]);
     assert!(out.status.success(), "{out:?}");
     d.wait_text(
         mark,
