@@ -12,7 +12,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 
 use log::{error, info, warn};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use crate::config;
@@ -86,7 +86,7 @@ pub fn run(opts: Options) -> i32 {
     let history = config.daemon.history.clone();
 
     let (events, inbox) = channel();
-    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("taskmaster: cannot install signal handlers: {e}");
@@ -283,6 +283,10 @@ fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>) -> Hooks {
             let reloader = reloader.clone();
             Box::new(move || reloader.reload())
         },
+        reopen: {
+            let reloader = reloader.clone();
+            Box::new(move || reloader.reopen_log())
+        },
         socket_path: Box::new(move || reloader.socket_path().unwrap_or_default()),
     }
 }
@@ -314,6 +318,16 @@ fn forward_signals(
                 SIGHUP => {
                     info!("signal received: SIGHUP");
                     DaemonEvent::Reload
+                }
+                // logrotate's convention: reopen the event log. In a thread of its
+                // own, so a reload under way never holds up SIGTERM behind it.
+                SIGUSR1 => {
+                    info!("signal received: SIGUSR1: reopening the event log");
+                    let hooks = hooks.clone();
+                    if let Err(e) = spawn_thread("reopen", move || drop((hooks.reopen)())) {
+                        warn!("{e}: the event log was not reopened");
+                    }
+                    continue;
                 }
                 SIGINT => {
                     info!("signal received: SIGINT");

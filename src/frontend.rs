@@ -40,6 +40,9 @@ fn finish(hooks: &Hooks, mut reply: Reply, line: &str, source: Source, terminal:
     if reply.reload {
         reply = (hooks.reload)();
     }
+    if reply.reopen {
+        reply = (hooks.reopen)();
+    }
     if !reply.output.is_empty() {
         say(&reply.output);
     }

@@ -110,6 +110,12 @@ impl Reloader {
                     "taskmaster: ERROR ({e}); the event log stays where it was"
                 )),
             }
+        } else if let Err(e) = self.log.reopen(&new.daemon) {
+            // Same settings: reopened all the same, so a file logrotate moved away
+            // (or a directory removed and made again) is written anew.
+            lines.push(format!(
+                "taskmaster: ERROR (cannot reopen the event log: {e}); it stays where it was"
+            ));
         }
         if let Some(configured) = &plan.socket {
             lines.push(self.move_socket(configured.as_deref()));
@@ -136,6 +142,27 @@ impl Reloader {
             Reply::ok("No config updates to processes")
         } else {
             Reply::ok(lines.join("\n"))
+        }
+    }
+
+    /// Reopens the event log at its configured path: after logrotate moved the file
+    /// away (SIGUSR1, `reopen`), or its directory was removed and made again.
+    pub fn reopen_log(&self) -> Reply {
+        let _one_at_a_time = self.running.lock();
+        let daemon = &self.sup.config().daemon;
+        match self.log.reopen(daemon) {
+            Ok(()) => {
+                let text = format!("event log reopened: {}", daemon.logfile.display());
+                info!("{text}");
+                Reply::ok(format!("taskmaster: {text}"))
+            }
+            Err(e) => {
+                let text = format!("cannot reopen the event log ({e}); it stays where it was");
+                warn!("{text}");
+                Reply::error(format!(
+                    "taskmaster: ERROR ({e}); the event log stays where it was"
+                ))
+            }
         }
     }
 

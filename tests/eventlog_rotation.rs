@@ -29,3 +29,57 @@ fn event_log_rotates_by_size_and_keeps_its_backups() {
     );
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+/// logrotate's way (issue 14): the file is moved away, then SIGUSR1 (or the
+/// `reopen` command, or a reload) makes taskmaster write a new one at the path. A
+/// removed directory is an error that changes nothing, until it exists again.
+#[test]
+fn the_event_log_is_reopened_after_logrotate_moved_it() {
+    let dir = TempDir::new("eventlog-reopen");
+    std::fs::create_dir(dir.path("logs")).expect("the log directory");
+    let config = write_config_file(
+        &dir.0,
+        "taskmaster:\n  logfile: DIR/logs/events.log\nprograms:\n  s:\n    cmd: TESTPROG sleep\n    starttime: 0\n    autostart: false\n",
+    );
+    let mut d = Daemon::start_in(dir, config);
+    let (log, moved) = (d.path("logs/events.log"), d.path("logs/events.log.1"));
+    wait_file(&log, secs(10.0), |t| t.contains("started with pid"));
+
+    // SIGUSR1.
+    std::fs::rename(&log, &moved).expect("rotate");
+    d.signal(nix::libc::SIGUSR1);
+    wait_file(&log, secs(10.0), |t| t.contains("event log reopened"));
+    d.command_expect("start s", "s: started", secs(10.0));
+    wait_file(&log, secs(10.0), |t| t.contains("spawned: 's'"));
+    assert!(
+        !read(&moved).contains("spawned: 's'"),
+        "the old file is left alone"
+    );
+
+    // A removed directory: `reopen` says why and changes nothing...
+    std::fs::remove_dir_all(d.path("logs")).expect("remove the log directory");
+    let mark = d.mark();
+    d.send("reopen");
+    let reply = d.wait_line(mark, "the reopen's answer", secs(10.0), |l| {
+        l.contains("event log")
+    });
+    assert!(
+        reply.contains("ERROR") && reply.contains("events.log"),
+        "{reply}"
+    );
+    // ...until it is there again.
+    std::fs::create_dir(d.path("logs")).expect("make the log directory again");
+    d.command_expect(
+        "reopen",
+        &format!("taskmaster: event log reopened: {}", log.display()),
+        secs(10.0),
+    );
+    wait_file(&log, secs(10.0), |t| t.contains("event log reopened"));
+
+    // A reload reopens it too.
+    std::fs::rename(&log, &moved).expect("rotate again");
+    d.command_expect("reload", "No config updates to processes", secs(10.0));
+    d.command_expect("stop s", "s: stopped", secs(10.0));
+    wait_file(&log, secs(10.0), |t| t.contains("stopped: s"));
+    assert_eq!(d.finish(secs(20.0)), 0);
+}

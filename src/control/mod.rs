@@ -37,6 +37,8 @@ pub struct Reply {
     pub shutdown: bool,
     /// The transport must begin a reload after replying.
     pub reload: bool,
+    /// The transport must reopen the event log (`reopen`) and reply with that.
+    pub reopen: bool,
     /// After the reply, the transport streams this instance's output (`tail -f`).
     pub follow: Option<TailFollow>,
     /// After the reply, the transport runs an attach session.
@@ -53,6 +55,7 @@ impl Reply {
             data: None,
             shutdown: false,
             reload: false,
+            reopen: false,
             follow: None,
             attach: None,
             notices: false,
@@ -80,6 +83,9 @@ pub struct Hooks {
     pub shutdown: Box<dyn Fn(Source, &'static str) + Send + Sync>,
     /// Applies the configuration file again and replies with what changed.
     pub reload: Box<dyn Fn() -> Reply + Send + Sync>,
+    /// Reopens the event log at its configured path (after logrotate moved it, or
+    /// its directory was recreated) and replies with the outcome.
+    pub reopen: Box<dyn Fn() -> Reply + Send + Sync>,
     /// `shutdown` requests over the socket, answered when the shutdown finished.
     pub shutdown_waiters: Arc<server::ShutdownWaiters>,
     /// Where the control socket is now (the daemon's own shell attaches through it).
@@ -140,6 +146,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "Re-read the configuration file and apply the changes (same as SIGHUP).",
     ),
     (
+        "reopen",
+        "reopen",
+        "Reopen the event log at its path, after logrotate moved it (same as SIGUSR1).",
+    ),
+    (
         "shutdown",
         "shutdown",
         "Stop every instance, then exit taskmaster.",
@@ -194,6 +205,10 @@ pub fn execute_words(sup: &Arc<Supervisor>, cmd: &str, args: &[String], source: 
             reload: true,
             ..Reply::ok("")
         }),
+        "reopen" => no_args(cmd, args).unwrap_or_else(|| Reply {
+            reopen: true,
+            ..Reply::ok("")
+        }),
         "shutdown" | "quit" | "exit" => no_args(cmd, args).unwrap_or_else(|| Reply {
             shutdown: true,
             ..Reply::ok("Shut down")
@@ -223,6 +238,7 @@ fn log_request(cmd: &str, args: &[String], source: &Source) {
             info!("{cmd} requested by {source}: {}", args.join(" "))
         }
         "reload" if args.is_empty() => info!("reload requested by {source}"),
+        "reopen" if args.is_empty() => info!("reopen of the event log requested by {source}"),
         _ => {}
     }
 }

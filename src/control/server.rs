@@ -253,6 +253,9 @@ fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks, so
         if reply.reload {
             reply = (hooks.reload)();
         }
+        if reply.reopen {
+            reply = (hooks.reopen)();
+        }
         // Subscribed before the reply goes out: once the client has its reply, no
         // notice can slip past it.
         if reply.shutdown {
