@@ -1,19 +1,13 @@
 //! The event log (SPEC §9): one line per event, timestamp with milliseconds, level,
-//! message; through log4rs, to our lock-free append-only file (`logfile.rs`), or
-//! log4rs's rolling appender when the log rotates — each writes every line through.
+//! message; through log4rs, to our lock-free append-only file (`logfile.rs`),
+//! which also rotates it — every line is written through.
 //!
 //! Instance events arrive here as [`Report`]s from the watchers; this module is the
 //! one place that turns them into words, so the log reads the same whoever caused
 //! the event.
 
 use log::{error, info, warn, LevelFilter};
-use log4rs::append::rolling_file::policy::compound::roll::delete::DeleteRoller;
-use log4rs::append::rolling_file::policy::compound::roll::fixed_window::FixedWindowRoller;
-use log4rs::append::rolling_file::policy::compound::trigger::size::SizeTrigger;
-use log4rs::append::rolling_file::policy::compound::CompoundPolicy;
-use log4rs::append::rolling_file::RollingFileAppender;
 use log4rs::config::{Appender, Root};
-use log4rs::encode::pattern::PatternEncoder;
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
@@ -21,8 +15,6 @@ use crate::config::{DaemonSettings, Policy};
 use crate::syslog::SyslogAppender;
 use crate::watch::state::{ExitStatus, Report};
 use crate::watch::Suppressed;
-
-const PATTERN: &str = "{d(%Y-%m-%d %H:%M:%S%.3f)} {l:<5} {m}{n}";
 
 /// Handle to re-point the log at another file (reload of `taskmaster.logfile`).
 pub struct EventLog {
@@ -49,40 +41,10 @@ fn log_config(settings: &DaemonSettings) -> Result<log4rs::Config, LogError> {
             "it is a symlink in a directory others can write to".into()
         ));
     }
-    // log4rs's rolling appender opens the file itself, blocking: open it once
-    // first, non-blocking, so a FIFO or a planted file is refused instead of
-    // hanging the reload (`safe_file`).
-    if rotation.maxbytes != 0 {
-        let nofollow = crate::output::in_shared_directory(path);
-        crate::safe_file::open_for_writing(path, crate::safe_file::Mode::Append, 0o666, nofollow)
-            .map_err(|e| err(e.to_string()))?;
-    }
-    let encoder = Box::new(PatternEncoder::new(PATTERN));
-    let file: Box<dyn log4rs::append::Append> = if rotation.maxbytes == 0 {
-        Box::new(crate::logfile::AppendOnlyLog::open(path).map_err(|e| err(e.to_string()))?)
-    } else {
-        // The same scheme as the programs' files: PATH.1 … PATH.N, oldest dropped.
-        let roller: Box<dyn log4rs::append::rolling_file::policy::compound::roll::Roll> =
-            if rotation.backups == 0 {
-                Box::new(DeleteRoller::new())
-            } else {
-                let pattern = format!("{}.{{}}", path.display());
-                Box::new(
-                    FixedWindowRoller::builder()
-                        .base(1)
-                        .build(&pattern, rotation.backups)
-                        .map_err(|e| err(e.to_string()))?,
-                )
-            };
-        let policy = CompoundPolicy::new(Box::new(SizeTrigger::new(rotation.maxbytes)), roller);
-        Box::new(
-            RollingFileAppender::builder()
-                .encoder(encoder)
-                .build(path, Box::new(policy))
-                .map_err(|e| err(e.to_string()))?,
-        )
-    };
-    let mut config = log4rs::Config::builder().appender(Appender::builder().build("file", file));
+    let file = crate::logfile::AppendOnlyLog::open_rotating(path, rotation)
+        .map_err(|e| err(e.to_string()))?;
+    let mut config =
+        log4rs::Config::builder().appender(Appender::builder().build("file", Box::new(file)));
     let mut root = Root::builder().appender("file");
     if let Some(socket) = &settings.syslog {
         let syslog = SyslogAppender::new(socket).map_err(|e| err(format!("syslog: {e}")))?;

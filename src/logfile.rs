@@ -1,14 +1,13 @@
-//! The event log's file appender when the log does not rotate: one `pwrite(2)` per
-//! line on an `O_APPEND` file, with no lock.
+//! The event log's file appender: one `pwrite(2)` per line on an `O_APPEND` file,
+//! rotated by size, with no lock anybody waits on.
 //!
-//! log4rs's own file appender formats and writes each record under a mutex. When a
+//! log4rs's own file appenders format and write each record under a mutex. When a
 //! thousand watchers log at once (`stop all`, a shutdown) they queue on that mutex,
 //! spinning and yielding, for a third of the daemon's CPU. Here each thread formats
 //! its line in its own buffer and hands it to the kernel in one write, which
 //! `O_APPEND` makes atomic with respect to every other writer: lines never
 //! interleave, each is on disk (in the page cache) when `info!` returns — "flushed
-//! per line" — and nobody waits for anybody. The format is the rolling appender's
-//! pattern, so the file reads the same either way.
+//! per line" — and nobody waits for anybody.
 //!
 //! `pwrite`, not `write`: a `write` to a file that threads share takes the file's
 //! position lock (`f_pos_lock`) even with `O_APPEND`, so the thousand writers
@@ -17,124 +16,165 @@
 //! file whatever offset it is given (pwrite(2), BUGS): the same atomic append,
 //! without the lock.
 //!
-//! A full disk (ENOSPC) or a failing one (EIO) loses whole lines, never part of
-//! one: a line that did not go in is counted, and a short write (the disk filled
-//! in the middle of a line) is cut back off the end of the file. Once a line goes
-//! in again, it is preceded by one saying how many were lost. Ordinary writes share
-//! a read lock (one atomic add: nobody waits for anybody); repairing a short write
-//! takes it exclusively, so no other line can land between the piece that went in
-//! and its repair.
+//! The file is behind a read-write lock: every write shares it (one atomic add),
+//! and only three rare things take it alone. Rotation (`logfile_maxbytes`): before
+//! a line would take the file past its size, it is renamed `.1` (older ones shift,
+//! as for the programs' files) and a new one opened; with several writers at once
+//! the size is approximate. A full disk (ENOSPC) or a failing one (EIO): a line
+//! that did not go in is counted, a short write (the disk filled in the middle of a
+//! line) is completed or cut back off the end, so lines are lost whole, never torn;
+//! once a line goes in again it is preceded by one saying how many were lost.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use log::Record;
 use parking_lot::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::config::Rotation;
 
 #[derive(Debug)]
 pub struct AppendOnlyLog {
-    file: File,
+    path: PathBuf,
+    rotation: Rotation,
+    /// Shared by every write; exclusive to rotate, repair a short write, or report
+    /// lost lines.
+    file: RwLock<File>,
+    /// Bytes in the current file (approximate while writers race).
+    size: AtomicU64,
     /// Lines lost to write errors since the last line that went in.
     lost: AtomicU64,
-    /// Shared by every write; exclusive to repair a short one or report losses.
-    gate: RwLock<()>,
 }
 
 impl AppendOnlyLog {
-    /// Opens (creating it if needed) `path` for appending. Its directory must
-    /// exist: taskmaster never creates directories (the config check says so).
+    /// Opens (creating it if needed) `path` for appending, never rotated. Its
+    /// directory must exist: taskmaster never creates directories.
     pub fn open(path: &Path) -> std::io::Result<AppendOnlyLog> {
-        // Never a FIFO or a trap planted in a shared directory (see `safe_file`).
-        let nofollow = crate::output::in_shared_directory(path);
-        let file = crate::safe_file::open_for_writing(
-            path,
-            crate::safe_file::Mode::AppendRead,
-            0o666,
-            nofollow,
-        )?;
+        Self::open_rotating(path, Rotation::default())
+    }
+
+    /// Opens `path` for appending, rotated per `rotation` (`maxbytes` 0: never).
+    pub fn open_rotating(path: &Path, rotation: Rotation) -> std::io::Result<AppendOnlyLog> {
+        let file = open_file(path)?;
+        let size = file.metadata()?.len();
         Ok(AppendOnlyLog {
-            file,
+            path: path.to_path_buf(),
+            rotation,
+            file: RwLock::new(file),
+            size: AtomicU64::new(size),
             lost: AtomicU64::new(0),
-            gate: RwLock::new(()),
         })
     }
 
     /// Appends one whole line, or nothing of it. Never fails: a line that cannot
     /// be written is counted and reported by the next one that can.
     pub fn write_line(&self, text: &str) {
+        let len = text.len() as u64;
         if self.lost.load(Ordering::Relaxed) > 0 {
-            let _alone = self.gate.write();
-            let lost = self.lost.load(Ordering::Relaxed);
-            if lost > 0 {
-                let notice = format!(
-                    "{} WARN  event log: {lost} line{} lost (could not be written: disk full or failing)\n",
-                    crate::sys::timestamp(SystemTime::now()),
-                    if lost == 1 { "" } else { "s" }
-                );
-                if !self.append_alone(notice.as_bytes()) {
-                    self.lost.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                self.lost.fetch_sub(lost, Ordering::Relaxed);
-            }
+            self.report_lost();
         }
-        let written = {
-            let _shared = self.gate.read();
-            // The offset is ignored: the file is O_APPEND (see the module comment).
-            self.file.write_at(text.as_bytes(), 0)
-        };
+        let max = self.rotation.maxbytes;
+        if max > 0 && self.size.load(Ordering::Relaxed).saturating_add(len) > max {
+            self.rotate(len);
+        }
+        let written = self.file.read().write_at(text.as_bytes(), 0);
         let whole = match written {
             Ok(n) if n == text.len() => true,
             Ok(0) | Err(_) => false,
             Ok(n) => {
-                let _alone = self.gate.write();
-                self.repair(&text.as_bytes()[..n], &text.as_bytes()[n..])
+                let file = self.file.write();
+                repair(&file, &text.as_bytes()[..n], &text.as_bytes()[n..])
             }
         };
-        if !whole {
+        if whole {
+            self.size.fetch_add(len, Ordering::Relaxed);
+        } else {
             self.lost.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// A write while holding the gate exclusively: whole, or nothing left of it.
-    fn append_alone(&self, bytes: &[u8]) -> bool {
-        match self.file.write_at(bytes, 0) {
-            Ok(n) if n == bytes.len() => true,
-            Ok(0) | Err(_) => false,
-            Ok(n) => self.repair(&bytes[..n], &bytes[n..]),
+    /// Writes the count of lost lines, if it still has to be (the file held alone).
+    fn report_lost(&self) {
+        let file = self.file.write();
+        let lost = self.lost.load(Ordering::Relaxed);
+        if lost == 0 {
+            return;
+        }
+        let notice = format!(
+            "{} WARN  event log: {lost} line{} lost (could not be written: disk full or failing)\n",
+            crate::sys::timestamp(SystemTime::now()),
+            if lost == 1 { "" } else { "s" }
+        );
+        if append_alone(&file, notice.as_bytes()) {
+            self.lost.fetch_sub(lost, Ordering::Relaxed);
+            self.size.fetch_add(notice.len() as u64, Ordering::Relaxed);
         }
     }
 
-    /// After a short write of `piece` (the gate held exclusively): if the file
-    /// still ends with it, the `rest` is tried once more, else the piece is cut off
-    /// again. Whether the line is now whole in the file.
-    fn repair(&self, piece: &[u8], rest: &[u8]) -> bool {
-        let Ok(size) = self.file.metadata().map(|m| m.len()) else {
-            return false;
-        };
-        let Some(start) = size.checked_sub(piece.len() as u64) else {
-            return false;
-        };
-        let mut tail = vec![0; piece.len()];
-        if self.file.read_exact_at(&mut tail, start).is_err() || tail != piece {
-            // Not ours at the end any more: nothing safe to do.
-            return false;
+    /// Renames the file away and starts a new one, unless another writer just did
+    /// (or the file is empty: a line larger than the limit still goes in whole).
+    /// A failure leaves the current file in use: it grows past its size rather
+    /// than lose lines.
+    fn rotate(&self, incoming: u64) {
+        let mut file = self.file.write();
+        let size = self.size.load(Ordering::Relaxed);
+        if size == 0 || size.saturating_add(incoming) <= self.rotation.maxbytes {
+            return;
         }
-        if self.file.write_all_at(rest, 0).is_ok() {
-            return true;
+        let rotated = crate::output::files::rotate_files(&self.path, self.rotation.backups)
+            .and_then(|()| open_file(&self.path));
+        if let Ok(new) = rotated {
+            *file = new;
+            self.size.store(0, Ordering::Relaxed);
         }
-        // `write_all_at` may itself have added a part: cut back to before the line.
-        let _ = self.file.set_len(start);
-        false
     }
 
-    /// Lines lost and not yet reported (for tests and `status`).
+    /// Lines lost and not yet reported.
     pub fn lost_lines(&self) -> u64 {
         self.lost.load(Ordering::Relaxed)
     }
+}
+
+/// Never a FIFO or a trap planted in a shared directory (see `safe_file`); read
+/// access too, to check its own tail after a short write.
+fn open_file(path: &Path) -> std::io::Result<File> {
+    let nofollow = crate::output::in_shared_directory(path);
+    crate::safe_file::open_for_writing(path, crate::safe_file::Mode::AppendRead, 0o666, nofollow)
+}
+
+/// A write while holding the file alone: whole, or nothing left of it.
+fn append_alone(file: &File, bytes: &[u8]) -> bool {
+    match file.write_at(bytes, 0) {
+        Ok(n) if n == bytes.len() => true,
+        Ok(0) | Err(_) => false,
+        Ok(n) => repair(file, &bytes[..n], &bytes[n..]),
+    }
+}
+
+/// After a short write of `piece` (the file held alone): if the file still ends
+/// with it, the `rest` is tried once more, else the piece is cut off again.
+/// Whether the line is now whole in the file.
+fn repair(file: &File, piece: &[u8], rest: &[u8]) -> bool {
+    let Ok(size) = file.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    let Some(start) = size.checked_sub(piece.len() as u64) else {
+        return false;
+    };
+    let mut tail = vec![0; piece.len()];
+    if file.read_exact_at(&mut tail, start).is_err() || tail != piece {
+        // Not ours at the end any more: nothing safe to do.
+        return false;
+    }
+    if file.write_all_at(rest, 0).is_ok() {
+        return true;
+    }
+    // `write_all_at` may itself have added a part: cut back to before the line.
+    let _ = file.set_len(start);
+    false
 }
 
 /// `YYYY-MM-DD HH:MM:SS.mmm LEVEL MESSAGE\n`, the level padded to five columns.
@@ -164,7 +204,7 @@ mod tests {
     use log4rs::append::Append;
 
     #[test]
-    fn lines_look_like_the_rolling_appenders() {
+    fn lines_have_the_stamp_the_level_and_the_message() {
         let args = format_args!("spawned: 'web' with pid 42");
         let record = Record::builder().args(args).level(Level::Info).build();
         let text = line(&record, SystemTime::now());
@@ -233,6 +273,40 @@ mod tests {
         assert_eq!(lines[0], "an earlier run");
         assert!(lines[1].ends_with(" INFO  first"), "{text:?}");
         assert!(lines[2].ends_with(" INFO  second"), "{text:?}");
+    }
+
+    #[test]
+    fn rotates_before_a_line_would_pass_the_size_and_keeps_the_backups() {
+        let dir = TempDir::new("logfile-rotate");
+        let path = dir.path().join("events.log");
+        let rotation = Rotation {
+            maxbytes: 300,
+            backups: 2,
+        };
+        let log = AppendOnlyLog::open_rotating(&path, rotation).expect("open");
+        for i in 0..40 {
+            log.write_line(&format!("line {i:03} {}\n", "z".repeat(40)));
+        }
+        let numbered = |n: u32| dir.path().join(format!("events.log.{n}"));
+        assert!(numbered(1).exists() && numbered(2).exists());
+        assert!(!numbered(3).exists(), "only two backups");
+        let mut kept = Vec::new();
+        for p in [numbered(2), numbered(1), path.clone()] {
+            let text = std::fs::read_to_string(&p).expect("read");
+            assert!(
+                text.len() <= 300,
+                "{} holds {} bytes",
+                p.display(),
+                text.len()
+            );
+            kept.extend(text.lines().map(str::to_string));
+        }
+        // The newest lines, in order, none torn.
+        let last = kept.last().cloned().unwrap_or_default();
+        assert!(last.starts_with("line 039 "), "{last}");
+        for pair in kept.windows(2) {
+            assert!(pair[0] < pair[1], "out of order: {pair:?}");
+        }
     }
 
     /// A tmpfs of four pages, mounted for the test (root only; elsewhere the
