@@ -171,37 +171,6 @@ fn marked(token: &str) -> Vec<(i32, Proc)> {
         .collect()
 }
 
-fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
-fn thread_count(pid: i32) -> usize {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:")?.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// The daemon's (descriptors, threads), once 5 readings 100 ms apart agree.
-fn quiet_counts(pid: i32) -> (usize, usize) {
-    let mut last = (fd_count(pid), thread_count(pid));
-    let mut same = 0;
-    wait_for(
-        "the daemon's fd and thread counts to settle",
-        secs(20.0),
-        || {
-            std::thread::sleep(Duration::from_millis(100));
-            let now = (fd_count(pid), thread_count(pid));
-            same = if now == last { same + 1 } else { 0 };
-            last = now;
-            (same >= 4).then_some(now)
-        },
-    )
-}
-
 // ---- the config model ------------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

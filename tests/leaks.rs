@@ -20,12 +20,6 @@ fn proc_status(pid: i32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
 #[test]
 fn restarts_leave_fds_threads_and_memory_flat() {
     let target: u64 = std::env::var("TASKMASTER_SOAK_RESTARTS")

@@ -390,3 +390,36 @@ pub fn current_umask() -> u32 {
         .expect("Umask line in /proc/self/status");
     u32::from_str_radix(line.trim(), 8).expect("octal umask")
 }
+
+/// How many descriptors `pid` holds.
+pub fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// How many threads `pid` runs.
+pub fn thread_count(pid: i32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:")?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The daemon's (descriptors, threads), once 5 readings 100 ms apart agree.
+pub fn quiet_counts(pid: i32) -> (usize, usize) {
+    let mut last = (fd_count(pid), thread_count(pid));
+    let mut same = 0;
+    wait_for(
+        "the daemon's fd and thread counts to settle",
+        secs(20.0),
+        || {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = (fd_count(pid), thread_count(pid));
+            same = if now == last { same + 1 } else { 0 };
+            last = now;
+            (same >= 4).then_some(now)
+        },
+    )
+}

@@ -43,7 +43,7 @@ use checks::{check_config, check_config_text, check_errors, parse_bounded};
 use documents::{arbitrary_text, document_text};
 use mutate::mutated_seed;
 use setup::{proptest_config, seeds, seeds_dir, FUZZ_FILE, SEED_EXPECTATIONS};
-use socket::{check_request, open_fds, request_line, snapshot, SOCKET_YAML};
+use socket::{check_request, request_line, snapshot, SOCKET_YAML};
 
 // ---- the loader's properties ----------------------------------------------------------
 
@@ -219,7 +219,7 @@ fn socket_requests_never_disturb_the_daemon() {
             .all(|n| s.get(*n).is_some_and(|(state, _)| state == "RUNNING"));
         running.then_some(s)
     });
-    let fds_before = open_fds(d.pid());
+    let fds_before = fd_count(d.pid());
 
     let start = Instant::now();
     let kinds = std::sync::Mutex::new(BTreeMap::<&str, usize>::new());
@@ -245,7 +245,7 @@ fn socket_requests_never_disturb_the_daemon() {
     wait_for(
         "connection descriptors released",
         Duration::from_secs(10),
-        || (open_fds(d.pid()) <= fds_before).then_some(()),
+        || (fd_count(d.pid()) <= fds_before).then_some(()),
     );
     d.finish(Duration::from_secs(20));
 }

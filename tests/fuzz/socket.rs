@@ -343,7 +343,3 @@ pub fn snapshot(socket: &Path) -> Option<BTreeMap<String, (String, Option<i64>)>
             .collect(),
     )
 }
-
-pub fn open_fds(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
-}
