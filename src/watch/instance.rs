@@ -75,6 +75,8 @@ impl Status {
 struct Inbox {
     next_seq: u64,
     queue: VecDeque<(u64, Command)>,
+    /// The watcher has ended: nothing will ever read the queue again.
+    closed: bool,
 }
 
 pub struct Instance {
@@ -131,6 +133,7 @@ impl Instance {
             inbox: Mutex::new(Inbox {
                 next_seq: 1,
                 queue: VecDeque::new(),
+                closed: false,
             }),
             last_lifecycle: AtomicU64::new(0),
             wake: EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
@@ -159,7 +162,11 @@ impl Instance {
             ) {
                 self.last_lifecycle.fetch_max(seq, Ordering::SeqCst);
             }
-            inbox.queue.push_back((seq, cmd));
+            // No watcher any more: the command is dropped here, so whoever waits
+            // on its reply channel (`signal`) learns at once it will never come.
+            if !inbox.closed {
+                inbox.queue.push_back((seq, cmd));
+            }
             seq
         };
         // A full counter (never in practice) still leaves the fd readable: fine.
@@ -214,6 +221,17 @@ impl Instance {
 
     pub(super) fn wake_fd(&self) -> &EventFd {
         &self.wake
+    }
+
+    /// The watcher is ending: commands still queued, or sent from now on, are
+    /// dropped (their reply channels close) instead of waiting forever.
+    pub(super) fn close_inbox(&self) {
+        let dropped: Vec<(u64, Command)> = {
+            let mut inbox = self.inbox.lock();
+            inbox.closed = true;
+            inbox.queue.drain(..).collect()
+        };
+        drop(dropped);
     }
 
     pub(super) fn take_commands(&self) -> Vec<(u64, Command)> {

@@ -125,6 +125,7 @@ impl Watcher {
                 self.write_log_summary();
                 self.instance.output.close();
                 self.instance.publish(|s| s.finished = true);
+                self.instance.close_inbox();
                 return;
             }
         }

@@ -53,6 +53,7 @@ impl Watcher {
             s.crashed = true;
             s.finished = true;
         });
+        self.instance.close_inbox();
         // Programs that wait for this one must learn it will not come up.
         crate::supervisor::dependency_changed();
     }
