@@ -43,6 +43,7 @@ pub enum DaemonEvent {
 /// Runs the daemon; returns its exit status (0 clean, 1 fatal, 2 bad config).
 pub fn run(opts: Options) -> i32 {
     sys::ensure_std_fds_open();
+    control::daemon_status::mark_started();
     crate::headless::remember_terminal();
     sys::mark_inherited_fds_cloexec();
     let nofile = sys::raise_nofile_limit();

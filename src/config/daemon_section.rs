@@ -3,10 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::check::{wrong, At};
 use super::fields;
-use super::load::{Walk, DAEMON_KEYS, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER};
+use super::load::{
+    Walk, DAEMON_KEYS, DEFAULT_CONNECTION_IDLE_TIMEOUT, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER,
+};
 use super::model::{DaemonSettings, Notify, Rotation, NOTIFY_EVENTS};
 use super::resolve;
 use super::tree::Node;
@@ -59,7 +62,22 @@ impl Walk<'_> {
         let syslog = c.field(node, at, "syslog", None, syslog);
         let log_maxbytes = c.field(node, at, "logfile_maxbytes", 0, fields::bytes);
         let log_backups = c.field(node, at, "logfile_backups", 0, |n| fields::integer(n, 0));
+        let max_connections = c.field(node, at, "max_connections", None, |n| {
+            fields::integer::<u32>(n, 1).and_then(|max| match max {
+                0..=MAX_CONNECTIONS => Ok(Some(max)),
+                _ => Err(wrong(n, &format!("at most {MAX_CONNECTIONS}"))),
+            })
+        });
+        let idle = c.field(
+            node,
+            at,
+            "connection_idle_timeout",
+            DEFAULT_CONNECTION_IDLE_TIMEOUT,
+            positive_seconds,
+        );
         Some(DaemonSettings {
+            max_connections: max_connections?,
+            connection_idle_timeout: idle?,
             syslog: syslog?,
             notify: notify?,
             log_rotation: Rotation {
@@ -139,6 +157,18 @@ impl Walk<'_> {
             max_per_minute: max?,
             workingdir: self.dir.to_path_buf(),
         }))
+    }
+}
+
+/// The largest `max_connections`: each connection holds a thread and descriptors.
+const MAX_CONNECTIONS: u32 = 65536;
+
+/// A number of seconds > 0 (fractions allowed): a timeout of 0 would end
+/// everything at once.
+fn positive_seconds(node: &Node) -> Result<Duration, String> {
+    match fields::seconds(node)? {
+        d if d.is_zero() => Err(wrong(node, "a number of seconds > 0 (fractions allowed)")),
+        d => Ok(d),
     }
 }
 

@@ -44,6 +44,11 @@ pub struct DaemonSettings {
     pub notify: Option<Notify>,
     /// A copy of the event log to this syslog socket (`syslog: true` = /dev/log).
     pub syslog: Option<PathBuf>,
+    /// Control connections open at once; `None`: min(256, fd limit / 8), decided
+    /// by the socket server because it depends on the process's limit.
+    pub max_connections: Option<u32>,
+    /// A control connection that sends no complete request for this long is closed.
+    pub connection_idle_timeout: Duration,
 }
 
 /// `taskmaster.notify`: run `argv` for each chosen event, with its facts in the
