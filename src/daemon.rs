@@ -199,6 +199,8 @@ pub fn run(opts: Options) -> i32 {
     progress_done.store(true, std::sync::atomic::Ordering::SeqCst);
     signal_handle.close();
     let _ = std::fs::remove_file(reloader.socket_path().unwrap_or(socket_path));
+    // Alert commands still running are stopped, within a bound.
+    crate::notify::shutdown();
     crate::journal::close();
     terminal.say("shutdown finished");
     // The last act: `taskmasterctl shutdown` returns now, with everything stopped

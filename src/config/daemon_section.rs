@@ -93,16 +93,19 @@ impl Walk<'_> {
     }
 
     /// `env`: names to scalar values (absent or empty: nothing added).
-    /// `notify: {cmd, events, max_per_minute}`; `cmd` required.
+    /// `notify: {cmd, events, max_per_minute, timeout}`; `cmd` required.
     fn notify(&mut self, node: Option<&Node>, at: &At) -> Option<Option<Notify>> {
-        const KEYS: &[&str] = &["cmd", "events", "max_per_minute"];
+        const KEYS: &[&str] = &["cmd", "events", "max_per_minute", "timeout"];
         let entries = match node {
             None | Some(Node::Null) => return Some(None),
             Some(Node::Map(entries)) => entries,
             Some(other) => {
                 self.checker.error(
                     at,
-                    wrong(other, "a mapping with cmd, events and max_per_minute"),
+                    wrong(
+                        other,
+                        "a mapping with cmd, events, max_per_minute and timeout",
+                    ),
                 );
                 return None;
             }
@@ -119,6 +122,7 @@ impl Walk<'_> {
             .take(&at.key("cmd"), fields::command(cmd_node))
             .map(|(_, argv)| argv);
         let max = c.field(map, at, "max_per_minute", 6, |n| fields::integer(n, 1));
+        let timeout = c.field(map, at, "timeout", DEFAULT_NOTIFY_TIMEOUT, positive_seconds);
         let default_events: BTreeSet<String> = ["fatal", "unexpected_exit", "reload_failed"]
             .iter()
             .map(|s| s.to_string())
@@ -155,10 +159,14 @@ impl Walk<'_> {
             argv: argv?,
             events: events?,
             max_per_minute: max?,
+            timeout: timeout?,
             workingdir: self.dir.to_path_buf(),
         }))
     }
 }
+
+/// How long an alert command may run by default before its group is killed.
+const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest `max_connections`: each connection holds a thread and descriptors.
 const MAX_CONNECTIONS: u32 = 65536;

@@ -52,13 +52,15 @@ pub struct DaemonSettings {
 }
 
 /// `taskmaster.notify`: run `argv` for each chosen event, with its facts in the
-/// environment, at most `max_per_minute` times a minute.
+/// environment, at most `max_per_minute` times a minute, each for at most `timeout`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notify {
     pub argv: Vec<String>,
     /// Event names: `fatal`, `unexpected_exit`, `backoff`, `reload_failed`.
     pub events: BTreeSet<String>,
     pub max_per_minute: u32,
+    /// After this long the command's process group is killed.
+    pub timeout: Duration,
     /// Where the command runs: the config file's directory.
     pub workingdir: PathBuf,
 }

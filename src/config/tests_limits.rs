@@ -48,3 +48,27 @@ fn bad_connection_bounds() {
         assert_eq!(paths, [path], "{text}");
     }
 }
+
+#[test]
+fn notify_timeout_defaults_and_set() {
+    let n = ok("taskmaster:\n  notify: {cmd: logger}\n")
+        .daemon
+        .notify
+        .expect("notify");
+    assert_eq!(n.timeout, Duration::from_secs(30));
+    let n = ok("taskmaster:\n  notify: {cmd: logger, timeout: 2.5}\n")
+        .daemon
+        .notify
+        .expect("notify");
+    assert_eq!(n.timeout, Duration::from_millis(2500));
+}
+
+#[test]
+fn bad_notify_timeouts() {
+    for value in ["0", "-2", "soon", "[1]"] {
+        let paths = error_paths(&format!(
+            "taskmaster:\n  notify: {{cmd: logger, timeout: {value}}}\n"
+        ));
+        assert_eq!(paths, ["taskmaster.notify.timeout"], "{value}");
+    }
+}

@@ -39,6 +39,17 @@ pub fn lines(sup: &Supervisor) -> Vec<String> {
     if let Some((error, attempts)) = &c.accept_failing {
         conns.push_str(&format!("; accept failing: {error} ({attempts} attempts)"));
     }
+    let a = crate::notify::stats();
+    let alerts = format!(
+        "alerts: {} running (at most {}); since start: {} run, {} killed after timeout, \
+         {} not run (over max_per_minute, or while {} ran)",
+        a.running,
+        crate::notify::MAX_RUNNING,
+        a.run,
+        a.killed_after_timeout,
+        a.not_run,
+        crate::notify::MAX_RUNNING
+    );
     vec![
         format!(
             "taskmaster: pid {}, uptime {}, fd limit {limit}",
@@ -46,12 +57,14 @@ pub fn lines(sup: &Supervisor) -> Vec<String> {
             format_uptime(uptime())
         ),
         conns,
+        alerts,
     ]
 }
 
 /// The `"daemon"` object of `status -l --json`.
 pub fn to_json(sup: &Supervisor) -> serde_json::Value {
     let c = connections::stats(sup);
+    let a = crate::notify::stats();
     json!({
         "pid": std::process::id(),
         "uptime_s": (uptime().as_secs_f64() * 1000.0).round() / 1000.0,
@@ -66,6 +79,13 @@ pub fn to_json(sup: &Supervisor) -> serde_json::Value {
                 "error": error,
                 "attempts": attempts,
             })),
+        },
+        "alerts": {
+            "running": a.running,
+            "max_running": crate::notify::MAX_RUNNING,
+            "run": a.run,
+            "killed_after_timeout": a.killed_after_timeout,
+            "not_run": a.not_run,
         },
     })
 }
