@@ -43,6 +43,7 @@ pub enum DaemonEvent {
 /// Runs the daemon; returns its exit status (0 clean, 1 fatal, 2 bad config).
 pub fn run(opts: Options) -> i32 {
     sys::ensure_std_fds_open();
+    control::daemon_status::mark_started();
     crate::headless::remember_terminal();
     sys::mark_inherited_fds_cloexec();
     let nofile = sys::raise_nofile_limit();
@@ -198,6 +199,8 @@ pub fn run(opts: Options) -> i32 {
     progress_done.store(true, std::sync::atomic::Ordering::SeqCst);
     signal_handle.close();
     let _ = std::fs::remove_file(reloader.socket_path().unwrap_or(socket_path));
+    // Alert commands still running are stopped, within a bound.
+    crate::notify::shutdown();
     crate::journal::close();
     terminal.say("shutdown finished");
     // The last act: `taskmasterctl shutdown` returns now, with everything stopped

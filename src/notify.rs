@@ -5,71 +5,158 @@
 //! of the process the event is about: the one that exited (for a FATAL, the last one
 //! that did), taskmaster's own for a failed reload.
 //!
-//! At most `max_per_minute` commands start in any minute, so a crash loop cannot
-//! fork-bomb the host; events over the limit are counted and the count is passed
-//! to the next command that runs. A command that cannot start or fails is logged,
-//! never fatal. Each command is waited for by a small thread of its own, for its
-//! pid alone: nothing here reaps anybody else's child. The command runs in the
-//! config file's directory.
+//! Every alert command is bounded, as a helper of the daemon must be:
+//! * at most `max_per_minute` start in any minute, and at most [`MAX_RUNNING`] run
+//!   at once, so a crash loop cannot fork-bomb the host nor pile up hung commands.
+//!   Events over either bound are counted, not queued: the count is passed to the
+//!   next command that runs (`TASKMASTER_SUPPRESSED`) and logged then;
+//! * each runs in a process group of its own, killed (SIGKILL to the group, so a
+//!   grandchild too) once `timeout` has passed — also what it left behind after
+//!   exiting;
+//! * at shutdown, every group still running gets SIGTERM, then SIGKILL after
+//!   [`SHUTDOWN_GRACE`]: the daemon never waits long for them.
+//!
+//! A command that cannot start or fails is logged, never fatal. Each command is
+//! waited for by a small thread of its own, for its pid alone: nothing here reaps
+//! anybody else's child. The command runs in the config file's directory.
 
 use std::collections::VecDeque;
-use std::process::{Command, Stdio};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use log::warn;
-use parking_lot::Mutex;
+use log::{info, warn};
+use nix::sys::signal::Signal;
+use parking_lot::{Condvar, Mutex};
 
 use crate::config::Notify;
+
+/// Alert commands running at once, at most.
+pub const MAX_RUNNING: usize = 4;
+/// At shutdown: how long alert commands get after SIGTERM, and again after SIGKILL.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// How often a group its command left behind is checked until the timeout.
+const LEFTOVER_POLL: Duration = Duration::from_millis(100);
 
 struct Notifier {
     settings: Option<Notify>,
     /// Start times of the commands run in the last minute.
     recent: VecDeque<Instant>,
-    suppressed: u64,
+    /// Events not alerted since the last command: over the rate, over the cap.
+    over_rate: u64,
+    over_cap: u64,
+    /// Alert commands starting or running (each holds a place until reaped).
+    places: usize,
+    /// Their process groups (= their pids), to stop at shutdown.
+    groups: Vec<i32>,
+    /// The daemon is shutting down: no more alerts.
+    closed: bool,
+    /// Since start: commands run, killed after their timeout, events not alerted.
+    run: u64,
+    killed: u64,
+    not_run: u64,
 }
 
 static NOTIFIER: Mutex<Notifier> = Mutex::new(Notifier {
     settings: None,
     recent: VecDeque::new(),
-    suppressed: 0,
+    over_rate: 0,
+    over_cap: 0,
+    places: 0,
+    groups: Vec::new(),
+    closed: false,
+    run: 0,
+    killed: 0,
+    not_run: 0,
 });
+/// Signalled whenever an alert command's place is freed.
+static ENDED: Condvar = Condvar::new();
 
 /// Applies the config's `notify` section (at start and on every reload).
 pub fn configure(settings: Option<Notify>) {
     NOTIFIER.lock().settings = settings;
 }
 
-/// An event happened; runs the command if the event is chosen and the rate allows.
+/// What to run for an event that passed both bounds.
+struct Launch {
+    argv: Vec<String>,
+    dir: std::path::PathBuf,
+    timeout: Duration,
+    over_rate: u64,
+    over_cap: u64,
+}
+
+/// Takes a place for a command if the event is chosen and both bounds allow.
+fn admit(kind: &str) -> Option<Launch> {
+    let mut guard = NOTIFIER.lock();
+    let n = &mut *guard;
+    let settings = n.settings.as_ref().filter(|s| s.events.contains(kind))?;
+    if n.closed {
+        return None;
+    }
+    let now = Instant::now();
+    while n
+        .recent
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
+    {
+        n.recent.pop_front();
+    }
+    if n.recent.len() >= settings.max_per_minute as usize {
+        n.over_rate += 1;
+        n.not_run += 1;
+        return None;
+    }
+    if n.places >= MAX_RUNNING {
+        n.over_cap += 1;
+        n.not_run += 1;
+        return None;
+    }
+    let launch = Launch {
+        argv: settings.argv.clone(),
+        dir: settings.workingdir.clone(),
+        timeout: settings.timeout,
+        over_rate: std::mem::take(&mut n.over_rate),
+        over_cap: std::mem::take(&mut n.over_cap),
+    };
+    n.recent.push_back(now);
+    n.places += 1;
+    n.run += 1;
+    Some(launch)
+}
+
+/// Frees a place (and forgets its group), waking a waiting shutdown.
+fn release(group: Option<i32>) {
+    let mut n = NOTIFIER.lock();
+    n.places = n.places.saturating_sub(1);
+    if let Some(group) = group {
+        n.groups.retain(|&g| g != group);
+    }
+    ENDED.notify_all();
+}
+
+/// An event happened; runs the command if the event is chosen and the bounds allow.
 /// `pid` is the process the event is about (`TASKMASTER_PID`, empty if none).
 pub fn event(kind: &str, instance: &str, pid: Option<i32>, message: &str) {
-    let (argv, dir, suppressed) = {
-        let mut n = NOTIFIER.lock();
-        let Some(settings) = n.settings.as_ref().filter(|s| s.events.contains(kind)) else {
-            return;
-        };
-        let (argv, max) = (settings.argv.clone(), settings.max_per_minute as usize);
-        let dir = settings.workingdir.clone();
-        let now = Instant::now();
-        while n
-            .recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
-        {
-            n.recent.pop_front();
-        }
-        if n.recent.len() >= max {
-            n.suppressed += 1;
-            return;
-        }
-        n.recent.push_back(now);
-        (argv, dir, std::mem::take(&mut n.suppressed))
-    };
-    let Some((program, args)) = argv.split_first() else {
+    let Some(launch) = admit(kind) else {
         return;
+    };
+    let suppressed = launch.over_rate + launch.over_cap;
+    if suppressed > 0 {
+        info!(
+            "notify: {suppressed} events not alerted before this {kind} ({} over max_per_minute, \
+             {} while {MAX_RUNNING} alert commands ran)",
+            launch.over_rate, launch.over_cap
+        );
+    }
+    let Some((program, args)) = launch.argv.split_first() else {
+        return release(None);
     };
     let spawned = Command::new(program)
         .args(args)
-        .current_dir(&dir)
+        .current_dir(&launch.dir)
+        // Its own group: the timeout and the shutdown reach whatever it starts.
+        .process_group(0)
         .env("TASKMASTER_EVENT", kind)
         .env("TASKMASTER_INSTANCE", instance)
         .env("TASKMASTER_MESSAGE", message)
@@ -82,20 +169,182 @@ pub fn event(kind: &str, instance: &str, pid: Option<i32>, message: &str) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
-    let mut child = match spawned {
+    let child = match spawned {
         Ok(child) => child,
-        Err(e) => return warn!("notify: cannot run {program}: {e}"),
+        Err(e) => {
+            warn!("notify: cannot run {program}: {e}");
+            return release(None);
+        }
     };
-    let name = program.clone();
+    let group = child.id() as i32;
+    let closed = {
+        let mut n = NOTIFIER.lock();
+        n.groups.push(group);
+        n.closed
+    };
+    if closed {
+        // The shutdown began while it started: it is not waited for.
+        let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+    }
+    let (name, timeout) = (program.clone(), launch.timeout);
+    let slot = std::sync::Arc::new(Mutex::new(Some(child)));
+    let theirs = slot.clone();
     let waiter = std::thread::Builder::new()
         .name("notify".into())
         .stack_size(crate::sys::THREAD_STACK)
-        .spawn(move || match child.wait() {
-            Ok(status) if status.success() => {}
-            Ok(status) => warn!("notify: {name} failed ({status})"),
-            Err(e) => warn!("notify: waiting for {name}: {e}"),
+        .spawn(move || {
+            if let Some(child) = theirs.lock().take() {
+                watch(child, &name, timeout);
+            }
         });
     if let Err(e) = waiter {
-        warn!("notify: cannot wait for {program}: {e}");
+        // Nobody could bound it: it does not run unbounded.
+        warn!("notify: cannot wait for {program} ({e}): killed");
+        let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+        if let Some(mut child) = slot.lock().take() {
+            let _ = child.wait();
+        }
+        release(Some(group));
+    }
+}
+
+/// Waits for an alert command until its timeout, kills its group if it has not
+/// ended by then (or left something behind that has not), reaps it, frees its place.
+fn watch(mut child: Child, name: &str, timeout: Duration) {
+    let group = child.id() as i32;
+    let deadline = Instant::now() + timeout;
+    let mut killed = false;
+    if !wait_until(&mut child, deadline) {
+        let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+        killed = true;
+    }
+    let status = child.wait();
+    // What it started in its group and left running has the same deadline.
+    while !killed && crate::sys::group_alive(group) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+            killed = true;
+        } else {
+            std::thread::sleep(left.min(LEFTOVER_POLL));
+        }
+    }
+    if killed {
+        NOTIFIER.lock().killed += 1;
+        warn!(
+            "notify: {name} still running after its timeout ({} s): its process group was killed",
+            timeout.as_secs_f64()
+        );
+    }
+    match status {
+        Ok(status) if status.success() || killed => {}
+        Ok(status) => warn!("notify: {name} failed ({status})"),
+        Err(e) => warn!("notify: waiting for {name}: {e}"),
+    }
+    release(Some(group));
+}
+
+/// Whether `child` exits before `deadline` (its pidfd readable; without one,
+/// polled).
+fn wait_until(child: &mut Child, deadline: Instant) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let pidfd = crate::sys::pidfd_open(child.id() as i32).ok();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match &pidfd {
+            Some(fd) => {
+                let ms = left.as_millis().min(i32::MAX as u128) as i32;
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                match poll(
+                    &mut fds,
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::ZERO),
+                ) {
+                    Ok(n) if n > 0 => return true,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Ok(_) if !left.is_zero() => continue,
+                    _ => return matches!(child.try_wait(), Ok(Some(_))),
+                }
+            }
+            None => {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    return true;
+                }
+                if left.is_zero() {
+                    return false;
+                }
+                std::thread::sleep(left.min(LEFTOVER_POLL));
+            }
+        }
+    }
+}
+
+/// At shutdown: no more alerts; the running ones get SIGTERM, then SIGKILL after
+/// [`SHUTDOWN_GRACE`], and are waited for at most that long again.
+pub fn shutdown() {
+    let (groups, rate, cap) = {
+        let mut n = NOTIFIER.lock();
+        n.closed = true;
+        (n.groups.clone(), n.over_rate, n.over_cap)
+    };
+    if rate + cap > 0 {
+        info!(
+            "notify: {} events not alerted since the last alert ({rate} over max_per_minute, \
+             {cap} while {MAX_RUNNING} alert commands ran)",
+            rate + cap
+        );
+    }
+    if groups.is_empty() {
+        return;
+    }
+    info!(
+        "notify: {} alert commands still running at shutdown: SIGTERM to their process groups",
+        groups.len()
+    );
+    for &group in &groups {
+        let _ = crate::sys::signal_group(group, Signal::SIGTERM);
+    }
+    if wait_for_none(SHUTDOWN_GRACE) {
+        return;
+    }
+    let left = NOTIFIER.lock().groups.clone();
+    warn!(
+        "notify: {} alert commands still running {} s after SIGTERM: killed",
+        left.len(),
+        SHUTDOWN_GRACE.as_secs_f64()
+    );
+    for group in left {
+        let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+    }
+    wait_for_none(SHUTDOWN_GRACE);
+}
+
+/// Waits until no alert command holds a place, at most `bound`.
+fn wait_for_none(bound: Duration) -> bool {
+    let deadline = Instant::now() + bound;
+    let mut n = NOTIFIER.lock();
+    while n.places > 0 {
+        if ENDED.wait_until(&mut n, deadline).timed_out() {
+            return n.places == 0;
+        }
+    }
+    true
+}
+
+/// The counts `status -l` shows.
+pub struct Stats {
+    pub running: usize,
+    pub run: u64,
+    pub killed_after_timeout: u64,
+    pub not_run: u64,
+}
+
+pub fn stats() -> Stats {
+    let n = NOTIFIER.lock();
+    Stats {
+        running: n.places,
+        run: n.run,
+        killed_after_timeout: n.killed,
+        not_run: n.not_run,
     }
 }

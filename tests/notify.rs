@@ -114,3 +114,106 @@ fn alerts_carry_the_pid_of_the_process_that_exited() {
     assert_eq!(pid, daemon);
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+/// An alert command that hangs: it records its shell's pid and its `sleep`
+/// grandchild's (`SHELL SLEEP` per line), then waits for ever.
+const HANGING: &str = "taskmaster:\n  notify:\n    cmd: \"sh -c 'echo $TASKMASTER_SUPPRESSED >> DIR/alerts; sleep 1000 & echo $$ $! >> DIR/pids; wait'\"\n";
+
+/// Every pid the hanging alerts recorded, shells and grandchildren.
+fn alert_pids(d: &Daemon) -> Vec<i32> {
+    read(&d.path("pids"))
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// `status -l --json` through the daemon's stdin: its `daemon.alerts` object.
+fn alert_counts(d: &mut Daemon) -> serde_json::Value {
+    let mark = d.mark();
+    d.send("status -l --json");
+    let line = d.wait_line(mark, "status -l --json", secs(10.0), |l| {
+        l.starts_with("{\"daemon\"")
+    });
+    let reply: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    reply["daemon"]["alerts"].clone()
+}
+
+fn gone(pid: i32) -> bool {
+    !alive(pid)
+}
+
+#[test]
+fn a_hanging_alert_is_killed_with_its_group_after_its_timeout() {
+    let mut d = Daemon::start(
+        "notify-timeout",
+        &format!("{HANGING}    timeout: 0.5\n    events: [fatal]\nprograms:\n  doomed:\n    cmd: TESTPROG exit 1\n    starttime: 0.5\n    startretries: 0\n"),
+    );
+    d.wait_state("doomed", "FATAL", secs(10.0));
+    let pids = wait_for("the alert's pids", secs(10.0), || {
+        let pids = alert_pids(&d);
+        (pids.len() == 2).then_some(pids)
+    });
+    wait_for("the shell and its grandchild killed", secs(10.0), || {
+        pids.iter().all(|&p| gone(p)).then_some(())
+    });
+    d.wait_log("the kill logged", secs(10.0), |log| {
+        log.contains("still running after its timeout (0.5 s): its process group was killed")
+    });
+    let counts = wait_for("the alert's place freed", secs(10.0), || {
+        let counts = alert_counts(&mut d);
+        (counts["running"] == 0).then_some(counts)
+    });
+    assert_eq!(counts["killed_after_timeout"], 1, "{counts}");
+    assert_eq!(counts["run"], 1, "{counts}");
+    let mark = d.mark();
+    d.send("status -l");
+    d.wait_line(mark, "the alerts line of status -l", secs(10.0), |l| {
+        l.starts_with("alerts: 0 running (at most 4); since start: 1 run, 1 killed after timeout")
+    });
+    assert_eq!(d.finish(secs(20.0)), 0);
+}
+
+#[test]
+fn at_most_four_alerts_run_and_shutdown_stops_them() {
+    let mut d = Daemon::start(
+        "notify-cap",
+        &format!("{HANGING}    timeout: 600\n    events: [unexpected_exit]\n    max_per_minute: 1000\nprograms:\n  loop:\n    cmd: TESTPROG exit 1 0.02\n    starttime: 0\n    autorestart: always\n"),
+    );
+    // A burst of unexpected exits while four alerts hang.
+    let counts = wait_for("a burst over the cap", secs(20.0), || {
+        let counts = alert_counts(&mut d);
+        (counts["not_run"].as_u64()? >= 10).then_some(counts)
+    });
+    assert_eq!(counts["running"], 4, "{counts}");
+    assert_eq!(counts["run"], 4, "{counts}");
+    assert_eq!(read(&d.path("alerts")).lines().count(), 4);
+    let pids = wait_for("four alerts' pids", secs(10.0), || {
+        let pids = alert_pids(&d);
+        (pids.len() == 8).then_some(pids)
+    });
+
+    // One ends: the next alert runs, and says how many were not.
+    // SAFETY: kill(2) on the process group of an alert's shell, which we recorded.
+    assert_eq!(unsafe { nix::libc::kill(-pids[0], 9) }, 0);
+    let alerts = d.path("alerts");
+    let suppressed: u64 = wait_for("a fifth alert", secs(20.0), || {
+        read(&alerts).lines().nth(4)?.trim().parse().ok()
+    });
+    assert!(suppressed >= 10, "TASKMASTER_SUPPRESSED={suppressed}");
+    d.wait_log("the summary", secs(10.0), |log| {
+        log.contains("events not alerted before this unexpected_exit")
+    });
+    d.command_expect("stop loop", "loop: stopped", secs(20.0));
+    let pids = alert_pids(&d);
+    assert_eq!(pids.len(), 10, "five alerts, two pids each");
+
+    assert_eq!(d.finish(secs(20.0)), 0);
+    wait_for("no alert process left", secs(10.0), || {
+        pids.iter().all(|&p| gone(p)).then_some(())
+    });
+    let log = d.log();
+    assert!(
+        log.contains("4 alert commands still running at shutdown"),
+        "{log}"
+    );
+}

@@ -3,10 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::check::{wrong, At};
 use super::fields;
-use super::load::{Walk, DAEMON_KEYS, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER};
+use super::load::{
+    Walk, DAEMON_KEYS, DEFAULT_CONNECTION_IDLE_TIMEOUT, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER,
+};
 use super::model::{DaemonSettings, Notify, Rotation, NOTIFY_EVENTS};
 use super::resolve;
 use super::tree::Node;
@@ -59,7 +62,22 @@ impl Walk<'_> {
         let syslog = c.field(node, at, "syslog", None, syslog);
         let log_maxbytes = c.field(node, at, "logfile_maxbytes", 0, fields::bytes);
         let log_backups = c.field(node, at, "logfile_backups", 0, |n| fields::integer(n, 0));
+        let max_connections = c.field(node, at, "max_connections", None, |n| {
+            fields::integer::<u32>(n, 1).and_then(|max| match max {
+                0..=MAX_CONNECTIONS => Ok(Some(max)),
+                _ => Err(wrong(n, &format!("at most {MAX_CONNECTIONS}"))),
+            })
+        });
+        let idle = c.field(
+            node,
+            at,
+            "connection_idle_timeout",
+            DEFAULT_CONNECTION_IDLE_TIMEOUT,
+            positive_seconds,
+        );
         Some(DaemonSettings {
+            max_connections: max_connections?,
+            connection_idle_timeout: idle?,
             syslog: syslog?,
             notify: notify?,
             log_rotation: Rotation {
@@ -75,16 +93,19 @@ impl Walk<'_> {
     }
 
     /// `env`: names to scalar values (absent or empty: nothing added).
-    /// `notify: {cmd, events, max_per_minute}`; `cmd` required.
+    /// `notify: {cmd, events, max_per_minute, timeout}`; `cmd` required.
     fn notify(&mut self, node: Option<&Node>, at: &At) -> Option<Option<Notify>> {
-        const KEYS: &[&str] = &["cmd", "events", "max_per_minute"];
+        const KEYS: &[&str] = &["cmd", "events", "max_per_minute", "timeout"];
         let entries = match node {
             None | Some(Node::Null) => return Some(None),
             Some(Node::Map(entries)) => entries,
             Some(other) => {
                 self.checker.error(
                     at,
-                    wrong(other, "a mapping with cmd, events and max_per_minute"),
+                    wrong(
+                        other,
+                        "a mapping with cmd, events, max_per_minute and timeout",
+                    ),
                 );
                 return None;
             }
@@ -101,6 +122,7 @@ impl Walk<'_> {
             .take(&at.key("cmd"), fields::command(cmd_node))
             .map(|(_, argv)| argv);
         let max = c.field(map, at, "max_per_minute", 6, |n| fields::integer(n, 1));
+        let timeout = c.field(map, at, "timeout", DEFAULT_NOTIFY_TIMEOUT, positive_seconds);
         let default_events: BTreeSet<String> = ["fatal", "unexpected_exit", "reload_failed"]
             .iter()
             .map(|s| s.to_string())
@@ -137,8 +159,24 @@ impl Walk<'_> {
             argv: argv?,
             events: events?,
             max_per_minute: max?,
+            timeout: timeout?,
             workingdir: self.dir.to_path_buf(),
         }))
+    }
+}
+
+/// How long an alert command may run by default before its group is killed.
+const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest `max_connections`: each connection holds a thread and descriptors.
+const MAX_CONNECTIONS: u32 = 65536;
+
+/// A number of seconds > 0 (fractions allowed): a timeout of 0 would end
+/// everything at once.
+fn positive_seconds(node: &Node) -> Result<Duration, String> {
+    match fields::seconds(node)? {
+        d if d.is_zero() => Err(wrong(node, "a number of seconds > 0 (fractions allowed)")),
+        d => Ok(d),
     }
 }
 

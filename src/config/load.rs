@@ -33,6 +33,8 @@ pub const DAEMON_KEYS: &[&str] = &[
     "history",
     "detach_key",
     "tail_buffer",
+    "max_connections",
+    "connection_idle_timeout",
 ];
 
 /// Keys of a program.
@@ -68,6 +70,9 @@ pub const DEFAULT_DETACH_KEY: u8 = 0x1c;
 
 /// Default bytes of recent output kept per instance and stream.
 pub const DEFAULT_TAIL_BUFFER: usize = 65536;
+
+/// Default `connection_idle_timeout`: a minute to send a request.
+pub const DEFAULT_CONNECTION_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The file read when none is given: `./taskmaster.yaml`.
 pub fn default_config_path() -> PathBuf {

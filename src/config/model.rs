@@ -44,16 +44,23 @@ pub struct DaemonSettings {
     pub notify: Option<Notify>,
     /// A copy of the event log to this syslog socket (`syslog: true` = /dev/log).
     pub syslog: Option<PathBuf>,
+    /// Control connections open at once; `None`: min(256, fd limit / 8), decided
+    /// by the socket server because it depends on the process's limit.
+    pub max_connections: Option<u32>,
+    /// A control connection that sends no complete request for this long is closed.
+    pub connection_idle_timeout: Duration,
 }
 
 /// `taskmaster.notify`: run `argv` for each chosen event, with its facts in the
-/// environment, at most `max_per_minute` times a minute.
+/// environment, at most `max_per_minute` times a minute, each for at most `timeout`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notify {
     pub argv: Vec<String>,
     /// Event names: `fatal`, `unexpected_exit`, `backoff`, `reload_failed`.
     pub events: BTreeSet<String>,
     pub max_per_minute: u32,
+    /// After this long the command's process group is killed.
+    pub timeout: Duration,
     /// Where the command runs: the config file's directory.
     pub workingdir: PathBuf,
 }

@@ -18,6 +18,9 @@ mod errors;
 #[path = "tests_checks.rs"]
 mod checks;
 
+#[path = "tests_limits.rs"]
+mod limits;
+
 /// The appendix of the subject, exactly as written (shared/examples/subject.yaml).
 const SUBJECT: &str = r#"programs:
     ngnix:
@@ -173,6 +176,8 @@ fn defaults() {
         log_rotation: crate::config::Rotation::default(),
         notify: None,
         syslog: None,
+        max_connections: None,
+        connection_idle_timeout: Duration::from_secs(60),
     };
     assert_eq!(config.daemon, daemon);
     for empty in [

@@ -6,6 +6,9 @@
 
 pub mod attach;
 pub mod client;
+mod connection;
+pub mod connections;
+pub mod daemon_status;
 mod merged;
 mod process;
 pub mod server;
@@ -96,8 +99,9 @@ pub struct Hooks {
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "status",
-        "status [NAME...] [--json]",
-        "Show the state of every instance, or of the named ones.",
+        "status [-l] [NAME...] [--json]",
+        "Show the state of every instance, or of the named ones; -l: taskmaster's own\n  \
+         lines first (pid, uptime, control connections, alert commands).",
     ),
     (
         "start",

@@ -2,12 +2,17 @@
 //!
 //! Newline-delimited JSON: `{"command": "status", "args": ["--json"]}` in,
 //! `{"ok": true, "output": "...", "exit": 0}` (plus `"data"` for `status --json`)
-//! out. One thread per connection, so a slow or stalled client only ever blocks
-//! itself; requests are bounded to 64 KiB and a malformed one gets an error reply
-//! and changes nothing. `tail -f` answers one reply line, then the connection
-//! carries the raw output until the client closes it.
+//! out. One thread per connection (`connection.rs`), so a slow or stalled client
+//! only ever blocks itself; requests are bounded to 64 KiB and a malformed one gets
+//! an error reply and changes nothing. `tail -f` answers one reply line, then the
+//! connection carries the raw output until the client closes it.
+//!
+//! The accept thread admits a connection only within the bounds of
+//! `connections.rs` (a cap, and descriptors kept for the programs); when no thread
+//! can be started for it, it serves that connection's one request itself, so the
+//! daemon stays controllable at the thread limit.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
@@ -15,25 +20,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use log::warn;
-use serde::Deserialize;
+use log::{info, warn};
 
-use super::{execute_words, Hooks, Reply, Source};
+use super::connection::{Connection, Mode};
+use super::{connections, Hooks, Reply, Source};
 use crate::supervisor::Supervisor;
 
 /// Requests longer than this are refused (SPEC §6).
 pub const MAX_REQUEST: usize = 64 * 1024;
-/// A client that does not read its reply for this long is dropped.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connection threads format whole status tables: a little more stack than a watcher.
 const CONNECTION_STACK: usize = 256 * 1024;
-
-#[derive(Deserialize)]
-struct Request {
-    command: String,
-    #[serde(default)]
-    args: Vec<String>,
-}
 
 /// The JSON line for a reply.
 pub fn reply_line(reply: &Reply) -> String {
@@ -68,7 +64,7 @@ const MAX_SHUTDOWN_WAITERS: usize = 64;
 
 impl ShutdownWaiters {
     /// Holds `stream` until [`answer`](Self::answer); gives it back when full.
-    fn wait(&self, stream: UnixStream) -> Result<(), UnixStream> {
+    pub(super) fn wait(&self, stream: UnixStream) -> Result<(), UnixStream> {
         let mut waiting = self.0.lock();
         if waiting.len() >= MAX_SHUTDOWN_WAITERS {
             return Err(stream);
@@ -133,7 +129,8 @@ pub fn start(
     })
 }
 
-/// Accepts connections until stopped; each gets its thread.
+/// Accepts connections until stopped; each admitted one gets its thread, or, when
+/// no thread can be started (RLIMIT_NPROC), one request served right here.
 fn serve(
     listener: UnixListener,
     sup: Arc<Supervisor>,
@@ -141,16 +138,21 @@ fn serve(
     stopped: Arc<AtomicBool>,
 ) {
     let me = nix::unistd::geteuid().as_raw();
+    // Connections served inline since threads stopped starting (`Some` meanwhile).
+    let mut inline_since: Option<u64> = None;
     for conn in listener.incoming() {
         if stopped.load(Ordering::SeqCst) {
             return;
         }
         let stream = match conn {
-            Ok(s) => s,
-            // EMFILE and friends: this client is refused, the others keep being
-            // served. A short pause keeps a persistent EMFILE from spinning.
+            Ok(s) => {
+                connections::accept_worked();
+                s
+            }
+            // EMFILE and friends: the client waits in the backlog, the others keep
+            // being served. A short pause keeps a persistent EMFILE from spinning.
             Err(e) => {
-                warn!("control socket: accept failed: {e}");
+                connections::accept_failed(&e);
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
@@ -159,12 +161,9 @@ fn serve(
             Ok((uid, pid)) if uid == me || uid == 0 => Source::socket_client(uid, pid),
             Ok((uid, _)) => {
                 warn!("control client error: connection from uid {uid} refused");
-                let mut s = &stream;
-                let _ = s.write_all(
-                    reply_line(&Reply::error(
-                        "ERROR (permission denied: not the owner of this taskmaster)",
-                    ))
-                    .as_bytes(),
+                refuse(
+                    &stream,
+                    "ERROR (permission denied: not the owner of this taskmaster)",
                 );
                 continue;
             }
@@ -176,156 +175,75 @@ fn serve(
                 continue;
             }
         };
-        let (sup, hooks) = (sup.clone(), hooks.clone());
-        let spawned = std::thread::Builder::new()
-            .name("control".into())
-            .stack_size(CONNECTION_STACK)
-            .spawn(move || serve_connection(stream, &sup, &hooks, &source));
-        if let Err(e) = spawned {
-            warn!("control socket: cannot start a connection thread: {e}");
-        }
-    }
-}
-
-enum Line {
-    Request(Vec<u8>),
-    TooLong,
-    End,
-}
-
-fn read_request(reader: &mut BufReader<UnixStream>) -> Line {
-    let mut buf = Vec::new();
-    match reader
-        .by_ref()
-        .take(MAX_REQUEST as u64 + 1)
-        .read_until(b'\n', &mut buf)
-    {
-        Ok(0) | Err(_) => Line::End,
-        Ok(_) if buf.len() > MAX_REQUEST && !buf.ends_with(b"\n") => Line::TooLong,
-        // A last line without its newline (the client half-closed) still counts.
-        Ok(_) => Line::Request(buf),
-    }
-}
-
-fn serve_connection(stream: UnixStream, sup: &Arc<Supervisor>, hooks: &Hooks, source: &Source) {
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
-    let mut writer = &stream;
-    loop {
-        let raw = match read_request(&mut reader) {
-            Line::End => return,
-            Line::TooLong => {
-                warn!("control client error: request over {MAX_REQUEST} bytes");
-                let why = format!("request too long (over {MAX_REQUEST} bytes)");
-                let _ = writer.write_all(reply_line(&Reply::usage(why)).as_bytes());
-                return;
-            }
-            Line::Request(raw) => raw,
-        };
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        // serde would also read a struct from a JSON array: only objects are requests.
-        let parsed = match raw.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') => serde_json::from_slice::<Request>(&raw),
-            _ => serde_json::from_str::<Request>("not an object"),
-        };
-        let request: Request = match parsed {
-            Ok(r) => r,
-            Err(e) => {
-                warn!("control client error: malformed request: {e}");
-                let why = format!(
-                    "malformed request: {e}; expected {{\"command\": \"...\", \"args\": [...]}}"
-                );
-                if writer
-                    .write_all(reply_line(&Reply::usage(why)).as_bytes())
-                    .is_err()
-                {
-                    return;
-                }
+        let slot = match connections::admit(&sup) {
+            Ok(slot) => slot,
+            Err(why) => {
+                refuse(&stream, &why);
                 continue;
             }
         };
-        let mut reply = execute_words(sup, &request.command, &request.args, source);
-        if reply.reload {
-            reply = (hooks.reload)();
-        }
-        if reply.reopen {
-            reply = (hooks.reopen)();
-        }
-        // Subscribed before the reply goes out: once the client has its reply, no
-        // notice can slip past it.
-        if reply.shutdown {
-            (hooks.shutdown)(source.clone(), "shutdown");
-            // Answered when the shutdown has finished (or at once if too many wait).
-            let held = match stream.try_clone() {
-                Ok(s) => hooks.shutdown_waiters.wait(s).is_ok(),
-                Err(_) => false,
-            };
-            if !held {
-                let _ = writer.write_all(reply_line(&reply).as_bytes());
+        let idle = sup.config().daemon.connection_idle_timeout;
+        let conn = Connection::new(stream, source, slot, idle);
+        // The connection goes back to this thread if its own cannot start.
+        let handed = Arc::new(parking_lot::Mutex::new(Some(conn)));
+        let (theirs, sup2, hooks2) = (handed.clone(), sup.clone(), hooks.clone());
+        let spawned = connection_thread_failpoint().and_then(|()| {
+            std::thread::Builder::new()
+                .name("control".into())
+                .stack_size(CONNECTION_STACK)
+                .spawn(move || {
+                    if let Some(conn) = theirs.lock().take() {
+                        conn.serve(&sup2, &hooks2, Mode::Thread);
+                    }
+                })
+        });
+        match spawned {
+            Ok(_) => {
+                if let Some(count) = inline_since.take() {
+                    info!(
+                        "control socket: connection threads start again \
+                         ({count} connections served inline meanwhile)"
+                    );
+                }
             }
-            return;
-        }
-        let notices = reply.notices.then(|| {
-            let (tx, rx) = std::sync::mpsc::channel::<String>();
-            crate::eventlog::subscribe_notices(tx.clone());
-            (tx, rx)
-        });
-        if writer.write_all(reply_line(&reply).as_bytes()).is_err() {
-            return;
-        }
-        if let Some((tx, rx)) = notices {
-            stream_notices(reader, &stream, tx, rx);
-            return;
-        }
-        if let Some(target) = reply.attach.take() {
-            super::attach::serve(target, reader, &stream);
-            return;
-        }
-        if let Some(mut follow) = reply.follow.take() {
-            // The client ends a follow by closing the connection.
-            let cancel = follow.canceller();
-            on_client_close(reader, move || cancel.cancel());
-            follow.run(|data| writer.write_all(data));
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-            return;
+            Err(e) => {
+                let Some(conn) = handed.lock().take() else {
+                    continue;
+                };
+                match inline_since.as_mut() {
+                    Some(count) => *count += 1,
+                    None => {
+                        warn!(
+                            "control socket: cannot start a connection thread: {e} (thread \
+                             limit reached? see ulimit -u); serving one request per connection \
+                             on the accept thread until threads start again"
+                        );
+                        inline_since = Some(1);
+                    }
+                }
+                connections::served_inline();
+                conn.serve(&sup, &hooks, Mode::Inline);
+            }
         }
     }
 }
 
-/// Runs `then` once the client has closed its side of a streaming connection
-/// (anything it still sends meanwhile is ignored).
-fn on_client_close(mut reader: BufReader<UnixStream>, then: impl FnOnce() + Send + 'static) {
-    let _ = std::thread::Builder::new()
-        .name("control-eof".into())
-        .stack_size(crate::sys::THREAD_STACK)
-        .spawn(move || {
-            let mut sink = [0u8; 512];
-            while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
-            then();
-        });
+/// Answers a refused connection with one error line and closes it. A fresh
+/// connection's buffer is empty: the write does not wait, but is bounded anyway.
+fn refuse(stream: &UnixStream, why: &str) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    let mut s = stream;
+    let _ = s.write_all(reply_line(&Reply::error(why)).as_bytes());
 }
 
-/// `notices`: one line per event notice until the client closes the connection.
-fn stream_notices(
-    reader: BufReader<UnixStream>,
-    stream: &UnixStream,
-    tx: std::sync::mpsc::Sender<String>,
-    rx: std::sync::mpsc::Receiver<String>,
-) {
-    // The client ends the stream by closing: a NUL line tells the loop below.
-    on_client_close(reader, move || {
-        let _ = tx.send("\0".to_string());
-    });
-    let mut writer = stream;
-    for notice in rx {
-        if notice == "\0" || writer.write_all(format!("{notice}\n").as_bytes()).is_err() {
-            break;
-        }
+/// Debug builds: `TASKMASTER_TEST_NO_CONNECTION_THREAD=1` makes every connection
+/// thread fail to start, as at RLIMIT_NPROC (which does not bind root, who runs CI).
+fn connection_thread_failpoint() -> std::io::Result<()> {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("TASKMASTER_TEST_NO_CONNECTION_THREAD").is_some_and(|v| v == "1") {
+        return Err(std::io::Error::other(
+            "test failpoint: no connection thread",
+        ));
     }
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    Ok(())
 }

@@ -17,6 +17,9 @@ use nix::sys::socket::{
     bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
 };
 
+/// Connections the kernel queues before `accept()`.
+const LISTEN_BACKLOG: i32 = 1024;
+
 /// Why the socket could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {
@@ -129,8 +132,13 @@ pub fn bind_control_socket(path: &Path) -> Result<UnixListener, SocketError> {
     // Before listen(): nobody can connect while the mode is still the default.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| io(e.to_string()))?;
-    listen(&fd, Backlog::new(128).unwrap_or(Backlog::MAXCONN))
-        .map_err(|e| io(e.desc().to_string()))?;
+    // A burst of clients waits in the backlog rather than being refused by the
+    // kernel (std's bind would listen with 128); the kernel caps it at somaxconn.
+    listen(
+        &fd,
+        Backlog::new(LISTEN_BACKLOG).unwrap_or(Backlog::MAXCONN),
+    )
+    .map_err(|e| io(e.desc().to_string()))?;
     Ok(UnixListener::from(fd))
 }
 

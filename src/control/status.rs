@@ -12,10 +12,15 @@ use crate::watch::{ExitStatus, Instance, State, Status};
 
 pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     let json = args.iter().any(|a| a == "--json");
-    let names: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
+    let long = args.iter().any(|a| a == "-l" || a == "--long");
+    let names: Vec<String> = args
+        .iter()
+        .filter(|a| !matches!(a.as_str(), "--json" | "-l" | "--long"))
+        .cloned()
+        .collect();
     if let Some(bad) = names.iter().find(|a| a.starts_with('-')) {
         return Reply::usage(format!(
-            "Error: unknown option {bad} (status [NAME...] [--json])"
+            "Error: unknown option {bad} (status [-l] [NAME...] [--json])"
         ));
     }
     // Rows in argument order, an unknown name in its place (`None`).
@@ -36,7 +41,7 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     };
     if json {
         // Still one JSON array: an unknown name is an object with its error.
-        let data = serde_json::Value::Array(
+        let mut data = serde_json::Value::Array(
             rows.iter()
                 .map(|(name, r)| match r {
                     Some((i, s)) => to_json(i, s),
@@ -44,6 +49,10 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
                 })
                 .collect(),
         );
+        // `status --json` stays one array (scripts parse it); `-l` wraps it.
+        if long {
+            data = json!({ "daemon": super::daemon_status::to_json(sup), "instances": data });
+        }
         return Reply {
             exit,
             data: Some(data.clone()),
@@ -58,14 +67,22 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         .unwrap_or(0)
         .max(30)
         + 3;
-    let lines: Vec<String> = rows
-        .iter()
-        .map(|(name, r)| match r {
-            Some((_, s)) => format!("{name:<width$}{:<10}{}", s.state.name(), describe(name, s))
-                .trim_end()
-                .to_string(),
-            None => super::no_such_process(name),
-        })
+    let daemon = match long {
+        true => super::daemon_status::lines(sup),
+        false => Vec::new(),
+    };
+    let lines: Vec<String> = daemon
+        .into_iter()
+        .chain(rows.iter().map(|(name, r)| {
+            match r {
+                Some((_, s)) => {
+                    format!("{name:<width$}{:<10}{}", s.state.name(), describe(name, s))
+                        .trim_end()
+                        .to_string()
+                }
+                None => super::no_such_process(name),
+            }
+        }))
         .collect();
     Reply {
         exit,

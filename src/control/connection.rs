@@ -1,0 +1,252 @@
+//! One control connection: read a request, run it, write its reply, until the
+//! client closes, stays silent too long, or the reply turns the connection into a
+//! stream (`tail -f`, `notices`, `attach`) or a held `shutdown`.
+//!
+//! A connection that has not sent a complete request within
+//! `connection_idle_timeout` of opening (or of its last reply) is closed: a silent
+//! client must not hold a thread and descriptors for ever. A stream is not idle:
+//! once it has begun nothing is read with a deadline.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::warn;
+use serde::Deserialize;
+
+use super::connections::{self, Slot};
+use super::server::{reply_line, MAX_REQUEST};
+use super::{execute_words, Hooks, Reply, Source};
+use crate::supervisor::Supervisor;
+
+/// A client that does not read its reply for this long is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection served on the accept thread has this long to send its request
+/// and read its reply: a silent client must not keep others from connecting.
+const INLINE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where a connection is served.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// On a thread of its own, for as many requests as the client sends.
+    Thread,
+    /// On the accept thread, when no thread could be started: one request, no
+    /// stream, short timeouts.
+    Inline,
+}
+
+#[derive(Deserialize)]
+struct Request {
+    command: String,
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+/// An admitted connection.
+pub struct Connection {
+    stream: UnixStream,
+    source: Source,
+    /// Its place among the open connections, freed when it ends.
+    _slot: Slot,
+    idle_timeout: Duration,
+}
+
+enum Line {
+    Request(Vec<u8>),
+    TooLong,
+    End,
+    /// No complete request before the deadline.
+    Idle,
+}
+
+/// Reads one request line, bounded to [`MAX_REQUEST`], until `deadline`.
+fn read_request(reader: &mut BufReader<UnixStream>, deadline: Instant) -> Line {
+    let mut buf = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || reader.get_ref().set_read_timeout(Some(left)).is_err() {
+            return Line::Idle;
+        }
+        let chunk = match reader.fill_buf() {
+            // A last line without its newline (the client half-closed) still counts.
+            Ok([]) if buf.is_empty() => return Line::End,
+            Ok([]) => return Line::Request(buf),
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Line::Idle,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Line::Idle,
+            Err(_) => return Line::End,
+        };
+        let room = MAX_REQUEST + 1 - buf.len();
+        let take = match chunk.iter().take(room).position(|&b| b == b'\n') {
+            Some(newline) => newline + 1,
+            None => chunk.len().min(room),
+        };
+        buf.extend_from_slice(&chunk[..take]);
+        reader.consume(take);
+        if buf.ends_with(b"\n") {
+            return Line::Request(buf);
+        }
+        if buf.len() > MAX_REQUEST {
+            return Line::TooLong;
+        }
+    }
+}
+
+impl Connection {
+    pub fn new(stream: UnixStream, source: Source, slot: Slot, idle_timeout: Duration) -> Self {
+        Connection {
+            stream,
+            source,
+            _slot: slot,
+            idle_timeout,
+        }
+    }
+
+    pub fn serve(self, sup: &Arc<Supervisor>, hooks: &Hooks, mode: Mode) {
+        let (stream, source) = (&self.stream, &self.source);
+        let (write_timeout, idle) = match mode {
+            Mode::Thread => (WRITE_TIMEOUT, self.idle_timeout),
+            Mode::Inline => (INLINE_TIMEOUT, self.idle_timeout.min(INLINE_TIMEOUT)),
+        };
+        let _ = stream.set_write_timeout(Some(write_timeout));
+        let Ok(read_half) = stream.try_clone() else {
+            return;
+        };
+        let mut reader = BufReader::new(read_half);
+        let mut writer = stream;
+        // Blank lines do not put the deadline off; a reply does.
+        let mut deadline = Instant::now() + idle;
+        loop {
+            let raw = match read_request(&mut reader, deadline) {
+                Line::End => return,
+                Line::Idle => return connections::idle_closed(),
+                Line::TooLong => {
+                    warn!("control client error: request over {MAX_REQUEST} bytes");
+                    let why = format!("request too long (over {MAX_REQUEST} bytes)");
+                    let _ = writer.write_all(reply_line(&Reply::usage(why)).as_bytes());
+                    return;
+                }
+                Line::Request(raw) => raw,
+            };
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            // serde would also read a struct from a JSON array: only objects are requests.
+            let parsed = match raw.iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b'{') => serde_json::from_slice::<Request>(&raw),
+                _ => serde_json::from_str::<Request>("not an object"),
+            };
+            let request: Request = match parsed {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!("control client error: malformed request: {e}");
+                    let why = format!(
+                        "malformed request: {e}; expected {{\"command\": \"...\", \"args\": [...]}}"
+                    );
+                    if writer
+                        .write_all(reply_line(&Reply::usage(why)).as_bytes())
+                        .is_err()
+                        || mode == Mode::Inline
+                    {
+                        return;
+                    }
+                    deadline = Instant::now() + idle;
+                    continue;
+                }
+            };
+            let mut reply = execute_words(sup, &request.command, &request.args, source);
+            if reply.reload {
+                reply = (hooks.reload)();
+            }
+            if reply.reopen {
+                reply = (hooks.reopen)();
+            }
+            let streams = reply.follow.is_some() || reply.attach.is_some() || reply.notices;
+            if mode == Mode::Inline && streams {
+                let why = "ERROR (no thread could be started for this connection (thread \
+                           limit reached? see ulimit -u): tail -f, attach and notices are \
+                           not available now)";
+                let _ = writer.write_all(reply_line(&Reply::error(why)).as_bytes());
+                return;
+            }
+            if reply.shutdown {
+                (hooks.shutdown)(source.clone(), "shutdown");
+                // Answered when the shutdown has finished (or at once if too many wait).
+                let held = match stream.try_clone() {
+                    Ok(s) => hooks.shutdown_waiters.wait(s).is_ok(),
+                    Err(_) => false,
+                };
+                if !held {
+                    let _ = writer.write_all(reply_line(&reply).as_bytes());
+                }
+                return;
+            }
+            // A stream reads only to see the client close: no deadline from now on.
+            if streams {
+                let _ = stream.set_read_timeout(None);
+            }
+            // Subscribed before the reply goes out: once the client has its reply, no
+            // notice can slip past it.
+            let notices = reply.notices.then(|| {
+                let (tx, rx) = std::sync::mpsc::channel::<String>();
+                crate::eventlog::subscribe_notices(tx.clone());
+                (tx, rx)
+            });
+            if writer.write_all(reply_line(&reply).as_bytes()).is_err() || mode == Mode::Inline {
+                return;
+            }
+            if let Some((tx, rx)) = notices {
+                stream_notices(reader, stream, tx, rx);
+                return;
+            }
+            if let Some(target) = reply.attach.take() {
+                super::attach::serve(target, reader, stream);
+                return;
+            }
+            if let Some(mut follow) = reply.follow.take() {
+                // The client ends a follow by closing the connection.
+                let cancel = follow.canceller();
+                on_client_close(reader, move || cancel.cancel());
+                follow.run(|data| writer.write_all(data));
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            deadline = Instant::now() + idle;
+        }
+    }
+}
+
+/// Runs `then` once the client has closed its side of a streaming connection
+/// (anything it still sends meanwhile is ignored).
+fn on_client_close(mut reader: BufReader<UnixStream>, then: impl FnOnce() + Send + 'static) {
+    let _ = std::thread::Builder::new()
+        .name("control-eof".into())
+        .stack_size(crate::sys::THREAD_STACK)
+        .spawn(move || {
+            let mut sink = [0u8; 512];
+            while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+            then();
+        });
+}
+
+/// `notices`: one line per event notice until the client closes the connection.
+fn stream_notices(
+    reader: BufReader<UnixStream>,
+    stream: &UnixStream,
+    tx: std::sync::mpsc::Sender<String>,
+    rx: std::sync::mpsc::Receiver<String>,
+) {
+    // The client ends the stream by closing: a NUL line tells the loop below.
+    on_client_close(reader, move || {
+        let _ = tx.send("\0".to_string());
+    });
+    let mut writer = stream;
+    for notice in rx {
+        if notice == "\0" || writer.write_all(format!("{notice}\n").as_bytes()).is_err() {
+            break;
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}

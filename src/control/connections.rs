@@ -1,0 +1,229 @@
+//! Bounds on the control socket's connections: how many may be open at once, the
+//! descriptors they must leave to the programs, and a failing `accept()` logged
+//! once rather than every time it is retried.
+//!
+//! Each connection holds a thread and two descriptors. Without a bound, clients that
+//! connect and never close take every descriptor the daemon may open, and the next
+//! spawn of a program fails for want of a pipe. So a connection is admitted only
+//! while fewer than `max_connections` are open *and* a reserve of descriptors stays
+//! free for the instances (their pipes, pidfds and files at spawn); otherwise it
+//! gets a one-line JSON refusal and is closed at once.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use log::{info, warn};
+use parking_lot::Mutex;
+
+use crate::supervisor::Supervisor;
+
+/// Descriptors a connection may hold: its socket, a clone for reading, and a
+/// spare for a streaming reply.
+const FDS_PER_CONNECTION: u64 = 3;
+/// Descriptors kept free per instance: the pipes, pidfd and files of a spawn.
+const FDS_PER_INSTANCE: u64 = 6;
+/// Descriptors kept free beyond the instances': the event log's rotation, a
+/// reload's reads, the journal, a `/proc` scan.
+const FDS_SLACK: u64 = 64;
+/// The default `max_connections` never exceeds this.
+const DEFAULT_MAX_CONNECTIONS: u64 = 256;
+
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+static REFUSED: AtomicU64 = AtomicU64::new(0);
+static IDLE_CLOSED: AtomicU64 = AtomicU64::new(0);
+static SERVED_INLINE: AtomicU64 = AtomicU64::new(0);
+/// Refusals since the last admitted connection (`Some` while refusing), so the
+/// event log says once that connections are refused and once that they are not.
+static REFUSING: Mutex<Option<u64>> = Mutex::new(None);
+/// The failing `accept()`: its error and how many times it failed in a row.
+static ACCEPT_FAILING: Mutex<Option<(String, u64)>> = Mutex::new(None);
+
+/// An admitted connection; dropping it frees its place.
+pub struct Slot(());
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The process's soft descriptor limit (`RLIMIT_NOFILE`), `u64::MAX` if unknown.
+fn fd_limit() -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(u64::MAX)
+}
+
+/// `max_connections` when the config does not say: min(256, fd limit / 8).
+pub fn default_max_connections(fd_limit: u64) -> u64 {
+    (fd_limit / 8).clamp(1, DEFAULT_MAX_CONNECTIONS)
+}
+
+/// The connection cap in force.
+pub fn max_connections(sup: &Supervisor) -> u64 {
+    match sup.config().daemon.max_connections {
+        Some(max) => u64::from(max),
+        None => default_max_connections(fd_limit()),
+    }
+}
+
+/// Descriptors the daemon has open now (`/proc/self/fd`), if it can tell.
+fn open_fds() -> Option<u64> {
+    let dir = std::fs::read_dir("/proc/self/fd").ok()?;
+    // The directory's own descriptor is counted too: one more than held.
+    Some(dir.count() as u64)
+}
+
+/// Whether one more connection fits: under the cap, and with the reserve of
+/// descriptors for `instances` instances still free after it. The reply says why not.
+pub fn check(
+    open: u64,
+    cap: u64,
+    fds_used: u64,
+    fd_limit: u64,
+    instances: u64,
+) -> Result<(), String> {
+    if open >= cap {
+        return Err(format!(
+            "ERROR (too many connections: {open} open, max_connections is {cap}; try again later)"
+        ));
+    }
+    let reserve = FDS_PER_INSTANCE * instances + FDS_SLACK;
+    if fds_used.saturating_add(FDS_PER_CONNECTION + reserve) > fd_limit {
+        return Err(format!(
+            "ERROR (too many connections: {open} open, and the remaining descriptors \
+             (fd limit {fd_limit}) are kept for the programs; try again later)"
+        ));
+    }
+    Ok(())
+}
+
+/// Admits a new connection or says why not (the refusal to send the client).
+pub fn admit(sup: &Supervisor) -> Result<Slot, String> {
+    let config = sup.config();
+    let instances: u64 = config
+        .programs
+        .values()
+        .map(|p| u64::from(p.numprocs))
+        .sum();
+    let cap = max_connections(sup);
+    let limit = fd_limit();
+    let open = OPEN.load(Ordering::SeqCst) as u64;
+    // Counting /proc/self/fd costs a directory scan: skipped while even a generous
+    // estimate of what is open leaves the reserve untouched.
+    let estimate = 64 + 8 * instances + FDS_PER_CONNECTION * (open + 1);
+    let reserve = FDS_PER_INSTANCE * instances + FDS_SLACK;
+    let used = match limit > 2 * (estimate + reserve) {
+        true => 0,
+        false => open_fds().unwrap_or(estimate),
+    };
+    match check(open, cap, used, limit, instances) {
+        Ok(()) => {
+            OPEN.fetch_add(1, Ordering::SeqCst);
+            let ended = REFUSING.lock().take();
+            if let Some(refused) = ended {
+                info!("control socket: accepting connections again ({refused} refused meanwhile)");
+            }
+            Ok(Slot(()))
+        }
+        Err(why) => {
+            REFUSED.fetch_add(1, Ordering::Relaxed);
+            // Counted under the lock, logged after it (the lock is a leaf).
+            let first = {
+                let mut refusing = REFUSING.lock();
+                *refusing.get_or_insert(0) += 1;
+                *refusing == Some(1)
+            };
+            if first {
+                warn!("control socket: refusing new connections: {why}");
+            }
+            Err(why)
+        }
+    }
+}
+
+/// `accept()` failed: logged the first time in a row only.
+pub fn accept_failed(e: &std::io::Error) {
+    let first = {
+        let mut failing = ACCEPT_FAILING.lock();
+        let (_, count) = failing.get_or_insert_with(|| (e.to_string(), 0));
+        *count += 1;
+        *count == 1
+    };
+    if first {
+        warn!(
+            "control socket: accept failed: {e}; new clients wait until it works again \
+             (retried every 50 ms, logged once)"
+        );
+    }
+}
+
+/// `accept()` worked: says so if it had been failing.
+pub fn accept_worked() {
+    let ended = ACCEPT_FAILING.lock().take();
+    if let Some((error, count)) = ended {
+        info!("control socket: accept works again, after {count} failed attempts ({error})");
+    }
+}
+
+/// A connection was closed for sending no request in time.
+pub fn idle_closed() {
+    IDLE_CLOSED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A connection was served on the accept thread (no thread could be started).
+pub fn served_inline() {
+    SERVED_INLINE.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The counts `status -l` shows.
+pub struct Stats {
+    pub open: u64,
+    pub max: u64,
+    pub refused: u64,
+    pub idle_closed: u64,
+    pub served_inline: u64,
+    /// The error of a failing `accept()` and its failures in a row.
+    pub accept_failing: Option<(String, u64)>,
+}
+
+pub fn stats(sup: &Supervisor) -> Stats {
+    Stats {
+        open: OPEN.load(Ordering::SeqCst) as u64,
+        max: max_connections(sup),
+        refused: REFUSED.load(Ordering::Relaxed),
+        idle_closed: IDLE_CLOSED.load(Ordering::Relaxed),
+        served_inline: SERVED_INLINE.load(Ordering::Relaxed),
+        accept_failing: ACCEPT_FAILING.lock().clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_cap_is_an_eighth_of_the_fd_limit_up_to_256() {
+        assert_eq!(default_max_connections(1024), 128);
+        assert_eq!(default_max_connections(1 << 20), 256);
+        assert_eq!(default_max_connections(4), 1);
+    }
+
+    #[test]
+    fn the_cap_refuses_the_connection_over_it() {
+        assert!(check(2, 3, 10, 1 << 20, 0).is_ok());
+        let why = check(3, 3, 10, 1 << 20, 0).unwrap_err();
+        assert!(why.contains("3 open, max_connections is 3"), "{why}");
+    }
+
+    #[test]
+    fn the_reserve_for_instances_is_never_taken() {
+        // 10 instances keep 6 × 10 + 64 = 124 descriptors free.
+        assert!(check(0, 100, 100, 227, 10).is_ok());
+        let why = check(0, 100, 101, 227, 10).unwrap_err();
+        assert!(why.contains("kept for the programs"), "{why}");
+        assert!(
+            check(0, 100, 101, 227, 0).is_ok(),
+            "no instances, less kept"
+        );
+    }
+}
