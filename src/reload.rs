@@ -121,9 +121,15 @@ impl Reloader {
         }
         crate::notify::configure(new.daemon.notify.clone());
         let counts = count(&plan.programs);
+        // Only a file that says `programs: {}` loads with no program (an empty or
+        // truncated one is an error), so this is what the user asked for: say it.
+        let removes_every_program = new.programs.is_empty() && !old.programs.is_empty();
         match self.sup.apply(&plan, new) {
             Ok(program_lines) => lines.extend(program_lines),
             Err(e) => lines.push(format!("ERROR ({e})")),
+        }
+        if removes_every_program {
+            lines.push("taskmaster: removed every program (the file says `programs: {}`)".into());
         }
         for line in &lines {
             info!("reload: {line}");

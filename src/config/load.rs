@@ -63,6 +63,14 @@ pub const PROGRAM_KEYS: &[&str] = &[
     "user",
 ];
 
+/// The error for a file without a `programs` key (an empty file included).
+pub(crate) const NO_PROGRAMS: &str =
+    "no `programs`: an empty or truncated file? write `programs: {}` for none";
+
+/// The error for `programs:` with nothing after it.
+const EMPTY_PROGRAMS: &str =
+    "`programs` is empty (null): a truncated file? write `programs: {}` for none";
+
 /// Default detach key: Ctrl-\ as in dtach and abduco.
 pub const DEFAULT_DETACH_KEY: u8 = 0x1c;
 
@@ -205,12 +213,21 @@ impl Walk<'_> {
     fn root(&mut self, root: &Node) -> Option<(DaemonSettings, Programs)> {
         let at = At::root();
         match root {
-            Node::Null => Some((self.daemon(None, &at.key("taskmaster"))?, Programs::new())),
+            Node::Null => {
+                self.checker.error(&at, NO_PROGRAMS);
+                None
+            }
             Node::Map(entries) => {
+                let before = self.checker.issues.len();
                 self.checker
                     .unknown_keys(entries, &at, TOP_KEYS, "top-level key");
+                let misspelt = self.checker.issues.len() > before;
                 let daemon = self.daemon(root.get("taskmaster"), &at.key("taskmaster"));
-                let programs = self.programs(root.get("programs"), &at.key("programs"));
+                let programs = match root.get("programs") {
+                    // `program:` is not a truncated file: its own error says it.
+                    None if misspelt => None,
+                    node => self.programs(node, &at.key("programs")),
+                };
                 Some((daemon?, programs?))
             }
             _ => {
@@ -221,10 +238,20 @@ impl Walk<'_> {
         }
     }
 
-    /// The `programs:` section (absent or empty: no program).
+    /// The `programs:` section. Absent or empty (`programs:` and nothing after it)
+    /// is an error: that is what a file truncated by an editor or a tool looks
+    /// like, and applying it would stop everything. No program at all must be said
+    /// with `programs: {}`.
     fn programs(&mut self, node: Option<&Node>, at: &At) -> Option<Programs> {
         let entries = match node {
-            None | Some(Node::Null) => return Some(Programs::new()),
+            None => {
+                self.checker.error(&At::root(), NO_PROGRAMS);
+                return None;
+            }
+            Some(Node::Null) => {
+                self.checker.error(at, EMPTY_PROGRAMS);
+                return None;
+            }
             Some(Node::Map(entries)) => entries,
             Some(other) => {
                 let expected = "a mapping of program names to their settings";

@@ -60,7 +60,7 @@ fn files_in_a_missing_directory_are_errors() {
     let base = dir.path().display();
     for (text, path) in [
         (
-            format!("taskmaster:\n  logfile: {base}/logs/taskmaster.log\n"),
+            format!("taskmaster:\n  logfile: {base}/logs/taskmaster.log\nprograms: {{}}\n"),
             "taskmaster.logfile",
         ),
         (
@@ -100,8 +100,9 @@ fn files_in_a_missing_directory_are_errors() {
 
 #[test]
 fn syslog_is_true_false_or_an_absolute_socket_path() {
-    let syslog =
-        |value: &str| parse(&format!("taskmaster:\n  syslog: {value}\n")).map(|c| c.daemon.syslog);
+    let syslog = |value: &str| {
+        parse(&format!("taskmaster:\n  syslog: {value}\nprograms: {{}}\n")).map(|c| c.daemon.syslog)
+    };
     assert_eq!(syslog("true"), Ok(Some("/dev/log".into())));
     assert_eq!(syslog("\"true\""), Ok(Some("/dev/log".into())));
     assert_eq!(syslog("false"), Ok(None));

@@ -144,7 +144,7 @@ fn unknown_fields_with_and_without_suggestions() {
         "unknown top-level key `program`: did you mean `programs`?"
     );
 
-    let e = one("taskmaster:\n  log_file: x\n");
+    let e = one("taskmaster:\n  log_file: x\nprograms: {}\n");
     assert_eq!(
         e.message,
         "unknown taskmaster setting `log_file`: did you mean `logfile`?"
@@ -238,7 +238,8 @@ fn bad_program_names() {
 
 #[test]
 fn bad_daemon_settings() {
-    let all = errors("taskmaster:\n  tail_buffer: 0\n  detach_key: \"^^^\"\n  socket: 3\n");
+    let all =
+        errors("taskmaster:\n  tail_buffer: 0\n  detach_key: \"^^^\"\n  socket: 3\nprograms: {}\n");
     let paths: Vec<_> = all.iter().map(|e| (e.line, e.path.as_str())).collect();
     assert_eq!(
         paths,
@@ -248,7 +249,7 @@ fn bad_daemon_settings() {
             (Some(4), "taskmaster.socket"),
         ]
     );
-    assert!(one("taskmaster: 3\n")
+    assert!(one("taskmaster: 3\nprograms: {}\n")
         .message
         .contains("a mapping of daemon settings"));
     assert!(one("programs: [a]\n")
@@ -409,4 +410,33 @@ fn bad_dependencies() {
         errs.iter().any(|e| e.path == "programs.a.priority"),
         "{errs:?}"
     );
+}
+
+#[test]
+fn an_empty_or_truncated_file_is_an_error_not_zero_programs() {
+    use super::super::load::NO_PROGRAMS;
+    // What an editor or a tool leaves while it rewrites the file: applying any
+    // of these would stop every program.
+    for text in [
+        "",
+        "\n\n",
+        "# nothing but a comment\n",
+        "---\n",
+        "taskmaster:\n",
+        "taskmaster:\n  tail_buffer: 1024\n",
+    ] {
+        let e = one(text);
+        assert_eq!(e.message, NO_PROGRAMS, "{text:?}");
+        assert!(e.message.contains("write `programs: {}` for none"));
+        assert_eq!(e.path, "", "{text:?}");
+    }
+    let e = one("taskmaster:\n  tail_buffer: 1024\nprograms:\n");
+    assert_eq!(e.path, "programs");
+    assert!(
+        e.message.contains("truncated") && e.message.contains("write `programs: {}` for none"),
+        "{e:?}"
+    );
+    // An error elsewhere is still reported beside it.
+    let all = errors("taskmaster:\n  tail_bufer: 1\n");
+    assert_eq!(all.len(), 2, "{all:#?}");
 }

@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod during_transitions;
+mod empty;
 mod fields;
 mod invalid;
 mod numprocs;
