@@ -16,6 +16,7 @@ use super::locate::raw_scalar;
 use super::model::{
     Config, DaemonSettings, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig, Rotation,
 };
+use super::nesting;
 use super::resolve::{self, System};
 use super::tree::{self, Node};
 
@@ -82,18 +83,50 @@ pub fn default_config_path() -> PathBuf {
     PathBuf::from("./taskmaster.yaml")
 }
 
+/// Largest configuration file read (16 MiB): thousands of programs fit many times
+/// over; a larger file is a mistake (or `/dev/zero`) that must not fill memory.
+pub(crate) const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
 /// Reads and validates the file at `path`. An unreadable file is one error naming it.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    match std::fs::read_to_string(path) {
+    match read_config(path) {
         Ok(text) => parse(&text, path),
-        Err(error) => Err(ConfigErrors(vec![ConfigError {
+        Err(message) => Err(ConfigErrors(vec![ConfigError {
             file: absolute(path),
             line: None,
             column: None,
             path: String::new(),
-            message: format!("cannot read the configuration file: {error}"),
+            message: format!("cannot read the configuration file: {message}"),
         }])),
     }
+}
+
+/// The text of the configuration file: a regular file of at most
+/// [`MAX_CONFIG_BYTES`]. Opened non-blocking, so a FIFO at the path is refused
+/// instead of holding the reload (and every later one) until a writer comes.
+fn read_config(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let metadata = file.metadata().map_err(|e| e.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".into());
+    }
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "larger than {} MiB (the most taskmaster reads)",
+            MAX_CONFIG_BYTES >> 20
+        ));
+    }
+    Ok(text)
 }
 
 /// Validates `text` as the contents of `file`, which names the file in messages
@@ -134,6 +167,15 @@ pub(crate) fn parse_with(text: &str, file: &Path, system: &System) -> Result<Con
     let dir = file
         .parent()
         .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+    if let Err(deep) = nesting::check(text) {
+        return Err(ConfigErrors(vec![ConfigError {
+            file,
+            line: Some(deep.line),
+            column: Some(deep.column),
+            path: String::new(),
+            message: deep.message(),
+        }]));
+    }
     let mut checker = Checker::default();
     let root = match tree::build(text, &mut checker.issues) {
         Ok(root) => root,
@@ -305,7 +347,9 @@ impl Walk<'_> {
                 None
             }
         };
-        let numprocs = c.field(node, at, "numprocs", 1, |n| fields::integer(n, 1));
+        let numprocs = c.field(node, at, "numprocs", 1, |n| {
+            fields::bounded(n, 1, fields::MAX_NUMPROCS.into())
+        });
         let autostart = c.field(node, at, "autostart", defaults.autostart, fields::boolean);
         let autorestart = c.field(
             node,
@@ -336,7 +380,7 @@ impl Walk<'_> {
         let rotation = |c: &mut Checker, stream: &str| -> Option<Rotation> {
             let maxbytes = c.field(node, at, &format!("{stream}_maxbytes"), 0, fields::bytes);
             let backups = c.field(node, at, &format!("{stream}_backups"), 0, |n| {
-                fields::integer(n, 0)
+                fields::bounded(n, 0, fields::MAX_BACKUPS.into())
             });
             Some(Rotation {
                 maxbytes: maxbytes?,
