@@ -97,6 +97,12 @@ impl Reloader {
             }
         };
         let plan = config::diff(&old, &new);
+        // Everything that can fail in the program part first, before anything
+        // changes: a reload is applied whole or not at all.
+        let prepared = match self.sup.prepare(&plan, new.daemon.tail_buffer) {
+            Ok(prepared) => prepared,
+            Err(e) => return refused(&e.to_string()),
+        };
         let mut lines = Vec::new();
         if let Some(path) = &plan.logfile {
             match self.log.reopen(&new.daemon) {
@@ -124,10 +130,7 @@ impl Reloader {
         // Only a file that says `programs: {}` loads with no program (an empty or
         // truncated one is an error), so this is what the user asked for: say it.
         let removes_every_program = new.programs.is_empty() && !old.programs.is_empty();
-        match self.sup.apply(&plan, new) {
-            Ok(program_lines) => lines.extend(program_lines),
-            Err(e) => lines.push(format!("ERROR ({e})")),
-        }
+        lines.extend(self.sup.apply(&plan, new, prepared));
         if removes_every_program {
             lines.push("taskmaster: removed every program (the file says `programs: {}`)".into());
         }
@@ -175,6 +178,19 @@ impl Reloader {
             }
         }
     }
+}
+
+/// A reload that cannot be applied in full (no thread for a new instance): it
+/// was not begun, and the reply and the log say what was refused.
+fn refused(why: &str) -> Reply {
+    warn!("reload refused, nothing changed: {why}");
+    crate::notify::event(
+        "reload_failed",
+        "",
+        Some(std::process::id() as i32),
+        &format!("reload refused, nothing changed: {why}"),
+    );
+    Reply::error(format!("ERROR (reload refused; nothing changed)\n{why}"))
 }
 
 /// (added, removed, changed) programs.
