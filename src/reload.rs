@@ -97,6 +97,12 @@ impl Reloader {
             }
         };
         let plan = config::diff(&old, &new);
+        // Everything that can fail in the program part first, before anything
+        // changes: a reload is applied whole or not at all.
+        let prepared = match self.sup.prepare(&plan, new.daemon.tail_buffer) {
+            Ok(prepared) => prepared,
+            Err(e) => return refused(&e.to_string()),
+        };
         let mut lines = Vec::new();
         if let Some(path) = &plan.logfile {
             match self.log.reopen(&new.daemon) {
@@ -127,9 +133,12 @@ impl Reloader {
         }
         crate::notify::configure(new.daemon.notify.clone());
         let counts = count(&plan.programs);
-        match self.sup.apply(&plan, new) {
-            Ok(program_lines) => lines.extend(program_lines),
-            Err(e) => lines.push(format!("ERROR ({e})")),
+        // Only a file that says `programs: {}` loads with no program (an empty or
+        // truncated one is an error), so this is what the user asked for: say it.
+        let removes_every_program = new.programs.is_empty() && !old.programs.is_empty();
+        lines.extend(self.sup.apply(&plan, new, prepared));
+        if removes_every_program {
+            lines.push("taskmaster: removed every program (the file says `programs: {}`)".into());
         }
         for line in &lines {
             info!("reload: {line}");
@@ -196,6 +205,19 @@ impl Reloader {
             }
         }
     }
+}
+
+/// A reload that cannot be applied in full (no thread for a new instance): it
+/// was not begun, and the reply and the log say what was refused.
+fn refused(why: &str) -> Reply {
+    warn!("reload refused, nothing changed: {why}");
+    crate::notify::event(
+        "reload_failed",
+        "",
+        Some(std::process::id() as i32),
+        &format!("reload refused, nothing changed: {why}"),
+    );
+    Reply::error(format!("ERROR (reload refused; nothing changed)\n{why}"))
 }
 
 /// (added, removed, changed) programs.

@@ -10,21 +10,15 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::config::{Config, ProgramChange, ProgramConfig, ReloadPlan};
-use crate::watch::{start_watcher, Command, Instance, State};
+use crate::config::{Config, ProgramConfig};
+use crate::watch::{start_watcher, Command, Instance};
 
+mod apply;
 mod order;
 mod sequence;
 
+pub use apply::Prepared;
 use sequence::Waiting;
-
-/// A reload step whose end a reload waits for, outside the registry lock.
-enum Pending {
-    /// Removed: wait until the watcher has stopped its child and ended.
-    Gone(Arc<Instance>),
-    /// Started or restarted: wait until the command was applied and any stop done.
-    Settled(Arc<Instance>, u64),
-}
 
 /// One program and its instances, index order.
 pub struct ProgramEntry {
@@ -56,6 +50,30 @@ pub fn dependency_changed() {
     if let Some(tx) = SCHEDULER.get() {
         let _ = tx.send(());
     }
+}
+
+/// Ends the watchers of instances that were never put in the registry (a reload
+/// that could not be applied in full): they never started a child, so each ends
+/// at once. Returns when all have.
+fn discard(instances: &[Arc<Instance>]) {
+    for instance in instances {
+        instance.send(Command::Remove);
+    }
+    for instance in instances {
+        instance.wait_for(u64::MAX, |_| false);
+    }
+}
+
+/// Debug builds only: `TASKMASTER_TEST_FAIL_THREAD_FOR=NAME` makes the creation of
+/// instance NAME fail as if no thread were available (EAGAIN), so a test can see a
+/// reload refused whole; as root, RLIMIT_NPROC would not do it.
+fn failpoint(name: &str) -> std::io::Result<()> {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("TASKMASTER_TEST_FAIL_THREAD_FOR").is_some_and(|v| v == name) {
+        return Err(nix::errno::Errno::EAGAIN.into());
+    }
+    let _ = name;
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,11 +110,28 @@ impl Supervisor {
         tail_buffer: usize,
     ) -> Result<ProgramEntry, SupervisorError> {
         let config = Arc::new(program.clone());
-        let mut instances = Vec::with_capacity(program.numprocs as usize);
-        for index in 0..program.numprocs {
-            instances.push(Self::create_instance(&config, index, tail_buffer)?);
-        }
+        let instances = Self::create_instances(&config, 0, tail_buffer)?;
         Ok(ProgramEntry { config, instances })
+    }
+
+    /// Instances `from..numprocs` of a program, each with its watcher; all or none
+    /// (those made before a failure are discarded).
+    fn create_instances(
+        config: &Arc<ProgramConfig>,
+        from: u32,
+        tail_buffer: usize,
+    ) -> Result<Vec<Arc<Instance>>, SupervisorError> {
+        let mut instances = Vec::with_capacity(config.numprocs.saturating_sub(from) as usize);
+        for index in from..config.numprocs {
+            match Self::create_instance(config, index, tail_buffer) {
+                Ok(instance) => instances.push(instance),
+                Err(e) => {
+                    discard(&instances);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(instances)
     }
 
     fn create_instance(
@@ -111,6 +146,10 @@ impl Supervisor {
                 source: e.into(),
             })?;
         let instance = Arc::new(instance);
+        failpoint(&name).map_err(|source| SupervisorError {
+            name: name.clone(),
+            source,
+        })?;
         start_watcher(instance.clone(), config.clone())
             .map_err(|source| SupervisorError { name, source })?;
         Ok(instance)
@@ -174,154 +213,6 @@ impl Supervisor {
             }
         }
         out
-    }
-
-    /// Applies a reload plan (SPEC §7) and returns one line per affected program.
-    /// Replies once removed instances are stopped and new or restarted ones spawned,
-    /// without waiting for their starttime.
-    pub fn apply(
-        &self,
-        plan: &ReloadPlan,
-        new_config: Config,
-    ) -> Result<Vec<String>, SupervisorError> {
-        let tail_buffer = new_config.daemon.tail_buffer;
-        let mut pending = Vec::new();
-        let mut lines = Vec::new();
-        {
-            let mut programs = self.programs.lock();
-            for change in &plan.programs {
-                let line = match change {
-                    ProgramChange::Added(config) => {
-                        let entry = self.create_program(config, tail_buffer)?;
-                        if config.policy.autostart && !config.policy.depends_on.is_empty() {
-                            self.pending
-                                .lock()
-                                .insert(config.name.clone(), Waiting::default());
-                        } else if config.policy.autostart {
-                            for i in &entry.instances {
-                                pending.push(Pending::Settled(i.clone(), i.send(Command::Start)));
-                            }
-                        }
-                        programs.insert(config.name.clone(), entry);
-                        "added".to_string()
-                    }
-                    ProgramChange::Removed(name) => {
-                        // Listed (STOPPING) until stopped, then forgotten below.
-                        if let Some(entry) = programs.get(name) {
-                            for i in &entry.instances {
-                                i.send(Command::Remove);
-                                pending.push(Pending::Gone(i.clone()));
-                            }
-                        }
-                        "removed".to_string()
-                    }
-                    ProgramChange::Changed {
-                        config,
-                        launch,
-                        policy,
-                        scale,
-                    } => {
-                        let Some(entry) = programs.get_mut(&config.name) else {
-                            continue;
-                        };
-                        Self::change_program(
-                            entry,
-                            config,
-                            launch,
-                            policy,
-                            *scale,
-                            tail_buffer,
-                            &mut pending,
-                        )?
-                    }
-                };
-                lines.push(format!("{}: {line}", change.name()));
-            }
-        }
-        *self.config.lock() = Arc::new(new_config);
-        for p in pending {
-            match p {
-                Pending::Gone(i) => {
-                    i.wait_for(u64::MAX, |_| false);
-                }
-                Pending::Settled(i, seq) => {
-                    i.wait_for(seq, |s| s.state != State::Stopping);
-                }
-            }
-        }
-        // Forget what has stopped for good: removed programs and scaled-down instances.
-        let mut programs = self.programs.lock();
-        for change in &plan.programs {
-            if let ProgramChange::Removed(name) = change {
-                programs.remove(name);
-            }
-        }
-        for entry in programs.values_mut() {
-            // A crashed instance stays listed (FATAL, with the reason) until restart.
-            entry.instances.retain(|i| {
-                let s = i.status();
-                !s.finished || s.crashed
-            });
-        }
-        drop(programs);
-        self.schedule();
-        Ok(lines)
-    }
-
-    /// Updates one program's entry in place; returns its reply text.
-    fn change_program(
-        entry: &mut ProgramEntry,
-        config: &ProgramConfig,
-        launch: &[&'static str],
-        policy: &[&'static str],
-        scale: Option<(u32, u32)>,
-        tail_buffer: usize,
-        pending: &mut Vec<Pending>,
-    ) -> Result<String, SupervisorError> {
-        let config = Arc::new(config.clone());
-        entry.config = config.clone();
-        let mut parts = Vec::new();
-        // Scale down: the highest-numbered instances go (they stay listed, STOPPING,
-        // until stopped; `apply` forgets them then).
-        let keep = config.numprocs as usize;
-        for i in entry.instances.iter().skip(keep) {
-            i.send(Command::Remove);
-            pending.push(Pending::Gone(i.clone()));
-        }
-        let mut restarted = 0;
-        for (index, i) in entry.instances.iter().take(keep).enumerate() {
-            i.rename(config.instance_name(index as u32));
-            i.send(Command::Update(config.clone()));
-            // A running instance takes a new launch spec by restarting; Stop then
-            // Start queue up, the start happening once the stop is complete.
-            if !launch.is_empty() && matches!(i.status().state, State::Starting | State::Running) {
-                i.send(Command::Stop);
-                pending.push(Pending::Settled(i.clone(), i.send(Command::Start)));
-                restarted += 1;
-            }
-        }
-        // Scale up: new instances at the end.
-        for index in entry.instances.len() as u32..config.numprocs {
-            let i = Self::create_instance(&config, index, tail_buffer)?;
-            if config.policy.autostart {
-                pending.push(Pending::Settled(i.clone(), i.send(Command::Start)));
-            }
-            entry.instances.push(i);
-        }
-        if let Some((old, new)) = scale {
-            parts.push(format!("scaled {old} -> {new}"));
-        }
-        if !launch.is_empty() {
-            let fields = launch.join(", ");
-            parts.push(match restarted {
-                0 => format!("updated ({fields} changed; nothing was running)"),
-                _ => format!("restarted ({fields} changed)"),
-            });
-        }
-        if !policy.is_empty() {
-            parts.push(format!("updated in place ({} changed)", policy.join(", ")));
-        }
-        Ok(parts.join(", "))
     }
 
     /// SIGKILL to every process group still alive (second SIGINT/SIGTERM).

@@ -88,13 +88,25 @@ impl At {
                     if !path.is_empty() {
                         path.push('.');
                     }
-                    path.push_str(name);
+                    path.push_str(&shortened(name));
                 }
                 (Seg::Entry(_), None) => {}
             }
         }
         path
     }
+}
+
+/// A key as it reads in a path: a long one (a hostile or damaged file can have
+/// keys of megabytes) cut after its first 40 characters, so that every message
+/// stays a line a terminal can show.
+fn shortened(name: &str) -> std::borrow::Cow<'_, str> {
+    const LONGEST: usize = 64;
+    if name.chars().count() <= LONGEST {
+        return name.into();
+    }
+    let start: String = name.chars().take(40).collect();
+    format!("{start}…").into()
 }
 
 /// One problem, before its position is known.

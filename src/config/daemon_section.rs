@@ -55,13 +55,15 @@ impl Walk<'_> {
             fields::detach_key,
         );
         let tail_buffer = c.field(node, at, "tail_buffer", DEFAULT_TAIL_BUFFER, |n| {
-            fields::integer(n, 1)
+            fields::bounded(n, 1, fields::MAX_TAIL_BUFFER as i128)
         });
         let notify = self.notify(node.get("notify"), &at.key("notify"));
         let c = &mut self.checker;
         let syslog = c.field(node, at, "syslog", None, syslog);
         let log_maxbytes = c.field(node, at, "logfile_maxbytes", 0, fields::bytes);
-        let log_backups = c.field(node, at, "logfile_backups", 0, |n| fields::integer(n, 0));
+        let log_backups = c.field(node, at, "logfile_backups", 0, |n| {
+            fields::bounded(n, 0, fields::MAX_BACKUPS.into())
+        });
         let max_connections = c.field(node, at, "max_connections", None, |n| {
             fields::integer::<u32>(n, 1).and_then(|max| match max {
                 0..=MAX_CONNECTIONS => Ok(Some(max)),

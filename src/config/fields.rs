@@ -43,6 +43,28 @@ pub(crate) fn integer<T: TryFrom<i128>>(node: &Node, min: i128) -> Result<T, Str
     }
 }
 
+/// Most instances of one program: far beyond real use, small enough that a typo
+/// (an extra zero or three) is an error instead of an attempt to start millions of
+/// threads.
+pub(crate) const MAX_NUMPROCS: u32 = 10_000;
+
+/// Most rotated files kept (`*_backups`): each rotation renames every one of them.
+pub(crate) const MAX_BACKUPS: u32 = 1000;
+
+/// Most bytes of recent output kept per instance and stream (`tail_buffer`): 16 MiB.
+pub(crate) const MAX_TAIL_BUFFER: usize = 16 << 20;
+
+/// An integer in `min..=max`.
+pub(crate) fn bounded<T: TryFrom<i128>>(node: &Node, min: i128, max: i128) -> Result<T, String> {
+    let expected = format!("an integer from {min} to {max}");
+    match node {
+        Node::Int(i) if (min..=max).contains(i) => {
+            T::try_from(*i).map_err(|_| wrong(node, &expected))
+        }
+        _ => Err(wrong(node, &expected)),
+    }
+}
+
 /// `startretries`: an integer ≥ 0, or `infinite`.
 pub(crate) fn retries(node: &Node) -> Result<u32, String> {
     match node {
@@ -288,16 +310,29 @@ pub(crate) fn env_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A program name: non-empty, no `:` (instances are `NAME:K`) or whitespace (names
-/// are typed in commands), and not `all` (which means every program in commands).
+/// Longest program name, in bytes. Names are typed in commands and shown in
+/// columns; 255 is the longest file name most file systems take.
+pub(crate) const MAX_NAME_BYTES: usize = 255;
+
+/// A program name: non-empty, at most [`MAX_NAME_BYTES`], no `:` (instances are
+/// `NAME:K`), whitespace (names are typed in commands) or control character (names
+/// are printed on terminals and in the log), and not `all` (which means every
+/// program in commands).
 pub(crate) fn program_name(name: &str) -> Result<(), String> {
     if name == "all" {
         return Err("`all` cannot be a program name: in commands it means every program".into());
     }
-    if name.is_empty() || name.contains(|c: char| c == ':' || c.is_whitespace()) {
+    if name.len() > MAX_NAME_BYTES {
+        let start: String = name.chars().take(20).collect();
         return Err(format!(
-            "invalid program name {name:?}: it must be non-empty and contain no `:` \
-             or whitespace (instances are named NAME:K)"
+            "program name {start:?}… is {} bytes long: at most {MAX_NAME_BYTES}",
+            name.len()
+        ));
+    }
+    if name.is_empty() || name.contains(|c: char| c == ':' || c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "invalid program name {name:?}: it must be non-empty and contain no `:`, \
+             whitespace or control character (instances are named NAME:K)"
         ));
     }
     Ok(())

@@ -163,4 +163,12 @@ fn program_names() {
     assert!(program_name("a b").is_err());
     assert!(program_name("a\tb").is_err());
     assert!(program_name("all").unwrap_err().contains("every program"));
+    assert!(program_name("a\u{1b}[2J").unwrap_err().contains("control"));
+    assert!(program_name("a\u{7f}").is_err());
+    assert!(program_name(&"n".repeat(255)).is_ok());
+    assert!(program_name(&"é".repeat(127)).is_ok());
+    let long = program_name(&"n".repeat(256)).unwrap_err();
+    assert!(long.contains("256 bytes long: at most 255"), "{long}");
+    assert!(long.len() < 100, "{long}");
+    assert!(program_name(&"é".repeat(128)).is_err());
 }

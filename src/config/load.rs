@@ -16,6 +16,7 @@ use super::locate::raw_scalar;
 use super::model::{
     Config, DaemonSettings, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig, Rotation,
 };
+use super::nesting;
 use super::resolve::{self, System};
 use super::tree::{self, Node};
 
@@ -65,6 +66,14 @@ pub const PROGRAM_KEYS: &[&str] = &[
     "user",
 ];
 
+/// The error for a file without a `programs` key (an empty file included).
+pub(crate) const NO_PROGRAMS: &str =
+    "no `programs`: an empty or truncated file? write `programs: {}` for none";
+
+/// The error for `programs:` with nothing after it.
+const EMPTY_PROGRAMS: &str =
+    "`programs` is empty (null): a truncated file? write `programs: {}` for none";
+
 /// Default detach key: Ctrl-\ as in dtach and abduco.
 pub const DEFAULT_DETACH_KEY: u8 = 0x1c;
 
@@ -79,18 +88,50 @@ pub fn default_config_path() -> PathBuf {
     PathBuf::from("./taskmaster.yaml")
 }
 
+/// Largest configuration file read (16 MiB): thousands of programs fit many times
+/// over; a larger file is a mistake (or `/dev/zero`) that must not fill memory.
+pub(crate) const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
 /// Reads and validates the file at `path`. An unreadable file is one error naming it.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    match std::fs::read_to_string(path) {
+    match read_config(path) {
         Ok(text) => parse(&text, path),
-        Err(error) => Err(ConfigErrors(vec![ConfigError {
+        Err(message) => Err(ConfigErrors(vec![ConfigError {
             file: absolute(path),
             line: None,
             column: None,
             path: String::new(),
-            message: format!("cannot read the configuration file: {error}"),
+            message: format!("cannot read the configuration file: {message}"),
         }])),
     }
+}
+
+/// The text of the configuration file: a regular file of at most
+/// [`MAX_CONFIG_BYTES`]. Opened non-blocking, so a FIFO at the path is refused
+/// instead of holding the reload (and every later one) until a writer comes.
+fn read_config(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let metadata = file.metadata().map_err(|e| e.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".into());
+    }
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "larger than {} MiB (the most taskmaster reads)",
+            MAX_CONFIG_BYTES >> 20
+        ));
+    }
+    Ok(text)
 }
 
 /// Validates `text` as the contents of `file`, which names the file in messages
@@ -131,6 +172,15 @@ pub(crate) fn parse_with(text: &str, file: &Path, system: &System) -> Result<Con
     let dir = file
         .parent()
         .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+    if let Err(deep) = nesting::check(text) {
+        return Err(ConfigErrors(vec![ConfigError {
+            file,
+            line: Some(deep.line),
+            column: Some(deep.column),
+            path: String::new(),
+            message: deep.message(),
+        }]));
+    }
     let mut checker = Checker::default();
     let root = match tree::build(text, &mut checker.issues) {
         Ok(root) => root,
@@ -210,12 +260,21 @@ impl Walk<'_> {
     fn root(&mut self, root: &Node) -> Option<(DaemonSettings, Programs)> {
         let at = At::root();
         match root {
-            Node::Null => Some((self.daemon(None, &at.key("taskmaster"))?, Programs::new())),
+            Node::Null => {
+                self.checker.error(&at, NO_PROGRAMS);
+                None
+            }
             Node::Map(entries) => {
+                let before = self.checker.issues.len();
                 self.checker
                     .unknown_keys(entries, &at, TOP_KEYS, "top-level key");
+                let misspelt = self.checker.issues.len() > before;
                 let daemon = self.daemon(root.get("taskmaster"), &at.key("taskmaster"));
-                let programs = self.programs(root.get("programs"), &at.key("programs"));
+                let programs = match root.get("programs") {
+                    // `program:` is not a truncated file: its own error says it.
+                    None if misspelt => None,
+                    node => self.programs(node, &at.key("programs")),
+                };
                 Some((daemon?, programs?))
             }
             _ => {
@@ -226,10 +285,20 @@ impl Walk<'_> {
         }
     }
 
-    /// The `programs:` section (absent or empty: no program).
+    /// The `programs:` section. Absent or empty (`programs:` and nothing after it)
+    /// is an error: that is what a file truncated by an editor or a tool looks
+    /// like, and applying it would stop everything. No program at all must be said
+    /// with `programs: {}`.
     fn programs(&mut self, node: Option<&Node>, at: &At) -> Option<Programs> {
         let entries = match node {
-            None | Some(Node::Null) => return Some(Programs::new()),
+            None => {
+                self.checker.error(&At::root(), NO_PROGRAMS);
+                return None;
+            }
+            Some(Node::Null) => {
+                self.checker.error(at, EMPTY_PROGRAMS);
+                return None;
+            }
             Some(Node::Map(entries)) => entries,
             Some(other) => {
                 let expected = "a mapping of program names to their settings";
@@ -283,7 +352,9 @@ impl Walk<'_> {
                 None
             }
         };
-        let numprocs = c.field(node, at, "numprocs", 1, |n| fields::integer(n, 1));
+        let numprocs = c.field(node, at, "numprocs", 1, |n| {
+            fields::bounded(n, 1, fields::MAX_NUMPROCS.into())
+        });
         let autostart = c.field(node, at, "autostart", defaults.autostart, fields::boolean);
         let autorestart = c.field(
             node,
@@ -314,7 +385,7 @@ impl Walk<'_> {
         let rotation = |c: &mut Checker, stream: &str| -> Option<Rotation> {
             let maxbytes = c.field(node, at, &format!("{stream}_maxbytes"), 0, fields::bytes);
             let backups = c.field(node, at, &format!("{stream}_backups"), 0, |n| {
-                fields::integer(n, 0)
+                fields::bounded(n, 0, fields::MAX_BACKUPS.into())
             });
             Some(Rotation {
                 maxbytes: maxbytes?,

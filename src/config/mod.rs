@@ -6,6 +6,7 @@
 //!
 //! Layout: `model.rs` is the validated data model the rest of taskmaster uses;
 //! `load.rs` walks the document; `fields.rs` and `resolve.rs` check single values;
+//! `nesting.rs` refuses deep `[`/`{` nesting in one pass before any parsing;
 //! `tree.rs` parses YAML into a tree that keeps duplicate keys visible; `locate.rs`
 //! finds the line and column of a value; `check.rs` collects the problems;
 //! `suggest.rs` proposes the nearest field name; `error.rs` is what callers get.
@@ -19,6 +20,7 @@ mod fields;
 mod load;
 mod locate;
 mod model;
+mod nesting;
 mod program_section;
 mod resolve;
 mod suggest;

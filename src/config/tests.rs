@@ -180,13 +180,9 @@ fn defaults() {
         connection_idle_timeout: Duration::from_secs(60),
     };
     assert_eq!(config.daemon, daemon);
-    for empty in [
-        "",
-        "# nothing\n",
-        "programs:\n",
-        "programs: {}\n",
-        "taskmaster:\n",
-    ] {
+    // No program at all is said explicitly (an empty file is an error: see
+    // tests_errors.rs).
+    for empty in ["programs: {}\n", "taskmaster:\nprograms: {}\n"] {
         let config = ok(empty);
         assert!(config.programs.is_empty(), "{empty:?}");
         assert_eq!(config.daemon, daemon, "{empty:?}");
@@ -322,7 +318,9 @@ fn detach_keys_and_autorestart_booleans() {
         ("'^]'", 0x1d),
         ("q", b'q'),
     ] {
-        let config = ok(&format!("taskmaster:\n  detach_key: {written}\n"));
+        let config = ok(&format!(
+            "taskmaster:\n  detach_key: {written}\nprograms: {{}}\n"
+        ));
         assert_eq!(config.daemon.detach_key, key, "{written}");
     }
     assert_eq!(
@@ -459,7 +457,7 @@ fn timestamps_flag() {
 #[test]
 fn event_log_rotation() {
     use crate::config::Rotation;
-    let c = ok("taskmaster:\n  logfile_maxbytes: 10MB\n  logfile_backups: 3\n");
+    let c = ok("taskmaster:\n  logfile_maxbytes: 10MB\n  logfile_backups: 3\nprograms: {}\n");
     assert_eq!(
         c.daemon.log_rotation,
         Rotation {
@@ -475,7 +473,7 @@ fn event_log_rotation() {
 
 #[test]
 fn notify_section() {
-    let c = ok("taskmaster:\n  notify: {cmd: \"logger -t tm\"}\n");
+    let c = ok("taskmaster:\n  notify: {cmd: \"logger -t tm\"}\nprograms: {}\n");
     let n = c.daemon.notify.expect("notify");
     assert_eq!(n.argv, vec!["logger", "-t", "tm"]);
     assert_eq!(n.max_per_minute, 6);

@@ -60,7 +60,7 @@ fn files_in_a_missing_directory_are_errors() {
     let base = dir.path().display();
     for (text, path) in [
         (
-            format!("taskmaster:\n  logfile: {base}/logs/taskmaster.log\n"),
+            format!("taskmaster:\n  logfile: {base}/logs/taskmaster.log\nprograms: {{}}\n"),
             "taskmaster.logfile",
         ),
         (
@@ -100,8 +100,9 @@ fn files_in_a_missing_directory_are_errors() {
 
 #[test]
 fn syslog_is_true_false_or_an_absolute_socket_path() {
-    let syslog =
-        |value: &str| parse(&format!("taskmaster:\n  syslog: {value}\n")).map(|c| c.daemon.syslog);
+    let syslog = |value: &str| {
+        parse(&format!("taskmaster:\n  syslog: {value}\nprograms: {{}}\n")).map(|c| c.daemon.syslog)
+    };
     assert_eq!(syslog("true"), Ok(Some("/dev/log".into())));
     assert_eq!(syslog("\"true\""), Ok(Some("/dev/log".into())));
     assert_eq!(syslog("false"), Ok(None));
@@ -165,4 +166,31 @@ fn umask_errors_show_the_value_in_octal() {
         assert!(errs[0].message.starts_with(shown), "{written}: {}", errs[0]);
         assert!(errs[0].message.contains("at most 0777"), "{}", errs[0]);
     }
+}
+
+#[test]
+fn only_a_regular_file_of_bounded_size_is_read() {
+    use super::super::load;
+    let dir = TempDir::new("config-file-kinds");
+    let message = |path: &Path| match load(path) {
+        Ok(config) => panic!("{} loaded: {config:?}", path.display()),
+        Err(errors) => {
+            assert_eq!(errors.len(), 1, "{errors}");
+            errors.0[0].message.clone()
+        }
+    };
+    // A FIFO with no writer: refused at once, not waited on.
+    let fifo = dir.path().join("fifo.yaml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    assert!(message(&fifo).ends_with("not a regular file"));
+    assert!(message(dir.path()).ends_with("not a regular file"));
+    // Past 16 MiB: refused without reading on (a comment, so it would parse).
+    let big = dir.path().join("big.yaml");
+    let mut text = String::from("programs: {}\n#");
+    text.push_str(&"x".repeat((16 << 20) - text.len()));
+    std::fs::write(&big, &text).unwrap();
+    assert_eq!(load(&big).map(|c| c.programs.len()), Ok(0));
+    text.push('x');
+    std::fs::write(&big, &text).unwrap();
+    assert!(message(&big).contains("larger than 16 MiB"));
 }

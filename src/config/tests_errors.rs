@@ -84,7 +84,7 @@ programs:
         messages[0],
         "unknown field `autorestrt`: did you mean `autorestart`?"
     );
-    assert_eq!(messages[1], "found 0, expected an integer ≥ 1");
+    assert_eq!(messages[1], "found 0, expected an integer from 1 to 10000");
     assert!(messages[2].starts_with("found \"089\", expected an octal umask"));
     assert_eq!(
         messages[3],
@@ -144,7 +144,7 @@ fn unknown_fields_with_and_without_suggestions() {
         "unknown top-level key `program`: did you mean `programs`?"
     );
 
-    let e = one("taskmaster:\n  log_file: x\n");
+    let e = one("taskmaster:\n  log_file: x\nprograms: {}\n");
     assert_eq!(
         e.message,
         "unknown taskmaster setting `log_file`: did you mean `logfile`?"
@@ -184,7 +184,7 @@ fn bad_cmd() {
 #[test]
 fn bad_values_of_each_field() {
     let cases = [
-        ("numprocs: 0", "expected an integer ≥ 1"),
+        ("numprocs: 0", "expected an integer from 1 to 10000"),
         ("numprocs: two", "found \"two\""),
         ("autostart: yes", "expected true or false"),
         (
@@ -213,6 +213,20 @@ fn bad_values_of_each_field() {
         ("umask: 8", "octal umask"),
         ("umask: 2.2", "octal umask"),
         ("pty: 1", "expected true or false"),
+        (
+            "numprocs: 1000000000",
+            "found 1000000000, expected an integer from 1 to 10000",
+        ),
+        ("numprocs: 10001", "expected an integer from 1 to 10000"),
+        (
+            "numprocs: 99999999999999999999999999999999999999999",
+            "an integer from 1 to 10000",
+        ),
+        ("stdout_backups: 1001", "expected an integer from 0 to 1000"),
+        (
+            "stderr_backups: 4294967295",
+            "expected an integer from 0 to 1000",
+        ),
         ("user: no-such-user-xyz", "no such user"),
         ("user: !custom x", "a value tagged `!custom`"),
     ];
@@ -237,8 +251,52 @@ fn bad_program_names() {
 }
 
 #[test]
+fn names_and_sizes_are_bounded() {
+    let long = "n".repeat(65_533);
+    // An explicit key (`? `): a plain one is limited to 1024 characters by YAML.
+    let e = one(&format!("programs:\n  ? {long}\n  : {{cmd: x}}\n"));
+    assert_eq!(e.line, Some(2));
+    assert!(
+        e.message.contains("65533 bytes long: at most 255"),
+        "{}",
+        e.message
+    );
+    // The path names it by its start: one error stays one short line.
+    assert_eq!(e.path, format!("programs.{}…", "n".repeat(40)));
+    assert!(e.to_string().len() < 200, "{e}");
+    let at_limit = "n".repeat(255);
+    assert!(
+        super::ok(&format!("programs:\n  {at_limit}:\n    cmd: x\n"))
+            .programs
+            .contains_key(&at_limit)
+    );
+    let e = one("programs:\n  \"a\\u001b[2J\":\n    cmd: x\n");
+    assert!(e.message.contains("control character"), "{}", e.message);
+    for (text, path, wanted) in [
+        (
+            "tail_buffer: 16777217",
+            "taskmaster.tail_buffer",
+            "from 1 to 16777216",
+        ),
+        (
+            "logfile_backups: 1001",
+            "taskmaster.logfile_backups",
+            "from 0 to 1000",
+        ),
+    ] {
+        let e = one(&format!("taskmaster:\n  {text}\nprograms: {{}}\n"));
+        assert_eq!(e.path, path);
+        assert!(e.message.contains(wanted), "{}", e.message);
+    }
+    let c =
+        super::ok("taskmaster:\n  tail_buffer: 16777216\n  logfile_backups: 1000\nprograms: {}\n");
+    assert_eq!(c.daemon.tail_buffer, 16 << 20);
+}
+
+#[test]
 fn bad_daemon_settings() {
-    let all = errors("taskmaster:\n  tail_buffer: 0\n  detach_key: \"^^^\"\n  socket: 3\n");
+    let all =
+        errors("taskmaster:\n  tail_buffer: 0\n  detach_key: \"^^^\"\n  socket: 3\nprograms: {}\n");
     let paths: Vec<_> = all.iter().map(|e| (e.line, e.path.as_str())).collect();
     assert_eq!(
         paths,
@@ -248,7 +306,7 @@ fn bad_daemon_settings() {
             (Some(4), "taskmaster.socket"),
         ]
     );
-    assert!(one("taskmaster: 3\n")
+    assert!(one("taskmaster: 3\nprograms: {}\n")
         .message
         .contains("a mapping of daemon settings"));
     assert!(one("programs: [a]\n")
@@ -409,4 +467,51 @@ fn bad_dependencies() {
         errs.iter().any(|e| e.path == "programs.a.priority"),
         "{errs:?}"
     );
+}
+
+#[test]
+fn an_empty_or_truncated_file_is_an_error_not_zero_programs() {
+    use super::super::load::NO_PROGRAMS;
+    // What an editor or a tool leaves while it rewrites the file: applying any
+    // of these would stop every program.
+    for text in [
+        "",
+        "\n\n",
+        "# nothing but a comment\n",
+        "---\n",
+        "taskmaster:\n",
+        "taskmaster:\n  tail_buffer: 1024\n",
+    ] {
+        let e = one(text);
+        assert_eq!(e.message, NO_PROGRAMS, "{text:?}");
+        assert!(e.message.contains("write `programs: {}` for none"));
+        assert_eq!(e.path, "", "{text:?}");
+    }
+    let e = one("taskmaster:\n  tail_buffer: 1024\nprograms:\n");
+    assert_eq!(e.path, "programs");
+    assert!(
+        e.message.contains("truncated") && e.message.contains("write `programs: {}` for none"),
+        "{e:?}"
+    );
+    // An error elsewhere is still reported beside it.
+    let all = errors("taskmaster:\n  tail_bufer: 1\n");
+    assert_eq!(all.len(), 2, "{all:#?}");
+}
+
+#[test]
+fn deep_flow_nesting_is_refused_before_the_parser_sees_it() {
+    // Once a minute or more of parsing (quadratic in the depth), blocking reload.
+    // `{X: ` opens the first level at column 10; the 65th is refused.
+    for (open, n, column) in [("[", 200_000, 14 + 63), ("{a: ", 100_000, 14 + 4 * 63)] {
+        let text = format!(
+            "programs:\n  web:\n    cmd: x\n    env: {{X: {}}}\n",
+            open.repeat(n)
+        );
+        let e = one(&text);
+        assert_eq!(
+            e.message,
+            "nesting too deep: more than 64 levels of `[` / `{` (a damaged or hostile file?)"
+        );
+        assert_eq!((e.line, e.column), (Some(4), Some(column)), "{open}");
+    }
 }

@@ -62,7 +62,7 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     let width = rows
         .iter()
         .filter(|(_, r)| r.is_some())
-        .map(|(name, _)| name.len())
+        .map(|(name, _)| name.chars().count())
         .max()
         .unwrap_or(0)
         .max(30)
@@ -73,21 +73,32 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     };
     let lines: Vec<String> = daemon
         .into_iter()
-        .chain(rows.iter().map(|(name, r)| {
-            match r {
-                Some((_, s)) => {
-                    format!("{name:<width$}{:<10}{}", s.state.name(), describe(name, s))
-                        .trim_end()
-                        .to_string()
-                }
-                None => super::no_such_process(name),
-            }
+        .chain(rows.iter().map(|(name, r)| match r {
+            Some((_, s)) => line(name, width, s.state.name(), &describe(name, s)),
+            None => super::no_such_process(name),
         }))
         .collect();
     Reply {
         exit,
         ..Reply::ok(lines.join("\n"))
     }
+}
+
+/// One row: the name padded to `width` characters, the state to 10, then the
+/// description.
+///
+/// Padded by hand: a `format!` width above 65 535 panics, and a width comes from
+/// the data here (the longest name), so no name may ever reach that.
+fn line(name: &str, width: usize, state: &str, description: &str) -> String {
+    let mut out = String::with_capacity(width + 10 + description.len());
+    for (text, width) in [(name, width), (state, 10)] {
+        out.push_str(text);
+        let used = text.chars().count();
+        out.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
+    }
+    out.push_str(description);
+    out.truncate(out.trim_end().len());
+    out
 }
 
 /// An instance's name and status; `None` for an unknown name.
@@ -185,6 +196,20 @@ fn format_local_time(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_padded_whatever_the_length_of_the_name() {
+        assert_eq!(
+            line("web", 33, "RUNNING", "pid 1, uptime 0:00:01"),
+            format!("web{}RUNNING   pid 1, uptime 0:00:01", " ".repeat(30))
+        );
+        assert_eq!(line("é", 3, "STOPPED", ""), "é  STOPPED");
+        // Past u16::MAX a format width would panic.
+        let long = "n".repeat(70_000);
+        let row = line(&long, 70_003, "FATAL", "x");
+        assert_eq!(row.len(), 70_003 + 10 + 1);
+        assert!(row.starts_with(&long) && row.ends_with("FATAL     x"));
+    }
 
     #[test]
     fn uptime_reads_like_python_timedelta() {

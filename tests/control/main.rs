@@ -11,6 +11,7 @@ mod commands;
 #[path = "../common/mod.rs"]
 mod common;
 mod help;
+mod long_names;
 mod never_hangs;
 mod piped_shell;
 mod protocol;

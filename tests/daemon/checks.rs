@@ -221,3 +221,40 @@ fn bad_command_lines_get_an_error_and_the_daemon_stays_up() {
     assert_eq!(i["pid"], pid, "nothing changed: {i}");
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+/// An empty or truncated file is refused by `--check` and at start (exit 2, one
+/// message saying what to write); `programs: {}` is the explicit way to say none.
+#[test]
+fn an_empty_file_is_refused_and_programs_braces_is_not() {
+    let dir = TempDir::new("check-empty");
+    let empty = dir.path("empty.yaml");
+    std::fs::write(&empty, "").unwrap();
+    let (code, out, err) = check(&empty);
+    assert_eq!(code, 2, "stdout: {out}; stderr: {err}");
+    assert!(err.starts_with(&format!("{}:", empty.display())), "{err}");
+    assert!(
+        err.contains("no `programs`: an empty or truncated file? write `programs: {}` for none"),
+        "{err}"
+    );
+    // At start too: nothing is created, the daemon exits 2 with the same message.
+    let socket = dir.path("tm.sock");
+    let (code, _, err) = run_taskmaster(
+        &[
+            "-c".as_ref(),
+            empty.as_os_str(),
+            "--no-shell".as_ref(),
+            "--socket".as_ref(),
+            socket.as_os_str(),
+        ],
+        secs(20.0),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no `programs`"), "{err}");
+    assert!(!socket.exists());
+
+    let none = dir.path("none.yaml");
+    std::fs::write(&none, "programs: {}\n").unwrap();
+    let (code, out, err) = check(&none);
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(out.contains("OK (0 programs)"), "{out}");
+}

@@ -7,9 +7,11 @@
 //! condition holds for a stretch of time (`assert_stays`). The only fixed pause is the
 //! ~20 ms gap between the signals of the SIGHUP burst, which is the stimulus itself.
 
+mod atomic;
 #[path = "../common/mod.rs"]
 mod common;
 mod during_transitions;
+mod empty;
 mod fields;
 mod invalid;
 mod numprocs;
