@@ -19,7 +19,8 @@ fn connection_bounds_default_and_set() {
     let d = ok("programs: {}\n").daemon;
     assert_eq!(d.max_connections, None, "decided from the fd limit");
     assert_eq!(d.connection_idle_timeout, Duration::from_secs(60));
-    let d = ok("taskmaster:\n  max_connections: 8\n  connection_idle_timeout: 0.5\n").daemon;
+    let d = ok("taskmaster:\n  max_connections: 8\n  connection_idle_timeout: 0.5\nprograms: {}\n")
+        .daemon;
     assert_eq!(d.max_connections, Some(8));
     assert_eq!(d.connection_idle_timeout, Duration::from_millis(500));
 }
@@ -44,19 +45,19 @@ fn bad_connection_bounds() {
             "taskmaster.connection_idle_timeout",
         ),
     ] {
-        let paths = error_paths(&format!("taskmaster:\n  {text}\n"));
+        let paths = error_paths(&format!("taskmaster:\n  {text}\nprograms: {{}}\n"));
         assert_eq!(paths, [path], "{text}");
     }
 }
 
 #[test]
 fn notify_timeout_defaults_and_set() {
-    let n = ok("taskmaster:\n  notify: {cmd: logger}\n")
+    let n = ok("taskmaster:\n  notify: {cmd: logger}\nprograms: {}\n")
         .daemon
         .notify
         .expect("notify");
     assert_eq!(n.timeout, Duration::from_secs(30));
-    let n = ok("taskmaster:\n  notify: {cmd: logger, timeout: 2.5}\n")
+    let n = ok("taskmaster:\n  notify: {cmd: logger, timeout: 2.5}\nprograms: {}\n")
         .daemon
         .notify
         .expect("notify");
@@ -67,7 +68,7 @@ fn notify_timeout_defaults_and_set() {
 fn bad_notify_timeouts() {
     for value in ["0", "-2", "soon", "[1]"] {
         let paths = error_paths(&format!(
-            "taskmaster:\n  notify: {{cmd: logger, timeout: {value}}}\n"
+            "taskmaster:\n  notify: {{cmd: logger, timeout: {value}}}\nprograms: {{}}\n"
         ));
         assert_eq!(paths, ["taskmaster.notify.timeout"], "{value}");
     }
