@@ -172,12 +172,15 @@ impl Connection {
                 return;
             }
             if reply.shutdown {
-                (hooks.shutdown)(source.clone(), "shutdown");
-                // Answered when the shutdown has finished (or at once if too many wait).
+                // Answered when the shutdown has finished (or at once if too many
+                // wait, or it already has). Held before the shutdown is asked for:
+                // a quick one could otherwise be answered before this connection
+                // is among those waiting, and never be answered at all.
                 let held = match stream.try_clone() {
                     Ok(s) => hooks.shutdown_waiters.wait(s).is_ok(),
                     Err(_) => false,
                 };
+                (hooks.shutdown)(source.clone(), "shutdown");
                 if !held {
                     let _ = writer.write_all(reply_line(&reply).as_bytes());
                 }

@@ -57,7 +57,14 @@ pub fn reply_line(reply: &Reply) -> String {
 /// client that got its reply can start a new daemon at once. The connection stays
 /// open until then.
 #[derive(Default)]
-pub struct ShutdownWaiters(parking_lot::Mutex<Vec<UnixStream>>);
+pub struct ShutdownWaiters(parking_lot::Mutex<Waiting>);
+
+#[derive(Default)]
+struct Waiting {
+    streams: Vec<UnixStream>,
+    /// `answer` has run: a connection that comes later is answered at once.
+    answered: bool,
+}
 
 /// Waiting `shutdown` connections held at most; more are answered at once.
 const MAX_SHUTDOWN_WAITERS: usize = 64;
@@ -66,10 +73,10 @@ impl ShutdownWaiters {
     /// Holds `stream` until [`answer`](Self::answer); gives it back when full.
     pub(super) fn wait(&self, stream: UnixStream) -> Result<(), UnixStream> {
         let mut waiting = self.0.lock();
-        if waiting.len() >= MAX_SHUTDOWN_WAITERS {
+        if waiting.answered || waiting.streams.len() >= MAX_SHUTDOWN_WAITERS {
             return Err(stream);
         }
-        waiting.push(stream);
+        waiting.streams.push(stream);
         Ok(())
     }
 
@@ -77,7 +84,12 @@ impl ShutdownWaiters {
     /// does not read is given a second, not more.
     pub fn answer(&self, reply: &Reply) {
         let line = reply_line(reply);
-        for stream in self.0.lock().drain(..) {
+        let streams = {
+            let mut waiting = self.0.lock();
+            waiting.answered = true;
+            std::mem::take(&mut waiting.streams)
+        };
+        for stream in streams {
             let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
             let _ = (&stream).write_all(line.as_bytes());
             let _ = stream.shutdown(std::net::Shutdown::Both);
