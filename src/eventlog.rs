@@ -271,6 +271,13 @@ pub fn lines_suppressed(name: &str, counted: &Suppressed) {
         };
         parts.push(format!("{} ({status}; {how})", plural(*n, "exit", "exits")));
     }
+    if counted.outlived > 0 {
+        parts.push(plural(
+            counted.outlived,
+            "group outlived its leader",
+            "groups outlived their leader",
+        ));
+    }
     if counted.other_exits > 0 {
         parts.push(format!(
             "{} (other statuses)",
@@ -295,6 +302,15 @@ pub fn signal_failed(name: &str, sig: Signal, e: Errno) {
 
 pub fn output_lost(name: &str, pid: i32, reason: &str) {
     warn!("{name} (pid {pid}): {reason}; killing it, since nothing could read its output");
+}
+
+/// The leader `pgid` of a group exited on its own and `members` of it live on.
+pub fn group_outlived(name: &str, pgid: i32, members: usize, signal: Signal) {
+    let processes = if members == 1 { "process" } else { "processes" };
+    warn!(
+        "{name}: {members} {processes} of its group outlived it (pid {pgid} exited): {} sent",
+        signal.as_str()
+    );
 }
 
 pub fn group_killed(name: &str, pgid: i32) {

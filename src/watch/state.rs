@@ -95,6 +95,14 @@ pub enum Action {
     Spawn,
     /// Send a signal to the current child's process group.
     SignalGroup(Signal),
+    /// The leader of group `pgid` exited: members still alive get `signal` (when
+    /// set; then SIGCONT, see [`continue_after`]) now and SIGKILL at `kill_at`, so
+    /// nothing outlives its program, however the leader ended.
+    CleanUpGroup {
+        pgid: i32,
+        signal: Option<Signal>,
+        kill_at: Instant,
+    },
     /// Something worth an event-log line (and maybe a notice).
     Report(Report),
 }
@@ -163,6 +171,22 @@ pub struct Machine {
     pub shutting_down: bool,
     /// `Start` arrived while STOPPING: start again as soon as the stop completes.
     pub start_after_stop: bool,
+}
+
+/// Whether `signal` must be followed by SIGCONT: a stopped (SIGSTOP, SIGTSTP)
+/// process only acts on a signal it handles once it runs again, so without it a
+/// program that traps its stop signal to exit cleanly would wait, frozen, for the
+/// SIGKILL at `stoptime`. Harmless to a running process.
+pub fn continue_after(signal: Signal) -> bool {
+    !matches!(signal, Signal::SIGKILL | Signal::SIGCONT)
+}
+
+/// `SignalGroup(signal)`, then `SignalGroup(SIGCONT)` when [`continue_after`] says so.
+fn push_stop_signal(signal: Signal, actions: &mut Vec<Action>) {
+    actions.push(Action::SignalGroup(signal));
+    if continue_after(signal) {
+        actions.push(Action::SignalGroup(Signal::SIGCONT));
+    }
 }
 
 /// The text supervisor shows for a start that died before `starttime`.
@@ -257,7 +281,7 @@ impl Machine {
         match self.state {
             State::Starting | State::Running if self.pid.is_some() => {
                 self.enter(State::Stopping, Some(now + policy.stoptime));
-                actions.push(Action::SignalGroup(policy.stopsignal));
+                push_stop_signal(policy.stopsignal, actions);
                 actions.push(Action::Report(Report::StopRequested {
                     signal: policy.stopsignal,
                 }));
@@ -339,6 +363,7 @@ impl Machine {
         };
         self.last_exit = Some(status);
         self.last_exited_pid = Some(pid);
+        actions.push(self.clean_up_group(pid, policy, now));
         match self.state {
             State::Stopping => {
                 self.enter(State::Stopped, None);
@@ -365,6 +390,24 @@ impl Machine {
             }
             State::Running => self.exit_running(pid, status, policy, actions),
             _ => {}
+        }
+    }
+
+    /// What becomes of the rest of the group of `pid`, which just exited. During a
+    /// stop, the group already has its stop signal: SIGKILL at the stop's deadline
+    /// (at once after `KillNow`, which has none). Otherwise the leader exited on its
+    /// own: the members get the stop signal now and SIGKILL at `stoptime`, as if
+    /// stopped, whatever comes next for the instance (a restart spawns a new
+    /// session, which is signalled independently).
+    fn clean_up_group(&self, pid: i32, policy: &Policy, now: Instant) -> Action {
+        let (signal, kill_at) = match self.state {
+            State::Stopping => (None, self.deadline.unwrap_or(now)),
+            _ => (Some(policy.stopsignal), now + policy.stoptime),
+        };
+        Action::CleanUpGroup {
+            pgid: pid,
+            signal,
+            kill_at,
         }
     }
 

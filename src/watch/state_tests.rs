@@ -420,3 +420,5 @@ fn infinite_retries_never_give_up() {
 
 #[path = "state_exit_tests.rs"]
 mod exits;
+#[path = "state_group_tests.rs"]
+mod groups;

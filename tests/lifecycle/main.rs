@@ -8,6 +8,7 @@
 mod commands;
 #[path = "../common/mod.rs"]
 mod common;
+mod groups;
 mod restarts;
 mod startup;
 mod stopping;
