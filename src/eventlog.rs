@@ -240,6 +240,19 @@ pub fn instance_event(
             ),
         },
         Report::GaveUp { .. } => warn!("gave up: {name} entered FATAL state, too many start retries too quickly"),
+        Report::Throttled {
+            quick_deaths,
+            delay,
+        } => warn!(
+            "{name}: restarting too often ({quick_deaths} exits in a row within {} s of their spawn): next restart in {} s, each later one waiting twice as long, up to {} s",
+            crate::config::QUICK_DEATH.as_secs(),
+            delay.as_secs_f64(),
+            policy.restart_throttle.unwrap_or_default().max.as_secs_f64()
+        ),
+        Report::Unthrottled => info!(
+            "{name}: stayed up {} s: restarts are immediate again",
+            crate::config::QUICK_DEATH.as_secs()
+        ),
         Report::StopRequested { signal } => match pid {
             Some(pid) => info!("stopping: {name} (pid {pid}) with {}", signal.as_str()),
             None => info!("stopping: {name} with {}", signal.as_str()),

@@ -2,6 +2,7 @@
 
 use super::*;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 fn policy() -> Policy {
     Policy {
@@ -422,3 +423,5 @@ fn infinite_retries_never_give_up() {
 mod exits;
 #[path = "state_group_tests.rs"]
 mod groups;
+#[path = "state_throttle_tests.rs"]
+mod throttle;

@@ -12,6 +12,7 @@ mod groups;
 mod restarts;
 mod startup;
 mod stopping;
+mod throttle;
 
 use common::*;
 
