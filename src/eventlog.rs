@@ -202,6 +202,19 @@ pub fn instance_event(
             ),
         },
         Report::GaveUp { .. } => warn!("gave up: {name} entered FATAL state, too many start retries too quickly"),
+        Report::Throttled {
+            quick_deaths,
+            delay,
+        } => warn!(
+            "{name}: restarting too often ({quick_deaths} exits in a row within {} s of their spawn): next restart in {} s, each later one waiting twice as long, up to {} s",
+            crate::config::QUICK_DEATH.as_secs(),
+            delay.as_secs_f64(),
+            policy.restart_throttle.unwrap_or_default().max.as_secs_f64()
+        ),
+        Report::Unthrottled => info!(
+            "{name}: stayed up {} s: restarts are immediate again",
+            crate::config::QUICK_DEATH.as_secs()
+        ),
         Report::StopRequested { signal } => match pid {
             Some(pid) => info!("stopping: {name} (pid {pid}) with {}", signal.as_str()),
             None => info!("stopping: {name} with {}", signal.as_str()),
@@ -233,6 +246,13 @@ pub fn lines_suppressed(name: &str, counted: &Suppressed) {
         };
         parts.push(format!("{} ({status}; {how})", plural(*n, "exit", "exits")));
     }
+    if counted.outlived > 0 {
+        parts.push(plural(
+            counted.outlived,
+            "group outlived its leader",
+            "groups outlived their leader",
+        ));
+    }
     if counted.other_exits > 0 {
         parts.push(format!(
             "{} (other statuses)",
@@ -257,6 +277,15 @@ pub fn signal_failed(name: &str, sig: Signal, e: Errno) {
 
 pub fn output_lost(name: &str, pid: i32, reason: &str) {
     warn!("{name} (pid {pid}): {reason}; killing it, since nothing could read its output");
+}
+
+/// The leader `pgid` of a group exited on its own and `members` of it live on.
+pub fn group_outlived(name: &str, pgid: i32, members: usize, signal: Signal) {
+    let processes = if members == 1 { "process" } else { "processes" };
+    warn!(
+        "{name}: {members} {processes} of its group outlived it (pid {pgid} exited): {} sent",
+        signal.as_str()
+    );
 }
 
 pub fn group_killed(name: &str, pgid: i32) {

@@ -8,7 +8,7 @@ use common::*;
 fn event_log_rotates_by_size_and_keeps_its_backups() {
     let mut d = Daemon::start(
         "eventlog-rot",
-        "taskmaster:\n  logfile_maxbytes: 2KB\n  logfile_backups: 2\nprograms:\n  quick:\n    cmd: TESTPROG exit 0\n    autorestart: always\n    starttime: 0\n",
+        "taskmaster:\n  logfile_maxbytes: 2KB\n  logfile_backups: 2\nprograms:\n  quick:\n    cmd: TESTPROG exit 0\n    autorestart: always\n    starttime: 0\n    restart_throttle: false\n",
     );
     // Each restart logs a few lines: soon more than 3 × 2 KiB have been written.
     wait_for("two rotated event logs", secs(20.0), || {

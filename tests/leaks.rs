@@ -28,7 +28,7 @@ fn restarts_leave_fds_threads_and_memory_flat() {
         .unwrap_or(1500);
     let mut d = Daemon::start(
         "leaks",
-        "programs:\n  quick:\n    cmd: TESTPROG exit 0\n    autorestart: always\n    starttime: 0\n    stdout: quick.out\n  steady:\n    cmd: TESTPROG sleep\n    starttime: 0\n",
+        "programs:\n  quick:\n    cmd: TESTPROG exit 0\n    autorestart: always\n    starttime: 0\n    restart_throttle: false\n    stdout: quick.out\n  steady:\n    cmd: TESTPROG sleep\n    starttime: 0\n",
     );
     let pid = d.pid();
     let restarts = |d: &mut Daemon| d.instance("quick")["restarts"].as_u64().unwrap_or(0);

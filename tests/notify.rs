@@ -25,7 +25,7 @@ fn a_crash_loop_is_rate_limited() {
     let mut d = Daemon::start(
         "notify-rate",
         &format!(
-            "{NOTIFY}    events: [unexpected_exit]\n    max_per_minute: 2\nprograms:\n  loop:\n    cmd: TESTPROG exit 1 0.02\n    starttime: 0\n    autorestart: always\n"
+            "{NOTIFY}    events: [unexpected_exit]\n    max_per_minute: 2\nprograms:\n  loop:\n    cmd: TESTPROG exit 1 0.02\n    starttime: 0\n    autorestart: always\n    restart_throttle: false\n"
         ),
     );
     wait_for("a crash loop", secs(20.0), || {

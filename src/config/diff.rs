@@ -104,6 +104,7 @@ pub fn policy_changes(a: &Policy, b: &Policy) -> Vec<&'static str> {
     check("starttime", a.starttime != b.starttime);
     check("stopsignal", a.stopsignal != b.stopsignal);
     check("stoptime", a.stoptime != b.stoptime);
+    check("restart_throttle", a.restart_throttle != b.restart_throttle);
     out
 }
 

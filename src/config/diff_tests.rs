@@ -77,6 +77,8 @@ fn policy_fields_apply_in_place() {
         ("starttime: 0.5", "starttime"),
         ("stopsignal: USR1", "stopsignal"),
         ("stoptime: 3", "stoptime"),
+        ("restart_throttle: false", "restart_throttle"),
+        ("restart_throttle: {max: 30}", "restart_throttle"),
     ] {
         let (launch, policy, scale) = changed(&diff(&base, &with(field)));
         assert!(launch.is_empty(), "{field}");
@@ -88,6 +90,8 @@ fn policy_fields_apply_in_place() {
 #[test]
 fn writing_a_default_explicitly_changes_nothing() {
     let plan = diff(&config(BASE), &with("autorestart: unexpected"));
+    assert!(plan.is_empty(), "{plan:?}");
+    let plan = diff(&config(BASE), &with("restart_throttle: {after: 3}"));
     assert!(plan.is_empty(), "{plan:?}");
 }
 

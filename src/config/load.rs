@@ -47,6 +47,7 @@ pub const PROGRAM_KEYS: &[&str] = &[
     "exitcodes",
     "startretries",
     "backoff",
+    "restart_throttle",
     "priority",
     "depends_on",
     "starttime",
@@ -405,6 +406,8 @@ impl Walk<'_> {
         let user = c.field(node, at, "user", None, |n| resolve::user(n, euid).map(Some));
         let exitcodes = self.exitcodes(node.get("exitcodes"), &at.key("exitcodes"));
         let backoff = self.backoff(node.get("backoff"), &at.key("backoff"));
+        let throttle = node.get("restart_throttle");
+        let restart_throttle = self.restart_throttle(throttle, &at.key("restart_throttle"));
         let env = self.env(node.get("env"), &at.key("env"));
         let (cmd, argv) = cmd?;
         let (env, workingdir) = (env?, workingdir?);
@@ -444,6 +447,7 @@ impl Walk<'_> {
                 starttime: starttime?,
                 stopsignal: stopsignal?,
                 stoptime: stoptime?,
+                restart_throttle: restart_throttle?,
             },
         })
     }

@@ -216,6 +216,9 @@ pub struct Policy {
     pub starttime: Duration,
     pub stopsignal: Signal,
     pub stoptime: Duration,
+    /// How autorestarts of a child that keeps dying soon after its spawn are
+    /// slowed down; `None` for `restart_throttle: false`.
+    pub restart_throttle: Option<RestartThrottle>,
 }
 
 /// `startretries: infinite`: a failed start is retried forever (never FATAL).
@@ -249,6 +252,45 @@ impl Backoff {
                 Duration::try_from_secs_f64(secs).map_or(max, |d| d.min(max))
             }
         }
+    }
+}
+
+/// A child that exits sooner than this after its spawn died quickly: autorestarts
+/// of an instance whose children keep doing so are throttled. One that lives this
+/// long ends the throttling.
+pub const QUICK_DEATH: Duration = Duration::from_secs(1);
+
+/// `restart_throttle: {after, initial, max}`: the first `after` quick deaths in a
+/// row are restarted at once; the next waits `initial`, and each one after twice
+/// the one before, at most `max`. A crash loop then costs a spawn every `max`
+/// instead of as many as the machine can do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RestartThrottle {
+    pub after: u32,
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for RestartThrottle {
+    fn default() -> Self {
+        RestartThrottle {
+            after: 3,
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RestartThrottle {
+    /// The wait before the autorestart that follows `quick_deaths` quick deaths in
+    /// a row; `None`: at once.
+    pub fn delay(&self, quick_deaths: u32) -> Option<Duration> {
+        let doublings = quick_deaths.checked_sub(self.after)?.checked_sub(1)?;
+        let factor = 2f64.powi(i32::try_from(doublings).unwrap_or(i32::MAX));
+        // A huge or non-finite product is simply "the maximum".
+        let delay = Duration::try_from_secs_f64(self.initial.as_secs_f64() * factor)
+            .map_or(self.max, |d| d.min(self.max));
+        Some(delay)
     }
 }
 
@@ -297,6 +339,7 @@ impl Default for Policy {
             starttime: Duration::from_secs(1),
             stopsignal: Signal::SIGTERM,
             stoptime: Duration::from_secs(10),
+            restart_throttle: Some(RestartThrottle::default()),
         }
     }
 }

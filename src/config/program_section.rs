@@ -1,5 +1,6 @@
 //! Program settings made of several values: `exitcodes` (one or many), `backoff`
-//! (a small mapping) and `env` (names to scalars) — part of the walk in `load.rs`.
+//! and `restart_throttle` (small mappings) and `env` (names to scalars) — part of
+//! the walk in `load.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use super::check::{wrong, At};
 use super::fields;
 use super::load::Walk;
-use super::model::{Backoff, Policy};
+use super::model::{Backoff, Policy, RestartThrottle};
 use super::tree::Node;
 
 impl Walk<'_> {
@@ -88,6 +89,57 @@ impl Walk<'_> {
             max,
             factor,
         })
+    }
+
+    /// `restart_throttle`: `false`, `true` (the defaults) or `{after, initial, max}`
+    /// (each optional: 3, 0.1 s, 10 s). `Some(None)` is `false`.
+    pub(super) fn restart_throttle(
+        &mut self,
+        node: Option<&Node>,
+        at: &At,
+    ) -> Option<Option<RestartThrottle>> {
+        const KEYS: [&str; 3] = ["after", "initial", "max"];
+        let defaults = RestartThrottle::default();
+        let entries = match node {
+            None | Some(Node::Null) => return Some(Some(defaults)),
+            Some(Node::Map(entries)) => entries,
+            Some(other) => {
+                let expected = "true, false or a mapping with after, initial and max (seconds)";
+                let on = fields::boolean(other).map_err(|_| wrong(other, expected));
+                return self.checker.take(at, on).map(|on| on.then_some(defaults));
+            }
+        };
+        self.checker
+            .unknown_keys(entries, at, &KEYS, "restart_throttle setting");
+        let map = node?;
+        let c = &mut self.checker;
+        let after = c.field(map, at, "after", defaults.after, |n| fields::integer(n, 0));
+        let initial = c.field(map, at, "initial", defaults.initial, fields::seconds);
+        let max = c.field(map, at, "max", defaults.max, fields::seconds);
+        let (after, initial, max) = (after?, initial?, max?);
+        if initial.is_zero() {
+            let message = "found 0, expected a number of seconds > 0 \
+                           (restart_throttle: false turns the throttle off)";
+            self.checker.error(&at.key("initial"), message);
+            return None;
+        }
+        if max < initial {
+            let message = format!(
+                "found {}, expected a maximum ≥ initial ({} s)",
+                max.as_secs_f64(),
+                initial.as_secs_f64()
+            );
+            self.checker.error(&at.key("max"), message);
+            return None;
+        }
+        if entries.iter().any(|(k, _)| !KEYS.contains(&k.as_str())) {
+            return None;
+        }
+        Some(Some(RestartThrottle {
+            after,
+            initial,
+            max,
+        }))
     }
 
     pub(super) fn env(&mut self, node: Option<&Node>, at: &At) -> Option<BTreeMap<String, String>> {

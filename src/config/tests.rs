@@ -20,6 +20,8 @@ mod checks;
 
 #[path = "tests_limits.rs"]
 mod limits;
+#[path = "tests_throttle.rs"]
+mod throttle;
 
 /// The appendix of the subject, exactly as written (shared/examples/subject.yaml).
 const SUBJECT: &str = r#"programs:
@@ -129,6 +131,7 @@ fn subject_example_loads_as_written() {
         starttime: Duration::from_secs(5),
         stopsignal: Signal::SIGTERM,
         stoptime: Duration::from_secs(10),
+        restart_throttle: Some(crate::config::RestartThrottle::default()),
     };
     assert_eq!(ngnix.policy, policy);
 

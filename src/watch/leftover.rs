@@ -1,32 +1,49 @@
-//! Members of a stopped process group that outlive its leader (SPEC §4: "any member
-//! of its process group still alive at the stoptime deadline gets SIGKILL then").
+//! Members of a process group that outlive its leader, whether the leader was
+//! stopped or exited on its own (SPEC §4: "any member of its process group still
+//! alive at the stoptime deadline gets SIGKILL then").
 //!
-//! Each surviving member is watched through a pidfd, polled by the watcher with
-//! its other descriptors, so the group is forgotten the moment its last member
-//! exits — no polling, and a shutdown never waits for a deadline in vain.
+//! Surviving members are watched through pidfds, polled by the watcher with its
+//! other descriptors, so the group is forgotten the moment its last member exits —
+//! no polling, and a shutdown never waits for a deadline in vain. At most
+//! [`WATCHED_PER_GROUP`] of them at a time: once those are gone the group is looked
+//! at again, so a group of thousands costs a handful of descriptors.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Instant;
 
 use crate::sys;
 
+/// Members of one group watched through a pidfd at once.
+const WATCHED_PER_GROUP: usize = 8;
+
+/// Groups an instance keeps waiting for at once: past this (a crash loop whose
+/// every run leaves a member that ignores its stop signal), a new group is
+/// SIGKILLed at once instead of getting its `stoptime`, so the watcher's
+/// descriptors stay bounded.
+pub const MAX_GROUPS: usize = 32;
+
 pub struct LeftoverGroup {
     pub pgid: i32,
-    /// The stop's `stoptime` deadline: SIGKILL to the group then.
+    /// The `stoptime` deadline: SIGKILL to the group then.
     pub deadline: Instant,
+    /// Live members when the leader exited.
+    pub members: usize,
     watched: Vec<OwnedFd>,
 }
 
 impl LeftoverGroup {
-    /// After the leader of `pgid` was reaped during a stop; `None` when nobody is
-    /// left in the group.
+    /// After the leader of `pgid` was reaped; `None` when nobody is left in the
+    /// group. (Its id cannot be reused while a member lives: the kernel keeps a
+    /// pid allocated as long as it names a group.)
     pub fn after_leader_exit(pgid: i32, deadline: Instant) -> Option<LeftoverGroup> {
         let mut group = LeftoverGroup {
             pgid,
             deadline,
+            members: 0,
             watched: Vec::new(),
         };
-        group.refresh().then_some(group)
+        group.members = group.look_again();
+        (group.members > 0).then_some(group)
     }
 
     /// The descriptors that become readable when a member exits.
@@ -39,12 +56,24 @@ impl LeftoverGroup {
     pub fn refresh(&mut self) -> bool {
         self.watched.retain(|fd| !sys::pidfd_exited(fd.as_fd()));
         if self.watched.is_empty() {
-            // A member we cannot open a pidfd for (gone meanwhile) is simply skipped.
-            self.watched = sys::group_members(self.pgid)
-                .into_iter()
-                .filter_map(|pid| sys::pidfd_open(pid).ok())
-                .collect();
+            self.look_again();
         }
         !self.watched.is_empty()
+    }
+
+    /// Watches some of the group's live members; returns how many live.
+    fn look_again(&mut self) -> usize {
+        let members = sys::group_members(self.pgid);
+        // A member we cannot open a pidfd for (gone meanwhile) is simply skipped.
+        self.watched = members
+            .iter()
+            .filter_map(|&pid| sys::pidfd_open(pid).ok())
+            .take(WATCHED_PER_GROUP)
+            .collect();
+        if self.watched.is_empty() {
+            0
+        } else {
+            members.len()
+        }
     }
 }

@@ -27,7 +27,12 @@ const EXIT_KINDS: usize = 4;
 pub enum LineKind {
     Spawned,
     Running,
-    Exited { status: ExitStatus, expected: bool },
+    Exited {
+        status: ExitStatus,
+        expected: bool,
+    },
+    /// Members of the group outlived a leader that exited on its own.
+    Outlived,
 }
 
 impl LineKind {
@@ -52,6 +57,7 @@ impl LineKind {
             LineKind::Spawned => 0,
             LineKind::Running => 1,
             LineKind::Exited { .. } => 2,
+            LineKind::Outlived => 3,
         }
     }
 }
@@ -65,17 +71,24 @@ pub struct Suppressed {
     pub exits: Vec<(ExitStatus, bool, u64)>,
     /// Exits whose status did not fit in `exits`.
     pub other_exits: u64,
+    /// Groups whose members outlived their leader.
+    pub outlived: u64,
 }
 
 impl Suppressed {
     fn is_empty(&self) -> bool {
-        self.spawned == 0 && self.running == 0 && self.exits.is_empty() && self.other_exits == 0
+        self.spawned == 0
+            && self.running == 0
+            && self.exits.is_empty()
+            && self.other_exits == 0
+            && self.outlived == 0
     }
 
     fn count(&mut self, kind: LineKind) {
         match kind {
             LineKind::Spawned => self.spawned += 1,
             LineKind::Running => self.running += 1,
+            LineKind::Outlived => self.outlived += 1,
             LineKind::Exited { status, expected } => {
                 let seen = self
                     .exits
@@ -96,7 +109,7 @@ impl Suppressed {
 pub struct LogLimit {
     /// Start of the current one-second window, if a limited line came in it.
     window: Option<Instant>,
-    written: [u32; 3],
+    written: [u32; 4],
     suppressed: Suppressed,
 }
 
@@ -133,7 +146,7 @@ impl LogLimit {
             return None;
         }
         self.window = None;
-        self.written = [0; 3];
+        self.written = [0; 4];
         self.flush()
     }
 

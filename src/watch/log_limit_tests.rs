@@ -41,6 +41,7 @@ fn the_first_lines_of_each_kind_in_a_second_are_written_the_rest_counted() {
             running: 97,
             exits: vec![(ExitStatus::Code(1), false, 97)],
             other_exits: 0,
+            outlived: 0,
         }
     );
     assert_eq!(l.due(), None);
@@ -120,4 +121,15 @@ fn only_the_repeated_kinds_are_limited() {
         LineKind::of(&Report::Spawned { pid: 1 }),
         Some(LineKind::Spawned)
     );
+}
+
+#[test]
+fn groups_outliving_their_leader_are_limited_and_summarised_too() {
+    let (t0, mut l) = (Instant::now(), LogLimit::default());
+    let written = (0..10)
+        .filter(|&i| l.admit(LineKind::Outlived, ms(t0, i)).1)
+        .count();
+    assert_eq!(written, WRITTEN_PER_SECOND as usize);
+    let summary = l.flush_due(ms(t0, 1000)).expect("a summary");
+    assert_eq!(summary.outlived, 10 - u64::from(WRITTEN_PER_SECOND));
 }

@@ -6,135 +6,15 @@
 //! (`spawn`, `finish`, `transition`, `kill`), except that every deadline is exact
 //! instead of being rounded up to a one-second tick.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::sys::signal::Signal;
 
-use crate::config::{AutoRestart, Policy, INFINITE_RETRIES};
+use crate::config::{AutoRestart, Policy, INFINITE_RETRIES, QUICK_DEATH};
 
-/// Supervisor's process states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    Stopped,
-    Starting,
-    Running,
-    Backoff,
-    Stopping,
-    Exited,
-    Fatal,
-}
-
-impl State {
-    pub fn name(self) -> &'static str {
-        match self {
-            State::Stopped => "STOPPED",
-            State::Starting => "STARTING",
-            State::Running => "RUNNING",
-            State::Backoff => "BACKOFF",
-            State::Stopping => "STOPPING",
-            State::Exited => "EXITED",
-            State::Fatal => "FATAL",
-        }
-    }
-
-    /// `start` answers "already started" in these (supervisor's RUNNING_STATES).
-    pub fn is_started(self) -> bool {
-        matches!(self, State::Starting | State::Running | State::Backoff)
-    }
-
-    /// A process exists (or is being created) in these.
-    pub fn has_process(self) -> bool {
-        matches!(self, State::Starting | State::Running | State::Stopping)
-    }
-}
-
-/// How a child ended, as `waitpid` reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    Code(i32),
-    Signal(Signal),
-}
-
-impl std::fmt::Display for ExitStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ExitStatus::Code(code) => write!(f, "exit status {code}"),
-            ExitStatus::Signal(sig) => write!(f, "terminated by {}", sig.as_str()),
-        }
-    }
-}
-
-/// What happens to an instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// A manual `start` (or autostart at creation).
-    Start,
-    /// A manual `stop`.
-    Stop,
-    /// The daemon is shutting down: stop, and never start again.
-    Shutdown,
-    /// A second SIGINT/SIGTERM during shutdown: SIGKILL the group now.
-    KillNow,
-    /// The result of `Action::Spawn`.
-    Spawned {
-        pid: i32,
-    },
-    SpawnFailed {
-        reason: String,
-    },
-    /// The child was reaped.
-    Exited(ExitStatus),
-    /// The current deadline has passed.
-    Timer,
-}
-
-/// What the watcher must do, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Spawn a new child, then feed back `Spawned` or `SpawnFailed`.
-    Spawn,
-    /// Send a signal to the current child's process group.
-    SignalGroup(Signal),
-    /// Something worth an event-log line (and maybe a notice).
-    Report(Report),
-}
-
-/// Facts for the event log (SPEC §9). The watcher formats them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Report {
-    Spawned {
-        pid: i32,
-    },
-    SpawnError {
-        reason: String,
-    },
-    Running {
-        starttime: Duration,
-    },
-    /// `pid` is the process that exited (alerts carry it).
-    Exited {
-        pid: i32,
-        status: ExitStatus,
-        expected: bool,
-    },
-    /// `pid`: the process whose early exit failed the start; none after a spawn error.
-    Backoff {
-        attempt: u32,
-        delay: Duration,
-        pid: Option<i32>,
-    },
-    /// `pid`: the last process that exited since the last manual start, if any.
-    GaveUp {
-        pid: Option<i32>,
-    },
-    StopRequested {
-        signal: Signal,
-    },
-    Stopped {
-        status: ExitStatus,
-    },
-    Killed,
-}
+#[path = "state_types.rs"]
+mod types;
+pub use types::{Action, Event, ExitStatus, Report, State};
 
 /// The mutable core of an instance; owned by its watcher thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,8 +28,9 @@ pub struct Machine {
     pub pid: Option<i32>,
     /// When the current child was spawned (supervisor's `laststart`).
     pub started_at: Option<Instant>,
-    /// The one pending deadline: starttime in STARTING, the retry in BACKOFF,
-    /// the SIGKILL in STOPPING.
+    /// The one pending deadline: starttime in STARTING, the retry (or throttled
+    /// restart) in BACKOFF, the SIGKILL in STOPPING, the end of a throttling in
+    /// RUNNING.
     pub deadline: Option<Instant>,
     /// How the last child ended.
     pub last_exit: Option<ExitStatus>,
@@ -163,6 +44,28 @@ pub struct Machine {
     pub shutting_down: bool,
     /// `Start` arrived while STOPPING: start again as soon as the stop completes.
     pub start_after_stop: bool,
+    /// Children in a row that died within [`QUICK_DEATH`] of their spawn, after
+    /// RUNNING (the count `restart_throttle` goes by).
+    pub quick_deaths: u32,
+    /// An autorestart has been delayed since the last child that lived
+    /// [`QUICK_DEATH`] (the end gets a log line).
+    pub throttled: bool,
+}
+
+/// Whether `signal` must be followed by SIGCONT: a stopped (SIGSTOP, SIGTSTP)
+/// process only acts on a signal it handles once it runs again, so without it a
+/// program that traps its stop signal to exit cleanly would wait, frozen, for the
+/// SIGKILL at `stoptime`. Harmless to a running process.
+pub fn continue_after(signal: Signal) -> bool {
+    !matches!(signal, Signal::SIGKILL | Signal::SIGCONT)
+}
+
+/// `SignalGroup(signal)`, then `SignalGroup(SIGCONT)` when [`continue_after`] says so.
+fn push_stop_signal(signal: Signal, actions: &mut Vec<Action>) {
+    actions.push(Action::SignalGroup(signal));
+    if continue_after(signal) {
+        actions.push(Action::SignalGroup(Signal::SIGCONT));
+    }
 }
 
 /// The text supervisor shows for a start that died before `starttime`.
@@ -189,6 +92,8 @@ impl Machine {
             ever_started: false,
             shutting_down: false,
             start_after_stop: false,
+            quick_deaths: 0,
+            throttled: false,
         }
     }
 
@@ -244,6 +149,8 @@ impl Machine {
             State::Stopped | State::Exited | State::Fatal => {
                 self.backoff = 0;
                 self.restarts = 0;
+                self.quick_deaths = 0;
+                self.throttled = false;
                 self.last_exited_pid = None;
                 self.ever_started = true;
                 self.spawn(actions);
@@ -257,7 +164,7 @@ impl Machine {
         match self.state {
             State::Starting | State::Running if self.pid.is_some() => {
                 self.enter(State::Stopping, Some(now + policy.stoptime));
-                actions.push(Action::SignalGroup(policy.stopsignal));
+                push_stop_signal(policy.stopsignal, actions);
                 actions.push(Action::Report(Report::StopRequested {
                     signal: policy.stopsignal,
                 }));
@@ -291,7 +198,13 @@ impl Machine {
     }
 
     fn enter_running(&mut self, policy: &Policy, actions: &mut Vec<Action>) {
-        self.enter(State::Running, None);
+        // While restarts are throttled, the moment this child has lived long
+        // enough to end the throttling is a deadline.
+        let unthrottle_at = self
+            .started_at
+            .filter(|_| self.throttled)
+            .map(|at| at + QUICK_DEATH);
+        self.enter(State::Running, unthrottle_at);
         self.backoff = 0;
         actions.push(Action::Report(Report::Running {
             starttime: policy.starttime,
@@ -339,6 +252,7 @@ impl Machine {
         };
         self.last_exit = Some(status);
         self.last_exited_pid = Some(pid);
+        actions.push(self.clean_up_group(pid, policy, now));
         match self.state {
             State::Stopping => {
                 self.enter(State::Stopped, None);
@@ -352,7 +266,7 @@ impl Machine {
             // exit is then an exit from RUNNING.
             State::Starting if self.lived_starttime(policy, now) => {
                 self.enter_running(policy, actions);
-                self.exit_running(pid, status, policy, actions);
+                self.exit_running(pid, status, policy, now, actions);
             }
             State::Starting => {
                 actions.push(Action::Report(Report::Exited {
@@ -363,8 +277,26 @@ impl Machine {
                 self.spawnerr = Some(EXITED_TOO_QUICKLY.to_string());
                 self.fail_start(Some(pid), policy, now, actions);
             }
-            State::Running => self.exit_running(pid, status, policy, actions),
+            State::Running => self.exit_running(pid, status, policy, now, actions),
             _ => {}
+        }
+    }
+
+    /// What becomes of the rest of the group of `pid`, which just exited. During a
+    /// stop, the group already has its stop signal: SIGKILL at the stop's deadline
+    /// (at once after `KillNow`, which has none). Otherwise the leader exited on its
+    /// own: the members get the stop signal now and SIGKILL at `stoptime`, as if
+    /// stopped, whatever comes next for the instance (a restart spawns a new
+    /// session, which is signalled independently).
+    fn clean_up_group(&self, pid: i32, policy: &Policy, now: Instant) -> Action {
+        let (signal, kill_at) = match self.state {
+            State::Stopping => (None, self.deadline.unwrap_or(now)),
+            _ => (Some(policy.stopsignal), now + policy.stoptime),
+        };
+        Action::CleanUpGroup {
+            pgid: pid,
+            signal,
+            kill_at,
         }
     }
 
@@ -374,12 +306,15 @@ impl Machine {
             .is_some_and(|at| now.saturating_duration_since(at) >= policy.starttime)
     }
 
-    /// A RUNNING child ended: EXITED, restarted as `autorestart` and `exitcodes` say.
+    /// A RUNNING child ended: EXITED, restarted as `autorestart` and `exitcodes` say
+    /// — at once, or, after a run of quick deaths, after the `restart_throttle`
+    /// delay, waited in BACKOFF (like a failed start's retry: `stop` ends it at once).
     fn exit_running(
         &mut self,
         pid: i32,
         status: ExitStatus,
         policy: &Policy,
+        now: Instant,
         actions: &mut Vec<Action>,
     ) {
         let expected = matches!(status, ExitStatus::Code(c) if policy.exitcodes.contains(&c));
@@ -395,9 +330,44 @@ impl Machine {
             AutoRestart::Unexpected => !expected,
             AutoRestart::Never => false,
         };
-        if restart && !self.shutting_down {
-            self.restarts += 1;
-            self.spawn(actions);
+        let lived = self.started_at.map(|at| now.saturating_duration_since(at));
+        if lived.is_some_and(|lived| lived < QUICK_DEATH) {
+            self.quick_deaths = self.quick_deaths.saturating_add(1);
+        } else {
+            self.unthrottle(actions);
+        }
+        if !restart || self.shutting_down {
+            return;
+        }
+        let throttle = policy.restart_throttle;
+        match throttle.and_then(|t| t.delay(self.quick_deaths)) {
+            Some(delay) => {
+                if !std::mem::replace(&mut self.throttled, true) {
+                    actions.push(Action::Report(Report::Throttled {
+                        quick_deaths: self.quick_deaths,
+                        delay,
+                    }));
+                }
+                self.spawnerr = Some(format!(
+                    "restarting too often: next restart in {} s ({} exits in a row within {} s of their spawn)",
+                    delay.as_secs_f64(),
+                    self.quick_deaths,
+                    QUICK_DEATH.as_secs()
+                ));
+                self.enter(State::Backoff, Some(now + delay));
+            }
+            None => {
+                self.restarts += 1;
+                self.spawn(actions);
+            }
+        }
+    }
+
+    /// A child lived [`QUICK_DEATH`]: the next autorestart is immediate again.
+    fn unthrottle(&mut self, actions: &mut Vec<Action>) {
+        self.quick_deaths = 0;
+        if std::mem::take(&mut self.throttled) {
+            actions.push(Action::Report(Report::Unthrottled));
         }
     }
 
@@ -411,6 +381,11 @@ impl Machine {
             State::Backoff => {
                 self.restarts += 1;
                 self.spawn(actions);
+            }
+            State::Running => {
+                // The child has lived long enough to end a throttling.
+                self.deadline = None;
+                self.unthrottle(actions);
             }
             State::Stopping => {
                 // The process outlived stoptime: SIGKILL, then wait for its exit.

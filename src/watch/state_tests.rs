@@ -2,6 +2,7 @@
 
 use super::*;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 fn policy() -> Policy {
     Policy {
@@ -420,3 +421,7 @@ fn infinite_retries_never_give_up() {
 
 #[path = "state_exit_tests.rs"]
 mod exits;
+#[path = "state_group_tests.rs"]
+mod groups;
+#[path = "state_throttle_tests.rs"]
+mod throttle;

@@ -29,6 +29,7 @@ use crate::output::{start_pump, OutputFiles, PumpSource, RotatingPath};
 use crate::sys;
 
 mod crash;
+mod groups;
 mod reporting;
 mod sleep;
 
@@ -48,8 +49,8 @@ pub struct Watcher {
     config: Arc<ProgramConfig>,
     machine: Machine,
     child: Option<Running>,
-    /// Process groups whose leader exited during a stop while members lived on:
-    /// they get SIGKILL at the stop's deadline (SPEC §4).
+    /// Process groups whose leader exited while members lived on: they get
+    /// SIGKILL at their `stoptime` deadline (SPEC §4), unless they die out first.
     leftover_groups: Vec<LeftoverGroup>,
     removing: bool,
     /// A spawn or a pump start happened since the stack was last trimmed.
@@ -150,12 +151,6 @@ impl Watcher {
         }
         self.child = None;
         crate::journal::exited(pid);
-        if self.machine.state == State::Stopping {
-            if let Some(deadline) = self.machine.deadline {
-                self.leftover_groups
-                    .extend(LeftoverGroup::after_leader_exit(pid, deadline));
-            }
-        }
         self.instance
             .publish(|s| s.stopped_at = Some(SystemTime::now()));
         self.apply(Event::Exited(status), now);
@@ -231,6 +226,11 @@ impl Watcher {
                             }
                         }
                     }
+                    Action::CleanUpGroup {
+                        pgid,
+                        signal,
+                        kill_at,
+                    } => self.clean_up_group(pgid, signal, kill_at),
                     Action::Report(report) => self.report(&report),
                 }
             }
@@ -356,24 +356,6 @@ impl Watcher {
                 let _ = sys::signal_group(pid, Signal::SIGKILL);
             }
         }
-    }
-
-    /// Forgets leftover groups that died out; SIGKILLs those whose deadline passed
-    /// (or all of them when `all`).
-    #[inline(never)]
-    fn kill_leftover_groups(&mut self, now: Instant, all: bool) {
-        let name = &self.instance.name();
-        self.leftover_groups.retain_mut(|group| {
-            if !group.refresh() {
-                false
-            } else if all || group.deadline <= now {
-                eventlog::group_killed(name, group.pgid);
-                let _ = sys::signal_group(group.pgid, Signal::SIGKILL);
-                false
-            } else {
-                true
-            }
-        });
     }
 
     #[inline(never)]

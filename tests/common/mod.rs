@@ -80,6 +80,30 @@ pub fn zombie(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
+/// Live processes (not zombies) whose process group is one of `pgids`, from /proc.
+pub fn live_in_groups(pgids: &[i32]) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp ...`
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().take(3).collect();
+        let pgrp = fields.get(2).and_then(|g| g.parse::<i32>().ok());
+        let live = !matches!(fields.first(), Some(&"Z") | Some(&"X"));
+        if live && pgrp.is_some_and(|g| pgids.contains(&g)) {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// Direct children of `pid`, from /proc.
 pub fn children_of(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();

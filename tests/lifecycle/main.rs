@@ -8,9 +8,11 @@
 mod commands;
 #[path = "../common/mod.rs"]
 mod common;
+mod groups;
 mod restarts;
 mod startup;
 mod stopping;
+mod throttle;
 
 use common::*;
 

@@ -168,7 +168,7 @@ fn loop_lines(log: &str, name: &str) -> ([u64; 3], [u64; 3]) {
 fn a_crash_loop_is_counted_in_the_event_log_not_written_line_by_line() {
     let mut d = Daemon::start(
         "lc-loop",
-        "programs:\n  loopy:\n    cmd: TESTPROG exit 1\n    starttime: 0\n    autorestart: always\n",
+        "programs:\n  loopy:\n    cmd: TESTPROG exit 1\n    starttime: 0\n    autorestart: always\n    restart_throttle: false\n",
     );
     wait_for("2000 restarts", secs(120.0), || {
         (d.instance("loopy")["restarts"].as_u64().unwrap_or(0) >= 2000).then_some(())

@@ -13,13 +13,7 @@ impl Watcher {
     /// a pending summary goes first, so the log stays in order.
     pub(super) fn report(&mut self, report: &Report) {
         let write_line = match LineKind::of(report) {
-            Some(kind) => {
-                let (summary, write) = self.log_limit.admit(kind, Instant::now());
-                if let Some(summary) = summary {
-                    eventlog::lines_suppressed(&self.instance.name(), &summary);
-                }
-                write
-            }
+            Some(kind) => self.limited_line(kind),
             None => {
                 self.write_log_summary();
                 true
@@ -33,6 +27,16 @@ impl Watcher {
             &self.config.policy,
             write_line,
         );
+    }
+
+    /// Whether a line of `kind`, which a crash loop repeats, is written now (else
+    /// it is counted); a summary that is due is written first.
+    pub(super) fn limited_line(&mut self, kind: LineKind) -> bool {
+        let (summary, write) = self.log_limit.admit(kind, Instant::now());
+        if let Some(summary) = summary {
+            eventlog::lines_suppressed(&self.instance.name(), &summary);
+        }
+        write
     }
 
     /// Writes what the limiter counted so far, before another line of this instance.

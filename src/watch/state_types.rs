@@ -1,0 +1,146 @@
+//! The vocabulary of the state machine ([`super::state`]): its states, the events
+//! it is fed, the actions it answers and the facts it reports.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+/// Supervisor's process states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Stopped,
+    Starting,
+    Running,
+    Backoff,
+    Stopping,
+    Exited,
+    Fatal,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Stopped => "STOPPED",
+            State::Starting => "STARTING",
+            State::Running => "RUNNING",
+            State::Backoff => "BACKOFF",
+            State::Stopping => "STOPPING",
+            State::Exited => "EXITED",
+            State::Fatal => "FATAL",
+        }
+    }
+
+    /// `start` answers "already started" in these (supervisor's RUNNING_STATES).
+    pub fn is_started(self) -> bool {
+        matches!(self, State::Starting | State::Running | State::Backoff)
+    }
+
+    /// A process exists (or is being created) in these.
+    pub fn has_process(self) -> bool {
+        matches!(self, State::Starting | State::Running | State::Stopping)
+    }
+}
+
+/// How a child ended, as `waitpid` reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(Signal),
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Code(code) => write!(f, "exit status {code}"),
+            ExitStatus::Signal(sig) => write!(f, "terminated by {}", sig.as_str()),
+        }
+    }
+}
+
+/// What happens to an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A manual `start` (or autostart at creation).
+    Start,
+    /// A manual `stop`.
+    Stop,
+    /// The daemon is shutting down: stop, and never start again.
+    Shutdown,
+    /// A second SIGINT/SIGTERM during shutdown: SIGKILL the group now.
+    KillNow,
+    /// The result of `Action::Spawn`.
+    Spawned {
+        pid: i32,
+    },
+    SpawnFailed {
+        reason: String,
+    },
+    /// The child was reaped.
+    Exited(ExitStatus),
+    /// The current deadline has passed.
+    Timer,
+}
+
+/// What the watcher must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Spawn a new child, then feed back `Spawned` or `SpawnFailed`.
+    Spawn,
+    /// Send a signal to the current child's process group.
+    SignalGroup(Signal),
+    /// The leader of group `pgid` exited: members still alive get `signal` (when
+    /// set; then SIGCONT, see [`continue_after`]) now and SIGKILL at `kill_at`, so
+    /// nothing outlives its program, however the leader ended.
+    CleanUpGroup {
+        pgid: i32,
+        signal: Option<Signal>,
+        kill_at: Instant,
+    },
+    /// Something worth an event-log line (and maybe a notice).
+    Report(Report),
+}
+
+/// Facts for the event log (SPEC §9). The watcher formats them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    Spawned {
+        pid: i32,
+    },
+    SpawnError {
+        reason: String,
+    },
+    Running {
+        starttime: Duration,
+    },
+    /// `pid` is the process that exited (alerts carry it).
+    Exited {
+        pid: i32,
+        status: ExitStatus,
+        expected: bool,
+    },
+    /// `pid`: the process whose early exit failed the start; none after a spawn error.
+    Backoff {
+        attempt: u32,
+        delay: Duration,
+        pid: Option<i32>,
+    },
+    /// `pid`: the last process that exited since the last manual start, if any.
+    GaveUp {
+        pid: Option<i32>,
+    },
+    /// Autorestarts are delayed from now on (`restart_throttle`): `quick_deaths`
+    /// children in a row died within [`QUICK_DEATH`](crate::config::QUICK_DEATH) of their spawn.
+    Throttled {
+        quick_deaths: u32,
+        delay: Duration,
+    },
+    /// A child lived [`QUICK_DEATH`](crate::config::QUICK_DEATH): autorestarts are immediate again.
+    Unthrottled,
+    StopRequested {
+        signal: Signal,
+    },
+    Stopped {
+        status: ExitStatus,
+    },
+    Killed,
+}

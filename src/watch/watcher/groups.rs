@@ -1,0 +1,62 @@
+//! The groups of leaders that are gone (`watch/leftover.rs`): signalled when the
+//! leader exited on its own, SIGKILLed at their deadline.
+
+use std::time::Instant;
+
+use nix::sys::signal::Signal;
+
+use super::Watcher;
+use crate::eventlog;
+use crate::sys;
+use crate::watch::leftover::{self, LeftoverGroup};
+use crate::watch::log_limit::LineKind;
+use crate::watch::state::continue_after;
+
+impl Watcher {
+    /// The leader of `pgid` is gone: its live members get `signal` (and SIGCONT)
+    /// now, when given, and SIGKILL at `kill_at`.
+    pub(super) fn clean_up_group(&mut self, pgid: i32, signal: Option<Signal>, kill_at: Instant) {
+        let Some(group) = LeftoverGroup::after_leader_exit(pgid, kill_at) else {
+            return;
+        };
+        if let Some(mut signal) = signal {
+            // Too many groups already wait for their deadline: no grace for this one.
+            let at_once = self.leftover_groups.len() >= leftover::MAX_GROUPS;
+            if at_once {
+                signal = Signal::SIGKILL;
+            }
+            for sig in
+                std::iter::once(signal).chain(continue_after(signal).then_some(Signal::SIGCONT))
+            {
+                if let Err(e) = sys::signal_group(pgid, sig) {
+                    eventlog::signal_failed(&self.instance.name(), sig, e);
+                }
+            }
+            if self.limited_line(LineKind::Outlived) {
+                eventlog::group_outlived(&self.instance.name(), pgid, group.members, signal);
+            }
+            if at_once {
+                return;
+            }
+        }
+        self.leftover_groups.push(group);
+    }
+
+    /// Forgets leftover groups that died out; SIGKILLs those whose deadline passed
+    /// (or all of them when `all`).
+    #[inline(never)]
+    pub(super) fn kill_leftover_groups(&mut self, now: Instant, all: bool) {
+        let name = &self.instance.name();
+        self.leftover_groups.retain_mut(|group| {
+            if !group.refresh() {
+                false
+            } else if all || group.deadline <= now {
+                eventlog::group_killed(name, group.pgid);
+                let _ = sys::signal_group(group.pgid, Signal::SIGKILL);
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
