@@ -53,6 +53,7 @@ fn config(round: u64) -> String {
     cmd: TESTPROG exit 0
     starttime: 0
     autorestart: always
+    restart_throttle: false
   stubborn:
     cmd: TESTPROG ignore-term
     starttime: 0

@@ -177,7 +177,7 @@ fn a_hanging_alert_is_killed_with_its_group_after_its_timeout() {
 fn at_most_four_alerts_run_and_shutdown_stops_them() {
     let mut d = Daemon::start(
         "notify-cap",
-        &format!("{HANGING}    timeout: 600\n    events: [unexpected_exit]\n    max_per_minute: 1000\nprograms:\n  loop:\n    cmd: TESTPROG exit 1 0.02\n    starttime: 0\n    autorestart: always\n"),
+        &format!("{HANGING}    timeout: 600\n    events: [unexpected_exit]\n    max_per_minute: 1000\nprograms:\n  loop:\n    cmd: TESTPROG exit 1 0.02\n    starttime: 0\n    autorestart: always\n    restart_throttle: false\n"),
     );
     // A burst of unexpected exits while four alerts hang.
     let counts = wait_for("a burst over the cap", secs(20.0), || {
