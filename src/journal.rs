@@ -22,6 +22,9 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
 use std::sync::OnceLock;
 
 use parking_lot::Mutex;
@@ -202,6 +205,67 @@ pub fn close() {
     } else {
         j.compact();
     }
+}
+
+/// The processes of earlier runs still alive that were instance `name`'s.
+pub fn orphans_of(name: &str) -> Vec<i32> {
+    let Some(journal) = JOURNAL.get() else {
+        return Vec::new();
+    };
+    let mut pids: Vec<i32> = journal
+        .lock()
+        .orphans
+        .iter()
+        .filter(|(_, (_, n))| n == name)
+        .map(|(&pid, _)| pid)
+        .collect();
+    pids.retain(|&pid| is_live_orphan(pid));
+    pids.sort_unstable();
+    pids
+}
+
+/// Stops an earlier run's process by its journal identity: `signal` (and SIGCONT)
+/// to it and its process group, SIGKILL after `grace`, then forgets it. Returns
+/// false, and signals nothing, when `pid` is not (or no longer) that process.
+pub fn stop_orphan(pid: i32, signal: Signal, grace: Duration) -> bool {
+    let Some(journal) = JOURNAL.get() else {
+        return false;
+    };
+    let Some(known) = journal.lock().orphans.get(&pid).map(|(id, _)| id.clone()) else {
+        return false;
+    };
+    let Ok(pidfd) = crate::sys::pidfd_open(pid) else {
+        return false;
+    };
+    let fd = std::os::fd::AsFd::as_fd(&pidfd);
+    if crate::sys::pidfd_exited(fd) || identity(pid, fd).as_ref() != Some(&known) {
+        return false;
+    }
+    // The process checked through the pidfd we hold; it led its own group (every
+    // child of taskmaster does), so the group goes with it.
+    let group = |sig: Signal| {
+        let _ = crate::sys::signal_group(pid, sig);
+    };
+    group(signal);
+    group(Signal::SIGCONT);
+    let deadline = Instant::now() + grace;
+    while !crate::sys::pidfd_exited(fd) && Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        wait_readable(fd, left);
+    }
+    if !crate::sys::pidfd_exited(fd) {
+        group(Signal::SIGKILL);
+        wait_readable(fd, Duration::from_secs(5));
+    }
+    journal.lock().orphans.remove(&pid);
+    true
+}
+
+/// Waits until `fd` is readable (a pidfd: its process exited) or `timeout`.
+fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration) {
+    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
 }
 
 /// Whether `pid` is an earlier run's process still alive with the identity the

@@ -84,7 +84,11 @@ fn an_orphan_stays_known_across_several_crashes_and_clean_shutdowns() {
             .is_some_and(|d| d.contains(&format!("pid {web1} ")))
             .then_some(())
     });
-    second.command_expect("start web", "web: started", secs(10.0));
+    let mark = second.mark();
+    second.send("start web");
+    second.wait_line(mark, "the start, with its warning", secs(10.0), |l| {
+        l.starts_with("web: started (warning: ")
+    });
     let web2 = second.pid_of("web");
     reap.0.push(web2);
     second.signal(9);
@@ -121,4 +125,50 @@ fn an_orphan_stays_known_across_several_crashes_and_clean_shutdowns() {
     let mut fifth = Daemon::start_in(dir, config);
     fifth.wait_state("web", "RUNNING", secs(10.0));
     assert_eq!(fifth.finish(secs(20.0)), 0);
+}
+
+/// A held-back instance: `start` warns that the old process still runs, and `stop`
+/// stops that old process too, by its journal identity (its whole group).
+#[test]
+fn stop_of_a_held_instance_stops_the_previous_runs_process() {
+    let yaml = "programs:\n  web:\n    cmd: TESTPROG sleep\n    starttime: 0\n    stoptime: 2\n";
+    let mut first = Daemon::start("crash-stop-orphan", yaml);
+    let old = first.wait_state("web", "RUNNING", secs(10.0))["pid"]
+        .as_i64()
+        .expect("pid") as i32;
+    let mut reap = Reap(vec![old]);
+    first.signal(9);
+    first.wait_exit(secs(10.0));
+    let (dir, config) = first.into_dir();
+
+    let mut second = Daemon::start_in(dir, config);
+    wait_for("web held back", secs(10.0), || {
+        second.instance("web")["description"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!("pid {old} ")))
+            .then_some(())
+    });
+    // A manual start goes ahead, and says there are now two.
+    second.command_expect(
+        "start web",
+        &format!(
+            "web: started (warning: pid {old} of a previous run is still running; `stop web` stops it)"
+        ),
+        secs(10.0),
+    );
+    let new = second.pid_of("web");
+    reap.0.push(new);
+    // `stop web` stops both: ours, and the old one by its identity.
+    let mark = second.mark();
+    second.send("stop web");
+    second.wait_line(mark, "the old process stopped", secs(10.0), |l| {
+        l == format!("web: stopped (pid {old} of a previous run)")
+    });
+    second.wait_line(mark, "ours stopped", secs(10.0), |l| l == "web: stopped");
+    wait_for("both gone", secs(10.0), || {
+        (!alive(old) && !alive(new)).then_some(())
+    });
+    // Nothing held any more: a start is a plain start.
+    second.command_expect("start web", "web: started", secs(10.0));
+    assert_eq!(second.finish(secs(20.0)), 0);
 }

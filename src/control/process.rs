@@ -117,10 +117,58 @@ fn start_all(sup: &Supervisor, instances: &[Arc<Instance>], out: &mut Outcome) {
             continue;
         }
         match start_result(&status) {
-            Ok(()) => out.line(&instance.name(), "started"),
+            Ok(()) => match orphan_warning(instance) {
+                Some(warning) => out.line(&instance.name(), &warning),
+                None => out.line(&instance.name(), "started"),
+            },
             Err(why) => out.error(format!("{}: ERROR ({why})", instance.name())),
         }
     }
+}
+
+/// Stops the processes a previous taskmaster run left for `instance` (it was held
+/// back for them: see `journal`), each checked by its journal identity, with the
+/// program's stopsignal and stoptime. Whether there were any.
+fn stop_orphans(sup: &Supervisor, instance: &Instance, out: &mut Outcome) -> bool {
+    let name = instance.name();
+    let orphans = crate::journal::orphans_of(&name);
+    if orphans.is_empty() {
+        return false;
+    }
+    let (signal, grace) = match sup.config().programs.get(&instance.program) {
+        Some(p) => (p.policy.stopsignal, p.policy.stoptime),
+        None => (
+            nix::sys::signal::Signal::SIGTERM,
+            std::time::Duration::from_secs(10),
+        ),
+    };
+    for pid in orphans {
+        if crate::journal::stop_orphan(pid, signal, grace) {
+            info!("stopped: {name}'s process from a previous taskmaster run (pid {pid})");
+            out.line(&name, &format!("stopped (pid {pid} of a previous run)"));
+        }
+    }
+    instance.send(Command::Note("Not started".to_string()));
+    true
+}
+
+/// What a manual start of `instance` says when a previous run's process of it
+/// still lives: started all the same, but the user should know there are two.
+fn orphan_warning(instance: &Instance) -> Option<String> {
+    let orphans = crate::journal::orphans_of(&instance.name());
+    let pids: Vec<String> = orphans.iter().map(|p| p.to_string()).collect();
+    (!pids.is_empty()).then(|| {
+        log::warn!(
+            "{}: started while pid {} of a previous taskmaster run still runs",
+            instance.name(),
+            pids.join(", ")
+        );
+        format!(
+            "started (warning: pid {} of a previous run is still running; `stop {}` stops it)",
+            pids.join(", "),
+            instance.name()
+        )
+    })
 }
 
 /// The verdict on an instance whose watcher failed (`watch::watcher::crash`).
@@ -155,9 +203,12 @@ fn stop_all(
     let mut to_stop = Vec::new();
     for instance in instances {
         let state = instance.status().state;
+        // A previous run's process of it goes too (it was held back for it, or
+        // started beside it with a warning).
+        let had_orphans = stop_orphans(sup, instance, out);
         if state.is_started() || state == State::Stopping {
             to_stop.push(instance.clone());
-        } else if !quiet_if_stopped && out.singly.contains(&instance.name()) {
+        } else if !had_orphans && !quiet_if_stopped && out.singly.contains(&instance.name()) {
             out.line(&instance.name(), "ERROR (not running)");
         }
     }
