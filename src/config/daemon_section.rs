@@ -36,7 +36,7 @@ impl Walk<'_> {
         // The default is next to the config file, whose directory exists.
         let logfile = c.field(node, at, "logfile", dir.join("taskmaster.log"), |n| {
             let file = resolve::path(n, dir)?;
-            resolve::in_existing_directory(n, &file)?;
+            resolve::writable_file(n, &file)?;
             Ok(file)
         });
         let socket = c.field(node, at, "socket", None, |n| match n {

@@ -67,18 +67,31 @@ pub(crate) fn output(node: &Node, dir: &Path) -> Result<OutputTarget, String> {
                     file.display()
                 ));
             }
-            in_existing_directory(node, &file)?;
+            writable_file(node, &file)?;
             Ok(OutputTarget::File(file))
         }
         _ => Err(wrong(node, EXPECTED)),
     }
 }
 
-/// A file to be created by taskmaster (`logfile`, `stdout`, `stderr`) must be in a
+/// A file to be written by taskmaster (`logfile`, `stdout`, `stderr`) must be in a
 /// directory that exists: taskmaster creates files, never directories, so a
 /// misspelt path is an error here rather than a directory made silently (as root,
-/// perhaps) or a spawn error later.
-pub(crate) fn in_existing_directory(node: &Node, file: &Path) -> Result<(), String> {
+/// perhaps) or a spawn error later. If the file exists, it must be one taskmaster
+/// would open (`safe_file`): a regular file or a character device, not a FIFO
+/// (which would be refused at the spawn, or the reload, anyway).
+pub(crate) fn writable_file(node: &Node, file: &Path) -> Result<(), String> {
+    in_existing_directory(node, file)?;
+    crate::safe_file::check_existing(file).map_err(|e| {
+        format!(
+            "found {} ({}), which is {e}; expected a regular file or a device such as /dev/null",
+            node.describe(),
+            file.display()
+        )
+    })
+}
+
+fn in_existing_directory(node: &Node, file: &Path) -> Result<(), String> {
     let Some(parent) = file.parent() else {
         return Ok(());
     };

@@ -99,6 +99,35 @@ fn files_in_a_missing_directory_are_errors() {
 }
 
 #[test]
+fn a_fifo_at_a_file_taskmaster_writes_is_an_error() {
+    let dir = TempDir::new("config-fifo");
+    let base = dir.path().display();
+    let fifo = dir.path().join("trap");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for (text, path) in [
+        (
+            format!("taskmaster:\n  logfile: {base}/trap\nprograms: {{}}\n"),
+            "taskmaster.logfile",
+        ),
+        (
+            format!("programs:\n  p:\n    cmd: x\n    stdout: {base}/trap\n"),
+            "programs.p.stdout",
+        ),
+        (
+            format!("programs:\n  p:\n    cmd: x\n    stderr: {base}/trap\n"),
+            "programs.p.stderr",
+        ),
+    ] {
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].path, path);
+        assert!(errs[0].message.contains("a FIFO"), "{}", errs[0]);
+    }
+    // A device such as /dev/null is fine.
+    assert!(parse("programs:\n  p:\n    cmd: x\n    stdout: /dev/null\n").is_ok());
+}
+
+#[test]
 fn syslog_is_true_false_or_an_absolute_socket_path() {
     let syslog = |value: &str| {
         parse(&format!("taskmaster:\n  syslog: {value}\nprograms: {{}}\n")).map(|c| c.daemon.syslog)
