@@ -24,8 +24,9 @@ fn a_fifo_as_output_file_is_a_spawn_error_and_hangs_nothing() {
     starttime: 0
 ";
     let mut d = Daemon::start("fifo-output", yaml);
-    mkfifo(&d.path("trap.out"));
+    // Planted once the daemon runs (a config naming a FIFO is refused at load).
     d.wait_state("fine", "RUNNING", secs(10.0));
+    mkfifo(&d.path("trap.out"));
     d.command_expect("start trapped", "trapped: ERROR (spawn error)", secs(10.0));
     let t = d.wait_state("trapped", "FATAL", secs(10.0));
     let why = t["description"].as_str().unwrap_or_default();
