@@ -163,6 +163,7 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
+    let (reloads, hostile) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut workers = Vec::new();
     // Clients racing lifecycle commands on the same instances.
     for c in 0..3u64 {
@@ -188,6 +189,7 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
     // as an editor racing the SIGHUP would), SIGHUP and `reload`.
     {
         let (socket, stop, config_path) = (socket.clone(), stop.clone(), config_path.clone());
+        let reloads = reloads.clone();
         let dir = config_path
             .parent()
             .map(Path::to_path_buf)
@@ -209,6 +211,7 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
                 } else {
                     let _ = ask(&socket, "reload", &[]);
                 }
+                reloads.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(20 + rng.below(60)));
             }
             let _ = round;
@@ -216,13 +219,14 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
     }
     // Garbage on the socket, and a FIFO that comes and goes at an output path.
     {
-        let (socket, stop) = (socket.clone(), stop.clone());
+        let (socket, stop, hostile) = (socket.clone(), stop.clone(), hostile.clone());
         let trap = config_path.with_file_name("trapped.out");
         workers.push(std::thread::spawn(move || {
             let mut rng = Rng(seed ^ 0x1234567 | 1);
             let mut idle = Vec::new();
             while !stop.load(Ordering::SeqCst) {
                 hostile_client(&socket, &mut rng, &mut idle);
+                hostile.fetch_add(1, Ordering::SeqCst);
                 if rng.below(10) == 0 {
                     let _ = std::fs::remove_file(&trap);
                     if rng.below(2) == 0 {
@@ -253,7 +257,12 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
             .expect("a client went unanswered or saw a bad reply");
     }
     let answered = answered.load(Ordering::SeqCst);
-    println!("adversarial: {answered} lifecycle and status requests answered");
+    println!(
+        "adversarial: {answered} lifecycle and status requests answered, {} reloads \
+         asked for (SIGHUP or `reload`), {} hostile connections",
+        reloads.load(Ordering::SeqCst),
+        hostile.load(Ordering::SeqCst)
+    );
     assert!(answered > 0);
 
     // Settle: the final config, applied; everything started.
@@ -282,13 +291,18 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
     assert!(!listed.is_empty());
 
     // Descriptors and threads back where they were (the same programs run).
-    wait_for(
+    let (fds, threads) = wait_for(
         "descriptors and threads back to the baseline",
         secs(30.0),
         || {
             let (fds, threads) = quiet_counts(dpid);
-            (fds <= fds0 && threads <= threads0).then_some(())
+            (fds <= fds0 && threads <= threads0).then_some((fds, threads))
         },
+    );
+    println!(
+        "adversarial: baseline {fds0} fds / {threads0} threads, after {fds} / {threads}; \
+         {} processes checked against /proc",
+        listed.len()
     );
 
     // Nothing left after the shutdown: no child of the daemon, and every pid
