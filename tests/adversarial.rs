@@ -272,6 +272,9 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
     assert!(reply["output"].is_string(), "{reply}");
     ask(&socket, "start", &["all"]).expect("start all answers");
     ask(&socket, "stop", &["loop", "crash"]).expect("stop answers");
+    for name in ["steady", "stubborn", "trapped"] {
+        d.wait_state(name, "RUNNING", secs(20.0));
+    }
 
     // status equals /proc: every listed pid is a live child, every live child listed.
     let listed: BTreeSet<i32> = wait_for("status and /proc to agree", secs(20.0), || {
