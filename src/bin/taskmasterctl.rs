@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
-use taskmaster::control::client::{self, complain, say, Client, WireReply};
+use taskmaster::control::client::{self, complain, say, Client};
+use taskmaster::control::protocol::Response;
 use taskmaster::control::socket::socket_path;
 use taskmaster::control::COMMANDS;
 use taskmaster::pty::attach::attach_and_report;
@@ -136,7 +137,7 @@ fn is_attach(cmd: &str) -> bool {
     cmd == "attach" || cmd == "fg"
 }
 
-fn print_reply(reply: &WireReply) {
+fn print_reply(reply: &Response) {
     if !reply.output.is_empty() {
         say(&reply.output);
     }
@@ -158,7 +159,7 @@ struct SocketBackend {
 }
 
 impl SocketBackend {
-    fn request(&mut self, cmd: &str, args: &[String]) -> Result<WireReply, String> {
+    fn request(&mut self, cmd: &str, args: &[String]) -> Result<Response, String> {
         // One retry on a fresh connection: the daemon may have been restarted.
         for attempt in 0..2 {
             let client = match self.client.take() {

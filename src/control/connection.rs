@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::warn;
-use serde::Deserialize;
 
 use super::connections::{self, Slot};
-use super::server::{reply_line, MAX_REQUEST};
+use super::protocol::{Request, MAX_REQUEST};
+use super::server::reply_line;
 use super::{execute_words, Hooks, Reply, Source};
 use crate::supervisor::Supervisor;
 
@@ -34,13 +34,6 @@ pub enum Mode {
     /// On the accept thread, when no thread could be started: one request, no
     /// stream, short timeouts.
     Inline,
-}
-
-#[derive(Deserialize)]
-struct Request {
-    command: String,
-    #[serde(default)]
-    args: Vec<String>,
 }
 
 /// An admitted connection.

@@ -11,6 +11,7 @@ pub mod connections;
 pub mod daemon_status;
 mod merged;
 mod process;
+pub mod protocol;
 pub mod server;
 pub mod socket;
 mod source;
