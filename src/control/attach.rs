@@ -28,7 +28,7 @@ use log::info;
 
 use super::protocol::{AttachInfo, FRAME_CLOSE_STDIN, FRAME_INPUT, FRAME_INTERRUPT, FRAME_WINSIZE};
 use super::tail::{Follow, FollowEnd};
-use super::Reply;
+use super::{Continuation, Reply};
 use crate::output::Stream;
 use crate::supervisor::Supervisor;
 use crate::watch::{ChildInput, Instance};
@@ -81,7 +81,7 @@ pub fn attach(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         pty: input.pty,
     };
     reply.data = serde_json::to_value(info).ok();
-    reply.attach = Some(AttachTarget { instance, input });
+    reply.then = Continuation::Attach(AttachTarget { instance, input });
     reply
 }
 

@@ -39,7 +39,7 @@ pub fn response(reply: &Reply) -> Response {
         ok: reply.exit == 0,
         output: reply.output.clone(),
         // Raw output follows this line until either side closes.
-        stream: reply.follow.is_some() || reply.attach.is_some() || reply.notices,
+        stream: reply.then.streams(),
     }
 }
 
