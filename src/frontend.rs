@@ -12,10 +12,10 @@ use crate::control::attach::AttachTarget;
 use crate::control::client::{complain, say, write_out, Client};
 use crate::control::continuation::{ShutdownAnswer, Sink, StreamMode};
 use crate::control::{self, Continuation, Hooks, Next, Reply, Source, Transport};
-use crate::pty::attach::attach_and_report;
-use crate::pty::until_ctrl_c;
 use crate::shell::{self, Backend};
 use crate::supervisor::Supervisor;
+use crate::terminal::attach::attach_and_report;
+use crate::terminal::until_ctrl_c;
 
 /// `quit -y` is `shutdown`: quit without the question the shell asks while
 /// processes run.

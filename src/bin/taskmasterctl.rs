@@ -16,9 +16,9 @@ use taskmaster::control::client::{self, complain, say, Client};
 use taskmaster::control::protocol::Response;
 use taskmaster::control::socket::socket_path;
 use taskmaster::control::COMMANDS;
-use taskmaster::pty::attach::attach_and_report;
-use taskmaster::pty::until_ctrl_c;
 use taskmaster::shell::{self, Backend};
+use taskmaster::terminal::attach::attach_and_report;
+use taskmaster::terminal::until_ctrl_c;
 
 /// Control a running taskmaster.
 #[derive(Parser)]

@@ -5,6 +5,8 @@
 //! it answers with a message and an exit code (SPEC §2: 0 ok, 1 error, 2 usage).
 
 pub mod attach;
+#[cfg(test)]
+mod boundaries_tests;
 pub mod client;
 mod connection;
 pub mod connections;

@@ -19,7 +19,7 @@ use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, LocalFlags, SetArg, Ter
 use parking_lot::Mutex;
 use signal_hook::consts::{SIGHUP, SIGTERM, SIGWINCH};
 
-use super::terminal::{read_keys_unless, Keys};
+use super::{read_keys_unless, Keys};
 use crate::control::protocol::{
     input_frames, winsize_frame, AttachInfo, Response, FRAME_CLOSE_STDIN, FRAME_INTERRUPT,
 };
