@@ -211,3 +211,7 @@ mod tests {
         assert_eq!(winsize_frame(24, 80), [FRAME_WINSIZE, 0, 24, 0, 80]);
     }
 }
+
+#[cfg(test)]
+#[path = "protocol_tests.rs"]
+mod readme_tests;

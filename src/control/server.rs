@@ -1,8 +1,7 @@
 //! The control socket server (SPEC §6 "Socket protocol", §10).
 //!
-//! Newline-delimited JSON: `{"command": "status", "args": ["--json"]}` in,
-//! `{"ok": true, "output": "...", "exit": 0}` (plus `"data"` for `status --json`)
-//! out. One thread per connection (`connection.rs`), so a slow or stalled client
+//! Newline-delimited JSON: a `protocol::Request` line in, a `protocol::Response`
+//! line out (README, "Socket protocol"). One thread per connection (`connection.rs`), so a slow or stalled client
 //! only ever blocks itself; requests are bounded to 64 KiB and a malformed one gets
 //! an error reply and changes nothing. `tail -f` answers one reply line, then the
 //! connection carries the raw output until the client closes it.
