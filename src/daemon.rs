@@ -18,10 +18,10 @@ use signal_hook::iterator::Signals;
 use crate::config;
 use crate::control::{self, Hooks, Source};
 use crate::eventlog::EventLog;
-use crate::pty::TerminalMode;
 use crate::reload::Reloader;
 use crate::shutdown_progress::{self, Terminal};
 use crate::supervisor::Supervisor;
+use crate::terminal::TerminalMode;
 use crate::{frontend, sys};
 
 /// Command-line options of the daemon.

@@ -8,12 +8,14 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
+use crate::control::attach::AttachTarget;
 use crate::control::client::{complain, say, write_out, Client};
-use crate::control::{self, Hooks, Reply, Source};
-use crate::pty::attach::attach_and_report;
-use crate::pty::until_ctrl_c;
+use crate::control::continuation::{ShutdownAnswer, Sink, StreamMode};
+use crate::control::{self, Continuation, Hooks, Next, Reply, Source, Transport};
 use crate::shell::{self, Backend};
 use crate::supervisor::Supervisor;
+use crate::terminal::attach::attach_and_report;
+use crate::terminal::until_ctrl_c;
 
 /// `quit -y` is `shutdown`: quit without the question the shell asks while
 /// processes run.
@@ -25,7 +27,7 @@ fn without_question(line: &str) -> &str {
 }
 
 /// Runs one line and finishes what the reply asks of the transport.
-fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) -> Reply {
+fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) -> Next {
     let source = if terminal {
         Source::Shell
     } else {
@@ -36,39 +38,73 @@ fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) ->
 }
 
 /// Prints a reply and does what it asks of the transport.
-fn finish(hooks: &Hooks, mut reply: Reply, line: &str, source: Source, terminal: bool) -> Reply {
-    if reply.reload {
-        reply = (hooks.reload)();
+fn finish(hooks: &Hooks, reply: Reply, line: &str, source: Source, terminal: bool) -> Next {
+    let mut transport = StdinTransport {
+        source,
+        line,
+        terminal,
+    };
+    control::finish(hooks, reply, &mut transport)
+}
+
+/// The daemon's stdin (a terminal or not) as a transport: replies are printed,
+/// a stream (`tail -f`, only on a terminal) is copied to stdout until Ctrl-C,
+/// and notices are shown by the shell itself, above its prompt.
+struct StdinTransport<'a> {
+    source: Source,
+    /// The line as typed (`quit -y` before it became `shutdown`).
+    line: &'a str,
+    terminal: bool,
+}
+
+impl Transport for StdinTransport<'_> {
+    fn source(&self) -> &Source {
+        &self.source
     }
-    if reply.reopen {
-        reply = (hooks.reopen)();
+
+    fn answer(&mut self, reply: &Reply) -> bool {
+        if !reply.output.is_empty() {
+            say(&reply.output);
+        }
+        let _ = std::io::stdout().flush();
+        true
     }
-    if !reply.output.is_empty() {
-        say(&reply.output);
+
+    fn shutdown_answer(&mut self) -> ShutdownAnswer {
+        ShutdownAnswer::Now
     }
-    let _ = std::io::stdout().flush();
-    if let Some(mut follow) = reply.follow.take() {
-        if terminal {
-            let cancel = follow.canceller();
-            until_ctrl_c(move || cancel.cancel(), || follow.run(write_out));
-            say("");
-        } else {
-            say("tail -f: following needs a terminal or taskmasterctl; showed the last lines only");
+
+    fn shutdown_cause(&self) -> &'static str {
+        match self.line.split_whitespace().next() {
+            Some("shutdown") | None => "shutdown",
+            Some(_) => "quit",
         }
     }
-    if reply.notices {
-        say("notices are shown above this shell's prompt as they happen");
+
+    fn stream_mode(&self, then: &Continuation) -> StreamMode {
+        match then {
+            Continuation::Follow(_) if self.terminal => StreamMode::Run,
+            Continuation::Follow(_) => StreamMode::Declined(Some(
+                "tail -f: following needs a terminal or taskmasterctl; showed the last lines only",
+            )),
+            Continuation::Notices => StreamMode::Declined(Some(
+                "notices are shown above this shell's prompt as they happen",
+            )),
+            // The shell attaches through the socket (`attach_through_socket`).
+            _ => StreamMode::Declined(None),
+        }
     }
-    if reply.shutdown {
-        let what = line.split_whitespace().next().unwrap_or("shutdown");
-        let what = if what == "shutdown" {
-            "shutdown"
-        } else {
-            "quit"
-        };
-        (hooks.shutdown)(source, what);
+
+    fn stream(&mut self, cancel: Box<dyn FnOnce() + Send>, copy: &mut dyn FnMut(Sink)) -> Next {
+        let mut out = write_out;
+        until_ctrl_c(cancel, || copy(&mut out));
+        say("");
+        Next::Continue
     }
-    reply
+
+    fn attach(&mut self, _target: AttachTarget) -> Next {
+        Next::Continue
+    }
 }
 
 /// Where a command run in a thread of its own answers: its reply, or `None` when
@@ -93,10 +129,12 @@ impl DirectBackend<'_> {
             let _ = tx.send(Some(control::execute(&sup, &owned, &Source::Shell)));
         });
         if ran.is_err() {
-            return !run_line(self.sup, self.hooks, line, true).shutdown;
+            return run_line(self.sup, self.hooks, line, true) == Next::Continue;
         }
         match rx.recv() {
-            Ok(Some(reply)) => !finish(self.hooks, reply, line, Source::Shell, true).shutdown,
+            Ok(Some(reply)) => {
+                finish(self.hooks, reply, line, Source::Shell, true) == Next::Continue
+            }
             _ => {
                 say(&interrupted_message(line));
                 true
@@ -123,7 +161,7 @@ impl Backend for DirectBackend<'_> {
         if let Some(waiting) = self.waiting.take() {
             return self.run_interruptible(line, waiting);
         }
-        !run_line(self.sup, self.hooks, line, true).shutdown
+        run_line(self.sup, self.hooks, line, true) == Next::Continue
     }
 
     fn terminal_lost(&mut self) -> bool {
@@ -228,7 +266,7 @@ pub fn serve_stdin(
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
-        if run_line(sup, hooks, &line, false).shutdown {
+        if run_line(sup, hooks, &line, false) == Next::End {
             return;
         }
     }

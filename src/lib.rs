@@ -21,6 +21,7 @@ pub mod stack;
 pub mod supervisor;
 pub mod sys;
 pub mod syslog;
+pub mod terminal;
 #[cfg(test)]
 mod testutil;
 pub mod watch;

@@ -28,7 +28,7 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, ExternalPrinter, Helper};
 
 use crate::control::COMMANDS;
-use crate::pty::TerminalMode;
+use crate::terminal::TerminalMode;
 
 pub const PROMPT: &str = "taskmaster> ";
 
@@ -131,7 +131,7 @@ fn run_command(backend: &mut dyn Backend, line: &str, terminal: bool) -> (bool, 
     let Some(interrupt) = backend.interrupter() else {
         return (backend.run(line), String::new());
     };
-    let (go_on, keys) = crate::pty::until_ctrl_c_keeping_keys(interrupt, || backend.run(line));
+    let (go_on, keys) = crate::terminal::until_ctrl_c_keeping_keys(interrupt, || backend.run(line));
     // Printable keys and line ends only: an escape sequence cut from its terminal
     // would not mean the same thing replayed.
     let typed = String::from_utf8_lossy(&keys)

@@ -12,12 +12,13 @@ use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
-use taskmaster::control::client::{self, complain, say, Client, WireReply};
+use taskmaster::control::client::{self, complain, say, Client};
+use taskmaster::control::protocol::Response;
 use taskmaster::control::socket::socket_path;
 use taskmaster::control::COMMANDS;
-use taskmaster::pty::attach::attach_and_report;
-use taskmaster::pty::until_ctrl_c;
 use taskmaster::shell::{self, Backend};
+use taskmaster::terminal::attach::attach_and_report;
+use taskmaster::terminal::until_ctrl_c;
 
 /// Control a running taskmaster.
 #[derive(Parser)]
@@ -136,7 +137,7 @@ fn is_attach(cmd: &str) -> bool {
     cmd == "attach" || cmd == "fg"
 }
 
-fn print_reply(reply: &WireReply) {
+fn print_reply(reply: &Response) {
     if !reply.output.is_empty() {
         say(&reply.output);
     }
@@ -158,7 +159,7 @@ struct SocketBackend {
 }
 
 impl SocketBackend {
-    fn request(&mut self, cmd: &str, args: &[String]) -> Result<WireReply, String> {
+    fn request(&mut self, cmd: &str, args: &[String]) -> Result<Response, String> {
         // One retry on a fresh connection: the daemon may have been restarted.
         for attempt in 0..2 {
             let client = match self.client.take() {

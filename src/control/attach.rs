@@ -1,7 +1,8 @@
 //! `attach NAME` (alias `fg`), the daemon's side (SPEC §8).
 //!
 //! After the reply line the connection carries, daemon → client, the recent output
-//! from the ring buffer and then the live output, raw; client → daemon, frames:
+//! from the ring buffer and then the live output, raw; client → daemon, frames
+//! (`protocol.rs`):
 //!
 //! * `0x00 LEN_HI LEN_LO BYTES…` — input for the program (up to 65535 bytes);
 //! * `0x01 ROWS_HI ROWS_LO COLS_HI COLS_LO` — the client's window size (pty only);
@@ -25,16 +26,13 @@ use std::sync::Arc;
 
 use log::info;
 
+use super::protocol::{AttachInfo, FRAME_CLOSE_STDIN, FRAME_INPUT, FRAME_INTERRUPT, FRAME_WINSIZE};
 use super::tail::{Follow, FollowEnd};
-use super::Reply;
+use super::{Continuation, Reply};
 use crate::output::Stream;
 use crate::supervisor::Supervisor;
 use crate::watch::{ChildInput, Instance};
 
-pub const FRAME_INPUT: u8 = 0;
-pub const FRAME_WINSIZE: u8 = 1;
-pub const FRAME_INTERRUPT: u8 = 2;
-pub const FRAME_CLOSE_STDIN: u8 = 3;
 /// Lines of recent output replayed on attach.
 const REPLAY_LINES: usize = 100;
 
@@ -77,9 +75,13 @@ pub fn attach(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         },
         key_name(key)
     ));
-    reply.data =
-        Some(serde_json::json!({ "pty": input.pty, "detach_key": key, "name": instance.name() }));
-    reply.attach = Some(AttachTarget { instance, input });
+    let info = AttachInfo {
+        detach_key: key,
+        name: instance.name(),
+        pty: input.pty,
+    };
+    reply.data = serde_json::to_value(info).ok();
+    reply.then = Continuation::Attach(AttachTarget { instance, input });
     reply
 }
 

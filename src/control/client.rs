@@ -18,23 +18,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::Deserialize;
-
-/// One reply line from the daemon.
-#[derive(Debug, Deserialize)]
-pub struct WireReply {
-    #[serde(default)]
-    pub ok: bool,
-    #[serde(default)]
-    pub output: String,
-    #[serde(default)]
-    pub exit: i32,
-    #[serde(default)]
-    pub data: Option<serde_json::Value>,
-    /// Raw output follows on the connection (`tail -f`).
-    #[serde(default)]
-    pub stream: bool,
-}
+use super::protocol::{Request, Response};
 
 /// A connection to the daemon.
 pub struct Client {
@@ -67,13 +51,12 @@ impl Client {
     }
 
     /// Sends one command and reads its reply line.
-    pub fn request(&mut self, command: &str, args: &[String]) -> Result<WireReply, ClientError> {
+    pub fn request(&mut self, command: &str, args: &[String]) -> Result<Response, ClientError> {
         let broken = |why: String| ClientError::Broken {
             path: self.path.clone(),
             why,
         };
-        let mut line = serde_json::json!({ "command": command, "args": args }).to_string();
-        line.push('\n');
+        let line = Request::new(command, args).line();
         self.writer
             .write_all(line.as_bytes())
             .map_err(|e| broken(e.to_string()))?;

@@ -13,11 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::warn;
-use serde::Deserialize;
 
+use super::attach::AttachTarget;
 use super::connections::{self, Slot};
-use super::server::{reply_line, MAX_REQUEST};
-use super::{execute_words, Hooks, Reply, Source};
+use super::continuation::{ShutdownAnswer, Sink, StreamMode};
+use super::protocol::{Request, MAX_REQUEST};
+use super::server::reply_line;
+use super::server::ShutdownWaiters;
+use super::{execute_words, finish, Continuation, Hooks, Next, Reply, Source, Transport};
 use crate::supervisor::Supervisor;
 
 /// A client that does not read its reply for this long is dropped.
@@ -34,13 +37,6 @@ pub enum Mode {
     /// On the accept thread, when no thread could be started: one request, no
     /// stream, short timeouts.
     Inline,
-}
-
-#[derive(Deserialize)]
-struct Request {
-    command: String,
-    #[serde(default)]
-    args: Vec<String>,
 }
 
 /// An admitted connection.
@@ -114,12 +110,16 @@ impl Connection {
         let Ok(read_half) = stream.try_clone() else {
             return;
         };
-        let mut reader = BufReader::new(read_half);
+        // Some until a stream takes it.
+        let mut reader = Some(BufReader::new(read_half));
         let mut writer = stream;
         // Blank lines do not put the deadline off; a reply does.
         let mut deadline = Instant::now() + idle;
         loop {
-            let raw = match read_request(&mut reader, deadline) {
+            let Some(open) = reader.as_mut() else {
+                return;
+            };
+            let raw = match read_request(open, deadline) {
                 Line::End => return,
                 Line::Idle => return connections::idle_closed(),
                 Line::TooLong => {
@@ -156,68 +156,97 @@ impl Connection {
                     continue;
                 }
             };
-            let mut reply = execute_words(sup, &request.command, &request.args, source);
-            if reply.reload {
-                reply = (hooks.reload)();
-            }
-            if reply.reopen {
-                reply = (hooks.reopen)();
-            }
-            let streams = reply.follow.is_some() || reply.attach.is_some() || reply.notices;
-            if mode == Mode::Inline && streams {
-                let why = "ERROR (no thread could be started for this connection (thread \
-                           limit reached? see ulimit -u): tail -f, attach and notices are \
-                           not available now)";
-                let _ = writer.write_all(reply_line(&Reply::error(why)).as_bytes());
-                return;
-            }
-            if reply.shutdown {
-                // Answered when the shutdown has finished (or at once if too many
-                // wait, or it already has). Held before the shutdown is asked for:
-                // a quick one could otherwise be answered before this connection
-                // is among those waiting, and never be answered at all.
-                let held = match stream.try_clone() {
-                    Ok(s) => hooks.shutdown_waiters.wait(s).is_ok(),
-                    Err(_) => false,
-                };
-                (hooks.shutdown)(source.clone(), "shutdown");
-                if !held {
-                    let _ = writer.write_all(reply_line(&reply).as_bytes());
-                }
-                return;
-            }
-            // A stream reads only to see the client close: no deadline from now on.
-            if streams {
-                let _ = stream.set_read_timeout(None);
-            }
-            // Subscribed before the reply goes out: once the client has its reply, no
-            // notice can slip past it.
-            let notices = reply.notices.then(|| {
-                let (tx, rx) = std::sync::mpsc::channel::<String>();
-                crate::eventlog::subscribe_notices(tx.clone());
-                (tx, rx)
-            });
-            if writer.write_all(reply_line(&reply).as_bytes()).is_err() || mode == Mode::Inline {
-                return;
-            }
-            if let Some((tx, rx)) = notices {
-                stream_notices(reader, stream, tx, rx);
-                return;
-            }
-            if let Some(target) = reply.attach.take() {
-                super::attach::serve(target, reader, stream);
-                return;
-            }
-            if let Some(mut follow) = reply.follow.take() {
-                // The client ends a follow by closing the connection.
-                let cancel = follow.canceller();
-                on_client_close(reader, move || cancel.cancel());
-                follow.run(|data| writer.write_all(data));
-                let _ = stream.shutdown(std::net::Shutdown::Both);
+            let reply = execute_words(sup, &request.command, &request.args, source);
+            let mut transport = SocketTransport {
+                stream,
+                reader: &mut reader,
+                source,
+                mode,
+                waiters: &hooks.shutdown_waiters,
+            };
+            if finish(hooks, reply, &mut transport) == Next::End || mode == Mode::Inline {
                 return;
             }
             deadline = Instant::now() + idle;
         }
+    }
+}
+
+/// A connection as a transport: replies are JSON lines; a stream's bytes go
+/// down the connection raw, and the client ends a stream by closing it.
+struct SocketTransport<'a> {
+    stream: &'a UnixStream,
+    /// Taken by a stream, which reads only to see the client close.
+    reader: &'a mut Option<BufReader<UnixStream>>,
+    source: &'a Source,
+    mode: Mode,
+    waiters: &'a ShutdownWaiters,
+}
+
+impl SocketTransport<'_> {
+    /// The reader for a stream, with no deadline from now on: a stream is not idle.
+    fn take_reader(&mut self) -> Option<BufReader<UnixStream>> {
+        let _ = self.stream.set_read_timeout(None);
+        self.reader.take()
+    }
+}
+
+impl Transport for SocketTransport<'_> {
+    fn source(&self) -> &Source {
+        self.source
+    }
+
+    fn answer(&mut self, reply: &Reply) -> bool {
+        let mut writer = self.stream;
+        writer.write_all(reply_line(reply).as_bytes()).is_ok()
+    }
+
+    fn shutdown_answer(&mut self) -> ShutdownAnswer {
+        // Answered when the shutdown has finished (or at once if too many wait,
+        // or it already has). Held before the shutdown is asked for: a quick one
+        // could otherwise be answered before this connection is among those
+        // waiting, and never be answered at all.
+        let held = match self.stream.try_clone() {
+            Ok(s) => self.waiters.wait(s).is_ok(),
+            Err(_) => false,
+        };
+        if held {
+            ShutdownAnswer::OnceFinished
+        } else {
+            ShutdownAnswer::OnceBegun
+        }
+    }
+
+    fn shutdown_cause(&self) -> &'static str {
+        "shutdown"
+    }
+
+    fn stream_mode(&self, _then: &Continuation) -> StreamMode {
+        match self.mode {
+            Mode::Thread => StreamMode::Run,
+            Mode::Inline => StreamMode::Refused(Reply::error(
+                "ERROR (no thread could be started for this connection (thread \
+                 limit reached? see ulimit -u): tail -f, attach and notices are \
+                 not available now)",
+            )),
+        }
+    }
+
+    fn stream(&mut self, cancel: Box<dyn FnOnce() + Send>, copy: &mut dyn FnMut(Sink)) -> Next {
+        if let Some(reader) = self.take_reader() {
+            on_client_close(reader, cancel);
+            let mut writer = self.stream;
+            copy(&mut |data| writer.write_all(data));
+        }
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        Next::End
+    }
+
+    fn attach(&mut self, target: AttachTarget) -> Next {
+        if let Some(reader) = self.take_reader() {
+            super::attach::serve(target, reader, self.stream);
+        }
+        Next::End
     }
 }
 
@@ -232,24 +261,4 @@ fn on_client_close(mut reader: BufReader<UnixStream>, then: impl FnOnce() + Send
             while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
             then();
         });
-}
-
-/// `notices`: one line per event notice until the client closes the connection.
-fn stream_notices(
-    reader: BufReader<UnixStream>,
-    stream: &UnixStream,
-    tx: std::sync::mpsc::Sender<String>,
-    rx: std::sync::mpsc::Receiver<String>,
-) {
-    // The client ends the stream by closing: a NUL line tells the loop below.
-    on_client_close(reader, move || {
-        let _ = tx.send("\0".to_string());
-    });
-    let mut writer = stream;
-    for notice in rx {
-        if notice == "\0" || writer.write_all(format!("{notice}\n").as_bytes()).is_err() {
-            break;
-        }
-    }
-    let _ = stream.shutdown(std::net::Shutdown::Both);
 }

@@ -5,12 +5,16 @@
 //! it answers with a message and an exit code (SPEC §2: 0 ok, 1 error, 2 usage).
 
 pub mod attach;
+#[cfg(test)]
+mod boundaries_tests;
 pub mod client;
 mod connection;
 pub mod connections;
+pub mod continuation;
 pub mod daemon_status;
 mod merged;
 mod process;
+pub mod protocol;
 pub mod server;
 pub mod socket;
 mod source;
@@ -25,6 +29,7 @@ use log::info;
 use crate::supervisor::Supervisor;
 use crate::watch::Instance;
 
+pub use continuation::{finish, Continuation, Next, Transport};
 pub use source::Source;
 pub use status::describe;
 pub use tail::{Follow, FollowEnd, TailFollow};
@@ -34,20 +39,10 @@ pub use tail::{Follow, FollowEnd, TailFollow};
 pub struct Reply {
     pub output: String,
     pub exit: i32,
-    /// Structured result (`status --json`).
+    /// Structured result (`status --json`, `attach`).
     pub data: Option<serde_json::Value>,
-    /// The transport must begin the daemon's shutdown after replying.
-    pub shutdown: bool,
-    /// The transport must begin a reload after replying.
-    pub reload: bool,
-    /// The transport must reopen the event log (`reopen`) and reply with that.
-    pub reopen: bool,
-    /// After the reply, the transport streams this instance's output (`tail -f`).
-    pub follow: Option<TailFollow>,
-    /// After the reply, the transport runs an attach session.
-    pub attach: Option<attach::AttachTarget>,
-    /// After the reply, the transport streams event notices, one per line.
-    pub notices: bool,
+    /// What the transport does after giving the reply ([`continuation::finish`]).
+    pub then: Continuation,
 }
 
 impl Reply {
@@ -56,12 +51,15 @@ impl Reply {
             output: output.into(),
             exit: 0,
             data: None,
-            shutdown: false,
-            reload: false,
-            reopen: false,
-            follow: None,
-            attach: None,
-            notices: false,
+            then: Continuation::Done,
+        }
+    }
+
+    /// A successful reply that asks `then` of the transport.
+    pub fn then(output: impl Into<String>, then: Continuation) -> Reply {
+        Reply {
+            then,
+            ..Reply::ok(output)
         }
     }
 
@@ -205,23 +203,13 @@ pub fn execute_words(sup: &Arc<Supervisor>, cmd: &str, args: &[String], source: 
         "pid" => process::pid(sup, args),
         "tail" => tail::tail(sup, args),
         "attach" | "fg" => attach::attach(sup, args),
-        "reload" => no_args(cmd, args).unwrap_or_else(|| Reply {
-            reload: true,
-            ..Reply::ok("")
-        }),
-        "reopen" => no_args(cmd, args).unwrap_or_else(|| Reply {
-            reopen: true,
-            ..Reply::ok("")
-        }),
-        "shutdown" | "quit" | "exit" => no_args(cmd, args).unwrap_or_else(|| Reply {
-            shutdown: true,
-            ..Reply::ok("Shut down")
-        }),
+        "reload" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Reload)),
+        "reopen" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Reopen)),
+        "shutdown" | "quit" | "exit" => {
+            no_args(cmd, args).unwrap_or_else(|| Reply::then("Shut down", Continuation::Shutdown))
+        }
         "version" => no_args(cmd, args).unwrap_or_else(|| Reply::ok(env!("CARGO_PKG_VERSION"))),
-        "notices" => no_args(cmd, args).unwrap_or_else(|| Reply {
-            notices: true,
-            ..Reply::ok("")
-        }),
+        "notices" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Notices)),
         "help" => help(args),
         _ => {
             let line = std::iter::once(cmd.to_string())

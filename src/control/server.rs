@@ -1,8 +1,7 @@
 //! The control socket server (SPEC §6 "Socket protocol", §10).
 //!
-//! Newline-delimited JSON: `{"command": "status", "args": ["--json"]}` in,
-//! `{"ok": true, "output": "...", "exit": 0}` (plus `"data"` for `status --json`)
-//! out. One thread per connection (`connection.rs`), so a slow or stalled client
+//! Newline-delimited JSON: a `protocol::Request` line in, a `protocol::Response`
+//! line out (README, "Socket protocol"). One thread per connection (`connection.rs`), so a slow or stalled client
 //! only ever blocks itself; requests are bounded to 64 KiB and a malformed one gets
 //! an error reply and changes nothing. `tail -f` answers one reply line, then the
 //! connection carries the raw output until the client closes it.
@@ -23,33 +22,29 @@ use std::time::Duration;
 use log::{info, warn};
 
 use super::connection::{Connection, Mode};
+use super::protocol::Response;
 use super::{connections, Hooks, Reply, Source};
 use crate::supervisor::Supervisor;
 
-/// Requests longer than this are refused (SPEC §6).
-pub const MAX_REQUEST: usize = 64 * 1024;
+pub use super::protocol::MAX_REQUEST;
 /// Connection threads format whole status tables: a little more stack than a watcher.
 const CONNECTION_STACK: usize = 256 * 1024;
 
+/// The wire form of a reply.
+pub fn response(reply: &Reply) -> Response {
+    Response {
+        data: reply.data.clone(),
+        exit: reply.exit,
+        ok: reply.exit == 0,
+        output: reply.output.clone(),
+        // Raw output follows this line until either side closes.
+        stream: reply.then.streams(),
+    }
+}
+
 /// The JSON line for a reply.
 pub fn reply_line(reply: &Reply) -> String {
-    let mut obj = serde_json::json!({
-        "ok": reply.exit == 0,
-        "output": reply.output,
-        "exit": reply.exit,
-    });
-    if let Some(map) = obj.as_object_mut() {
-        if let Some(data) = &reply.data {
-            map.insert("data".into(), data.clone());
-        }
-        if reply.follow.is_some() || reply.attach.is_some() || reply.notices {
-            // Raw output follows this line until either side closes.
-            map.insert("stream".into(), serde_json::Value::Bool(true));
-        }
-    }
-    let mut line = obj.to_string();
-    line.push('\n');
-    line
+    response(reply).line()
 }
 
 /// Connections whose `shutdown` is answered once the daemon has finished — its

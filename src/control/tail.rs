@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::merged::{Lines, MergedFollow};
-use super::Reply;
+use super::{Continuation, Reply};
 use crate::output::{OutputBuffers, Stream};
 use crate::supervisor::Supervisor;
 use crate::watch::Instance;
@@ -238,7 +238,8 @@ pub fn tail(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     // The transports end the reply with a newline of their own.
     let mut reply = Reply::ok(text.strip_suffix('\n').unwrap_or(&text).to_string());
     if args.follow {
-        reply.follow = Some(TailFollow::One(Follow::from(instance, args.stream, end)));
+        reply.then =
+            Continuation::Follow(TailFollow::One(Follow::from(instance, args.stream, end)));
     }
     reply
 }
@@ -269,7 +270,8 @@ fn tail_merged(instances: Vec<Arc<Instance>>, args: &TailArgs) -> Reply {
     let text = String::from_utf8_lossy(&text);
     let mut reply = Reply::ok(text.strip_suffix('\n').unwrap_or(&text).to_string());
     if args.follow {
-        reply.follow = Some(TailFollow::Merged(MergedFollow::new(sources, args.stream)));
+        reply.then =
+            Continuation::Follow(TailFollow::Merged(MergedFollow::new(sources, args.stream)));
     }
     reply
 }

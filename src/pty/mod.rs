@@ -1,4 +1,6 @@
-//! Pseudo-terminals for `pty: true` programs (SPEC §1 pitfalls, §8).
+//! Pseudo-terminals for `pty: true` programs (SPEC §1 pitfalls, §8): the daemon's
+//! side, which opens a pty for a child and sizes it. The user's terminal (raw
+//! mode, the attach client) is `crate::terminal`'s.
 //!
 //! Both ends are opened close-on-exec from the start, so a spawn racing in another
 //! watcher thread can never inherit them; the spawn path installs the slave on the
@@ -7,11 +9,7 @@
 //! drops its copy of the slave right after the spawn, or the master would never
 //! report the end of the stream.
 
-pub mod attach;
-mod terminal;
 pub mod viewers;
-
-pub use terminal::{until_ctrl_c, until_ctrl_c_keeping_keys, TerminalMode};
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 

@@ -19,8 +19,10 @@ use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, LocalFlags, SetArg, Ter
 use parking_lot::Mutex;
 use signal_hook::consts::{SIGHUP, SIGTERM, SIGWINCH};
 
-use super::terminal::{read_keys_unless, Keys};
-use crate::control::attach::{FRAME_CLOSE_STDIN, FRAME_INPUT, FRAME_INTERRUPT, FRAME_WINSIZE};
+use super::{read_keys_unless, Keys};
+use crate::control::protocol::{
+    input_frames, winsize_frame, AttachInfo, Response, FRAME_CLOSE_STDIN, FRAME_INTERRUPT,
+};
 
 /// How the session ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,20 +63,9 @@ fn window_size() -> Option<(u16, u16)> {
     (rc == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
-fn winsize_frame() -> Option<[u8; 5]> {
+fn current_winsize_frame() -> Option<[u8; 5]> {
     let (rows, cols) = window_size()?;
-    let (r, c) = (rows.to_be_bytes(), cols.to_be_bytes());
-    Some([FRAME_WINSIZE, r[0], r[1], c[0], c[1]])
-}
-
-fn input_frame(data: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(data.len() + 3);
-    for chunk in data.chunks(u16::MAX as usize) {
-        frame.push(FRAME_INPUT);
-        frame.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
-        frame.extend_from_slice(chunk);
-    }
-    frame
+    Some(winsize_frame(rows, cols))
 }
 
 /// Runs the session on a connection whose attach reply was read; `reader` holds
@@ -141,7 +132,7 @@ fn session(
         .spawn(move || {
             for sig in signals.forever() {
                 if sig == SIGWINCH {
-                    if let (true, Some(frame)) = (pty, winsize_frame()) {
+                    if let (true, Some(frame)) = (pty, current_winsize_frame()) {
                         send(&winch_writer, &frame);
                     }
                 } else {
@@ -153,7 +144,7 @@ fn session(
                 }
             }
         })?;
-    if let (true, Some(frame)) = (opts.pty, winsize_frame()) {
+    if let (true, Some(frame)) = (opts.pty, current_winsize_frame()) {
         send(&writer, &frame);
     }
 
@@ -185,7 +176,7 @@ fn keyboard(
             None => (keys, false),
         };
         if opts.pty {
-            if !keys.is_empty() && !send(writer, &input_frame(keys)) {
+            if !keys.is_empty() && !send(writer, &input_frames(keys)) {
                 return AttachEnd::Closed;
             }
         } else {
@@ -194,7 +185,7 @@ fn keyboard(
                     b'\r' | b'\n' => {
                         let _ = echo.write_all(b"\n");
                         line.push(b'\n');
-                        if !send(writer, &input_frame(&line)) {
+                        if !send(writer, &input_frames(&line)) {
                             return AttachEnd::Closed;
                         }
                         line.clear();
@@ -214,7 +205,7 @@ fn keyboard(
                     // Ctrl-D: a partial line goes as it is; on an empty line, the
                     // program's stdin is closed (it reads end of input).
                     0x04 if !line.is_empty() => {
-                        if !send(writer, &input_frame(&line)) {
+                        if !send(writer, &input_frames(&line)) {
                             return AttachEnd::Closed;
                         }
                         line.clear();
@@ -244,7 +235,7 @@ fn keyboard(
 /// front end (taskmasterctl, the daemon's own shell) does with an attach reply.
 pub fn attach_and_report(
     client: crate::control::client::Client,
-    reply: &crate::control::client::WireReply,
+    reply: &Response,
     exit_on_signals: bool,
 ) {
     crate::control::client::say(&reply.output);
@@ -258,19 +249,16 @@ pub fn attach_and_report(
 /// says how it ended, for the shell to print.
 pub fn attach_after_reply(
     client: crate::control::client::Client,
-    reply: &crate::control::client::WireReply,
+    reply: &Response,
     exit_on_signals: bool,
 ) -> String {
-    let data = reply.data.clone().unwrap_or_default();
+    let info = AttachInfo::from_data(reply.data.as_ref());
     let opts = AttachOptions {
-        pty: data["pty"].as_bool().unwrap_or(false),
-        detach_key: data["detach_key"]
-            .as_u64()
-            .and_then(|k| u8::try_from(k).ok())
-            .unwrap_or(0x1c),
+        pty: info.pty,
+        detach_key: info.detach_key,
         exit_on_signals,
     };
-    let name = data["name"].as_str().unwrap_or("the process").to_string();
+    let name = info.name;
     let (reader, writer) = client.into_parts();
     match run(reader, writer, &opts) {
         Ok(AttachEnd::Detached) => format!("\r\ndetached from {name}; it keeps running"),

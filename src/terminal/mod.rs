@@ -1,5 +1,10 @@
-//! The user's terminal: modes that are always restored, and Ctrl-C watching for
-//! commands that stream (`tail -f`) until the user interrupts them.
+//! The user's terminal, the client's side: modes that are always restored, Ctrl-C
+//! watching for commands that stream (`tail -f`) until the user interrupts them,
+//! and the attach client (`attach.rs`). Used by `taskmasterctl` and the daemon's own
+//! shell; it speaks to the daemon only through `control::protocol` and
+//! `control::client`, and the command layer (`control`) imports nothing from here.
+
+pub mod attach;
 
 use std::os::fd::{AsFd, BorrowedFd, RawFd};
 

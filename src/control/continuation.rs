@@ -1,0 +1,303 @@
+//! What a reply asks of its transport once it is given — reload, reopen the event
+//! log, shut down, follow an output, attach, stream notices — finished in one
+//! place for every transport: the daemon's shell and stdin (`frontend.rs`) and
+//! the socket's connections (`connection.rs`) both call [`finish`].
+//!
+//! A transport supplies only what is its own ([`Transport`]): where a reply and a
+//! stream's bytes go, how the user ends a stream (Ctrl-C on a terminal, closing
+//! the connection on the socket), when it answers `shutdown`, and which streams it
+//! can carry at all.
+
+use std::io;
+
+use super::attach::AttachTarget;
+use super::tail::TailFollow;
+use super::{Hooks, Reply, Source};
+
+/// What the transport does after giving a command's reply.
+#[derive(Clone, Default)]
+pub enum Continuation {
+    /// Nothing: the reply is all.
+    #[default]
+    Done,
+    /// Apply the configuration file again; the reload's own reply is given instead.
+    Reload,
+    /// Reopen the event log at its path; the outcome's reply is given instead.
+    Reopen,
+    /// Begin the daemon's shutdown.
+    Shutdown,
+    /// Stream this output until the client ends it (`tail -f`).
+    Follow(TailFollow),
+    /// Run an attach session on the connection.
+    Attach(AttachTarget),
+    /// Stream event notices, one per line, until the client ends it.
+    Notices,
+}
+
+impl Continuation {
+    /// Raw output follows the reply (the wire's `"stream": true`).
+    pub fn streams(&self) -> bool {
+        matches!(
+            self,
+            Continuation::Follow(_) | Continuation::Attach(_) | Continuation::Notices
+        )
+    }
+}
+
+/// When a transport answers `shutdown`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownAnswer {
+    /// Before asking for it (a terminal: the reply comes before the daemon's own
+    /// "shutdown begun" line).
+    Now,
+    /// Right after asking for it.
+    OnceBegun,
+    /// When the shutdown has finished: the transport holds the client until then.
+    OnceFinished,
+}
+
+/// What a transport does with a reply that streams.
+pub enum StreamMode {
+    /// Gives the reply, then runs the stream.
+    Run,
+    /// Gives the reply, then this note (if any), and streams nothing.
+    Declined(Option<&'static str>),
+    /// Gives this reply instead of the command's, and ends.
+    Refused(Reply),
+}
+
+/// Whether the transport serves another request after this one.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Next {
+    Continue,
+    /// The client is gone, a stream ended, or the shutdown was asked for.
+    End,
+}
+
+/// Writes a stream's bytes to the client.
+pub type Sink<'a> = &'a mut dyn FnMut(&[u8]) -> io::Result<()>;
+
+/// What is particular to one transport.
+pub trait Transport {
+    /// Who is asking (for the shutdown's log line).
+    fn source(&self) -> &Source;
+    /// Gives `reply` to the client; false when the client is gone.
+    fn answer(&mut self, reply: &Reply) -> bool;
+    /// When `shutdown` is answered (called once, before the shutdown is asked for).
+    fn shutdown_answer(&mut self) -> ShutdownAnswer;
+    /// How the shutdown is named in the log: `shutdown`, `quit`.
+    fn shutdown_cause(&self) -> &'static str;
+    /// Whether the stream `then` asks for can run here.
+    fn stream_mode(&self, then: &Continuation) -> StreamMode;
+    /// Runs `copy`, which writes the stream through the sink it is given, until
+    /// it returns; when the client ends the stream first (Ctrl-C, closing the
+    /// connection), calls `cancel`, which makes `copy` return.
+    fn stream(&mut self, cancel: Box<dyn FnOnce() + Send>, copy: &mut dyn FnMut(Sink)) -> Next;
+    /// Runs an attach session (only a transport whose `stream_mode` runs it).
+    fn attach(&mut self, target: AttachTarget) -> Next;
+}
+
+/// Gives `reply` through `transport` and does what it asks of the transport.
+pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) -> Next {
+    if matches!(reply.then, Continuation::Reload) {
+        reply = (hooks.reload)();
+    }
+    if matches!(reply.then, Continuation::Reopen) {
+        reply = (hooks.reopen)();
+    }
+    if matches!(reply.then, Continuation::Shutdown) {
+        return shut_down(hooks, &reply, transport);
+    }
+    if reply.then.streams() {
+        match transport.stream_mode(&reply.then) {
+            StreamMode::Run => {}
+            StreamMode::Declined(note) => {
+                let answered = transport.answer(&reply);
+                if let (true, Some(note)) = (answered, note) {
+                    transport.answer(&Reply::ok(note));
+                }
+                return if answered { Next::Continue } else { Next::End };
+            }
+            StreamMode::Refused(instead) => {
+                transport.answer(&instead);
+                return Next::End;
+            }
+        }
+    }
+    // Subscribed before the reply goes out: once the client has its reply, no
+    // notice can slip past it.
+    let notices = matches!(reply.then, Continuation::Notices).then(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        crate::eventlog::subscribe_notices(tx.clone());
+        (tx, rx)
+    });
+    if !transport.answer(&reply) {
+        return Next::End;
+    }
+    match std::mem::take(&mut reply.then) {
+        Continuation::Follow(mut follow) => {
+            let cancel = follow.canceller();
+            transport.stream(Box::new(move || cancel.cancel()), &mut |out| {
+                follow.run(out);
+            })
+        }
+        Continuation::Notices => {
+            let Some((tx, rx)) = notices else {
+                return Next::End;
+            };
+            // The client's end reaches the loop below as a NUL line.
+            let cancel = move || {
+                let _ = tx.send("\0".to_string());
+            };
+            transport.stream(Box::new(cancel), &mut |out| {
+                for notice in rx.iter() {
+                    if notice == "\0" || out(format!("{notice}\n").as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            })
+        }
+        Continuation::Attach(target) => transport.attach(target),
+        _ => Next::Continue,
+    }
+}
+
+/// Asks for the shutdown, answering when the transport does.
+fn shut_down(hooks: &Hooks, reply: &Reply, transport: &mut dyn Transport) -> Next {
+    let when = transport.shutdown_answer();
+    if when == ShutdownAnswer::Now {
+        transport.answer(reply);
+    }
+    (hooks.shutdown)(transport.source().clone(), transport.shutdown_cause());
+    if when == ShutdownAnswer::OnceBegun {
+        transport.answer(reply);
+    }
+    Next::End
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A transport that writes down what was done, in order.
+    struct Recorder {
+        log: Arc<Mutex<Vec<String>>>,
+        source: Source,
+        when: ShutdownAnswer,
+        streams: bool,
+    }
+
+    impl Transport for Recorder {
+        fn source(&self) -> &Source {
+            &self.source
+        }
+        fn answer(&mut self, reply: &Reply) -> bool {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("answer {}", reply.output));
+            true
+        }
+        fn shutdown_answer(&mut self) -> ShutdownAnswer {
+            self.when
+        }
+        fn shutdown_cause(&self) -> &'static str {
+            "quit"
+        }
+        fn stream_mode(&self, _then: &Continuation) -> StreamMode {
+            if self.streams {
+                StreamMode::Run
+            } else {
+                StreamMode::Declined(Some("not here"))
+            }
+        }
+        fn stream(&mut self, cancel: Box<dyn FnOnce() + Send>, _: &mut dyn FnMut(Sink)) -> Next {
+            drop(cancel);
+            self.log.lock().unwrap().push("stream".into());
+            Next::End
+        }
+        fn attach(&mut self, _target: AttachTarget) -> Next {
+            Next::End
+        }
+    }
+
+    fn run(reply: Reply, when: ShutdownAnswer, streams: bool) -> (Next, Vec<String>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (shut, reloaded) = (log.clone(), log.clone());
+        let hooks = Hooks {
+            shutdown: Box::new(move |source, how| {
+                shut.lock()
+                    .unwrap()
+                    .push(format!("shutdown by {source} ({how})"))
+            }),
+            reload: Box::new(move || {
+                reloaded.lock().unwrap().push("reload".into());
+                Reply::ok("reloaded")
+            }),
+            reopen: Box::new(|| Reply::error("cannot reopen")),
+            shutdown_waiters: Arc::default(),
+            socket_path: Box::new(std::path::PathBuf::new),
+        };
+        let mut transport = Recorder {
+            log: log.clone(),
+            source: Source::Shell,
+            when,
+            streams,
+        };
+        let next = finish(&hooks, reply, &mut transport);
+        let done = log.lock().unwrap().clone();
+        (next, done)
+    }
+
+    #[test]
+    fn a_reload_answers_with_its_own_reply() {
+        let (next, log) = run(
+            Reply::then("", Continuation::Reload),
+            ShutdownAnswer::Now,
+            true,
+        );
+        assert_eq!(next, Next::Continue);
+        assert_eq!(log, ["reload", "answer reloaded"]);
+        let (_, log) = run(
+            Reply::then("", Continuation::Reopen),
+            ShutdownAnswer::Now,
+            true,
+        );
+        assert_eq!(log, ["answer cannot reopen"]);
+    }
+
+    #[test]
+    fn shutdown_is_answered_when_the_transport_says() {
+        let reply = || Reply::then("Shut down", Continuation::Shutdown);
+        let asked = format!("shutdown by {} (quit)", Source::Shell);
+        let (next, log) = run(reply(), ShutdownAnswer::Now, true);
+        assert_eq!(next, Next::End);
+        assert_eq!(log, ["answer Shut down".to_string(), asked.clone()]);
+        let (_, log) = run(reply(), ShutdownAnswer::OnceBegun, true);
+        assert_eq!(log, [asked.clone(), "answer Shut down".to_string()]);
+        let (_, log) = run(reply(), ShutdownAnswer::OnceFinished, true);
+        assert_eq!(log, [asked]);
+    }
+
+    #[test]
+    fn a_stream_runs_after_its_reply_or_is_declined_with_a_note() {
+        let (next, log) = run(
+            Reply::then("", Continuation::Notices),
+            ShutdownAnswer::Now,
+            true,
+        );
+        assert_eq!(next, Next::End);
+        assert_eq!(log, ["answer ", "stream"]);
+        let (next, log) = run(
+            Reply::then("", Continuation::Notices),
+            ShutdownAnswer::Now,
+            false,
+        );
+        assert_eq!(next, Next::Continue);
+        assert_eq!(log, ["answer ", "answer not here"]);
+        let (next, log) = run(Reply::ok("plain"), ShutdownAnswer::Now, false);
+        assert_eq!(next, Next::Continue);
+        assert_eq!(log, ["answer plain"]);
+    }
+}
