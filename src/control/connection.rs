@@ -194,7 +194,7 @@ impl Connection {
             // notice can slip past it.
             let notices = reply.notices.then(|| {
                 let (tx, rx) = std::sync::mpsc::channel::<String>();
-                crate::eventlog::subscribe_notices(tx.clone());
+                sup.hub().subscribe_notices(tx.clone());
                 (tx, rx)
             });
             if writer.write_all(reply_line(&reply).as_bytes()).is_err() || mode == Mode::Inline {

@@ -117,7 +117,7 @@ fn start_all(sup: &Supervisor, instances: &[Arc<Instance>], out: &mut Outcome) {
             continue;
         }
         match start_result(&status) {
-            Ok(()) => match orphan_warning(instance) {
+            Ok(()) => match orphan_warning(sup, instance) {
                 Some(warning) => out.line(&instance.name(), &warning),
                 None => out.line(&instance.name(), "started"),
             },
@@ -131,7 +131,7 @@ fn start_all(sup: &Supervisor, instances: &[Arc<Instance>], out: &mut Outcome) {
 /// program's stopsignal and stoptime. Whether there were any.
 fn stop_orphans(sup: &Supervisor, instance: &Instance, out: &mut Outcome) -> bool {
     let name = instance.name();
-    let orphans = crate::journal::orphans_of(&name);
+    let orphans = sup.hub().journal().orphans_of(&name);
     if orphans.is_empty() {
         return false;
     }
@@ -143,7 +143,7 @@ fn stop_orphans(sup: &Supervisor, instance: &Instance, out: &mut Outcome) -> boo
         ),
     };
     for pid in orphans {
-        if crate::journal::stop_orphan(pid, signal, grace) {
+        if sup.hub().journal().stop_orphan(pid, signal, grace) {
             info!("stopped: {name}'s process from a previous taskmaster run (pid {pid})");
             out.line(&name, &format!("stopped (pid {pid} of a previous run)"));
         }
@@ -154,8 +154,8 @@ fn stop_orphans(sup: &Supervisor, instance: &Instance, out: &mut Outcome) -> boo
 
 /// What a manual start of `instance` says when a previous run's process of it
 /// still lives: started all the same, but the user should know there are two.
-fn orphan_warning(instance: &Instance) -> Option<String> {
-    let orphans = crate::journal::orphans_of(&instance.name());
+fn orphan_warning(sup: &Supervisor, instance: &Instance) -> Option<String> {
+    let orphans = sup.hub().journal().orphans_of(&instance.name());
     let pids: Vec<String> = orphans.iter().map(|p| p.to_string()).collect();
     (!pids.is_empty()).then(|| {
         log::warn!(

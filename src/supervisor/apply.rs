@@ -80,7 +80,7 @@ impl Supervisor {
                         continue;
                     };
                     let config = Arc::new(config.clone());
-                    let new = Self::create_instances(&config, from, tail_buffer)?;
+                    let new = self.create_instances(&config, from, tail_buffer)?;
                     if !new.is_empty() {
                         prepared.grown.insert(config.name.clone(), new);
                     }

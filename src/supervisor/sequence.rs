@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::order::{batches, Direction, Member};
-use super::{ProgramEntry, Supervisor, SCHEDULER};
+use super::{ProgramEntry, Supervisor};
 use crate::watch::{Command, Instance, State, Status};
 
 /// A program waiting for its automatic start.
@@ -123,7 +123,7 @@ impl Supervisor {
     /// an instance enters RUNNING or FATAL.
     pub fn run_scheduler(self: &Arc<Self>) -> std::io::Result<()> {
         let (tx, rx) = std::sync::mpsc::channel();
-        let _ = SCHEDULER.set(tx);
+        self.hub.scheduler().connect(tx);
         let sup = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("scheduler".into())

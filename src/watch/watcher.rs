@@ -20,11 +20,11 @@ use super::instance::{ChildInput, Command, Instance};
 use super::leftover::LeftoverGroup;
 use super::log_limit::LogLimit;
 use super::spawn;
-use super::state::{Action, Event, ExitStatus, Machine, State};
+use super::state::{Action, Event, ExitStatus, Machine};
 use super::unpumped::{Handoff, UnpumpedOutput};
 use crate::config::OutputTarget;
 use crate::config::ProgramConfig;
-use crate::eventlog;
+use crate::hub::{Event as HubEvent, Hub};
 use crate::output::{start_pump, OutputFiles, PumpSource, RotatingPath};
 use crate::sys;
 
@@ -57,12 +57,15 @@ pub struct Watcher {
     went_deep: bool,
     /// Counts a crash loop's repeated event-log lines instead of writing them.
     log_limit: LogLimit,
+    /// Where this instance's events go (event log, journal, alerts, scheduler…).
+    hub: Hub,
 }
 
 /// Starts the watcher thread of `instance`; `autostart` sends it a first `Start`.
 pub fn start_watcher(
     instance: Arc<Instance>,
     config: Arc<ProgramConfig>,
+    hub: Hub,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let mut watcher = Watcher {
         instance: instance.clone(),
@@ -73,6 +76,7 @@ pub fn start_watcher(
         removing: false,
         went_deep: false,
         log_limit: LogLimit::default(),
+        hub,
     };
     std::thread::Builder::new()
         .name(format!("watch:{}", instance.name()))
@@ -150,7 +154,10 @@ impl Watcher {
             self.handoff(handoff, pid);
         }
         self.child = None;
-        crate::journal::exited(pid);
+        self.hub.publish(&HubEvent::Reaped {
+            name: &self.instance.name(),
+            pid,
+        });
         self.instance
             .publish(|s| s.stopped_at = Some(SystemTime::now()));
         self.apply(Event::Exited(status), now);
@@ -179,7 +186,9 @@ impl Watcher {
             Command::Start => {
                 self.instance.publish(|s| s.note = None);
                 self.write_log_summary();
-                eventlog::start_requested(&self.instance.name());
+                self.hub.publish(&HubEvent::StartRequested {
+                    name: &self.instance.name(),
+                });
                 self.apply(Event::Start, now)
             }
             Command::Stop => self.apply(Event::Stop, now),
@@ -221,8 +230,12 @@ impl Watcher {
                     }
                     Action::SignalGroup(sig) => {
                         if let Some(child) = &self.child {
-                            if let Err(e) = sys::signal_group(child.pid, sig) {
-                                eventlog::signal_failed(&self.instance.name(), sig, e);
+                            if let Err(errno) = sys::signal_group(child.pid, sig) {
+                                self.hub.publish(&HubEvent::SignalFailed {
+                                    name: &self.instance.name(),
+                                    signal: sig,
+                                    errno,
+                                });
                             }
                         }
                     }
@@ -306,7 +319,12 @@ impl Watcher {
         };
         let input = Arc::new(input);
         let pid = child.pid;
-        crate::journal::spawned(pid, child.pidfd.as_fd(), &self.instance.name());
+        // Journaled before the spawn is published: a crash right after leaves it known.
+        self.hub.publish(&HubEvent::Spawned {
+            name: &self.instance.name(),
+            pid,
+            pidfd: child.pidfd.as_fd(),
+        });
         self.child = Some(Running {
             pid,
             pidfd: child.pidfd,
@@ -352,7 +370,11 @@ impl Watcher {
             Handoff::NoPump(reason) => {
                 // Its output can no longer be read: rather than let it die of EPIPE
                 // at some later write, end it now; its exit is handled as any other.
-                eventlog::output_lost(&self.instance.name(), pid, &reason);
+                self.hub.publish(&HubEvent::OutputLost {
+                    name: &self.instance.name(),
+                    pid,
+                    reason: &reason,
+                });
                 let _ = sys::signal_group(pid, Signal::SIGKILL);
             }
         }
@@ -375,9 +397,13 @@ impl Watcher {
                 s.handled = seq;
             }
         });
-        // Programs may be waiting for this one (depends_on).
-        if before != m.state && matches!(m.state, State::Running | State::Fatal) {
-            crate::supervisor::dependency_changed();
+        // After the publish: programs waiting on this one (depends_on) see it.
+        if before != m.state {
+            self.hub.publish(&HubEvent::StateChanged {
+                name: &self.instance.name(),
+                from: before,
+                to: m.state,
+            });
         }
     }
 }

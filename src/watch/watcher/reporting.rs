@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::Watcher;
-use crate::eventlog;
+use crate::hub::Event;
 use crate::watch::log_limit::LineKind;
 use crate::watch::state::Report;
 
@@ -20,13 +20,13 @@ impl Watcher {
             }
         };
         let pid = self.child.as_ref().map(|c| c.pid);
-        eventlog::instance_event(
-            &self.instance.name(),
+        self.hub.publish(&Event::Report {
+            name: &self.instance.name(),
             pid,
             report,
-            &self.config.policy,
+            policy: &self.config.policy,
             write_line,
-        );
+        });
     }
 
     /// Whether a line of `kind`, which a crash loop repeats, is written now (else
@@ -34,7 +34,10 @@ impl Watcher {
     pub(super) fn limited_line(&mut self, kind: LineKind) -> bool {
         let (summary, write) = self.log_limit.admit(kind, Instant::now());
         if let Some(summary) = summary {
-            eventlog::lines_suppressed(&self.instance.name(), &summary);
+            self.hub.publish(&Event::LinesSuppressed {
+                name: &self.instance.name(),
+                counted: &summary,
+            });
         }
         write
     }
@@ -42,14 +45,20 @@ impl Watcher {
     /// Writes what the limiter counted so far, before another line of this instance.
     pub(super) fn write_log_summary(&mut self) {
         if let Some(summary) = self.log_limit.flush() {
-            eventlog::lines_suppressed(&self.instance.name(), &summary);
+            self.hub.publish(&Event::LinesSuppressed {
+                name: &self.instance.name(),
+                counted: &summary,
+            });
         }
     }
 
     /// Writes the summary of a second that is over (the watcher woke for it).
     pub(super) fn write_due_log_summary(&mut self, now: Instant) {
         if let Some(summary) = self.log_limit.flush_due(now) {
-            eventlog::lines_suppressed(&self.instance.name(), &summary);
+            self.hub.publish(&Event::LinesSuppressed {
+                name: &self.instance.name(),
+                counted: &summary,
+            });
         }
     }
 }
