@@ -139,8 +139,8 @@ pub fn run(opts: Options) -> i32 {
     if !opts.no_shell {
         let (sup, hooks) = (sup.clone(), hooks.clone());
         let serve = move || {
-            for (instance, seq) in queued {
-                instance.wait_for(seq, |_| true);
+            for start in queued {
+                start.spawned();
             }
             frontend::serve_stdin(&sup, &hooks, history, notices)
         };

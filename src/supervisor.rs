@@ -48,11 +48,9 @@ pub struct Supervisor {
 /// that could not be applied in full): they never started a child, so each ends
 /// at once. Returns when all have.
 fn discard(instances: &[Arc<Instance>]) {
-    for instance in instances {
-        instance.send(Command::Remove);
-    }
-    for instance in instances {
-        instance.wait_for(u64::MAX, |_| false);
+    let removals: Vec<_> = instances.iter().map(|i| i.remove()).collect();
+    for removal in removals {
+        removal.wait();
     }
 }
 

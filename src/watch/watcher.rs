@@ -16,6 +16,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::handle::SignalOutcome;
 use super::instance::{ChildInput, Command, Instance};
 use super::leftover::LeftoverGroup;
 use super::log_limit::LogLimit;
@@ -199,10 +200,11 @@ impl Watcher {
             }
             Command::Signal(sig, reply) => {
                 let result = match &self.child {
-                    Some(child) => {
-                        sys::signal_group(child.pid, sig).map_err(|e| e.desc().to_string())
-                    }
-                    None => Err("not running".to_string()),
+                    Some(child) => match sys::signal_group(child.pid, sig) {
+                        Ok(()) => SignalOutcome::Sent,
+                        Err(e) => SignalOutcome::Failed(e.desc().to_string()),
+                    },
+                    None => SignalOutcome::NotRunning,
                 };
                 let _ = reply.send(result);
             }
@@ -390,6 +392,7 @@ impl Watcher {
             s.pid = m.pid;
             s.last_exit = m.last_exit;
             s.spawnerr = m.spawnerr.clone();
+            s.start_failure = m.start_failure.clone();
             s.restarts = m.restarts;
             s.ever_started = m.ever_started;
             s.leftovers = !self.leftover_groups.is_empty();
