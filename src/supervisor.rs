@@ -223,3 +223,7 @@ impl Supervisor {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "supervisor/engine_tests.rs"]
+mod engine_tests;
