@@ -381,32 +381,4 @@ impl Watcher {
             }
         }
     }
-
-    #[inline(never)]
-    fn publish(&self, handled: Option<u64>) {
-        let m = &self.machine;
-        let mut before = m.state;
-        self.instance.publish(|s| {
-            before = s.state;
-            s.state = m.state;
-            s.pid = m.pid;
-            s.last_exit = m.last_exit;
-            s.spawnerr = m.spawnerr.clone();
-            s.start_failure = m.start_failure.clone();
-            s.restarts = m.restarts;
-            s.ever_started = m.ever_started;
-            s.leftovers = !self.leftover_groups.is_empty();
-            if let Some(seq) = handled {
-                s.handled = seq;
-            }
-        });
-        // After the publish: programs waiting on this one (depends_on) see it.
-        if before != m.state {
-            self.hub.publish(&HubEvent::StateChanged {
-                name: &self.instance.name(),
-                from: before,
-                to: m.state,
-            });
-        }
-    }
 }

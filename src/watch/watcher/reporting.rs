@@ -1,4 +1,5 @@
-//! The watcher's event-log lines, through its crash-loop limiter
+//! What the watcher tells others: its published status, and its events to the
+//! hub — event-log lines through its crash-loop limiter
 //! ([`crate::watch::log_limit`]).
 
 use std::time::Instant;
@@ -58,6 +59,36 @@ impl Watcher {
             self.hub.publish(&Event::LinesSuppressed {
                 name: &self.instance.name(),
                 counted: &summary,
+            });
+        }
+    }
+
+    /// Publishes the machine's state (with the last command applied), then
+    /// tells the hub when the state changed.
+    #[inline(never)]
+    pub(super) fn publish(&self, handled: Option<u64>) {
+        let m = &self.machine;
+        let mut before = m.state;
+        self.instance.publish(|s| {
+            before = s.state;
+            s.state = m.state;
+            s.pid = m.pid;
+            s.last_exit = m.last_exit;
+            s.spawnerr = m.spawnerr.clone();
+            s.start_failure = m.start_failure.clone();
+            s.restarts = m.restarts;
+            s.ever_started = m.ever_started;
+            s.leftovers = !self.leftover_groups.is_empty();
+            if let Some(seq) = handled {
+                s.handled = seq;
+            }
+        });
+        // After the publish: programs waiting on this one (depends_on) see it.
+        if before != m.state {
+            self.hub.publish(&Event::StateChanged {
+                name: &self.instance.name(),
+                from: before,
+                to: m.state,
             });
         }
     }
