@@ -18,6 +18,7 @@ use signal_hook::iterator::Signals;
 use crate::config;
 use crate::control::{self, Hooks, Source};
 use crate::eventlog::EventLog;
+use crate::hub::Hub;
 use crate::reload::Reloader;
 use crate::shutdown_progress::{self, Terminal};
 use crate::supervisor::Supervisor;
@@ -64,7 +65,6 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     };
-    crate::notify::configure(config.daemon.notify.clone());
     let socket_path =
         control::socket::socket_path(opts.socket.as_deref(), config.daemon.socket.as_deref());
     let listener = match control::socket::bind_control_socket(&socket_path) {
@@ -95,7 +95,7 @@ pub fn run(opts: Options) -> i32 {
         }
     };
     let signal_handle = signals.handle();
-    let sup = match Supervisor::new(config) {
+    let sup = match Supervisor::new(config, Hub::new(Vec::new())) {
         Ok(s) => s,
         Err(e) => {
             error!("{e}");
@@ -104,8 +104,9 @@ pub fn run(opts: Options) -> i32 {
         }
     };
     let reloader = Arc::new(Reloader::new(sup.clone(), log, opts.socket.clone()));
-    let hooks = Arc::new(hooks(events.clone(), reloader.clone()));
-    let notices = (!opts.no_shell && frontend::stdin_is_terminal()).then(frontend::collect_notices);
+    let hooks = Arc::new(hooks(events.clone(), reloader.clone(), sup.clone()));
+    let notices = (!opts.no_shell && frontend::stdin_is_terminal())
+        .then(|| frontend::collect_notices(sup.hub()));
     // The interactive shell shows the daemon's messages above its prompt.
     let terminal = match notices {
         Some(_) => Terminal::Notice,
@@ -131,15 +132,15 @@ pub fn run(opts: Options) -> i32 {
         eprintln!("taskmaster: cannot start the scheduler thread: {e}");
         return 1;
     }
-    let skip = previous_run(&socket_path);
+    let skip = previous_run(sup.hub(), &socket_path);
     let queued = sup.autostart(&skip);
     // Commands already waiting on stdin are served once the watchers have applied
     // the autostart, so a `status` piped in at start-up sees the programs started.
     if !opts.no_shell {
         let (sup, hooks) = (sup.clone(), hooks.clone());
         let serve = move || {
-            for (instance, seq) in queued {
-                instance.wait_for(seq, |_| true);
+            for start in queued {
+                start.spawned();
             }
             frontend::serve_stdin(&sup, &hooks, history, notices)
         };
@@ -159,21 +160,22 @@ pub fn run(opts: Options) -> i32 {
                 let text =
                     format!("{why} during shutdown: killing every process group still alive");
                 warn!("{text}");
-                terminal.tell(&text);
+                terminal.tell(sup.hub(), &text);
                 sup.kill_all();
             }
             DaemonEvent::ShutdownRequested(source, how) if shutting_down => {
                 let why = requester(&source, how);
-                terminal.say(&format!(
-                    "shutdown requested again, by {why}: already under way"
-                ));
+                terminal.say(
+                    sup.hub(),
+                    &format!("shutdown requested again, by {why}: already under way"),
+                );
             }
             DaemonEvent::ShutdownRequested(source, how) => {
                 shutting_down = true;
-                terminal.say(&format!(
-                    "shutdown begun, requested by {}",
-                    requester(&source, how)
-                ));
+                terminal.say(
+                    sup.hub(),
+                    &format!("shutdown begun, requested by {}", requester(&source, how)),
+                );
                 let (sup2, done) = (sup.clone(), progress_done.clone());
                 if let Err(e) = spawn_thread("shutdown-progress", move || {
                     shutdown_progress::report(sup2, terminal, done)
@@ -200,9 +202,9 @@ pub fn run(opts: Options) -> i32 {
     signal_handle.close();
     let _ = std::fs::remove_file(reloader.socket_path().unwrap_or(socket_path));
     // Alert commands still running are stopped, within a bound.
-    crate::notify::shutdown();
-    crate::journal::close();
-    terminal.say("shutdown finished");
+    sup.hub().notifier().shutdown();
+    sup.hub().journal().close();
+    terminal.say(sup.hub(), "shutdown finished");
     // The last act: `taskmasterctl shutdown` returns now, with everything stopped
     // and the socket gone, so a new taskmaster can start at once.
     hooks
@@ -214,10 +216,10 @@ pub fn run(opts: Options) -> i32 {
 /// Starts this run's children journal and reports the processes a previous run
 /// (ended by SIGKILL or a crash) left alive; returns their instance names, which
 /// are not autostarted: better a stopped instance than a silent duplicate.
-fn previous_run(socket: &std::path::Path) -> Vec<(String, String)> {
+fn previous_run(hub: &Hub, socket: &std::path::Path) -> Vec<(String, String)> {
     let mut path = socket.as_os_str().to_owned();
     path.push(".children");
-    let leftovers = match crate::journal::open(std::path::Path::new(&path)) {
+    let leftovers = match hub.journal().open(std::path::Path::new(&path)) {
         Ok(l) => l,
         Err(e) => {
             warn!(
@@ -273,9 +275,10 @@ fn requester(source: &Source, how: &str) -> String {
 }
 
 /// What the transports may ask of the daemon itself.
-fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>) -> Hooks {
+fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>, sup: Arc<Supervisor>) -> Hooks {
     let events = parking_lot::Mutex::new(events);
     Hooks {
+        subscribe_notices: Box::new(move |sink| sup.hub().subscribe_notices(sink)),
         shutdown_waiters: Arc::default(),
         shutdown: Box::new(move |source, how| {
             let _ = events

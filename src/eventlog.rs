@@ -2,16 +2,15 @@
 //! message; through log4rs, to our lock-free append-only file (`logfile.rs`),
 //! which also rotates it — every line is written through.
 //!
-//! Instance events arrive here as [`Report`]s from the watchers; this module is the
-//! one place that turns them into words, so the log reads the same whoever caused
-//! the event.
+//! Instance events arrive here through the hub ([`crate::hub`]), [`EventLines`]
+//! being one of its subscribers; this module is the one place that turns them
+//! into words, so the log reads the same whoever caused the event.
 
 use log::{error, info, warn, LevelFilter};
 use log4rs::config::{Appender, Root};
-use nix::errno::Errno;
-use nix::sys::signal::Signal;
 
 use crate::config::{DaemonSettings, Policy};
+use crate::hub::{Event, Hub, Subscriber};
 use crate::syslog::SyslogAppender;
 use crate::watch::state::{ExitStatus, Report};
 use crate::watch::Suppressed;
@@ -78,30 +77,9 @@ fn describe_exit(status: &ExitStatus) -> String {
     status.to_string()
 }
 
-/// Who wants notices: the daemon's shell, and `taskmasterctl` shells subscribed
-/// over the socket. A subscriber that went away is dropped at the next notice.
-static NOTICES: parking_lot::Mutex<Vec<std::sync::mpsc::Sender<String>>> =
-    parking_lot::Mutex::new(Vec::new());
-
-/// Sends notices of unexpected exits, spawn errors and FATALs to `sink` from now on.
-pub fn subscribe_notices(sink: std::sync::mpsc::Sender<String>) {
-    NOTICES.lock().push(sink);
-}
-
-/// Sends one notice to every subscriber, stamped with the time it happened (to
-/// the second: a notice read later must say when, not just what).
-fn notice(text: String) {
-    let stamp = crate::sys::timestamp(std::time::SystemTime::now());
-    let stamp = stamp.split('.').next().unwrap_or_default();
-    let text = format!("{stamp} {text}");
-    NOTICES
-        .lock()
-        .retain(|sink| sink.send(text.clone()).is_ok());
-}
-
 /// A reload asked for by SIGHUP failed: logged, and a notice, since nobody is
 /// waiting for a reply to print (`why` may span lines; a notice is one).
-pub fn sighup_reload_failed(why: &str) {
+pub fn sighup_reload_failed(hub: &Hub, why: &str) {
     let why = why
         .lines()
         .map(str::trim)
@@ -109,67 +87,70 @@ pub fn sighup_reload_failed(why: &str) {
         .collect::<Vec<_>>()
         .join("; ");
     warn!("reload after SIGHUP failed: {why}");
-    notice(format!("reload after SIGHUP failed: {why}"));
+    hub.publish(&Event::SighupReloadFailed { why: &why });
 }
 
-/// One line for a watcher's report (none when `write_line` is false: the watcher's
-/// crash-loop limiter counts it instead; alerts and notices still happen).
-pub fn instance_event(
-    name: &str,
-    pid: Option<i32>,
-    report: &Report,
-    policy: &Policy,
-    write_line: bool,
-) {
-    // Alerts and notices name the process the event is about: the one that exited.
+/// The words of a FATAL, for its alert and its notice.
+pub fn fatal_text(name: &str, report: &Report) -> String {
     match report {
-        Report::GaveUp { pid: last } => {
-            let text = match last {
-                Some(pid) => {
-                    format!("{name}: FATAL (too many start retries too quickly; last pid {pid})")
-                }
-                None => format!("{name}: FATAL (too many start retries too quickly)"),
-            };
-            crate::notify::event("fatal", name, *last, &text);
-            notice(text);
+        Report::GaveUp { pid: Some(pid) } => {
+            format!("{name}: FATAL (too many start retries too quickly; last pid {pid})")
         }
-        Report::Exited {
-            pid,
-            status,
-            expected: false,
-        } => {
-            let text = format!("{name}: exited unexpectedly (pid {pid}, {status})");
-            crate::notify::event("unexpected_exit", name, Some(*pid), &text);
-            // A crash loop's exits past the limiter's few a second are counted, not
-            // shown one by one above the shell's prompt either.
-            if write_line {
-                notice(text);
-            }
-        }
-        Report::SpawnError { reason } => notice(format!("{name}: spawn error ({reason})")),
-        Report::Backoff {
-            attempt,
-            delay,
-            pid: exited,
-        } => {
-            let why = exited
-                .map(|pid| format!(" (pid {pid})"))
-                .unwrap_or_default();
-            crate::notify::event(
-                "backoff",
+        _ => format!("{name}: FATAL (too many start retries too quickly)"),
+    }
+}
+
+/// The event log as a subscriber of the hub: one line per instance event (none
+/// for a report the watcher's crash-loop limiter counted instead).
+pub struct EventLines;
+
+impl Subscriber for EventLines {
+    fn event(&self, event: &Event<'_>) {
+        match *event {
+            Event::Report {
                 name,
-                *exited,
-                &format!(
-                    "{name}: start failed{why}, retry {attempt} in {}s",
-                    delay.as_secs_f64()
-                ),
-            )
+                pid,
+                report,
+                policy,
+                write_line: true,
+            } => report_line(name, pid, report, policy),
+            Event::LinesSuppressed { name, counted } => lines_suppressed(name, counted),
+            Event::StartRequested { name } => info!("start requested: {name}"),
+            Event::SignalFailed {
+                name,
+                signal,
+                errno,
+            } => warn!(
+                "could not send {} to {name}: {}",
+                signal.as_str(),
+                errno.desc()
+            ),
+            Event::OutputLost { name, pid, reason } => warn!(
+                "{name} (pid {pid}): {reason}; killing it, since nothing could read its output"
+            ),
+            Event::GroupOutlived {
+                name,
+                pgid,
+                members,
+                signal,
+            } => {
+                let processes = if members == 1 { "process" } else { "processes" };
+                warn!(
+                    "{name}: {members} {processes} of its group outlived it (pid {pgid} exited): {} sent",
+                    signal.as_str()
+                );
+            }
+            Event::GroupKilled { name, pgid } => warn!(
+                "killing what is left of {name}'s process group {pgid} with SIGKILL (stoptime passed)"
+            ),
+            Event::WatcherFailed { name, pid, what } => watcher_failed(name, pid, what),
+            _ => {}
         }
-        _ => {}
     }
-    if !write_line {
-        return;
-    }
+}
+
+/// The line of a watcher's report.
+fn report_line(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) {
     match report {
         Report::Spawned { pid } => info!("spawned: '{name}' with pid {pid}"),
         Report::SpawnError { reason } => warn!("spawnerr: {name}: {reason}"),
@@ -228,7 +209,7 @@ pub fn instance_event(
 }
 
 /// The lines of a crash loop that were counted instead of written, in one line.
-pub fn lines_suppressed(name: &str, counted: &Suppressed) {
+fn lines_suppressed(name: &str, counted: &Suppressed) {
     let mut parts = Vec::new();
     let plural =
         |n: u64, one: &str, many: &str| format!("{n} more {}", if n == 1 { one } else { many });
@@ -267,32 +248,7 @@ pub fn lines_suppressed(name: &str, counted: &Suppressed) {
     }
 }
 
-pub fn start_requested(name: &str) {
-    info!("start requested: {name}");
-}
-
-pub fn signal_failed(name: &str, sig: Signal, e: Errno) {
-    warn!("could not send {} to {name}: {}", sig.as_str(), e.desc());
-}
-
-pub fn output_lost(name: &str, pid: i32, reason: &str) {
-    warn!("{name} (pid {pid}): {reason}; killing it, since nothing could read its output");
-}
-
-/// The leader `pgid` of a group exited on its own and `members` of it live on.
-pub fn group_outlived(name: &str, pgid: i32, members: usize, signal: Signal) {
-    let processes = if members == 1 { "process" } else { "processes" };
-    warn!(
-        "{name}: {members} {processes} of its group outlived it (pid {pgid} exited): {} sent",
-        signal.as_str()
-    );
-}
-
-pub fn group_killed(name: &str, pgid: i32) {
-    warn!("killing what is left of {name}'s process group {pgid} with SIGKILL (stoptime passed)");
-}
-
-pub fn watcher_failed(name: &str, pid: Option<i32>, what: &str) {
+fn watcher_failed(name: &str, pid: Option<i32>, what: &str) {
     match pid {
         Some(pid) => error!(
             "{name}: internal error in its watcher ({what}); killing its process {pid}; {name} stays FATAL until taskmaster restarts"
@@ -301,11 +257,6 @@ pub fn watcher_failed(name: &str, pid: Option<i32>, what: &str) {
             "{name}: internal error in its watcher ({what}); {name} stays FATAL until taskmaster restarts"
         ),
     }
-}
-
-/// A message of the daemon itself (a shutdown's progress) for notice subscribers.
-pub fn daemon_notice(text: String) {
-    notice(text);
 }
 
 /// Whether a notice is the daemon's own message (`daemon_notice`: who asked for

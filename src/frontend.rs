@@ -232,9 +232,9 @@ pub fn stdin_is_terminal() -> bool {
 
 /// Starts collecting notices for the shell; called before anything is started so
 /// that a program failing at once is not missed.
-pub fn collect_notices() -> shell::NoticeChannel {
+pub fn collect_notices(hub: &crate::hub::Hub) -> shell::NoticeChannel {
     let channel = shell::NoticeChannel::new();
-    crate::eventlog::subscribe_notices(channel.tx.clone());
+    hub.subscribe_notices(channel.tx.clone());
     channel
 }
 

@@ -29,6 +29,7 @@ use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 
+use crate::hub::{Event, Subscriber};
 use crate::safe_file::Mode;
 
 struct Journal {
@@ -42,7 +43,164 @@ struct Journal {
     lines: usize,
 }
 
-static JOURNAL: OnceLock<Mutex<Journal>> = OnceLock::new();
+/// The journal of one daemon: a subscriber of the hub ([`crate::hub`]), writing
+/// a line when a child is spawned (before its watcher publishes it) and
+/// forgetting it when it is reaped. Does nothing until [`ChildrenJournal::open`].
+#[derive(Default)]
+pub struct ChildrenJournal {
+    journal: OnceLock<Mutex<Journal>>,
+}
+
+impl Subscriber for ChildrenJournal {
+    fn event(&self, event: &Event<'_>) {
+        match *event {
+            Event::Spawned { name, pid, pidfd } => self.spawned(pid, pidfd, name),
+            Event::Reaped { pid, .. } => self.exited(pid),
+            _ => {}
+        }
+    }
+}
+
+impl ChildrenJournal {
+    /// Reads what a previous run left (if anything) and starts this run's journal at
+    /// `path`. Returns the previous run's processes that are still alive.
+    pub fn open(&self, path: &Path) -> std::io::Result<Vec<Leftover>> {
+        // Not through a symlink, not a FIFO (which would block the start-up), and not
+        // more than a journal of a huge run could hold.
+        let previous = crate::safe_file::read_regular(path, JOURNAL_READ_LIMIT);
+        let orphans: HashMap<i32, (String, String)> = match previous {
+            Ok(text) => replay(&text)
+                .into_iter()
+                .filter(|(pid, (id, _))| current_identity(*pid).as_ref() == Some(id))
+                .collect(),
+            Err(_) => HashMap::new(),
+        };
+        let mut file = open_own(path, Mode::Truncate)?;
+        // The survivors go first, in one write, so a crash of this run right away
+        // still leaves them in the file.
+        file.write_all(contents(&orphans, &HashMap::new()).as_bytes())?;
+        let mut leftovers: Vec<Leftover> = orphans
+            .iter()
+            .map(|(&pid, (identity, name))| Leftover {
+                pid,
+                identity: identity.clone(),
+                name: name.clone(),
+            })
+            .collect();
+        leftovers.sort_by(|a, b| a.name.cmp(&b.name).then(a.pid.cmp(&b.pid)));
+        let _ = self.journal.set(Mutex::new(Journal {
+            path: path.to_path_buf(),
+            file,
+            live: HashMap::new(),
+            lines: 1 + orphans.len(),
+            orphans,
+        }));
+        Ok(leftovers)
+    }
+
+    /// Records a new child.
+    fn spawned(&self, pid: i32, pidfd: BorrowedFd<'_>, name: &str) {
+        let Some(journal) = self.journal.get() else {
+            return;
+        };
+        let id = identity(pid, pidfd).unwrap_or_else(|| "unknown".to_string());
+        let line = format!("+ {pid} {id} {name}\n");
+        let mut j = journal.lock();
+        j.live.insert(pid, (id, name.to_string()));
+        j.append(&line);
+    }
+
+    /// Records a reaped child — in memory only: the next run checks every `+` line's
+    /// identity anyway, so a reaped child's line matches nothing, and leaving out the
+    /// `- PID` line spares a write under the journal's lock at every exit (a thousand
+    /// at once in `stop all`). Compaction drops such lines.
+    fn exited(&self, pid: i32) {
+        let Some(journal) = self.journal.get() else {
+            return;
+        };
+        journal.lock().live.remove(&pid);
+    }
+
+    /// A clean shutdown: nothing of ours is left running. Orphans of earlier runs
+    /// that still live stay in the file, for the next run; with none, it is removed.
+    pub fn close(&self) {
+        let Some(journal) = self.journal.get() else {
+            return;
+        };
+        let mut j = journal.lock();
+        j.forget_dead_orphans();
+        j.live.clear();
+        if j.orphans.is_empty() {
+            let _ = std::fs::remove_file(&j.path);
+        } else {
+            j.compact();
+        }
+    }
+
+    /// The processes of earlier runs still alive that were instance `name`'s.
+    pub fn orphans_of(&self, name: &str) -> Vec<i32> {
+        let Some(journal) = self.journal.get() else {
+            return Vec::new();
+        };
+        let mut pids: Vec<i32> = journal
+            .lock()
+            .orphans
+            .iter()
+            .filter(|(_, (_, n))| n == name)
+            .map(|(&pid, _)| pid)
+            .collect();
+        pids.retain(|&pid| self.is_live_orphan(pid));
+        pids.sort_unstable();
+        pids
+    }
+
+    /// Stops an earlier run's process by its journal identity: `signal` (and SIGCONT)
+    /// to it and its process group, SIGKILL after `grace`, then forgets it. Returns
+    /// false, and signals nothing, when `pid` is not (or no longer) that process.
+    pub fn stop_orphan(&self, pid: i32, signal: Signal, grace: Duration) -> bool {
+        let Some(journal) = self.journal.get() else {
+            return false;
+        };
+        let Some(known) = journal.lock().orphans.get(&pid).map(|(id, _)| id.clone()) else {
+            return false;
+        };
+        let Ok(pidfd) = crate::sys::pidfd_open(pid) else {
+            return false;
+        };
+        let fd = std::os::fd::AsFd::as_fd(&pidfd);
+        if crate::sys::pidfd_exited(fd) || identity(pid, fd).as_ref() != Some(&known) {
+            return false;
+        }
+        // The process checked through the pidfd we hold; it led its own group (every
+        // child of taskmaster does), so the group goes with it.
+        let group = |sig: Signal| {
+            let _ = crate::sys::signal_group(pid, sig);
+        };
+        group(signal);
+        group(Signal::SIGCONT);
+        let deadline = Instant::now() + grace;
+        while !crate::sys::pidfd_exited(fd) && Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            wait_readable(fd, left);
+        }
+        if !crate::sys::pidfd_exited(fd) {
+            group(Signal::SIGKILL);
+            wait_readable(fd, Duration::from_secs(5));
+        }
+        journal.lock().orphans.remove(&pid);
+        true
+    }
+
+    /// Whether `pid` is an earlier run's process still alive with the identity the
+    /// journal knows it by (so a recycled pid is never taken for it).
+    pub fn is_live_orphan(&self, pid: i32) -> bool {
+        let Some(journal) = self.journal.get() else {
+            return false;
+        };
+        let known = journal.lock().orphans.get(&pid).map(|(id, _)| id.clone());
+        known.is_some_and(|id| current_identity(pid).as_ref() == Some(&id))
+    }
+}
 
 /// The most of a previous journal read back (a line is under 300 bytes; a run of
 /// a hundred thousand children, compacted, fits many times over).
@@ -104,42 +262,6 @@ fn start_time(pid: i32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
-/// Reads what a previous run left (if anything) and starts this run's journal at
-/// `path`. Returns the previous run's processes that are still alive.
-pub fn open(path: &Path) -> std::io::Result<Vec<Leftover>> {
-    // Not through a symlink, not a FIFO (which would block the start-up), and not
-    // more than a journal of a huge run could hold.
-    let previous = crate::safe_file::read_regular(path, JOURNAL_READ_LIMIT);
-    let orphans: HashMap<i32, (String, String)> = match previous {
-        Ok(text) => replay(&text)
-            .into_iter()
-            .filter(|(pid, (id, _))| current_identity(*pid).as_ref() == Some(id))
-            .collect(),
-        Err(_) => HashMap::new(),
-    };
-    let mut file = open_own(path, Mode::Truncate)?;
-    // The survivors go first, in one write, so a crash of this run right away
-    // still leaves them in the file.
-    file.write_all(contents(&orphans, &HashMap::new()).as_bytes())?;
-    let mut leftovers: Vec<Leftover> = orphans
-        .iter()
-        .map(|(&pid, (identity, name))| Leftover {
-            pid,
-            identity: identity.clone(),
-            name: name.clone(),
-        })
-        .collect();
-    leftovers.sort_by(|a, b| a.name.cmp(&b.name).then(a.pid.cmp(&b.pid)));
-    let _ = JOURNAL.set(Mutex::new(Journal {
-        path: path.to_path_buf(),
-        file,
-        live: HashMap::new(),
-        lines: 1 + orphans.len(),
-        orphans,
-    }));
-    Ok(leftovers)
-}
-
 /// The journal's text: a header, then a `+` line for every process listed.
 fn contents(
     orphans: &HashMap<i32, (String, String)>,
@@ -174,108 +296,11 @@ fn replay(text: &str) -> HashMap<i32, (String, String)> {
     live
 }
 
-/// Records a new child.
-pub fn spawned(pid: i32, pidfd: BorrowedFd<'_>, name: &str) {
-    let Some(journal) = JOURNAL.get() else { return };
-    let id = identity(pid, pidfd).unwrap_or_else(|| "unknown".to_string());
-    let line = format!("+ {pid} {id} {name}\n");
-    let mut j = journal.lock();
-    j.live.insert(pid, (id, name.to_string()));
-    j.append(&line);
-}
-
-/// Records a reaped child — in memory only: the next run checks every `+` line's
-/// identity anyway, so a reaped child's line matches nothing, and leaving out the
-/// `- PID` line spares a write under the journal's lock at every exit (a thousand
-/// at once in `stop all`). Compaction drops such lines.
-pub fn exited(pid: i32) {
-    let Some(journal) = JOURNAL.get() else { return };
-    journal.lock().live.remove(&pid);
-}
-
-/// A clean shutdown: nothing of ours is left running. Orphans of earlier runs
-/// that still live stay in the file, for the next run; with none, it is removed.
-pub fn close() {
-    let Some(journal) = JOURNAL.get() else { return };
-    let mut j = journal.lock();
-    j.forget_dead_orphans();
-    j.live.clear();
-    if j.orphans.is_empty() {
-        let _ = std::fs::remove_file(&j.path);
-    } else {
-        j.compact();
-    }
-}
-
-/// The processes of earlier runs still alive that were instance `name`'s.
-pub fn orphans_of(name: &str) -> Vec<i32> {
-    let Some(journal) = JOURNAL.get() else {
-        return Vec::new();
-    };
-    let mut pids: Vec<i32> = journal
-        .lock()
-        .orphans
-        .iter()
-        .filter(|(_, (_, n))| n == name)
-        .map(|(&pid, _)| pid)
-        .collect();
-    pids.retain(|&pid| is_live_orphan(pid));
-    pids.sort_unstable();
-    pids
-}
-
-/// Stops an earlier run's process by its journal identity: `signal` (and SIGCONT)
-/// to it and its process group, SIGKILL after `grace`, then forgets it. Returns
-/// false, and signals nothing, when `pid` is not (or no longer) that process.
-pub fn stop_orphan(pid: i32, signal: Signal, grace: Duration) -> bool {
-    let Some(journal) = JOURNAL.get() else {
-        return false;
-    };
-    let Some(known) = journal.lock().orphans.get(&pid).map(|(id, _)| id.clone()) else {
-        return false;
-    };
-    let Ok(pidfd) = crate::sys::pidfd_open(pid) else {
-        return false;
-    };
-    let fd = std::os::fd::AsFd::as_fd(&pidfd);
-    if crate::sys::pidfd_exited(fd) || identity(pid, fd).as_ref() != Some(&known) {
-        return false;
-    }
-    // The process checked through the pidfd we hold; it led its own group (every
-    // child of taskmaster does), so the group goes with it.
-    let group = |sig: Signal| {
-        let _ = crate::sys::signal_group(pid, sig);
-    };
-    group(signal);
-    group(Signal::SIGCONT);
-    let deadline = Instant::now() + grace;
-    while !crate::sys::pidfd_exited(fd) && Instant::now() < deadline {
-        let left = deadline.saturating_duration_since(Instant::now());
-        wait_readable(fd, left);
-    }
-    if !crate::sys::pidfd_exited(fd) {
-        group(Signal::SIGKILL);
-        wait_readable(fd, Duration::from_secs(5));
-    }
-    journal.lock().orphans.remove(&pid);
-    true
-}
-
 /// Waits until `fd` is readable (a pidfd: its process exited) or `timeout`.
 fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration) {
     let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
     let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
     let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
-}
-
-/// Whether `pid` is an earlier run's process still alive with the identity the
-/// journal knows it by (so a recycled pid is never taken for it).
-pub fn is_live_orphan(pid: i32) -> bool {
-    let Some(journal) = JOURNAL.get() else {
-        return false;
-    };
-    let known = journal.lock().orphans.get(&pid).map(|(id, _)| id.clone());
-    known.is_some_and(|id| current_identity(pid).as_ref() == Some(&id))
 }
 
 impl Journal {
@@ -340,7 +365,7 @@ mod tests {
         std::fs::write(&victim, b"precious").expect("victim");
         let path = tmp.path().join("tm.sock.children");
         std::os::unix::fs::symlink(&victim, &path).expect("symlink");
-        assert!(open(&path).is_err());
+        assert!(ChildrenJournal::default().open(&path).is_err());
         assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
     }
 

@@ -29,7 +29,11 @@ use log::{info, warn};
 use nix::sys::signal::Signal;
 use parking_lot::{Condvar, Mutex};
 
-use crate::config::Notify;
+use std::sync::Arc;
+
+use crate::config::{DaemonSettings, Notify};
+use crate::hub::{Event, Subscriber};
+use crate::watch::state::Report;
 
 /// Alert commands running at once, at most.
 pub const MAX_RUNNING: usize = 4;
@@ -38,7 +42,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// How often a group its command left behind is checked until the timeout.
 const LEFTOVER_POLL: Duration = Duration::from_millis(100);
 
-struct Notifier {
+#[derive(Default)]
+struct State {
     settings: Option<Notify>,
     /// Start times of the commands run in the last minute.
     recent: VecDeque<Instant>,
@@ -57,24 +62,294 @@ struct Notifier {
     not_run: u64,
 }
 
-static NOTIFIER: Mutex<Notifier> = Mutex::new(Notifier {
-    settings: None,
-    recent: VecDeque::new(),
-    over_rate: 0,
-    over_cap: 0,
-    places: 0,
-    groups: Vec::new(),
-    closed: false,
-    run: 0,
-    killed: 0,
-    not_run: 0,
-});
-/// Signalled whenever an alert command's place is freed.
-static ENDED: Condvar = Condvar::new();
+/// The alerts of one daemon: a subscriber of the hub ([`crate::hub`]). Cheap to
+/// clone (one `Arc`); its lock is taken only for events that may alert, never on
+/// a watcher's ordinary path.
+#[derive(Clone, Default)]
+pub struct Notifier {
+    shared: Arc<Shared>,
+}
 
-/// Applies the config's `notify` section (at start and on every reload).
-pub fn configure(settings: Option<Notify>) {
-    NOTIFIER.lock().settings = settings;
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled whenever an alert command's place is freed.
+    ended: Condvar,
+}
+
+impl Subscriber for Notifier {
+    fn event(&self, event: &Event<'_>) {
+        match *event {
+            Event::Report { name, report, .. } => {
+                // Alerts name the process the event is about: the one that exited.
+                match report {
+                    Report::GaveUp { pid: last } => {
+                        let text = crate::eventlog::fatal_text(name, report);
+                        self.alert("fatal", name, *last, &text);
+                    }
+                    Report::Exited {
+                        pid,
+                        status,
+                        expected: false,
+                    } => {
+                        let text = format!("{name}: exited unexpectedly (pid {pid}, {status})");
+                        self.alert("unexpected_exit", name, Some(*pid), &text);
+                    }
+                    Report::Backoff {
+                        attempt,
+                        delay,
+                        pid: exited,
+                    } => {
+                        let why = exited
+                            .map(|pid| format!(" (pid {pid})"))
+                            .unwrap_or_default();
+                        let text = format!(
+                            "{name}: start failed{why}, retry {attempt} in {}s",
+                            delay.as_secs_f64()
+                        );
+                        self.alert("backoff", name, *exited, &text);
+                    }
+                    _ => {}
+                }
+            }
+            Event::ReloadFailed { text } => {
+                self.alert("reload_failed", "", Some(std::process::id() as i32), text)
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies the config's `notify` section (at start and on every reload).
+    fn configure(&self, settings: &DaemonSettings) {
+        self.shared.state.lock().settings = settings.notify.clone();
+    }
+}
+
+impl Shared {
+    /// Takes a place for a command if the event is chosen and both bounds allow.
+    fn admit(&self, kind: &str) -> Option<Launch> {
+        let mut guard = self.state.lock();
+        let n = &mut *guard;
+        let settings = n.settings.as_ref().filter(|s| s.events.contains(kind))?;
+        if n.closed {
+            return None;
+        }
+        let now = Instant::now();
+        while n
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
+        {
+            n.recent.pop_front();
+        }
+        if n.recent.len() >= settings.max_per_minute as usize {
+            n.over_rate += 1;
+            n.not_run += 1;
+            return None;
+        }
+        if n.places >= MAX_RUNNING {
+            n.over_cap += 1;
+            n.not_run += 1;
+            return None;
+        }
+        let launch = Launch {
+            argv: settings.argv.clone(),
+            dir: settings.workingdir.clone(),
+            timeout: settings.timeout,
+            over_rate: std::mem::take(&mut n.over_rate),
+            over_cap: std::mem::take(&mut n.over_cap),
+        };
+        n.recent.push_back(now);
+        n.places += 1;
+        n.run += 1;
+        Some(launch)
+    }
+
+    /// Frees a place (and forgets its group), waking a waiting shutdown.
+    fn release(&self, group: Option<i32>) {
+        let mut n = self.state.lock();
+        n.places = n.places.saturating_sub(1);
+        if let Some(group) = group {
+            n.groups.retain(|&g| g != group);
+        }
+        self.ended.notify_all();
+    }
+
+    /// Waits for an alert command until its timeout, kills its group if it has not
+    /// ended by then (or left something behind that has not), reaps it, frees its place.
+    fn watch(&self, mut child: Child, name: &str, timeout: Duration) {
+        let group = child.id() as i32;
+        let deadline = Instant::now() + timeout;
+        let mut killed = false;
+        if !wait_until(&mut child, deadline) {
+            let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+            killed = true;
+        }
+        let status = child.wait();
+        // What it started in its group and left running has the same deadline.
+        while !killed && crate::sys::group_alive(group) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+                killed = true;
+            } else {
+                std::thread::sleep(left.min(LEFTOVER_POLL));
+            }
+        }
+        if killed {
+            self.state.lock().killed += 1;
+            warn!(
+                "notify: {name} still running after its timeout ({} s): its process group was killed",
+                timeout.as_secs_f64()
+            );
+        }
+        match status {
+            Ok(status) if status.success() || killed => {}
+            Ok(status) => warn!("notify: {name} failed ({status})"),
+            Err(e) => warn!("notify: waiting for {name}: {e}"),
+        }
+        self.release(Some(group));
+    }
+
+    /// Waits until no alert command holds a place, at most `bound`.
+    fn wait_for_none(&self, bound: Duration) -> bool {
+        let deadline = Instant::now() + bound;
+        let mut n = self.state.lock();
+        while n.places > 0 {
+            if self.ended.wait_until(&mut n, deadline).timed_out() {
+                return n.places == 0;
+            }
+        }
+        true
+    }
+}
+
+impl Notifier {
+    /// An event happened; runs the command if the event is chosen and the bounds allow.
+    /// `pid` is the process the event is about (`TASKMASTER_PID`, empty if none).
+    fn alert(&self, kind: &str, instance: &str, pid: Option<i32>, message: &str) {
+        let shared = &self.shared;
+        let Some(launch) = shared.admit(kind) else {
+            return;
+        };
+        let suppressed = launch.over_rate + launch.over_cap;
+        if suppressed > 0 {
+            info!(
+                "notify: {suppressed} events not alerted before this {kind} ({} over max_per_minute, \
+                 {} while {MAX_RUNNING} alert commands ran)",
+                launch.over_rate, launch.over_cap
+            );
+        }
+        let Some((program, args)) = launch.argv.split_first() else {
+            return shared.release(None);
+        };
+        let spawned = Command::new(program)
+            .args(args)
+            .current_dir(&launch.dir)
+            // Its own group: the timeout and the shutdown reach whatever it starts.
+            .process_group(0)
+            .env("TASKMASTER_EVENT", kind)
+            .env("TASKMASTER_INSTANCE", instance)
+            .env("TASKMASTER_MESSAGE", message)
+            .env(
+                "TASKMASTER_PID",
+                pid.map(|p| p.to_string()).unwrap_or_default(),
+            )
+            .env("TASKMASTER_SUPPRESSED", suppressed.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                warn!("notify: cannot run {program}: {e}");
+                return shared.release(None);
+            }
+        };
+        let group = child.id() as i32;
+        let closed = {
+            let mut n = shared.state.lock();
+            n.groups.push(group);
+            n.closed
+        };
+        if closed {
+            // The shutdown began while it started: it is not waited for.
+            let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+        }
+        let (name, timeout) = (program.clone(), launch.timeout);
+        let slot = std::sync::Arc::new(Mutex::new(Some(child)));
+        let theirs = slot.clone();
+        let notifier = shared.clone();
+        let waiter = std::thread::Builder::new()
+            .name("notify".into())
+            .stack_size(crate::sys::THREAD_STACK)
+            .spawn(move || {
+                if let Some(child) = theirs.lock().take() {
+                    notifier.watch(child, &name, timeout);
+                }
+            });
+        if let Err(e) = waiter {
+            // Nobody could bound it: it does not run unbounded.
+            warn!("notify: cannot wait for {program} ({e}): killed");
+            let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+            if let Some(mut child) = slot.lock().take() {
+                let _ = child.wait();
+            }
+            shared.release(Some(group));
+        }
+    }
+
+    /// At shutdown: no more alerts; the running ones get SIGTERM, then SIGKILL after
+    /// [`SHUTDOWN_GRACE`], and are waited for at most that long again.
+    pub fn shutdown(&self) {
+        let shared = &self.shared;
+        let (groups, rate, cap) = {
+            let mut n = shared.state.lock();
+            n.closed = true;
+            (n.groups.clone(), n.over_rate, n.over_cap)
+        };
+        if rate + cap > 0 {
+            info!(
+                "notify: {} events not alerted since the last alert ({rate} over max_per_minute, \
+                 {cap} while {MAX_RUNNING} alert commands ran)",
+                rate + cap
+            );
+        }
+        if groups.is_empty() {
+            return;
+        }
+        info!(
+            "notify: {} alert commands still running at shutdown: SIGTERM to their process groups",
+            groups.len()
+        );
+        for &group in &groups {
+            let _ = crate::sys::signal_group(group, Signal::SIGTERM);
+        }
+        if shared.wait_for_none(SHUTDOWN_GRACE) {
+            return;
+        }
+        let left = shared.state.lock().groups.clone();
+        warn!(
+            "notify: {} alert commands still running {} s after SIGTERM: killed",
+            left.len(),
+            SHUTDOWN_GRACE.as_secs_f64()
+        );
+        for group in left {
+            let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+        }
+        shared.wait_for_none(SHUTDOWN_GRACE);
+    }
+
+    pub fn stats(&self) -> Stats {
+        let n = self.shared.state.lock();
+        Stats {
+            running: n.places,
+            run: n.run,
+            killed_after_timeout: n.killed,
+            not_run: n.not_run,
+        }
+    }
 }
 
 /// What to run for an event that passed both bounds.
@@ -84,164 +359,6 @@ struct Launch {
     timeout: Duration,
     over_rate: u64,
     over_cap: u64,
-}
-
-/// Takes a place for a command if the event is chosen and both bounds allow.
-fn admit(kind: &str) -> Option<Launch> {
-    let mut guard = NOTIFIER.lock();
-    let n = &mut *guard;
-    let settings = n.settings.as_ref().filter(|s| s.events.contains(kind))?;
-    if n.closed {
-        return None;
-    }
-    let now = Instant::now();
-    while n
-        .recent
-        .front()
-        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
-    {
-        n.recent.pop_front();
-    }
-    if n.recent.len() >= settings.max_per_minute as usize {
-        n.over_rate += 1;
-        n.not_run += 1;
-        return None;
-    }
-    if n.places >= MAX_RUNNING {
-        n.over_cap += 1;
-        n.not_run += 1;
-        return None;
-    }
-    let launch = Launch {
-        argv: settings.argv.clone(),
-        dir: settings.workingdir.clone(),
-        timeout: settings.timeout,
-        over_rate: std::mem::take(&mut n.over_rate),
-        over_cap: std::mem::take(&mut n.over_cap),
-    };
-    n.recent.push_back(now);
-    n.places += 1;
-    n.run += 1;
-    Some(launch)
-}
-
-/// Frees a place (and forgets its group), waking a waiting shutdown.
-fn release(group: Option<i32>) {
-    let mut n = NOTIFIER.lock();
-    n.places = n.places.saturating_sub(1);
-    if let Some(group) = group {
-        n.groups.retain(|&g| g != group);
-    }
-    ENDED.notify_all();
-}
-
-/// An event happened; runs the command if the event is chosen and the bounds allow.
-/// `pid` is the process the event is about (`TASKMASTER_PID`, empty if none).
-pub fn event(kind: &str, instance: &str, pid: Option<i32>, message: &str) {
-    let Some(launch) = admit(kind) else {
-        return;
-    };
-    let suppressed = launch.over_rate + launch.over_cap;
-    if suppressed > 0 {
-        info!(
-            "notify: {suppressed} events not alerted before this {kind} ({} over max_per_minute, \
-             {} while {MAX_RUNNING} alert commands ran)",
-            launch.over_rate, launch.over_cap
-        );
-    }
-    let Some((program, args)) = launch.argv.split_first() else {
-        return release(None);
-    };
-    let spawned = Command::new(program)
-        .args(args)
-        .current_dir(&launch.dir)
-        // Its own group: the timeout and the shutdown reach whatever it starts.
-        .process_group(0)
-        .env("TASKMASTER_EVENT", kind)
-        .env("TASKMASTER_INSTANCE", instance)
-        .env("TASKMASTER_MESSAGE", message)
-        .env(
-            "TASKMASTER_PID",
-            pid.map(|p| p.to_string()).unwrap_or_default(),
-        )
-        .env("TASKMASTER_SUPPRESSED", suppressed.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match spawned {
-        Ok(child) => child,
-        Err(e) => {
-            warn!("notify: cannot run {program}: {e}");
-            return release(None);
-        }
-    };
-    let group = child.id() as i32;
-    let closed = {
-        let mut n = NOTIFIER.lock();
-        n.groups.push(group);
-        n.closed
-    };
-    if closed {
-        // The shutdown began while it started: it is not waited for.
-        let _ = crate::sys::signal_group(group, Signal::SIGKILL);
-    }
-    let (name, timeout) = (program.clone(), launch.timeout);
-    let slot = std::sync::Arc::new(Mutex::new(Some(child)));
-    let theirs = slot.clone();
-    let waiter = std::thread::Builder::new()
-        .name("notify".into())
-        .stack_size(crate::sys::THREAD_STACK)
-        .spawn(move || {
-            if let Some(child) = theirs.lock().take() {
-                watch(child, &name, timeout);
-            }
-        });
-    if let Err(e) = waiter {
-        // Nobody could bound it: it does not run unbounded.
-        warn!("notify: cannot wait for {program} ({e}): killed");
-        let _ = crate::sys::signal_group(group, Signal::SIGKILL);
-        if let Some(mut child) = slot.lock().take() {
-            let _ = child.wait();
-        }
-        release(Some(group));
-    }
-}
-
-/// Waits for an alert command until its timeout, kills its group if it has not
-/// ended by then (or left something behind that has not), reaps it, frees its place.
-fn watch(mut child: Child, name: &str, timeout: Duration) {
-    let group = child.id() as i32;
-    let deadline = Instant::now() + timeout;
-    let mut killed = false;
-    if !wait_until(&mut child, deadline) {
-        let _ = crate::sys::signal_group(group, Signal::SIGKILL);
-        killed = true;
-    }
-    let status = child.wait();
-    // What it started in its group and left running has the same deadline.
-    while !killed && crate::sys::group_alive(group) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            let _ = crate::sys::signal_group(group, Signal::SIGKILL);
-            killed = true;
-        } else {
-            std::thread::sleep(left.min(LEFTOVER_POLL));
-        }
-    }
-    if killed {
-        NOTIFIER.lock().killed += 1;
-        warn!(
-            "notify: {name} still running after its timeout ({} s): its process group was killed",
-            timeout.as_secs_f64()
-        );
-    }
-    match status {
-        Ok(status) if status.success() || killed => {}
-        Ok(status) => warn!("notify: {name} failed ({status})"),
-        Err(e) => warn!("notify: waiting for {name}: {e}"),
-    }
-    release(Some(group));
 }
 
 /// Whether `child` exits before `deadline` (its pidfd readable; without one,
@@ -279,72 +396,10 @@ fn wait_until(child: &mut Child, deadline: Instant) -> bool {
     }
 }
 
-/// At shutdown: no more alerts; the running ones get SIGTERM, then SIGKILL after
-/// [`SHUTDOWN_GRACE`], and are waited for at most that long again.
-pub fn shutdown() {
-    let (groups, rate, cap) = {
-        let mut n = NOTIFIER.lock();
-        n.closed = true;
-        (n.groups.clone(), n.over_rate, n.over_cap)
-    };
-    if rate + cap > 0 {
-        info!(
-            "notify: {} events not alerted since the last alert ({rate} over max_per_minute, \
-             {cap} while {MAX_RUNNING} alert commands ran)",
-            rate + cap
-        );
-    }
-    if groups.is_empty() {
-        return;
-    }
-    info!(
-        "notify: {} alert commands still running at shutdown: SIGTERM to their process groups",
-        groups.len()
-    );
-    for &group in &groups {
-        let _ = crate::sys::signal_group(group, Signal::SIGTERM);
-    }
-    if wait_for_none(SHUTDOWN_GRACE) {
-        return;
-    }
-    let left = NOTIFIER.lock().groups.clone();
-    warn!(
-        "notify: {} alert commands still running {} s after SIGTERM: killed",
-        left.len(),
-        SHUTDOWN_GRACE.as_secs_f64()
-    );
-    for group in left {
-        let _ = crate::sys::signal_group(group, Signal::SIGKILL);
-    }
-    wait_for_none(SHUTDOWN_GRACE);
-}
-
-/// Waits until no alert command holds a place, at most `bound`.
-fn wait_for_none(bound: Duration) -> bool {
-    let deadline = Instant::now() + bound;
-    let mut n = NOTIFIER.lock();
-    while n.places > 0 {
-        if ENDED.wait_until(&mut n, deadline).timed_out() {
-            return n.places == 0;
-        }
-    }
-    true
-}
-
 /// The counts `status -l` shows.
 pub struct Stats {
     pub running: usize,
     pub run: u64,
     pub killed_after_timeout: u64,
     pub not_run: u64,
-}
-
-pub fn stats() -> Stats {
-    let n = NOTIFIER.lock();
-    Stats {
-        running: n.places,
-        run: n.run,
-        killed_after_timeout: n.killed,
-        not_run: n.not_run,
-    }
 }

@@ -15,6 +15,7 @@ use crate::config::{self, ProgramChange};
 use crate::control::server::{self, ServerHandle};
 use crate::control::{socket, Hooks, Reply};
 use crate::eventlog::EventLog;
+use crate::hub::{Event, Hub};
 use crate::supervisor::Supervisor;
 
 pub struct Reloader {
@@ -73,7 +74,7 @@ impl Reloader {
             info!("reload requested by SIGHUP");
             let reply = self.reload();
             if reply.exit != 0 {
-                crate::eventlog::sighup_reload_failed(&reply.output);
+                crate::eventlog::sighup_reload_failed(self.sup.hub(), &reply.output);
             }
         }
     }
@@ -87,12 +88,9 @@ impl Reloader {
             Err(errors) => {
                 let text = errors.to_string().replace('\n', "; ");
                 warn!("reload failed, configuration unchanged: {text}");
-                crate::notify::event(
-                    "reload_failed",
-                    "",
-                    Some(std::process::id() as i32),
-                    &format!("reload failed, nothing changed: {text}"),
-                );
+                self.sup.hub().publish(&Event::ReloadFailed {
+                    text: &format!("reload failed, nothing changed: {text}"),
+                });
                 return Reply::error(format!("ERROR (reload failed; nothing changed)\n{errors}"));
             }
         };
@@ -101,7 +99,7 @@ impl Reloader {
         // changes: a reload is applied whole or not at all.
         let prepared = match self.sup.prepare(&plan, new.daemon.tail_buffer) {
             Ok(prepared) => prepared,
-            Err(e) => return refused(&e.to_string()),
+            Err(e) => return refused(self.sup.hub(), &e.to_string()),
         };
         let mut lines = Vec::new();
         if let Some(path) = &plan.logfile {
@@ -131,7 +129,7 @@ impl Reloader {
                 "taskmaster: {setting} updated (for what starts from now on)"
             ));
         }
-        crate::notify::configure(new.daemon.notify.clone());
+        self.sup.hub().configure(&new.daemon);
         let counts = count(&plan.programs);
         // Only a file that says `programs: {}` loads with no program (an empty or
         // truncated one is an error), so this is what the user asked for: say it.
@@ -209,14 +207,11 @@ impl Reloader {
 
 /// A reload that cannot be applied in full (no thread for a new instance): it
 /// was not begun, and the reply and the log say what was refused.
-fn refused(why: &str) -> Reply {
+fn refused(hub: &Hub, why: &str) -> Reply {
     warn!("reload refused, nothing changed: {why}");
-    crate::notify::event(
-        "reload_failed",
-        "",
-        Some(std::process::id() as i32),
-        &format!("reload refused, nothing changed: {why}"),
-    );
+    hub.publish(&Event::ReloadFailed {
+        text: &format!("reload refused, nothing changed: {why}"),
+    });
     Reply::error(format!("ERROR (reload refused; nothing changed)\n{why}"))
 }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use log::info;
 
+use crate::hub::Hub;
 use crate::supervisor::Supervisor;
 
 /// How often the waiting list is looked at.
@@ -33,14 +34,14 @@ pub enum Terminal {
 
 impl Terminal {
     /// Tells the terminal, the event log and the notice subscribers.
-    pub fn say(self, text: &str) {
+    pub fn say(self, hub: &Hub, text: &str) {
         info!("{text}");
-        self.tell(text);
+        self.tell(hub, text);
     }
 
     /// Tells the terminal and the notice subscribers (the caller logs).
-    pub fn tell(self, text: &str) {
-        crate::eventlog::daemon_notice(format!("taskmaster: {text}"));
+    pub fn tell(self, hub: &Hub, text: &str) {
+        hub.daemon_notice(&format!("taskmaster: {text}"));
         if self == Terminal::Stdout {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
@@ -60,7 +61,7 @@ pub fn report(sup: Arc<Supervisor>, terminal: Terminal, done: Arc<AtomicBool>) {
         }
         let changed = shown.as_ref() != Some(&waiting);
         if changed && (shown.is_none() || last.elapsed() >= QUIET) {
-            terminal.say(&describe(&waiting));
+            terminal.say(sup.hub(), &describe(&waiting));
             shown = Some(waiting);
             last = Instant::now();
         }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::config::{Config, ProgramConfig};
+use crate::hub::Hub;
 use crate::watch::{start_watcher, Command, Instance};
 
 mod apply;
@@ -39,28 +40,17 @@ pub struct Supervisor {
     starting: Mutex<()>,
     /// The shutdown has begun: no automatic start any more.
     shutting_down: AtomicBool,
-}
-
-/// Wakes the dependency scheduler (see [`Supervisor::schedule`]).
-static SCHEDULER: std::sync::OnceLock<std::sync::mpsc::Sender<()>> = std::sync::OnceLock::new();
-
-/// An instance entered RUNNING or FATAL: programs waiting on it may start, or learn
-/// why they keep waiting. Called by watchers after they publish.
-pub fn dependency_changed() {
-    if let Some(tx) = SCHEDULER.get() {
-        let _ = tx.send(());
-    }
+    /// Where every watcher reports; handed to each at its creation.
+    hub: Hub,
 }
 
 /// Ends the watchers of instances that were never put in the registry (a reload
 /// that could not be applied in full): they never started a child, so each ends
 /// at once. Returns when all have.
 fn discard(instances: &[Arc<Instance>]) {
-    for instance in instances {
-        instance.send(Command::Remove);
-    }
-    for instance in instances {
-        instance.wait_for(u64::MAX, |_| false);
+    let removals: Vec<_> = instances.iter().map(|i| i.remove()).collect();
+    for removal in removals {
+        removal.wait();
     }
 }
 
@@ -84,14 +74,17 @@ pub struct SupervisorError {
 }
 
 impl Supervisor {
-    /// Creates every instance and its watcher; nothing is started yet.
-    pub fn new(config: Config) -> Result<Arc<Supervisor>, SupervisorError> {
+    /// Creates every instance and its watcher, each reporting to `hub`; nothing is
+    /// started yet. The hub is given the daemon's settings.
+    pub fn new(config: Config, hub: Hub) -> Result<Arc<Supervisor>, SupervisorError> {
+        hub.configure(&config.daemon);
         let sup = Arc::new(Supervisor {
             programs: Mutex::new(BTreeMap::new()),
             config: Mutex::new(Arc::new(config.clone())),
             pending: Mutex::new(BTreeMap::new()),
             starting: Mutex::new(()),
             shutting_down: AtomicBool::new(false),
+            hub,
         });
         for program in config.programs.values() {
             let entry = sup.create_program(program, config.daemon.tail_buffer)?;
@@ -104,26 +97,33 @@ impl Supervisor {
         self.config.lock().clone()
     }
 
+    /// The hub the watchers report to (to subscribe to notices, to reach the
+    /// journal or the alerts).
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
     fn create_program(
         &self,
         program: &ProgramConfig,
         tail_buffer: usize,
     ) -> Result<ProgramEntry, SupervisorError> {
         let config = Arc::new(program.clone());
-        let instances = Self::create_instances(&config, 0, tail_buffer)?;
+        let instances = self.create_instances(&config, 0, tail_buffer)?;
         Ok(ProgramEntry { config, instances })
     }
 
     /// Instances `from..numprocs` of a program, each with its watcher; all or none
     /// (those made before a failure are discarded).
     fn create_instances(
+        &self,
         config: &Arc<ProgramConfig>,
         from: u32,
         tail_buffer: usize,
     ) -> Result<Vec<Arc<Instance>>, SupervisorError> {
         let mut instances = Vec::with_capacity(config.numprocs.saturating_sub(from) as usize);
         for index in from..config.numprocs {
-            match Self::create_instance(config, index, tail_buffer) {
+            match self.create_instance(config, index, tail_buffer) {
                 Ok(instance) => instances.push(instance),
                 Err(e) => {
                     discard(&instances);
@@ -135,6 +135,7 @@ impl Supervisor {
     }
 
     fn create_instance(
+        &self,
         config: &Arc<ProgramConfig>,
         index: u32,
         tail_buffer: usize,
@@ -150,7 +151,7 @@ impl Supervisor {
             name: name.clone(),
             source,
         })?;
-        start_watcher(instance.clone(), config.clone())
+        start_watcher(instance.clone(), config.clone(), self.hub.clone())
             .map_err(|source| SupervisorError { name, source })?;
         Ok(instance)
     }
@@ -222,3 +223,7 @@ impl Supervisor {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "supervisor/engine_tests.rs"]
+mod engine_tests;

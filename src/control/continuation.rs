@@ -128,7 +128,7 @@ pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) ->
     // notice can slip past it.
     let notices = matches!(reply.then, Continuation::Notices).then(|| {
         let (tx, rx) = std::sync::mpsc::channel::<String>();
-        crate::eventlog::subscribe_notices(tx.clone());
+        (hooks.subscribe_notices)(tx.clone());
         (tx, rx)
     });
     if !transport.answer(&reply) {
@@ -238,6 +238,7 @@ mod tests {
             reopen: Box::new(|| Reply::error("cannot reopen")),
             shutdown_waiters: Arc::default(),
             socket_path: Box::new(std::path::PathBuf::new),
+            subscribe_notices: Box::new(|_| {}),
         };
         let mut transport = Recorder {
             log: log.clone(),

@@ -39,7 +39,7 @@ pub fn lines(sup: &Supervisor) -> Vec<String> {
     if let Some((error, attempts)) = &c.accept_failing {
         conns.push_str(&format!("; accept failing: {error} ({attempts} attempts)"));
     }
-    let a = crate::notify::stats();
+    let a = sup.hub().notifier().stats();
     let alerts = format!(
         "alerts: {} running (at most {}); since start: {} run, {} killed after timeout, \
          {} not run (over max_per_minute, or while {} ran)",
@@ -64,7 +64,7 @@ pub fn lines(sup: &Supervisor) -> Vec<String> {
 /// The `"daemon"` object of `status -l --json`.
 pub fn to_json(sup: &Supervisor) -> serde_json::Value {
     let c = connections::stats(sup);
-    let a = crate::notify::stats();
+    let a = sup.hub().notifier().stats();
     json!({
         "pid": std::process::id(),
         "uptime_s": (uptime().as_secs_f64() * 1000.0).round() / 1000.0,

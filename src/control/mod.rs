@@ -91,6 +91,8 @@ pub struct Hooks {
     pub shutdown_waiters: Arc<server::ShutdownWaiters>,
     /// Where the control socket is now (the daemon's own shell attaches through it).
     pub socket_path: Box<dyn Fn() -> std::path::PathBuf + Send + Sync>,
+    /// Sends the event notices to `sink` from now on (the hub's notice subscribers).
+    pub subscribe_notices: Box<dyn Fn(std::sync::mpsc::Sender<String>) + Send + Sync>,
 }
 
 /// The commands: name, usage, help text, in the order `help` lists them.

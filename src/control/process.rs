@@ -9,8 +9,7 @@ use log::info;
 
 use super::{Reply, Source};
 use crate::supervisor::Supervisor;
-use crate::watch::state::EXITED_TOO_QUICKLY;
-use crate::watch::{Command, Instance, State, Status};
+use crate::watch::{Command, Instance, SignalOutcome, StartOutcome, State, StopOutcome};
 
 /// Collects reply lines and the worst exit code.
 #[derive(Default)]
@@ -104,20 +103,11 @@ fn start_all(sup: &Supervisor, instances: &[Arc<Instance>], out: &mut Outcome) {
             to_start.push(instance.clone());
         }
     }
-    let seqs = sup.start_in_order(&to_start);
-    for (instance, seq) in to_start.iter().zip(seqs) {
+    for ticket in sup.start_in_order(&to_start) {
+        let instance = ticket.instance();
         // Another client's stop (or restart) handled meanwhile ends the wait too.
-        let (status, superseded) =
-            instance.wait_or_superseded(seq, |s| s.state != State::Starting, |_| true);
-        if superseded {
-            out.error(format!(
-                "{}: ERROR (start cancelled by a later stop)",
-                instance.name()
-            ));
-            continue;
-        }
-        match start_result(&status) {
-            Ok(()) => match orphan_warning(instance) {
+        match start_verdict(&ticket.wait()) {
+            Ok(()) => match orphan_warning(sup, instance) {
                 Some(warning) => out.line(&instance.name(), &warning),
                 None => out.line(&instance.name(), "started"),
             },
@@ -131,7 +121,7 @@ fn start_all(sup: &Supervisor, instances: &[Arc<Instance>], out: &mut Outcome) {
 /// program's stopsignal and stoptime. Whether there were any.
 fn stop_orphans(sup: &Supervisor, instance: &Instance, out: &mut Outcome) -> bool {
     let name = instance.name();
-    let orphans = crate::journal::orphans_of(&name);
+    let orphans = sup.hub().journal().orphans_of(&name);
     if orphans.is_empty() {
         return false;
     }
@@ -143,7 +133,7 @@ fn stop_orphans(sup: &Supervisor, instance: &Instance, out: &mut Outcome) -> boo
         ),
     };
     for pid in orphans {
-        if crate::journal::stop_orphan(pid, signal, grace) {
+        if sup.hub().journal().stop_orphan(pid, signal, grace) {
             info!("stopped: {name}'s process from a previous taskmaster run (pid {pid})");
             out.line(&name, &format!("stopped (pid {pid} of a previous run)"));
         }
@@ -154,8 +144,8 @@ fn stop_orphans(sup: &Supervisor, instance: &Instance, out: &mut Outcome) -> boo
 
 /// What a manual start of `instance` says when a previous run's process of it
 /// still lives: started all the same, but the user should know there are two.
-fn orphan_warning(instance: &Instance) -> Option<String> {
-    let orphans = crate::journal::orphans_of(&instance.name());
+fn orphan_warning(sup: &Supervisor, instance: &Instance) -> Option<String> {
+    let orphans = sup.hub().journal().orphans_of(&instance.name());
     let pids: Vec<String> = orphans.iter().map(|p| p.to_string()).collect();
     (!pids.is_empty()).then(|| {
         log::warn!(
@@ -176,19 +166,14 @@ const CRASHED: &str = "internal error, see the log";
 
 /// supervisorctl's verdicts: RUNNING is success; a start that failed to exec is a
 /// spawn error; one that died before `starttime` an abnormal termination.
-fn start_result(status: &Status) -> Result<(), &'static str> {
-    match status.state {
-        State::Running => Ok(()),
-        _ if status.crashed => Err(CRASHED),
-        _ if status.finished => Err("removed"),
-        _ if status
-            .spawnerr
-            .as_deref()
-            .is_some_and(|e| e != EXITED_TOO_QUICKLY) =>
-        {
-            Err("spawn error")
-        }
-        _ => Err("abnormal termination"),
+fn start_verdict(outcome: &StartOutcome) -> Result<(), &'static str> {
+    match outcome {
+        StartOutcome::Running => Ok(()),
+        StartOutcome::Cancelled => Err("start cancelled by a later stop"),
+        StartOutcome::Crashed => Err(CRASHED),
+        StartOutcome::Removed => Err("removed"),
+        StartOutcome::SpawnError(_) | StartOutcome::Throttled => Err("spawn error"),
+        StartOutcome::ExitedTooQuickly | StartOutcome::Stopped => Err("abnormal termination"),
     }
 }
 
@@ -212,19 +197,13 @@ fn stop_all(
             out.line(&instance.name(), "ERROR (not running)");
         }
     }
-    let seqs = sup.stop_in_order(&to_stop);
-    for (instance, seq) in to_stop.iter().zip(seqs) {
-        // Once STOPPING is over the stop is done, even if another client's start
-        // (handled meanwhile) has already brought up a new process.
-        let (status, _) = instance.wait_or_superseded(
-            seq,
-            |s| !s.state.has_process() && s.state != State::Backoff,
-            |s| s.state != State::Stopping,
-        );
-        if status.crashed {
-            out.error(format!("{}: ERROR ({CRASHED})", instance.name()));
-        } else {
-            out.line(&instance.name(), "stopped");
+    for ticket in sup.stop_in_order(&to_stop) {
+        let instance = ticket.instance();
+        // Done already (in order); once STOPPING is over the stop is done, even
+        // if another client's start has already brought up a new process.
+        match ticket.wait() {
+            StopOutcome::Crashed => out.error(format!("{}: ERROR ({CRASHED})", instance.name())),
+            StopOutcome::Stopped => out.line(&instance.name(), "stopped"),
         }
     }
 }
@@ -248,41 +227,42 @@ pub fn signal(sup: &Arc<Supervisor>, args: &[String], source: &Source) -> Reply 
     errors.into_iter().for_each(|e| out.error(e));
     let mut pending = Vec::new();
     for instance in instances {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
         // The child the watcher holds now is the one it signals.
         let pid = instance.status().pid;
-        instance.send(Command::Signal(signal, tx));
-        pending.push((instance, pid, rx));
+        let ticket = instance.signal(signal);
+        pending.push((instance, pid, ticket));
     }
-    for (instance, pid, rx) in pending {
+    for (instance, pid, ticket) in pending {
         let name = instance.name();
-        let result = rx.recv();
+        let result = ticket.wait();
         match (&result, pid) {
-            (Ok(Ok(())), Some(pid)) => {
+            (SignalOutcome::Sent, Some(pid)) => {
                 info!(
                     "signal: {sig} sent to {name} (pid {pid}), requested by {source}",
                     sig = signal.as_str()
                 )
             }
-            (Ok(Ok(())), None) => {
+            (SignalOutcome::Sent, None) => {
                 info!(
                     "signal: {sig} sent to {name}, requested by {source}",
                     sig = signal.as_str()
                 )
             }
-            (Ok(Err(why)), _) => info!(
+            (SignalOutcome::NotRunning, _) => info!(
+                "signal: {sig} not sent to {name} (not running), requested by {source}",
+                sig = signal.as_str()
+            ),
+            (SignalOutcome::Failed(why), _) => info!(
                 "signal: {sig} not sent to {name} ({why}), requested by {source}",
                 sig = signal.as_str()
             ),
-            (Err(_), _) => {}
+            (SignalOutcome::Removed, _) => {}
         }
         match result {
-            Ok(Ok(())) => out.line(&instance.name(), "signalled"),
-            Ok(Err(why)) if why == "not running" => {
-                out.line(&instance.name(), "ERROR (not running)")
-            }
-            Ok(Err(why)) => out.error(format!("{}: ERROR ({why})", instance.name())),
-            Err(_) => out.error(format!("{}: ERROR (removed)", instance.name())),
+            SignalOutcome::Sent => out.line(&instance.name(), "signalled"),
+            SignalOutcome::NotRunning => out.line(&instance.name(), "ERROR (not running)"),
+            SignalOutcome::Failed(why) => out.error(format!("{}: ERROR ({why})", instance.name())),
+            SignalOutcome::Removed => out.error(format!("{}: ERROR (removed)", instance.name())),
         }
     }
     out.reply()

@@ -13,14 +13,15 @@ use std::sync::Arc;
 
 use super::{discard, ProgramEntry, Supervisor, SupervisorError, Waiting};
 use crate::config::{Config, ProgramChange, ProgramConfig, ReloadPlan};
-use crate::watch::{Command, Instance, State};
+use crate::watch::handle::RemovalTicket;
+use crate::watch::{Command, Instance, StartTicket, State};
 
 /// A reload step whose end a reload waits for, outside the registry lock.
 enum Pending {
     /// Removed: wait until the watcher has stopped its child and ended.
-    Gone(Arc<Instance>),
-    /// Started or restarted: wait until the command was applied and any stop done.
-    Settled(Arc<Instance>, u64),
+    Gone(RemovalTicket),
+    /// Started or restarted: wait until spawned, after any stop.
+    Settled(StartTicket),
 }
 
 /// The instances a reload needs, created before anything changes. Dropped
@@ -80,7 +81,7 @@ impl Supervisor {
                         continue;
                     };
                     let config = Arc::new(config.clone());
-                    let new = Self::create_instances(&config, from, tail_buffer)?;
+                    let new = self.create_instances(&config, from, tail_buffer)?;
                     if !new.is_empty() {
                         prepared.grown.insert(config.name.clone(), new);
                     }
@@ -117,7 +118,7 @@ impl Supervisor {
                                 .insert(config.name.clone(), Waiting::default());
                         } else if config.policy.autostart {
                             for i in &entry.instances {
-                                pending.push(Pending::Settled(i.clone(), i.send(Command::Start)));
+                                pending.push(Pending::Settled(i.start()));
                             }
                         }
                         programs.insert(config.name.clone(), entry);
@@ -127,8 +128,7 @@ impl Supervisor {
                         // Listed (STOPPING) until stopped, then forgotten below.
                         if let Some(entry) = programs.get(name) {
                             for i in &entry.instances {
-                                i.send(Command::Remove);
-                                pending.push(Pending::Gone(i.clone()));
+                                pending.push(Pending::Gone(i.remove()));
                             }
                         }
                         "removed".to_string()
@@ -158,12 +158,8 @@ impl Supervisor {
         *self.config.lock() = Arc::new(new_config);
         for p in pending {
             match p {
-                Pending::Gone(i) => {
-                    i.wait_for(u64::MAX, |_| false);
-                }
-                Pending::Settled(i, seq) => {
-                    i.wait_for(seq, |s| s.state != State::Stopping);
-                }
+                Pending::Gone(removal) => removal.wait(),
+                Pending::Settled(start) => start.spawned(),
             }
         }
         // Forget what has stopped for good: removed programs and scaled-down instances.
@@ -209,19 +205,17 @@ fn change_program(
     // until stopped; `apply` forgets them then).
     let keep = config.numprocs as usize;
     for i in entry.instances.iter().skip(keep) {
-        i.send(Command::Remove);
-        pending.push(Pending::Gone(i.clone()));
+        pending.push(Pending::Gone(i.remove()));
     }
     let mut restarted = 0;
     for (index, i) in entry.instances.iter().take(keep).enumerate() {
         i.rename(config.instance_name(index as u32));
         i.send(Command::Update(config.clone()));
-        // A running instance takes a new launch spec by restarting; Stop then
-        // Start queue up, the start happening once the stop is complete.
+        // A running instance takes a new launch spec by restarting; the start
+        // happens once the stop is complete.
         if !change.launch.is_empty() && matches!(i.status().state, State::Starting | State::Running)
         {
-            i.send(Command::Stop);
-            pending.push(Pending::Settled(i.clone(), i.send(Command::Start)));
+            pending.push(Pending::Settled(i.restart()));
             restarted += 1;
         }
     }
@@ -229,7 +223,7 @@ fn change_program(
     // config already.
     for i in grown {
         if config.policy.autostart {
-            pending.push(Pending::Settled(i.clone(), i.send(Command::Start)));
+            pending.push(Pending::Settled(i.start()));
         }
         entry.instances.push(i);
     }

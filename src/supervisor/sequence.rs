@@ -12,8 +12,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::order::{batches, Direction, Member};
-use super::{ProgramEntry, Supervisor, SCHEDULER};
-use crate::watch::{Command, Instance, State, Status};
+use super::{ProgramEntry, Supervisor};
+use crate::watch::{Command, Instance, StartTicket, State, StopTicket};
 
 /// A program waiting for its automatic start.
 #[derive(Debug, Default)]
@@ -24,18 +24,12 @@ pub(super) struct Waiting {
     except: Vec<String>,
 }
 
-/// A `Start` has been applied: the spawn happened (or failed). A start queued
-/// behind a stop waits for the stop, then spawns.
-fn spawned(status: &Status) -> bool {
-    status.state != State::Stopping
-}
-
 impl Supervisor {
     /// Queues every `autostart` program for its start, except the instances named
     /// in `skip` (their process from a previous run is still alive), and starts
     /// those it can now, in order (see [`Supervisor::schedule`]). Returns the
     /// starts it made; all are applied already.
-    pub fn autostart(&self, skip: &[(String, String)]) -> Vec<(Arc<Instance>, u64)> {
+    pub fn autostart(&self, skip: &[(String, String)]) -> Vec<StartTicket> {
         {
             let programs = self.programs.lock();
             let mut pending = self.pending.lock();
@@ -62,15 +56,15 @@ impl Supervisor {
     /// ready ones first, each batch spawned before the next one is sent `Start`.
     /// Tells the others what they wait for (shown by `status`). One sequence at a
     /// time, so the scheduler thread and a `start` never interleave their batches.
-    pub fn schedule(&self) -> Vec<(Arc<Instance>, u64)> {
+    pub fn schedule(&self) -> Vec<StartTicket> {
         let _turn = self.starting.lock();
         let mut started = Vec::new();
         // A batch may be empty: every instance of it is one a previous run left.
         while let Some(batch) = self.next_ready_batch() {
-            let seqs: Vec<u64> = batch.iter().map(|i| i.send(Command::Start)).collect();
-            for (instance, seq) in batch.into_iter().zip(seqs) {
-                instance.wait_for(seq, spawned);
-                started.push((instance, seq));
+            let tickets: Vec<StartTicket> = batch.iter().map(|i| i.start()).collect();
+            for ticket in tickets {
+                ticket.spawned();
+                started.push(ticket);
             }
         }
         started
@@ -123,7 +117,7 @@ impl Supervisor {
     /// an instance enters RUNNING or FATAL.
     pub fn run_scheduler(self: &Arc<Self>) -> std::io::Result<()> {
         let (tx, rx) = std::sync::mpsc::channel();
-        let _ = SCHEDULER.set(tx);
+        self.hub.scheduler().connect(tx);
         let sup = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("scheduler".into())
@@ -142,24 +136,25 @@ impl Supervisor {
     /// `start` of several instances: sends `Start` batch by batch (dependencies
     /// first, then lower priority first; see `order.rs`), each batch spawned
     /// before the next. Does not wait for dependencies to be RUNNING: a manual
-    /// start never does. Returns the sequence number of each instance's `Start`,
-    /// in the order given.
-    pub fn start_in_order(&self, instances: &[Arc<Instance>]) -> Vec<u64> {
+    /// start never does. Returns each instance's ticket, in the order given.
+    pub fn start_in_order(&self, instances: &[Arc<Instance>]) -> Vec<StartTicket> {
         let _turn = self.starting.lock();
-        self.in_order(instances, Direction::Start, || Command::Start, spawned)
+        self.in_order(
+            instances,
+            Direction::Start,
+            Instance::start,
+            StartTicket::spawned,
+        )
     }
 
     /// `stop` of several instances: sends `Stop` batch by batch (dependants first,
     /// then higher priority first), each batch stopped — no process left — before
-    /// the next gets its stop signal. Returns each `Stop`'s sequence number, in
+    /// the next gets its stop signal. Returns each instance's ticket (done), in
     /// the order given.
-    pub fn stop_in_order(&self, instances: &[Arc<Instance>]) -> Vec<u64> {
-        self.in_order(
-            instances,
-            Direction::Stop,
-            || Command::Stop,
-            |s| !s.state.has_process() && s.state != State::Backoff,
-        )
+    pub fn stop_in_order(&self, instances: &[Arc<Instance>]) -> Vec<StopTicket> {
+        self.in_order(instances, Direction::Stop, Instance::stop, |t| {
+            t.wait();
+        })
     }
 
     /// Stops every instance (each by its stopsignal and stoptime) in stop order and
@@ -169,23 +164,21 @@ impl Supervisor {
         self.shutting_down.store(true, Ordering::SeqCst);
         self.pending.lock().clear();
         let all = self.instances();
-        self.in_order(
-            &all,
-            Direction::Stop,
-            || Command::Shutdown,
-            |s| !s.state.has_process() && s.state != State::Backoff && !s.leftovers,
-        );
+        self.in_order(&all, Direction::Stop, Instance::shutdown, |t| {
+            t.wait();
+        });
     }
 
-    /// Sends `command()` to `instances` batch by batch in `direction`'s order,
-    /// waiting for `done` on each batch before the next.
-    fn in_order(
+    /// Asks `verb` of `instances` batch by batch in `direction`'s order, waiting
+    /// on each batch's tickets (`done`) before the next. A later start or stop of
+    /// an instance from another client ends its wait (see the tickets).
+    fn in_order<T>(
         &self,
         instances: &[Arc<Instance>],
         direction: Direction,
-        command: impl Fn() -> Command,
-        done: impl Fn(&Status) -> bool + Copy,
-    ) -> Vec<u64> {
+        verb: impl Fn(&Arc<Instance>) -> T,
+        done: impl Fn(&T),
+    ) -> Vec<T> {
         // The programs concerned, in the registry's view; an instance whose
         // program a reload just removed goes on its own, at its old priority 0.
         let by_program: BTreeMap<&str, Vec<usize>> =
@@ -221,21 +214,19 @@ impl Supervisor {
             })
             .collect();
         let groups: Vec<&Vec<usize>> = by_program.values().collect();
-        let mut seqs = vec![0; instances.len()];
+        let mut tickets: Vec<Option<T>> = instances.iter().map(|_| None).collect();
         for batch in batches(&members, direction) {
             let members_of_batch = batch.iter().flat_map(|&m| groups[m].iter().copied());
             let sent: Vec<usize> = members_of_batch.collect();
             for &i in &sent {
-                seqs[i] = instances[i].send(command());
+                tickets[i] = Some(verb(&instances[i]));
             }
-            // A later start or stop of the instance from another client, once
-            // handled, ends the wait as soon as no stop is under way: a stop
-            // raced by a start may never see the stopped state it waits for.
-            for &i in &sent {
-                instances[i].wait_or_superseded(seqs[i], done, |s| s.state != State::Stopping);
+            for ticket in sent.iter().filter_map(|&i| tickets[i].as_ref()) {
+                done(ticket);
             }
         }
-        seqs
+        // Every instance is in exactly one batch.
+        tickets.into_iter().flatten().collect()
     }
 }
 

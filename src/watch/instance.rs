@@ -16,7 +16,8 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::signal::Signal;
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use super::state::{ExitStatus, State};
+use super::handle::SignalOutcome;
+use super::state::{ExitStatus, StartFailure, State};
 use crate::config::ProgramConfig;
 use crate::output::OutputBuffers;
 
@@ -29,7 +30,7 @@ pub enum Command {
     /// SIGKILL the process group now (second SIGINT/SIGTERM).
     KillNow,
     /// Send a signal to the process group; the result comes back on the channel.
-    Signal(Signal, SyncSender<Result<(), String>>),
+    Signal(Signal, SyncSender<SignalOutcome>),
     /// New settings for the instance's program (reload).
     Update(Arc<ProgramConfig>),
     /// Stop, then end the watcher thread (program removed or scaled down).
@@ -49,6 +50,8 @@ pub struct Status {
     pub stopped_at: Option<SystemTime>,
     pub last_exit: Option<ExitStatus>,
     pub spawnerr: Option<String>,
+    /// Why the last start failed, typed (the machine's `start_failure`).
+    pub start_failure: Option<StartFailure>,
     pub restarts: u32,
     pub ever_started: bool,
     /// Sequence number of the last command the watcher has applied.
@@ -121,6 +124,7 @@ impl Instance {
                 stopped_at: None,
                 last_exit: None,
                 spawnerr: None,
+                start_failure: None,
                 restarts: 0,
                 ever_started: false,
                 handled: 0,
@@ -179,17 +183,12 @@ impl Instance {
     }
 
     /// Blocks until the watcher has applied command `seq` and `done` holds (or the
-    /// watcher has ended), and returns the status that satisfied it.
-    pub fn wait_for(&self, seq: u64, done: impl Fn(&Status) -> bool) -> Status {
-        self.wait_or_superseded(seq, done, |_| true).0
-    }
-
-    /// Like `wait_for`, for a `Start` or `Stop`: the wait also ends once a later
+    /// watcher has ended); for a `Start` or `Stop`, the wait also ends once a later
     /// start or stop of this instance (another client's) has been handled and
     /// `settled` holds. Without that, a stop racing another client's start could
     /// wait forever for a stopped state the later start never lets come. Returns
     /// the status, and whether a later command took over.
-    pub fn wait_or_superseded(
+    pub(super) fn wait_or_superseded(
         &self,
         seq: u64,
         done: impl Fn(&Status) -> bool,

@@ -2,6 +2,7 @@
 //! it, and the spawn path (posix_spawn plus the exec helper).
 
 mod child_signals;
+pub mod handle;
 pub mod helper;
 pub mod instance;
 mod leftover;
@@ -12,6 +13,7 @@ mod timeout;
 mod unpumped;
 pub mod watcher;
 
+pub use handle::{SignalOutcome, StartOutcome, StartTicket, StopOutcome, StopTicket};
 pub use instance::{ChildInput, Command, Instance, Status};
 pub use log_limit::Suppressed;
 pub use state::{ExitStatus, State};

@@ -14,7 +14,7 @@ use crate::config::{AutoRestart, Policy, INFINITE_RETRIES, QUICK_DEATH};
 
 #[path = "state_types.rs"]
 mod types;
-pub use types::{Action, Event, ExitStatus, Report, State};
+pub use types::{Action, Event, ExitStatus, Report, StartFailure, State};
 
 /// The mutable core of an instance; owned by its watcher thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +36,11 @@ pub struct Machine {
     pub last_exit: Option<ExitStatus>,
     /// The pid of the last child that exited since the last manual start.
     pub last_exited_pid: Option<i32>,
-    /// Why the last start failed (spawn error or "Exited too quickly ...").
+    /// Why the last start failed (spawn error or "Exited too quickly ..."), as
+    /// `status` shows it.
     pub spawnerr: Option<String>,
+    /// The same, typed: what a `start` waiting on this instance answers.
+    pub start_failure: Option<StartFailure>,
     /// A manual start has happened at least once (STOPPED says "Not started" before).
     pub ever_started: bool,
     /// Set by `Shutdown`: no automatic start ever again.
@@ -89,6 +92,7 @@ impl Machine {
             last_exit: None,
             last_exited_pid: None,
             spawnerr: None,
+            start_failure: None,
             ever_started: false,
             shutting_down: false,
             start_after_stop: false,
@@ -126,6 +130,7 @@ impl Machine {
                     actions.push(Action::Report(Report::SpawnError {
                         reason: reason.clone(),
                     }));
+                    self.start_failure = Some(StartFailure::SpawnError(reason.clone()));
                     self.spawnerr = Some(reason);
                     self.fail_start(None, policy, now, &mut actions);
                 }
@@ -189,6 +194,7 @@ impl Machine {
         self.pid = Some(pid);
         self.started_at = Some(now);
         self.spawnerr = None;
+        self.start_failure = None;
         actions.push(Action::Report(Report::Spawned { pid }));
         if policy.starttime.is_zero() {
             self.enter_running(policy, actions);
@@ -275,6 +281,7 @@ impl Machine {
                     expected: false,
                 }));
                 self.spawnerr = Some(EXITED_TOO_QUICKLY.to_string());
+                self.start_failure = Some(StartFailure::ExitedTooQuickly);
                 self.fail_start(Some(pid), policy, now, actions);
             }
             State::Running => self.exit_running(pid, status, policy, now, actions),
@@ -348,6 +355,7 @@ impl Machine {
                         delay,
                     }));
                 }
+                self.start_failure = Some(StartFailure::Throttled);
                 self.spawnerr = Some(format!(
                     "restarting too often: next restart in {} s ({} exits in a row within {} s of their spawn)",
                     delay.as_secs_f64(),

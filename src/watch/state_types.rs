@@ -41,6 +41,17 @@ impl State {
     }
 }
 
+/// Why the last start did not lead to RUNNING, as the machine knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartFailure {
+    /// The program could not be executed (the reason as the spawn gave it).
+    SpawnError(String),
+    /// It died before `starttime`.
+    ExitedTooQuickly,
+    /// Its autorestart is held back by `restart_throttle`.
+    Throttled,
+}
+
 /// How a child ended, as `waitpid` reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {

@@ -16,15 +16,16 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::handle::SignalOutcome;
 use super::instance::{ChildInput, Command, Instance};
 use super::leftover::LeftoverGroup;
 use super::log_limit::LogLimit;
 use super::spawn;
-use super::state::{Action, Event, ExitStatus, Machine, State};
+use super::state::{Action, Event, ExitStatus, Machine};
 use super::unpumped::{Handoff, UnpumpedOutput};
 use crate::config::OutputTarget;
 use crate::config::ProgramConfig;
-use crate::eventlog;
+use crate::hub::{Event as HubEvent, Hub};
 use crate::output::{start_pump, OutputFiles, PumpSource, RotatingPath};
 use crate::sys;
 
@@ -57,12 +58,15 @@ pub struct Watcher {
     went_deep: bool,
     /// Counts a crash loop's repeated event-log lines instead of writing them.
     log_limit: LogLimit,
+    /// Where this instance's events go (event log, journal, alerts, scheduler…).
+    hub: Hub,
 }
 
 /// Starts the watcher thread of `instance`; `autostart` sends it a first `Start`.
 pub fn start_watcher(
     instance: Arc<Instance>,
     config: Arc<ProgramConfig>,
+    hub: Hub,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let mut watcher = Watcher {
         instance: instance.clone(),
@@ -73,6 +77,7 @@ pub fn start_watcher(
         removing: false,
         went_deep: false,
         log_limit: LogLimit::default(),
+        hub,
     };
     std::thread::Builder::new()
         .name(format!("watch:{}", instance.name()))
@@ -150,7 +155,10 @@ impl Watcher {
             self.handoff(handoff, pid);
         }
         self.child = None;
-        crate::journal::exited(pid);
+        self.hub.publish(&HubEvent::Reaped {
+            name: &self.instance.name(),
+            pid,
+        });
         self.instance
             .publish(|s| s.stopped_at = Some(SystemTime::now()));
         self.apply(Event::Exited(status), now);
@@ -179,7 +187,9 @@ impl Watcher {
             Command::Start => {
                 self.instance.publish(|s| s.note = None);
                 self.write_log_summary();
-                eventlog::start_requested(&self.instance.name());
+                self.hub.publish(&HubEvent::StartRequested {
+                    name: &self.instance.name(),
+                });
                 self.apply(Event::Start, now)
             }
             Command::Stop => self.apply(Event::Stop, now),
@@ -190,10 +200,11 @@ impl Watcher {
             }
             Command::Signal(sig, reply) => {
                 let result = match &self.child {
-                    Some(child) => {
-                        sys::signal_group(child.pid, sig).map_err(|e| e.desc().to_string())
-                    }
-                    None => Err("not running".to_string()),
+                    Some(child) => match sys::signal_group(child.pid, sig) {
+                        Ok(()) => SignalOutcome::Sent,
+                        Err(e) => SignalOutcome::Failed(e.desc().to_string()),
+                    },
+                    None => SignalOutcome::NotRunning,
                 };
                 let _ = reply.send(result);
             }
@@ -221,8 +232,12 @@ impl Watcher {
                     }
                     Action::SignalGroup(sig) => {
                         if let Some(child) = &self.child {
-                            if let Err(e) = sys::signal_group(child.pid, sig) {
-                                eventlog::signal_failed(&self.instance.name(), sig, e);
+                            if let Err(errno) = sys::signal_group(child.pid, sig) {
+                                self.hub.publish(&HubEvent::SignalFailed {
+                                    name: &self.instance.name(),
+                                    signal: sig,
+                                    errno,
+                                });
                             }
                         }
                     }
@@ -306,7 +321,12 @@ impl Watcher {
         };
         let input = Arc::new(input);
         let pid = child.pid;
-        crate::journal::spawned(pid, child.pidfd.as_fd(), &self.instance.name());
+        // Journaled before the spawn is published: a crash right after leaves it known.
+        self.hub.publish(&HubEvent::Spawned {
+            name: &self.instance.name(),
+            pid,
+            pidfd: child.pidfd.as_fd(),
+        });
         self.child = Some(Running {
             pid,
             pidfd: child.pidfd,
@@ -352,32 +372,13 @@ impl Watcher {
             Handoff::NoPump(reason) => {
                 // Its output can no longer be read: rather than let it die of EPIPE
                 // at some later write, end it now; its exit is handled as any other.
-                eventlog::output_lost(&self.instance.name(), pid, &reason);
+                self.hub.publish(&HubEvent::OutputLost {
+                    name: &self.instance.name(),
+                    pid,
+                    reason: &reason,
+                });
                 let _ = sys::signal_group(pid, Signal::SIGKILL);
             }
-        }
-    }
-
-    #[inline(never)]
-    fn publish(&self, handled: Option<u64>) {
-        let m = &self.machine;
-        let mut before = m.state;
-        self.instance.publish(|s| {
-            before = s.state;
-            s.state = m.state;
-            s.pid = m.pid;
-            s.last_exit = m.last_exit;
-            s.spawnerr = m.spawnerr.clone();
-            s.restarts = m.restarts;
-            s.ever_started = m.ever_started;
-            s.leftovers = !self.leftover_groups.is_empty();
-            if let Some(seq) = handled {
-                s.handled = seq;
-            }
-        });
-        // Programs may be waiting for this one (depends_on).
-        if before != m.state && matches!(m.state, State::Running | State::Fatal) {
-            crate::supervisor::dependency_changed();
         }
     }
 }

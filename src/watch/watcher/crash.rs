@@ -15,7 +15,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::Watcher;
-use crate::eventlog;
+use crate::hub::Event;
 use crate::sys;
 use crate::watch::state::State;
 
@@ -32,20 +32,29 @@ impl Watcher {
         let name = self.instance.name();
         let pid = self.child.as_ref().map(|c| c.pid);
         self.write_log_summary();
-        eventlog::watcher_failed(&name, pid, &what);
+        self.hub.publish(&Event::WatcherFailed {
+            name: &name,
+            pid,
+            what: &what,
+        });
         if let Some(child) = self.child.take() {
             // The group first (a pipeline's members), then the leader itself in
             // case it left its group; then reap it so no zombie stays behind.
             let _ = sys::signal_group(child.pid, Signal::SIGKILL);
             let _ = kill(Pid::from_raw(child.pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(child.pid), None);
-            crate::journal::exited(child.pid);
+            self.hub.publish(&Event::Reaped {
+                name: &name,
+                pid: child.pid,
+            });
         }
         self.kill_leftover_groups(Instant::now(), true);
         self.instance.set_input(None);
         self.instance.output.close();
         let reason = format!("internal error: {what}");
+        let mut before = State::Fatal;
         self.instance.publish(|s| {
+            before = s.state;
             s.state = State::Fatal;
             s.pid = None;
             s.spawnerr = Some(reason);
@@ -55,6 +64,10 @@ impl Watcher {
         });
         self.instance.close_inbox();
         // Programs that wait for this one must learn it will not come up.
-        crate::supervisor::dependency_changed();
+        self.hub.publish(&Event::StateChanged {
+            name: &name,
+            from: before,
+            to: State::Fatal,
+        });
     }
 }

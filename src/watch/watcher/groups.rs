@@ -6,7 +6,7 @@ use std::time::Instant;
 use nix::sys::signal::Signal;
 
 use super::Watcher;
-use crate::eventlog;
+use crate::hub::Event;
 use crate::sys;
 use crate::watch::leftover::{self, LeftoverGroup};
 use crate::watch::log_limit::LineKind;
@@ -28,12 +28,21 @@ impl Watcher {
             for sig in
                 std::iter::once(signal).chain(continue_after(signal).then_some(Signal::SIGCONT))
             {
-                if let Err(e) = sys::signal_group(pgid, sig) {
-                    eventlog::signal_failed(&self.instance.name(), sig, e);
+                if let Err(errno) = sys::signal_group(pgid, sig) {
+                    self.hub.publish(&Event::SignalFailed {
+                        name: &self.instance.name(),
+                        signal: sig,
+                        errno,
+                    });
                 }
             }
             if self.limited_line(LineKind::Outlived) {
-                eventlog::group_outlived(&self.instance.name(), pgid, group.members, signal);
+                self.hub.publish(&Event::GroupOutlived {
+                    name: &self.instance.name(),
+                    pgid,
+                    members: group.members,
+                    signal,
+                });
             }
             if at_once {
                 return;
@@ -47,11 +56,15 @@ impl Watcher {
     #[inline(never)]
     pub(super) fn kill_leftover_groups(&mut self, now: Instant, all: bool) {
         let name = &self.instance.name();
+        let hub = &self.hub;
         self.leftover_groups.retain_mut(|group| {
             if !group.refresh() {
                 false
             } else if all || group.deadline <= now {
-                eventlog::group_killed(name, group.pgid);
+                hub.publish(&Event::GroupKilled {
+                    name,
+                    pgid: group.pgid,
+                });
                 let _ = sys::signal_group(group.pgid, Signal::SIGKILL);
                 false
             } else {

@@ -1,10 +1,11 @@
-//! The watcher's event-log lines, through its crash-loop limiter
+//! What the watcher tells others: its published status, and its events to the
+//! hub — event-log lines through its crash-loop limiter
 //! ([`crate::watch::log_limit`]).
 
 use std::time::Instant;
 
 use super::Watcher;
-use crate::eventlog;
+use crate::hub::Event;
 use crate::watch::log_limit::LineKind;
 use crate::watch::state::Report;
 
@@ -20,13 +21,13 @@ impl Watcher {
             }
         };
         let pid = self.child.as_ref().map(|c| c.pid);
-        eventlog::instance_event(
-            &self.instance.name(),
+        self.hub.publish(&Event::Report {
+            name: &self.instance.name(),
             pid,
             report,
-            &self.config.policy,
+            policy: &self.config.policy,
             write_line,
-        );
+        });
     }
 
     /// Whether a line of `kind`, which a crash loop repeats, is written now (else
@@ -34,7 +35,10 @@ impl Watcher {
     pub(super) fn limited_line(&mut self, kind: LineKind) -> bool {
         let (summary, write) = self.log_limit.admit(kind, Instant::now());
         if let Some(summary) = summary {
-            eventlog::lines_suppressed(&self.instance.name(), &summary);
+            self.hub.publish(&Event::LinesSuppressed {
+                name: &self.instance.name(),
+                counted: &summary,
+            });
         }
         write
     }
@@ -42,14 +46,50 @@ impl Watcher {
     /// Writes what the limiter counted so far, before another line of this instance.
     pub(super) fn write_log_summary(&mut self) {
         if let Some(summary) = self.log_limit.flush() {
-            eventlog::lines_suppressed(&self.instance.name(), &summary);
+            self.hub.publish(&Event::LinesSuppressed {
+                name: &self.instance.name(),
+                counted: &summary,
+            });
         }
     }
 
     /// Writes the summary of a second that is over (the watcher woke for it).
     pub(super) fn write_due_log_summary(&mut self, now: Instant) {
         if let Some(summary) = self.log_limit.flush_due(now) {
-            eventlog::lines_suppressed(&self.instance.name(), &summary);
+            self.hub.publish(&Event::LinesSuppressed {
+                name: &self.instance.name(),
+                counted: &summary,
+            });
+        }
+    }
+
+    /// Publishes the machine's state (with the last command applied), then
+    /// tells the hub when the state changed.
+    #[inline(never)]
+    pub(super) fn publish(&self, handled: Option<u64>) {
+        let m = &self.machine;
+        let mut before = m.state;
+        self.instance.publish(|s| {
+            before = s.state;
+            s.state = m.state;
+            s.pid = m.pid;
+            s.last_exit = m.last_exit;
+            s.spawnerr = m.spawnerr.clone();
+            s.start_failure = m.start_failure.clone();
+            s.restarts = m.restarts;
+            s.ever_started = m.ever_started;
+            s.leftovers = !self.leftover_groups.is_empty();
+            if let Some(seq) = handled {
+                s.handled = seq;
+            }
+        });
+        // After the publish: programs waiting on this one (depends_on) see it.
+        if before != m.state {
+            self.hub.publish(&Event::StateChanged {
+                name: &self.instance.name(),
+                from: before,
+                to: m.state,
+            });
         }
     }
 }

@@ -1,0 +1,226 @@
+//! The event hub: how what happens to instances (and to the daemon) leaves the
+//! thread where it happened and reaches whoever cares — the event log, the
+//! children journal, alerts, the dependency scheduler, notice subscribers.
+//!
+//! Producers (each watcher, the reloader, the shutdown's progress) hold a [`Hub`],
+//! handed to them when they are made, and call [`Hub::publish`] with a plain
+//! [`Event`] record. The hub calls every [`Subscriber`] in turn, synchronously, on
+//! the producer's thread, in the order they were registered: a subscriber's work
+//! is done when `publish` returns. So a producer that publishes before it changes
+//! something visible (the journal line before the status is published) keeps that
+//! order for everyone.
+//!
+//! The subscriber list is fixed when the hub is built and read without a lock (an
+//! `Arc<[_]>`): a thousand watchers publishing at once contend on nothing here.
+//! Each subscriber keeps its own state, and its own lock when it needs one. Adding
+//! a subscriber touches no producer.
+
+use std::os::fd::BorrowedFd;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+use crate::config::{DaemonSettings, Policy};
+use crate::journal::ChildrenJournal;
+use crate::notices::Notices;
+use crate::notify::Notifier;
+use crate::watch::state::{Report, State};
+use crate::watch::Suppressed;
+
+/// What happened, as a plain record. Borrowed: publishing allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A fact the state machine of instance `name` reported; `pid` is its live
+    /// child's (if any). `write_line`: the watcher's crash-loop limiter lets this
+    /// one's event-log line through (else it is counted, to be summed up later).
+    Report {
+        name: &'a str,
+        pid: Option<i32>,
+        report: &'a Report,
+        policy: &'a Policy,
+        write_line: bool,
+    },
+    /// The lines of a crash loop that were counted instead of written.
+    LinesSuppressed {
+        name: &'a str,
+        counted: &'a Suppressed,
+    },
+    StartRequested {
+        name: &'a str,
+    },
+    /// A child was spawned; `pidfd` is its pidfd (valid during the call).
+    Spawned {
+        name: &'a str,
+        pid: i32,
+        pidfd: BorrowedFd<'a>,
+    },
+    /// A child was reaped.
+    Reaped {
+        name: &'a str,
+        pid: i32,
+    },
+    /// The published state of `name` went from `from` to `to` (published before).
+    StateChanged {
+        name: &'a str,
+        from: State,
+        to: State,
+    },
+    SignalFailed {
+        name: &'a str,
+        signal: Signal,
+        errno: Errno,
+    },
+    /// Nothing can read the output of `pid` any more: it is killed.
+    OutputLost {
+        name: &'a str,
+        pid: i32,
+        reason: &'a str,
+    },
+    /// The leader `pgid` of a group exited on its own and `members` of it live on.
+    GroupOutlived {
+        name: &'a str,
+        pgid: i32,
+        members: usize,
+        signal: Signal,
+    },
+    GroupKilled {
+        name: &'a str,
+        pgid: i32,
+    },
+    /// The watcher of `name` panicked (`watch/watcher/crash.rs`).
+    WatcherFailed {
+        name: &'a str,
+        pid: Option<i32>,
+        what: &'a str,
+    },
+    /// A reload failed or was refused; nothing changed (`text` says why).
+    ReloadFailed {
+        text: &'a str,
+    },
+    /// A reload asked for by SIGHUP failed: nobody waits for its reply.
+    SighupReloadFailed {
+        why: &'a str,
+    },
+    /// A message of the daemon itself (`taskmaster: …`) for notice subscribers.
+    DaemonNotice {
+        text: &'a str,
+    },
+}
+
+/// Something that wants to know what happens. Called on the producer's thread:
+/// it must be quick and never block on anything another producer may hold.
+pub trait Subscriber: Send + Sync {
+    fn event(&self, event: &Event<'_>);
+
+    /// The daemon's settings, at start and on every reload.
+    fn configure(&self, _settings: &DaemonSettings) {}
+}
+
+/// The hub: cheap to clone (a few `Arc`s), one per daemon.
+#[derive(Clone)]
+pub struct Hub {
+    subscribers: Arc<[Arc<dyn Subscriber>]>,
+    notices: Arc<Notices>,
+    notifier: Notifier,
+    journal: Arc<ChildrenJournal>,
+    scheduler: Arc<SchedulerWake>,
+}
+
+impl Hub {
+    /// The daemon's subscribers, in this order — alerts, notices, the event log,
+    /// the children journal, the dependency scheduler — then `extra` (a test's
+    /// recorder; later, metrics). Nothing is written, run or woken until opened
+    /// or connected: the journal by [`ChildrenJournal::open`], the scheduler by
+    /// `Supervisor::run_scheduler`, alerts by [`Hub::configure`].
+    pub fn new(extra: Vec<Arc<dyn Subscriber>>) -> Hub {
+        let notices = Arc::new(Notices::default());
+        let notifier = Notifier::default();
+        let journal = Arc::new(ChildrenJournal::default());
+        let scheduler = Arc::new(SchedulerWake::default());
+        let mut subscribers: Vec<Arc<dyn Subscriber>> = vec![
+            Arc::new(notifier.clone()),
+            notices.clone(),
+            Arc::new(crate::eventlog::EventLines),
+            journal.clone(),
+            scheduler.clone(),
+        ];
+        subscribers.extend(extra);
+        Hub {
+            subscribers: subscribers.into(),
+            notices,
+            notifier,
+            journal,
+            scheduler,
+        }
+    }
+
+    /// Tells every subscriber, in order, on this thread.
+    pub fn publish(&self, event: &Event<'_>) {
+        for subscriber in self.subscribers.iter() {
+            subscriber.event(event);
+        }
+    }
+
+    /// Hands the daemon's settings to every subscriber (start, reload).
+    pub fn configure(&self, settings: &DaemonSettings) {
+        for subscriber in self.subscribers.iter() {
+            subscriber.configure(settings);
+        }
+    }
+
+    /// Sends notices of unexpected exits, spawn errors, FATALs and the daemon's
+    /// own messages to `sink` from now on (the daemon's shell, `notices` on the
+    /// socket). A sink whose receiver is gone is dropped at the next notice.
+    pub fn subscribe_notices(&self, sink: Sender<String>) {
+        self.notices.subscribe(sink);
+    }
+
+    /// A message of the daemon itself for the notice subscribers.
+    pub fn daemon_notice(&self, text: &str) {
+        self.publish(&Event::DaemonNotice { text });
+    }
+
+    /// Alerts (`taskmaster.notify`): their counts, their shutdown.
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// The children journal: opened at start, closed by a clean shutdown, asked
+    /// about a previous run's processes.
+    pub fn journal(&self) -> &ChildrenJournal {
+        &self.journal
+    }
+
+    pub(crate) fn scheduler(&self) -> &SchedulerWake {
+        &self.scheduler
+    }
+}
+
+/// Wakes the dependency scheduler when an instance enters RUNNING or FATAL:
+/// programs waiting on it may start, or learn why they keep waiting. Until the
+/// scheduler thread runs (never, in a unit test) nothing is sent.
+#[derive(Default)]
+pub(crate) struct SchedulerWake {
+    tx: std::sync::OnceLock<Sender<()>>,
+}
+
+impl SchedulerWake {
+    /// Connects the scheduler thread's channel (once).
+    pub(crate) fn connect(&self, tx: Sender<()>) {
+        let _ = self.tx.set(tx);
+    }
+}
+
+impl Subscriber for SchedulerWake {
+    fn event(&self, event: &Event<'_>) {
+        if let Event::StateChanged { from, to, .. } = event {
+            if from != to && matches!(to, State::Running | State::Fatal) {
+                if let Some(tx) = self.tx.get() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    }
+}
