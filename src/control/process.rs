@@ -169,11 +169,11 @@ const CRASHED: &str = "internal error, see the log";
 fn start_verdict(outcome: &StartOutcome) -> Result<(), &'static str> {
     match outcome {
         StartOutcome::Running => Ok(()),
-        StartOutcome::Cancelled => Err("start cancelled by a later stop"),
+        StartOutcome::Cancelled | StartOutcome::Stopped => Err("start cancelled by a later stop"),
         StartOutcome::Crashed => Err(CRASHED),
         StartOutcome::Removed => Err("removed"),
         StartOutcome::SpawnError(_) | StartOutcome::Throttled => Err("spawn error"),
-        StartOutcome::ExitedTooQuickly | StartOutcome::Stopped => Err("abnormal termination"),
+        StartOutcome::ExitedTooQuickly => Err("abnormal termination"),
     }
 }
 

@@ -27,7 +27,7 @@ pub enum StartOutcome {
     ExitedTooQuickly,
     /// Its restarts are held back by `restart_throttle`.
     Throttled,
-    /// It left STARTING without running or failing (stopped meanwhile).
+    /// A stop (another client's, or the shutdown) was handled before it ran.
     Stopped,
     /// A later stop of the same instance (another client's) took over.
     Cancelled,
@@ -169,6 +169,8 @@ impl StartTicket {
                 Some(StartFailure::SpawnError(why)) => StartOutcome::SpawnError(why),
                 Some(StartFailure::ExitedTooQuickly) => StartOutcome::ExitedTooQuickly,
                 Some(StartFailure::Throttled) => StartOutcome::Throttled,
+                // It lived `starttime` and has exited since: it did start.
+                None if status.state == State::Exited => StartOutcome::Running,
                 None => StartOutcome::Stopped,
             },
         }

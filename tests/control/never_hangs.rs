@@ -68,3 +68,34 @@ fn racing_start_stop_and_restart_of_one_instance_all_get_replies() {
     assert_eq!(d.status().len(), 2);
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+/// A start still waiting for `starttime` when another client stops the instance
+/// is answered at once, and says why it did not come up.
+#[test]
+fn a_start_overtaken_by_another_clients_stop_says_so() {
+    let yaml = "programs:
+  slow:
+    cmd: TESTPROG sleep
+    autostart: false
+    starttime: 60
+";
+    let d = Daemon::start("start-cancelled", yaml);
+    let socket = d.socket();
+    wait_for("the control socket", secs(10.0), || {
+        std::os::unix::net::UnixStream::connect(&socket).ok()
+    });
+    let starter = {
+        let socket = socket.clone();
+        std::thread::spawn(move || ask(&socket, "start", &["slow"]))
+    };
+    wait_for("slow STARTING", secs(10.0), || {
+        (instance(&socket, "slow")["state"] == "STARTING").then_some(())
+    });
+    let stop = ask(&socket, "stop", &["slow"]);
+    assert_eq!(stop["output"], "slow: stopped", "{stop}");
+    let start = starter.join().expect("the start's reply");
+    assert_eq!(
+        start["output"], "slow: ERROR (start cancelled by a later stop)",
+        "{start}"
+    );
+}
