@@ -1,4 +1,4 @@
-//! The foreground daemon (SPEC §2): load the config, bind the control socket, start
+//! The foreground daemon (README: Command line): load the config, bind the control socket, start
 //! the watchers, then serve commands until shutdown, reacting to SIGINT/SIGTERM/
 //! SIGHUP.
 //!

@@ -1,4 +1,4 @@
-//! The event log (SPEC §9): one line per event, timestamp with milliseconds, level,
+//! The event log (README: Output and the event log): one line per event, timestamp with milliseconds, level,
 //! message; through log4rs, to our lock-free append-only file (`logfile.rs`),
 //! which also rotates it — every line is written through.
 //!

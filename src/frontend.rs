@@ -1,5 +1,5 @@
 //! The daemon's own terminal: the interactive shell when stdin is a terminal,
-//! line-by-line command mode when it is a pipe or a file (SPEC §2). Both call the
+//! line-by-line command mode when it is a pipe or a file (README: Command line). Both call the
 //! command layer directly; end of input means `shutdown`, except on a terminal
 //! that hung up (`headless`): the daemon then goes on without it.
 

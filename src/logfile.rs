@@ -13,7 +13,8 @@
 //! position lock (`f_pos_lock`) even with `O_APPEND`, so the thousand writers
 //! still queued, now inside the kernel (perf, `stop all`: `fdget_pos` → mutex).
 //! `pwrite` does not touch the position, and on Linux it appends to an `O_APPEND`
-//! file whatever offset it is given (pwrite(2), BUGS): the same atomic append,
+//! file whatever offset it is given (a documented Linux exception, tested below:
+//! `lines_go_after_what_the_file_already_holds`): the same atomic append,
 //! without the lock.
 //!
 //! The file is behind a read-write lock: every write shares it (one atomic add),

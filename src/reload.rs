@@ -1,4 +1,4 @@
-//! Reload (SPEC §7): re-read the file, diff it against the running configuration,
+//! Reload (README: Reload): re-read the file, diff it against the running configuration,
 //! and apply only what changed. An invalid file changes nothing.
 //!
 //! Reloads never interleave (one lock), and a burst of SIGHUPs collapses into as

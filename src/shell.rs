@@ -1,4 +1,4 @@
-//! The interactive shell (SPEC §6), one for both the daemon's own terminal and
+//! The interactive shell (README: Commands), one for both the daemon's own terminal and
 //! `taskmasterctl`: rustyline with a persisted history, completion of command,
 //! process and signal names, notices printed above the prompt, Ctrl-C clearing the
 //! line and Ctrl-D meaning `quit` (confirmed first when the backend asks for it).
@@ -77,8 +77,8 @@ impl Default for NoticeChannel {
     }
 }
 
-/// Holds notices while `f` runs (SPEC §8: "notices from other instances are held
-/// while attached and shown after").
+/// Holds notices while `f` runs (README: Attach: notices of other instances are held
+/// while you are attached and shown after).
 pub fn holding_notices<T>(f: impl FnOnce() -> T) -> T {
     HOLD_NOTICES.store(true, Ordering::SeqCst);
     let result = f();

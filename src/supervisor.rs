@@ -178,7 +178,7 @@ impl Supervisor {
         names
     }
 
-    /// Resolves command arguments per SPEC §3: `all`, `NAME` (every instance of the
+    /// Resolves command arguments per README: Configuration: `all`, `NAME` (every instance of the
     /// program), `NAME:K`, `NAME:*` or `NAME:` (every instance, as supervisorctl). Each unknown name is an error of its own;
     /// an instance named twice is listed once.
     pub fn resolve(&self, names: &[String]) -> Vec<Result<Arc<Instance>, String>> {

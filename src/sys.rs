@@ -9,7 +9,7 @@ use nix::libc;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 /// Stack size for every thread the daemon starts: watchers and pumps do little but
-/// block, and thousands of them must fit in a small RSS (SPEC §1 "Limits").
+/// block, and thousands of them must fit in a small RSS (docs/ARCHITECTURE.md, Threads).
 pub const THREAD_STACK: usize = 128 * 1024;
 
 /// A close-on-exec pipe, `(read, write)`.
@@ -80,7 +80,7 @@ pub fn group_alive(pgid: i32) -> bool {
     !group_members(pgid).is_empty()
 }
 
-/// Children must inherit nothing but 0–2 (SPEC §10). Everything taskmaster opens is
+/// Children must inherit nothing but 0–2 (README: Security). Everything taskmaster opens is
 /// close-on-exec already; this covers what it was *given* by whoever started it.
 pub fn mark_inherited_fds_cloexec() {
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {

@@ -1100,9 +1100,10 @@ impl Chaos {
         }
     }
 
-    /// Kills the grandchildren orphaned by our own kill -9 of their leader (SPEC §4
-    /// cleans a process group only on a stop, as supervisor does: a leader that dies
-    /// while RUNNING leaves its group behind). Returns how many there were.
+    /// Kills the grandchildren orphaned by our own kill -9 of their leader that are
+    /// still alive (taskmaster gives them the stopsignal and SIGKILL at `stoptime`,
+    /// README: Process states; the forkers that ignore TERM would outlive the run's
+    /// settling otherwise). Returns how many there were.
     fn kill_our_orphans(&mut self) -> u64 {
         let mut n = 0;
         for (p, info) in marked(&self.token) {

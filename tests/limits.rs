@@ -1,4 +1,4 @@
-//! The daemon survives running out of descriptors (issue 7, SPEC §10): a spawn that
+//! The daemon survives running out of descriptors (issue 7, README: Security): a spawn that
 //! hits EMFILE is a failed start (the instance backs off, then goes FATAL with
 //! the reason), the daemon keeps serving, and once descriptors free up a start
 //! works again.

@@ -1,4 +1,4 @@
-//! Child output (SPEC §5): files per stream, a shared file, discarded streams, and a
+//! Child output (README: Output and the event log): files per stream, a shared file, discarded streams, and a
 //! 1 GiB flood that lands whole without making the daemon lag.
 
 mod common;

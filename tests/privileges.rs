@@ -1,4 +1,4 @@
-//! `user:` (SPEC §10): as root, a program runs with the user's uid, gid and groups,
+//! `user:` (README: Security): as root, a program runs with the user's uid, gid and groups,
 //! and its output file, opened by taskmaster before the drop, keeps working.
 //! Not root: naming another user is a config error.
 

@@ -1,5 +1,5 @@
 //! `taskmasterctl [-c FILE | -s PATH] [COMMAND [ARG...]]`: one command over the
-//! control socket, or the same interactive shell as the daemon's (SPEC §2).
+//! control socket, or the same interactive shell as the daemon's (README: Command line).
 //!
 //! Exit status: 0 the command succeeded, 1 it reported an error, 2 bad command line
 //! or unknown command, 3 the daemon cannot be reached.

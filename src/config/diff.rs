@@ -1,4 +1,4 @@
-//! The reload plan (SPEC §7): what must change between the running configuration
+//! The reload plan (README: Reload): what must change between the running configuration
 //! and a new one, as a pure function so every field's side of the launch/policy
 //! line is unit-tested.
 //!

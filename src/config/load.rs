@@ -2,7 +2,7 @@
 //!
 //! Three steps. (1) [`tree::build`] parses the YAML into a [`Node`] tree, noting
 //! duplicate keys; a syntax error stops there. (2) The walk below checks every
-//! section and field against SPEC §3, recording each problem and carrying on, and
+//! section and field against README: Configuration, recording each problem and carrying on, and
 //! builds the model when nothing is wrong. (3) [`Checker::finish`] finds the line and
 //! column of each problem by re-reading the text (see `locate.rs`).
 

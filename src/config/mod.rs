@@ -1,4 +1,4 @@
-//! Configuration: the YAML schema of SPEC §3, its defaults and its validation.
+//! Configuration: the YAML schema of README: Configuration, its defaults and its validation.
 //!
 //! [`load`] reads a file and returns either a fully validated [`Config`] or every
 //! error found, each with file, line, column, field path, what was found and what is

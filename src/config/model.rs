@@ -3,7 +3,7 @@
 //! Every value here has already been checked and defaulted by the loader, so the
 //! supervisor never has to second-guess a field. A program's settings are split in
 //! two halves on purpose: [`LaunchSpec`] (what a change of requires a new process) and
-//! [`Policy`] (what can be changed in place). Reload (SPEC §7) diffs the two halves
+//! [`Policy`] (what can be changed in place). Reload (README: Reload) diffs the two halves
 //! separately.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,7 +29,7 @@ pub struct Config {
 pub struct DaemonSettings {
     /// Event log; default `taskmaster.log` next to the config file.
     pub logfile: PathBuf,
-    /// Control socket; `None` means the default location (SPEC §3), decided by the
+    /// Control socket; `None` means the default location (README: Configuration), decided by the
     /// control plane because it depends on the environment.
     pub socket: Option<PathBuf>,
     /// Shell history file; `None` means `~/.taskmaster_history`.
@@ -345,13 +345,13 @@ impl Default for Policy {
 }
 
 impl ProgramConfig {
-    /// Instance names per SPEC §3: `NAME` alone, or `NAME:0` … `NAME:N-1`.
+    /// Instance names per README: Configuration: `NAME` alone, or `NAME:0` … `NAME:N-1`.
     pub fn instance_name(&self, index: u32) -> String {
         instance_name(&self.name, self.numprocs, index)
     }
 }
 
-/// Instance names per SPEC §3, for a program of `numprocs` instances.
+/// Instance names per README: Configuration, for a program of `numprocs` instances.
 pub fn instance_name(program: &str, numprocs: u32, index: u32) -> String {
     if numprocs == 1 {
         program.to_string()

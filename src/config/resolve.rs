@@ -151,7 +151,7 @@ pub(crate) fn history(node: &Node, dir: &Path, home: Option<&Path>) -> Result<Pa
 }
 
 /// `user`: a user name or a numeric uid, which must exist. Unless taskmaster runs as
-/// root (`euid` 0), it must be the user taskmaster runs as (SPEC §10).
+/// root (`euid` 0), it must be the user taskmaster runs as (README: Security).
 pub(crate) fn user(node: &Node, euid: Uid) -> Result<UserSpec, String> {
     const EXPECTED: &str = "an existing user name or uid";
     let looked_up = match node {

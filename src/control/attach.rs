@@ -1,4 +1,4 @@
-//! `attach NAME` (alias `fg`), the daemon's side (SPEC §8).
+//! `attach NAME` (alias `fg`), the daemon's side (README: Attach).
 //!
 //! After the reply line the connection carries, daemon → client, the recent output
 //! from the ring buffer and then the live output, raw; client → daemon, frames

@@ -2,7 +2,7 @@
 //! by every transport (the daemon's stdin or shell, and the socket server).
 //!
 //! A command never panics and never changes anything when its input is malformed:
-//! it answers with a message and an exit code (SPEC §2: 0 ok, 1 error, 2 usage).
+//! it answers with a message and an exit code (README: Command line: 0 ok, 1 error, 2 usage).
 
 pub mod attach;
 #[cfg(test)]

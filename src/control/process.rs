@@ -1,6 +1,6 @@
 //! `start`, `stop`, `restart`: several names go in batches of equal priority, in
 //! parallel within a batch, in the order `Supervisor::start_in_order` and
-//! `stop_in_order` give (SPEC §4).
+//! `stop_in_order` give (README: Process states).
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The control socket server (SPEC §6 "Socket protocol", §10).
+//! The control socket server (README: Socket protocol, Security).
 //!
 //! Newline-delimited JSON: a `protocol::Request` line in, a `protocol::Response`
 //! line out (README, "Socket protocol"). One thread per connection (`connection.rs`), so a slow or stalled client

@@ -1,4 +1,4 @@
-//! Where the control socket lives and who may own it (SPEC §3, §10).
+//! Where the control socket lives and who may own it (README: Configuration, Security).
 //!
 //! The default directory `/tmp/taskmaster-$UID` is shared ground: it is created
 //! 0700 and refused if it exists with looser modes, another owner, or as a symlink.

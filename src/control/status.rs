@@ -1,5 +1,5 @@
 //! `status`: supervisorctl's columns and descriptions, and the `--json` shape of
-//! SPEC §6.
+//! README: Commands.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -1,4 +1,4 @@
-//! `tail [-f] [-n N] [NAME] [stdout|stderr]` (SPEC §5): the last lines from the ring
+//! `tail [-f] [-n N] [NAME] [stdout|stderr]` (README: Output and the event log): the last lines from the ring
 //! buffer — kept even for discarded streams — and, with `-f`, a [`TailFollow`] that
 //! the transport runs to stream what comes next. A group address (`NAME:*`, a
 //! program of several instances, no name at all for every program) gives each

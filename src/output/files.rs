@@ -1,4 +1,4 @@
-//! The files a child's output is appended to (SPEC §5).
+//! The files a child's output is appended to (README: Output and the event log).
 //!
 //! Files are opened by the daemon, not by the child, so the pump can keep a copy in
 //! the ring buffer and the child never holds a descriptor to its own log. They are
@@ -105,7 +105,7 @@ impl OutputFiles {
 /// Opens one output file for appending; the error message names the path.
 pub(super) fn open_append(path: &Path) -> io::Result<Arc<File>> {
     // In /tmp and the like anyone may plant a symlink where our file will be:
-    // never follow one there (SPEC §10). Elsewhere a symlink is the user's. A FIFO
+    // never follow one there (README: Security). Elsewhere a symlink is the user's. A FIFO
     // or another user's file planted there is refused by `safe_file`.
     let nofollow = in_shared_directory(path);
     crate::safe_file::open_for_writing(path, crate::safe_file::Mode::Append, FILE_MODE, nofollow)

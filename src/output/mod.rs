@@ -1,4 +1,4 @@
-//! Child output (SPEC §5): pump threads, ring buffers, output files.
+//! Child output (README: Output and the event log): pump threads, ring buffers, output files.
 //!
 //! Each supervised instance owns one [`OutputBuffers`] for its whole life (it
 //! survives restarts, so `tail` still shows what the last run printed). While a

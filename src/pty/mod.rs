@@ -1,4 +1,4 @@
-//! Pseudo-terminals for `pty: true` programs (SPEC §1 pitfalls, §8): the daemon's
+//! Pseudo-terminals for `pty: true` programs (README: Attach; docs/ARCHITECTURE.md): the daemon's
 //! side, which opens a pty for a child and sizes it. The user's terminal (raw
 //! mode, the attach client) is `crate::terminal`'s.
 //!

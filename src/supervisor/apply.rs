@@ -1,4 +1,4 @@
-//! Applying a reload plan (SPEC §7), all or nothing.
+//! Applying a reload plan (README: Reload), all or nothing.
 //!
 //! Two steps. [`Supervisor::prepare`] does everything that can fail — it creates
 //! every new instance and its watcher thread — without touching the registry or
@@ -92,7 +92,7 @@ impl Supervisor {
         Ok(prepared)
     }
 
-    /// Applies a reload plan (SPEC §7) with the instances [`prepare`](Self::prepare)
+    /// Applies a reload plan (README: Reload) with the instances [`prepare`](Self::prepare)
     /// made for it, and returns one line per affected program. Cannot fail.
     /// Replies once removed instances are stopped and new or restarted ones
     /// spawned, without waiting for their starttime.

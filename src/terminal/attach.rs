@@ -1,4 +1,4 @@
-//! The terminal side of `attach` (SPEC §8), shared by `taskmasterctl` and the
+//! The terminal side of `attach` (README: Attach), shared by `taskmasterctl` and the
 //! daemon's own shell (which attaches through its own socket, so there is one
 //! implementation of the session).
 //!

@@ -67,7 +67,7 @@ fn apply_and_exec(args: &[OsString]) -> Result<Never, String> {
     }
 }
 
-/// `UID:GID:NAME` → initgroups, setgid, setuid, in that order (SPEC §10).
+/// `UID:GID:NAME` → initgroups, setgid, setuid, in that order (README: Security).
 fn drop_privileges(spec: &str) -> Result<(), String> {
     let mut parts = spec.splitn(3, ':');
     let (Some(uid), Some(gid), Some(name)) = (parts.next(), parts.next(), parts.next()) else {

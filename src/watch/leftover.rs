@@ -1,6 +1,6 @@
 //! Members of a process group that outlive its leader, whether the leader was
-//! stopped or exited on its own (SPEC §4: "any member of its process group still
-//! alive at the stoptime deadline gets SIGKILL then").
+//! stopped or exited on its own (README: Process states): any member of its process
+//! group still alive at the stoptime deadline gets SIGKILL then.
 //!
 //! Surviving members are watched through pidfds, polled by the watcher with its
 //! other descriptors, so the group is forgotten the moment its last member exits —

@@ -1,4 +1,4 @@
-//! Starting a child without forking the daemon (SPEC §1's first pitfall).
+//! Starting a child without forking the daemon (docs/ARCHITECTURE.md, Spawning).
 //!
 //! `fork()` of a process with a thousand threads copies every mapping and takes tens
 //! of milliseconds; glibc's `posix_spawn` uses `clone(CLONE_VM|CLONE_VFORK)` and costs

@@ -1,10 +1,10 @@
-//! The instance state machine of SPEC §4, as a pure function.
+//! The instance state machine of README: Process states, as a pure function.
 //!
 //! `Machine::step(event, policy, now)` returns the actions the watcher must carry out;
 //! it never touches a process, a clock or a lock, so every transition is unit-tested
-//! below without spawning anything. The semantics follow supervisor's `process.py`
-//! (`spawn`, `finish`, `transition`, `kill`), except that every deadline is exact
-//! instead of being rounded up to a one-second tick.
+//! below without spawning anything. The states and their rules are the README's
+//! (Process states), which keep supervisor's semantics except that every deadline
+//! is exact instead of being rounded up to a one-second tick.
 
 use std::time::Instant;
 

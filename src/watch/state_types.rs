@@ -111,7 +111,7 @@ pub enum Action {
     Report(Report),
 }
 
-/// Facts for the event log (SPEC §9). The watcher formats them.
+/// Facts for the event log (README: Output and the event log). The watcher formats them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
     Spawned {

@@ -51,7 +51,7 @@ pub struct Watcher {
     machine: Machine,
     child: Option<Running>,
     /// Process groups whose leader exited while members lived on: they get
-    /// SIGKILL at their `stoptime` deadline (SPEC §4), unless they die out first.
+    /// SIGKILL at their `stoptime` deadline (README: Process states), unless they die out first.
     leftover_groups: Vec<LeftoverGroup>,
     removing: bool,
     /// A spawn or a pump start happened since the stack was last trimmed.

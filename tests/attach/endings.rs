@@ -69,8 +69,8 @@ fn daemon_shutdown_while_attached_ends_the_session() {
     d.send("shutdown");
     let status = t.wait_exit(secs(20.0));
     assert_modes("after taskmaster shut down", &before, &t.modes());
-    // Saying why (`[taskmaster is shutting down]`) is nice but not required (SPEC §8
-    // requires the restored terminal): the daemon may be gone before it can say it.
+    // Saying why (`[taskmaster is shutting down]`) is nice but not required (README:
+    // Attach promises the restored terminal): the daemon may be gone before it can say it.
     eprintln!(
         "the client showed at shutdown: {:?}",
         t.text().get(mark..).unwrap_or("")

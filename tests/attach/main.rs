@@ -1,4 +1,4 @@
-//! `attach NAME` (SPEC §8) through `taskmasterctl` running on a real pseudo-terminal:
+//! `attach NAME` (README: Attach) through `taskmasterctl` running on a real pseudo-terminal:
 //! the client's stdin/stdout/stderr is a pty slave that is also its controlling
 //! terminal; the test types into the master, reads what the terminal shows, and
 //! compares the terminal's modes (read on the slave, which the test keeps open)

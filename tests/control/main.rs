@@ -1,4 +1,4 @@
-//! The control plane (SPEC §2, §6, §10): a real daemon, its real control socket, and
+//! The control plane (README: Command line, Commands, Security): a real daemon, its real control socket, and
 //! real `taskmasterctl` one-shots — every command with its reply and exit code, the
 //! socket's placement and ownership rules, the wire protocol's error handling,
 //! concurrency, `tail -f` streaming, and `shutdown`.

@@ -1,5 +1,5 @@
-//! The daemon as a whole: what a child sees at exec (SPEC §4, §10), shutdown by signal,
-//! end of input or command (SPEC §1, §2), scale, `--check` and bad configs (SPEC §2,
+//! The daemon as a whole: what a child sees at exec (README: Process states, Security), shutdown by signal,
+//! end of input or command (README: Command line; docs/ARCHITECTURE.md), scale, `--check` and bad configs (README: Command line,
 //! §3), the subject's example config, pty children, and bad command lines.
 
 mod checks;

@@ -1,4 +1,4 @@
-//! Process lifecycle (SPEC §4) and its event log (SPEC §9), observed on a real daemon:
+//! Process lifecycle (README: Process states) and its event log (README: Output and the event log), observed on a real daemon:
 //! autorestart policies, backoff and FATAL, the starttime and stoptime deadlines, stop
 //! signals, process-group cleanup, spawn errors and the start/stop/restart replies.
 //!

@@ -1,4 +1,4 @@
-//! Reload (SPEC §7) on a real daemon: programs added and removed, launch fields that
+//! Reload (README: Reload) on a real daemon: programs added and removed, launch fields that
 //! restart only their own program, policy fields applied in place, numprocs scaled with
 //! survivors keeping their pids, invalid files that change nothing, reloads during
 //! BACKOFF and STOPPING, and SIGHUP (once, and in a burst of 50).

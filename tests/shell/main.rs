@@ -1,4 +1,4 @@
-//! The daemon's interactive shell (SPEC §2, §6) through a real pseudo-terminal: the
+//! The daemon's interactive shell (README: Command line, Commands) through a real pseudo-terminal: the
 //! daemon runs with a pty slave as its controlling terminal and standard streams, the
 //! test types keystrokes into the master and reads what the terminal shows.
 //!
