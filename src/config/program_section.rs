@@ -69,15 +69,7 @@ impl Walk<'_> {
         let max = c.field(map, at, "max", Duration::from_secs(60), fields::seconds);
         let factor = c.field(map, at, "factor", 2.0, fields::factor);
         let (initial, max, factor) = (initial?, max?, factor?);
-        if max < initial {
-            let message = format!(
-                "found {}, expected a maximum ≥ initial ({} s)",
-                max.as_secs_f64(),
-                initial.as_secs_f64()
-            );
-            self.checker.error(&at.key("max"), message);
-            return None;
-        }
+        self.max_at_least_initial(at, initial, max)?;
         if entries
             .iter()
             .any(|(k, _)| !["initial", "max", "factor"].contains(&k.as_str()))
@@ -89,6 +81,21 @@ impl Walk<'_> {
             max,
             factor,
         })
+    }
+
+    /// `max` of a `backoff` or `restart_throttle` must not be below its `initial`:
+    /// an error at `at.max` otherwise (`None`, for `?`).
+    fn max_at_least_initial(&mut self, at: &At, initial: Duration, max: Duration) -> Option<()> {
+        if max >= initial {
+            return Some(());
+        }
+        let message = format!(
+            "found {}, expected a maximum ≥ initial ({} s)",
+            max.as_secs_f64(),
+            initial.as_secs_f64()
+        );
+        self.checker.error(&at.key("max"), message);
+        None
     }
 
     /// `restart_throttle`: `false`, `true` (the defaults) or `{after, initial, max}`
@@ -123,15 +130,7 @@ impl Walk<'_> {
             self.checker.error(&at.key("initial"), message);
             return None;
         }
-        if max < initial {
-            let message = format!(
-                "found {}, expected a maximum ≥ initial ({} s)",
-                max.as_secs_f64(),
-                initial.as_secs_f64()
-            );
-            self.checker.error(&at.key("max"), message);
-            return None;
-        }
+        self.max_at_least_initial(at, initial, max)?;
         if entries.iter().any(|(k, _)| !KEYS.contains(&k.as_str())) {
             return None;
         }
