@@ -12,10 +12,7 @@ use std::path::{Path, PathBuf};
 use super::check::{wrong, At, Checker};
 use super::error::{ConfigError, ConfigErrors};
 use super::fields;
-use super::locate::raw_scalar;
-use super::model::{
-    Config, DaemonSettings, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig, Rotation,
-};
+use super::model::{Config, DaemonSettings, ProgramConfig};
 use super::nesting;
 use super::resolve::{self, System};
 use super::tree::{self, Node};
@@ -328,127 +325,5 @@ impl Walk<'_> {
         }
         let dependencies_ok = super::deps::check(&dependencies, &mut self.checker, at);
         programs.filter(|_| dependencies_ok)
-    }
-
-    /// One program: every field checked, defaults filled in.
-    fn program(&mut self, name: &str, node: &Node, at: &At) -> Option<ProgramConfig> {
-        let Node::Map(entries) = node else {
-            let expected = "a mapping of program settings (at least `cmd`)";
-            self.checker.error(at, wrong(node, expected));
-            return None;
-        };
-        self.checker
-            .unknown_keys(entries, at, PROGRAM_KEYS, "field");
-        let defaults = Policy::default();
-        let (dir, euid) = (self.dir, self.system.euid);
-        let raw_umask = match node.get("umask") {
-            Some(Node::Int(_)) => raw_scalar(self.text, &at.key("umask").segs()),
-            _ => None,
-        };
-        let c = &mut self.checker;
-        let cmd = match node.get("cmd") {
-            Some(cmd) => c.take(&at.key("cmd"), fields::command(cmd)),
-            None => {
-                c.key_error(at, "missing required field `cmd` (the command to run)");
-                None
-            }
-        };
-        let numprocs = c.field(node, at, "numprocs", 1, |n| {
-            fields::bounded(n, 1, fields::MAX_NUMPROCS.into())
-        });
-        let autostart = c.field(node, at, "autostart", defaults.autostart, fields::boolean);
-        let autorestart = c.field(
-            node,
-            at,
-            "autorestart",
-            defaults.autorestart,
-            fields::autorestart,
-        );
-        let priority = c.field(node, at, "priority", defaults.priority, |n| {
-            fields::integer(n, -999_999)
-        });
-        let depends_on = c.field(node, at, "depends_on", Vec::new(), fields::names);
-        let startretries = c.field(
-            node,
-            at,
-            "startretries",
-            defaults.startretries,
-            fields::retries,
-        );
-        let starttime = c.field(node, at, "starttime", defaults.starttime, fields::seconds);
-        let stopsignal = c.field(node, at, "stopsignal", defaults.stopsignal, fields::signal);
-        let stoptime = c.field(node, at, "stoptime", defaults.stoptime, fields::seconds);
-        let discard = OutputTarget::Discard;
-        let stdout = c.field(node, at, "stdout", discard.clone(), |n| {
-            resolve::output(n, dir)
-        });
-        let stderr = c.field(node, at, "stderr", discard, |n| resolve::output(n, dir));
-        let rotation = |c: &mut Checker, stream: &str| -> Option<Rotation> {
-            let maxbytes = c.field(node, at, &format!("{stream}_maxbytes"), 0, fields::bytes);
-            let backups = c.field(node, at, &format!("{stream}_backups"), 0, |n| {
-                fields::bounded(n, 0, fields::MAX_BACKUPS.into())
-            });
-            Some(Rotation {
-                maxbytes: maxbytes?,
-                backups: backups?,
-            })
-        };
-        let timestamps = c.field(node, at, "timestamps", false, fields::boolean);
-        let stdout_rotation = rotation(c, "stdout");
-        let stderr_rotation = rotation(c, "stderr");
-        let workingdir = c.field(node, at, "workingdir", dir.to_path_buf(), |n| {
-            resolve::workingdir(n, dir)
-        });
-        let umask = c.field(node, at, "umask", None, |n| {
-            fields::umask(n, raw_umask).map(Some)
-        });
-        let pty = c.field(node, at, "pty", false, fields::boolean);
-        let user = c.field(node, at, "user", None, |n| resolve::user(n, euid).map(Some));
-        let exitcodes = self.exitcodes(node.get("exitcodes"), &at.key("exitcodes"));
-        let backoff = self.backoff(node.get("backoff"), &at.key("backoff"));
-        let throttle = node.get("restart_throttle");
-        let restart_throttle = self.restart_throttle(throttle, &at.key("restart_throttle"));
-        let env = self.env(node.get("env"), &at.key("env"));
-        let (cmd, argv) = cmd?;
-        let (env, workingdir) = (env?, workingdir?);
-        let exec = match ExecForm::new(&argv, &env, &workingdir) {
-            Ok(exec) => exec,
-            Err((field, message)) => {
-                self.checker.error(&at.key(field), message);
-                return None;
-            }
-        };
-        Some(ProgramConfig {
-            name: name.to_string(),
-            numprocs: numprocs?,
-            launch: LaunchSpec {
-                cmd,
-                argv,
-                env,
-                workingdir,
-                umask: umask?,
-                stdout: stdout?,
-                stderr: stderr?,
-                stdout_rotation: stdout_rotation?,
-                stderr_rotation: stderr_rotation?,
-                timestamps: timestamps?,
-                pty: pty?,
-                user: user?,
-                exec,
-            },
-            policy: Policy {
-                autostart: autostart?,
-                autorestart: autorestart?,
-                exitcodes: exitcodes?,
-                startretries: startretries?,
-                priority: priority?,
-                depends_on: depends_on?,
-                backoff: backoff?,
-                starttime: starttime?,
-                stopsignal: stopsignal?,
-                stoptime: stoptime?,
-                restart_throttle: restart_throttle?,
-            },
-        })
     }
 }

@@ -5,7 +5,8 @@
 //! allowed.
 //!
 //! Layout: `model.rs` is the validated data model the rest of taskmaster uses;
-//! `load.rs` walks the document; `fields.rs` and `resolve.rs` check single values;
+//! `load.rs` reads and parses the file and walks its top, `daemon_section.rs` and
+//! `program_section.rs` their sections; `fields.rs` and `resolve.rs` check single values;
 //! `nesting.rs` refuses deep `[`/`{` nesting in one pass before any parsing;
 //! `tree.rs` parses YAML into a tree that keeps duplicate keys visible; `locate.rs`
 //! finds the line and column of a value; `check.rs` collects the problems;
