@@ -270,7 +270,7 @@ fn render(progs: &[Prog], dir: &Path, token: &str) -> String {
     let mut y = String::from("programs:\n");
     for p in progs {
         y.push_str(&format!("  {}:\n", p.name));
-        y.push_str(&format!("    cmd: \"{}\"\n", p.cmd(TESTPROG, dir)));
+        y.push_str(&format!("    cmd: \"{}\"\n", p.cmd(testprog(), dir)));
         y.push_str(&format!("    numprocs: {}\n", p.numprocs));
         y.push_str(&format!("    autostart: {}\n", p.autostart));
         y.push_str(&format!("    autorestart: {}\n", p.autorestart));

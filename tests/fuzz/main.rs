@@ -287,7 +287,7 @@ fn deep_nesting_reload_on_sighup_keeps_the_daemon_alive() {
     let mut d = Daemon::start("fuzz-deep-reload", IDLE_YAML);
     let sock = d.socket();
     wait_for("the socket", Duration::from_secs(20), || snapshot(&sock));
-    let text = deeply_nested_config(120).replace("TESTPROG", TESTPROG);
+    let text = deeply_nested_config(120).replace("TESTPROG", testprog());
     std::fs::write(&d.config, text).unwrap();
     d.signal(1); // SIGHUP
     let outcome = wait_for(
