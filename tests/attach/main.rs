@@ -21,7 +21,7 @@ use common::*;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use term::Term;
 
@@ -75,18 +75,15 @@ fn ctl_tail(socket: &Path, name: &str) -> String {
 
 /// Waits until `tail NAME` shows `needle`.
 fn wait_tail(socket: &Path, name: &str, needle: &str) {
-    let deadline = Instant::now() + secs(10.0);
-    loop {
-        let last = ctl_tail(socket, name);
-        if last.contains(needle) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`tail {name}` never showed {needle:?}; it shows:\n{last}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut last = String::new();
+    let shown = poll_until(secs(10.0), Duration::from_millis(20), || {
+        last = ctl_tail(socket, name);
+        last.contains(needle).then_some(())
+    });
+    assert!(
+        shown.is_some(),
+        "`tail {name}` never showed {needle:?}; it shows:\n{last}"
+    );
 }
 
 // ---- terminal helpers -------------------------------------------------------------------

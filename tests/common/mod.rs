@@ -97,16 +97,29 @@ impl Drop for TempDir {
 }
 
 /// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(what: &str, timeout: Duration, f: impl FnMut() -> Option<T>) -> T {
+    poll_until(timeout, Duration::from_millis(10), f)
+        .unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
+}
+
+/// The one deadline loop of the tests: calls `f` until it returns `Some`, sleeping
+/// `every` between calls; `None` once `timeout` has passed without it. [`wait_for`]
+/// panics with a plain message; a caller that reports what it saw last (kept by `f`)
+/// uses this and panics with its own.
+pub fn poll_until<T>(
+    timeout: Duration,
+    every: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {
-            return v;
+            return Some(v);
         }
         if Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
+            return None;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(every);
     }
 }
 
@@ -321,17 +334,18 @@ impl Daemon {
 
     /// Waits until `name` is in `state`; returns its status object.
     pub fn wait_state(&mut self, name: &str, state: &str, timeout: Duration) -> serde_json::Value {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let mut last = serde_json::Value::Null;
+        poll_until(timeout, Duration::from_millis(10), || {
             let i = self.instance(name);
             if i["state"] == state {
-                return i;
+                return Some(i);
             }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {name} to be {state}; last status: {i}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+            last = i;
+            None
+        })
+        .unwrap_or_else(|| {
+            panic!("timed out waiting for {name} to be {state}; last status: {last}")
+        })
     }
 
     pub fn pid_of(&mut self, name: &str) -> i32 {

@@ -13,11 +13,13 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::libc;
 use nix::pty::{openpty, Winsize};
+
+use super::poll_until;
 
 /// Terminal output as text: escape sequences (CSI, OSC, two-byte escapes), carriage
 /// returns and other control bytes removed, newlines and tabs kept. An escape
@@ -189,37 +191,31 @@ impl Screen {
 
     /// Waits until `needle` appears after `from`; returns the position just after it.
     pub fn wait_text(&self, from: usize, needle: &str, timeout: Duration) -> usize {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let text = self.text();
-            if let Some(i) = text.get(from..).and_then(|t| t.find(needle)) {
-                return from + i + needle.len();
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "timed out after {timeout:?} waiting for {needle:?} on the terminal after \
-                     position {from}; the terminal shows after it:\n{:?}",
-                    text.get(from..).unwrap_or("")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let mut text = String::new();
+        poll_until(timeout, Duration::from_millis(10), || {
+            text = self.text();
+            let i = text.get(from..)?.find(needle)?;
+            Some(from + i + needle.len())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "timed out after {timeout:?} waiting for {needle:?} on the terminal after \
+                 position {from}; the terminal shows after it:\n{:?}",
+                text.get(from..).unwrap_or("")
+            )
+        })
     }
 
     /// Waits for `child` (`who`, for the message) to exit by itself.
     pub fn wait_exit(&self, child: &mut Child, who: &str, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{who} did not exit within {timeout:?}; the terminal shows:\n{:?}",
-                    self.text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        poll_until(timeout, Duration::from_millis(10), || {
+            child.try_wait().expect("try_wait")
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{who} did not exit within {timeout:?}; the terminal shows:\n{:?}",
+                self.text()
+            )
+        })
     }
 }
