@@ -13,9 +13,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::termios::{cfgetispeed, cfgetospeed, tcgetattr, LocalFlags};
 use nix::unistd::Pid;
 
+use super::CTL;
 use crate::common::pty::{spawn_on, Screen};
 use crate::common::*;
-use crate::CTL;
 
 /// Everything `tcgetattr` reports about a terminal, comparable.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,9 +5,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::support::*;
+use super::CTL;
 use crate::common::*;
-use crate::support::*;
-use crate::CTL;
 
 /// The highest `line N` in `text`.
 fn last_line_number(text: &str) -> u64 {

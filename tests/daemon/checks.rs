@@ -1,8 +1,8 @@
 //! What the daemon refuses: `--check` and bad configs, the subject's example with its
 //! missing binaries, and bad command lines.
 
+use super::{check, run_taskmaster};
 use crate::common::*;
-use crate::{check, run_taskmaster};
 
 // ---- 10. --check and bad configs --------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::{assert_all_gone, pids};
 use crate::common::*;
-use crate::{assert_all_gone, pids};
 
 // ---- 7. SIGTERM ------------------------------------------------------------------------------
 

@@ -19,8 +19,6 @@
 //! prints the minimal failing input, which belongs in a named regression test.
 
 mod checks;
-#[path = "../common/mod.rs"]
-mod common;
 mod documents;
 mod grammar;
 mod mutate;
@@ -28,7 +26,7 @@ mod pools;
 mod setup;
 mod socket;
 
-use common::*;
+use crate::common::*;
 
 use std::collections::BTreeMap;
 use std::path::Path;

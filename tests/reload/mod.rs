@@ -8,8 +8,6 @@
 //! ~20 ms gap between the signals of the SIGHUP burst, which is the stimulus itself.
 
 mod atomic;
-#[path = "../common/mod.rs"]
-mod common;
 mod during_transitions;
 mod empty;
 mod fields;
@@ -19,7 +17,7 @@ mod programs;
 mod settings;
 mod sighup;
 
-use common::*;
+use crate::common::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};

@@ -8,8 +8,6 @@
 //! returns. Nothing here sleeps blindly: every wait is a condition polled until a
 //! deadline.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod endings;
 mod interactive;
 mod output;
@@ -17,7 +15,7 @@ mod pipe_keys;
 mod shared_size;
 mod term;
 
-use common::*;
+use crate::common::*;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -105,7 +103,7 @@ fn assert_detached_ok(t: &mut Term, name: &str) {
 #[test]
 fn screen_text_strips_escapes_and_carriage_returns() {
     assert_eq!(
-        common::pty::screen_text(b"a\x1b[1;2Hb\r\nc\x1b]0;t\x07d\x1b"),
+        crate::common::pty::screen_text(b"a\x1b[1;2Hb\r\nc\x1b]0;t\x07d\x1b"),
         "ab\ncd"
     );
 }
