@@ -9,15 +9,16 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::fcntl::OFlag;
 use nix::libc;
-use nix::pty::{openpty, Winsize};
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt, Winsize};
 
 use super::poll_until;
 
@@ -69,10 +70,27 @@ pub fn screen_text(raw: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Marks a descriptor close-on-exec (openpty does not), so the spawns of the other
-/// tests running in parallel do not inherit our terminal.
-pub fn cloexec(fd: &OwnedFd) {
-    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("FD_CLOEXEC");
+/// A new pseudo-terminal of `size`: (master, slave), both opened close-on-exec at
+/// once. openpty would leave a moment without the flag, in which a spawn by another
+/// test of this process (they all share it) would hand our terminal to its child,
+/// which then keeps it open past our hang-up.
+fn open_pty(size: &Winsize) -> (OwnedFd, OwnedFd) {
+    let master =
+        posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).expect("posix_openpt");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let name = ptsname_r(&master).expect("ptsname_r");
+    // std opens close-on-exec; O_NOCTTY: the slave must not become our terminal.
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&name)
+        .expect("open the pty slave");
+    // SAFETY: TIOCSWINSZ reads one `winsize` from a valid pointer; the fd is ours.
+    let set = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, size) };
+    assert_ne!(set, -1, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
+    (OwnedFd::from(master), OwnedFd::from(slave))
 }
 
 /// Starts `cmd` with `slave` as its stdin, stdout, stderr and controlling terminal
@@ -119,11 +137,8 @@ impl Screen {
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        // openpty sets the window size (TIOCSWINSZ) on the new terminal.
-        let pty = openpty(Some(&size), None).expect("openpty");
-        cloexec(&pty.master);
-        cloexec(&pty.slave);
-        let master = File::from(pty.master);
+        let (master, slave) = open_pty(&size);
+        let master = File::from(master);
         let mut reader = master.try_clone().expect("dup master");
         let raw = Arc::new(Mutex::new(Vec::new()));
         let sink = raw.clone();
@@ -156,7 +171,7 @@ impl Screen {
             stop,
             reader: Some(reader),
         };
-        (screen, pty.slave)
+        (screen, slave)
     }
 
     /// Closes the master, as a terminal emulator or sshd does when it goes away:
