@@ -2,8 +2,7 @@
 //! starts exponentially, and `startretries: infinite` never gives up. The gaps are
 //! measured from the timestamps the children write themselves.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Spawn times written by `stamp` (one line per spawn: `<secs> <pid>`).
 fn spawn_times(path: &std::path::Path) -> Vec<f64> {

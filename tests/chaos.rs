@@ -270,7 +270,7 @@ fn render(progs: &[Prog], dir: &Path, token: &str) -> String {
     let mut y = String::from("programs:\n");
     for p in progs {
         y.push_str(&format!("  {}:\n", p.name));
-        y.push_str(&format!("    cmd: \"{}\"\n", p.cmd(TESTPROG, dir)));
+        y.push_str(&format!("    cmd: \"{}\"\n", p.cmd(testprog(), dir)));
         y.push_str(&format!("    numprocs: {}\n", p.numprocs));
         y.push_str(&format!("    autostart: {}\n", p.autostart));
         y.push_str(&format!("    autorestart: {}\n", p.autorestart));
@@ -853,11 +853,12 @@ impl Chaos {
     /// persistent program is RUNNING.
     fn wait_settled(&mut self, what: &str) {
         let want = self.expected_instances();
-        let deadline = Instant::now() + secs(90.0);
-        loop {
+        let mut have = BTreeSet::new();
+        let mut pending = Vec::new();
+        let settled = poll_until(secs(90.0), Duration::from_millis(50), || {
             let status = self.status_must();
-            let have: BTreeSet<String> = status.iter().map(|i| name(i).to_string()).collect();
-            let pending: Vec<String> = status
+            have = status.iter().map(|i| name(i).to_string()).collect();
+            pending = status
                 .iter()
                 .filter(|i| {
                     let program = i["program"].as_str().unwrap_or("?");
@@ -865,19 +866,16 @@ impl Chaos {
                 })
                 .map(|i| format!("{} {}", name(i), state(i)))
                 .collect();
-            if have == want && pending.is_empty() {
-                return;
-            }
-            if Instant::now() > deadline {
-                let missing: Vec<&String> = want.difference(&have).collect();
-                let extra: Vec<&String> = have.difference(&want).collect();
-                panic!(
-                    "seed {}: timed out waiting for {what}: missing {missing:?}, unexpected \
-                     {extra:?}, not RUNNING {pending:?}",
-                    self.seed
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            (have == want && pending.is_empty()).then_some(())
+        });
+        if settled.is_none() {
+            let missing: Vec<&String> = want.difference(&have).collect();
+            let extra: Vec<&String> = have.difference(&want).collect();
+            panic!(
+                "seed {}: timed out waiting for {what}: missing {missing:?}, unexpected \
+                 {extra:?}, not RUNNING {pending:?}",
+                self.seed
+            );
         }
     }
 
@@ -939,22 +937,14 @@ impl Chaos {
         let path = self.dir.join("flood.out");
         let want = runs * FLOOD_BYTES;
         let mut seen_len = 0;
-        let done = (|| {
-            let deadline = Instant::now() + secs(120.0);
-            loop {
-                let exited = self
-                    .status()
-                    .is_some_and(|s| s.iter().any(|i| name(i) == "flood" && state(i) == "EXITED"));
-                seen_len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                if exited && seen_len >= want {
-                    return true;
-                }
-                if Instant::now() > deadline {
-                    return false;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })();
+        let done = poll_until(secs(120.0), Duration::from_millis(50), || {
+            let exited = self
+                .status()
+                .is_some_and(|s| s.iter().any(|i| name(i) == "flood" && state(i) == "EXITED"));
+            seen_len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            (exited && seen_len >= want).then_some(())
+        })
+        .is_some();
         if !done || seen_len != want {
             self.violation(format!(
                 "flood.out has {seen_len} bytes, expected {runs} x {FLOOD_BYTES} = {want}"
@@ -1339,18 +1329,12 @@ fn chaos_soak() {
     // kill or reload would show as hundreds.
     const SLACK: usize = 2;
     let mut last = (0, 0);
-    let settled = (|| {
-        let deadline = Instant::now() + secs(20.0);
-        loop {
-            last = quiet_counts(dpid);
-            if last.0 <= fds0 + SLACK && last.1 <= threads0 + SLACK {
-                return true;
-            }
-            if Instant::now() > deadline {
-                return false;
-            }
-        }
-    })();
+    // quiet_counts waits by itself: no sleep between readings.
+    let settled = poll_until(secs(20.0), Duration::ZERO, || {
+        last = quiet_counts(dpid);
+        (last.0 <= fds0 + SLACK && last.1 <= threads0 + SLACK).then_some(())
+    })
+    .is_some();
     if !settled {
         let msg = format!(
             "leak: the daemon has {} fds and {} threads at rest, baseline {fds0} and {threads0}",
@@ -1368,26 +1352,21 @@ fn chaos_soak() {
         c.violation(format!("taskmaster exited {code} after the shutdown"));
     }
     let token = c.token.clone();
-    let gone = (|| {
-        let deadline = Instant::now() + secs(10.0);
-        loop {
-            let left: Vec<String> = c
-                .seen
-                .iter()
-                .filter(|((p, start), _)| still_alive(*p, *start))
-                .map(|((p, _), what)| format!("{what}: {}", describe_pid(*p)))
-                .chain(
-                    marked(&token)
-                        .into_iter()
-                        .map(|(p, _)| format!("marked: {}", describe_pid(p))),
-                )
-                .collect();
-            if left.is_empty() || Instant::now() > deadline {
-                return left;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    })();
+    let mut gone: Vec<String> = Vec::new();
+    poll_until(secs(10.0), Duration::from_millis(50), || {
+        gone = c
+            .seen
+            .iter()
+            .filter(|((p, start), _)| still_alive(*p, *start))
+            .map(|((p, _), what)| format!("{what}: {}", describe_pid(*p)))
+            .chain(
+                marked(&token)
+                    .into_iter()
+                    .map(|(p, _)| format!("marked: {}", describe_pid(p))),
+            )
+            .collect();
+        gone.is_empty().then_some(())
+    });
     if !gone.is_empty() {
         c.violation(format!(
             "{} processes of ours left after the shutdown: {:?}",

@@ -3,8 +3,7 @@
 //! timeout, a failing `accept()` logged once, and a connection served on the
 //! accept thread when no thread can be started for it.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;

@@ -2,8 +2,7 @@
 //! unsupervised. The next taskmaster on the same socket finds them in its children
 //! journal, says so, and does not start duplicates (issue 7).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn next_run_reports_survivors_and_starts_no_duplicate() {

@@ -2,8 +2,7 @@
 //! its dependencies are RUNNING and stops it before them; `priority` orders stops
 //! (higher first); a FATAL dependency leaves dependants waiting, saying why.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn first_stamp(d: &Daemon, file: &str) -> f64 {
     let path = d.path(file);

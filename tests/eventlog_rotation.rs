@@ -1,8 +1,7 @@
 //! The event log rotates like the programs' files (issue 8):
 //! `taskmaster.logfile_maxbytes` / `logfile_backups`.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn event_log_rotates_by_size_and_keeps_its_backups() {

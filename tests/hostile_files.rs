@@ -3,8 +3,7 @@
 //! a FIFO as the event log is a refused reload, not a hung one; the daemon keeps
 //! answering and shuts down.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn mkfifo(path: &std::path::Path) {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");

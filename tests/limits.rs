@@ -3,8 +3,7 @@
 //! the reason), the daemon keeps serving, and once descriptors free up a start
 //! works again.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::os::unix::process::CommandExt;
 
 #[test]

@@ -1,8 +1,7 @@
 //! Alerts (issue 8): `taskmaster.notify` runs a command for chosen events with the
 //! facts in its environment, rate-limited so a crash loop cannot fork-bomb the host.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const NOTIFY: &str = "taskmaster:\n  notify:\n    cmd: \"sh -c 'echo $TASKMASTER_EVENT $TASKMASTER_INSTANCE $TASKMASTER_SUPPRESSED >> DIR/alerts'\"\n";
 

@@ -4,8 +4,7 @@
 //! lower one gets its stop signal, dependants before their dependencies. Read from
 //! the event log's `spawned:`, `stopping:` and `stopped:` lines.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Four unrelated programs of three instances each. The lowest priorities have the
 /// slowest spawns (a pty and a umask go through the exec helper), so a starter

@@ -1,8 +1,7 @@
 //! Child output (README: Output and the event log): files per stream, a shared file, discarded streams, and a
 //! 1 GiB flood that lands whole without making the daemon lag.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::collections::BTreeSet;
 use std::fs::File;

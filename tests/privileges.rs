@@ -2,8 +2,7 @@
 //! and its output file, opened by taskmaster before the drop, keeps working.
 //! Not root: naming another user is a config error.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 
 fn is_root() -> bool {

@@ -3,8 +3,7 @@
 //! not the first words of a long-silent child, not what a grandchild writes after
 //! the child is gone, not a descriptor.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::collections::BTreeSet;
 

@@ -2,8 +2,7 @@
 //! output file by renaming it `.1`, `.2`… before it would pass its size, and no
 //! byte of the program's output is lost.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn stdout_rotates_and_every_line_survives() {

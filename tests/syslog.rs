@@ -1,8 +1,7 @@
 //! `taskmaster.syslog` (issue 8): the event log is copied to a syslog socket; here
 //! the test listens on a datagram socket of its own and reads the lines.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::os::unix::net::UnixDatagram;
 
 #[test]

@@ -5,8 +5,7 @@
 //! debug builds (the ones the tests run) have a failpoint: the watcher of the
 //! instance named in `TASKMASTER_TEST_PANIC_ON_STOP` panics when told to stop.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const CONFIG: &str = "programs:
   doomed:

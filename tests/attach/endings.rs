@@ -3,9 +3,9 @@
 
 use nix::sys::signal::{kill, Signal};
 
+use super::term::{assert_modes, Term};
+use super::{config, ctl, ctl_tail, program, sh_cmd, IDLE_SH};
 use crate::common::*;
-use crate::term::{assert_modes, Term};
-use crate::{config, ctl, ctl_tail, program, sh_cmd, IDLE_SH};
 
 /// 4. The program exits while attached: its last output and the exit are shown, the
 ///    client exits by itself and the terminal is restored.

@@ -4,9 +4,9 @@
 use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg, SpecialCharacterIndices};
 use std::os::fd::AsFd;
 
+use super::term::{assert_modes, Term};
+use super::{assert_detached_ok, config, program, sh_cmd, wait_tail, ECHO_SH, IDLE_SH};
 use crate::common::*;
-use crate::term::{assert_modes, Term};
-use crate::{assert_detached_ok, config, program, sh_cmd, wait_tail, ECHO_SH, IDLE_SH};
 
 /// 1. pty program: typed keys reach it, its output comes back; Ctrl-\ detaches, the
 ///    client exits 0 and the program keeps running with the same pid.

@@ -5,9 +5,9 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
+use super::term::Term;
+use super::{assert_detached_ok, config, ctl, program, sh_cmd, wait_tail, ECHO_SH, IDLE_SH};
 use crate::common::*;
-use crate::term::Term;
-use crate::{assert_detached_ok, config, ctl, program, sh_cmd, wait_tail, ECHO_SH, IDLE_SH};
 
 /// 8. Output produced while nobody is attached is in `tail` and in the stdout log
 ///    file, which has plain `\n` line ends (the pty's `\r\n` stripped).

@@ -2,9 +2,9 @@
 //! interrupts the program (SIGINT to its process group); Ctrl-D on an empty line
 //! closes its stdin, and the session stays attached until detach or exit.
 
+use super::term::Term;
+use super::{assert_detached_ok, config, program, sh_cmd, IDLE_SH};
 use crate::common::*;
-use crate::term::Term;
-use crate::{assert_detached_ok, config, program, sh_cmd, IDLE_SH};
 
 #[test]
 fn pipe_ctrl_c_interrupts_the_program_and_clears_the_line() {

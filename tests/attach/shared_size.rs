@@ -1,9 +1,9 @@
 //! Two clients attached to one pty program: its window size is that of the client
 //! that typed last, and goes back to the remaining client's when one detaches.
 
+use super::term::Term;
+use super::{assert_detached_ok, config, program, sh_cmd, wait_tail, IDLE_SH};
 use crate::common::*;
-use crate::term::Term;
-use crate::{assert_detached_ok, config, program, sh_cmd, wait_tail, IDLE_SH};
 
 #[test]
 fn window_size_follows_the_client_that_typed_last() {

@@ -6,16 +6,16 @@ use std::ops::{Deref, DerefMut};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::libc;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::termios::{cfgetispeed, cfgetospeed, tcgetattr, LocalFlags};
 use nix::unistd::Pid;
 
+use super::CTL;
 use crate::common::pty::{spawn_on, Screen};
 use crate::common::*;
-use crate::CTL;
 
 /// Everything `tcgetattr` reports about a terminal, comparable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,20 +121,18 @@ impl Term {
     /// pty sessions, local line editing for pipe sessions): keys typed from then on
     /// reach the client byte by byte, and Ctrl-\ no longer raises SIGQUIT.
     pub fn wait_uncooked(&self) {
-        let deadline = Instant::now() + secs(10.0);
-        loop {
-            let t = tcgetattr(self.slave.as_fd()).expect("tcgetattr");
-            if !t.local_flags.contains(LocalFlags::ICANON) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the client never left canonical mode (lflag {:?}); the terminal shows:\n{:?}",
-                t.local_flags,
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let mut flags = LocalFlags::empty();
+        let uncooked = poll_until(secs(10.0), Duration::from_millis(5), || {
+            flags = tcgetattr(self.slave.as_fd())
+                .expect("tcgetattr")
+                .local_flags;
+            (!flags.contains(LocalFlags::ICANON)).then_some(())
+        });
+        assert!(
+            uncooked.is_some(),
+            "the client never left canonical mode (lflag {flags:?}); the terminal shows:\n{:?}",
+            self.text()
+        );
     }
 
     /// Waits for the client to exit by itself.

@@ -11,11 +11,64 @@ pub mod pty;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub const TASKMASTER: &str = env!("CARGO_BIN_EXE_taskmaster");
-pub const TESTPROG: &str = env!("CARGO_BIN_EXE_taskmaster-testprog");
+
+/// The test child program (`tests/helpers/testprog.rs`), `examples/taskmaster-testprog`
+/// beside the taskmaster binary. It is a cargo example so that `cargo install` leaves
+/// it out; a full `cargo test` builds examples, `cargo test --test NAME` does not. So,
+/// when the tests run under cargo, the first call builds it with that cargo, into the
+/// same target directory and profile (nothing to do when it is fresh): `--test NAME`
+/// then works on a clean tree and never runs a stale copy.
+pub fn testprog() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let bin_dir = Path::new(TASKMASTER).parent().expect("binary directory");
+        let path = bin_dir.join("examples").join("taskmaster-testprog");
+        if let Some(cargo) = std::env::var_os("CARGO") {
+            build_testprog(&cargo, bin_dir);
+        }
+        assert!(
+            path.exists(),
+            "{} is missing: run `cargo build --examples`",
+            path.display()
+        );
+        path.to_str().expect("utf-8 target path").to_string()
+    })
+}
+
+/// `cargo build --example taskmaster-testprog` for the profile and target directory
+/// the tests were built in (`bin_dir` is `TARGET_DIR/PROFILE_DIR`).
+fn build_testprog(cargo: &std::ffi::OsStr, bin_dir: &Path) {
+    let profile = match bin_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev",
+        Some(other) => other,
+    };
+    let target_dir = bin_dir.parent().expect("target directory");
+    let out = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            "taskmaster-testprog",
+            "--profile",
+        ])
+        .arg(profile)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cargo to build taskmaster-testprog");
+    assert!(
+        out.status.success(),
+        "cargo build --example taskmaster-testprog failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -44,16 +97,29 @@ impl Drop for TempDir {
 }
 
 /// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(what: &str, timeout: Duration, f: impl FnMut() -> Option<T>) -> T {
+    poll_until(timeout, Duration::from_millis(10), f)
+        .unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
+}
+
+/// The one deadline loop of the tests: calls `f` until it returns `Some`, sleeping
+/// `every` between calls; `None` once `timeout` has passed without it. [`wait_for`]
+/// panics with a plain message; a caller that reports what it saw last (kept by `f`)
+/// uses this and panics with its own.
+pub fn poll_until<T>(
+    timeout: Duration,
+    every: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {
-            return v;
+            return Some(v);
         }
         if Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
+            return None;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(every);
     }
 }
 
@@ -141,7 +207,7 @@ impl Daemon {
         let dir = TempDir::new(tag);
         let config = dir.path("taskmaster.yaml");
         let yaml = yaml
-            .replace("TESTPROG", TESTPROG)
+            .replace("TESTPROG", testprog())
             .replace("DIR", dir.0.to_str().expect("utf-8 temp dir"));
         std::fs::write(&config, yaml).expect("write config");
         Self::start_in(dir, config)
@@ -268,17 +334,18 @@ impl Daemon {
 
     /// Waits until `name` is in `state`; returns its status object.
     pub fn wait_state(&mut self, name: &str, state: &str, timeout: Duration) -> serde_json::Value {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let mut last = serde_json::Value::Null;
+        poll_until(timeout, Duration::from_millis(10), || {
             let i = self.instance(name);
             if i["state"] == state {
-                return i;
+                return Some(i);
             }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {name} to be {state}; last status: {i}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+            last = i;
+            None
+        })
+        .unwrap_or_else(|| {
+            panic!("timed out waiting for {name} to be {state}; last status: {last}")
+        })
     }
 
     pub fn pid_of(&mut self, name: &str) -> i32 {
@@ -361,7 +428,7 @@ pub fn secs(s: f64) -> Duration {
 /// `yaml` with `TESTPROG` replaced by the test program's path and `DIR` by `dir`, as
 /// [`Daemon::start`] does.
 pub fn expand(yaml: &str, dir: &Path) -> String {
-    yaml.replace("TESTPROG", TESTPROG)
+    yaml.replace("TESTPROG", testprog())
         .replace("DIR", dir.to_str().expect("utf-8 temp dir"))
 }
 

@@ -9,15 +9,18 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::fcntl::OFlag;
 use nix::libc;
-use nix::pty::{openpty, Winsize};
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt, Winsize};
+
+use super::poll_until;
 
 /// Terminal output as text: escape sequences (CSI, OSC, two-byte escapes), carriage
 /// returns and other control bytes removed, newlines and tabs kept. An escape
@@ -67,10 +70,27 @@ pub fn screen_text(raw: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Marks a descriptor close-on-exec (openpty does not), so the spawns of the other
-/// tests running in parallel do not inherit our terminal.
-pub fn cloexec(fd: &OwnedFd) {
-    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("FD_CLOEXEC");
+/// A new pseudo-terminal of `size`: (master, slave), both opened close-on-exec at
+/// once. openpty would leave a moment without the flag, in which a spawn by another
+/// test of this process (they all share it) would hand our terminal to its child,
+/// which then keeps it open past our hang-up.
+fn open_pty(size: &Winsize) -> (OwnedFd, OwnedFd) {
+    let master =
+        posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).expect("posix_openpt");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let name = ptsname_r(&master).expect("ptsname_r");
+    // std opens close-on-exec; O_NOCTTY: the slave must not become our terminal.
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&name)
+        .expect("open the pty slave");
+    // SAFETY: TIOCSWINSZ reads one `winsize` from a valid pointer; the fd is ours.
+    let set = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, size) };
+    assert_ne!(set, -1, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
+    (OwnedFd::from(master), OwnedFd::from(slave))
 }
 
 /// Starts `cmd` with `slave` as its stdin, stdout, stderr and controlling terminal
@@ -117,11 +137,8 @@ impl Screen {
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        // openpty sets the window size (TIOCSWINSZ) on the new terminal.
-        let pty = openpty(Some(&size), None).expect("openpty");
-        cloexec(&pty.master);
-        cloexec(&pty.slave);
-        let master = File::from(pty.master);
+        let (master, slave) = open_pty(&size);
+        let master = File::from(master);
         let mut reader = master.try_clone().expect("dup master");
         let raw = Arc::new(Mutex::new(Vec::new()));
         let sink = raw.clone();
@@ -154,7 +171,7 @@ impl Screen {
             stop,
             reader: Some(reader),
         };
-        (screen, pty.slave)
+        (screen, slave)
     }
 
     /// Closes the master, as a terminal emulator or sshd does when it goes away:
@@ -189,37 +206,31 @@ impl Screen {
 
     /// Waits until `needle` appears after `from`; returns the position just after it.
     pub fn wait_text(&self, from: usize, needle: &str, timeout: Duration) -> usize {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let text = self.text();
-            if let Some(i) = text.get(from..).and_then(|t| t.find(needle)) {
-                return from + i + needle.len();
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "timed out after {timeout:?} waiting for {needle:?} on the terminal after \
-                     position {from}; the terminal shows after it:\n{:?}",
-                    text.get(from..).unwrap_or("")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let mut text = String::new();
+        poll_until(timeout, Duration::from_millis(10), || {
+            text = self.text();
+            let i = text.get(from..)?.find(needle)?;
+            Some(from + i + needle.len())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "timed out after {timeout:?} waiting for {needle:?} on the terminal after \
+                 position {from}; the terminal shows after it:\n{:?}",
+                text.get(from..).unwrap_or("")
+            )
+        })
     }
 
     /// Waits for `child` (`who`, for the message) to exit by itself.
     pub fn wait_exit(&self, child: &mut Child, who: &str, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{who} did not exit within {timeout:?}; the terminal shows:\n{:?}",
-                    self.text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        poll_until(timeout, Duration::from_millis(10), || {
+            child.try_wait().expect("try_wait")
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{who} did not exit within {timeout:?}; the terminal shows:\n{:?}",
+                self.text()
+            )
+        })
     }
 }

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
+use super::support::*;
 use crate::common::*;
-use crate::support::*;
 
 const MIXED_YAML: &str = "programs:
   sleeper:

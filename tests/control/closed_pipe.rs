@@ -4,9 +4,9 @@
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 
+use super::support::*;
+use super::CTL;
 use crate::common::*;
-use crate::support::*;
-use crate::CTL;
 
 /// A program that prints a line every 200 ms, and one that prints nothing.
 const YAML: &str = "programs:\n  chatty:\n    cmd: TESTPROG chatty\n    starttime: 0\n  sleeper:\n    cmd: TESTPROG sleep\n    starttime: 0\n";

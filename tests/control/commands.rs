@@ -4,9 +4,9 @@ use std::os::unix::net::UnixListener;
 
 use serde_json::Value;
 
+use super::support::*;
+use super::VERSION;
 use crate::common::*;
-use crate::support::*;
-use crate::VERSION;
 
 const STATUS_YAML: &str = "programs:
   sleeper:

@@ -1,8 +1,8 @@
 //! `help`, `help attach` and `taskmasterctl --help`: every command, `attach`/`fg`
 //! included, listed in both from the one command table.
 
+use super::support::*;
 use crate::common::*;
-use crate::support::*;
 
 /// Every command a user can type.
 const ALL: &[&str] = &[

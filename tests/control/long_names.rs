@@ -2,8 +2,8 @@
 //! error, and one at the limit shows in `status` — plain text, over the socket and on
 //! the daemon's stdin — without upsetting the reply's formatting.
 
+use super::support::{ctl_ok, status_line, wait_running, Bare};
 use crate::common::*;
-use crate::support::{ctl_ok, status_line, wait_running, Bare};
 
 #[test]
 fn a_name_over_the_limit_is_a_config_error() {

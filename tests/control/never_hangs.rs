@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::support::*;
 use crate::common::*;
-use crate::support::*;
 
 /// One request on its own connection; the reply, or a panic if none comes
 /// within the connection's read timeout.

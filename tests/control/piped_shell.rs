@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use super::support::*;
+use super::{CTL, VERSION};
 use crate::common::*;
-use crate::support::*;
-use crate::{CTL, VERSION};
 
 /// `printf INPUT | taskmasterctl -s SOCKET`.
 fn piped(socket: &Path, input: &str) -> Out {

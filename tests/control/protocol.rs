@@ -5,9 +5,9 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Barrier, Mutex};
 
+use super::support::*;
+use super::VERSION;
 use crate::common::*;
-use crate::support::*;
-use crate::VERSION;
 
 // ---- 5. malformed requests ----------------------------------------------------------------
 

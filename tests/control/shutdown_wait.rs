@@ -2,8 +2,8 @@
 //! stopped, the socket gone, so `taskmasterctl shutdown; taskmaster …` works at
 //! once. The daemon's terminal says who asked and what it waits for.
 
+use super::support::*;
 use crate::common::*;
-use crate::support::*;
 
 const SLOW_TO_STOP_YAML: &str = "programs:
   stubborn:

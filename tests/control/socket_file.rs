@@ -6,8 +6,8 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 
+use super::support::*;
 use crate::common::*;
-use crate::support::*;
 
 // ---- 2. the socket from the config -------------------------------------------------------
 

@@ -15,8 +15,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
+use super::CTL;
 use crate::common::*;
-use crate::CTL;
 
 /// One program, `sleeper`, RUNNING at once.
 pub const SLEEPER_YAML: &str = "programs:\n  sleeper:\n    cmd: TESTPROG sleep\n    starttime: 0\n";

@@ -3,11 +3,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::Duration;
 
+use super::support::*;
+use super::CTL;
 use crate::common::*;
-use crate::support::*;
-use crate::CTL;
 
 /// The highest `line N` in `text`.
 fn last_line_number(text: &str) -> u64 {
@@ -43,16 +43,17 @@ fn tail_f_over_the_raw_socket_streams_until_the_client_closes() {
     // New lines arrive as raw bytes after the reply line.
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + secs(10.0);
-    while last_line_number(&String::from_utf8_lossy(&raw)) < start + 3 {
-        assert!(
-            Instant::now() < deadline,
-            "no new lines after line {start}: {raw:?}"
-        );
+    // Each read blocks until the stream has more: no sleep between reads.
+    let streamed = poll_until(secs(10.0), Duration::ZERO, || {
         let n = reader.read(&mut buf).expect("read the stream");
         assert!(n > 0, "the stream ended early: {raw:?}");
         raw.extend_from_slice(&buf[..n]);
-    }
+        (last_line_number(&String::from_utf8_lossy(&raw)) >= start + 3).then_some(())
+    });
+    assert!(
+        streamed.is_some(),
+        "no new lines after line {start}: {raw:?}"
+    );
     let text = String::from_utf8_lossy(&raw);
     assert!(
         text.starts_with(&format!("line {}\n", start + 1)),

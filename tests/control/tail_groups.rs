@@ -1,8 +1,8 @@
 //! `tail` of a group: each line prefixed with its instance (`web:0 | line`), and
 //! `tail -f` merging whole lines of every instance followed.
 
+use super::support::*;
 use crate::common::*;
-use crate::support::*;
 
 const LINES_YAML: &str = "programs:
   pool:

@@ -1,8 +1,8 @@
 //! The event log says who asked: start/stop/restart/reload/signal/shutdown lines
 //! name the daemon's standard input, a `taskmasterctl` by uid and pid, or SIGHUP.
 
+use super::support::*;
 use crate::common::*;
-use crate::support::*;
 
 #[test]
 fn the_event_log_says_who_asked() {

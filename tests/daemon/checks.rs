@@ -1,18 +1,19 @@
 //! What the daemon refuses: `--check` and bad configs, the subject's example with its
 //! missing binaries, and bad command lines.
 
+use super::{check, run_taskmaster};
 use crate::common::*;
-use crate::{check, run_taskmaster};
 
 // ---- 10. --check and bad configs --------------------------------------------------------------
 
 #[test]
 fn check_accepts_valid_and_rejects_invalid_configs() {
+    let prog = testprog();
     let dir = TempDir::new("check");
     let good = dir.path("good.yaml");
     std::fs::write(
         &good,
-        format!("programs:\n  web:\n    cmd: {TESTPROG} sleep\n    autorestart: always\n"),
+        format!("programs:\n  web:\n    cmd: {prog} sleep\n    autorestart: always\n"),
     )
     .unwrap();
     let (code, _, err) = check(&good);
@@ -22,7 +23,7 @@ fn check_accepts_valid_and_rejects_invalid_configs() {
     let unknown = dir.path("unknown.yaml");
     std::fs::write(
         &unknown,
-        format!("programs:\n  web:\n    cmd: {TESTPROG} sleep\n    autorestrt: always\n"),
+        format!("programs:\n  web:\n    cmd: {prog} sleep\n    autorestrt: always\n"),
     )
     .unwrap();
     let (code, _, err) = check(&unknown);
@@ -40,7 +41,7 @@ fn check_accepts_valid_and_rejects_invalid_configs() {
     let bad = dir.path("bad.yaml");
     std::fs::write(
         &bad,
-        format!("programs:\n  web:\n    cmd: {TESTPROG} sleep\n    autorestart: maybe\n"),
+        format!("programs:\n  web:\n    cmd: {prog} sleep\n    autorestart: maybe\n"),
     )
     .unwrap();
     let (code, _, err) = check(&bad);
@@ -61,13 +62,14 @@ fn check_accepts_valid_and_rejects_invalid_configs() {
 
 #[test]
 fn daemon_refuses_a_bad_config() {
+    let prog = testprog();
     let dir = TempDir::new("badstart");
     let config = dir.path("taskmaster.yaml");
     let stamp = dir.path("started");
     std::fs::write(
         &config,
         format!(
-            "programs:\n  web:\n    cmd: {TESTPROG} stamp {}\n    starttime: 0\n    autorestart: maybe\n",
+            "programs:\n  web:\n    cmd: {prog} stamp {}\n    starttime: 0\n    autorestart: maybe\n",
             stamp.display()
         ),
     )
@@ -96,6 +98,7 @@ fn daemon_refuses_a_bad_config() {
 
 #[test]
 fn files_in_missing_directories_are_config_errors_and_no_directory_is_made() {
+    let prog = testprog();
     let dir = TempDir::new("check-nodir");
     let config = dir.path("taskmaster.yaml");
     let missing = dir.path("logs");
@@ -103,7 +106,7 @@ fn files_in_missing_directories_are_config_errors_and_no_directory_is_made() {
     std::fs::write(
         &config,
         format!(
-            "taskmaster:\n  logfile: {m}/taskmaster.log\nprograms:\n  web:\n    cmd: {TESTPROG} sleep\n    \
+            "taskmaster:\n  logfile: {m}/taskmaster.log\nprograms:\n  web:\n    cmd: {prog} sleep\n    \
              stdout: {m}/web.out\n    stderr: {m}/web.err\n    depends_on: nosuch\n    umask: 0o1777\n",
             m = missing.display()
         ),

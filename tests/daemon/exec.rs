@@ -1,8 +1,8 @@
 //! What a child sees at exec: environment, working directory, umask, session,
 //! descriptors, signal state, and a terminal for pty programs.
 
+use super::{canonical, signals_in, start_prepared, wait_report};
 use crate::common::*;
-use crate::{canonical, signals_in, start_prepared, wait_report};
 
 // ---- 5. environment, working directory, umask ------------------------------------------
 

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::{assert_all_gone, pids};
 use crate::common::*;
-use crate::{assert_all_gone, pids};
 
 // ---- 7. SIGTERM ------------------------------------------------------------------------------
 
@@ -119,21 +119,19 @@ fn a_thousand_instances_reach_running() {
         "thousand",
         "programs:\n  sleep:\n    cmd: TESTPROG sleep\n    numprocs: 1000\n    starttime: 0\n",
     );
-    let deadline = t0 + secs(30.0);
-    let mut running;
-    loop {
-        let status = d.status();
-        assert_eq!(status.len(), N, "one status entry per instance");
-        running = status.iter().filter(|i| i["state"] == "RUNNING").count();
-        if running == N {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {running} of {N} RUNNING after 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // 30 s from before the daemon started.
+    let mut running = 0;
+    let all = poll_until(
+        secs(30.0).saturating_sub(t0.elapsed()),
+        Duration::from_millis(100),
+        || {
+            let status = d.status();
+            assert_eq!(status.len(), N, "one status entry per instance");
+            running = status.iter().filter(|i| i["state"] == "RUNNING").count();
+            (running == N).then_some(())
+        },
+    );
+    assert!(all.is_some(), "only {running} of {N} RUNNING after 30 s");
     eprintln!("{N} instances RUNNING after {:?}", t0.elapsed());
     let before = pids(&mut d);
     assert_eq!(before.len(), N);

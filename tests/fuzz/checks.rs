@@ -5,7 +5,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 
 use taskmaster::config::{parse, Config, ConfigErrors, OutputTarget};
 
-use crate::setup::{seeds_dir, FUZZ_FILE, PARSE_BOUND, PARSE_STACK};
+use super::setup::{seeds_dir, FUZZ_FILE, PARSE_BOUND, PARSE_STACK};
 
 /// Parses `text` on its own thread, so a hang is reported instead of hanging the
 /// suite, and a panic is reported with the input.

@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use crate::grammar::*;
-use crate::pools::*;
+use super::grammar::*;
+use super::pools::*;
 
 /// A document of valid fields and values only (no `user`: that depends on who runs
 /// the tests).

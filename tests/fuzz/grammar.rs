@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
 
-use crate::pools::*;
+use super::pools::*;
 
 pub fn strs(pool: &'static [&'static str]) -> BoxedStrategy<String> {
     select(pool).prop_map(str::to_string).boxed()

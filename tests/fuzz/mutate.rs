@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
 
-use crate::setup::seeds;
+use super::setup::seeds;
 
 /// One edit of a seed's bytes.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use proptest::sample::select;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::grammar::strs;
+use super::grammar::strs;
 
 pub const SOCKET_YAML: &str = "
 programs:

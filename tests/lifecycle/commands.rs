@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
+use super::{command_lines, shutdown, state, timed_command};
 use crate::common::*;
-use crate::{command_lines, shutdown, state, timed_command};
 
 // ---- 9. spawn errors --------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 //! Restarts: a crash while RUNNING, and the autorestart policies.
 
+use super::{shutdown, sigkill, stamps, state};
 use crate::common::*;
-use crate::{shutdown, sigkill, stamps, state};
 
 // ---- 1. crash while RUNNING -----------------------------------------------------------
 

@@ -1,8 +1,8 @@
 //! Starting: backoff and FATAL, and the starttime boundary. How close to their time
 //! deadlines fire is measured by `bench/run` (the `deadline` rows), not here.
 
+use super::{shutdown, stamps};
 use crate::common::*;
-use crate::{shutdown, stamps};
 use nix::sys::signal::Signal;
 
 // ---- 4. backoff, FATAL -----------------------------------------------------------------

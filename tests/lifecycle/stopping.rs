@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use super::{command_lines, shutdown, stamps, state, timed_command, wait_file_contains, wait_pids};
 use crate::common::*;
-use crate::{command_lines, shutdown, stamps, state, timed_command, wait_file_contains, wait_pids};
 
 // ---- 6. stopsignal ---------------------------------------------------------------------
 

@@ -7,8 +7,8 @@
 //! (`TASKMASTER_TEST_FAIL_THREAD_FOR=NAME`): the daemon runs as root in CI, where
 //! RLIMIT_NPROC is not enforced.
 
+use super::{config, prog, reload, snapshot, wait_running, write_config};
 use crate::common::*;
-use crate::{config, prog, reload, snapshot, wait_running, write_config};
 
 /// Threads of `pid` whose name starts with `prefix` (names are cut at 15 bytes).
 fn threads_named(pid: i32, prefix: &str) -> usize {

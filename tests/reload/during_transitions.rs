@@ -1,7 +1,7 @@
 //! Reloads while an instance is in BACKOFF or STOPPING.
 
+use super::{config, ctl, ctl_status, pid, prog, reload, state, wait_running, write_config};
 use crate::common::*;
-use crate::{config, ctl, ctl_status, pid, prog, reload, state, wait_running, write_config};
 
 // ---- 8. reload during BACKOFF and STOPPING --------------------------------------------
 

@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::common::*;
-use crate::{
+use super::{
     config, pid, pids_of, prog, reload, stamps, state, wait_report, wait_running, write_config,
 };
+use crate::common::*;
 
 // ---- 4. launch fields -----------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 //! Invalid files, by every route, change nothing.
 
+use super::{config, ctl, names_file_and_line, prog, reload, snapshot, wait_running, write_config};
 use crate::common::*;
-use crate::{config, ctl, names_file_and_line, prog, reload, snapshot, wait_running, write_config};
 
 // ---- 7. invalid configs ---------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use super::{config, prog, reload, wait_running, write_config};
 use crate::common::*;
-use crate::{config, prog, reload, wait_running, write_config};
 
 // ---- 6. numprocs ----------------------------------------------------------------------
 

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::{config, pid, pids_of, prog, reload, snapshot, state, wait_running, write_config};
 use crate::common::*;
-use crate::{config, pid, pids_of, prog, reload, snapshot, state, wait_running, write_config};
 
 // ---- 1. added programs ----------------------------------------------------------------
 

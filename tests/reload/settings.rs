@@ -3,8 +3,8 @@
 
 use std::process::{Command, Stdio};
 
+use super::expand;
 use crate::common::*;
-use crate::expand;
 
 fn ctl(socket: &std::path::Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_taskmasterctl"))

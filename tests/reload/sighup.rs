@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::{config, prog, snapshot, wait_running, write_config};
 use crate::common::*;
-use crate::{config, prog, snapshot, wait_running, write_config};
 
 // ---- 9. SIGHUP ------------------------------------------------------------------------
 

@@ -7,8 +7,6 @@
 //! deadline.
 
 mod client;
-#[path = "../common/mod.rs"]
-mod common;
 mod completion;
 mod hangup;
 mod interrupt;
@@ -16,7 +14,7 @@ mod notices;
 mod pty_daemon;
 mod quitting;
 
-use common::*;
+use crate::common::*;
 
 use std::os::unix::net::UnixStream;
 use std::path::Path;

@@ -19,8 +19,6 @@
 //! prints the minimal failing input, which belongs in a named regression test.
 
 mod checks;
-#[path = "../common/mod.rs"]
-mod common;
 mod documents;
 mod grammar;
 mod mutate;
@@ -28,7 +26,7 @@ mod pools;
 mod setup;
 mod socket;
 
-use common::*;
+use crate::common::*;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -287,7 +285,7 @@ fn deep_nesting_reload_on_sighup_keeps_the_daemon_alive() {
     let mut d = Daemon::start("fuzz-deep-reload", IDLE_YAML);
     let sock = d.socket();
     wait_for("the socket", Duration::from_secs(20), || snapshot(&sock));
-    let text = deeply_nested_config(120).replace("TESTPROG", TESTPROG);
+    let text = deeply_nested_config(120).replace("TESTPROG", testprog());
     std::fs::write(&d.config, text).unwrap();
     d.signal(1); // SIGHUP
     let outcome = wait_for(

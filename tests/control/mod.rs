@@ -8,8 +8,6 @@
 mod addressing;
 mod closed_pipe;
 mod commands;
-#[path = "../common/mod.rs"]
-mod common;
 mod help;
 mod long_names;
 mod never_hangs;
@@ -22,7 +20,7 @@ mod tail;
 mod tail_groups;
 mod who_asked;
 
-use common::*;
+use crate::common::*;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -41,8 +39,8 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 // ---- 4. another uid ----------------------------------------------------------------------
 //
-// Here, not in a module: the client half re-executes this binary with
-// `--exact peer_client_helper`.
+// Here, not in a submodule: the client half re-executes this test binary with
+// `--exact control::peer_client_helper` (see `peer_helper_name`).
 
 const PEER_ENV: &str = "TM_CONTROL_PEER_SOCKET";
 
@@ -68,11 +66,20 @@ fn peer_client_helper() {
     println!("PEER: {}", result.unwrap_or_else(|e| e));
 }
 
+/// `peer_client_helper`'s test name: its path in the test binary, e.g.
+/// `control::peer_client_helper` (this module's path without the crate's name).
+fn peer_helper_name() -> String {
+    match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::peer_client_helper"),
+        None => "peer_client_helper".to_string(),
+    }
+}
+
 fn run_peer_as_nobody(socket: &Path) -> String {
     let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
     cmd.args([
         "--exact",
-        "peer_client_helper",
+        &peer_helper_name(),
         "--nocapture",
         "--test-threads=1",
     ])

@@ -8,8 +8,6 @@
 //! ~20 ms gap between the signals of the SIGHUP burst, which is the stimulus itself.
 
 mod atomic;
-#[path = "../common/mod.rs"]
-mod common;
 mod during_transitions;
 mod empty;
 mod fields;
@@ -19,13 +17,13 @@ mod programs;
 mod settings;
 mod sighup;
 
-use common::*;
+use crate::common::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -137,28 +135,31 @@ pub fn pids_of(d: &mut Daemon, program: &str) -> BTreeMap<String, i32> {
 /// Waits until the instances are exactly `names`, all RUNNING; returns their pids.
 pub fn wait_running(d: &mut Daemon, names: &[&str], timeout: Duration) -> BTreeMap<String, i32> {
     let want: BTreeSet<String> = names.iter().map(|s| s.to_string()).collect();
-    let deadline = Instant::now() + timeout;
-    loop {
+    let mut last = Vec::new();
+    poll_until(timeout, Duration::from_millis(20), || {
         let status = d.status();
         let have: BTreeSet<String> = status
             .iter()
             .map(|i| i["name"].as_str().unwrap_or("?").to_string())
             .collect();
         if have == want && status.iter().all(|i| state(i) == "RUNNING") {
-            return status
-                .iter()
-                .map(|i| (i["name"].as_str().unwrap().to_string(), pid(i).unwrap()))
-                .collect();
+            return Some(
+                status
+                    .iter()
+                    .map(|i| (i["name"].as_str().unwrap().to_string(), pid(i).unwrap()))
+                    .collect(),
+            );
         }
-        if Instant::now() > deadline {
-            let seen: Vec<String> = status
-                .iter()
-                .map(|i| format!("{} {} {}", i["name"], state(i), i["pid"]))
-                .collect();
-            panic!("timed out waiting for exactly {want:?} RUNNING; last status: {seen:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        last = status;
+        None
+    })
+    .unwrap_or_else(|| {
+        let seen: Vec<String> = last
+            .iter()
+            .map(|i| format!("{} {} {}", i["name"], state(i), i["pid"]))
+            .collect();
+        panic!("timed out waiting for exactly {want:?} RUNNING; last status: {seen:?}")
+    })
 }
 
 /// Waits for a `report FILE` written by process `pid`; returns the report.

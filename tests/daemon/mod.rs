@@ -3,12 +3,10 @@
 //! §3), the subject's example config, pty children, and bad command lines.
 
 mod checks;
-#[path = "../common/mod.rs"]
-mod common;
 mod exec;
 mod shutdown;
 
-use common::*;
+use crate::common::*;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

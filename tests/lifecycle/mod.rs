@@ -6,15 +6,13 @@
 //! condition holds for a stretch of time (`assert_stays`).
 
 mod commands;
-#[path = "../common/mod.rs"]
-mod common;
 mod groups;
 mod restarts;
 mod startup;
 mod stopping;
 mod throttle;
 
-use common::*;
+use crate::common::*;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -8,8 +8,6 @@
 //! returns. Nothing here sleeps blindly: every wait is a condition polled until a
 //! deadline.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod endings;
 mod interactive;
 mod output;
@@ -17,11 +15,11 @@ mod pipe_keys;
 mod shared_size;
 mod term;
 
-use common::*;
+use crate::common::*;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use term::Term;
 
@@ -75,18 +73,15 @@ fn ctl_tail(socket: &Path, name: &str) -> String {
 
 /// Waits until `tail NAME` shows `needle`.
 fn wait_tail(socket: &Path, name: &str, needle: &str) {
-    let deadline = Instant::now() + secs(10.0);
-    loop {
-        let last = ctl_tail(socket, name);
-        if last.contains(needle) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`tail {name}` never showed {needle:?}; it shows:\n{last}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut last = String::new();
+    let shown = poll_until(secs(10.0), Duration::from_millis(20), || {
+        last = ctl_tail(socket, name);
+        last.contains(needle).then_some(())
+    });
+    assert!(
+        shown.is_some(),
+        "`tail {name}` never showed {needle:?}; it shows:\n{last}"
+    );
 }
 
 // ---- terminal helpers -------------------------------------------------------------------
@@ -108,7 +103,7 @@ fn assert_detached_ok(t: &mut Term, name: &str) {
 #[test]
 fn screen_text_strips_escapes_and_carriage_returns() {
     assert_eq!(
-        common::pty::screen_text(b"a\x1b[1;2Hb\r\nc\x1b]0;t\x07d\x1b"),
+        crate::common::pty::screen_text(b"a\x1b[1;2Hb\r\nc\x1b]0;t\x07d\x1b"),
         "ab\ncd"
     );
 }
