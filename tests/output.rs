@@ -131,8 +131,10 @@ fn one_gib_flood_lands_whole_and_status_stays_responsive() {
         let took = t.elapsed();
         replies += 1;
         slowest = slowest.max(took);
+        // A flood never blocks the control path: generous, so a loaded machine
+        // cannot fail it, yet far below a blocked daemon's forever.
         assert!(
-            took < secs(1.0),
+            took < secs(10.0),
             "status took {took:?} while flooding (reply {replies})"
         );
         if i["state"] == "EXITED" {
