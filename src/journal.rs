@@ -164,26 +164,26 @@ impl ChildrenJournal {
         let Some(known) = journal.lock().orphans.get(&pid).map(|(id, _)| id.clone()) else {
             return false;
         };
-        let Ok(pidfd) = crate::sys::pidfd_open(pid) else {
+        let Ok(pidfd) = crate::sys::pidfd::pidfd_open(pid) else {
             return false;
         };
         let fd = std::os::fd::AsFd::as_fd(&pidfd);
-        if crate::sys::pidfd_exited(fd) || identity(pid, fd).as_ref() != Some(&known) {
+        if crate::sys::pidfd::pidfd_exited(fd) || identity(pid, fd).as_ref() != Some(&known) {
             return false;
         }
         // The process checked through the pidfd we hold; it led its own group (every
         // child of taskmaster does), so the group goes with it.
         let group = |sig: Signal| {
-            let _ = crate::sys::signal_group(pid, sig);
+            let _ = crate::sys::process_group::signal_group(pid, sig);
         };
         group(signal);
         group(Signal::SIGCONT);
         let deadline = Instant::now() + grace;
-        while !crate::sys::pidfd_exited(fd) && Instant::now() < deadline {
+        while !crate::sys::pidfd::pidfd_exited(fd) && Instant::now() < deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             wait_readable(fd, left);
         }
-        if !crate::sys::pidfd_exited(fd) {
+        if !crate::sys::pidfd::pidfd_exited(fd) {
             group(Signal::SIGKILL);
             wait_readable(fd, Duration::from_secs(5));
         }
@@ -240,10 +240,10 @@ fn identity(pid: i32, pidfd: BorrowedFd<'_>) -> Option<String> {
 
 /// The identity of `pid` now, if it is alive and not a zombie.
 fn current_identity(pid: i32) -> Option<String> {
-    let pidfd = crate::sys::pidfd_open(pid).ok()?;
+    let pidfd = crate::sys::pidfd::pidfd_open(pid).ok()?;
     let pidfd = std::os::fd::AsFd::as_fd(&pidfd);
     // Exited: it waits, as a zombie, for init to reap it.
-    if crate::sys::pidfd_exited(pidfd) {
+    if crate::sys::pidfd::pidfd_exited(pidfd) {
         return None;
     }
     identity(pid, pidfd)

@@ -15,6 +15,12 @@ use std::cell::Cell;
 
 use nix::libc;
 
+/// Stack size for every thread the daemon starts (watchers, pumps, connections,
+/// the reload and shutdown workers): they do little but block, and thousands of
+/// them must fit in a small RSS (docs/ARCHITECTURE.md, Threads). Only the pages a
+/// thread touches are resident, and [`release_unused`] gives back the deep ones.
+pub const THREAD_STACK: usize = 128 * 1024;
+
 const PAGE: usize = 4096;
 /// Room kept below the current frame for the `madvise` call itself (and the
 /// 128-byte red zone), so the call never runs on a page it is dropping.

@@ -120,7 +120,7 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
     let keys_instance = instance.clone();
     let _ = std::thread::Builder::new()
         .name("attach-input".into())
-        .stack_size(crate::sys::THREAD_STACK)
+        .stack_size(crate::stack::THREAD_STACK)
         .spawn(move || {
             let viewer = keys_input
                 .pty
@@ -200,7 +200,10 @@ fn read_frames(
             }
             FRAME_INTERRUPT if same_process() => {
                 // The child is a session leader: its pid is its process group.
-                let _ = crate::sys::signal_group(input.pid, nix::sys::signal::Signal::SIGINT);
+                let _ = crate::sys::process_group::signal_group(
+                    input.pid,
+                    nix::sys::signal::Signal::SIGINT,
+                );
                 info!(
                     "attach: a client interrupted {} (SIGINT to process group {})",
                     instance.name(),

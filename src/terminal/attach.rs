@@ -107,7 +107,7 @@ fn session(
 ) -> std::io::Result<AttachEnd> {
     let closer = writer.try_clone()?;
     let writer = Arc::new(Mutex::new(writer));
-    let (done_r, done_w) = crate::sys::pipe().map_err(std::io::Error::from)?;
+    let (done_r, done_w) = crate::sys::fds::pipe().map_err(std::io::Error::from)?;
 
     // Daemon → terminal, until the daemon closes the connection.
     let output = std::thread::Builder::new()

@@ -10,7 +10,7 @@
 //! target, reporting an exec failure back through a pipe on its fd 3.
 //!
 //! Only fds 0–2 survive: every descriptor the daemon holds is close-on-exec (see
-//! [`crate::sys::mark_inherited_fds_cloexec`]), and posix_spawn's `dup2` clears the
+//! [`crate::sys::fds::mark_inherited_fds_cloexec`]), and posix_spawn's `dup2` clears the
 //! flag on the three it installs.
 
 use std::ffi::{CString, OsStr, OsString};
@@ -97,15 +97,15 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
             ],
         )
     } else {
-        let (stdin_r, stdin_w) = sys::pipe().map_err(|e| setup("stdin pipe", e))?;
+        let (stdin_r, stdin_w) = sys::fds::pipe().map_err(|e| setup("stdin pipe", e))?;
         // Attach writes typed lines here: a program that does not read its stdin
         // must make those writes fail (EAGAIN), not block the attach session.
         let _ = nix::fcntl::fcntl(
             &stdin_w,
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
         );
-        let (stdout_r, stdout_w) = sys::pipe().map_err(|e| setup("stdout pipe", e))?;
-        let (stderr_r, stderr_w) = sys::pipe().map_err(|e| setup("stderr pipe", e))?;
+        let (stdout_r, stdout_w) = sys::fds::pipe().map_err(|e| setup("stdout pipe", e))?;
+        let (stderr_r, stderr_w) = sys::fds::pipe().map_err(|e| setup("stderr pipe", e))?;
         let io = ChildIo::Pipes {
             stdin: stdin_w,
             stdout: stdout_r,
@@ -126,7 +126,7 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
     };
     let exe = cstring(program.as_os_str()).map_err(exec_error)?;
     let pid = if needs_helper {
-        let (r, w) = sys::pipe().map_err(|e| setup("status pipe", e))?;
+        let (r, w) = sys::fds::pipe().map_err(|e| setup("status pipe", e))?;
         fds.push((w.as_raw_fd(), HELPER_STATUS_FD));
         status_pipe = Some((r, w));
         let argv: Vec<CString> = helper_argv(spec, &program)
@@ -154,7 +154,7 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
         }
     }
 
-    let pidfd = sys::pidfd_open(pid).map_err(|e| setup("pidfd_open", e))?;
+    let pidfd = sys::pidfd::pidfd_open(pid).map_err(|e| setup("pidfd_open", e))?;
     Ok(Child { pid, pidfd, io })
 }
 
