@@ -4,19 +4,16 @@
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::libc;
+use rustix::process::{Pid, PidfdFlags};
 
 /// `pidfd_open(2)`: a descriptor that becomes readable when `pid` exits and that
 /// names that process only, never a later one with a recycled pid. The result is
 /// close-on-exec by definition.
 pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
-    // SAFETY: plain syscall with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: the kernel just returned this new descriptor; we are its only owner.
-    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as std::os::fd::RawFd) })
+    // The kernel answers EINVAL for a pid that is not positive; so do we.
+    let pid = Pid::from_raw(pid).ok_or(Errno::EINVAL)?;
+    rustix::process::pidfd_open(pid, PidfdFlags::empty())
+        .map_err(|e| Errno::from_raw(e.raw_os_error()))
 }
 
 /// Whether the process behind `pidfd` has exited (its pidfd is readable), without
