@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -217,20 +217,18 @@ pub struct Leftover {
 
 /// `statfs` type of pidfs, where every process's pidfd has an inode number of its
 /// own that is never reused while the system runs (Linux 6.9+).
-const PIDFS_MAGIC: i64 = 0x5049_4446;
+const PIDFS_MAGIC: nix::sys::statfs::FsType = nix::sys::statfs::FsType(0x5049_4446);
 
 /// What tells the process behind `pidfd` from a later one that got the same pid:
 /// `ino:N`, its pidfs inode number, or on older kernels `start:N`, its start time
 /// in clock ticks since boot. The inode costs two `fstat`s; reading `/proc/PID`
 /// would also leave dentries the kernel must flush when the child is reaped.
 fn identity(pid: i32, pidfd: BorrowedFd<'_>) -> Option<String> {
-    // SAFETY: plain fstatfs/fstat on a descriptor we hold, into zeroed structs.
-    let ino = unsafe {
-        let mut fs: nix::libc::statfs = std::mem::zeroed();
-        let mut st: nix::libc::stat = std::mem::zeroed();
-        let on_pidfs =
-            nix::libc::fstatfs(pidfd.as_raw_fd(), &mut fs) == 0 && fs.f_type as i64 == PIDFS_MAGIC;
-        (on_pidfs && nix::libc::fstat(pidfd.as_raw_fd(), &mut st) == 0).then_some(st.st_ino)
+    let on_pidfs =
+        nix::sys::statfs::fstatfs(pidfd).is_ok_and(|fs| fs.filesystem_type() == PIDFS_MAGIC);
+    let ino = match on_pidfs {
+        true => nix::sys::stat::fstat(pidfd).ok().map(|st| st.st_ino),
+        false => None,
     };
     match ino {
         Some(ino) => Some(format!("ino:{ino}")),

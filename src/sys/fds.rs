@@ -1,11 +1,10 @@
 //! File descriptors: the pipes the daemon makes, and the process-wide hygiene it
 //! applies once at start so that children inherit nothing but their 0–2.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
-use nix::libc;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 /// A close-on-exec pipe, `(read, write)`.
@@ -32,23 +31,22 @@ pub fn mark_inherited_fds_cloexec() {
 
 /// If taskmaster was started with 0, 1 or 2 closed, a pipe made later could land
 /// there and be clobbered by the spawn's `dup2`s: park `/dev/null` on them.
+///
+/// `open` returns the lowest free number, so opening `/dev/null` until the result
+/// is above 2 fills exactly the closed ones (called at start, with one thread).
 pub fn ensure_std_fds_open() {
-    for fd in 0..3 {
-        // SAFETY: F_GETFD only probes the descriptor.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
-            if let Ok(null) = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-            {
-                if null.as_raw_fd() != fd {
-                    // SAFETY: dup2 onto a free low descriptor.
-                    unsafe { libc::dup2(null.as_raw_fd(), fd) };
-                } else {
-                    std::mem::forget(null);
-                }
-            }
+    let open_null = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+    };
+    while let Ok(null) = open_null() {
+        if null.as_raw_fd() > 2 {
+            break;
         }
+        // It stands in for a standard stream from now on: never closed.
+        let _ = null.into_raw_fd();
     }
 }
 
