@@ -65,6 +65,7 @@ pub fn release_unused() {
 }
 
 /// The lowest address of the calling thread's stack (above its guard page).
+/// Hand-written: neither nix nor rustix reads a thread's stack bounds.
 fn stack_low() -> Option<usize> {
     // SAFETY: attr is initialised by pthread_getattr_np before it is read and
     // destroyed once; the out-pointers point to live locals.

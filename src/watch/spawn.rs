@@ -227,6 +227,12 @@ fn cstring(s: &OsStr) -> Result<CString, Errno> {
 
 /// The raw `posix_spawn` call: new session, empty mask, default dispositions, the
 /// given fds installed with `dup2`, and `chdir` to `cwd` before exec.
+///
+/// Hand-written rather than nix's `spawn` module (docs/ARCHITECTURE.md,
+/// "Hand-written system calls"): nix's file actions have no `addchdir_np` and its
+/// flags no `POSIX_SPAWN_SETSID`, and its attribute and file-action objects give no
+/// access to the `posix_spawn_*_t` they wrap, so the calls it lacks cannot be added
+/// beside it. Doing the `chdir` in the exec helper instead would re-exec every child.
 fn posix_spawn(
     exe: &CString,
     argv: &[CString],
@@ -306,11 +312,14 @@ impl SpawnAttr {
         // Not sigfillset: it leaves out glibc's reserved signals, which posix_spawn
         // would then leave ignored in the child.
         let all = super::child_signals::every_signal();
-        // SAFETY: sigset_t values are initialised by sigemptyset/`every_signal`.
+        let empty = nix::sys::signal::SigSet::empty();
+        // SAFETY: `attr.0` was initialised by posix_spawnattr_init; both signal sets
+        // are initialised values (nix's empty set, `every_signal`'s bits).
         unsafe {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            Errno::result(libc::posix_spawnattr_setsigmask(&mut attr.0, &empty))?;
+            Errno::result(libc::posix_spawnattr_setsigmask(
+                &mut attr.0,
+                empty.as_ref(),
+            ))?;
             Errno::result(libc::posix_spawnattr_setsigdefault(&mut attr.0, &all))?;
             Errno::result(libc::posix_spawnattr_setflags(
                 &mut attr.0,
