@@ -43,11 +43,11 @@ pub enum DaemonEvent {
 
 /// Runs the daemon; returns its exit status (0 clean, 1 fatal, 2 bad config).
 pub fn run(opts: Options) -> i32 {
-    sys::ensure_std_fds_open();
+    sys::fds::ensure_std_fds_open();
     control::daemon_status::mark_started();
     crate::headless::remember_terminal();
-    sys::mark_inherited_fds_cloexec();
-    let nofile = sys::raise_nofile_limit();
+    sys::fds::mark_inherited_fds_cloexec();
+    let nofile = sys::fds::raise_nofile_limit();
     // Whatever thread dies in raw mode, the terminal comes back as it was.
     let _terminal = TerminalMode::save(0);
 
@@ -300,7 +300,7 @@ fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>, sup: Arc<Supervis
 pub(crate) fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), String> {
     std::thread::Builder::new()
         .name(name.to_string())
-        .stack_size(sys::THREAD_STACK)
+        .stack_size(crate::stack::THREAD_STACK)
         .spawn(f)
         .map(drop)
         .map_err(|e| format!("cannot start the {name} thread: {e}"))

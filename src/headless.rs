@@ -18,7 +18,7 @@
 //! Once lost, the standard descriptors are pointed at /dev/null so that nothing
 //! writes into the dead terminal (a write there fails, and `eprintln!` would panic).
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -84,9 +84,8 @@ pub fn go_headless(socket: &Path, how: &str) {
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     ) {
-        for fd in 0..=2 {
-            // SAFETY: dup2 onto a standard descriptor, which stays open.
-            unsafe { nix::libc::dup2(null.as_raw_fd(), fd) };
-        }
+        let _ = nix::unistd::dup2_stdin(&null);
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
     }
 }

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -164,26 +164,26 @@ impl ChildrenJournal {
         let Some(known) = journal.lock().orphans.get(&pid).map(|(id, _)| id.clone()) else {
             return false;
         };
-        let Ok(pidfd) = crate::sys::pidfd_open(pid) else {
+        let Ok(pidfd) = crate::sys::pidfd::pidfd_open(pid) else {
             return false;
         };
         let fd = std::os::fd::AsFd::as_fd(&pidfd);
-        if crate::sys::pidfd_exited(fd) || identity(pid, fd).as_ref() != Some(&known) {
+        if crate::sys::pidfd::pidfd_exited(fd) || identity(pid, fd).as_ref() != Some(&known) {
             return false;
         }
         // The process checked through the pidfd we hold; it led its own group (every
         // child of taskmaster does), so the group goes with it.
         let group = |sig: Signal| {
-            let _ = crate::sys::signal_group(pid, sig);
+            let _ = crate::sys::process_group::signal_group(pid, sig);
         };
         group(signal);
         group(Signal::SIGCONT);
         let deadline = Instant::now() + grace;
-        while !crate::sys::pidfd_exited(fd) && Instant::now() < deadline {
+        while !crate::sys::pidfd::pidfd_exited(fd) && Instant::now() < deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             wait_readable(fd, left);
         }
-        if !crate::sys::pidfd_exited(fd) {
+        if !crate::sys::pidfd::pidfd_exited(fd) {
             group(Signal::SIGKILL);
             wait_readable(fd, Duration::from_secs(5));
         }
@@ -217,20 +217,18 @@ pub struct Leftover {
 
 /// `statfs` type of pidfs, where every process's pidfd has an inode number of its
 /// own that is never reused while the system runs (Linux 6.9+).
-const PIDFS_MAGIC: i64 = 0x5049_4446;
+const PIDFS_MAGIC: nix::sys::statfs::FsType = nix::sys::statfs::FsType(0x5049_4446);
 
 /// What tells the process behind `pidfd` from a later one that got the same pid:
 /// `ino:N`, its pidfs inode number, or on older kernels `start:N`, its start time
 /// in clock ticks since boot. The inode costs two `fstat`s; reading `/proc/PID`
 /// would also leave dentries the kernel must flush when the child is reaped.
 fn identity(pid: i32, pidfd: BorrowedFd<'_>) -> Option<String> {
-    // SAFETY: plain fstatfs/fstat on a descriptor we hold, into zeroed structs.
-    let ino = unsafe {
-        let mut fs: nix::libc::statfs = std::mem::zeroed();
-        let mut st: nix::libc::stat = std::mem::zeroed();
-        let on_pidfs =
-            nix::libc::fstatfs(pidfd.as_raw_fd(), &mut fs) == 0 && fs.f_type as i64 == PIDFS_MAGIC;
-        (on_pidfs && nix::libc::fstat(pidfd.as_raw_fd(), &mut st) == 0).then_some(st.st_ino)
+    let on_pidfs =
+        nix::sys::statfs::fstatfs(pidfd).is_ok_and(|fs| fs.filesystem_type() == PIDFS_MAGIC);
+    let ino = match on_pidfs {
+        true => nix::sys::stat::fstat(pidfd).ok().map(|st| st.st_ino),
+        false => None,
     };
     match ino {
         Some(ino) => Some(format!("ino:{ino}")),
@@ -240,10 +238,10 @@ fn identity(pid: i32, pidfd: BorrowedFd<'_>) -> Option<String> {
 
 /// The identity of `pid` now, if it is alive and not a zombie.
 fn current_identity(pid: i32) -> Option<String> {
-    let pidfd = crate::sys::pidfd_open(pid).ok()?;
+    let pidfd = crate::sys::pidfd::pidfd_open(pid).ok()?;
     let pidfd = std::os::fd::AsFd::as_fd(&pidfd);
     // Exited: it waits, as a zombie, for init to reap it.
-    if crate::sys::pidfd_exited(pidfd) {
+    if crate::sys::pidfd::pidfd_exited(pidfd) {
         return None;
     }
     identity(pid, pidfd)

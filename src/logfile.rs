@@ -106,7 +106,7 @@ impl AppendOnlyLog {
         }
         let notice = format!(
             "{} WARN  event log: {lost} line{} lost (could not be written: disk full or failing)\n",
-            crate::sys::timestamp(SystemTime::now()),
+            crate::sys::time::timestamp(SystemTime::now()),
             if lost == 1 { "" } else { "s" }
         );
         if append_alone(&file, notice.as_bytes()) {
@@ -182,7 +182,7 @@ fn repair(file: &File, piece: &[u8], rest: &[u8]) -> bool {
 pub fn line(record: &Record, now: SystemTime) -> String {
     format!(
         "{} {:<5} {}\n",
-        crate::sys::timestamp(now),
+        crate::sys::time::timestamp(now),
         record.level(),
         record.args()
     )

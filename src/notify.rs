@@ -182,15 +182,15 @@ impl Shared {
         let deadline = Instant::now() + timeout;
         let mut killed = false;
         if !wait_until(&mut child, deadline) {
-            let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+            let _ = crate::sys::process_group::signal_group(group, Signal::SIGKILL);
             killed = true;
         }
         let status = child.wait();
         // What it started in its group and left running has the same deadline.
-        while !killed && crate::sys::group_alive(group) {
+        while !killed && crate::sys::process_group::group_alive(group) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+                let _ = crate::sys::process_group::signal_group(group, Signal::SIGKILL);
                 killed = true;
             } else {
                 std::thread::sleep(left.min(LEFTOVER_POLL));
@@ -275,7 +275,7 @@ impl Notifier {
         };
         if closed {
             // The shutdown began while it started: it is not waited for.
-            let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+            let _ = crate::sys::process_group::signal_group(group, Signal::SIGKILL);
         }
         let (name, timeout) = (program.clone(), launch.timeout);
         let slot = std::sync::Arc::new(Mutex::new(Some(child)));
@@ -283,7 +283,7 @@ impl Notifier {
         let notifier = shared.clone();
         let waiter = std::thread::Builder::new()
             .name("notify".into())
-            .stack_size(crate::sys::THREAD_STACK)
+            .stack_size(crate::stack::THREAD_STACK)
             .spawn(move || {
                 if let Some(child) = theirs.lock().take() {
                     notifier.watch(child, &name, timeout);
@@ -292,7 +292,7 @@ impl Notifier {
         if let Err(e) = waiter {
             // Nobody could bound it: it does not run unbounded.
             warn!("notify: cannot wait for {program} ({e}): killed");
-            let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+            let _ = crate::sys::process_group::signal_group(group, Signal::SIGKILL);
             if let Some(mut child) = slot.lock().take() {
                 let _ = child.wait();
             }
@@ -324,7 +324,7 @@ impl Notifier {
             groups.len()
         );
         for &group in &groups {
-            let _ = crate::sys::signal_group(group, Signal::SIGTERM);
+            let _ = crate::sys::process_group::signal_group(group, Signal::SIGTERM);
         }
         if shared.wait_for_none(SHUTDOWN_GRACE) {
             return;
@@ -336,7 +336,7 @@ impl Notifier {
             SHUTDOWN_GRACE.as_secs_f64()
         );
         for group in left {
-            let _ = crate::sys::signal_group(group, Signal::SIGKILL);
+            let _ = crate::sys::process_group::signal_group(group, Signal::SIGKILL);
         }
         shared.wait_for_none(SHUTDOWN_GRACE);
     }
@@ -366,7 +366,7 @@ struct Launch {
 fn wait_until(child: &mut Child, deadline: Instant) -> bool {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::os::fd::AsFd;
-    let pidfd = crate::sys::pidfd_open(child.id() as i32).ok();
+    let pidfd = crate::sys::pidfd::pidfd_open(child.id() as i32).ok();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match &pidfd {

@@ -18,6 +18,7 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
+use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
 /// How to open: append (output files), append and read back (the event log, which
@@ -46,10 +47,12 @@ pub fn open_for_writing(path: &Path, mode: Mode, perm: u32, nofollow: bool) -> i
     };
     // A FIFO with a writer but no reader, or truncating a FIFO: refused below
     // anyway; ENXIO is what a FIFO with no reader answers.
-    let file = options.open(path).map_err(|e| match e.raw_os_error() {
-        Some(nix::libc::ENXIO) => not_a_file("a FIFO"),
-        _ => e,
-    })?;
+    let file = options
+        .open(path)
+        .map_err(|e| match e.raw_os_error().map(Errno::from_raw) {
+            Some(Errno::ENXIO) => not_a_file("a FIFO"),
+            _ => e,
+        })?;
     let meta = file.metadata()?;
     check_kind(&meta)?;
     check_owner(path, &meta)?;

@@ -195,7 +195,7 @@ impl Completer for ShellHelper {
         let candidates: Vec<String> = match previous.as_slice() {
             [] => COMMANDS.iter().map(|(n, _, _)| n.to_string()).collect(),
             ["help"] => COMMANDS.iter().map(|(n, _, _)| n.to_string()).collect(),
-            ["signal"] => crate::sys::signal_names()
+            ["signal"] => crate::sys::signals::signal_names()
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
@@ -270,7 +270,7 @@ pub fn run(
         if let Ok(mut printer) = editor.create_external_printer() {
             let forwarder = std::thread::Builder::new()
                 .name("notices".into())
-                .stack_size(crate::sys::THREAD_STACK)
+                .stack_size(crate::stack::THREAD_STACK)
                 .spawn(move || {
                     let mut held = Vec::new();
                     for notice in notices {

@@ -13,7 +13,17 @@
 
 use std::cell::Cell;
 
+use std::ffi::c_void;
+use std::ptr::NonNull;
+
 use nix::libc;
+use nix::sys::mman::{madvise, MmapAdvise::MADV_DONTNEED};
+
+/// Stack size for every thread the daemon starts (watchers, pumps, connections,
+/// the reload and shutdown workers): they do little but block, and thousands of
+/// them must fit in a small RSS (docs/ARCHITECTURE.md, Threads). Only the pages a
+/// thread touches are resident, and [`release_unused`] gives back the deep ones.
+pub const THREAD_STACK: usize = 128 * 1024;
 
 const PAGE: usize = 4096;
 /// Room kept below the current frame for the `madvise` call itself (and the
@@ -42,18 +52,20 @@ pub fn release_unused() {
     let marker = 0u8;
     let here = std::hint::black_box(&marker) as *const u8 as usize;
     let end = here.saturating_sub(MARGIN) & !(PAGE - 1);
+    let Some(start) = NonNull::new(low as *mut c_void) else {
+        return;
+    };
     if end <= low {
         return;
     }
     // SAFETY: [low, end) lies below the current frame and the margin, inside this
     // thread's own stack mapping: no live value is stored there, and a dropped
     // anonymous page reads back as zeros if the stack grows into it again.
-    unsafe {
-        libc::madvise(low as *mut libc::c_void, end - low, libc::MADV_DONTNEED);
-    }
+    let _ = unsafe { madvise(start, end - low, MADV_DONTNEED) };
 }
 
 /// The lowest address of the calling thread's stack (above its guard page).
+/// Hand-written: neither nix nor rustix reads a thread's stack bounds.
 fn stack_low() -> Option<usize> {
     // SAFETY: attr is initialised by pthread_getattr_np before it is read and
     // destroyed once; the out-pointers point to live locals.

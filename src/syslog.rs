@@ -39,7 +39,7 @@ fn datagram(record: &Record, pid: u32) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let tm = crate::sys::local_time(std::time::SystemTime::now());
+    let tm = crate::sys::time::local_time(std::time::SystemTime::now());
     format!(
         "<{}>{} {:2} {:02}:{:02}:{:02} taskmaster[{pid}]: {}",
         3 * 8 + severity,

@@ -120,7 +120,7 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
     let keys_instance = instance.clone();
     let _ = std::thread::Builder::new()
         .name("attach-input".into())
-        .stack_size(crate::sys::THREAD_STACK)
+        .stack_size(crate::stack::THREAD_STACK)
         .spawn(move || {
             let viewer = keys_input
                 .pty
@@ -200,7 +200,10 @@ fn read_frames(
             }
             FRAME_INTERRUPT if same_process() => {
                 // The child is a session leader: its pid is its process group.
-                let _ = crate::sys::signal_group(input.pid, nix::sys::signal::Signal::SIGINT);
+                let _ = crate::sys::process_group::signal_group(
+                    input.pid,
+                    nix::sys::signal::Signal::SIGINT,
+                );
                 info!(
                     "attach: a client interrupted {} (SIGINT to process group {})",
                     instance.name(),
@@ -218,7 +221,7 @@ fn read_frames(
 /// by /dev/null, so the program reads end of input while the descriptor the
 /// watcher and other sessions share stays valid (later input goes nowhere).
 fn close_stdin(instance: &Instance, input: &ChildInput) {
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsRawFd, IntoRawFd};
     let Ok(null) = nix::fcntl::open(
         "/dev/null",
         nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -227,10 +230,13 @@ fn close_stdin(instance: &Instance, input: &ChildInput) {
         return;
     };
     // SAFETY: dup3 onto a descriptor we keep open (`input.fd`); it only replaces
-    // what the number refers to, atomically, keeping it close-on-exec.
-    let rc =
-        unsafe { nix::libc::dup3(null.as_raw_fd(), input.fd.as_raw_fd(), nix::libc::O_CLOEXEC) };
-    if rc >= 0 {
+    // what the number refers to, atomically, keeping it close-on-exec. The
+    // descriptor stays owned by `input.fd`: the handle nix returns for it is let go
+    // without closing it.
+    let replaced =
+        unsafe { nix::unistd::dup3_raw(&null, input.fd.as_raw_fd(), nix::fcntl::OFlag::O_CLOEXEC) };
+    if let Ok(same_number) = replaced {
+        let _ = same_number.into_raw_fd();
         info!(
             "attach: a client closed the stdin of {} (pid {})",
             instance.name(),

@@ -255,7 +255,7 @@ impl Transport for SocketTransport<'_> {
 fn on_client_close(mut reader: BufReader<UnixStream>, then: impl FnOnce() + Send + 'static) {
     let _ = std::thread::Builder::new()
         .name("control-eof".into())
-        .stack_size(crate::sys::THREAD_STACK)
+        .stack_size(crate::stack::THREAD_STACK)
         .spawn(move || {
             let mut sink = [0u8; 512];
             while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}

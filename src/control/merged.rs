@@ -108,7 +108,7 @@ impl MergedFollow {
             let tx = tx.clone();
             let spawned = std::thread::Builder::new()
                 .name("control-follow".into())
-                .stack_size(crate::sys::THREAD_STACK)
+                .stack_size(crate::stack::THREAD_STACK)
                 .spawn(move || follow_lines(follow, &name, tx));
             match spawned {
                 Ok(thread) => threads.push(thread),

@@ -218,7 +218,7 @@ pub fn signal(sup: &Arc<Supervisor>, args: &[String], source: &Source) -> Reply 
     if names.is_empty() {
         return Reply::usage("Error: signal requires a process name");
     }
-    let Some(signal) = crate::sys::parse_signal(sig) else {
+    let Some(signal) = crate::sys::signals::parse_signal(sig) else {
         return Reply::usage(format!("ERROR (bad signal name): {sig}"));
     };
     let mut out = Outcome::default();

@@ -126,7 +126,7 @@ pub fn start(
     let flag = stopped.clone();
     std::thread::Builder::new()
         .name("control-socket".into())
-        .stack_size(crate::sys::THREAD_STACK)
+        .stack_size(crate::stack::THREAD_STACK)
         .spawn(move || serve(listener, sup, hooks, flag))
         .map_err(|e| format!("cannot start the control socket thread: {e}"))?;
     Ok(ServerHandle {

@@ -178,7 +178,7 @@ fn format_local_time(t: SystemTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let tm = crate::sys::local_time(t);
+    let tm = crate::sys::time::local_time(t);
     let hour12 = match tm.tm_hour % 12 {
         0 => 12,
         h => h,

@@ -41,8 +41,6 @@ const FIRST_READ_BUF: usize = 4 * 1024;
 /// host can supply, so each first touch faults in the hypervisor. A syscall per
 /// 64 KiB costs nothing measurable either way.
 const WRITE_SLICE: usize = 64 * 1024;
-/// Pump threads only loop over a heap buffer; thousands of them must stay cheap.
-const STACK_SIZE: usize = 128 * 1024;
 
 /// What the pump reads from. The pump owns (and finally closes) these descriptors;
 /// the daemon must have dropped its copies of the write ends / pty slave, or the
@@ -80,7 +78,7 @@ pub fn start_pump(
     let thread_name = format!("pump:{}", name.replace('\0', "?"));
     thread::Builder::new()
         .name(thread_name)
-        .stack_size(STACK_SIZE)
+        .stack_size(crate::stack::THREAD_STACK)
         .spawn(move || {
             // Whatever happens here, `drained` must be set: attach sessions wait
             // for it before they report the child's exit.
@@ -311,7 +309,10 @@ impl<'a> Sink<'a> {
 
     /// `data` with the read time before every line that starts in it.
     fn stamped(&mut self, stream: Stream, data: &[u8]) -> Vec<u8> {
-        let stamp = format!("{} ", crate::sys::timestamp(std::time::SystemTime::now()));
+        let stamp = format!(
+            "{} ",
+            crate::sys::time::timestamp(std::time::SystemTime::now())
+        );
         let start = &mut self.at_line_start[stream.index()];
         let mut out = Vec::with_capacity(data.len() + stamp.len() * 2);
         for line in data.split_inclusive(|&b| b == b'\n') {

@@ -11,11 +11,10 @@
 
 pub mod viewers;
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::libc;
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
 use nix::sys::stat::Mode;
 
@@ -37,19 +36,18 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd), Errno> {
 
 /// `TIOCSWINSZ`: the size the program sees (and gets SIGWINCH for).
 pub fn set_window_size(fd: &impl AsFd, rows: u16, cols: u16) -> Result<(), Errno> {
-    let ws = libc::winsize {
+    let size = rustix::termios::Winsize {
         ws_row: rows,
         ws_col: cols,
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    // SAFETY: TIOCSWINSZ reads one winsize from a valid pointer.
-    Errno::result(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCSWINSZ, &ws) }).map(drop)
+    rustix::termios::tcsetwinsize(fd, size).map_err(|e| Errno::from_raw(e.raw_os_error()))
 }
 
 /// `TIOCSCTTY` on fd 0: called by the exec helper, a session leader with the slave
 /// on its standard streams.
 pub fn make_controlling_terminal() -> Result<(), Errno> {
-    // SAFETY: plain ioctl on our own stdin.
-    Errno::result(unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) }).map(drop)
+    rustix::process::ioctl_tiocsctty(std::io::stdin())
+        .map_err(|e| Errno::from_raw(e.raw_os_error()))
 }

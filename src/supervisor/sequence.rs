@@ -121,7 +121,7 @@ impl Supervisor {
         let sup = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("scheduler".into())
-            .stack_size(crate::sys::THREAD_STACK)
+            .stack_size(crate::stack::THREAD_STACK)
             .spawn(move || {
                 for () in rx {
                     match sup.upgrade() {

@@ -55,12 +55,10 @@ fn send(writer: &Mutex<UnixStream>, frame: &[u8]) -> bool {
     writer.lock().write_all(frame).is_ok()
 }
 
+/// The user's terminal size (`TIOCGWINSZ` on stdin), if it is a terminal with rows.
 fn window_size() -> Option<(u16, u16)> {
-    // SAFETY: winsize is plain integers; all-zero is a valid value.
-    let mut ws: nix::libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ fills the winsize we own.
-    let rc = unsafe { nix::libc::ioctl(0, nix::libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
+    let ws = rustix::termios::tcgetwinsize(std::io::stdin()).ok()?;
+    (ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
 fn current_winsize_frame() -> Option<[u8; 5]> {
@@ -107,7 +105,7 @@ fn session(
 ) -> std::io::Result<AttachEnd> {
     let closer = writer.try_clone()?;
     let writer = Arc::new(Mutex::new(writer));
-    let (done_r, done_w) = crate::sys::pipe().map_err(std::io::Error::from)?;
+    let (done_r, done_w) = crate::sys::fds::pipe().map_err(std::io::Error::from)?;
 
     // Daemon → terminal, until the daemon closes the connection.
     let output = std::thread::Builder::new()

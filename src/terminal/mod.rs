@@ -93,12 +93,12 @@ pub fn read_keys_unless(stop: &impl AsFd, buf: &mut [u8]) -> Keys {
 /// `interrupt` when it is typed. The terminal modes are restored afterwards.
 pub fn until_ctrl_c<T>(interrupt: impl FnOnce() + Send + 'static, work: impl FnOnce() -> T) -> T {
     let mode = TerminalMode::keys(0);
-    let Ok((stop_r, stop_w)) = crate::sys::pipe() else {
+    let Ok((stop_r, stop_w)) = crate::sys::fds::pipe() else {
         return work();
     };
     let watcher = std::thread::Builder::new()
         .name("ctrl-c".into())
-        .stack_size(crate::sys::THREAD_STACK)
+        .stack_size(crate::stack::THREAD_STACK)
         .spawn(move || {
             let mut buf = [0u8; 64];
             loop {
@@ -130,12 +130,12 @@ pub fn until_ctrl_c_keeping_keys<T>(
     work: impl FnOnce() -> T,
 ) -> (T, Vec<u8>) {
     let mode = TerminalMode::keys(0);
-    let Ok((stop_r, stop_w)) = crate::sys::pipe() else {
+    let Ok((stop_r, stop_w)) = crate::sys::fds::pipe() else {
         return (work(), Vec::new());
     };
     let watcher = std::thread::Builder::new()
         .name("ctrl-c".into())
-        .stack_size(crate::sys::THREAD_STACK)
+        .stack_size(crate::stack::THREAD_STACK)
         .spawn(move || {
             let mut kept = Vec::new();
             let mut buf = [0u8; 256];

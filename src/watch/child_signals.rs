@@ -5,7 +5,9 @@
 //! `sigaddset` and `sigaction`; its `posix_spawn` sets every such signal that the
 //! caller did not name in the "set to default" list to *ignored* in the child, and an
 //! ignored signal stays ignored across exec. So the list is built bit by bit here,
-//! and the exec helper resets dispositions with the raw system calls.
+//! and the exec helper resets dispositions with the raw system calls (neither nix,
+//! which goes through glibc, nor rustix's public API offers them; see
+//! docs/ARCHITECTURE.md, "Hand-written system calls").
 
 use nix::libc;
 

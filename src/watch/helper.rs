@@ -13,6 +13,7 @@ use std::io::Write;
 use std::os::fd::FromRawFd;
 use std::os::unix::ffi::OsStrExt;
 
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{execv, setgid, setgroups, setuid, Gid, Uid};
 
@@ -20,12 +21,15 @@ use super::spawn::HELPER_STATUS_FD;
 
 /// Runs the helper with the arguments after `--exec-helper`. Never returns.
 pub fn run(args: &[OsString]) -> ! {
+    // SAFETY: fd 3 was installed by the daemon's posix_spawn for this report, and
+    // nothing else in this process owns it.
+    let mut status = unsafe { std::fs::File::from_raw_fd(HELPER_STATUS_FD) };
+    // Closed at exec, so that a success reads as EOF in the daemon.
+    let _ = fcntl(&status, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     let err = match apply_and_exec(args) {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    // SAFETY: fd 3 was installed by the daemon's posix_spawn for this report.
-    let mut status = unsafe { std::fs::File::from_raw_fd(HELPER_STATUS_FD) };
     let _ = status.write_all(err.as_bytes());
     std::process::exit(127);
 }
@@ -36,9 +40,6 @@ fn apply_and_exec(args: &[OsString]) -> Result<Never, String> {
     let [mask, user, ctty, program, argv @ ..] = args else {
         return Err("exec helper: bad arguments".to_string());
     };
-    // SAFETY: F_SETFD on our own fd 3: close it on exec so success reads as EOF.
-    unsafe { nix::libc::fcntl(HELPER_STATUS_FD, nix::libc::F_SETFD, nix::libc::FD_CLOEXEC) };
-
     if mask != "-" {
         let bits = u32::from_str_radix(&mask.to_string_lossy(), 8)
             .map_err(|_| "exec helper: bad umask".to_string())?;

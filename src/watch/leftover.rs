@@ -54,7 +54,8 @@ impl LeftoverGroup {
     /// Forgets members that exited; when none is left, looks again for members
     /// forked since. Returns whether the group is still alive.
     pub fn refresh(&mut self) -> bool {
-        self.watched.retain(|fd| !sys::pidfd_exited(fd.as_fd()));
+        self.watched
+            .retain(|fd| !sys::pidfd::pidfd_exited(fd.as_fd()));
         if self.watched.is_empty() {
             self.look_again();
         }
@@ -63,11 +64,11 @@ impl LeftoverGroup {
 
     /// Watches some of the group's live members; returns how many live.
     fn look_again(&mut self) -> usize {
-        let members = sys::group_members(self.pgid);
+        let members = sys::process_group::group_members(self.pgid);
         // A member we cannot open a pidfd for (gone meanwhile) is simply skipped.
         self.watched = members
             .iter()
-            .filter_map(|&pid| sys::pidfd_open(pid).ok())
+            .filter_map(|&pid| sys::pidfd::pidfd_open(pid).ok())
             .take(WATCHED_PER_GROUP)
             .collect();
         if self.watched.is_empty() {

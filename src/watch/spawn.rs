@@ -10,7 +10,7 @@
 //! target, reporting an exec failure back through a pipe on its fd 3.
 //!
 //! Only fds 0–2 survive: every descriptor the daemon holds is close-on-exec (see
-//! [`crate::sys::mark_inherited_fds_cloexec`]), and posix_spawn's `dup2` clears the
+//! [`crate::sys::fds::mark_inherited_fds_cloexec`]), and posix_spawn's `dup2` clears the
 //! flag on the three it installs.
 
 use std::ffi::{CString, OsStr, OsString};
@@ -97,15 +97,15 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
             ],
         )
     } else {
-        let (stdin_r, stdin_w) = sys::pipe().map_err(|e| setup("stdin pipe", e))?;
+        let (stdin_r, stdin_w) = sys::fds::pipe().map_err(|e| setup("stdin pipe", e))?;
         // Attach writes typed lines here: a program that does not read its stdin
         // must make those writes fail (EAGAIN), not block the attach session.
         let _ = nix::fcntl::fcntl(
             &stdin_w,
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
         );
-        let (stdout_r, stdout_w) = sys::pipe().map_err(|e| setup("stdout pipe", e))?;
-        let (stderr_r, stderr_w) = sys::pipe().map_err(|e| setup("stderr pipe", e))?;
+        let (stdout_r, stdout_w) = sys::fds::pipe().map_err(|e| setup("stdout pipe", e))?;
+        let (stderr_r, stderr_w) = sys::fds::pipe().map_err(|e| setup("stderr pipe", e))?;
         let io = ChildIo::Pipes {
             stdin: stdin_w,
             stdout: stdout_r,
@@ -126,7 +126,7 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
     };
     let exe = cstring(program.as_os_str()).map_err(exec_error)?;
     let pid = if needs_helper {
-        let (r, w) = sys::pipe().map_err(|e| setup("status pipe", e))?;
+        let (r, w) = sys::fds::pipe().map_err(|e| setup("status pipe", e))?;
         fds.push((w.as_raw_fd(), HELPER_STATUS_FD));
         status_pipe = Some((r, w));
         let argv: Vec<CString> = helper_argv(spec, &program)
@@ -154,7 +154,7 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
         }
     }
 
-    let pidfd = sys::pidfd_open(pid).map_err(|e| setup("pidfd_open", e))?;
+    let pidfd = sys::pidfd::pidfd_open(pid).map_err(|e| setup("pidfd_open", e))?;
     Ok(Child { pid, pidfd, io })
 }
 
@@ -227,6 +227,12 @@ fn cstring(s: &OsStr) -> Result<CString, Errno> {
 
 /// The raw `posix_spawn` call: new session, empty mask, default dispositions, the
 /// given fds installed with `dup2`, and `chdir` to `cwd` before exec.
+///
+/// Hand-written rather than nix's `spawn` module (docs/ARCHITECTURE.md,
+/// "Hand-written system calls"): nix's file actions have no `addchdir_np` and its
+/// flags no `POSIX_SPAWN_SETSID`, and its attribute and file-action objects give no
+/// access to the `posix_spawn_*_t` they wrap, so the calls it lacks cannot be added
+/// beside it. Doing the `chdir` in the exec helper instead would re-exec every child.
 fn posix_spawn(
     exe: &CString,
     argv: &[CString],
@@ -306,11 +312,14 @@ impl SpawnAttr {
         // Not sigfillset: it leaves out glibc's reserved signals, which posix_spawn
         // would then leave ignored in the child.
         let all = super::child_signals::every_signal();
-        // SAFETY: sigset_t values are initialised by sigemptyset/`every_signal`.
+        let empty = nix::sys::signal::SigSet::empty();
+        // SAFETY: `attr.0` was initialised by posix_spawnattr_init; both signal sets
+        // are initialised values (nix's empty set, `every_signal`'s bits).
         unsafe {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            Errno::result(libc::posix_spawnattr_setsigmask(&mut attr.0, &empty))?;
+            Errno::result(libc::posix_spawnattr_setsigmask(
+                &mut attr.0,
+                empty.as_ref(),
+            ))?;
             Errno::result(libc::posix_spawnattr_setsigdefault(&mut attr.0, &all))?;
             Errno::result(libc::posix_spawnattr_setflags(
                 &mut attr.0,

@@ -81,7 +81,7 @@ pub fn start_watcher(
     };
     std::thread::Builder::new()
         .name(format!("watch:{}", instance.name()))
-        .stack_size(sys::THREAD_STACK)
+        .stack_size(crate::stack::THREAD_STACK)
         .spawn(move || {
             // The watcher owns its child and the status others wait on: a bug must
             // not take them down with the thread (see `crash`).
@@ -200,7 +200,7 @@ impl Watcher {
             }
             Command::Signal(sig, reply) => {
                 let result = match &self.child {
-                    Some(child) => match sys::signal_group(child.pid, sig) {
+                    Some(child) => match sys::process_group::signal_group(child.pid, sig) {
                         Ok(()) => SignalOutcome::Sent,
                         Err(e) => SignalOutcome::Failed(e.desc().to_string()),
                     },
@@ -232,7 +232,7 @@ impl Watcher {
                     }
                     Action::SignalGroup(sig) => {
                         if let Some(child) = &self.child {
-                            if let Err(errno) = sys::signal_group(child.pid, sig) {
+                            if let Err(errno) = sys::process_group::signal_group(child.pid, sig) {
                                 self.hub.publish(&HubEvent::SignalFailed {
                                     name: &self.instance.name(),
                                     signal: sig,
@@ -310,7 +310,7 @@ impl Watcher {
                 ) {
                     // Without a reader the child would block on a full pty: do not
                     // keep it.
-                    let _ = sys::signal_group(child.pid, Signal::SIGKILL);
+                    let _ = sys::process_group::signal_group(child.pid, Signal::SIGKILL);
                     let _ = waitpid(Pid::from_raw(child.pid), None);
                     return Event::SpawnFailed {
                         reason: e.to_string(),
@@ -377,7 +377,7 @@ impl Watcher {
                     pid,
                     reason: &reason,
                 });
-                let _ = sys::signal_group(pid, Signal::SIGKILL);
+                let _ = sys::process_group::signal_group(pid, Signal::SIGKILL);
             }
         }
     }

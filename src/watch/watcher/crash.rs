@@ -40,7 +40,7 @@ impl Watcher {
         if let Some(child) = self.child.take() {
             // The group first (a pipeline's members), then the leader itself in
             // case it left its group; then reap it so no zombie stays behind.
-            let _ = sys::signal_group(child.pid, Signal::SIGKILL);
+            let _ = sys::process_group::signal_group(child.pid, Signal::SIGKILL);
             let _ = kill(Pid::from_raw(child.pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(child.pid), None);
             self.hub.publish(&Event::Reaped {

@@ -28,7 +28,7 @@ impl Watcher {
             for sig in
                 std::iter::once(signal).chain(continue_after(signal).then_some(Signal::SIGCONT))
             {
-                if let Err(errno) = sys::signal_group(pgid, sig) {
+                if let Err(errno) = sys::process_group::signal_group(pgid, sig) {
                     self.hub.publish(&Event::SignalFailed {
                         name: &self.instance.name(),
                         signal: sig,
@@ -65,7 +65,7 @@ impl Watcher {
                     name,
                     pgid: group.pgid,
                 });
-                let _ = sys::signal_group(group.pgid, Signal::SIGKILL);
+                let _ = sys::process_group::signal_group(group.pgid, Signal::SIGKILL);
                 false
             } else {
                 true

@@ -1,0 +1,49 @@
+//! Process groups: every child is a session leader, so signalling a child means
+//! signalling its group, and a stop waits until no member is left alive.
+
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+/// Sends `sig` to the process group led by `pgid` (our children are session
+/// leaders, so their pid is their group). A group already gone is not an error.
+pub fn signal_group(pgid: i32, sig: Signal) -> Result<(), Errno> {
+    match killpg(Pid::from_raw(pgid), sig) {
+        Ok(()) | Err(Errno::ESRCH) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The live members of a process group. `killpg(pgid, 0)` alone is not enough:
+/// members that already died but wait, as zombies, for init to reap them still
+/// count for the kernel. So when it says yes, `/proc` is asked which members are
+/// more than zombies (a scan that only a stop with survivors pays for).
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    if killpg(Pid::from_raw(pgid), None).is_err() {
+        return Vec::new();
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // `pid (comm) state ppid pgrp ...`; comm may contain anything, so parse
+            // from its closing parenthesis.
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                return false;
+            };
+            let mut fields = rest.split_whitespace();
+            let state = fields.next();
+            let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
+            pgrp == Some(pgid) && state != Some("Z") && state != Some("X")
+        })
+        .collect()
+}
+
+/// Whether any process of the group is still alive (not a zombie).
+pub fn group_alive(pgid: i32) -> bool {
+    !group_members(pgid).is_empty()
+}
