@@ -26,7 +26,7 @@ impl Notices {
     /// Sends one notice to every sink, stamped with the time it happened (to the
     /// second: a notice read later must say when, not just what).
     fn send(&self, text: &str) {
-        let stamp = crate::sys::timestamp(std::time::SystemTime::now());
+        let stamp = crate::sys::time::timestamp(std::time::SystemTime::now());
         let stamp = stamp.split('.').next().unwrap_or_default();
         let text = format!("{stamp} {text}");
         self.sinks

@@ -8,7 +8,3 @@ pub mod pidfd;
 pub mod process_group;
 pub mod signals;
 pub mod time;
-
-/// The event log's timestamp under its former path, for the one caller that
-/// still names it so (`notices.rs`, left to its owner's branch for now).
-pub use self::time::timestamp;

@@ -272,7 +272,7 @@ fn deeply_nested_config(depth: usize) -> String {
 ///
 /// The first load runs on the main thread (8 MiB) and rejects this file cleanly
 /// (`config_deep_nesting`). But reloads run `config::load` on small stacks: SIGHUP on
-/// the "reload" thread (`src/daemon.rs` `spawn_thread`, `sys::THREAD_STACK` = 128 KiB),
+/// the "reload" thread (`src/daemon.rs` `spawn_thread`, `stack::THREAD_STACK` = 128 KiB),
 /// the stdin `reload` on the "stdin" thread (128 KiB), the socket's `reload` on a
 /// connection thread (`CONNECTION_STACK` = 256 KiB, `src/control/server.rs`). The
 /// loader recurses once per nesting level in `config/tree.rs` (`NodeSeed`, through

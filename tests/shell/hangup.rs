@@ -62,7 +62,10 @@ fn losing_the_terminal_loses_nothing() {
     for pid in &pids {
         assert!(all.contains(pid), "the reload kept {pid}");
     }
-    assert!(d.log().contains("reload applied"), "{}", d.log());
+    // The summary line comes after the new program runs: wait for it.
+    wait_for("the reload applied", secs(10.0), || {
+        d.log().contains("reload applied").then_some(())
+    });
 
     // And taskmasterctl stops it as usual.
     let out = ctl(&d.socket(), &["shutdown"]);
