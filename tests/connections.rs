@@ -8,20 +8,10 @@ use crate::common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 
 use serde_json::Value;
 
-/// A raw connection, with a read timeout so a test never hangs on it.
-fn open(socket: &Path) -> (UnixStream, BufReader<UnixStream>) {
-    let stream =
-        UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
-    stream
-        .set_read_timeout(Some(secs(20.0)))
-        .expect("read timeout");
-    let reader = BufReader::new(stream.try_clone().expect("clone stream"));
-    (stream, reader)
-}
+use crate::control::support::connect;
 
 /// Reads one line; `None` at the end of the connection.
 fn read_line(reader: &mut impl BufRead) -> Option<String> {
@@ -68,12 +58,12 @@ fn clients_over_the_cap_are_refused_and_the_daemon_still_answers() {
     );
     d.wait_state("sleeper", "RUNNING", secs(10.0));
     let socket = d.socket();
-    let mut held: Vec<_> = (0..3).map(|_| open(&socket)).collect();
+    let mut held: Vec<_> = (0..3).map(|_| connect(&socket)).collect();
     for conn in &mut held {
         assert_eq!(ask(conn, VERSION)["ok"], true);
     }
     for _ in 0..2 {
-        let (_s, mut reader) = open(&socket);
+        let (_s, mut reader) = connect(&socket);
         let line = read_line(&mut reader).expect("a refusal line");
         let reply: Value = serde_json::from_str(&line).expect("the refusal is JSON");
         assert_eq!(reply["ok"], false, "{reply}");
@@ -91,7 +81,7 @@ fn clients_over_the_cap_are_refused_and_the_daemon_still_answers() {
     // The held clients leave: a normal client is served again.
     held.clear();
     let reply = wait_for("a client served again", secs(10.0), || {
-        let mut conn = open(&socket);
+        let mut conn = connect(&socket);
         let reply = ask(&mut conn, VERSION);
         (reply["ok"] == true).then_some(reply)
     });
@@ -116,7 +106,7 @@ fn an_idle_client_is_closed_but_a_tail_f_is_not() {
     );
     d.wait_state("talker", "RUNNING", secs(10.0));
     let socket = d.socket();
-    let mut follow = open(&socket);
+    let mut follow = connect(&socket);
     let reply = ask(
         &mut follow,
         r#"{"command": "tail", "args": ["-f", "talker"]}"#,
@@ -124,19 +114,19 @@ fn an_idle_client_is_closed_but_a_tail_f_is_not() {
     assert_eq!(reply["stream"], true, "{reply}");
 
     // Sends nothing: closed without a word once its time is up.
-    let (_idle, mut idle_reader) = open(&socket);
+    let (_idle, mut idle_reader) = connect(&socket);
     assert_eq!(
         read_line(&mut idle_reader),
         None,
         "the idle client is closed"
     );
     // A client that sends a request in time is served, then gets the same deadline.
-    let mut quick = open(&socket);
+    let mut quick = connect(&socket);
     assert_eq!(ask(&mut quick, VERSION)["ok"], true);
     assert_eq!(read_line(&mut quick.1), None, "idle again after its reply");
 
     // The follow outlived the idle clients: it streams lines written since.
-    let mut last = open(&socket);
+    let mut last = connect(&socket);
     let tail = ask(
         &mut last,
         r#"{"command": "tail", "args": ["-n", "1", "talker"]}"#,
@@ -189,7 +179,7 @@ fn idle_clients_never_take_the_descriptors_a_spawn_needs() {
     d.status();
     let socket = d.socket();
     // Fewer than the kernel's backlog, so every connect returns at once.
-    let clients: Vec<_> = (0..100).map(|_| open(&socket)).collect();
+    let clients: Vec<_> = (0..100).map(|_| connect(&socket)).collect();
     // Each is admitted or refused (or, were descriptors exhausted, waits on a
     // failing accept()).
     let status = wait_for("every client handled", secs(20.0), || {
@@ -250,11 +240,11 @@ fn a_failing_accept_is_logged_once_and_its_end_too() {
     set_soft_nofile(pid, lowest_free);
     // The accept() already waiting holds its descriptor number from before: the
     // first client gets it (and is refused, nothing being left for programs).
-    let (_first, mut first) = open(&d.socket());
+    let (_first, mut first) = connect(&d.socket());
     let mut sink = String::new();
     while matches!(first.read_line(&mut sink), Ok(n) if n > 0) {}
     // Waits in the backlog while accept() fails.
-    let mut waiting = open(&d.socket());
+    let mut waiting = connect(&d.socket());
     waiting
         .0
         .write_all(format!("{VERSION}\n").as_bytes())
@@ -288,8 +278,8 @@ fn without_connection_threads_each_connection_is_served_inline() {
     d.wait_state("sleeper", "RUNNING", secs(10.0));
     let socket = d.socket();
     // A silent client first: it must not keep the next one from being served.
-    let (_silent, mut silent_reader) = open(&socket);
-    let mut client = open(&socket);
+    let (_silent, mut silent_reader) = connect(&socket);
+    let mut client = connect(&socket);
     let reply = ask(&mut client, r#"{"command": "stop", "args": ["sleeper"]}"#);
     assert_eq!(reply["output"], "sleeper: stopped", "{reply}");
     assert_eq!(
@@ -300,7 +290,7 @@ fn without_connection_threads_each_connection_is_served_inline() {
     // One request per connection: then it is closed.
     assert_eq!(read_line(&mut client.1), None);
     // No stream without a thread, and a clear reason.
-    let mut follow = open(&socket);
+    let mut follow = connect(&socket);
     let reply = ask(
         &mut follow,
         r#"{"command": "tail", "args": ["-f", "sleeper"]}"#,
@@ -313,7 +303,7 @@ fn without_connection_threads_each_connection_is_served_inline() {
             .contains("thread limit"),
         "{reply}"
     );
-    let mut again = open(&socket);
+    let mut again = connect(&socket);
     let reply = ask(&mut again, r#"{"command": "start", "args": ["sleeper"]}"#);
     assert_eq!(reply["output"], "sleeper: started", "{reply}");
     let log = d.log();

@@ -61,28 +61,40 @@ impl Drop for Reap {
     }
 }
 
+/// Starts a daemon on `yaml`, waits for `web` to run, then kills the daemon with
+/// SIGKILL: its directory and config for the next run, and web's orphaned pid.
+fn crash_with_web_running(tag: &str, yaml: &str) -> (TempDir, std::path::PathBuf, i32) {
+    let mut first = Daemon::start(tag, yaml);
+    let web = first.wait_state("web", "RUNNING", secs(10.0))["pid"]
+        .as_i64()
+        .expect("pid") as i32;
+    first.signal(9);
+    first.wait_exit(secs(10.0));
+    let (dir, config) = first.into_dir();
+    (dir, config, web)
+}
+
+/// Waits until `web` is held back for the previous run's `pid`.
+fn wait_held(d: &mut Daemon, pid: i32) {
+    wait_for("web held back", secs(10.0), || {
+        d.instance("web")["description"]
+            .as_str()
+            .is_some_and(|text| text.contains(&format!("pid {pid} ")))
+            .then_some(())
+    });
+}
+
 /// Two crashes in a row: the first run's orphan is still known to the third run,
 /// and so is the second run's, started by hand beside it.
 #[test]
 fn an_orphan_stays_known_across_several_crashes_and_clean_shutdowns() {
     let yaml = "programs:\n  web:\n    cmd: TESTPROG sleep\n    starttime: 0\n";
-    let mut first = Daemon::start("crash-twice", yaml);
-    let web1 = first.wait_state("web", "RUNNING", secs(10.0))["pid"]
-        .as_i64()
-        .expect("pid") as i32;
+    let (dir, config, web1) = crash_with_web_running("crash-twice", yaml);
     let mut reap = Reap(vec![web1]);
-    first.signal(9);
-    first.wait_exit(secs(10.0));
-    let (dir, config) = first.into_dir();
 
     // Second run: web is held back; a manual start makes a second process.
     let mut second = Daemon::start_in(dir, config);
-    wait_for("web held back", secs(10.0), || {
-        second.instance("web")["description"]
-            .as_str()
-            .is_some_and(|d| d.contains(&format!("pid {web1} ")))
-            .then_some(())
-    });
+    wait_held(&mut second, web1);
     let mark = second.mark();
     second.send("start web");
     second.wait_line(mark, "the start, with its warning", secs(10.0), |l| {
@@ -131,22 +143,11 @@ fn an_orphan_stays_known_across_several_crashes_and_clean_shutdowns() {
 #[test]
 fn stop_of_a_held_instance_stops_the_previous_runs_process() {
     let yaml = "programs:\n  web:\n    cmd: TESTPROG sleep\n    starttime: 0\n    stoptime: 2\n";
-    let mut first = Daemon::start("crash-stop-orphan", yaml);
-    let old = first.wait_state("web", "RUNNING", secs(10.0))["pid"]
-        .as_i64()
-        .expect("pid") as i32;
+    let (dir, config, old) = crash_with_web_running("crash-stop-orphan", yaml);
     let mut reap = Reap(vec![old]);
-    first.signal(9);
-    first.wait_exit(secs(10.0));
-    let (dir, config) = first.into_dir();
 
     let mut second = Daemon::start_in(dir, config);
-    wait_for("web held back", secs(10.0), || {
-        second.instance("web")["description"]
-            .as_str()
-            .is_some_and(|d| d.contains(&format!("pid {old} ")))
-            .then_some(())
-    });
+    wait_held(&mut second, old);
     // A manual start goes ahead, and says there are now two.
     second.command_expect(
         "start web",

@@ -15,7 +15,7 @@ mod piped_shell;
 mod protocol;
 mod shutdown_wait;
 mod socket_file;
-mod support;
+pub(crate) mod support;
 mod tail;
 mod tail_groups;
 mod who_asked;
