@@ -122,12 +122,13 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
         .name("attach-input".into())
         .stack_size(crate::stack::THREAD_STACK)
         .spawn(move || {
+            let viewers = &keys_instance.viewers;
             let viewer = keys_input
                 .pty
-                .then(|| crate::pty::viewers::join(keys_input.pid, keys_input.fd.clone()));
+                .then(|| viewers.join(keys_input.pid, keys_input.fd.clone()));
             read_frames(reader, &keys_instance, &keys_input, viewer);
             if let Some(session) = viewer {
-                crate::pty::viewers::leave(session);
+                viewers.leave(session);
             }
             cancel.cancel();
         });
@@ -160,7 +161,8 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
 
 /// Applies the client's frames until it closes the connection.
 ///
-/// `viewer`: this session's entry among those sharing the pty's window size.
+/// `viewer`: this session's entry among those sharing the pty's window size
+/// (`instance.viewers`).
 fn read_frames(
     mut reader: BufReader<UnixStream>,
     instance: &Instance,
@@ -182,7 +184,7 @@ fn read_frames(
                     return;
                 }
                 if let Some(session) = viewer {
-                    crate::pty::viewers::typed(session);
+                    instance.viewers.typed(session);
                 }
                 // The program may have exited since: a write error is simply dropped.
                 let _ = nix::unistd::write(input.fd.as_fd(), &data);
@@ -195,7 +197,7 @@ fn read_frames(
                 let rows = u16::from_be_bytes([size[0], size[1]]);
                 let cols = u16::from_be_bytes([size[2], size[3]]);
                 if let Some(session) = viewer {
-                    crate::pty::viewers::resized(session, rows, cols);
+                    instance.viewers.resized(session, rows, cols);
                 }
             }
             FRAME_INTERRUPT if same_process() => {

@@ -20,6 +20,7 @@ use super::handle::SignalOutcome;
 use super::state::{ExitStatus, StartFailure, State};
 use crate::config::ProgramConfig;
 use crate::output::OutputBuffers;
+use crate::pty::viewers::Viewers;
 
 /// A request to the watcher.
 pub enum Command {
@@ -97,6 +98,8 @@ pub struct Instance {
     wake: EventFd,
     /// The live child's input, for attach: its stdin pipe or its pty master.
     input: Mutex<Option<ChildInput>>,
+    /// The attach sessions sharing its pty's window size.
+    pub viewers: Viewers,
 }
 
 /// Where keystrokes for the live child go.
@@ -142,6 +145,7 @@ impl Instance {
             last_lifecycle: AtomicU64::new(0),
             wake: EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
             input: Mutex::new(None),
+            viewers: Viewers::default(),
         })
     }
 
