@@ -117,6 +117,8 @@ struct DirectBackend<'a> {
     /// Set by [`Backend::interrupter`]: the next command runs in a thread of its
     /// own and its reply, or `None` for Ctrl-C, arrives here.
     waiting: Option<ReplyChannel>,
+    /// The shell's notices, held while an attach session owns the terminal.
+    hold: shell::NoticeHold,
 }
 
 impl DirectBackend<'_> {
@@ -154,7 +156,7 @@ impl Backend for DirectBackend<'_> {
         let words = shlex::split(line).unwrap_or_default();
         if let [cmd, args @ ..] = words.as_slice() {
             if cmd == "attach" || cmd == "fg" {
-                attach_through_socket(&(self.hooks.socket_path)(), cmd, args);
+                attach_through_socket(&(self.hooks.socket_path)(), cmd, args, &self.hold);
                 return true;
             }
         }
@@ -201,15 +203,18 @@ impl Backend for DirectBackend<'_> {
 
 /// The daemon's shell attaches through its own control socket, so that attach has
 /// one implementation whichever terminal it is run from.
-fn attach_through_socket(socket: &std::path::Path, cmd: &str, args: &[String]) {
+fn attach_through_socket(
+    socket: &std::path::Path,
+    cmd: &str,
+    args: &[String],
+    hold: &shell::NoticeHold,
+) {
     let mut client = match Client::connect(socket) {
         Ok(c) => c,
         Err(e) => return say(&format!("attach: {e}")),
     };
     match client.request(cmd, args) {
-        Ok(reply) if reply.stream => {
-            shell::holding_notices(|| attach_and_report(client, &reply, false))
-        }
+        Ok(reply) if reply.stream => hold.holding(|| attach_and_report(client, &reply, false)),
         Ok(reply) => say(&reply.output),
         Err(e) => say(&format!("attach: {e}")),
     }
@@ -255,6 +260,7 @@ pub fn serve_stdin(
             sup,
             hooks,
             waiting: None,
+            hold: rx.hold(),
         };
         let history = history.or_else(|| shell::default_history(".taskmaster_history"));
         match shell::run(&mut backend, names, history, Some(rx)) {

@@ -32,42 +32,47 @@ use crate::terminal::TerminalMode;
 
 pub const PROMPT: &str = "taskmaster> ";
 
-/// While set (an attach session owns the terminal), notices are kept, and shown
-/// when it is cleared.
-static HOLD_NOTICES: AtomicBool = AtomicBool::new(false);
-
-/// `notices off` in a shell: notices are dropped until `notices on`.
-static MUTED: AtomicBool = AtomicBool::new(false);
-
-/// `notices on|off`, a setting of the shell itself (the daemon's or taskmasterctl's);
-/// `None` when `line` is something else.
-fn notices_setting(line: &str) -> Option<&'static str> {
+/// `notices on|off`, a setting of the shell itself (the daemon's or taskmasterctl's,
+/// `muted` is that shell's); `None` when `line` is something else.
+fn notices_setting(line: &str, muted: &AtomicBool) -> Option<&'static str> {
     match shlex::split(line).as_deref() {
         Some([cmd, on]) if cmd == "notices" && on == "on" => {
-            MUTED.store(false, Ordering::SeqCst);
+            muted.store(false, Ordering::SeqCst);
             Some("Notices on: event notices are shown above the prompt.")
         }
         Some([cmd, off]) if cmd == "notices" && off == "off" => {
-            MUTED.store(true, Ordering::SeqCst);
+            muted.store(true, Ordering::SeqCst);
             Some("Notices off: event notices are not shown here (`notices on` shows them again).")
         }
         _ => None,
     }
 }
 
-/// Wakes the notice printer when holding ends (an empty notice is a nudge).
-static NUDGE: parking_lot::Mutex<Option<Sender<String>>> = parking_lot::Mutex::new(None);
-
 /// Where the shell's notices come from: `tx` is kept to nudge the printer.
 pub struct NoticeChannel {
     pub tx: Sender<String>,
     pub rx: Receiver<String>,
+    /// Shared with every [`NoticeHold`] of this channel.
+    held: Arc<AtomicBool>,
 }
 
 impl NoticeChannel {
     pub fn new() -> NoticeChannel {
         let (tx, rx) = std::sync::mpsc::channel();
-        NoticeChannel { tx, rx }
+        NoticeChannel {
+            tx,
+            rx,
+            held: Arc::default(),
+        }
+    }
+
+    /// A handle for what takes the terminal from this shell (attach): notices are
+    /// held while it runs.
+    pub fn hold(&self) -> NoticeHold {
+        NoticeHold {
+            held: self.held.clone(),
+            nudge: self.tx.clone(),
+        }
     }
 }
 
@@ -77,16 +82,25 @@ impl Default for NoticeChannel {
     }
 }
 
-/// Holds notices while `f` runs (README: Attach: notices of other instances are held
-/// while you are attached and shown after).
-pub fn holding_notices<T>(f: impl FnOnce() -> T) -> T {
-    HOLD_NOTICES.store(true, Ordering::SeqCst);
-    let result = f();
-    HOLD_NOTICES.store(false, Ordering::SeqCst);
-    if let Some(nudge) = NUDGE.lock().as_ref() {
-        let _ = nudge.send(String::new());
+/// Holds one shell's notices while an attach session owns the terminal.
+#[derive(Clone)]
+pub struct NoticeHold {
+    /// While set, notices are kept, and shown when it is cleared.
+    held: Arc<AtomicBool>,
+    /// Wakes the notice printer when holding ends (an empty notice is a nudge).
+    nudge: Sender<String>,
+}
+
+impl NoticeHold {
+    /// Holds notices while `f` runs (README: Attach: notices of other instances are
+    /// held while you are attached and shown after).
+    pub fn holding<T>(&self, f: impl FnOnce() -> T) -> T {
+        self.held.store(true, Ordering::SeqCst);
+        let result = f();
+        self.held.store(false, Ordering::SeqCst);
+        let _ = self.nudge.send(String::new());
+        result
     }
-    result
 }
 
 /// Where the shell sends its lines.
@@ -265,8 +279,15 @@ pub fn run(
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
-    if let Some(NoticeChannel { tx, rx: notices }) = notices {
-        *NUDGE.lock() = Some(tx);
+    // `notices off` in this shell: notices are dropped until `notices on`.
+    let muted = Arc::new(AtomicBool::new(false));
+    if let Some(NoticeChannel {
+        rx: notices,
+        held: holding,
+        ..
+    }) = notices
+    {
+        let muted = muted.clone();
         if let Ok(mut printer) = editor.create_external_printer() {
             let forwarder = std::thread::Builder::new()
                 .name("notices".into())
@@ -275,12 +296,12 @@ pub fn run(
                     let mut held = Vec::new();
                     for notice in notices {
                         // An empty notice is the nudge sent when holding ends.
-                        let shown = !MUTED.load(Ordering::SeqCst)
+                        let shown = !muted.load(Ordering::SeqCst)
                             || crate::eventlog::is_daemon_message(&notice);
                         if !notice.is_empty() && shown {
                             held.push(notice);
                         }
-                        if HOLD_NOTICES.load(Ordering::SeqCst) {
+                        if holding.load(Ordering::SeqCst) {
                             continue;
                         }
                         for notice in held.drain(..) {
@@ -323,7 +344,7 @@ pub fn run(
                 if is_plain_quit(&line) && !confirmed(&mut editor, backend) {
                     continue;
                 }
-                if let Some(said) = notices_setting(&line) {
+                if let Some(said) = notices_setting(&line, &muted) {
                     crate::control::client::say(said);
                     continue;
                 }

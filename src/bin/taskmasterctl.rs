@@ -156,6 +156,8 @@ struct SocketBackend {
     /// Set by the interrupter (Ctrl-C) of the command running: its connection was
     /// closed on purpose, and the command must not be sent again.
     interrupted: Arc<AtomicBool>,
+    /// The shell's notices, held while attached.
+    hold: shell::NoticeHold,
 }
 
 impl SocketBackend {
@@ -238,7 +240,8 @@ impl Backend for SocketBackend {
         match result {
             Ok(reply) if reply.stream && is_attach(cmd) => {
                 if let Some(client) = self.client.take() {
-                    shell::holding_notices(|| attach_and_report(client, &reply, true));
+                    self.hold
+                        .holding(|| attach_and_report(client, &reply, true));
                 }
             }
             Ok(reply) => {
@@ -296,6 +299,7 @@ fn interactive(path: &Path, history: Option<PathBuf>) -> u8 {
         notices: subscribe_notices(path, channel.tx.clone()).err(),
         unreachable: false,
         interrupted: Arc::default(),
+        hold: channel.hold(),
     };
     match shell::run(&mut backend, names, history, Some(channel)) {
         Ok(()) if backend.unreachable && !terminal => 3,
