@@ -18,6 +18,7 @@ use signal_hook::iterator::Signals;
 use crate::config;
 use crate::control::{self, Hooks, Source};
 use crate::eventlog::EventLog;
+use crate::headless::Headless;
 use crate::hub::Hub;
 use crate::reload::Reloader;
 use crate::shutdown_progress::{self, Terminal};
@@ -45,7 +46,7 @@ pub enum DaemonEvent {
 pub fn run(opts: Options) -> i32 {
     sys::fds::ensure_std_fds_open();
     control::daemon_status::mark_started();
-    crate::headless::remember_terminal();
+    let headless = Arc::new(Headless::remember_terminal());
     sys::fds::mark_inherited_fds_cloexec();
     let nofile = sys::fds::raise_nofile_limit();
     // Whatever thread dies in raw mode, the terminal comes back as it was.
@@ -115,7 +116,7 @@ pub fn run(opts: Options) -> i32 {
     let progress_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let started = spawn_thread(
         "signals",
-        forward_signals(signals, events.clone(), hooks.clone()),
+        forward_signals(signals, events.clone(), hooks.clone(), headless.clone()),
     )
     .and_then(|()| {
         let server =
@@ -142,7 +143,7 @@ pub fn run(opts: Options) -> i32 {
             for start in queued {
                 start.spawned();
             }
-            frontend::serve_stdin(&sup, &hooks, history, notices)
+            frontend::serve_stdin(&sup, &hooks, &headless, history, notices)
         };
         if let Err(e) = spawn_thread("stdin", serve) {
             eprintln!("taskmaster: {e}");
@@ -312,12 +313,13 @@ fn forward_signals(
     mut signals: Signals,
     events: Sender<DaemonEvent>,
     hooks: Arc<Hooks>,
+    headless: Arc<Headless>,
 ) -> impl FnOnce() + Send {
     move || {
         for sig in signals.forever() {
             let event = match sig {
                 // Our terminal hanging up is not a reload request (`headless`).
-                SIGHUP if crate::headless::sighup_is_hangup(&(hooks.socket_path)()) => {
+                SIGHUP if headless.sighup_is_hangup(&(hooks.socket_path)()) => {
                     info!("signal received: SIGHUP, from the terminal hanging up: not a reload");
                     continue;
                 }

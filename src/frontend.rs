@@ -12,6 +12,7 @@ use crate::control::attach::AttachTarget;
 use crate::control::client::{complain, say, write_out, Client};
 use crate::control::continuation::{ShutdownAnswer, Sink, StreamMode};
 use crate::control::{self, Continuation, Hooks, Next, Reply, Source, Transport};
+use crate::headless::Headless;
 use crate::shell::{self, Backend};
 use crate::supervisor::Supervisor;
 use crate::terminal::attach::attach_and_report;
@@ -119,6 +120,7 @@ struct DirectBackend<'a> {
     waiting: Option<ReplyChannel>,
     /// The shell's notices, held while an attach session owns the terminal.
     hold: shell::NoticeHold,
+    headless: &'a Headless,
 }
 
 impl DirectBackend<'_> {
@@ -167,7 +169,7 @@ impl Backend for DirectBackend<'_> {
     }
 
     fn terminal_lost(&mut self) -> bool {
-        lost_terminal(self.hooks)
+        lost_terminal(self.hooks, self.headless)
     }
 
     fn interrupter(&mut self) -> Option<Box<dyn FnOnce() + Send>> {
@@ -222,11 +224,11 @@ fn attach_through_socket(
 
 /// True (and the daemon now headless) when the terminal the daemon had is gone:
 /// its end of input is then no shutdown.
-fn lost_terminal(hooks: &Hooks) -> bool {
-    if !crate::headless::terminal_lost() {
+fn lost_terminal(hooks: &Hooks, headless: &Headless) -> bool {
+    if !headless.terminal_lost() {
         return false;
     }
-    crate::headless::go_headless(&(hooks.socket_path)(), "end of input on it");
+    headless.go_headless(&(hooks.socket_path)(), "end of input on it");
     true
 }
 
@@ -248,6 +250,7 @@ pub fn collect_notices(hub: &crate::hub::Hub) -> shell::NoticeChannel {
 pub fn serve_stdin(
     sup: &Arc<Supervisor>,
     hooks: &Hooks,
+    headless: &Headless,
     history: Option<PathBuf>,
     notices: Option<shell::NoticeChannel>,
 ) {
@@ -261,11 +264,12 @@ pub fn serve_stdin(
             hooks,
             waiting: None,
             hold: rx.hold(),
+            headless,
         };
         let history = history.or_else(|| shell::default_history(".taskmaster_history"));
         match shell::run(&mut backend, names, history, Some(rx)) {
             Ok(()) => return,
-            Err(_) if lost_terminal(hooks) => return,
+            Err(_) if lost_terminal(hooks, headless) => return,
             Err(e) => complain(&format!("taskmaster: {e}; reading plain lines instead")),
         }
     }
@@ -276,7 +280,7 @@ pub fn serve_stdin(
             return;
         }
     }
-    if !lost_terminal(hooks) {
+    if !lost_terminal(hooks, headless) {
         (hooks.shutdown)(Source::Stdin, "end of input");
     }
 }

@@ -25,67 +25,79 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use log::warn;
 use nix::errno::Errno;
 
-/// A copy of the terminal the daemon had at start (its first standard descriptor
-/// that was one), kept to ask it whether it hung up after fds 0–2 moved away.
-static TERMINAL: parking_lot::Mutex<Option<OwnedFd>> = parking_lot::Mutex::new(None);
-/// The loss was handled (logged, descriptors moved): it is said once.
-static LOST: AtomicBool = AtomicBool::new(false);
-/// A SIGHUP was taken as the hang-up; later ones are reloads.
-static HANGUP_CLAIMED: AtomicBool = AtomicBool::new(false);
+/// The daemon's terminal and whether it was lost: one per daemon, made at start
+/// and shared by the signal thread (SIGHUP) and the stdin front end (end of input).
+#[derive(Default)]
+pub struct Headless {
+    /// A copy of the terminal the daemon had at start (its first standard
+    /// descriptor that was one), kept to ask it whether it hung up after fds 0–2
+    /// moved away.
+    terminal: Option<OwnedFd>,
+    /// The loss was handled (logged, descriptors moved): it is said once.
+    lost: AtomicBool,
+    /// A SIGHUP was taken as the hang-up; later ones are reloads.
+    hangup_claimed: AtomicBool,
+}
 
-/// Remembers the daemon's terminal, if it has one; called at start.
-pub fn remember_terminal() {
-    for fd in 0..=2 {
-        // SAFETY: 0–2 are open for the life of the process (`ensure_std_fds_open`).
-        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-        if nix::sys::termios::tcgetattr(borrowed).is_ok() {
-            *TERMINAL.lock() = borrowed.try_clone_to_owned().ok();
-            return;
+impl Headless {
+    /// Remembers the daemon's terminal, if it has one; called at start.
+    pub fn remember_terminal() -> Headless {
+        let mut terminal = None;
+        for fd in 0..=2 {
+            // SAFETY: 0–2 are open for the life of the process (`ensure_std_fds_open`).
+            let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+            if nix::sys::termios::tcgetattr(borrowed).is_ok() {
+                terminal = borrowed.try_clone_to_owned().ok();
+                break;
+            }
+        }
+        Headless {
+            terminal,
+            ..Headless::default()
         }
     }
-}
 
-/// The terminal the daemon had at start has hung up.
-fn hung_up() -> bool {
-    TERMINAL
-        .lock()
-        .as_ref()
-        .is_some_and(|t| nix::sys::termios::tcgetattr(t.as_fd()) == Err(Errno::EIO))
-}
-
-/// The daemon's terminal is gone (whether or not the loss was handled yet).
-pub fn terminal_lost() -> bool {
-    LOST.load(Ordering::SeqCst) || hung_up()
-}
-
-/// On SIGHUP: true when it is the hang-up of the daemon's terminal (then handled
-/// here, and no reload), false for a reload request.
-pub fn sighup_is_hangup(socket: &Path) -> bool {
-    if !hung_up() || HANGUP_CLAIMED.swap(true, Ordering::SeqCst) {
-        return false;
+    /// The terminal the daemon had at start has hung up.
+    fn hung_up(&self) -> bool {
+        self.terminal
+            .as_ref()
+            .is_some_and(|t| nix::sys::termios::tcgetattr(t.as_fd()) == Err(Errno::EIO))
     }
-    go_headless(socket, "SIGHUP");
-    true
-}
 
-/// Handles the loss once: says it in the event log and moves fds 0–2 to /dev/null.
-/// `how` is what revealed it (SIGHUP, or the shell's read failing).
-pub fn go_headless(socket: &Path, how: &str) {
-    if LOST.swap(true, Ordering::SeqCst) {
-        return;
+    /// The daemon's terminal is gone (whether or not the loss was handled yet).
+    pub fn terminal_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst) || self.hung_up()
     }
-    warn!(
-        "the terminal was lost ({how}: it hung up); taskmaster goes on headless, its \
-         processes keep running; control it with `taskmasterctl -s {}`",
-        socket.display()
-    );
-    if let Ok(null) = nix::fcntl::open(
-        "/dev/null",
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) {
-        let _ = nix::unistd::dup2_stdin(&null);
-        let _ = nix::unistd::dup2_stdout(&null);
-        let _ = nix::unistd::dup2_stderr(&null);
+
+    /// On SIGHUP: true when it is the hang-up of the daemon's terminal (then handled
+    /// here, and no reload), false for a reload request.
+    pub fn sighup_is_hangup(&self, socket: &Path) -> bool {
+        if !self.hung_up() || self.hangup_claimed.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        self.go_headless(socket, "SIGHUP");
+        true
+    }
+
+    /// Handles the loss once: says it in the event log and moves fds 0–2 to
+    /// /dev/null. `how` is what revealed it (SIGHUP, or the shell's read failing).
+    pub fn go_headless(&self, socket: &Path, how: &str) {
+        if self.lost.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        warn!(
+            "the terminal was lost ({how}: it hung up); taskmaster goes on headless, its \
+             processes keep running; control it with `taskmasterctl -s {}`",
+            socket.display()
+        );
+        if let Ok(null) = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            let _ = nix::unistd::dup2_stdin(&null);
+            let _ = nix::unistd::dup2_stdout(&null);
+            let _ = nix::unistd::dup2_stderr(&null);
+        }
     }
 }
