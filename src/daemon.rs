@@ -281,6 +281,7 @@ fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>, sup: Arc<Supervis
     Hooks {
         subscribe_notices: Box::new(move |sink| sup.hub().subscribe_notices(sink)),
         shutdown_waiters: Arc::default(),
+        connections: Arc::default(),
         shutdown: Box::new(move |source, how| {
             let _ = events
                 .lock()

@@ -34,7 +34,7 @@ fn run_line(sup: &Arc<Supervisor>, hooks: &Hooks, line: &str, terminal: bool) ->
     } else {
         Source::Stdin
     };
-    let reply = control::execute(sup, without_question(line), &source);
+    let reply = control::execute(sup, &hooks.connections, without_question(line), &source);
     finish(hooks, reply, line, source, terminal)
 }
 
@@ -129,8 +129,14 @@ impl DirectBackend<'_> {
     /// abandoned half-way: the watchers finish it whoever waits).
     fn run_interruptible(&mut self, line: &str, (tx, rx): ReplyChannel) -> bool {
         let (sup, owned) = (self.sup.clone(), without_question(line).to_string());
+        let connections = self.hooks.connections.clone();
         let ran = crate::daemon::spawn_thread("command", move || {
-            let _ = tx.send(Some(control::execute(&sup, &owned, &Source::Shell)));
+            let _ = tx.send(Some(control::execute(
+                &sup,
+                &connections,
+                &owned,
+                &Source::Shell,
+            )));
         });
         if ran.is_err() {
             return run_line(self.sup, self.hooks, line, true) == Next::Continue;

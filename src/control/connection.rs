@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use log::warn;
 
 use super::attach::AttachTarget;
-use super::connections::{self, Slot};
+use super::connections::Slot;
 use super::continuation::{ShutdownAnswer, Sink, StreamMode};
 use super::protocol::{Request, MAX_REQUEST};
 use super::server::reply_line;
@@ -121,7 +121,7 @@ impl Connection {
             };
             let raw = match read_request(open, deadline) {
                 Line::End => return,
-                Line::Idle => return connections::idle_closed(),
+                Line::Idle => return hooks.connections.idle_closed(),
                 Line::TooLong => {
                     warn!("control client error: request over {MAX_REQUEST} bytes");
                     let why = format!("request too long (over {MAX_REQUEST} bytes)");
@@ -156,7 +156,13 @@ impl Connection {
                     continue;
                 }
             };
-            let reply = execute_words(sup, &request.command, &request.args, source);
+            let reply = execute_words(
+                sup,
+                &hooks.connections,
+                &request.command,
+                &request.args,
+                source,
+            );
             let mut transport = SocketTransport {
                 stream,
                 reader: &mut reader,

@@ -10,6 +10,7 @@
 //! gets a one-line JSON refusal and is closed at once.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use log::{info, warn};
 use parking_lot::Mutex;
@@ -27,22 +28,29 @@ const FDS_SLACK: u64 = 64;
 /// The default `max_connections` never exceeds this.
 const DEFAULT_MAX_CONNECTIONS: u64 = 256;
 
-static OPEN: AtomicUsize = AtomicUsize::new(0);
-static REFUSED: AtomicU64 = AtomicU64::new(0);
-static IDLE_CLOSED: AtomicU64 = AtomicU64::new(0);
-static SERVED_INLINE: AtomicU64 = AtomicU64::new(0);
-/// Refusals since the last admitted connection (`Some` while refusing), so the
-/// event log says once that connections are refused and once that they are not.
-static REFUSING: Mutex<Option<u64>> = Mutex::new(None);
-/// The failing `accept()`: its error and how many times it failed in a row.
-static ACCEPT_FAILING: Mutex<Option<(String, u64)>> = Mutex::new(None);
+/// The connections of the control socket: how many are open, and what the bounds
+/// turned away since the daemon started. One per daemon (in `Hooks`), shared by
+/// the accept thread, each connection's thread (through its [`Slot`]) and
+/// `status -l`; it outlives a server moved by reload, so the counts are since start.
+#[derive(Default)]
+pub struct Connections {
+    open: AtomicUsize,
+    refused: AtomicU64,
+    idle_closed: AtomicU64,
+    served_inline: AtomicU64,
+    /// Refusals since the last admitted connection (`Some` while refusing), so the
+    /// event log says once that connections are refused and once that they are not.
+    refusing: Mutex<Option<u64>>,
+    /// The failing `accept()`: its error and how many times it failed in a row.
+    accept_failing: Mutex<Option<(String, u64)>>,
+}
 
 /// An admitted connection; dropping it frees its place.
-pub struct Slot(());
+pub struct Slot(Arc<Connections>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        OPEN.fetch_sub(1, Ordering::SeqCst);
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -97,84 +105,6 @@ pub fn check(
     Ok(())
 }
 
-/// Admits a new connection or says why not (the refusal to send the client).
-pub fn admit(sup: &Supervisor) -> Result<Slot, String> {
-    let config = sup.config();
-    let instances: u64 = config
-        .programs
-        .values()
-        .map(|p| u64::from(p.numprocs))
-        .sum();
-    let cap = max_connections(sup);
-    let limit = fd_limit();
-    let open = OPEN.load(Ordering::SeqCst) as u64;
-    // Counting /proc/self/fd costs a directory scan: skipped while even a generous
-    // estimate of what is open leaves the reserve untouched.
-    let estimate = 64 + 8 * instances + FDS_PER_CONNECTION * (open + 1);
-    let reserve = FDS_PER_INSTANCE * instances + FDS_SLACK;
-    let used = match limit > 2 * (estimate + reserve) {
-        true => 0,
-        false => open_fds().unwrap_or(estimate),
-    };
-    match check(open, cap, used, limit, instances) {
-        Ok(()) => {
-            OPEN.fetch_add(1, Ordering::SeqCst);
-            let ended = REFUSING.lock().take();
-            if let Some(refused) = ended {
-                info!("control socket: accepting connections again ({refused} refused meanwhile)");
-            }
-            Ok(Slot(()))
-        }
-        Err(why) => {
-            REFUSED.fetch_add(1, Ordering::Relaxed);
-            // Counted under the lock, logged after it (the lock is a leaf).
-            let first = {
-                let mut refusing = REFUSING.lock();
-                *refusing.get_or_insert(0) += 1;
-                *refusing == Some(1)
-            };
-            if first {
-                warn!("control socket: refusing new connections: {why}");
-            }
-            Err(why)
-        }
-    }
-}
-
-/// `accept()` failed: logged the first time in a row only.
-pub fn accept_failed(e: &std::io::Error) {
-    let first = {
-        let mut failing = ACCEPT_FAILING.lock();
-        let (_, count) = failing.get_or_insert_with(|| (e.to_string(), 0));
-        *count += 1;
-        *count == 1
-    };
-    if first {
-        warn!(
-            "control socket: accept failed: {e}; new clients wait until it works again \
-             (retried every 50 ms, logged once)"
-        );
-    }
-}
-
-/// `accept()` worked: says so if it had been failing.
-pub fn accept_worked() {
-    let ended = ACCEPT_FAILING.lock().take();
-    if let Some((error, count)) = ended {
-        info!("control socket: accept works again, after {count} failed attempts ({error})");
-    }
-}
-
-/// A connection was closed for sending no request in time.
-pub fn idle_closed() {
-    IDLE_CLOSED.fetch_add(1, Ordering::Relaxed);
-}
-
-/// A connection was served on the accept thread (no thread could be started).
-pub fn served_inline() {
-    SERVED_INLINE.fetch_add(1, Ordering::Relaxed);
-}
-
 /// The counts `status -l` shows.
 pub struct Stats {
     pub open: u64,
@@ -186,14 +116,97 @@ pub struct Stats {
     pub accept_failing: Option<(String, u64)>,
 }
 
-pub fn stats(sup: &Supervisor) -> Stats {
-    Stats {
-        open: OPEN.load(Ordering::SeqCst) as u64,
-        max: max_connections(sup),
-        refused: REFUSED.load(Ordering::Relaxed),
-        idle_closed: IDLE_CLOSED.load(Ordering::Relaxed),
-        served_inline: SERVED_INLINE.load(Ordering::Relaxed),
-        accept_failing: ACCEPT_FAILING.lock().clone(),
+impl Connections {
+    /// Admits a new connection or says why not (the refusal to send the client).
+    pub fn admit(self: &Arc<Self>, sup: &Supervisor) -> Result<Slot, String> {
+        let config = sup.config();
+        let instances: u64 = config
+            .programs
+            .values()
+            .map(|p| u64::from(p.numprocs))
+            .sum();
+        let cap = max_connections(sup);
+        let limit = fd_limit();
+        let open = self.open.load(Ordering::SeqCst) as u64;
+        // Counting /proc/self/fd costs a directory scan: skipped while even a generous
+        // estimate of what is open leaves the reserve untouched.
+        let estimate = 64 + 8 * instances + FDS_PER_CONNECTION * (open + 1);
+        let reserve = FDS_PER_INSTANCE * instances + FDS_SLACK;
+        let used = match limit > 2 * (estimate + reserve) {
+            true => 0,
+            false => open_fds().unwrap_or(estimate),
+        };
+        match check(open, cap, used, limit, instances) {
+            Ok(()) => {
+                self.open.fetch_add(1, Ordering::SeqCst);
+                let ended = self.refusing.lock().take();
+                if let Some(refused) = ended {
+                    info!(
+                        "control socket: accepting connections again ({refused} refused meanwhile)"
+                    );
+                }
+                Ok(Slot(self.clone()))
+            }
+            Err(why) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                // Counted under the lock, logged after it (the lock is a leaf).
+                let first = {
+                    let mut refusing = self.refusing.lock();
+                    *refusing.get_or_insert(0) += 1;
+                    *refusing == Some(1)
+                };
+                if first {
+                    warn!("control socket: refusing new connections: {why}");
+                }
+                Err(why)
+            }
+        }
+    }
+
+    /// `accept()` failed: logged the first time in a row only.
+    pub fn accept_failed(&self, e: &std::io::Error) {
+        let first = {
+            let mut failing = self.accept_failing.lock();
+            let (_, count) = failing.get_or_insert_with(|| (e.to_string(), 0));
+            *count += 1;
+            *count == 1
+        };
+        if first {
+            warn!(
+                "control socket: accept failed: {e}; new clients wait until it works again \
+                 (retried every 50 ms, logged once)"
+            );
+        }
+    }
+
+    /// `accept()` worked: says so if it had been failing.
+    pub fn accept_worked(&self) {
+        let ended = self.accept_failing.lock().take();
+        if let Some((error, count)) = ended {
+            info!("control socket: accept works again, after {count} failed attempts ({error})");
+        }
+    }
+
+    /// A connection was closed for sending no request in time.
+    pub fn idle_closed(&self) {
+        self.idle_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was served on the accept thread (no thread could be started).
+    pub fn served_inline(&self) {
+        self.served_inline.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts now, for `status -l`.
+    pub fn stats(&self, sup: &Supervisor) -> Stats {
+        Stats {
+            open: self.open.load(Ordering::SeqCst) as u64,
+            max: max_connections(sup),
+            refused: self.refused.load(Ordering::Relaxed),
+            idle_closed: self.idle_closed.load(Ordering::Relaxed),
+            served_inline: self.served_inline.load(Ordering::Relaxed),
+            accept_failing: self.accept_failing.lock().clone(),
+        }
     }
 }
 

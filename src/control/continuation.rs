@@ -239,6 +239,7 @@ mod tests {
             shutdown_waiters: Arc::default(),
             socket_path: Box::new(std::path::PathBuf::new),
             subscribe_notices: Box::new(|_| {}),
+            connections: Arc::default(),
         };
         let mut transport = Recorder {
             log: log.clone(),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::connections;
+use super::connections::Connections;
 use super::status::format_uptime;
 use crate::supervisor::Supervisor;
 
@@ -29,9 +29,9 @@ fn fd_limit() -> Option<u64> {
 }
 
 /// The daemon's lines, as `status -l` prints them.
-pub fn lines(sup: &Supervisor) -> Vec<String> {
+pub fn lines(sup: &Supervisor, connections: &Connections) -> Vec<String> {
     let limit = fd_limit().map_or("unknown".to_string(), |n| n.to_string());
-    let c = connections::stats(sup);
+    let c = connections.stats(sup);
     let mut conns = format!(
         "connections: {} open (max {}); since start: {} refused, {} closed idle, {} served inline",
         c.open, c.max, c.refused, c.idle_closed, c.served_inline
@@ -62,8 +62,8 @@ pub fn lines(sup: &Supervisor) -> Vec<String> {
 }
 
 /// The `"daemon"` object of `status -l --json`.
-pub fn to_json(sup: &Supervisor) -> serde_json::Value {
-    let c = connections::stats(sup);
+pub fn to_json(sup: &Supervisor, connections: &Connections) -> serde_json::Value {
+    let c = connections.stats(sup);
     let a = sup.hub().notifier().stats();
     json!({
         "pid": std::process::id(),

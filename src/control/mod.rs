@@ -93,6 +93,9 @@ pub struct Hooks {
     pub socket_path: Box<dyn Fn() -> std::path::PathBuf + Send + Sync>,
     /// Sends the event notices to `sink` from now on (the hub's notice subscribers).
     pub subscribe_notices: Box<dyn Fn(std::sync::mpsc::Sender<String>) + Send + Sync>,
+    /// The control socket's connection counts, kept across a server moved by
+    /// reload; shown by `status -l`.
+    pub connections: Arc<connections::Connections>,
 }
 
 /// The commands: name, usage, help text, in the order `help` lists them.
@@ -183,21 +186,32 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
 ];
 
 /// Runs one command line (split like a shell splits words), asked by `source`.
-pub fn execute(sup: &Arc<Supervisor>, line: &str, source: &Source) -> Reply {
+pub fn execute(
+    sup: &Arc<Supervisor>,
+    connections: &connections::Connections,
+    line: &str,
+    source: &Source,
+) -> Reply {
     let Some(words) = shlex::split(line) else {
         return Reply::usage("*** Unbalanced quotes in command line");
     };
     match words.split_first() {
-        Some((cmd, args)) => execute_words(sup, cmd, args, source),
+        Some((cmd, args)) => execute_words(sup, connections, cmd, args, source),
         None => Reply::ok(""),
     }
 }
 
 /// Runs one command already split into words (the socket protocol's form).
-pub fn execute_words(sup: &Arc<Supervisor>, cmd: &str, args: &[String], source: &Source) -> Reply {
+pub fn execute_words(
+    sup: &Arc<Supervisor>,
+    connections: &connections::Connections,
+    cmd: &str,
+    args: &[String],
+    source: &Source,
+) -> Reply {
     log_request(cmd, args, source);
     match cmd {
-        "status" => status::status(sup, args),
+        "status" => status::status(sup, connections, args),
         "start" => process::start(sup, args),
         "stop" => process::stop(sup, args),
         "restart" => process::restart(sup, args),

@@ -23,7 +23,7 @@ use log::{info, warn};
 
 use super::connection::{Connection, Mode};
 use super::protocol::Response;
-use super::{connections, Hooks, Reply, Source};
+use super::{Hooks, Reply, Source};
 use crate::supervisor::Supervisor;
 
 pub use super::protocol::MAX_REQUEST;
@@ -153,13 +153,13 @@ fn serve(
         }
         let stream = match conn {
             Ok(s) => {
-                connections::accept_worked();
+                hooks.connections.accept_worked();
                 s
             }
             // EMFILE and friends: the client waits in the backlog, the others keep
             // being served. A short pause keeps a persistent EMFILE from spinning.
             Err(e) => {
-                connections::accept_failed(&e);
+                hooks.connections.accept_failed(&e);
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
@@ -182,7 +182,7 @@ fn serve(
                 continue;
             }
         };
-        let slot = match connections::admit(&sup) {
+        let slot = match hooks.connections.admit(&sup) {
             Ok(slot) => slot,
             Err(why) => {
                 refuse(&stream, &why);
@@ -228,7 +228,7 @@ fn serve(
                         inline_since = Some(1);
                     }
                 }
-                connections::served_inline();
+                hooks.connections.served_inline();
                 conn.serve(&sup, &hooks, Mode::Inline);
             }
         }

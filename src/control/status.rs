@@ -10,7 +10,11 @@ use super::Reply;
 use crate::supervisor::Supervisor;
 use crate::watch::{ExitStatus, Instance, State, Status};
 
-pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
+pub fn status(
+    sup: &Arc<Supervisor>,
+    connections: &super::connections::Connections,
+    args: &[String],
+) -> Reply {
     let json = args.iter().any(|a| a == "--json");
     let long = args.iter().any(|a| a == "-l" || a == "--long");
     let names: Vec<String> = args
@@ -51,7 +55,7 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         );
         // `status --json` stays one array (scripts parse it); `-l` wraps it.
         if long {
-            data = json!({ "daemon": super::daemon_status::to_json(sup), "instances": data });
+            data = json!({ "daemon": super::daemon_status::to_json(sup, connections), "instances": data });
         }
         return Reply {
             exit,
@@ -68,7 +72,7 @@ pub fn status(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         .max(30)
         + 3;
     let daemon = match long {
-        true => super::daemon_status::lines(sup),
+        true => super::daemon_status::lines(sup, connections),
         false => Vec::new(),
     };
     let lines: Vec<String> = daemon
