@@ -1,6 +1,8 @@
-//! Backoff control (issue 8): `backoff: {initial, max, factor}` spaces failed
-//! starts exponentially, and `startretries: infinite` never gives up. The gaps are
-//! measured from the timestamps the children write themselves.
+//! Backoff control (issue 8) on a real daemon: `startretries: infinite` never gives
+//! up, and the event log says so. The delays `backoff: {initial, max, factor}`
+//! decides are checked in-process, in the engine's tests
+//! (`src/supervisor/engine_tests.rs`), from the machine's own reports rather than
+//! from wall-clock gaps.
 
 use crate::common::*;
 
@@ -10,26 +12,6 @@ fn spawn_times(path: &std::path::Path) -> Vec<f64> {
         .lines()
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect()
-}
-
-#[test]
-fn exponential_backoff_intervals_are_measured() {
-    let mut d = Daemon::start(
-        "backoff",
-        "programs:\n  q:\n    cmd: TESTPROG stamp DIR/q.stamps then exit 1\n    starttime: 0.5\n    startretries: 4\n    backoff: {initial: 0.2, factor: 2, max: 0.6}\n",
-    );
-    d.wait_state("q", "FATAL", secs(20.0));
-    let t = spawn_times(&d.path("q.stamps"));
-    assert_eq!(t.len(), 5, "1 start + 4 retries: {t:?}");
-    // Retry n waits min(0.2 × 2^(n-1), 0.6) after the failure, which comes within a
-    // few ms of the spawn (the child exits at once).
-    for (gap, expected) in t.windows(2).map(|w| w[1] - w[0]).zip([0.2, 0.4, 0.6, 0.6]) {
-        assert!(
-            (expected..expected + 0.15).contains(&gap),
-            "gap {gap:.3}s, expected {expected}s (+ up to 150 ms): {t:?}"
-        );
-    }
-    assert_eq!(d.finish(secs(20.0)), 0);
 }
 
 #[test]

@@ -216,3 +216,62 @@ fn a_signal_reaches_the_live_child_and_a_removal_ends_the_watcher() {
     assert_eq!(p.signal(Signal::SIGUSR1).wait(), SignalOutcome::Removed);
     sup.shutdown();
 }
+
+/// The delays the machine decided for each retry of a failed start, from its
+/// `Backoff` reports, as seen so far.
+fn backoff_delays(seen: &[Seen]) -> Vec<(u32, Duration)> {
+    seen.iter()
+        .filter_map(|e| match report_of(e) {
+            Some(Report::Backoff { attempt, delay, .. }) => Some((*attempt, *delay)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn exponential_backoff_spaces_the_retries_then_gives_up() {
+    let (sup, rec, p) = engine(
+        "    cmd: /bin/sh -c 'exit 1'\n    autostart: false\n    starttime: 0.5\n    \
+         startretries: 4\n    backoff: {initial: 0.05, factor: 2, max: 0.15}\n",
+    );
+    assert_eq!(p.start().wait(), StartOutcome::ExitedTooQuickly);
+    let seen = rec.wait_until("FATAL", |s| {
+        s.iter()
+            .any(|e| matches!(report_of(e), Some(Report::GaveUp { .. })))
+    });
+    // Retry n waits min(initial × factor^(n-1), max): 50, 100, 150, 150 ms.
+    let ms = Duration::from_millis;
+    assert_eq!(
+        backoff_delays(&seen),
+        [(1, ms(50)), (2, ms(100)), (3, ms(150)), (4, ms(150))],
+        "{seen:?}"
+    );
+    let spawns = seen
+        .iter()
+        .filter(|e| matches!(e, Seen::Spawned(..)))
+        .count();
+    assert_eq!(spawns, 5, "1 start + 4 retries: {seen:?}");
+    assert_eq!(p.status().state, State::Fatal);
+    sup.shutdown();
+}
+
+#[test]
+fn infinite_retries_keep_trying_and_never_give_up() {
+    let (sup, rec, p) = engine(
+        "    cmd: /bin/sh -c 'exit 1'\n    autostart: false\n    starttime: 0.5\n    \
+         startretries: infinite\n    backoff: {initial: 0.01, factor: 1, max: 0.01}\n",
+    );
+    p.start();
+    // Far beyond the default 3 retries.
+    let seen = rec.wait_until("20 retries", |s| backoff_delays(s).len() >= 20);
+    let attempts: Vec<u32> = backoff_delays(&seen).iter().map(|(a, _)| *a).collect();
+    assert_eq!(attempts, (1..=attempts.len() as u32).collect::<Vec<_>>());
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(report_of(e), Some(Report::GaveUp { .. }))),
+        "{seen:?}"
+    );
+    assert_eq!(p.stop().wait(), StopOutcome::Stopped);
+    sup.shutdown();
+}
