@@ -358,11 +358,18 @@ mod tests {
         b.close();
         assert!(b.is_closed());
         assert!(follower.join().expect("follower").is_empty());
-        // Even with data there, a closed buffer never blocks and returns nothing.
+        // Even with data there, a closed buffer never blocks (a wait with no timeout
+        // returns) and returns nothing.
         b.push(Stream::Stdout, b"x");
-        let t0 = Instant::now();
-        assert!(b.wait_since(&Stream::ALL, &mut [0, 0], None).is_empty());
-        assert!(t0.elapsed() < Duration::from_secs(1));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = Arc::clone(&b);
+        thread::spawn(move || {
+            let _ = tx.send(waiter.wait_since(&Stream::ALL, &mut [0, 0], None));
+        });
+        let got = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a closed buffer's wait returns");
+        assert!(got.is_empty());
         assert_eq!(b.tail(Stream::Stdout, 1), b"x");
     }
 }
