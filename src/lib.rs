@@ -16,6 +16,7 @@ pub mod notify;
 pub mod output;
 pub mod pty;
 pub mod reload;
+pub mod resources;
 pub mod safe_file;
 pub mod shell;
 pub mod shutdown_progress;

@@ -42,6 +42,8 @@ pub struct Supervisor {
     shutting_down: AtomicBool,
     /// Where every watcher reports; handed to each at its creation.
     hub: Hub,
+    /// CPU and memory of the instances, sampled when `status` asks.
+    resources: crate::resources::Resources,
 }
 
 /// Ends the watchers of instances that were never put in the registry (a reload
@@ -85,6 +87,7 @@ impl Supervisor {
             starting: Mutex::new(()),
             shutting_down: AtomicBool::new(false),
             hub,
+            resources: Default::default(),
         });
         for program in config.programs.values() {
             let entry = sup.create_program(program, config.daemon.tail_buffer)?;
@@ -101,6 +104,11 @@ impl Supervisor {
     /// journal or the alerts).
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// The instances' CPU and memory, read from `/proc` when asked.
+    pub fn resources(&self) -> &crate::resources::Resources {
+        &self.resources
     }
 
     fn create_program(

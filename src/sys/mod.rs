@@ -5,6 +5,7 @@
 
 pub mod fds;
 pub mod pidfd;
+pub mod proc_stat;
 pub mod process_group;
 pub mod signals;
 pub mod time;

@@ -13,6 +13,7 @@ mod long_names;
 mod never_hangs;
 mod piped_shell;
 mod protocol;
+mod resources;
 mod shutdown_wait;
 mod socket_file;
 pub(crate) mod support;

@@ -1,0 +1,187 @@
+//! What a process group uses — CPU time, resident memory, threads — read from
+//! `/proc` when someone asks (`status`), never in the background: an idle daemon
+//! still does no work.
+//!
+//! An instance's child leads its own process group, and what it forks stays in it
+//! (unless it makes a group of its own), so an instance's usage is its group's:
+//! one pass over `/proc/*/stat` sorts every process on the machine into the groups
+//! asked for. Each `stat` line has all the fields needed; a process that ends
+//! during the pass is simply not counted.
+
+use std::collections::HashMap;
+
+/// The fields of `/proc/PID/stat` used here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub pid: i32,
+    /// `R`, `S`, `Z`…
+    pub state: char,
+    pub pgrp: i32,
+    /// User and system time of the process itself, in clock ticks.
+    pub cpu_ticks: u64,
+    /// User and system time of its children that it waited for, in clock ticks.
+    pub reaped_children_ticks: u64,
+    pub threads: u64,
+    /// When it started, in clock ticks since boot.
+    pub start_ticks: u64,
+    pub rss_pages: u64,
+}
+
+/// Parses one `/proc/PID/stat` line. The command name (field 2) may hold spaces
+/// and parentheses, so the fields are counted from its last `)`.
+pub fn parse_stat(line: &str) -> Option<ProcStat> {
+    let open = line.find('(')?;
+    let close = line.rfind(')')?;
+    let pid = line.get(..open)?.trim().parse().ok()?;
+    let fields: Vec<&str> = line.get(close + 1..)?.split_whitespace().collect();
+    // Numbered as in proc(5): field 3 (state) is fields[0].
+    let field = |n: usize| fields.get(n - 3).copied();
+    let number = |n: usize| field(n).and_then(|f| f.parse::<u64>().ok());
+    Some(ProcStat {
+        pid,
+        state: field(3)?.chars().next()?,
+        pgrp: field(5)?.parse().ok()?,
+        cpu_ticks: number(14)? + number(15)?,
+        reaped_children_ticks: number(16)? + number(17)?,
+        threads: number(20)?,
+        start_ticks: number(22)?,
+        rss_pages: number(24)?,
+    })
+}
+
+/// `/proc/PID/stat` of `pid`, if it still exists.
+pub fn read_stat(pid: i32) -> Option<ProcStat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// What one process group uses now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupUsage {
+    /// Live members (zombies are not counted).
+    pub processes: u64,
+    pub threads: u64,
+    pub rss_bytes: u64,
+    /// CPU time of the live members, and of the children they reaped, in ticks.
+    pub cpu_ticks: u64,
+}
+
+impl GroupUsage {
+    fn add(&mut self, stat: &ProcStat, page_size: u64) {
+        self.processes += 1;
+        self.threads += stat.threads;
+        self.rss_bytes += stat.rss_pages * page_size;
+        self.cpu_ticks += stat.cpu_ticks + stat.reaped_children_ticks;
+    }
+}
+
+/// The usage of each group in `pgids` (groups with no live member are absent),
+/// in one pass over `/proc`.
+pub fn group_usage(pgids: &[i32]) -> HashMap<i32, GroupUsage> {
+    let mut usage: HashMap<i32, GroupUsage> = HashMap::with_capacity(pgids.len());
+    if pgids.is_empty() {
+        return usage;
+    }
+    let wanted: std::collections::HashSet<i32> = pgids.iter().copied().collect();
+    let page_size = page_size();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return usage;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Some(stat) = read_stat(pid) else { continue };
+        if wanted.contains(&stat.pgrp) && stat.state != 'Z' && stat.state != 'X' {
+            usage.entry(stat.pgrp).or_default().add(&stat, page_size);
+        }
+    }
+    usage
+}
+
+/// Seconds since boot (`/proc/uptime`), the clock of [`ProcStat::start_ticks`].
+pub fn seconds_since_boot() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/uptime").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Clock ticks per second (`_SC_CLK_TCK`), 100 if unknown.
+pub fn ticks_per_second() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .and_then(|t| u64::try_from(t).ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(100)
+}
+
+fn page_size() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|p| u64::try_from(p).ok())
+        .unwrap_or(4096)
+}
+
+/// How many descriptors `pid` has open, if it can be read.
+pub fn fd_count(pid: i32) -> Option<u64> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stat_line_is_read_from_after_the_command_name() {
+        // A name with a space and a parenthesis, as a program may set.
+        let line = "4242 (we (ird) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
+                    7 3 11 2 20 0 5 0 12345 10000000 321 18446744073709551615";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(
+            stat,
+            ProcStat {
+                pid: 4242,
+                state: 'S',
+                pgrp: 4242,
+                cpu_ticks: 10,
+                reaped_children_ticks: 13,
+                threads: 5,
+                start_ticks: 12345,
+                rss_pages: 321,
+            }
+        );
+    }
+
+    #[test]
+    fn a_short_or_garbled_line_is_no_stat() {
+        assert_eq!(parse_stat(""), None);
+        assert_eq!(parse_stat("12 (x) S 1 2"), None);
+        assert_eq!(
+            parse_stat("x (y) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22"),
+            None
+        );
+    }
+
+    #[test]
+    fn our_own_group_is_found_with_our_memory_and_threads() {
+        let me = std::process::id() as i32;
+        let own = read_stat(me).unwrap();
+        let usage = group_usage(&[own.pgrp]);
+        let group = usage.get(&own.pgrp).unwrap();
+        assert!(group.processes >= 1);
+        assert!(group.threads >= 1);
+        assert!(group.rss_bytes > 0);
+        assert!(fd_count(me).unwrap() >= 3);
+    }
+
+    #[test]
+    fn a_group_with_no_process_is_absent() {
+        // No pid is ever 0 of a live user group; a huge one is unallocated.
+        assert!(group_usage(&[i32::MAX]).is_empty());
+        assert!(group_usage(&[]).is_empty());
+    }
+}
