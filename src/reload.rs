@@ -83,7 +83,7 @@ impl Reloader {
     pub fn reload(&self) -> Reply {
         let _one_at_a_time = self.running.lock();
         let old = self.sup.config();
-        let new = match config::load(&old.file) {
+        let new = match config::load_as(&old.file, Some(old.format)) {
             Ok(c) => c,
             Err(errors) => {
                 let text = errors.to_string().replace('\n', "; ");
