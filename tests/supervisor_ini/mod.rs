@@ -7,7 +7,6 @@ mod errors;
 mod reload;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::common::*;
 
@@ -280,9 +279,4 @@ fn the_format_is_recognised_or_forced() {
         yaml_named_conf.as_os_str(),
     ]);
     assert_eq!(code, 0, "forced YAML on a .conf: {stderr}");
-}
-
-/// Polls `f` until it holds, for at most `timeout`.
-pub fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    wait_for(what, timeout, || f().then_some(()));
 }

@@ -44,8 +44,7 @@ pub(crate) fn expand(here: &Path, pattern: &str) -> Result<Vec<PathBuf>, String>
         .filter(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
             // A shell's `*` does not match hidden files.
-            !(n.starts_with('.') && !name.starts_with('.'))
-                && matches(name.as_bytes(), n.as_bytes())
+            (name.starts_with('.') || !n.starts_with('.')) && matches(name.as_bytes(), n.as_bytes())
         })
         .filter(|e| e.path().is_file())
         .map(|e| e.path())

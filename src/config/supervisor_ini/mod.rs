@@ -10,7 +10,7 @@
 //! `[include]`s read in (`glob.rs` for their patterns); `expand.rs` does the
 //! `%(name)s` expansions; `values.rs` reads supervisor's value syntaxes (booleans,
 //! sizes, `KEY="val",K2=v2`); `settings.rs` translates the daemon's sections and
-//! `program.rs` each `[program:x]`; `emit.rs` prints the tree as YAML.
+//! `program.rs` each `[program:x]` (`options.rs`: which options it has); `emit.rs` prints the tree as YAML.
 //!
 //! Every option of supervisor is known: mapped, accepted (its value is
 //! taskmaster's behaviour anyway), or not supported — then an error when ignoring
@@ -20,6 +20,7 @@
 mod emit;
 mod expand;
 mod glob;
+mod options;
 mod program;
 mod reader;
 mod settings;

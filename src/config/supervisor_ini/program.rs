@@ -7,47 +7,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use super::expand::{expand, Context};
-use super::reader::{Entry, Section};
+use super::options::{check_option, ini_option};
+use super::reader::Section;
 use super::settings::{absolute, Globals};
 use super::{values, Findings, NOT_SUPPORTED};
-use crate::config::suggest::suggest;
 use crate::config::tree::Node;
-
-/// Every option of a `[program:x]` supervisor knows.
-const OPTIONS: &[&str] = &[
-    "command",
-    "process_name",
-    "numprocs",
-    "numprocs_start",
-    "priority",
-    "autostart",
-    "autorestart",
-    "startsecs",
-    "startretries",
-    "exitcodes",
-    "stopsignal",
-    "stopwaitsecs",
-    "stopasgroup",
-    "killasgroup",
-    "user",
-    "redirect_stderr",
-    "stdout_logfile",
-    "stdout_logfile_maxbytes",
-    "stdout_logfile_backups",
-    "stdout_capture_maxbytes",
-    "stdout_events_enabled",
-    "stdout_syslog",
-    "stderr_logfile",
-    "stderr_logfile_maxbytes",
-    "stderr_logfile_backups",
-    "stderr_capture_maxbytes",
-    "stderr_events_enabled",
-    "stderr_syslog",
-    "environment",
-    "directory",
-    "umask",
-    "serverurl",
-];
 
 /// Default size of a program's log files before rotation, and backups kept.
 const LOG_MAXBYTES: i128 = 50 << 20;
@@ -173,53 +137,6 @@ pub(crate) fn translate(
             .or_default()
             .push(process.clone());
         programs.push((process, Node::Map(fields)));
-    }
-}
-
-/// An option supervisor knows but taskmaster does not apply: an error or a warning.
-fn check_option(entry: &Entry, name: &str, file: &Path, findings: &mut Findings) {
-    let at = format!("[program:{name}] {}", entry.key);
-    let off = |v: &str| values::boolean(v) == Ok(false);
-    let zero = |v: &str| values::byte_size(v) == Ok(0);
-    match entry.key.as_str() {
-        "stdout_syslog" | "stderr_syslog" if !off(&entry.value) => findings.error(
-            file,
-            entry.line,
-            &at,
-            format!("{NOT_SUPPORTED}: the output would not reach syslog (use stdout_logfile, or a logger command)"),
-        ),
-        "stdout_events_enabled" | "stderr_events_enabled" if !off(&entry.value) => findings.warn(
-            file,
-            entry.line,
-            &at,
-            format!("{NOT_SUPPORTED} (ignored: there are no event listeners)"),
-        ),
-        "stdout_capture_maxbytes" | "stderr_capture_maxbytes" if !zero(&entry.value) => findings.warn(
-            file,
-            entry.line,
-            &at,
-            format!("{NOT_SUPPORTED} (ignored: capture mode only feeds event listeners)"),
-        ),
-        "stopasgroup" | "killasgroup" if off(&entry.value) => findings.warn(
-            file,
-            entry.line,
-            &at,
-            "taskmaster always signals the program's whole process group (accepted as true)",
-        ),
-        "serverurl" => findings.warn(
-            file,
-            entry.line,
-            &at,
-            format!("{NOT_SUPPORTED} (ignored: SUPERVISOR_SERVER_URL is not set for the child)"),
-        ),
-        key if !OPTIONS.contains(&key) => {
-            let message = match suggest(key, OPTIONS) {
-                Some(near) => format!("unknown option `{key}`: did you mean `{near}`?"),
-                None => format!("unknown option `{key}` in a [program:x] section"),
-            };
-            findings.error(file, entry.line, &at, message);
-        }
-        _ => {}
     }
 }
 
@@ -439,26 +356,4 @@ impl Process<'_, '_> {
             _ => Node::Str(absolute(&globals.cwd, value).display().to_string()),
         }
     }
-}
-
-/// The INI option a taskmaster field comes from, to name it in messages.
-fn ini_option(key: &str) -> String {
-    let option = match key {
-        "cmd" => "command",
-        "starttime" => "startsecs",
-        "stoptime" => "stopwaitsecs",
-        "workingdir" => "directory",
-        "env" => "environment",
-        "stdout" => "stdout_logfile",
-        "stderr" => "stderr_logfile",
-        other => {
-            return match other.split_once('_') {
-                Some((stream, rest)) if rest == "maxbytes" || rest == "backups" => {
-                    format!("{stream}_logfile_{rest}")
-                }
-                _ => other.to_string(),
-            }
-        }
-    };
-    option.to_string()
 }
