@@ -3,6 +3,7 @@
 //! in /proc), `AUTO`/`NONE`/path log files, group addressing, `[include]` globs,
 //! SIGHUP after an edit, bad files, and `--print-config yaml`.
 
+mod compare;
 mod errors;
 mod reload;
 

@@ -73,12 +73,6 @@ pub(crate) fn check_option(entry: &Entry, name: &str, file: &Path, findings: &mu
             &at,
             "taskmaster always signals the program's whole process group (accepted as true)",
         ),
-        "serverurl" => findings.warn(
-            file,
-            entry.line,
-            &at,
-            format!("{NOT_SUPPORTED} (ignored: SUPERVISOR_SERVER_URL is not set for the child)"),
-        ),
         key if !OPTIONS.contains(&key) => {
             let message = match suggest(key, OPTIONS) {
                 Some(near) => format!("unknown option `{key}`: did you mean `{near}`?"),

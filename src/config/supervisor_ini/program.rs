@@ -121,7 +121,7 @@ pub(crate) fn translate(
             findings,
             report: num == start,
         };
-        out.fields(&expanded, globals);
+        out.fields(&expanded, globals, group);
         let fields = out.fields;
         if !valid {
             continue;
@@ -187,7 +187,7 @@ impl Process<'_, '_> {
         }
     }
 
-    fn fields(&mut self, x: &BTreeMap<&str, (String, usize)>, globals: &Globals) {
+    fn fields(&mut self, x: &BTreeMap<&str, (String, usize)>, globals: &Globals, group: &str) {
         let int = |min: i64| move |v: &str| values::integer(v, min).map(|n| Node::Int(n.into()));
         let boolean = |v: &str| values::boolean(v).map(Node::Bool);
         let size = |v: &str| values::byte_size(v).map(|n| Node::Int(n.into()));
@@ -234,7 +234,7 @@ impl Process<'_, '_> {
             Some(_) => self.read(x, "umask", "umask", |v| values::octal(v).map(Node::Str)),
             None => self.set("umask", Node::Str(globals.umask.clone()), 0),
         }
-        self.environment(x, globals);
+        self.environment(x, globals, group);
         let redirect = match x.get("redirect_stderr") {
             Some((v, line)) => match values::boolean(v) {
                 Ok(b) => b,
@@ -302,9 +302,21 @@ impl Process<'_, '_> {
         }
     }
 
-    /// `environment`, over `[supervisord] environment`.
-    fn environment(&mut self, x: &BTreeMap<&str, (String, usize)>, globals: &Globals) {
+    /// `environment`, over the variables supervisor sets for its children
+    /// (`SUPERVISOR_ENABLED`, `_PROCESS_NAME`, `_GROUP_NAME`, `_SERVER_URL`), over
+    /// `[supervisord] environment`.
+    fn environment(&mut self, x: &BTreeMap<&str, (String, usize)>, globals: &Globals, group: &str) {
         let mut env: BTreeMap<String, String> = globals.env.iter().cloned().collect();
+        env.insert("SUPERVISOR_ENABLED".into(), "1".into());
+        env.insert("SUPERVISOR_PROCESS_NAME".into(), self.name.to_string());
+        env.insert("SUPERVISOR_GROUP_NAME".into(), group.to_string());
+        let server_url = match x.get("serverurl") {
+            Some((url, _)) if !url.eq_ignore_ascii_case("AUTO") => Some(url.clone()),
+            _ => globals.server_url.clone(),
+        };
+        if let Some(url) = server_url {
+            env.insert("SUPERVISOR_SERVER_URL".into(), url);
+        }
         let mut line = 0;
         if let Some((value, at_line)) = x.get("environment") {
             line = *at_line;
@@ -317,7 +329,7 @@ impl Process<'_, '_> {
                 Err(_) => {}
             }
         }
-        if !env.is_empty() {
+        {
             let map = env.into_iter().map(|(k, v)| (k, Node::Str(v))).collect();
             self.set("env", Node::Map(map), line);
         }

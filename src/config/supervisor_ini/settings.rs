@@ -22,6 +22,9 @@ pub(crate) struct Globals {
     pub identifier: String,
     /// Base of relative paths.
     pub cwd: PathBuf,
+    /// `unix://` and the `[unix_http_server] file`: the child's
+    /// `SUPERVISOR_SERVER_URL` unless its `serverurl` says another.
+    pub server_url: Option<String>,
 }
 
 /// How one `[supervisord]` option is taken.
@@ -60,7 +63,7 @@ fn daemon_option(key: &str) -> Option<Daemon> {
 pub(crate) fn translate(sections: &[Section], cwd: &Path, findings: &mut Findings) -> Node {
     let mut daemon: Vec<(String, Node)> = Vec::new();
     let supervisord = sections.iter().find(|s| s.name == "supervisord");
-    let globals = match supervisord {
+    let mut globals = match supervisord {
         Some(section) => self::supervisord(section, cwd, &mut daemon, findings),
         None => default_globals(cwd),
     };
@@ -72,7 +75,7 @@ pub(crate) fn translate(sections: &[Section], cwd: &Path, findings: &mut Finding
         daemon.push(("logfile_maxbytes".into(), Node::Int(50 << 20)));
         daemon.push(("logfile_backups".into(), Node::Int(10)));
     }
-    socket(sections, cwd, &mut daemon, findings);
+    globals.server_url = socket(sections, cwd, &mut daemon, findings);
     let membership = groups_of(sections, findings);
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut programs: Vec<(String, Node)> = Vec::new();
@@ -156,6 +159,7 @@ fn default_globals(cwd: &Path) -> Globals {
         umask: "022".into(),
         identifier: "supervisor".into(),
         cwd: cwd.to_path_buf(),
+        server_url: None,
     }
 }
 
@@ -244,13 +248,15 @@ fn minfds(value: &str) -> Result<(), String> {
 }
 
 /// The control socket: `[unix_http_server] file`, else `[supervisorctl] serverurl`.
+/// Returns the URL of the former, which supervisor gives its children.
 fn socket(
     sections: &[Section],
     cwd: &Path,
     daemon: &mut Vec<(String, Node)>,
     findings: &mut Findings,
-) {
+) -> Option<String> {
     let mut socket: Option<(PathBuf, PathBuf, usize)> = None;
+    let mut server_url = None;
     for section in sections
         .iter()
         .filter(|s| s.name == "unix_http_server" || s.name == "supervisorctl")
@@ -267,7 +273,9 @@ fn socket(
             };
             match (section.name.as_str(), entry.key.as_str()) {
                 ("unix_http_server", "file") => {
-                    socket = Some((absolute(cwd, &value), section.file.clone(), entry.line));
+                    let path = absolute(cwd, &value);
+                    server_url = Some(format!("unix://{}", path.display()));
+                    socket = Some((path, section.file.clone(), entry.line));
                 }
                 ("supervisorctl", "serverurl") => match value.strip_prefix("unix://") {
                     Some(path) if socket.is_none() => socket = Some((absolute(cwd, path), section.file.clone(), entry.line)),
@@ -301,6 +309,7 @@ fn socket(
         findings.origin("taskmaster.socket".into(), &file, line, "socket");
         daemon.push(("socket".into(), Node::Str(path.display().to_string())));
     }
+    server_url
 }
 
 /// `[rpcinterface:supervisor]`: every supervisor config has it, for supervisorctl;
