@@ -94,6 +94,9 @@ impl Reloader {
                 return Reply::error(format!("ERROR (reload failed; nothing changed)\n{errors}"));
             }
         };
+        for warning in &new.warnings {
+            warn!("configuration: {warning}");
+        }
         let plan = config::diff(&old, &new);
         // Everything that can fail in the program part first, before anything
         // changes: a reload is applied whole or not at all.

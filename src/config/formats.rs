@@ -46,8 +46,23 @@ fn read(path: &Path) -> Result<String, ConfigErrors> {
 pub fn parse_as(text: &str, file: &Path, format: Option<Format>) -> Result<Config, ConfigErrors> {
     match detect(file, text, format) {
         Format::Yaml => parse(text, file),
-        Format::Supervisor => parse_ini(text, file, &System::current()).map(|(config, _)| config),
+        Format::Supervisor => parse_ini(text, file, &System::current())
+            .map(|(config, _)| config)
+            .map_err(|errors| read_by_its_name(errors, text, format)),
     }
+}
+
+/// `errors`, with a note when the file was read as INI for its name only: a
+/// taskmaster YAML file called `something.conf` is then told apart.
+fn read_by_its_name(mut errors: ConfigErrors, text: &str, forced: Option<Format>) -> ConfigErrors {
+    if forced.is_none() && !supervisor_ini::looks_like_ini(text) {
+        if let Some(first) = errors.0.first_mut() {
+            first.message.push_str(
+                " (the file was read as supervisor's INI because of its name; `--format yaml` reads it as YAML)",
+            );
+        }
+    }
+    errors
 }
 
 /// The configuration at `path` and the same as taskmaster YAML (for
@@ -62,7 +77,8 @@ pub fn load_as_yaml(path: &Path, format: Option<Format>) -> Result<(Config, Stri
             Ok((config, supervisor_ini::to_yaml(&root)))
         }
         Format::Supervisor => parse_ini(&text, path, &System::current())
-            .map(|(config, root)| (config, supervisor_ini::to_yaml(&root))),
+            .map(|(config, root)| (config, supervisor_ini::to_yaml(&root)))
+            .map_err(|errors| read_by_its_name(errors, &text, format)),
     }
 }
 

@@ -175,8 +175,40 @@ fn log_files(dir: &Path) -> BTreeMap<String, String> {
     files
 }
 
-/// Runs `ini` under both daemons and compares what they run.
-fn compare(tag: &str, ini: &str, bin: &Path) {
+/// Something done to both daemons after the start: the INI edited (`from` →
+/// `to`, if any), then a command given to supervisorctl and to taskmasterctl;
+/// `restarted` are the processes whose pid changes under taskmaster, which must
+/// be among those that change under supervisord (reload is the smallest change:
+/// supervisorctl's `update` restarts a whole group when its `numprocs` changes).
+struct Step {
+    edit: Option<(&'static str, &'static str)>,
+    restarted: &'static [&'static str],
+    supervisorctl: &'static [&'static str],
+    taskmasterctl: &'static [&'static str],
+}
+
+fn ctl(program: &Path, args: &[&str], dir: &Path) {
+    let status = Command::new(program)
+        .args(["-c", "supervisord.conf"])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run ctl");
+    assert!(status.code().is_some(), "{args:?} ended by a signal");
+}
+
+/// Which processes have another pid (or none) in `after` than in `before`.
+fn changed(before: &BTreeMap<String, Seen>, after: &BTreeMap<String, Seen>) -> Vec<String> {
+    after
+        .iter()
+        .filter(|(name, seen)| before.get(*name).map(|b| b.pid) != Some(seen.pid))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// Runs `ini` under both daemons and compares what they run, then after each step.
+fn compare(tag: &str, ini: &str, bin: &Path, steps: &[Step]) {
     let root = TempDir::new(tag);
     let dirs = [root.path("supervisord"), root.path("taskmaster")];
     for dir in &dirs {
@@ -233,6 +265,39 @@ fn compare(tag: &str, ini: &str, bin: &Path) {
         last.0,
         last.1
     );
+
+    let (mut sv_seen, mut tm_seen) = (sv_seen, tm_seen);
+    for step in steps {
+        if let Some((from, to)) = step.edit {
+            for dir in &dirs {
+                let path = dir.join("supervisord.conf");
+                let text = read(&path);
+                assert!(text.contains(from), "{from:?} in the config");
+                std::fs::write(&path, text.replace(from, to)).expect("edit");
+            }
+        }
+        ctl(&bin.join("supervisorctl"), step.supervisorctl, &sv.dir);
+        ctl(
+            Path::new(env!("CARGO_BIN_EXE_taskmasterctl")),
+            step.taskmasterctl,
+            &tm.dir,
+        );
+        let sv_after = settled("supervisord settled", || supervisord_status(bin, &sv.dir));
+        let tm_after = settled("taskmaster settled", || taskmaster_status(&tm.dir));
+        let what = format!("after {:?}", step.taskmasterctl);
+        assert_eq!(
+            states(&tm_after),
+            states(&sv_after),
+            "names and states {what}"
+        );
+        let (tm_changed, sv_changed) = (changed(&tm_seen, &tm_after), changed(&sv_seen, &sv_after));
+        assert_eq!(tm_changed, step.restarted, "restarted by taskmaster {what}");
+        assert!(
+            tm_changed.iter().all(|name| sv_changed.contains(name)),
+            "restarted by taskmaster {what}: {tm_changed:?}, by supervisord: {sv_changed:?}"
+        );
+        (sv_seen, tm_seen) = (sv_after, tm_after);
+    }
 }
 
 /// supervisor's documented shapes: a bare program, a program with every
@@ -339,6 +404,47 @@ fn same_as_supervisord() {
             return;
         }
     };
-    compare("sv-documented", DOCUMENTED, &bin);
-    compare("sv-covering", COVERING, &bin);
+    let documented = [
+        Step {
+            edit: None,
+            restarted: &["bar", "baz"],
+            supervisorctl: &["stop", "foobar:*"],
+            taskmasterctl: &["stop", "foobar:*"],
+        },
+        Step {
+            edit: None,
+            restarted: &["baz"],
+            supervisorctl: &["start", "foobar:baz"],
+            taskmasterctl: &["start", "foobar:baz"],
+        },
+        Step {
+            edit: None,
+            restarted: &["worker_00", "worker_01", "worker_02"],
+            supervisorctl: &["restart", "worker:*"],
+            taskmasterctl: &["restart", "worker:*"],
+        },
+    ];
+    compare("sv-documented", DOCUMENTED, &bin, &documented);
+    // taskmaster's reload is supervisorctl's update: the same programs restart.
+    let covering = [
+        Step {
+            edit: Some(("numprocs=2\n", "numprocs=3\n")),
+            restarted: &["n7"],
+            supervisorctl: &["update"],
+            taskmasterctl: &["reload"],
+        },
+        Step {
+            edit: Some(("PLAIN=x", "PLAIN=y")),
+            restarted: &["env"],
+            supervisorctl: &["update"],
+            taskmasterctl: &["reload"],
+        },
+        Step {
+            edit: Some(("[program:merged]", "[program:merged2]")),
+            restarted: &["merged2"],
+            supervisorctl: &["update"],
+            taskmasterctl: &["reload"],
+        },
+    ];
+    compare("sv-covering", COVERING, &bin, &covering);
 }

@@ -136,6 +136,13 @@ pub(crate) fn translate(
             .entry(group.to_string())
             .or_default()
             .push(process.clone());
+        if programs.iter().any(|(other, _)| *other == process) {
+            let message = format!(
+                "a process named {process} is already defined: each process_name must be unique"
+            );
+            findings.error(file, section.line, &format!("[program:{name}]"), message);
+            continue;
+        }
         programs.push((process, Node::Map(fields)));
     }
 }

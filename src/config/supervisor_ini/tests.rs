@@ -246,3 +246,27 @@ fn yaml_groups_are_checked() {
         "{text}"
     );
 }
+
+#[test]
+fn two_processes_of_one_name_are_an_error() {
+    let text = "[program:a]\ncommand=/bin/true\nprocess_name=x\n[program:b]\ncommand=/bin/true\nprocess_name=x\n";
+    let errors = parse_ini(text, Path::new("/tmp/x.conf"), &System::current()).unwrap_err();
+    assert!(
+        errors
+            .to_string()
+            .contains(":4: [program:b]: a process named x is already defined"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn a_yaml_file_named_conf_is_told_apart() {
+    let errors =
+        crate::config::parse_as("programs: {}\n", Path::new("/tmp/t.conf"), None).unwrap_err();
+    assert!(
+        errors
+            .to_string()
+            .contains("`--format yaml` reads it as YAML"),
+        "{errors}"
+    );
+}
