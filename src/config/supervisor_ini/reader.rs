@@ -293,7 +293,12 @@ pub(crate) fn looks_like_ini(text: &str) -> bool {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with(['#', ';']))
         .is_some_and(|l| {
-            let l = strip_inline_comment(l);
-            l.starts_with('[') && l.ends_with(']') && !l.contains(',')
+            let name = strip_inline_comment(l)
+                .strip_prefix('[')
+                .and_then(|l| l.strip_suffix(']'));
+            // `[a, b]`, `[[1]]` and `[]` are YAML lists, not section headers.
+            name.is_some_and(|n| {
+                !n.trim().is_empty() && !n.contains([',', '[', ']', '{', '}', '"', '\''])
+            })
         })
 }

@@ -107,6 +107,9 @@ fn ini_is_recognised_by_its_first_line() {
     assert!(looks_like_ini("[program:x] ; c\ncommand=x\n"));
     assert!(!looks_like_ini("programs:\n  a: {}\n"));
     assert!(!looks_like_ini("[a, b]\n"));
+    assert!(!looks_like_ini("[[[[]]]]\n"));
+    assert!(!looks_like_ini("[]\n"));
+    assert!(!looks_like_ini("[\"x\"]\n"));
 }
 
 #[test]
