@@ -46,10 +46,35 @@ fn read(path: &Path) -> Result<String, ConfigErrors> {
 pub fn parse_as(text: &str, file: &Path, format: Option<Format>) -> Result<Config, ConfigErrors> {
     match detect(file, text, format) {
         Format::Yaml => parse(text, file),
-        Format::Supervisor => parse_ini(text, file, &System::current())
+        Format::Supervisor => guarded(file, || parse_ini(text, file, &System::current()))
             .map(|(config, _)| config)
             .map_err(|errors| read_by_its_name(errors, text, format)),
     }
+}
+
+/// `parse` on a thread of its own, so that a bug in the reader is an error about
+/// the file instead of the end of the daemon (as for YAML: see [`parse`]).
+fn guarded<T: Send>(
+    file: &Path,
+    parse: impl FnOnce() -> Result<T, ConfigErrors> + Send,
+) -> Result<T, ConfigErrors> {
+    std::thread::scope(|scope| {
+        let parser = std::thread::Builder::new()
+            .name("config".into())
+            .spawn_scoped(scope, parse);
+        match parser.map(|handle| handle.join()) {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) | Err(_) => Err(ConfigErrors(vec![ConfigError {
+                file: absolute(file),
+                line: None,
+                column: None,
+                path: String::new(),
+                message:
+                    "the configuration could not be parsed (internal error or no thread available)"
+                        .into(),
+            }])),
+        }
+    })
 }
 
 /// `errors`, with a note when the file was read as INI for its name only: a
@@ -76,7 +101,7 @@ pub fn load_as_yaml(path: &Path, format: Option<Format>) -> Result<(Config, Stri
             let root = tree::build(&text, &mut ignored).unwrap_or(Node::Null);
             Ok((config, supervisor_ini::to_yaml(&root)))
         }
-        Format::Supervisor => parse_ini(&text, path, &System::current())
+        Format::Supervisor => guarded(path, || parse_ini(&text, path, &System::current()))
             .map(|(config, root)| (config, supervisor_ini::to_yaml(&root)))
             .map_err(|errors| read_by_its_name(errors, &text, format)),
     }

@@ -121,6 +121,10 @@ fn value_syntaxes() {
     assert_eq!(values::byte_size("1kb"), Ok(1024));
     assert_eq!(values::byte_size("12"), Ok(12));
     assert!(values::byte_size("lots").is_err());
+    assert!(
+        values::byte_size("5é5").is_err(),
+        "a multibyte end is no unit"
+    );
     assert_eq!(values::octal("022"), Ok("022".into()));
     assert_eq!(values::octal("7"), Ok("007".into()));
     assert!(values::octal("8").is_err());

@@ -26,12 +26,11 @@ pub(crate) fn integer(text: &str, min: i64) -> Result<i64, String> {
 /// A size: bytes, or a number with KB, MB or GB (powers of 1024).
 pub(crate) fn byte_size(text: &str) -> Result<i64, String> {
     let upper = text.trim().to_ascii_uppercase();
-    let (digits, scale) = match upper.len().checked_sub(2).map(|i| upper.split_at(i)) {
-        Some((d, "KB")) => (d, 1i64 << 10),
-        Some((d, "MB")) => (d, 1 << 20),
-        Some((d, "GB")) => (d, 1 << 30),
-        _ => (upper.as_str(), 1),
-    };
+    let units = [("KB", 1i64 << 10), ("MB", 1 << 20), ("GB", 1 << 30)];
+    let (digits, scale) = units
+        .iter()
+        .find_map(|(unit, scale)| upper.strip_suffix(unit).map(|d| (d, *scale)))
+        .unwrap_or((upper.as_str(), 1));
     digits
         .trim()
         .parse::<i64>()
