@@ -31,6 +31,8 @@ pub struct Options {
     pub config: PathBuf,
     pub no_shell: bool,
     pub socket: Option<PathBuf>,
+    /// `--format`: the configuration's syntax; `None` detects it.
+    pub format: Option<config::Format>,
 }
 
 /// What the main thread waits for.
@@ -52,7 +54,7 @@ pub fn run(opts: Options) -> i32 {
     // Whatever thread dies in raw mode, the terminal comes back as it was.
     let _terminal = TerminalMode::save(0);
 
-    let config = match config::load(&opts.config) {
+    let config = match config::load_as(&opts.config, opts.format) {
         Ok(c) => c,
         Err(errors) => {
             eprintln!("{errors}");
@@ -85,6 +87,9 @@ pub fn run(opts: Options) -> i32 {
         socket_path.display(),
         nofile.map_or("unknown".to_string(), |n| n.to_string())
     );
+    for warning in &config.warnings {
+        warn!("configuration: {warning}");
+    }
     let history = config.daemon.history.clone();
 
     let (events, inbox) = channel();

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use taskmaster::config::Format;
 use taskmaster::watch::{helper, spawn::HELPER_FLAG};
 
-/// Job-control daemon: starts the programs of a YAML file and keeps them alive.
+/// Job-control daemon: starts the programs of a YAML file (or a supervisord.conf)
+/// and keeps them alive.
 #[derive(Parser)]
 #[command(name = "taskmaster", version, about)]
 struct Cli {
@@ -23,12 +25,62 @@ struct Cli {
     /// Validate the configuration file, print its errors, and exit (0 valid, 2 not).
     #[arg(long)]
     check: bool,
+    /// The configuration's syntax: `yaml` (taskmaster's) or `supervisor` (a
+    /// supervisord.conf). Default: supervisor's for a `.conf`/`.ini` file or one
+    /// whose first line is a `[section]` header, else YAML.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<FormatArg>,
+    /// With --check: print the configuration as taskmaster YAML (to migrate a
+    /// supervisord.conf for good).
+    #[arg(long, value_name = "FORMAT", requires = "check")]
+    print_config: Option<PrintFormat>,
     /// Ignore standard input: run until SIGINT/SIGTERM or a `shutdown` command.
     #[arg(long)]
     no_shell: bool,
     /// Control socket path (overrides the config's `taskmaster.socket`).
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Yaml,
+    Supervisor,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PrintFormat {
+    Yaml,
+}
+
+/// `--check [--print-config yaml]`: errors on stderr (exit 2), else warnings on
+/// stderr and `OK` (or the YAML) on stdout.
+fn check(path: &std::path::Path, format: Option<Format>, print: bool) -> ExitCode {
+    let loaded = if print {
+        taskmaster::config::load_as_yaml(path, format).map(|(c, yaml)| (c, Some(yaml)))
+    } else {
+        taskmaster::config::load_as(path, format).map(|c| (c, None))
+    };
+    match loaded {
+        Ok((config, yaml)) => {
+            for warning in &config.warnings {
+                eprintln!("warning: {warning}");
+            }
+            match yaml {
+                Some(yaml) => print!("{yaml}"),
+                None => println!(
+                    "{}: OK ({} programs)",
+                    config.file.display(),
+                    config.programs.len()
+                ),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -43,26 +95,18 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    let format = cli.format.map(|f| match f {
+        FormatArg::Yaml => Format::Yaml,
+        FormatArg::Supervisor => Format::Supervisor,
+    });
     if cli.check {
-        return match taskmaster::config::load(&cli.config) {
-            Ok(config) => {
-                println!(
-                    "{}: OK ({} programs)",
-                    config.file.display(),
-                    config.programs.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(errors) => {
-                eprintln!("{errors}");
-                ExitCode::from(2)
-            }
-        };
+        return check(&cli.config, format, cli.print_config.is_some());
     }
     let code = taskmaster::daemon::run(taskmaster::daemon::Options {
         config: cli.config,
         no_shell: cli.no_shell,
         socket: cli.socket,
+        format,
     });
     ExitCode::from(code.clamp(0, 255) as u8)
 }

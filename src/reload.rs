@@ -83,7 +83,7 @@ impl Reloader {
     pub fn reload(&self) -> Reply {
         let _one_at_a_time = self.running.lock();
         let old = self.sup.config();
-        let new = match config::load(&old.file) {
+        let new = match config::load_as(&old.file, Some(old.format)) {
             Ok(c) => c,
             Err(errors) => {
                 let text = errors.to_string().replace('\n', "; ");
@@ -94,6 +94,9 @@ impl Reloader {
                 return Reply::error(format!("ERROR (reload failed; nothing changed)\n{errors}"));
             }
         };
+        for warning in &new.warnings {
+            warn!("configuration: {warning}");
+        }
         let plan = config::diff(&old, &new);
         // Everything that can fail in the program part first, before anything
         // changes: a reload is applied whole or not at all.

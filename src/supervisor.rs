@@ -183,13 +183,19 @@ impl Supervisor {
             }
             names.extend(entry.instances.iter().map(|i| i.name()));
         }
+        drop(programs);
+        names.extend(self.config.lock().groups.keys().cloned());
         names
     }
 
     /// Resolves command arguments per README: Configuration: `all`, `NAME` (every instance of the
     /// program), `NAME:K`, `NAME:*` or `NAME:` (every instance, as supervisorctl). Each unknown name is an error of its own;
     /// an instance named twice is listed once.
+    /// A group's name (README: Coming from supervisor) addresses its programs:
+    /// `GROUP`, `GROUP:*`, `GROUP:` and `GROUP:PROGRAM`; a lone program is also
+    /// `NAME:NAME`, supervisor's full name for it.
     pub fn resolve(&self, names: &[String]) -> Vec<Result<Arc<Instance>, String>> {
+        let groups = self.config.lock().groups.clone();
         let programs = self.programs.lock();
         let mut out: Vec<Result<Arc<Instance>, String>> = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -209,12 +215,33 @@ impl Supervisor {
                 Some((p, i)) => (p, Some(i)),
                 None => (name.as_str(), None),
             };
+            let members = groups
+                .get(program)
+                .filter(|_| !programs.contains_key(program));
+            if let Some(members) = members {
+                let chosen: Vec<&String> = match index {
+                    None | Some("*" | "") => members.iter().collect(),
+                    Some(member) => members.iter().filter(|m| *m == member).collect(),
+                };
+                if chosen.is_empty() {
+                    out.push(Err(name.clone()));
+                }
+                for member in chosen {
+                    if let Some(entry) = programs.get(member) {
+                        entry.instances.iter().for_each(|i| push(&mut out, i));
+                    }
+                }
+                continue;
+            }
             let Some(entry) = programs.get(program) else {
                 out.push(Err(name.clone()));
                 continue;
             };
             match index {
                 None | Some("*" | "") => entry.instances.iter().for_each(|i| push(&mut out, i)),
+                Some(same) if same == program && entry.config.numprocs == 1 => {
+                    entry.instances.iter().for_each(|i| push(&mut out, i))
+                }
                 Some(_) => match entry.instances.iter().find(|i| i.name() == *name) {
                     Some(inst) => push(&mut out, inst),
                     None => out.push(Err(name.clone())),

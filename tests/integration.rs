@@ -36,5 +36,6 @@ mod reload;
 mod rotation;
 mod shell;
 mod smoke;
+mod supervisor_ini;
 mod syslog;
 mod watcher_panic;

@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 use super::check::{wrong, At, Checker};
 use super::error::{ConfigError, ConfigErrors};
 use super::fields;
-use super::model::{Config, DaemonSettings, ProgramConfig};
+use super::model::{Config, DaemonSettings, Format, ProgramConfig};
 use super::nesting;
 use super::resolve::{self, System};
 use super::tree::{self, Node};
 
 /// Keys allowed at the top of the file.
-const TOP_KEYS: &[&str] = &["taskmaster", "programs"];
+const TOP_KEYS: &[&str] = &["taskmaster", "groups", "programs"];
 
 /// Keys of the `taskmaster:` section.
 pub const DAEMON_KEYS: &[&str] = &[
@@ -90,24 +90,17 @@ pub fn default_config_path() -> PathBuf {
 /// over; a larger file is a mistake (or `/dev/zero`) that must not fill memory.
 pub(crate) const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
-/// Reads and validates the file at `path`. An unreadable file is one error naming it.
+/// Reads and validates the file at `path`, in the syntax it is written in
+/// (taskmaster's YAML or supervisor's INI: see `formats.rs`). An unreadable file
+/// is one error naming it.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    match read_config(path) {
-        Ok(text) => parse(&text, path),
-        Err(message) => Err(ConfigErrors(vec![ConfigError {
-            file: absolute(path),
-            line: None,
-            column: None,
-            path: String::new(),
-            message: format!("cannot read the configuration file: {message}"),
-        }])),
-    }
+    super::formats::load_as(path, None)
 }
 
 /// The text of the configuration file: a regular file of at most
 /// [`MAX_CONFIG_BYTES`]. Opened non-blocking, so a FIFO at the path is refused
 /// instead of holding the reload (and every later one) until a writer comes.
-fn read_config(path: &Path) -> Result<String, String> {
+pub(crate) fn read_config(path: &Path) -> Result<String, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
@@ -192,10 +185,13 @@ pub(crate) fn parse_with(text: &str, file: &Path, system: &System) -> Result<Con
     };
     let config = walk.root(&root);
     match config {
-        Some((daemon, programs)) if walk.checker.issues.is_empty() => Ok(Config {
+        Some((daemon, groups, programs)) if walk.checker.issues.is_empty() => Ok(Config {
             file,
+            format: Format::Yaml,
             daemon,
+            groups,
             programs,
+            warnings: Vec::new(),
         }),
         _ => {
             let mut errors = walk.checker.finish(text, &file);
@@ -216,7 +212,7 @@ pub(crate) fn parse_with(text: &str, file: &Path, system: &System) -> Result<Con
 }
 
 /// `path` made absolute against the current directory (as is, if that is unknown).
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     match std::env::current_dir() {
         Ok(cwd) => resolve::resolve(&cwd, path),
         Err(_) => path.to_path_buf(),
@@ -244,6 +240,7 @@ fn syntax_error(error: &serde_yaml::Error, file: &Path) -> ConfigError {
 }
 
 type Programs = BTreeMap<String, ProgramConfig>;
+type Groups = BTreeMap<String, Vec<String>>;
 
 /// One validation walk over a document.
 pub(super) struct Walk<'a> {
@@ -255,7 +252,7 @@ pub(super) struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn root(&mut self, root: &Node) -> Option<(DaemonSettings, Programs)> {
+    pub(super) fn root(&mut self, root: &Node) -> Option<(DaemonSettings, Groups, Programs)> {
         let at = At::root();
         match root {
             Node::Null => {
@@ -273,7 +270,8 @@ impl Walk<'_> {
                     None if misspelt => None,
                     node => self.programs(node, &at.key("programs")),
                 };
-                Some((daemon?, programs?))
+                let groups = self.groups(root.get("groups"), &at.key("groups"), programs.as_ref());
+                Some((daemon?, groups?, programs?))
             }
             _ => {
                 let expected = "a mapping with `taskmaster:` and `programs:` sections";

@@ -18,6 +18,8 @@ mod deps;
 mod diff;
 mod error;
 mod fields;
+mod formats;
+mod groups;
 mod load;
 mod locate;
 mod model;
@@ -25,10 +27,12 @@ mod nesting;
 mod program_section;
 mod resolve;
 mod suggest;
+mod supervisor_ini;
 mod tree;
 
 pub use diff::{diff, launch_changes, policy_changes, ProgramChange, ReloadPlan};
 pub use error::{ConfigError, ConfigErrors};
+pub use formats::{detect, load_as, load_as_yaml, parse_as};
 pub use load::{
     default_config_path, load, parse, DAEMON_KEYS, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER,
     PROGRAM_KEYS,

@@ -20,8 +20,25 @@ use nix::sys::signal::Signal;
 pub struct Config {
     /// Absolute path of the file this was loaded from.
     pub file: PathBuf,
+    /// The syntax the file was read as (a reload reads it the same way).
+    pub format: Format,
     pub daemon: DaemonSettings,
+    /// `groups:` (or supervisor's `[group:g]`): a name for several programs.
+    pub groups: BTreeMap<String, Vec<String>>,
     pub programs: BTreeMap<String, ProgramConfig>,
+    /// What was accepted with a reservation (supervisor options taskmaster does
+    /// not apply, ignored because that changes nothing that runs), for `--check`
+    /// and the event log.
+    pub warnings: Vec<super::ConfigError>,
+}
+
+/// The syntax of a configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// taskmaster's own (README: Configuration).
+    Yaml,
+    /// supervisor's `supervisord.conf` (README: Coming from supervisor).
+    Supervisor,
 }
 
 /// The optional `taskmaster:` section.

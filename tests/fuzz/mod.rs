@@ -21,6 +21,7 @@
 mod checks;
 mod documents;
 mod grammar;
+mod ini;
 mod mutate;
 mod pools;
 mod setup;
