@@ -235,9 +235,11 @@ fn exponential_backoff_spaces_the_retries_then_gives_up() {
          startretries: 4\n    backoff: {initial: 0.05, factor: 2, max: 0.15}\n",
     );
     assert_eq!(p.start().wait(), StartOutcome::ExitedTooQuickly);
+    // The state change is published after the status (the give-up report before
+    // it), so once it is seen `status()` says FATAL.
     let seen = rec.wait_until("FATAL", |s| {
         s.iter()
-            .any(|e| matches!(report_of(e), Some(Report::GaveUp { .. })))
+            .any(|e| matches!(e, Seen::StateChanged(_, _, State::Fatal)))
     });
     // Retry n waits min(initial × factor^(n-1), max): 50, 100, 150, 150 ms.
     let ms = Duration::from_millis;
