@@ -24,6 +24,7 @@ mod model;
 mod nesting;
 mod program_section;
 mod resolve;
+mod selection;
 mod suggest;
 mod tree;
 
@@ -34,6 +35,7 @@ pub use load::{
     PROGRAM_KEYS,
 };
 pub use model::*;
+pub use selection::{select, Selected, SelectionError};
 
 #[cfg(test)]
 mod tests;

@@ -7,11 +7,14 @@
 pub mod attach;
 #[cfg(test)]
 mod boundaries_tests;
+mod clear;
 pub mod client;
+mod configured;
 mod connection;
 pub mod connections;
 pub mod continuation;
 pub mod daemon_status;
+mod maintail;
 mod merged;
 mod process;
 pub mod protocol;
@@ -29,7 +32,7 @@ use log::info;
 use crate::supervisor::Supervisor;
 use crate::watch::Instance;
 
-pub use continuation::{finish, Continuation, Next, Transport};
+pub use continuation::{finish, ConfigChange, Continuation, Next, Transport};
 pub use source::Source;
 pub use status::describe;
 pub use tail::{Follow, FollowEnd, TailFollow};
@@ -82,8 +85,9 @@ impl Reply {
 pub struct Hooks {
     /// Who asked, and by what (`shutdown`, `quit`, end of input).
     pub shutdown: Box<dyn Fn(Source, &'static str) + Send + Sync>,
-    /// Applies the configuration file again and replies with what changed.
-    pub reload: Box<dyn Fn() -> Reply + Send + Sync>,
+    /// Applies the configuration file again (all of it, or some programs' part)
+    /// and replies with what changed.
+    pub reload: Box<dyn Fn(&ConfigChange) -> Reply + Send + Sync>,
     /// Reopens the event log at its configured path (after logrotate moved it, or
     /// its directory was recreated) and replies with the outcome.
     pub reopen: Box<dyn Fn() -> Reply + Send + Sync>,
@@ -93,6 +97,8 @@ pub struct Hooks {
     pub socket_path: Box<dyn Fn() -> std::path::PathBuf + Send + Sync>,
     /// Sends the event notices to `sink` from now on (the hub's notice subscribers).
     pub subscribe_notices: Box<dyn Fn(std::sync::mpsc::Sender<String>) + Send + Sync>,
+    /// Sends each event log line written from now on to `sink` (`maintail -f`).
+    pub follow_log: Box<dyn Fn(std::sync::mpsc::SyncSender<String>) + Send + Sync>,
     /// The control socket's connection counts, kept across a server moved by
     /// reload; shown by `status -l`.
     pub connections: Arc<connections::Connections>,
@@ -104,7 +110,10 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "status",
         "status [-l] [NAME...] [--json]",
         "Show the state of every instance, or of the named ones; -l: taskmaster's own\n  \
-         lines first (pid, uptime, control connections, alert commands).",
+         lines first (pid, uptime, control connections, alert commands).\n  \
+         Exits as supervisorctl (LSB status codes): 0 every one running (or starting,\n  \
+         backing off, stopping), 3 some STOPPED, EXITED or FATAL, 4 an unknown name or\n  \
+         no daemon to ask.",
     ),
     (
         "start",
@@ -148,9 +157,55 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("fg", "fg NAME", "Same as attach."),
     (
+        "maintail",
+        "maintail [-f] [-N]",
+        "Show the last N bytes (default 1600) of taskmaster's event log, from the start\n  \
+         of a line; -f then follows it until Ctrl-C.",
+    ),
+    (
+        "clear",
+        "clear NAME...",
+        "Empty the output of instances (NAME, NAME:K, NAME:*, all): what tail shows, and\n  \
+         their stdout/stderr files, truncated.",
+    ),
+    (
+        "reread",
+        "reread",
+        "Show what the configuration file would change, changing nothing: NAME: available\n  \
+         (added), NAME: changed (and what taskmaster would do), NAME: disappeared.",
+    ),
+    (
+        "update",
+        "update [NAME...]",
+        "Apply the configuration file, as reload does, replying in supervisorctl's words;\n  \
+         with names, only those programs' part of it (added, changed or removed).",
+    ),
+    (
+        "avail",
+        "avail",
+        "List every instance the configuration file defines: in use or avail, auto or\n  \
+         manual start, priority.",
+    ),
+    (
+        "add",
+        "add NAME...",
+        "Start using programs of the configuration file not in use yet (started if\n  \
+         autostart); nothing else changes.",
+    ),
+    (
+        "remove",
+        "remove NAME...",
+        "Stop using programs whose instances are all stopped (a running one is refused:\n  \
+         stop it first); nothing else changes.",
+    ),
+    (
         "reload",
         "reload",
-        "Re-read the configuration file and apply the changes (same as SIGHUP).",
+        "Re-read the configuration file and apply the changes (same as SIGHUP, and as\n  \
+         update). Unlike supervisorctl's reload, which restarts the daemon and every\n  \
+         program, taskmaster's changes only what must change: a program whose command\n  \
+         changed restarts, one whose policy changed keeps its process, the others are\n  \
+         untouched.",
     ),
     (
         "reopen",
@@ -219,7 +274,25 @@ pub fn execute_words(
         "pid" => process::pid(sup, args),
         "tail" => tail::tail(sup, args),
         "attach" | "fg" => attach::attach(sup, args),
-        "reload" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Reload)),
+        "reload" => no_args(cmd, args)
+            .unwrap_or_else(|| Reply::then("", Continuation::Reload(ConfigChange::Reload))),
+        "update" => names_only(cmd, args).unwrap_or_else(|| {
+            Reply::then(
+                "",
+                Continuation::Reload(ConfigChange::Update(args.to_vec())),
+            )
+        }),
+        "add" | "remove" => some_names(cmd, args).unwrap_or_else(|| {
+            let change = match cmd {
+                "add" => ConfigChange::Add(args.to_vec()),
+                _ => ConfigChange::Remove(args.to_vec()),
+            };
+            Reply::then("", Continuation::Reload(change))
+        }),
+        "reread" => no_args(cmd, args).unwrap_or_else(|| configured::reread(sup)),
+        "avail" => no_args(cmd, args).unwrap_or_else(|| configured::avail(sup)),
+        "clear" => clear::clear(sup, args),
+        "maintail" => maintail::maintail(sup, args),
         "reopen" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Reopen)),
         "shutdown" | "quit" | "exit" => {
             no_args(cmd, args).unwrap_or_else(|| Reply::then("Shut down", Continuation::Shutdown))
@@ -246,6 +319,10 @@ fn log_request(cmd: &str, args: &[String], source: &Source) {
             info!("{cmd} requested by {source}: {}", args.join(" "))
         }
         "reload" if args.is_empty() => info!("reload requested by {source}"),
+        "update" if args.is_empty() => info!("update requested by {source}"),
+        "update" | "add" | "remove" | "clear" if !args.is_empty() => {
+            info!("{cmd} requested by {source}: {}", args.join(" "))
+        }
         "reopen" if args.is_empty() => info!("reopen of the event log requested by {source}"),
         _ => {}
     }
@@ -253,6 +330,24 @@ fn log_request(cmd: &str, args: &[String], source: &Source) {
 
 fn no_args(cmd: &str, args: &[String]) -> Option<Reply> {
     (!args.is_empty()).then(|| Reply::usage(format!("Error: {cmd} accepts no arguments")))
+}
+
+/// Names only, no option: a usage error otherwise.
+fn names_only(cmd: &str, args: &[String]) -> Option<Reply> {
+    let bad = args.iter().find(|a| a.starts_with('-') || a.is_empty())?;
+    Some(Reply::usage(format!(
+        "Error: {cmd} takes program names, not {bad:?}"
+    )))
+}
+
+/// At least one name, and names only.
+fn some_names(cmd: &str, args: &[String]) -> Option<Reply> {
+    match args.is_empty() {
+        true => Some(Reply::usage(format!(
+            "Error: {cmd} requires a program name ({cmd} NAME...)"
+        ))),
+        false => names_only(cmd, args),
+    }
 }
 
 fn help(args: &[String]) -> Reply {
