@@ -125,8 +125,9 @@ fn status_text_and_json() {
         &sock,
         b"{\"command\": \"status\", \"args\": [\"--json\"]}\n",
     );
-    assert_eq!(reply["ok"], true);
-    assert_eq!(reply["exit"], 0);
+    // `idle` is STOPPED: exit 3 (LSB "not running"), so `ok` (exit 0) is false.
+    assert_eq!(reply["ok"], false);
+    assert_eq!(reply["exit"], 3);
     assert_eq!(reply["data"].as_array().map(Vec::len), Some(4), "{reply}");
     assert!(reply["output"].is_string(), "{reply}");
 
