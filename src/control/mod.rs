@@ -203,7 +203,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "reload",
         "Re-read the configuration file and apply the changes (same as SIGHUP, and as\n  \
          update). Unlike supervisorctl's reload, which restarts the daemon and every\n  \
-         program, taskmaster's changes only what must change: a program whose command\n  \
+         program, this one changes only what must change: a program whose command\n  \
          changed restarts, one whose policy changed keeps its process, the others are\n  \
          untouched.",
     ),
@@ -366,9 +366,14 @@ fn help(args: &[String]) -> Reply {
     }
 }
 
-/// `NAME: ERROR (no such process)`, the reply line for an unknown name.
+/// `NAME: ERROR (no such process)`, the reply line for an unknown name; for an
+/// unknown group address (`NAME:`, `NAME:*`) `NAME: ERROR (no such group)`, as
+/// supervisorctl says.
 fn no_such_process(name: &str) -> String {
-    format!("{name}: ERROR (no such process)")
+    match name.strip_suffix(":*").or_else(|| name.strip_suffix(':')) {
+        Some(group) => format!("{group}: ERROR (no such group)"),
+        None => format!("{name}: ERROR (no such process)"),
+    }
 }
 
 /// Resolves names; unknown ones become error lines.

@@ -75,7 +75,10 @@ fn reread_lists_what_would_change_and_changes_nothing() {
     // Bad input: a clear message, nothing changed.
     let out = ctl(&sock, &["reread", "web"]);
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stdout.contains("reread accepts no arguments"), "{out:?}");
+    assert!(
+        out.stdout.contains("reread accepts no arguments"),
+        "{out:?}"
+    );
     std::fs::write(&d.config, "programs:\n  web: [\n").expect("break the config");
     let out = ctl(&sock, &["reread"]);
     assert_eq!(out.code, 1, "{out:?}");
@@ -181,7 +184,10 @@ fn add_starts_only_the_new_program() {
     assert_eq!(out.stdout.trim(), "ERROR: no such process/group: nosuch");
     let out = ctl(&sock, &["add"]);
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stdout.contains("add requires a program name"), "{out:?}");
+    assert!(
+        out.stdout.contains("add requires a program name"),
+        "{out:?}"
+    );
     assert_eq!(
         wait_running(&sock, &["web", "db", "gone"], secs(10.0)),
         pids
@@ -216,7 +222,9 @@ fn remove_refuses_a_running_program_and_removes_a_stopped_one() {
     ctl_ok(&sock, &["remove", "db"], 0);
     let avail = ctl_ok(&sock, &["avail"], 0);
     assert!(
-        avail.lines().any(|l| l.starts_with("db ") && l.contains(" avail ")),
+        avail
+            .lines()
+            .any(|l| l.starts_with("db ") && l.contains(" avail ")),
         "{avail:?}"
     );
     assert_eq!(d.finish(secs(20.0)), 0);

@@ -41,6 +41,10 @@ fn status_exits_with_supervisorctls_lsb_codes() {
         let out = ctl(&sock, args);
         assert_eq!(out.code, code, "{args:?}: {out:?}");
     }
+    // An unknown group, in supervisorctl's words.
+    let out = ctl(&sock, &["status", "nosuch:*"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert_eq!(out.stdout.trim(), "nosuch: ERROR (no such group)");
     ctl_ok(&sock, &["start", "idle"], 0);
     ctl_ok(&sock, &["status"], 0);
     // A FATAL or EXITED instance is not running either.
@@ -85,7 +89,10 @@ fn clear_empties_the_output_files_and_the_tail() {
     assert_eq!(out.stdout.trim(), "nosuch: ERROR (no such process)");
     let out = ctl(&sock, &["clear"]);
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stdout.contains("clear requires a process name"), "{out:?}");
+    assert!(
+        out.stdout.contains("clear requires a process name"),
+        "{out:?}"
+    );
 
     // The program keeps running and writing: its next line lands in the emptied file.
     assert_eq!(instance(&sock, "web")["pid"], pid);
@@ -108,7 +115,11 @@ fn maintail_shows_the_event_log_and_follows_it() {
     let some = ctl_ok(&sock, &["maintail", "-200"], 0);
     assert!(some.len() <= 201 && !some.is_empty(), "{some:?}");
     assert!(d.log().ends_with(&some), "{some:?} is the log's end");
-    for bad in [&["maintail", "-x"][..], &["maintail", "-f", "-f"], &["maintail", "10"]] {
+    for bad in [
+        &["maintail", "-x"][..],
+        &["maintail", "-f", "-f"],
+        &["maintail", "10"],
+    ] {
         let out = ctl(&sock, bad);
         assert_eq!(out.code, 2, "{bad:?}: {out:?}");
         assert!(out.stdout.contains("maintail [-f] [-N]"), "{out:?}");
