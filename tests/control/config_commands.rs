@@ -275,3 +275,43 @@ fn avail_lists_every_instance_of_the_file() {
     assert_eq!(out.code, 2, "{out:?}");
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+#[test]
+fn a_dependency_left_out_of_use_is_refused_with_nothing_changed() {
+    let mut d = Daemon::start(
+        "ctl-add-deps",
+        "programs:\n  db:\n    cmd: TESTPROG sleep\n    starttime: 0\n",
+    );
+    let sock = d.socket();
+    wait_running(&sock, &["db"], secs(10.0));
+    edit(
+        &d,
+        "programs:\n  db:\n    cmd: TESTPROG sleep\n    starttime: 0\n  \
+         cache:\n    cmd: TESTPROG sleep\n    starttime: 0\n  \
+         api:\n    cmd: TESTPROG sleep\n    starttime: 0\n    depends_on: [db, cache]\n",
+    );
+    // api needs cache, which is not in use: refused, nothing added.
+    let out = ctl(&sock, &["add", "api"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stdout.trim(),
+        "ERROR (api depends on cache, which would not be in use); nothing changed"
+    );
+    assert_eq!(ctl(&sock, &["status", "api"]).code, 4);
+    // Both together are fine; then db cannot go while api uses it.
+    let out = ctl_ok(&sock, &["add", "api", "cache"], 0);
+    assert_eq!(
+        lines(&out),
+        ["api: added process group", "cache: added process group"]
+    );
+    wait_running(&sock, &["api", "cache"], secs(10.0));
+    ctl_ok(&sock, &["stop", "db"], 0);
+    let out = ctl(&sock, &["remove", "db"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stdout.trim(),
+        "ERROR (api depends on db, which would not be in use); nothing changed"
+    );
+    assert_eq!(instance(&sock, "db")["state"], "STOPPED");
+    assert_eq!(d.finish(secs(20.0)), 0);
+}
