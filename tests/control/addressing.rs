@@ -158,11 +158,16 @@ fn name_colon_and_name_colon_star_mean_every_instance() {
         ctl_ok(&sock, &["start", "pool:", "sleeper"], 0),
         "pool:0: started\npool:1: started\nsleeper: started\n"
     );
-    // An unknown program is an error whatever its form.
-    for name in ["nosuch:", "nosuch:*", "pool:7"] {
+    // An unknown program is an error whatever its form; a group address in
+    // supervisorctl's words.
+    for (name, said) in [
+        ("nosuch:", "nosuch: ERROR (no such group)"),
+        ("nosuch:*", "nosuch: ERROR (no such group)"),
+        ("pool:7", "pool:7: ERROR (no such process)"),
+    ] {
         let out = ctl(&sock, &["stop", name]);
         assert_eq!(out.code, 1, "{out:?}");
-        assert_eq!(out.stdout, format!("{name}: ERROR (no such process)\n"));
+        assert_eq!(out.stdout, format!("{said}\n"));
     }
     assert_eq!(d.finish(secs(20.0)), 0);
 }
