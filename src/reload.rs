@@ -159,18 +159,23 @@ impl Reloader {
         // truncated one is an error), so this is what the user asked for: say it.
         let removes_every_program = new.programs.is_empty() && !old.programs.is_empty();
         let applied = self.sup.apply(&plan, new, prepared);
-        for line in program_lines(&applied, Words::Taskmaster) {
-            info!("reload: {line}");
-        }
-        let mut lines: Vec<String> = (lines.into_iter())
-            .chain(program_lines(&applied, words))
-            .collect();
+        let mut last = Vec::new();
         if removes_every_program {
-            lines.push("taskmaster: removed every program (the file says `programs: {}`)".into());
+            last.push("taskmaster: removed every program (the file says `programs: {}`)".into());
         }
-        for line in lines.iter().filter(|l| l.starts_with("taskmaster: ")) {
-            info!("reload: {line}");
+        // The log in taskmaster's words; the reply in the command's.
+        let logged = (lines.iter())
+            .chain(&program_lines(&applied, Words::Taskmaster))
+            .chain(&last)
+            .map(|line| format!("reload: {line}"))
+            .collect::<Vec<_>>();
+        for line in logged {
+            info!("{line}");
         }
+        let lines: Vec<String> = (lines.into_iter())
+            .chain(program_lines(&applied, words))
+            .chain(last)
+            .collect();
         info!(
             "reload applied: {} added, {} removed, {} changed, {} unchanged",
             counts.0, counts.1, counts.2, plan.unchanged
