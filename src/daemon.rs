@@ -294,11 +294,15 @@ fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>, sup: Arc<Supervis
         }),
         reload: {
             let reloader = reloader.clone();
-            Box::new(move || reloader.reload())
+            Box::new(move |change| reloader.change(change))
         },
         reopen: {
             let reloader = reloader.clone();
             Box::new(move || reloader.reopen_log())
+        },
+        follow_log: {
+            let followers = reloader.log_followers();
+            Box::new(move |sink| followers.follow(sink))
         },
         socket_path: Box::new(move || reloader.socket_path().unwrap_or_default()),
     }

@@ -15,9 +15,15 @@ use crate::syslog::SyslogAppender;
 use crate::watch::state::{ExitStatus, Report};
 use crate::watch::Suppressed;
 
-/// Handle to re-point the log at another file (reload of `taskmaster.logfile`).
+mod followers;
+
+pub use followers::{LogFollowers, FOLLOWER_QUEUE};
+
+/// Handle to re-point the log at another file (reload of `taskmaster.logfile`),
+/// and to follow it (`maintail -f`).
 pub struct EventLog {
     handle: log4rs::Handle,
+    followers: std::sync::Arc<LogFollowers>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +33,10 @@ pub struct LogError {
     reason: String,
 }
 
-fn log_config(settings: &DaemonSettings) -> Result<log4rs::Config, LogError> {
+fn log_config(
+    settings: &DaemonSettings,
+    followers: &std::sync::Arc<LogFollowers>,
+) -> Result<log4rs::Config, LogError> {
     let (path, rotation) = (settings.logfile.as_path(), settings.log_rotation);
     let err = |reason: String| LogError {
         path: path.display().to_string(),
@@ -42,9 +51,11 @@ fn log_config(settings: &DaemonSettings) -> Result<log4rs::Config, LogError> {
     }
     let file = crate::logfile::AppendOnlyLog::open_rotating(path, rotation)
         .map_err(|e| err(e.to_string()))?;
-    let mut config =
-        log4rs::Config::builder().appender(Appender::builder().build("file", Box::new(file)));
-    let mut root = Root::builder().appender("file");
+    let tee = followers::Tee(followers.clone());
+    let mut config = log4rs::Config::builder()
+        .appender(Appender::builder().build("file", Box::new(file)))
+        .appender(Appender::builder().build("followers", Box::new(tee)));
+    let mut root = Root::builder().appender("file").appender("followers");
     if let Some(socket) = &settings.syslog {
         let syslog = SyslogAppender::new(socket).map_err(|e| err(format!("syslog: {e}")))?;
         config = config.appender(Appender::builder().build("syslog", Box::new(syslog)));
@@ -59,17 +70,26 @@ impl EventLog {
     /// Starts logging to the settings' `logfile` (appending, created if missing),
     /// rotated per `log_rotation` (`maxbytes` 0: never), copied to `syslog` if set.
     pub fn init(settings: &DaemonSettings) -> Result<EventLog, LogError> {
-        let handle = log4rs::init_config(log_config(settings)?).map_err(|e| LogError {
+        let followers = std::sync::Arc::default();
+        let config = log_config(settings, &followers)?;
+        let handle = log4rs::init_config(config).map_err(|e| LogError {
             path: settings.logfile.display().to_string(),
             reason: e.to_string(),
         })?;
-        Ok(EventLog { handle })
+        Ok(EventLog { handle, followers })
     }
 
     /// Switches to a new file or rotation; on error the old one stays in use.
+    /// Followers keep following.
     pub fn reopen(&self, settings: &DaemonSettings) -> Result<(), LogError> {
-        self.handle.set_config(log_config(settings)?);
+        self.handle
+            .set_config(log_config(settings, &self.followers)?);
         Ok(())
+    }
+
+    /// The clients following the log (`maintail -f`).
+    pub fn followers(&self) -> std::sync::Arc<LogFollowers> {
+        self.followers.clone()
     }
 }
 

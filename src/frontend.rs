@@ -88,6 +88,10 @@ impl Transport for StdinTransport<'_> {
             Continuation::Follow(_) => StreamMode::Declined(Some(
                 "tail -f: following needs a terminal or taskmasterctl; showed the last lines only",
             )),
+            Continuation::FollowLog if self.terminal => StreamMode::Run,
+            Continuation::FollowLog => StreamMode::Declined(Some(
+                "maintail -f: following needs a terminal or taskmasterctl; showed the last bytes only",
+            )),
             Continuation::Notices => StreamMode::Declined(Some(
                 "notices are shown above this shell's prompt as they happen",
             )),

@@ -13,10 +13,20 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::config::{self, ProgramChange};
 use crate::control::server::{self, ServerHandle};
-use crate::control::{socket, Hooks, Reply};
+use crate::control::{socket, ConfigChange, Hooks, Reply};
 use crate::eventlog::EventLog;
 use crate::hub::{Event, Hub};
-use crate::supervisor::Supervisor;
+use crate::supervisor::{Applied, AppliedChange, Supervisor};
+
+mod part;
+
+/// Whose words a reply to a configuration change speaks: `reload`'s own, or
+/// supervisorctl's (`update`, `add`, `remove`), for scripts written for it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Words {
+    Taskmaster,
+    Supervisor,
+}
 
 pub struct Reloader {
     sup: Arc<Supervisor>,
@@ -50,6 +60,11 @@ impl Reloader {
         *self.server.lock() = Some((handle, hooks));
     }
 
+    /// The clients following the event log (`maintail -f`).
+    pub fn log_followers(&self) -> Arc<crate::eventlog::LogFollowers> {
+        self.log.followers()
+    }
+
     /// The control socket's current path.
     pub fn socket_path(&self) -> Option<PathBuf> {
         self.server.lock().as_ref().map(|(h, _)| h.path.clone())
@@ -72,27 +87,36 @@ impl Reloader {
                 *pending = false;
             }
             info!("reload requested by SIGHUP");
-            let reply = self.reload();
+            let reply = self.reload_all(Words::Taskmaster);
             if reply.exit != 0 {
                 crate::eventlog::sighup_reload_failed(self.sup.hub(), &reply.output);
             }
         }
     }
 
+    /// Carries out a change asked for by a command (`reload`, `update`, `add`,
+    /// `remove`).
+    pub fn change(&self, change: &ConfigChange) -> Reply {
+        match change {
+            ConfigChange::Reload => self.reload_all(Words::Taskmaster),
+            ConfigChange::Update(names) if names.is_empty() || names.iter().any(|n| n == "all") => {
+                self.reload_all(Words::Supervisor)
+            }
+            _ => self.change_part(change),
+        }
+    }
+
     /// Re-reads the configuration file and applies the difference.
-    pub fn reload(&self) -> Reply {
+    fn reload_all(&self, words: Words) -> Reply {
         let _one_at_a_time = self.running.lock();
         let old = self.sup.config();
-        let new = match config::load_as(&old.file, Some(old.format)) {
+        let command = match words {
+            Words::Taskmaster => "reload",
+            Words::Supervisor => "update",
+        };
+        let new = match load(self.sup.hub(), &old, command) {
             Ok(c) => c,
-            Err(errors) => {
-                let text = errors.to_string().replace('\n', "; ");
-                warn!("reload failed, configuration unchanged: {text}");
-                self.sup.hub().publish(&Event::ReloadFailed {
-                    text: &format!("reload failed, nothing changed: {text}"),
-                });
-                return Reply::error(format!("ERROR (reload failed; nothing changed)\n{errors}"));
-            }
+            Err(reply) => return *reply,
         };
         for warning in &new.warnings {
             warn!("configuration: {warning}");
@@ -137,13 +161,24 @@ impl Reloader {
         // Only a file that says `programs: {}` loads with no program (an empty or
         // truncated one is an error), so this is what the user asked for: say it.
         let removes_every_program = new.programs.is_empty() && !old.programs.is_empty();
-        lines.extend(self.sup.apply(&plan, new, prepared));
+        let applied = self.sup.apply(&plan, new, prepared);
+        let mut last = Vec::new();
         if removes_every_program {
-            lines.push("taskmaster: removed every program (the file says `programs: {}`)".into());
+            last.push("taskmaster: removed every program (the file says `programs: {}`)".into());
         }
-        for line in &lines {
-            info!("reload: {line}");
+        // The log in taskmaster's words; the reply in the command's.
+        let logged = (lines.iter())
+            .chain(&program_lines(&applied, Words::Taskmaster))
+            .chain(&last)
+            .map(|line| format!("reload: {line}"))
+            .collect::<Vec<_>>();
+        for line in logged {
+            info!("{line}");
         }
+        let lines: Vec<String> = (lines.into_iter())
+            .chain(program_lines(&applied, words))
+            .chain(last)
+            .collect();
         info!(
             "reload applied: {} added, {} removed, {} changed, {} unchanged",
             counts.0, counts.1, counts.2, plan.unchanged
@@ -206,6 +241,52 @@ impl Reloader {
             }
         }
     }
+}
+
+/// The configuration file, loaded for `command`; an invalid one is logged, told
+/// to the hub (the `reload_failed` alert) and the error reply, nothing changed.
+fn load(hub: &Hub, old: &config::Config, command: &str) -> Result<config::Config, Box<Reply>> {
+    // The format the daemon started with (`--format`), not a guess from the file again.
+    config::load_as(&old.file, Some(old.format)).map_err(|errors| {
+        let text = errors.to_string().replace('\n', "; ");
+        warn!("{command} failed, configuration unchanged: {text}");
+        hub.publish(&Event::ReloadFailed {
+            text: &format!("{command} failed, nothing changed: {text}"),
+        });
+        Box::new(Reply::error(format!(
+            "ERROR ({command} failed; nothing changed)\n{errors}"
+        )))
+    })
+}
+
+/// One reply line per program changed, in `words`: taskmaster's own (`web:
+/// added`, `api: restarted (cmd changed)`) or supervisorctl's (`web: added
+/// process group`, `db: stopped` then `db: removed process group`, `api: updated
+/// process group`, with what taskmaster did to it).
+fn program_lines(applied: &[Applied], words: Words) -> Vec<String> {
+    let mut lines = Vec::new();
+    for Applied { program, change } in applied {
+        match (words, change) {
+            (Words::Taskmaster, AppliedChange::Added) => lines.push(format!("{program}: added")),
+            (Words::Taskmaster, AppliedChange::Removed) => {
+                lines.push(format!("{program}: removed"))
+            }
+            (Words::Taskmaster, AppliedChange::Changed(what)) => {
+                lines.push(format!("{program}: {what}"))
+            }
+            (Words::Supervisor, AppliedChange::Added) => {
+                lines.push(format!("{program}: added process group"))
+            }
+            (Words::Supervisor, AppliedChange::Removed) => {
+                lines.push(format!("{program}: stopped"));
+                lines.push(format!("{program}: removed process group"));
+            }
+            (Words::Supervisor, AppliedChange::Changed(what)) => {
+                lines.push(format!("{program}: updated process group: {what}"))
+            }
+        }
+    }
+    lines
 }
 
 /// A reload that cannot be applied in full (no thread for a new instance): it

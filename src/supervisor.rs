@@ -18,7 +18,7 @@ mod apply;
 mod order;
 mod sequence;
 
-pub use apply::Prepared;
+pub use apply::{Applied, AppliedChange, Prepared};
 use sequence::Waiting;
 
 /// One program and its instances, index order.
@@ -188,6 +188,15 @@ impl Supervisor {
         names
     }
 
+    /// The program a name given to `update`, `add` or `remove` addresses: those
+    /// take whole programs, as supervisorctl takes groups, so `NAME`, `NAME:` and
+    /// `NAME:*` are the same.
+    pub fn program_of(name: &str) -> &str {
+        name.strip_suffix(":*")
+            .or_else(|| name.strip_suffix(':'))
+            .unwrap_or(name)
+    }
+
     /// Resolves command arguments per README: Configuration: `all`, `NAME` (every instance of the
     /// program), `NAME:K`, `NAME:*` or `NAME:` (every instance, as supervisorctl). Each unknown name is an error of its own;
     /// an instance named twice is listed once.
@@ -249,6 +258,27 @@ impl Supervisor {
             }
         }
         out
+    }
+
+    /// The instances of `program` that have a process or are about to (any state
+    /// but STOPPED, EXITED and FATAL): what keeps `remove` from removing it.
+    /// `None` when no such program is in use.
+    pub fn unstopped(&self, program: &str) -> Option<Vec<String>> {
+        use crate::watch::State;
+        let programs = self.programs.lock();
+        let entry = programs.get(program)?;
+        let stopped = |i: &Arc<Instance>| {
+            matches!(
+                i.status().state,
+                State::Stopped | State::Exited | State::Fatal
+            )
+        };
+        Some(
+            (entry.instances.iter())
+                .filter(|i| !stopped(i))
+                .map(|i| i.name())
+                .collect(),
+        )
     }
 
     /// SIGKILL to every process group still alive (second SIGINT/SIGTERM).

@@ -2,7 +2,9 @@
 //! control socket, or the same interactive shell as the daemon's (README: Command line).
 //!
 //! Exit status: 0 the command succeeded, 1 it reported an error, 2 bad command line
-//! or unknown command, 3 the daemon cannot be reached.
+//! or unknown command, 3 the daemon cannot be reached. `status` exits with
+//! supervisorctl's LSB status codes instead: 0 all running, 3 some not running,
+//! 4 an unknown name or no daemon to ask.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -102,11 +104,14 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
     if cmd == "quit" || cmd == "exit" {
         return 0;
     }
+    // `status` speaks LSB status codes, where 3 means "not running": a daemon
+    // that cannot be asked is 4, "status unknown", as in supervisorctl.
+    let unreachable = if cmd == "status" { 4 } else { 3 };
     let mut client = match Client::connect(path) {
         Ok(c) => c,
         Err(e) => {
             complain(&format!("taskmasterctl: {e}"));
-            return 3;
+            return unreachable;
         }
     };
     match client.request(cmd, args) {
@@ -128,7 +133,7 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
         }
         Err(e) => {
             complain(&format!("taskmasterctl: {e}"));
-            3
+            unreachable
         }
     }
 }

@@ -26,6 +26,7 @@ mod model;
 mod nesting;
 mod program_section;
 mod resolve;
+mod selection;
 mod suggest;
 mod supervisor_ini;
 mod tree;
@@ -38,6 +39,7 @@ pub use load::{
     PROGRAM_KEYS,
 };
 pub use model::*;
+pub use selection::{select, Selected, SelectionError};
 
 #[cfg(test)]
 mod tests;

@@ -14,14 +14,30 @@ use super::attach::AttachTarget;
 use super::tail::TailFollow;
 use super::{Hooks, Reply, Source};
 
+/// A change of the running configuration from the file, asked for by a command
+/// and carried out by the daemon ([`Hooks::reload`]), one at a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigChange {
+    /// `reload` (and SIGHUP): the whole file, replied in taskmaster's words.
+    Reload,
+    /// `update [NAME...]`: the whole file (no NAME, or `all`), or only the named
+    /// programs' part of it, replied in supervisorctl's words.
+    Update(Vec<String>),
+    /// `add NAME...`: programs of the file not in use yet.
+    Add(Vec<String>),
+    /// `remove NAME...`: programs in use, all of whose instances are stopped.
+    Remove(Vec<String>),
+}
+
 /// What the transport does after giving a command's reply.
 #[derive(Clone, Default)]
 pub enum Continuation {
     /// Nothing: the reply is all.
     #[default]
     Done,
-    /// Apply the configuration file again; the reload's own reply is given instead.
-    Reload,
+    /// Apply the configuration file (or part of it); that change's own reply is
+    /// given instead.
+    Reload(ConfigChange),
     /// Reopen the event log at its path; the outcome's reply is given instead.
     Reopen,
     /// Begin the daemon's shutdown.
@@ -32,6 +48,8 @@ pub enum Continuation {
     Attach(AttachTarget),
     /// Stream event notices, one per line, until the client ends it.
     Notices,
+    /// Stream the event log's new lines until the client ends it (`maintail -f`).
+    FollowLog,
 }
 
 impl Continuation {
@@ -39,7 +57,10 @@ impl Continuation {
     pub fn streams(&self) -> bool {
         matches!(
             self,
-            Continuation::Follow(_) | Continuation::Attach(_) | Continuation::Notices
+            Continuation::Follow(_)
+                | Continuation::Attach(_)
+                | Continuation::Notices
+                | Continuation::FollowLog
         )
     }
 }
@@ -99,8 +120,8 @@ pub trait Transport {
 
 /// Gives `reply` through `transport` and does what it asks of the transport.
 pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) -> Next {
-    if matches!(reply.then, Continuation::Reload) {
-        reply = (hooks.reload)();
+    if let Continuation::Reload(change) = &reply.then {
+        reply = (hooks.reload)(change);
     }
     if matches!(reply.then, Continuation::Reopen) {
         reply = (hooks.reopen)();
@@ -125,12 +146,8 @@ pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) ->
         }
     }
     // Subscribed before the reply goes out: once the client has its reply, no
-    // notice can slip past it.
-    let notices = matches!(reply.then, Continuation::Notices).then(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        (hooks.subscribe_notices)(tx.clone());
-        (tx, rx)
-    });
+    // notice or log line can slip past it.
+    let lines = subscribe(hooks, &reply.then);
     if !transport.answer(&reply) {
         return Next::End;
     }
@@ -141,17 +158,13 @@ pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) ->
                 follow.run(out);
             })
         }
-        Continuation::Notices => {
-            let Some((tx, rx)) = notices else {
+        Continuation::Notices | Continuation::FollowLog => {
+            let Some((end, rx)) = lines else {
                 return Next::End;
             };
-            // The client's end reaches the loop below as a NUL line.
-            let cancel = move || {
-                let _ = tx.send("\0".to_string());
-            };
-            transport.stream(Box::new(cancel), &mut |out| {
-                for notice in rx.iter() {
-                    if notice == "\0" || out(format!("{notice}\n").as_bytes()).is_err() {
+            transport.stream(end.canceller(), &mut |out| {
+                for line in rx.iter() {
+                    if end.ended() || out(format!("{line}\n").as_bytes()).is_err() {
                         break;
                     }
                 }
@@ -159,6 +172,65 @@ pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) ->
         }
         Continuation::Attach(target) => transport.attach(target),
         _ => Next::Continue,
+    }
+}
+
+/// The lines a `Notices` or `FollowLog` stream copies, and how it is ended.
+fn subscribe(
+    hooks: &Hooks,
+    then: &Continuation,
+) -> Option<(StreamEnd, std::sync::mpsc::Receiver<String>)> {
+    match then {
+        Continuation::Notices => {
+            let (tx, rx) = std::sync::mpsc::channel::<String>();
+            (hooks.subscribe_notices)(tx.clone());
+            Some((StreamEnd::new(LineSender::Unbounded(tx)), rx))
+        }
+        Continuation::FollowLog => {
+            let queue = crate::eventlog::FOLLOWER_QUEUE;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<String>(queue);
+            (hooks.follow_log)(tx.clone());
+            Some((StreamEnd::new(LineSender::Bounded(tx)), rx))
+        }
+        _ => None,
+    }
+}
+
+enum LineSender {
+    Unbounded(std::sync::mpsc::Sender<String>),
+    Bounded(std::sync::mpsc::SyncSender<String>),
+}
+
+/// Ends a stream of lines when its client does: a flag, and an empty line sent
+/// to wake the loop (for a bounded channel that is full, the loop is awake
+/// anyway and sees the flag at its next line).
+#[derive(Clone)]
+struct StreamEnd {
+    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    wake: std::sync::Arc<LineSender>,
+}
+
+impl StreamEnd {
+    fn new(wake: LineSender) -> StreamEnd {
+        StreamEnd {
+            ended: std::sync::Arc::default(),
+            wake: std::sync::Arc::new(wake),
+        }
+    }
+
+    fn ended(&self) -> bool {
+        self.ended.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn canceller(&self) -> Box<dyn FnOnce() + Send> {
+        let end = self.clone();
+        Box::new(move || {
+            end.ended.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = match &*end.wake {
+                LineSender::Unbounded(tx) => tx.send(String::new()).is_ok(),
+                LineSender::Bounded(tx) => tx.try_send(String::new()).is_ok(),
+            };
+        })
     }
 }
 
@@ -231,7 +303,7 @@ mod tests {
                     .unwrap()
                     .push(format!("shutdown by {source} ({how})"))
             }),
-            reload: Box::new(move || {
+            reload: Box::new(move |_| {
                 reloaded.lock().unwrap().push("reload".into());
                 Reply::ok("reloaded")
             }),
@@ -239,6 +311,7 @@ mod tests {
             shutdown_waiters: Arc::default(),
             socket_path: Box::new(std::path::PathBuf::new),
             subscribe_notices: Box::new(|_| {}),
+            follow_log: Box::new(|_| {}),
             connections: Arc::default(),
         };
         let mut transport = Recorder {
@@ -255,7 +328,7 @@ mod tests {
     #[test]
     fn a_reload_answers_with_its_own_reply() {
         let (next, log) = run(
-            Reply::then("", Continuation::Reload),
+            Reply::then("", Continuation::Reload(ConfigChange::Reload)),
             ShutdownAnswer::Now,
             true,
         );

@@ -7,11 +7,15 @@
 pub mod attach;
 #[cfg(test)]
 mod boundaries_tests;
+mod clear;
 pub mod client;
+mod configured;
 mod connection;
 pub mod connections;
 pub mod continuation;
 pub mod daemon_status;
+mod help;
+mod maintail;
 mod merged;
 mod process;
 pub mod protocol;
@@ -29,7 +33,8 @@ use log::info;
 use crate::supervisor::Supervisor;
 use crate::watch::Instance;
 
-pub use continuation::{finish, Continuation, Next, Transport};
+pub use continuation::{finish, ConfigChange, Continuation, Next, Transport};
+pub use help::COMMANDS;
 pub use source::Source;
 pub use status::describe;
 pub use tail::{Follow, FollowEnd, TailFollow};
@@ -82,8 +87,9 @@ impl Reply {
 pub struct Hooks {
     /// Who asked, and by what (`shutdown`, `quit`, end of input).
     pub shutdown: Box<dyn Fn(Source, &'static str) + Send + Sync>,
-    /// Applies the configuration file again and replies with what changed.
-    pub reload: Box<dyn Fn() -> Reply + Send + Sync>,
+    /// Applies the configuration file again (all of it, or some programs' part)
+    /// and replies with what changed.
+    pub reload: Box<dyn Fn(&ConfigChange) -> Reply + Send + Sync>,
     /// Reopens the event log at its configured path (after logrotate moved it, or
     /// its directory was recreated) and replies with the outcome.
     pub reopen: Box<dyn Fn() -> Reply + Send + Sync>,
@@ -93,97 +99,12 @@ pub struct Hooks {
     pub socket_path: Box<dyn Fn() -> std::path::PathBuf + Send + Sync>,
     /// Sends the event notices to `sink` from now on (the hub's notice subscribers).
     pub subscribe_notices: Box<dyn Fn(std::sync::mpsc::Sender<String>) + Send + Sync>,
+    /// Sends each event log line written from now on to `sink` (`maintail -f`).
+    pub follow_log: Box<dyn Fn(std::sync::mpsc::SyncSender<String>) + Send + Sync>,
     /// The control socket's connection counts, kept across a server moved by
     /// reload; shown by `status -l`.
     pub connections: Arc<connections::Connections>,
 }
-
-/// The commands: name, usage, help text, in the order `help` lists them.
-pub const COMMANDS: &[(&str, &str, &str)] = &[
-    (
-        "status",
-        "status [-l] [NAME...] [--json]",
-        "Show the state of every instance, or of the named ones; -l: taskmaster's own\n  \
-         lines first (pid, uptime, control connections, alert commands).",
-    ),
-    (
-        "start",
-        "start NAME...",
-        "Start instances (NAME, NAME:K or all); waits until RUNNING or failed.",
-    ),
-    (
-        "stop",
-        "stop NAME...",
-        "Stop instances; waits until they are stopped.",
-    ),
-    ("restart", "restart NAME...", "Stop, then start instances."),
-    (
-        "signal",
-        "signal SIG NAME...",
-        "Send a signal (TERM, USR1, HUP, 9...) to the process group of instances.",
-    ),
-    (
-        "pid",
-        "pid [NAME...]",
-        "Show taskmaster's pid, or the pids of instances (0 when not running).",
-    ),
-    (
-        "tail",
-        "tail [-f] [-n N] [NAME] [stdout|stderr]",
-        "Show the last N lines (default 20) of an instance's output; -f follows until Ctrl-C. NAME:*, a program of several instances, or no NAME (every program): each line prefixed with its instance.",
-    ),
-    (
-        "attach",
-        "attach NAME",
-        "Connect this terminal to one running instance (NAME or NAME:K).\n  \
-         The detach key (taskmaster.detach_key, default Ctrl-\\) returns to the prompt;\n  \
-         the program keeps running.\n  \
-         pty: true: the terminal goes raw, every key goes to the program (Ctrl-C too), and\n  \
-         the program sees your window size.\n  \
-         pty: false (pipes): stdout and stderr are shown live; you type lines (echo and\n  \
-         backspace are local) that go to the program's stdin when you press Enter.\n  \
-         There Ctrl-C clears the line and interrupts the program (SIGINT to its process\n  \
-         group), and Ctrl-D on an empty line closes its stdin (it reads end of input;\n  \
-         you stay attached until you detach or it exits).",
-    ),
-    ("fg", "fg NAME", "Same as attach."),
-    (
-        "reload",
-        "reload",
-        "Re-read the configuration file and apply the changes (same as SIGHUP).",
-    ),
-    (
-        "reopen",
-        "reopen",
-        "Reopen the event log at its path, after logrotate moved it (same as SIGUSR1).",
-    ),
-    (
-        "shutdown",
-        "shutdown",
-        "Stop every instance, then exit taskmaster.",
-    ),
-    (
-        "quit",
-        "quit [-y]",
-        "In the daemon's own shell: shutdown, asked first while processes run (-y: no\n  \
-         question; Ctrl-D is quit too). In taskmasterctl: leave the client.",
-    ),
-    ("exit", "exit [-y]", "Same as quit."),
-    (
-        "notices",
-        "notices [on|off]",
-        "Event notices: FATAL, unexpected exits, spawn errors, failed SIGHUP reloads.\n  \
-         Over the socket they are streamed one per line, each with its time; the shells\n  \
-         show them above the prompt. In a shell, notices off mutes them, notices on\n  \
-         shows them again.",
-    ),
-    ("version", "version", "Show taskmaster's version."),
-    (
-        "help",
-        "help [COMMAND]",
-        "List the commands, or explain one.",
-    ),
-];
 
 /// Runs one command line (split like a shell splits words), asked by `source`.
 pub fn execute(
@@ -219,14 +140,32 @@ pub fn execute_words(
         "pid" => process::pid(sup, args),
         "tail" => tail::tail(sup, args),
         "attach" | "fg" => attach::attach(sup, args),
-        "reload" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Reload)),
+        "reload" => no_args(cmd, args)
+            .unwrap_or_else(|| Reply::then("", Continuation::Reload(ConfigChange::Reload))),
+        "update" => names_only(cmd, args).unwrap_or_else(|| {
+            Reply::then(
+                "",
+                Continuation::Reload(ConfigChange::Update(args.to_vec())),
+            )
+        }),
+        "add" | "remove" => some_names(cmd, args).unwrap_or_else(|| {
+            let change = match cmd {
+                "add" => ConfigChange::Add(args.to_vec()),
+                _ => ConfigChange::Remove(args.to_vec()),
+            };
+            Reply::then("", Continuation::Reload(change))
+        }),
+        "reread" => no_args(cmd, args).unwrap_or_else(|| configured::reread(sup)),
+        "avail" => no_args(cmd, args).unwrap_or_else(|| configured::avail(sup)),
+        "clear" => clear::clear(sup, args),
+        "maintail" => maintail::maintail(sup, args),
         "reopen" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Reopen)),
         "shutdown" | "quit" | "exit" => {
             no_args(cmd, args).unwrap_or_else(|| Reply::then("Shut down", Continuation::Shutdown))
         }
         "version" => no_args(cmd, args).unwrap_or_else(|| Reply::ok(env!("CARGO_PKG_VERSION"))),
         "notices" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Notices)),
-        "help" => help(args),
+        "help" => help::help(args),
         _ => {
             let line = std::iter::once(cmd.to_string())
                 .chain(args.iter().cloned())
@@ -246,6 +185,10 @@ fn log_request(cmd: &str, args: &[String], source: &Source) {
             info!("{cmd} requested by {source}: {}", args.join(" "))
         }
         "reload" if args.is_empty() => info!("reload requested by {source}"),
+        "update" if args.is_empty() => info!("update requested by {source}"),
+        "update" | "add" | "remove" | "clear" if !args.is_empty() => {
+            info!("{cmd} requested by {source}: {}", args.join(" "))
+        }
         "reopen" if args.is_empty() => info!("reopen of the event log requested by {source}"),
         _ => {}
     }
@@ -255,25 +198,32 @@ fn no_args(cmd: &str, args: &[String]) -> Option<Reply> {
     (!args.is_empty()).then(|| Reply::usage(format!("Error: {cmd} accepts no arguments")))
 }
 
-fn help(args: &[String]) -> Reply {
-    match args {
-        [] => {
-            let mut out = String::from("Commands (type help <command> for details):\n");
-            let names: Vec<&str> = COMMANDS.iter().map(|(n, _, _)| *n).collect();
-            out.push_str(&names.join(" "));
-            Reply::ok(out)
-        }
-        [name] => match COMMANDS.iter().find(|(n, _, _)| n == name) {
-            Some((_, usage, text)) => Reply::ok(format!("{usage}\n  {text}")),
-            None => Reply::usage(format!("*** No help on {name}")),
-        },
-        _ => Reply::usage("Error: help takes at most one command name"),
+/// Names only, no option: a usage error otherwise.
+fn names_only(cmd: &str, args: &[String]) -> Option<Reply> {
+    let bad = args.iter().find(|a| a.starts_with('-') || a.is_empty())?;
+    Some(Reply::usage(format!(
+        "Error: {cmd} takes program names, not {bad:?}"
+    )))
+}
+
+/// At least one name, and names only.
+fn some_names(cmd: &str, args: &[String]) -> Option<Reply> {
+    match args.is_empty() {
+        true => Some(Reply::usage(format!(
+            "Error: {cmd} requires a program name ({cmd} NAME...)"
+        ))),
+        false => names_only(cmd, args),
     }
 }
 
-/// `NAME: ERROR (no such process)`, the reply line for an unknown name.
+/// `NAME: ERROR (no such process)`, the reply line for an unknown name; for an
+/// unknown group address (`NAME:`, `NAME:*`) `NAME: ERROR (no such group)`, as
+/// supervisorctl says.
 fn no_such_process(name: &str) -> String {
-    format!("{name}: ERROR (no such process)")
+    match name.strip_suffix(":*").or_else(|| name.strip_suffix(':')) {
+        Some(group) => format!("{group}: ERROR (no such group)"),
+        None => format!("{name}: ERROR (no such process)"),
+    }
 }
 
 /// Resolves names; unknown ones become error lines.

@@ -47,10 +47,7 @@ pub fn status(
         .collect();
     let usage = sup.resources().usage(&pgids);
     let usage_of = |s: &Status| s.pid.and_then(|pid| usage.get(&pid));
-    let exit = match rows.iter().any(|(_, r)| r.is_none()) {
-        true => 1,
-        false => 0,
-    };
+    let exit = exit_code(&rows);
     if json {
         // Still one JSON array: an unknown name is an object with its error.
         let mut data = serde_json::Value::Array(
@@ -102,6 +99,27 @@ pub fn status(
     Reply {
         exit,
         ..Reply::ok(lines.join("\n"))
+    }
+}
+
+/// supervisorctl's LSB status codes, which health checks and init scripts test:
+/// 4 when a name is unknown, else 3 when some instance shown has no process and
+/// is not about to have one (STOPPED, EXITED, FATAL), else 0 (every one RUNNING,
+/// or on its way: STARTING, BACKOFF, STOPPING).
+pub const EXIT_NOT_RUNNING: i32 = 3;
+pub const EXIT_UNKNOWN: i32 = 4;
+
+fn exit_code(rows: &[Row]) -> i32 {
+    let stopped = |s: &Status| matches!(s.state, State::Stopped | State::Exited | State::Fatal);
+    if rows.iter().any(|(_, r)| r.is_none()) {
+        EXIT_UNKNOWN
+    } else if rows
+        .iter()
+        .any(|(_, r)| r.as_ref().is_some_and(|(_, s)| stopped(s)))
+    {
+        EXIT_NOT_RUNNING
+    } else {
+        0
     }
 }
 

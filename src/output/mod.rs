@@ -141,6 +141,13 @@ impl OutputBuffers {
         self.changed.notify_all();
     }
 
+    /// Empties both rings (`clear NAME`); followers keep their place.
+    pub fn clear(&self) {
+        for ring in &mut self.inner.lock().rings {
+            ring.clear();
+        }
+    }
+
     /// The last `lines` lines of `stream`.
     pub fn tail(&self, stream: Stream, lines: usize) -> Vec<u8> {
         self.inner.lock().rings[stream.index()].last_lines(lines)

@@ -336,7 +336,13 @@ impl<'a> Sink<'a> {
         if rot.maxbytes == 0 {
             return;
         }
-        let size = self.sizes[i].unwrap_or_else(|| file.metadata().map(|m| m.len()).unwrap_or(0));
+        let mut size =
+            self.sizes[i].unwrap_or_else(|| file.metadata().map(|m| m.len()).unwrap_or(0));
+        if size != 0 && size + incoming as u64 > rot.maxbytes {
+            // Asked again before rotating: the file may have been emptied since
+            // (`clear`, or truncated by hand), and then it is not full.
+            size = file.metadata().map_or(size, |m| m.len());
+        }
         self.sizes[i] = Some(size);
         if size == 0 || size + incoming as u64 <= rot.maxbytes {
             return;

@@ -406,6 +406,24 @@ mod rotation {
             "rotated first, then written whole"
         );
     }
+
+    #[test]
+    fn a_file_emptied_under_it_is_not_rotated_early() {
+        let dir = TempDir::new("rotate-cleared");
+        let path = dir.path().join("out.log");
+        let mut sink = rotating_sink(&path, 250, 2);
+        sink.write(Stream::Stdout, &chunk(0));
+        sink.write(Stream::Stdout, &chunk(1));
+        // `clear`: truncated by another descriptor, the sink's count is stale.
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_len(0))
+            .expect("truncate");
+        sink.write(Stream::Stdout, &chunk(2));
+        assert!(!dir.path().join("out.log.1").exists(), "not rotated");
+        assert_eq!(std::fs::read(&path).expect("current"), chunk(2));
+    }
 }
 
 mod timestamps {

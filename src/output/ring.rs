@@ -102,6 +102,13 @@ impl RingBuffer {
         self.buf.reserve_exact(target - self.buf.len());
     }
 
+    /// Forgets the bytes held (`clear`), keeping the stream offsets: a follower
+    /// goes on from where it was, and a reader sees nothing older than this.
+    pub fn clear(&mut self) {
+        self.buf = Vec::new();
+        self.head = 0;
+    }
+
     /// Bytes ever pushed: a stream offset to follow from.
     pub fn total(&self) -> u64 {
         self.total
@@ -215,6 +222,19 @@ mod tests {
         let mut small = RingBuffer::new(10);
         small.push(b"abc");
         assert!(small.allocated() <= 10);
+    }
+
+    #[test]
+    fn cleared_it_holds_nothing_and_keeps_its_offsets() {
+        let mut r = RingBuffer::new(8);
+        r.push(b"abcdefghij");
+        r.clear();
+        assert!(r.is_empty() && r.last_lines(5).is_empty());
+        assert_eq!((r.total(), r.oldest()), (10, 10));
+        assert_eq!(r.since(10), (Vec::new(), 0));
+        r.push(b"kl\n");
+        assert_eq!(r.contents(), b"kl\n");
+        assert_eq!(r.since(10), (b"kl\n".to_vec(), 0));
     }
 
     #[test]

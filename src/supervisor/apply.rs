@@ -16,6 +16,24 @@ use crate::config::{Config, ProgramChange, ProgramConfig, ReloadPlan};
 use crate::watch::handle::RemovalTicket;
 use crate::watch::{Command, Instance, StartTicket, State};
 
+/// What a reload did to one program, for the reply's words (`reload`'s and
+/// `update`'s differ).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub program: String,
+    pub change: AppliedChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppliedChange {
+    Added,
+    /// Stopped, then forgotten.
+    Removed,
+    /// Updated: what was done, in taskmaster's words (`restarted (cmd changed)`,
+    /// `updated in place (stoptime changed)`, `scaled 2 -> 4`).
+    Changed(String),
+}
+
 /// A reload step whose end a reload waits for, outside the registry lock.
 enum Pending {
     /// Removed: wait until the watcher has stopped its child and ended.
@@ -93,7 +111,7 @@ impl Supervisor {
     }
 
     /// Applies a reload plan (README: Reload) with the instances [`prepare`](Self::prepare)
-    /// made for it, and returns one line per affected program. Cannot fail.
+    /// made for it, and returns what it did to each affected program. Cannot fail.
     /// Replies once removed instances are stopped and new or restarted ones
     /// spawned, without waiting for their starttime.
     pub fn apply(
@@ -101,13 +119,13 @@ impl Supervisor {
         plan: &ReloadPlan,
         new_config: Config,
         mut prepared: Prepared,
-    ) -> Vec<String> {
+    ) -> Vec<Applied> {
         let mut pending = Vec::new();
-        let mut lines = Vec::new();
+        let mut applied = Vec::new();
         {
             let mut programs = self.programs.lock();
             for change in &plan.programs {
-                let line = match change {
+                let done = match change {
                     ProgramChange::Added(config) => {
                         let Some(entry) = prepared.added.remove(&config.name) else {
                             continue;
@@ -122,7 +140,7 @@ impl Supervisor {
                             }
                         }
                         programs.insert(config.name.clone(), entry);
-                        "added".to_string()
+                        AppliedChange::Added
                     }
                     ProgramChange::Removed(name) => {
                         // Listed (STOPPING) until stopped, then forgotten below.
@@ -131,7 +149,7 @@ impl Supervisor {
                                 pending.push(Pending::Gone(i.remove()));
                             }
                         }
-                        "removed".to_string()
+                        AppliedChange::Removed
                     }
                     ProgramChange::Changed {
                         config,
@@ -149,10 +167,13 @@ impl Supervisor {
                             policy,
                             scale: *scale,
                         };
-                        change_program(entry, &change, grown, &mut pending)
+                        AppliedChange::Changed(change_program(entry, &change, grown, &mut pending))
                     }
                 };
-                lines.push(format!("{}: {line}", change.name()));
+                applied.push(Applied {
+                    program: change.name().to_string(),
+                    change: done,
+                });
             }
         }
         *self.config.lock() = Arc::new(new_config);
@@ -178,7 +199,7 @@ impl Supervisor {
         }
         drop(programs);
         self.schedule();
-        lines
+        applied
     }
 }
 

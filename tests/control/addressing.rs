@@ -29,7 +29,7 @@ fn status_answers_in_argument_order_and_json_stays_json() {
 
     // Plain: one line per name, in the order given, the unknown one in its place.
     let out = ctl(&sock, &["status", "pool:1", "nosuch", "idle", "sleeper"]);
-    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.code, 4, "an unknown name: LSB's unknown: {out:?}");
     let firsts: Vec<&str> = out
         .stdout
         .lines()
@@ -47,7 +47,7 @@ fn status_answers_in_argument_order_and_json_stays_json() {
         &["status", "idle", "nosuch", "pool", "--json"][..],
     ] {
         let out = ctl(&sock, args);
-        assert_eq!(out.code, 1, "{args:?}: {out:?}");
+        assert_eq!(out.code, 4, "{args:?}: {out:?}");
         let items: Vec<Value> = serde_json::from_str(out.stdout.trim())
             .unwrap_or_else(|e| panic!("{args:?} is not JSON ({e}): {out:?}"));
         let names: Vec<&str> = items.iter().filter_map(|i| i["name"].as_str()).collect();
@@ -62,7 +62,7 @@ fn status_answers_in_argument_order_and_json_stays_json() {
         b"{\"command\": \"status\", \"args\": [\"--json\", \"nosuch\", \"sleeper\"]}\n",
     );
     assert_eq!(reply["ok"], false, "{reply}");
-    assert_eq!(reply["exit"], 1, "{reply}");
+    assert_eq!(reply["exit"], 4, "{reply}");
     let output: Value =
         serde_json::from_str(reply["output"].as_str().expect("output")).expect("output is JSON");
     assert_eq!(output, reply["data"], "{reply}");
@@ -158,11 +158,16 @@ fn name_colon_and_name_colon_star_mean_every_instance() {
         ctl_ok(&sock, &["start", "pool:", "sleeper"], 0),
         "pool:0: started\npool:1: started\nsleeper: started\n"
     );
-    // An unknown program is an error whatever its form.
-    for name in ["nosuch:", "nosuch:*", "pool:7"] {
+    // An unknown program is an error whatever its form; a group address in
+    // supervisorctl's words.
+    for (name, said) in [
+        ("nosuch:", "nosuch: ERROR (no such group)"),
+        ("nosuch:*", "nosuch: ERROR (no such group)"),
+        ("pool:7", "pool:7: ERROR (no such process)"),
+    ] {
         let out = ctl(&sock, &["stop", name]);
         assert_eq!(out.code, 1, "{out:?}");
-        assert_eq!(out.stdout, format!("{name}: ERROR (no such process)\n"));
+        assert_eq!(out.stdout, format!("{said}\n"));
     }
     assert_eq!(d.finish(secs(20.0)), 0);
 }

@@ -27,8 +27,9 @@ fn status_text_and_json() {
     let sock = d.socket();
     let pids = wait_running(&sock, &["sleeper", "pool:0", "pool:1"], secs(10.0));
 
-    // Text: name padded to max(30, longest) + 3 = 33, state padded to 10.
-    let text = ctl_ok(&sock, &["status"], 0);
+    // Text: name padded to max(30, longest) + 3 = 33, state padded to 10. `idle`
+    // is STOPPED: status exits 3, supervisorctl's "not running".
+    let text = ctl_ok(&sock, &["status"], 3);
     assert_eq!(text.lines().count(), 4, "one line per instance: {text:?}");
     let sleeper = status_line(&text, "sleeper");
     let prefix = format!(
@@ -48,18 +49,18 @@ fn status_text_and_json() {
         "pool:1", "RUNNING", pids["pool:1"]
     )));
 
-    // Named subset; an unknown name is an error (exit 1) but the others still show.
+    // Named subset; an unknown name exits 4 (LSB: unknown) but the others still show.
     let one = ctl_ok(&sock, &["status", "sleeper"], 0);
     assert_eq!(one.lines().count(), 1, "{one:?}");
     assert!(one.starts_with("sleeper "), "{one:?}");
     let out = ctl(&sock, &["status", "nosuch"]);
-    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.code, 4, "{out:?}");
     assert!(
         out.stdout.contains("nosuch: ERROR (no such process)"),
         "{out:?}"
     );
     let out = ctl(&sock, &["status", "sleeper", "nosuch"]);
-    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.code, 4, "{out:?}");
     assert!(out.stdout.contains("sleeper "), "{out:?}");
     assert!(
         out.stdout.contains("nosuch: ERROR (no such process)"),
@@ -67,7 +68,7 @@ fn status_text_and_json() {
     );
 
     // --json through taskmasterctl: one JSON array.
-    let json = ctl_ok(&sock, &["status", "--json"], 0);
+    let json = ctl_ok(&sock, &["status", "--json"], 3);
     let items: Vec<Value> = serde_json::from_str(json.trim()).expect("status --json is JSON");
     assert_eq!(items.len(), 4);
     let keys = [
@@ -124,8 +125,9 @@ fn status_text_and_json() {
         &sock,
         b"{\"command\": \"status\", \"args\": [\"--json\"]}\n",
     );
-    assert_eq!(reply["ok"], true);
-    assert_eq!(reply["exit"], 0);
+    // `idle` is STOPPED: exit 3 (LSB "not running"), so `ok` (exit 0) is false.
+    assert_eq!(reply["ok"], false);
+    assert_eq!(reply["exit"], 3);
     assert_eq!(reply["data"].as_array().map(Vec::len), Some(4), "{reply}");
     assert!(reply["output"].is_string(), "{reply}");
 
@@ -295,10 +297,13 @@ fn help_version_unknown_command_and_unreachable_daemon() {
         "{out:?}"
     );
 
-    // No daemon: exit 3, naming the socket tried — a missing file, and a stale one.
+    // No daemon: exit 3 (`status`: 4, LSB's unknown), naming the socket tried —
+    // a missing file, and a stale one.
     let absent = d.path("absent.sock");
-    let out = ctl(&absent, &["status"]);
+    let out = ctl(&absent, &["pid"]);
     assert_eq!(out.code, 3, "{out:?}");
+    let out = ctl(&absent, &["status"]);
+    assert_eq!(out.code, 4, "{out:?}");
     assert!(
         out.stderr.contains(absent.to_str().expect("utf-8")),
         "the message names the socket: {out:?}"
@@ -306,7 +311,7 @@ fn help_version_unknown_command_and_unreachable_daemon() {
     let stale = d.path("stale.sock");
     drop(UnixListener::bind(&stale).expect("bind"));
     let out = ctl(&stale, &["status"]);
-    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.code, 4, "{out:?}");
     assert!(
         out.stderr.contains(stale.to_str().expect("utf-8")),
         "{out:?}"

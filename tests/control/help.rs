@@ -7,7 +7,8 @@ use crate::common::*;
 /// Every command a user can type.
 const ALL: &[&str] = &[
     "status", "start", "stop", "restart", "signal", "pid", "tail", "attach", "fg", "reload",
-    "shutdown", "quit", "exit", "notices", "version", "help",
+    "shutdown", "quit", "exit", "notices", "version", "help", "maintail", "clear", "reread",
+    "update", "avail", "add", "remove", "reopen",
 ];
 
 #[test]
@@ -64,4 +65,36 @@ fn taskmasterctl_help_lists_the_commands() {
             "--help lists {cmd}: {commands}"
         );
     }
+}
+
+#[test]
+fn help_says_how_reload_and_status_differ_from_or_follow_supervisorctl() {
+    let mut d = Daemon::start("ctl-help-reload", SLEEPER_YAML);
+    let sock = d.socket();
+    wait_running(&sock, &["sleeper"], secs(10.0));
+    let reload = ctl_ok(&sock, &["help", "reload"], 0);
+    for words in [
+        "supervisorctl's reload",
+        "restarts",
+        "only what must change",
+    ] {
+        assert!(
+            reload.contains(words),
+            "help reload says {words:?}: {reload:?}"
+        );
+    }
+    let status = ctl_ok(&sock, &["help", "status"], 0);
+    for words in ["0 every one running", "3 some", "4 an unknown name"] {
+        assert!(
+            status.contains(words),
+            "help status says {words:?}: {status:?}"
+        );
+    }
+    for cmd in [
+        "update", "reread", "avail", "add", "remove", "clear", "maintail",
+    ] {
+        let text = ctl_ok(&sock, &["help", cmd], 0);
+        assert!(text.starts_with(cmd), "help {cmd}: {text:?}");
+    }
+    assert_eq!(d.finish(secs(20.0)), 0);
 }

@@ -8,7 +8,9 @@
 mod addressing;
 mod closed_pipe;
 mod commands;
+mod config_commands;
 mod help;
+mod log_commands;
 mod long_names;
 mod never_hangs;
 mod piped_shell;

@@ -143,5 +143,5 @@ fn shutdown_over_the_socket() {
         assert!(!alive(*pid), "{name} (pid {pid}) is gone");
     }
     let out = ctl(&sock, &["status"]);
-    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.code, 4, "no daemon to ask: LSB's unknown: {out:?}");
 }

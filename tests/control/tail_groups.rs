@@ -58,7 +58,7 @@ fn tail_of_a_group_prefixes_each_line_with_its_instance() {
     );
     let out = ctl(&sock, &["tail", "nosuch:*"]);
     assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(out.stdout, "nosuch:*: ERROR (no such process)\n");
+    assert_eq!(out.stdout, "nosuch: ERROR (no such group)\n");
     assert_eq!(d.finish(secs(20.0)), 0);
 }
 

@@ -66,7 +66,7 @@ programs:
         l.contains("reload requested by SIGHUP")
     });
     // Read-only commands are not logged as requests.
-    ctl_ok(&sock, &["status"], 0);
+    ctl_ok(&sock, &["status", "idle"], 0);
     assert!(!d.log().contains("status requested"), "{}", d.log());
 
     let (pid, Out { code, .. }) = ctl_with_pid(&sock, &["shutdown"]);

@@ -34,6 +34,7 @@ pub const MAX_REQUEST: usize = 64 * 1024;
 /// Commands that change state or turn the connection into a stream: never sent.
 pub const FORBIDDEN: &[&str] = &[
     "shutdown", "quit", "exit", "reload", "stop", "restart", "signal", "start", "attach", "fg",
+    "update", "add", "remove", "clear", "notices",
 ];
 
 /// Read-only commands, and near misses of the others (unknown to the daemon).
@@ -43,6 +44,9 @@ pub const SAFE_COMMANDS: &[&str] = &[
     "tail",
     "version",
     "help",
+    "reread",
+    "avail",
+    "maintail",
     "STOP",
     "Status",
     "stop ",
@@ -130,7 +134,8 @@ pub fn safe(line: &[u8]) -> bool {
     match as_request(line) {
         None => true,
         Some(r) => {
-            let follows = r.command == "tail" && r.args.iter().any(|a| a == "-f");
+            let follows = matches!(r.command.as_str(), "tail" | "maintail")
+                && r.args.iter().any(|a| a == "-f");
             !FORBIDDEN.contains(&r.command.as_str()) && !follows
         }
     }
@@ -295,7 +300,11 @@ pub fn check_request(socket: &Path, line: &[u8]) -> Result<&'static str, String>
     else {
         return Err(format!("{shown}: reply lacks ok/exit/output: {v}"));
     };
-    if ok != (exit == 0) || !(0..=2).contains(&exit) {
+    // `status` answers with supervisorctl's LSB status codes (3 not running, 4
+    // unknown); every other command 0, 1 or 2.
+    let status = as_request(line).is_some_and(|r| r.command == "status");
+    let highest = if status { 4 } else { 2 };
+    if ok != (exit == 0) || !(0..=highest).contains(&exit) {
         return Err(format!("{shown}: inconsistent ok/exit: {v}"));
     }
     if v.get("stream").is_some() {

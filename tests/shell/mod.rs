@@ -46,7 +46,8 @@ fn ctl(socket: &Path, args: &[&str]) -> std::process::Output {
 fn ctl_status(socket: &Path) -> Option<Vec<Value>> {
     UnixStream::connect(socket).ok()?;
     let out = ctl(socket, &["status", "--json"]);
-    if !out.status.success() {
+    // 0 every instance running, 3 some stopped (supervisorctl's LSB codes).
+    if !matches!(out.status.code(), Some(0 | 3)) {
         return None;
     }
     serde_json::from_slice(&out.stdout).ok()
