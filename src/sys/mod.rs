@@ -8,3 +8,4 @@ pub mod pidfd;
 pub mod process_group;
 pub mod signals;
 pub mod time;
+pub mod wake;
