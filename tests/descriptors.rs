@@ -75,6 +75,18 @@ fn a_running_instance_costs_the_daemon_three_descriptors_and_a_pty_one_two() {
         "20 pty instances hold {} descriptors",
         ptys - pipes
     );
+    // The daemon blocks its wake signal in every thread; its children must not
+    // inherit that (posix_spawn's attributes, the exec helper for a pty).
+    for name in ["quiet:7", "term:3"] {
+        let pid = d.pid_of(name);
+        let status = read(std::path::Path::new(&format!("/proc/{pid}/status")));
+        let blocked = status.lines().find(|l| l.starts_with("SigBlk:"));
+        assert_eq!(
+            blocked.map(|l| l.split_whitespace().nth(1)),
+            Some(Some("0000000000000000")),
+            "{name} starts with signals blocked: {blocked:?}"
+        );
+    }
     assert_eq!(d.finish(secs(60.0)), 0);
 }
 
@@ -129,6 +141,8 @@ fn a_burst_of_commands_to_many_instances_wakes_every_watcher() {
         "fds-burst",
         &format!("programs:\n{}{}", program("a"), program("b")),
     );
+    // Answered on stdin once the socket is bound.
+    d.status();
     let socket = d.socket();
     let client = std::thread::spawn(move || {
         for _ in 0..5 {
@@ -141,7 +155,8 @@ fn a_burst_of_commands_to_many_instances_wakes_every_watcher() {
                     .expect("run taskmasterctl");
                 let text = String::from_utf8_lossy(&out.stdout).to_string();
                 let answered = text.lines().filter(|l| l.ends_with(done)).count();
-                assert_eq!(answered, 100, "{cmd} b: {text}");
+                let errors = String::from_utf8_lossy(&out.stderr);
+                assert_eq!(answered, 100, "{cmd} b: {text}{errors}");
             }
         }
     });

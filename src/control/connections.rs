@@ -15,6 +15,7 @@ use std::sync::Arc;
 use log::{info, warn};
 use parking_lot::Mutex;
 
+use crate::config::OutputTarget;
 use crate::supervisor::Supervisor;
 
 /// Descriptors a connection may hold: its socket, a clone for reading, and a
@@ -28,6 +29,9 @@ pub const FDS_PER_INSTANCE: u64 = 3;
 /// moment (the pipes' other ends, the exec helper's status pipe, the log files),
 /// the event log's rotation, a reload's reads, the journal, a `/proc` scan.
 const FDS_SLACK: u64 = 64;
+/// The daemon's own descriptors, besides its instances' and connections': the
+/// listener, the event log, the journal, the standard streams, the signal pipe.
+const FDS_OWN: u64 = 32;
 /// The default `max_connections` never exceeds this.
 const DEFAULT_MAX_CONNECTIONS: u64 = 256;
 
@@ -96,6 +100,28 @@ pub fn check(open: u64, cap: u64, fds_used: u64, fd_limit: u64, idle: u64) -> Re
     Ok(())
 }
 
+/// Descriptors the instances with a child hold (3 each, plus their log files), and
+/// how many instances have none: a lock per instance, no system call.
+fn held_by_instances(sup: &Supervisor) -> (u64, u64) {
+    let config = sup.config();
+    let files = |program: &str| {
+        config.programs.get(program).map_or(2, |p| {
+            [&p.launch.stdout, &p.launch.stderr]
+                .into_iter()
+                .filter(|t| matches!(t, OutputTarget::File(_)))
+                .count() as u64
+        })
+    };
+    let (mut held, mut idle) = (0, 0);
+    for instance in sup.instances() {
+        match instance.has_child() {
+            true => held += FDS_PER_INSTANCE + files(&instance.program),
+            false => idle += 1,
+        }
+    }
+    (held, idle)
+}
+
 /// The counts `status -l` shows.
 pub struct Stats {
     pub open: u64,
@@ -110,34 +136,19 @@ pub struct Stats {
 impl Connections {
     /// Admits a new connection or says why not (the refusal to send the client).
     pub fn admit(self: &Arc<Self>, sup: &Supervisor) -> Result<Slot, String> {
-        let config = sup.config();
-        let instances: u64 = config
-            .programs
-            .values()
-            .map(|p| u64::from(p.numprocs))
-            .sum();
         let cap = max_connections(sup);
         let limit = fd_limit();
         let open = self.open.load(Ordering::SeqCst) as u64;
-        // Counting /proc/self/fd and the instances with a child costs a directory
-        // scan and a lock per instance: skipped while even a generous estimate of
-        // what is open leaves the reserve for every instance untouched.
-        let estimate = 64 + 5 * instances + FDS_PER_CONNECTION * (open + 1);
-        let reserve = FDS_PER_INSTANCE * instances + FDS_SLACK;
-        let (used, idle) = match limit > 2 * (estimate + reserve) {
-            true => (0, instances),
-            false => {
-                let with_child = sup
-                    .instances()
-                    .iter()
-                    .filter(|i| i.input().is_some())
-                    .count();
-                let idle = instances.saturating_sub(with_child as u64);
-                (
-                    crate::sys::fds::open_count().map_or(estimate, |n| n + 1),
-                    idle,
-                )
-            }
+        let (held, idle) = held_by_instances(sup);
+        let reserve = FDS_PER_INSTANCE * idle + FDS_SLACK;
+        // What is open, from what the instances and connections hold. Counting
+        // /proc/self/fd instead costs a directory scan as long as the descriptors
+        // are many (8 ms for 15 000, at every connection): done only when the
+        // estimate, give or take a quarter, comes near the limit.
+        let estimate = FDS_OWN + held + FDS_PER_CONNECTION * open;
+        let used = match estimate + estimate / 4 + FDS_PER_CONNECTION + reserve <= limit {
+            true => estimate,
+            false => crate::sys::fds::open_count().map_or(estimate, |n| n + 1),
         };
         match check(open, cap, used, limit, idle) {
             Ok(()) => {

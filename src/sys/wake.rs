@@ -51,11 +51,20 @@ pub fn block_in_this_thread() {
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
 }
 
+thread_local! {
+    /// [`unblocked_mask`], read once per thread (a watcher's mask never changes).
+    static UNBLOCKED: SigSet = {
+        let mut mask = SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty());
+        mask.remove(WAKE_SIGNAL);
+        mask
+    };
+}
+
 /// The calling thread's mask without [`WAKE_SIGNAL`]: what its `ppoll` runs with.
+/// Read the first time a thread asks, which must be after
+/// [`block_in_this_thread`].
 pub fn unblocked_mask() -> SigSet {
-    let mut mask = SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty());
-    mask.remove(WAKE_SIGNAL);
-    mask
+    UNBLOCKED.with(|mask| *mask)
 }
 
 /// A thread to wake: its `pthread_t`.

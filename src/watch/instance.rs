@@ -250,6 +250,11 @@ impl Instance {
         self.input.lock().clone()
     }
 
+    /// Whether a child is running (it holds the daemon's descriptors for it).
+    pub fn has_child(&self) -> bool {
+        self.input.lock().is_some()
+    }
+
     // ---- watcher side ----
 
     pub(super) fn set_input(&self, input: Option<ChildInput>) {
