@@ -46,6 +46,9 @@ pub enum DaemonEvent {
 
 /// Runs the daemon; returns its exit status (0 clean, 1 fatal, 2 bad config).
 pub fn run(opts: Options) -> i32 {
+    // With one thread still: every thread made from here on inherits the block, so
+    // only a watcher's `ppoll` ever takes the wake signal.
+    sys::wake::block_in_this_thread();
     sys::fds::ensure_std_fds_open();
     control::daemon_status::mark_started();
     let headless = Arc::new(Headless::remember_terminal());

@@ -22,6 +22,7 @@ mod control;
 mod crash_recovery;
 mod daemon;
 mod dependencies;
+mod descriptors;
 mod eventlog_rotation;
 mod fuzz;
 mod hostile_files;

@@ -8,9 +8,10 @@
 //! * `0x01 ROWS_HI ROWS_LO COLS_HI COLS_LO` — the client's window size (pty only);
 //! * `0x02` — interrupt: SIGINT to the program's process group (pipe mode's Ctrl-C;
 //!   through a pty, Ctrl-C is an input byte and the terminal sends the signal);
-//! * `0x03` — close stdin: the program reads end of input (pipe mode's Ctrl-D on an
-//!   empty line); the session stays attached. Ignored for a pty, whose Ctrl-D is
-//!   an input byte.
+//! * `0x03` — close stdin (pipe mode's Ctrl-D on an empty line): the program holds
+//!   its stdin pipe open itself (`watch::stdin`), so it cannot be made to read end
+//!   of input; the session is told so and stays attached. Ignored for a pty, whose
+//!   Ctrl-D is an input byte (the terminal turns it into end of input).
 //!
 //! The session ends when the client closes the connection (detach), when the
 //! attached process exits (a last line says how), or when taskmaster shuts down.
@@ -20,7 +21,6 @@
 //! a pty's window size follows the client that typed last (`pty::viewers`).
 
 use std::io::{BufReader, Read, Write};
-use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
@@ -31,7 +31,7 @@ use super::tail::{Follow, FollowEnd};
 use super::{Continuation, Reply};
 use crate::output::Stream;
 use crate::supervisor::Supervisor;
-use crate::watch::{ChildInput, Instance};
+use crate::watch::{ChildInput, InputTarget, Instance};
 
 /// Lines of recent output replayed on attach.
 const REPLAY_LINES: usize = 100;
@@ -68,7 +68,7 @@ pub fn attach(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         "attached to {} (pid {}{}); detach with {}",
         instance.name(),
         input.pid,
-        if input.pty {
+        if input.is_pty() {
             ", pty"
         } else {
             ", pipes: type lines"
@@ -78,7 +78,7 @@ pub fn attach(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     let info = AttachInfo {
         detach_key: key,
         name: instance.name(),
-        pty: input.pty,
+        pty: input.is_pty(),
     };
     reply.data = serde_json::to_value(info).ok();
     reply.then = Continuation::Attach(AttachTarget { instance, input });
@@ -99,7 +99,7 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
     let AttachTarget { instance, input } = target;
     let name = instance.name();
     info!("attach: a client attached to {name} (pid {})", input.pid);
-    let streams = if input.pty {
+    let streams = if input.is_pty() {
         vec![Stream::Stdout]
     } else {
         vec![Stream::Stdout, Stream::Stderr]
@@ -118,15 +118,18 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
     let cancel = follow.canceller();
     let keys_input = input.clone();
     let keys_instance = instance.clone();
+    // The input thread's own say in the session: why a line was not sent.
+    let notices = stream.try_clone().ok();
     let _ = std::thread::Builder::new()
         .name("attach-input".into())
         .stack_size(crate::stack::THREAD_STACK)
         .spawn(move || {
             let viewers = &keys_instance.viewers;
-            let viewer = keys_input
-                .pty
-                .then(|| viewers.join(keys_input.pid, keys_input.fd.clone()));
-            read_frames(reader, &keys_instance, &keys_input, viewer);
+            let viewer = match &keys_input.to {
+                InputTarget::Pty(master) => Some(viewers.join(keys_input.pid, master.clone())),
+                InputTarget::Pipe(_) => None,
+            };
+            read_frames(reader, notices, &keys_instance, &keys_input, viewer);
             if let Some(session) = viewer {
                 viewers.leave(session);
             }
@@ -165,12 +168,21 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
 /// (`instance.viewers`).
 fn read_frames(
     mut reader: BufReader<UnixStream>,
+    mut notices: Option<UnixStream>,
     instance: &Instance,
     input: &ChildInput,
     viewer: Option<u64>,
 ) {
     // Still the process this session attached to (not a successor with a reused pid).
     let same_process = || instance.input().map(|i| i.pid) == Some(input.pid);
+    // The last refusal told, so a program that stays full or replaced is not
+    // reported at every line.
+    let mut told = None;
+    let mut tell = |text: String| {
+        if let Some(out) = notices.as_mut() {
+            let _ = out.write_all(format!("\r\n[taskmaster: {text}]\r\n").as_bytes());
+        }
+    };
     let mut head = [0u8; 1];
     while reader.read_exact(&mut head).is_ok() {
         match head[0] {
@@ -186,8 +198,16 @@ fn read_frames(
                 if let Some(session) = viewer {
                     instance.viewers.typed(session);
                 }
-                // The program may have exited since: a write error is simply dropped.
-                let _ = nix::unistd::write(input.fd.as_fd(), &data);
+                // A program that exited since: its exit ends the session anyway.
+                match input.write(&data) {
+                    Ok(_) => told = None,
+                    Err(why) if !same_process() || told == Some(why) => {}
+                    Err(why) => {
+                        tell(format!("input not sent to {}: {why}", instance.name()));
+                        info!("attach: input for {} not sent: {why}", instance.name());
+                        told = Some(why);
+                    }
+                }
             }
             FRAME_WINSIZE => {
                 let mut size = [0u8; 4];
@@ -212,37 +232,13 @@ fn read_frames(
                     input.pid
                 );
             }
-            FRAME_CLOSE_STDIN if !input.pty && same_process() => close_stdin(instance, input),
+            FRAME_CLOSE_STDIN if !input.is_pty() && same_process() => tell(format!(
+                "the stdin of {} stays open: it holds its own end of the pipe, so that \
+                 it never reads end of input (a pty program reads Ctrl-D as end of input)",
+                instance.name()
+            )),
             FRAME_INTERRUPT | FRAME_CLOSE_STDIN => {}
             _ => return, // not our protocol: end the session
         }
-    }
-}
-
-/// Ends the program's stdin: the pipe's write end is replaced, under its number,
-/// by /dev/null, so the program reads end of input while the descriptor the
-/// watcher and other sessions share stays valid (later input goes nowhere).
-fn close_stdin(instance: &Instance, input: &ChildInput) {
-    use std::os::fd::{AsRawFd, IntoRawFd};
-    let Ok(null) = nix::fcntl::open(
-        "/dev/null",
-        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) else {
-        return;
-    };
-    // SAFETY: dup3 onto a descriptor we keep open (`input.fd`); it only replaces
-    // what the number refers to, atomically, keeping it close-on-exec. The
-    // descriptor stays owned by `input.fd`: the handle nix returns for it is let go
-    // without closing it.
-    let replaced =
-        unsafe { nix::unistd::dup3_raw(&null, input.fd.as_raw_fd(), nix::fcntl::OFlag::O_CLOEXEC) };
-    if let Ok(same_number) = replaced {
-        let _ = same_number.into_raw_fd();
-        info!(
-            "attach: a client closed the stdin of {} (pid {})",
-            instance.name(),
-            input.pid
-        );
     }
 }

@@ -31,6 +31,7 @@ fn fd_limit() -> Option<u64> {
 /// The daemon's lines, as `status -l` prints them.
 pub fn lines(sup: &Supervisor, connections: &Connections) -> Vec<String> {
     let limit = fd_limit().map_or("unknown".to_string(), |n| n.to_string());
+    let open = crate::sys::fds::open_count().map_or("unknown".to_string(), |n| n.to_string());
     let c = connections.stats(sup);
     let mut conns = format!(
         "connections: {} open (max {}); since start: {} refused, {} closed idle, {} served inline",
@@ -52,7 +53,7 @@ pub fn lines(sup: &Supervisor, connections: &Connections) -> Vec<String> {
     );
     vec![
         format!(
-            "taskmaster: pid {}, uptime {}, fd limit {limit}",
+            "taskmaster: pid {}, uptime {}, fd limit {limit}, {open} open",
             std::process::id(),
             format_uptime(uptime())
         ),
@@ -69,6 +70,7 @@ pub fn to_json(sup: &Supervisor, connections: &Connections) -> serde_json::Value
         "pid": std::process::id(),
         "uptime_s": (uptime().as_secs_f64() * 1000.0).round() / 1000.0,
         "fd_limit": fd_limit(),
+        "fds_open": crate::sys::fds::open_count(),
         "connections": {
             "open": c.open,
             "max": c.max,

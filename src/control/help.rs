@@ -51,8 +51,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
          pty: false (pipes): stdout and stderr are shown live; you type lines (echo and\n  \
          backspace are local) that go to the program's stdin when you press Enter.\n  \
          There Ctrl-C clears the line and interrupts the program (SIGINT to its process\n  \
-         group), and Ctrl-D on an empty line closes its stdin (it reads end of input;\n  \
-         you stay attached until you detach or it exits).",
+         group). The program holds its stdin open itself and never reads end of input:\n  \
+         Ctrl-D on an empty line says so (use pty: true for a program that must).",
     ),
     ("fg", "fg NAME", "Same as attach."),
     (

@@ -124,7 +124,8 @@ pub const FRAME_INPUT: u8 = 0;
 pub const FRAME_WINSIZE: u8 = 1;
 /// `0x02`: interrupt, SIGINT to the program's process group (pipe mode's Ctrl-C).
 pub const FRAME_INTERRUPT: u8 = 2;
-/// `0x03`: close the program's stdin (pipe mode's Ctrl-D on an empty line).
+/// `0x03`: asks to close the program's stdin (pipe mode's Ctrl-D on an empty line);
+/// the program holds its stdin open itself, so the session is told why it stays open.
 pub const FRAME_CLOSE_STDIN: u8 = 3;
 
 /// `data` as input frames, cut at 65535 bytes each.

@@ -53,8 +53,9 @@ pub enum PumpSource {
         stdout: Option<OwnedFd>,
         stderr: Option<OwnedFd>,
     },
-    /// A pty master; everything read counts as stdout.
-    Pty { master: OwnedFd },
+    /// A pty master; everything read counts as stdout. Shared with attach (input,
+    /// window size): the child's one handle on it.
+    Pty { master: Arc<OwnedFd> },
 }
 
 /// Starts the pump thread for instance `name`. It ends (and drops the descriptors
@@ -105,7 +106,7 @@ pub struct PumpStartError(io::Error);
 /// One descriptor being drained.
 struct Input {
     stream: Stream,
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
     /// A pty master: `EIO` means end of stream, and file output is CRLF-folded.
     pty: bool,
 }
@@ -127,7 +128,7 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
                 .filter_map(|(stream, fd)| {
                     fd.map(|fd| Input {
                         stream,
-                        fd,
+                        fd: Arc::new(fd),
                         pty: false,
                     })
                 })

@@ -285,7 +285,9 @@ mod pty {
         let buffers = Arc::new(OutputBuffers::new(1024));
         let pump = start_pump(
             "tty",
-            PumpSource::Pty { master: pty.master },
+            PumpSource::Pty {
+                master: Arc::new(pty.master),
+            },
             files(Some(&path), None),
             Arc::clone(&buffers),
             Arc::new(std::sync::atomic::AtomicBool::new(false)),
@@ -313,7 +315,9 @@ mod pty {
         let buffers = Arc::new(OutputBuffers::new(1024));
         let pump = start_pump(
             "tty2",
-            PumpSource::Pty { master: pty.master },
+            PumpSource::Pty {
+                master: Arc::new(pty.master),
+            },
             files(Some(&path), None),
             Arc::clone(&buffers),
             Arc::new(std::sync::atomic::AtomicBool::new(false)),

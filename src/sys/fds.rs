@@ -50,12 +50,21 @@ pub fn ensure_std_fds_open() {
     }
 }
 
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit: each instance needs several
-/// descriptors (pidfd, wake fd, three pipes, log files). Returns the new soft limit.
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit: a running instance holds three
+/// descriptors (its child's pidfd and the read ends of its stdout and stderr; a pty
+/// child's master instead of the two), plus its log files. Returns the new soft
+/// limit.
 pub fn raise_nofile_limit() -> Option<u64> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
     if soft < hard {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard).ok()?;
     }
     Some(hard)
+}
+
+/// Descriptors the process has open now (`/proc/self/fd`), if it can tell.
+pub fn open_count() -> Option<u64> {
+    let dir = std::fs::read_dir("/proc/self/fd").ok()?;
+    // The directory's own descriptor is listed too: one more than held.
+    Some((dir.count() as u64).saturating_sub(1))
 }

@@ -9,3 +9,4 @@ pub mod proc_stat;
 pub mod process_group;
 pub mod signals;
 pub mod time;
+pub mod wake;

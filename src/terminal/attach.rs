@@ -6,7 +6,8 @@
 //! the window size sent on attach and on every SIGWINCH. Pipe instances: keys are
 //! edited locally into lines (echo, backspace) and each line goes to the program's
 //! stdin; Ctrl-C clears the line and interrupts the program (SIGINT to its group),
-//! Ctrl-D on an empty line closes its stdin. In both, the detach key ends the session and the program keeps running.
+//! Ctrl-D on an empty line asks for its stdin to be closed (the daemon says why it
+//! stays open). In both, the detach key ends the session and the program keeps running.
 //! The terminal is restored however the session ends — detach, the program's exit,
 //! the daemon going away, or SIGTERM/SIGHUP to the client.
 
@@ -200,8 +201,9 @@ fn keyboard(
                             return AttachEnd::Closed;
                         }
                     }
-                    // Ctrl-D: a partial line goes as it is; on an empty line, the
-                    // program's stdin is closed (it reads end of input).
+                    // Ctrl-D: a partial line goes as it is; on an empty line, a
+                    // request to close the program's stdin, which the daemon
+                    // answers (the program holds it open: `control::attach`).
                     0x04 if !line.is_empty() => {
                         if !send(writer, &input_frames(&line)) {
                             return AttachEnd::Closed;
@@ -209,7 +211,7 @@ fn keyboard(
                         line.clear();
                     }
                     0x04 => {
-                        let _ = echo.write_all(b"^D (stdin closed)\n");
+                        let _ = echo.write_all(b"^D\n");
                         if !send(writer, &[FRAME_CLOSE_STDIN]) {
                             return AttachEnd::Closed;
                         }

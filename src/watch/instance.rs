@@ -2,22 +2,23 @@
 //!
 //! The watcher thread owns the instance's child and its [`Machine`]; everyone else
 //! sees only a published [`Status`] (behind a mutex, with a condvar to wait for a
-//! change) and an inbox of [`Command`]s whose arrival is signalled on an eventfd
-//! the watcher polls together with its child's pidfd.
+//! change) and an inbox of [`Command`]s whose arrival wakes the watcher out of its
+//! `ppoll` with a thread-directed signal ([`crate::sys::wake`]): no descriptor.
 
 use std::collections::VecDeque;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::signal::Signal;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::handle::SignalOutcome;
+use super::spawn::StdinPipe;
 use super::state::{ExitStatus, StartFailure, State};
+use super::stdin::StdinError;
 use crate::config::ProgramConfig;
 use crate::output::OutputBuffers;
 use crate::pty::viewers::Viewers;
@@ -81,6 +82,10 @@ struct Inbox {
     queue: VecDeque<(u64, Command)>,
     /// The watcher has ended: nothing will ever read the queue again.
     closed: bool,
+    /// The watcher's thread, once it runs; signalled only under this lock and
+    /// while `closed` is false, so never after the thread ended (its id may
+    /// then name another thread).
+    watcher: Option<crate::sys::wake::Thread>,
 }
 
 pub struct Instance {
@@ -95,7 +100,6 @@ pub struct Instance {
     /// Sequence number of the latest `Start`/`Stop`/`Remove` sent: a wait for an
     /// earlier one may end once this one is handled (see `wait_for`).
     last_lifecycle: AtomicU64,
-    wake: EventFd,
     /// The live child's input, for attach: its stdin pipe or its pty master.
     input: Mutex<Option<ChildInput>>,
     /// The attach sessions sharing its pty's window size.
@@ -105,12 +109,38 @@ pub struct Instance {
 /// Where keystrokes for the live child go.
 #[derive(Clone)]
 pub struct ChildInput {
-    pub fd: Arc<OwnedFd>,
-    /// A pty master (window size applies, output is one stream) or a stdin pipe.
-    pub pty: bool,
+    pub to: InputTarget,
     pub pid: i32,
     /// Set when this child's pump has read its output to the end.
     pub drained: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The live child's input.
+#[derive(Clone)]
+pub enum InputTarget {
+    /// Its pty master, the one the pump reads (window size applies, output is one
+    /// stream).
+    Pty(Arc<OwnedFd>),
+    /// Its stdin pipe, reached through `/proc/PID/fd/0` (`watch::stdin`).
+    Pipe(StdinPipe),
+}
+
+impl ChildInput {
+    /// A pty child (rather than pipes).
+    pub fn is_pty(&self) -> bool {
+        matches!(self.to, InputTarget::Pty(_))
+    }
+
+    /// Sends attach input to the child: through the pty, or into its stdin pipe if
+    /// fd 0 still is that pipe. Returns the bytes taken.
+    pub fn write(&self, data: &[u8]) -> Result<usize, StdinError> {
+        match &self.to {
+            InputTarget::Pty(master) => {
+                nix::unistd::write(master.as_fd(), data).map_err(StdinError::Os)
+            }
+            InputTarget::Pipe(pipe) => super::stdin::write_stdin(self.pid, *pipe, data),
+        }
+    }
 }
 
 impl Instance {
@@ -141,9 +171,9 @@ impl Instance {
                 next_seq: 1,
                 queue: VecDeque::new(),
                 closed: false,
+                watcher: None,
             }),
             last_lifecycle: AtomicU64::new(0),
-            wake: EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
             input: Mutex::new(None),
             viewers: Viewers::default(),
         })
@@ -174,11 +204,15 @@ impl Instance {
             // on its reply channel (`signal`) learns at once it will never come.
             if !inbox.closed {
                 inbox.queue.push_back((seq, cmd));
+                // Under the lock: the watcher closes the inbox before it ends, so
+                // the thread signalled here is alive. Before it registered, it has
+                // not looked at the queue yet and will find the command there.
+                if let Some(thread) = inbox.watcher {
+                    let _ = crate::sys::wake::wake(thread);
+                }
             }
             seq
         };
-        // A full counter (never in practice) still leaves the fd readable: fine.
-        let _ = self.wake.write(1);
         seq
     }
 
@@ -216,14 +250,27 @@ impl Instance {
         self.input.lock().clone()
     }
 
+    /// Whether a child is running (it holds the daemon's descriptors for it).
+    pub fn has_child(&self) -> bool {
+        self.input.lock().is_some()
+    }
+
     // ---- watcher side ----
 
     pub(super) fn set_input(&self, input: Option<ChildInput>) {
         *self.input.lock() = input;
     }
 
-    pub(super) fn wake_fd(&self) -> &EventFd {
-        &self.wake
+    /// Called by the watcher thread itself before its first look at the queue,
+    /// with the wake signal blocked: from then on `send` signals it.
+    pub(super) fn register_watcher(&self, thread: crate::sys::wake::Thread) {
+        self.inbox.lock().watcher = Some(thread);
+    }
+
+    /// Whether commands wait (checked before sleeping: a wake sent before the
+    /// watcher registered was not signalled).
+    pub(super) fn has_commands(&self) -> bool {
+        !self.inbox.lock().queue.is_empty()
     }
 
     /// The watcher is ending: commands still queued, or sent from now on, are
@@ -232,13 +279,13 @@ impl Instance {
         let dropped: Vec<(u64, Command)> = {
             let mut inbox = self.inbox.lock();
             inbox.closed = true;
+            inbox.watcher = None;
             inbox.queue.drain(..).collect()
         };
         drop(dropped);
     }
 
     pub(super) fn take_commands(&self) -> Vec<(u64, Command)> {
-        let _ = self.wake.read();
         self.inbox.lock().queue.drain(..).collect()
     }
 

@@ -9,12 +9,13 @@ mod leftover;
 mod log_limit;
 pub mod spawn;
 pub mod state;
+pub mod stdin;
 mod timeout;
 mod unpumped;
 pub mod watcher;
 
 pub use handle::{SignalOutcome, StartOutcome, StartTicket, StopOutcome, StopTicket};
-pub use instance::{ChildInput, Command, Instance, Status};
+pub use instance::{ChildInput, Command, InputTarget, Instance, Status};
 pub use log_limit::Suppressed;
 pub use state::{ExitStatus, State};
 pub use watcher::start_watcher;

@@ -15,10 +15,11 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::libc;
@@ -42,17 +43,55 @@ pub enum SpawnError {
 /// The daemon-side ends of a new child's standard streams.
 pub enum ChildIo {
     Pipes {
-        /// Held open so the child's stdin never reports EOF (attach writes to it).
-        stdin: OwnedFd,
+        /// The child's stdin, which the daemon holds no end of (see [`StdinPipe`]).
+        stdin: StdinPipe,
         stdout: OwnedFd,
         stderr: OwnedFd,
     },
     Pty {
-        /// Read by the pump.
-        master: OwnedFd,
-        /// A second handle on the master for input (attach) and window size.
-        input: OwnedFd,
+        /// The one handle on the master: read by the pump, written by attach
+        /// (input, window size).
+        master: Arc<OwnedFd>,
     },
+}
+
+/// Which pipe a child got as stdin, so that attach can open it again through
+/// `/proc/PID/fd/0` and tell whether it still is that pipe.
+///
+/// The child's fd 0 is the pipe opened read-write: a reader, and a writer of its
+/// own, so it never reads end of input, and the daemon keeps no descriptor for it
+/// (one fewer per instance). Attach writes through `/proc/PID/fd/0` only while that
+/// still names this pipe ([`StdinPipe::identity`]), never into whatever file the
+/// child put in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StdinPipe {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl StdinPipe {
+    /// The identity of the file `fd` refers to.
+    pub fn identity(fd: std::os::fd::BorrowedFd<'_>) -> Result<Self, Errno> {
+        let st = nix::sys::stat::fstat(fd)?;
+        Ok(StdinPipe {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+    }
+}
+
+/// A new pipe for a child's stdin, opened read-write (see [`StdinPipe`]).
+fn stdin_pipe() -> Result<(OwnedFd, StdinPipe), Errno> {
+    let (read, _write) = sys::fds::pipe()?;
+    // Opening a pipe through /proc gives a new open file of that pipe with the mode
+    // asked for, as for a FIFO; both ends made by pipe2 close right after.
+    let both = nix::fcntl::open(
+        format!("/proc/self/fd/{}", read.as_raw_fd()).as_str(),
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let id = StdinPipe::identity(both.as_fd())?;
+    Ok((both, id))
 }
 
 /// A started child. Its pid stays valid until the watcher reaps it.
@@ -81,11 +120,10 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
     // dropped right after the spawn so that EOF/EIO can reach the pump.
     let (io, child_ends) = if spec.pty {
         let (master, slave) = crate::pty::open_pty().map_err(|e| setup("pty", e))?;
-        let input = master
-            .try_clone()
-            .map_err(|e| SpawnError::Setup(format!("pty: {e}")))?;
         (
-            ChildIo::Pty { master, input },
+            ChildIo::Pty {
+                master: Arc::new(master),
+            },
             [
                 slave
                     .try_clone()
@@ -97,21 +135,15 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
             ],
         )
     } else {
-        let (stdin_r, stdin_w) = sys::fds::pipe().map_err(|e| setup("stdin pipe", e))?;
-        // Attach writes typed lines here: a program that does not read its stdin
-        // must make those writes fail (EAGAIN), not block the attach session.
-        let _ = nix::fcntl::fcntl(
-            &stdin_w,
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        );
+        let (stdin, stdin_id) = stdin_pipe().map_err(|e| setup("stdin pipe", e))?;
         let (stdout_r, stdout_w) = sys::fds::pipe().map_err(|e| setup("stdout pipe", e))?;
         let (stderr_r, stderr_w) = sys::fds::pipe().map_err(|e| setup("stderr pipe", e))?;
         let io = ChildIo::Pipes {
-            stdin: stdin_w,
+            stdin: stdin_id,
             stdout: stdout_r,
             stderr: stderr_r,
         };
-        (io, [stdin_r, stdout_w, stderr_w])
+        (io, [stdin, stdout_w, stderr_w])
     };
 
     let mut fds: Vec<(RawFd, RawFd)> = child_ends

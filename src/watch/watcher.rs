@@ -1,8 +1,9 @@
 //! The watcher thread: one per instance, the only owner of its child.
 //!
-//! It sleeps in a single `ppoll` over the child's pidfd and the instance's command
-//! eventfd, with the machine's next deadline as timeout, so it wakes exactly for an
-//! exit, a command or a deadline — never periodically. Each wake-up becomes
+//! It sleeps in a single `ppoll` over the child's pidfd, with the machine's next
+//! deadline as timeout and the wake signal let in (`sys::wake`: a command sent to
+//! the instance signals this thread), so it wakes exactly for an exit, a command or
+//! a deadline — never periodically. Each wake-up becomes
 //! [`Event`]s for the pure [`Machine`]; the watcher carries out the resulting
 //! [`Action`]s (spawn, signal, report) and publishes the new [`Status`].
 
@@ -17,7 +18,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::handle::SignalOutcome;
-use super::instance::{ChildInput, Command, Instance};
+use super::instance::{ChildInput, Command, InputTarget, Instance};
 use super::leftover::LeftoverGroup;
 use super::log_limit::LogLimit;
 use super::spawn;
@@ -38,9 +39,6 @@ mod sleep;
 struct Running {
     pid: i32,
     pidfd: OwnedFd,
-    /// Held so the child's stdin stays open (EOF only when taskmaster lets go);
-    /// for a pty, a handle on the master. Shared with attach sessions.
-    _input: Arc<OwnedFd>,
     /// Output pipes no pump reads yet: polled here until the first byte.
     unpumped: Option<UnpumpedOutput>,
 }
@@ -83,6 +81,10 @@ pub fn start_watcher(
         .name(format!("watch:{}", instance.name()))
         .stack_size(crate::stack::THREAD_STACK)
         .spawn(move || {
+            // Before the first look at the inbox: from here on a command sent
+            // signals this thread, and the signal waits for the next `ppoll`.
+            sys::wake::block_in_this_thread();
+            watcher.instance.register_watcher(sys::wake::this_thread());
             // The watcher owns its child and the status others wait on: a bug must
             // not take them down with the thread (see `crash`).
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| watcher.run()));
@@ -114,11 +116,8 @@ impl Watcher {
                 self.reap(now);
             }
             let mut last_seq = None;
-            for (seq, cmd) in if woke.commands {
-                self.instance.take_commands()
-            } else {
-                Vec::new()
-            } {
+            // Looked at after every wake-up: a signal says only "look".
+            for (seq, cmd) in self.instance.take_commands() {
                 self.command(cmd, now);
                 last_seq = Some(seq);
             }
@@ -291,19 +290,21 @@ impl Watcher {
             }
         };
         let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (unpumped, input, pty) = match child.io {
+        let (unpumped, input) = match child.io {
             spawn::ChildIo::Pipes {
                 stdin,
                 stdout,
                 stderr,
             } => {
                 let output = UnpumpedOutput::new(stdout, stderr, files, drained.clone());
-                (Some(output), stdin, false)
+                (Some(output), InputTarget::Pipe(stdin))
             }
-            spawn::ChildIo::Pty { master, input } => {
+            spawn::ChildIo::Pty { master } => {
                 if let Err(e) = start_pump(
                     &self.instance.name(),
-                    PumpSource::Pty { master },
+                    PumpSource::Pty {
+                        master: master.clone(),
+                    },
                     files,
                     self.instance.output.clone(),
                     drained.clone(),
@@ -316,10 +317,9 @@ impl Watcher {
                         reason: e.to_string(),
                     };
                 }
-                (None, input, true)
+                (None, InputTarget::Pty(master))
             }
         };
-        let input = Arc::new(input);
         let pid = child.pid;
         // Journaled before the spawn is published: a crash right after leaves it known.
         self.hub.publish(&HubEvent::Spawned {
@@ -330,12 +330,10 @@ impl Watcher {
         self.child = Some(Running {
             pid,
             pidfd: child.pidfd,
-            _input: input.clone(),
             unpumped,
         });
         self.instance.set_input(Some(ChildInput {
-            fd: input,
-            pty,
+            to: input,
             pid,
             drained,
         }));

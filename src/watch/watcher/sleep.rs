@@ -7,10 +7,12 @@ use nix::poll::{PollFd, PollFlags};
 use nix::sys::time::TimeSpec;
 
 use super::Watcher;
+use crate::sys;
 use crate::watch::timeout::poll_timeout;
 
 impl Watcher {
-    /// Blocks until the child exits, a command arrives or the next deadline passes.
+    /// Blocks until the child exits, a command arrives (the wake signal, let in for
+    /// the `ppoll` only: `sys::wake`) or the next deadline passes.
     #[inline(never)]
     pub(super) fn sleep(&self) -> Woke {
         let deadline = self
@@ -20,30 +22,36 @@ impl Watcher {
             .chain(self.machine.deadline)
             .chain(self.log_limit.due())
             .min();
-        let mut fds = vec![PollFd::new(
-            self.instance.wake_fd().as_fd(),
-            PollFlags::POLLIN,
-        )];
+        let mut fds = Vec::new();
         if let Some(child) = &self.child {
             fds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
         }
-        let child_slot = fds.len() - 1;
+        let child_slot = 0;
         let unpumped = self.child.as_ref().and_then(|c| c.unpumped.as_ref());
         if let Some(output) = unpumped {
             fds.extend(output.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
         }
-        let output_slots = child_slot + 1..fds.len();
+        let output_slots = usize::from(self.child.is_some())..fds.len();
         for group in &self.leftover_groups {
             fds.extend(group.fds().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
         }
         // Woken early by a timeout shortened against the kernel's slack (see
-        // `timeout`): poll again for what is left. An error (EINTR, ENOMEM) is a
-        // spurious wake-up: the checks that follow are all non-blocking and idempotent.
+        // `timeout`): poll again for what is left. EINTR is the wake signal (a
+        // command); another error (ENOMEM) is a spurious wake-up: the checks that
+        // follow are all non-blocking and idempotent. Commands queued before this
+        // thread registered for wakes were never signalled: no sleep then.
+        let mask = sys::wake::unblocked_mask();
+        let commands_waiting = self.instance.has_commands();
         loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let left = match commands_waiting {
+                true => Some(std::time::Duration::ZERO),
+                false => deadline.map(|d| d.saturating_duration_since(Instant::now())),
+            };
             let timeout = left.map(|l| TimeSpec::from_duration(poll_timeout(l)));
-            match nix::poll::ppoll(&mut fds, timeout, None) {
-                Ok(0) if deadline.is_some_and(|d| Instant::now() < d) => continue,
+            match nix::poll::ppoll(&mut fds, timeout, Some(mask)) {
+                Ok(0) if !commands_waiting && deadline.is_some_and(|d| Instant::now() < d) => {
+                    continue
+                }
                 _ => break,
             }
         }
@@ -55,7 +63,6 @@ impl Watcher {
                 .collect()
         });
         Woke {
-            commands: ready(&fds[0]),
             child_exited: self.child.is_some() && fds.get(child_slot).is_some_and(ready),
             output,
         }
@@ -63,7 +70,6 @@ impl Watcher {
 }
 
 pub(super) struct Woke {
-    pub commands: bool,
     pub child_exited: bool,
     /// `revents` of the unpumped output pipes, when one of them is ready.
     pub output: Option<Vec<PollFlags>>,
