@@ -1,0 +1,221 @@
+//! Starting the spawn helper, and the `spawner` thread that keeps it: it waits on the
+//! helper's pidfd (no timeout: an idle daemon does not wake), reaps it by its own pid
+//! when it ends, logs that once, and starts another.
+//!
+//! The thread that starts the helper is its parent for `PR_SET_PDEATHSIG`, which
+//! fires when that *thread* ends: the first helper is started by the daemon's main
+//! thread, later ones by this thread; both live as long as the daemon.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+use nix::errno::Errno;
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::unistd::Pid;
+
+use super::server::FIRST_SOCKET;
+use super::{Spawner, REPLY_TIMEOUT, SPAWNER, SPAWNER_FLAG, WORKERS};
+use crate::config::ExecForm;
+
+/// A helper that dies this soon after its start counts as failing to start.
+const SHORT_LIFE: Duration = Duration::from_secs(10);
+/// After this many short lives in a row, the daemon keeps spawning in-process.
+const MAX_SHORT_LIVES: u32 = 3;
+
+/// One running helper: the daemon's ends of its sockets, its pid and pidfd.
+struct Helper {
+    pid: i32,
+    pidfd: OwnedFd,
+    sockets: Vec<OwnedFd>,
+}
+
+/// Starts the helper and the thread that keeps it. Called once by the daemon, early
+/// (its descriptor table is what the helper's starts from, and children are only
+/// cloned once it runs). On failure the daemon spawns in-process, and says so.
+pub fn start() {
+    let workers = std::env::var("TASKMASTER_SPAWN_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(WORKERS)
+        .clamp(1, super::server::MAX_WORKERS);
+    let helper = match launch(workers) {
+        Ok(h) => h,
+        Err(e) => {
+            warn!(
+                "cannot start the spawn helper ({}): children are started by the daemon itself",
+                e.desc()
+            );
+            return;
+        }
+    };
+    let spawner = Spawner {
+        sockets: (0..workers)
+            .map(|_| parking_lot::Mutex::new(None))
+            .collect(),
+        next: Default::default(),
+        stopping: Default::default(),
+        helper: Default::default(),
+    };
+    if SPAWNER.set(spawner).is_err() {
+        return; // started already: this one's sockets close, and it exits
+    }
+    let Some(spawner) = SPAWNER.get() else {
+        return;
+    };
+    let Helper {
+        pid,
+        pidfd,
+        sockets,
+    } = helper;
+    let pidfd = Arc::new(pidfd);
+    install(spawner, &pidfd, sockets);
+    info!("spawn helper started with pid {pid}, {workers} workers");
+    let keep = move || keep(spawner, pid, pidfd, workers);
+    if let Err(e) = crate::daemon::spawn_thread("spawner", keep) {
+        warn!("{e}: the spawn helper is not restarted if it dies");
+    }
+}
+
+/// At shutdown: closes the helper's sockets, which ends it, and waits (at most a
+/// second) until it is gone, so that nothing of the daemon outlives it.
+pub fn shutdown() {
+    let Some(spawner) = SPAWNER.get() else {
+        return;
+    };
+    spawner.stopping.store(true, Ordering::SeqCst);
+    for socket in &spawner.sockets {
+        *socket.lock() = None;
+    }
+    let Some(pidfd) = spawner.helper.lock().clone() else {
+        return;
+    };
+    let mut poll = [nix::poll::PollFd::new(
+        pidfd.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let _ = nix::poll::poll(&mut poll, nix::poll::PollTimeout::from(1000u16));
+}
+
+fn install(spawner: &Spawner, pidfd: &Arc<OwnedFd>, sockets: Vec<OwnedFd>) {
+    *spawner.helper.lock() = Some(pidfd.clone());
+    for (slot, socket) in spawner.sockets.iter().zip(sockets) {
+        *slot.lock() = Some(socket);
+    }
+}
+
+/// The `spawner` thread: reaps each helper when it ends and starts the next.
+fn keep(spawner: &'static Spawner, mut pid: i32, mut pidfd: Arc<OwnedFd>, workers: usize) {
+    let mut short_lives = 0;
+    let mut started = Instant::now();
+    loop {
+        let mut poll = [nix::poll::PollFd::new(
+            pidfd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut poll, nix::poll::PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => {
+                warn!("spawn helper: cannot wait for it ({})", e.desc());
+                return;
+            }
+        }
+        let status = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+        for socket in &spawner.sockets {
+            *socket.lock() = None;
+        }
+        if spawner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let how = match status {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => format!("exited with status {code}"),
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+            _ => "ended".to_string(),
+        };
+        short_lives = if started.elapsed() < SHORT_LIFE {
+            short_lives + 1
+        } else {
+            0
+        };
+        if short_lives >= MAX_SHORT_LIVES {
+            warn!(
+                "spawn helper (pid {pid}) {how}, again: children are started by the daemon itself from now on"
+            );
+            return;
+        }
+        warn!("spawn helper (pid {pid}) {how}: starting another");
+        // Never more than one start a second.
+        std::thread::sleep(Duration::from_secs(1).saturating_sub(started.elapsed()));
+        started = Instant::now();
+        match launch(workers) {
+            Ok(helper) => {
+                (pid, pidfd) = (helper.pid, Arc::new(helper.pidfd));
+                install(spawner, &pidfd, helper.sockets);
+                info!("spawn helper started with pid {pid}");
+            }
+            Err(e) => {
+                warn!(
+                    "cannot start the spawn helper ({}): children are started by the daemon itself",
+                    e.desc()
+                );
+                return;
+            }
+        }
+    }
+}
+
+/// Starts `taskmaster --spawn-helper` with its sockets on 3, 4, … and `/dev/null`
+/// on 0–2.
+fn launch(workers: usize) -> Result<Helper, Errno> {
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..workers {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?;
+        let timeout = nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as i64, 0);
+        nix::sys::socket::setsockopt(&a, nix::sys::socket::sockopt::ReceiveTimeout, &timeout)?;
+        ours.push(a);
+        theirs.push(b);
+    }
+    let null: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?
+        .into();
+    let mut fds: Vec<(RawFd, RawFd)> = (0..3).map(|n| (null.as_raw_fd(), n)).collect();
+    fds.extend(
+        theirs
+            .iter()
+            .zip(FIRST_SOCKET..)
+            .map(|(fd, n)| (fd.as_raw_fd(), n)),
+    );
+    let c = |s: &str| CString::new(s).map_err(|_| Errno::EINVAL);
+    let argv = vec![
+        c("taskmaster")?,
+        c(SPAWNER_FLAG)?,
+        c(&std::process::id().to_string())?,
+        c(&workers.to_string())?,
+    ];
+    let form = ExecForm {
+        argv: argv.clone(),
+        env: Arc::new(Vec::new()),
+        cwd: c("/")?,
+        path: None,
+    };
+    let pid = super::super::spawn::posix_spawn(&c("/proc/self/exe")?, &argv, &form, &fds)?;
+    let pidfd = crate::sys::pidfd::pidfd_open(pid)?;
+    Ok(Helper {
+        pid,
+        pidfd,
+        sockets: ours,
+    })
+}
