@@ -36,5 +36,6 @@ mod reload;
 mod rotation;
 mod shell;
 mod smoke;
+mod spawner;
 mod syslog;
 mod watcher_panic;
