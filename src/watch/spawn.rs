@@ -2,7 +2,10 @@
 //!
 //! `fork()` of a process with a thousand threads copies every mapping and takes tens
 //! of milliseconds; glibc's `posix_spawn` uses `clone(CLONE_VM|CLONE_VFORK)` and costs
-//! the same whatever the daemon's size. So every child is started by `posix_spawn`:
+//! the same whatever the daemon's size. So every child is started the way
+//! `posix_spawn` does it — by the spawn helper ([`crate::watch::spawner`]), which
+//! also spares the child a copy of the daemon's descriptor table, or else by
+//! `posix_spawn` itself:
 //! new session, empty signal mask, default dispositions, pipes on 0–2, working
 //! directory — all things posix_spawn can do. What it cannot do (umask, dropping
 //! privileges, a controlling terminal) is done by [`crate::watch::helper`]: taskmaster

@@ -18,7 +18,7 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::Pid;
 
 use super::server::FIRST_SOCKET;
-use super::{Spawner, REPLY_TIMEOUT, SPAWNER, SPAWNER_FLAG, WORKERS};
+use super::{Spawner, MAX_WORKERS, MIN_WORKERS, REPLY_TIMEOUT, SPAWNER, SPAWNER_FLAG};
 use crate::config::ExecForm;
 
 /// A helper that dies this soon after its start counts as failing to start.
@@ -37,11 +37,9 @@ struct Helper {
 /// (its descriptor table is what the helper's starts from, and children are only
 /// cloned once it runs). On failure the daemon spawns in-process, and says so.
 pub fn start() {
-    let workers = std::env::var("TASKMASTER_SPAWN_WORKERS")
-        .ok()
-        .and_then(|w| w.parse().ok())
-        .unwrap_or(WORKERS)
-        .clamp(1, super::server::MAX_WORKERS);
+    let workers = std::thread::available_parallelism()
+        .map_or(MIN_WORKERS, |n| n.get())
+        .clamp(MIN_WORKERS, MAX_WORKERS);
     let helper = match launch(workers) {
         Ok(h) => h,
         Err(e) => {

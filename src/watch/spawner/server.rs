@@ -29,8 +29,8 @@ use super::wire::{decode_request, Reply, MAX_FDS, MAX_REQUEST};
 
 /// The first socket's number; worker `i` has `FIRST_SOCKET + i`.
 pub const FIRST_SOCKET: RawFd = 3;
-/// At most this many workers (and sockets).
-pub const MAX_WORKERS: usize = 16;
+/// At most this many workers (and sockets), whatever the command line says.
+const MAX_WORKERS: usize = 16;
 
 /// Runs the helper with the arguments after `--spawn-helper`. Never returns.
 pub fn run(args: &[OsString]) -> ! {
@@ -38,8 +38,7 @@ pub fn run(args: &[OsString]) -> ! {
     let (Some(daemon), Some(workers)) = (parse(args.first()), parse(args.get(1))) else {
         std::process::exit(2);
     };
-    // SAFETY: prctl with an integer signal number; no pointers.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     // The daemon may have died before the line above: then our parent is another.
     if usize::try_from(nix::unistd::getppid().as_raw()).ok() != Some(daemon) {
         std::process::exit(0);
