@@ -13,19 +13,11 @@ const TWO_SLEEPERS: &str = "programs:
     starttime: 0
 ";
 
-/// The daemon's children running `taskmaster --spawn-helper`, live ones only.
+/// The daemon's live children running `taskmaster --spawn-helper`.
 fn helpers_of(daemon: i32) -> Vec<i32> {
     children_of(daemon)
         .into_iter()
-        .filter(|&p| alive(p) && cmdline(p).contains(&"--spawn-helper".to_string()))
-        .collect()
-}
-
-fn cmdline(pid: i32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .unwrap_or_default()
-        .split(|&b| b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .filter(|&p| alive(p) && is_spawn_helper(p))
         .collect()
 }
 
