@@ -92,6 +92,36 @@ fn a_killed_helper_is_reaped_and_replaced_and_starts_go_on() {
 }
 
 #[test]
+fn a_stalled_helper_is_killed_and_its_start_done_by_the_daemon_once() {
+    let d = Daemon::start("spawner-stalled", TWO_SLEEPERS);
+    wait_running(&d.socket(), &["s:0", "s:1"], secs(20.0));
+    let stalled = the_helper(&d);
+    // SAFETY: kill(2) on a process of our daemon's.
+    assert_eq!(unsafe { libc_kill(stalled, 19) }, 0); // SIGSTOP
+    let before = wait_running(&d.socket(), &["s:0"], secs(20.0))["s:0"];
+    // Answered once the helper's reply is overdue (10 s): the daemon spawned it.
+    ctl_ok(&d.socket(), &["restart", "s:0"], 0);
+    let after = wait_running(&d.socket(), &["s:0", "s:1"], secs(20.0));
+    assert_ne!(after["s:0"], before, "s:0 restarted");
+    // The stalled helper was killed, so the request it held never becomes a second,
+    // unwatched s:0; it is reaped and replaced.
+    wait_for("the stalled helper killed and reaped", secs(10.0), || {
+        (!zombie(stalled) && parent_of(stalled) != Some(d.pid())).then_some(())
+    });
+    d.wait_log("the stall logged", secs(10.0), |log| {
+        log.contains("spawn helper did not answer in time: killing it")
+    });
+    wait_for("a new helper", secs(10.0), || {
+        helpers_of(d.pid()).into_iter().find(|&p| p != stalled)
+    });
+    let mut programs = program_children_of(d.pid());
+    programs.sort();
+    let mut shown: Vec<i32> = after.values().copied().collect();
+    shown.sort();
+    assert_eq!(programs, shown, "no child but the two instances'");
+}
+
+#[test]
 fn the_helper_is_gone_once_shutdown_is_answered() {
     let d = Daemon::start("spawner-shutdown", TWO_SLEEPERS);
     wait_running(&d.socket(), &["s:0", "s:1"], secs(20.0));

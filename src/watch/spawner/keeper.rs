@@ -17,8 +17,8 @@ use nix::errno::Errno;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::Pid;
 
-use super::server::FIRST_SOCKET;
-use super::{Spawner, MAX_WORKERS, MIN_WORKERS, REPLY_TIMEOUT, SPAWNER, SPAWNER_FLAG};
+use super::server::REQUEST_SOCKET;
+use super::{Connection, Spawner, MAX_WORKERS, MIN_WORKERS, REPLY_TIMEOUT, SPAWNER, SPAWNER_FLAG};
 use crate::config::ExecForm;
 
 /// A helper that dies this soon after its start counts as failing to start.
@@ -26,11 +26,11 @@ const SHORT_LIFE: Duration = Duration::from_secs(10);
 /// After this many short lives in a row, the daemon keeps spawning in-process.
 const MAX_SHORT_LIVES: u32 = 3;
 
-/// One running helper: the daemon's ends of its sockets, its pid and pidfd.
+/// One running helper: the daemon's end of its socket, its pid and pidfd.
 struct Helper {
     pid: i32,
     pidfd: OwnedFd,
-    sockets: Vec<OwnedFd>,
+    requests: OwnedFd,
 }
 
 /// Starts the helper and the thread that keeps it. Called once by the daemon, early
@@ -51,15 +51,12 @@ pub fn start() {
         }
     };
     let spawner = Spawner {
-        sockets: (0..workers)
-            .map(|_| parking_lot::Mutex::new(None))
-            .collect(),
-        next: Default::default(),
+        requests: Default::default(),
         stopping: Default::default(),
         helper: Default::default(),
     };
     if SPAWNER.set(spawner).is_err() {
-        return; // started already: this one's sockets close, and it exits
+        return; // started already: this one's socket closes, and it exits
     }
     let Some(spawner) = SPAWNER.get() else {
         return;
@@ -67,10 +64,10 @@ pub fn start() {
     let Helper {
         pid,
         pidfd,
-        sockets,
+        requests,
     } = helper;
     let pidfd = Arc::new(pidfd);
-    install(spawner, &pidfd, sockets);
+    install(spawner, &pidfd, requests);
     info!("spawn helper started with pid {pid}, {workers} workers");
     let keep = move || keep(spawner, pid, pidfd, workers);
     if let Err(e) = crate::daemon::spawn_thread("spawner", keep) {
@@ -78,16 +75,14 @@ pub fn start() {
     }
 }
 
-/// At shutdown: closes the helper's sockets, which ends it, and waits (at most a
+/// At shutdown: closes the helper's socket, which ends it, and waits (at most a
 /// second) until it is gone, so that nothing of the daemon outlives it.
 pub fn shutdown() {
     let Some(spawner) = SPAWNER.get() else {
         return;
     };
     spawner.stopping.store(true, Ordering::SeqCst);
-    for socket in &spawner.sockets {
-        *socket.lock() = None;
-    }
+    *spawner.requests.lock() = None;
     let Some(pidfd) = spawner.helper.lock().clone() else {
         return;
     };
@@ -98,11 +93,10 @@ pub fn shutdown() {
     let _ = nix::poll::poll(&mut poll, nix::poll::PollTimeout::from(1000u16));
 }
 
-fn install(spawner: &Spawner, pidfd: &Arc<OwnedFd>, sockets: Vec<OwnedFd>) {
+fn install(spawner: &Spawner, pidfd: &Arc<OwnedFd>, socket: OwnedFd) {
     *spawner.helper.lock() = Some(pidfd.clone());
-    for (slot, socket) in spawner.sockets.iter().zip(sockets) {
-        *slot.lock() = Some(socket);
-    }
+    let pidfd = pidfd.clone();
+    *spawner.requests.lock() = Some(Arc::new(Connection { socket, pidfd }));
 }
 
 /// The `spawner` thread: reaps each helper when it ends and starts the next.
@@ -123,9 +117,7 @@ fn keep(spawner: &'static Spawner, mut pid: i32, mut pidfd: Arc<OwnedFd>, worker
             }
         }
         let status = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
-        for socket in &spawner.sockets {
-            *socket.lock() = None;
-        }
+        *spawner.requests.lock() = None;
         if spawner.stopping.load(Ordering::SeqCst) {
             return;
         }
@@ -150,9 +142,15 @@ fn keep(spawner: &'static Spawner, mut pid: i32, mut pidfd: Arc<OwnedFd>, worker
         std::thread::sleep(Duration::from_secs(1).saturating_sub(started.elapsed()));
         started = Instant::now();
         match launch(workers) {
+            // A shutdown begun meanwhile: closing its socket ends this one.
+            Ok(helper) if spawner.stopping.load(Ordering::SeqCst) => {
+                drop(helper.requests);
+                let _ = nix::sys::wait::waitpid(Pid::from_raw(helper.pid), None);
+                return;
+            }
             Ok(helper) => {
                 (pid, pidfd) = (helper.pid, Arc::new(helper.pidfd));
-                install(spawner, &pidfd, helper.sockets);
+                install(spawner, &pidfd, helper.requests);
                 info!("spawn helper started with pid {pid}");
             }
             Err(e) => {
@@ -166,23 +164,17 @@ fn keep(spawner: &'static Spawner, mut pid: i32, mut pidfd: Arc<OwnedFd>, worker
     }
 }
 
-/// Starts `taskmaster --spawn-helper` with its sockets on 3, 4, … and `/dev/null`
-/// on 0–2.
+/// Starts `taskmaster --spawn-helper` with its socket on 3 and `/dev/null` on 0–2.
 fn launch(workers: usize) -> Result<Helper, Errno> {
-    let mut ours = Vec::new();
-    let mut theirs = Vec::new();
-    for _ in 0..workers {
-        let (a, b) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )?;
-        let timeout = nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as i64, 0);
-        nix::sys::socket::setsockopt(&a, nix::sys::socket::sockopt::ReceiveTimeout, &timeout)?;
-        ours.push(a);
-        theirs.push(b);
-    }
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
+    // A helper that stops reading holds a sender back this long, not forever.
+    let timeout = nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as i64, 0);
+    nix::sys::socket::setsockopt(&ours, nix::sys::socket::sockopt::SendTimeout, &timeout)?;
     let null: OwnedFd = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -190,12 +182,7 @@ fn launch(workers: usize) -> Result<Helper, Errno> {
         .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?
         .into();
     let mut fds: Vec<(RawFd, RawFd)> = (0..3).map(|n| (null.as_raw_fd(), n)).collect();
-    fds.extend(
-        theirs
-            .iter()
-            .zip(FIRST_SOCKET..)
-            .map(|(fd, n)| (fd.as_raw_fd(), n)),
-    );
+    fds.push((theirs.as_raw_fd(), REQUEST_SOCKET));
     let c = |s: &str| CString::new(s).map_err(|_| Errno::EINVAL);
     let argv = vec![
         c("taskmaster")?,
@@ -214,6 +201,6 @@ fn launch(workers: usize) -> Result<Helper, Errno> {
     Ok(Helper {
         pid,
         pidfd,
-        sockets: ours,
+        requests: ours,
     })
 }

@@ -5,8 +5,8 @@
 //! child's exec closes it again: with thousands of instances the daemon holds
 //! thousands of close-on-exec descriptors, and that copy dominates a spawn. So the
 //! daemon starts, early, while its own table is still small, `taskmaster
-//! --spawn-helper` ([`server`]), connected by one socket per worker thread, and
-//! sends it what `posix_spawn` would get; the helper clones the child with
+//! --spawn-helper` ([`server`]), connected by a socket its worker threads all
+//! read from, and sends it what `posix_spawn` would get; the helper clones the child with
 //! `CLONE_PARENT` ([`child`]), so the child is still the daemon's own: its watcher
 //! reaps it through the pidfd the helper sends back, as before.
 //!
@@ -24,11 +24,15 @@ mod wire;
 use std::ffi::{CStr, CString};
 use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 use nix::errno::Errno;
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
 use parking_lot::Mutex;
 
 pub use keeper::{shutdown, start};
@@ -36,26 +40,48 @@ use wire::Reply;
 
 /// The hidden first argument that puts `taskmaster` in spawn-helper mode.
 pub const SPAWNER_FLAG: &str = "--spawn-helper";
-/// Worker threads in the helper, each with its socket, so that spawns run in
-/// parallel: one per CPU, at least [`MIN_WORKERS`], at most [`MAX_WORKERS`]. A
-/// worker waits while its child execs, so one is not enough even on one CPU; on
-/// two CPUs, 1 000 starts took 2.5 s with one worker, 0.69 s with two and 0.82 s
-/// with four.
+/// Worker threads in the helper, which take requests from its socket in turn:
+/// one per CPU, at least [`MIN_WORKERS`], at most [`MAX_WORKERS`]. A worker waits
+/// while its child execs, so one is not enough even on one CPU. On two CPUs, 1 000
+/// starts took (medians of 6, a loaded machine) 0.48 s with two workers, 0.57 s
+/// with three, 0.53 s with four; one took 1.0 s.
 const MIN_WORKERS: usize = 2;
 const MAX_WORKERS: usize = 8;
-/// A reply later than this means the helper is stuck (stopped, or worse): its
-/// socket is closed, which ends it, and the daemon spawns itself.
+/// A request that cannot be sent, or a reply that does not come, within this
+/// means the helper is stuck (stopped, or worse): it is killed, so that it can
+/// never start that child late, and the daemon starts the child itself.
 const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The daemon's side of the helper: one socket per worker, each used by one
-/// spawn at a time (request, then its reply). `None` while the helper is down.
+/// The daemon's side of the helper: `None` while the helper is down.
 struct Spawner {
-    sockets: Vec<Mutex<Option<OwnedFd>>>,
-    next: AtomicUsize,
+    requests: Mutex<Option<Arc<Connection>>>,
     /// Set at shutdown: the helper's end is expected, neither logged nor restarted.
     stopping: AtomicBool,
     /// The running helper's pidfd, for the shutdown to wait on.
-    helper: Mutex<Option<std::sync::Arc<OwnedFd>>>,
+    helper: Mutex<Option<Arc<OwnedFd>>>,
+}
+
+/// A running helper as a spawn sees it.
+struct Connection {
+    /// The socket its workers all read requests from.
+    socket: OwnedFd,
+    /// To kill it when it stalls or misbehaves.
+    pidfd: Arc<OwnedFd>,
+}
+
+impl Spawner {
+    /// After a failed exchange with `helper`: no more requests to it, and it is
+    /// killed (the `spawner` thread reaps it and starts another), so that a request
+    /// it still holds can never become a child nobody watches.
+    fn give_up(&self, helper: &Arc<Connection>, why: &str) {
+        let mut current = self.requests.lock();
+        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, helper)) {
+            *current = None;
+            drop(current);
+            log::warn!("spawn helper {why}: killing it; children are started by the daemon itself meanwhile");
+        }
+        let _ = rustix::process::pidfd_send_signal(&*helper.pidfd, rustix::process::Signal::KILL);
+    }
 }
 
 /// The daemon's one helper. A fact of the process, like its pid: every watcher
@@ -66,6 +92,10 @@ static SPAWNER: OnceLock<Spawner> = OnceLock::new();
 /// Spawns through the helper: `fds` are `(descriptor, target)` with targets 0, 1,
 /// 2 (and 3) in order. `None`: the helper could not do it and made no child; spawn
 /// in-process instead. `Some(Err)`: the child could not exec (its errno).
+///
+/// The request carries, last, one end of a new socket pair on which its reply
+/// comes back: no lock is held and no reply is matched to its request, and the
+/// helper's workers take the next request as soon as they are free.
 pub fn spawn(
     exe: &CStr,
     argv: &[CString],
@@ -79,19 +109,23 @@ pub fn spawn(
         return None;
     }
     let request = wire::encode_request(exe, cwd, argv, env)?;
-    let sources: Vec<RawFd> = fds.iter().map(|&(from, _)| from).collect();
-    let mut socket = spawner.pick();
-    let (reply, pidfd) = match round_trip(socket.as_ref()?, &request, &sources) {
+    let helper = spawner.requests.lock().clone()?;
+    let (reply_here, reply_there) = reply_pair().ok()?;
+    let mut sources: Vec<RawFd> = fds.iter().map(|&(from, _)| from).collect();
+    sources.push(reply_there.as_raw_fd());
+    if let Err(e) = send_request(&helper.socket, &request, &sources) {
+        spawner.give_up(&helper, &format!("takes no request ({})", e.desc()));
+        return None;
+    }
+    drop(reply_there);
+    let answer = match receive_reply(&reply_here) {
         Ok(answer) => answer,
-        Err(()) => {
-            // The helper died, stalled or spoke nonsense: this socket is done
-            // (closing it ends the helper, which the keeper reaps and restarts).
-            *socket = None;
+        Err(why) => {
+            spawner.give_up(&helper, why);
             return None;
         }
     };
-    drop(socket);
-    match (reply, pidfd) {
+    match answer {
         (Reply::Spawned { pid }, Some(pidfd)) => Some(Ok((pid, pidfd))),
         (Reply::ExecFailed { pid, errno }, _) => {
             // The child exited at once; it is ours to reap, by its own pid.
@@ -102,26 +136,21 @@ pub fn spawn(
     }
 }
 
-impl Spawner {
-    /// A free socket if there is one, else the next in turn (waiting for it).
-    fn pick(&self) -> parking_lot::MutexGuard<'_, Option<OwnedFd>> {
-        let n = self.sockets.len();
-        let first = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            if let Some(guard) = self.sockets[(first + i) % n].try_lock() {
-                return guard;
-            }
-        }
-        self.sockets[first % n].lock()
-    }
+/// The socket pair a reply comes back on; a reply later than [`REPLY_TIMEOUT`]
+/// counts as none.
+fn reply_pair() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let (here, there) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
+    let timeout = nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as i64, 0);
+    nix::sys::socket::setsockopt(&here, nix::sys::socket::sockopt::ReceiveTimeout, &timeout)?;
+    Ok((here, there))
 }
 
-/// Sends one request and reads its reply. `Err` means the socket is unusable.
-fn round_trip(
-    socket: &OwnedFd,
-    request: &[u8],
-    fds: &[RawFd],
-) -> Result<(Reply, Option<OwnedFd>), ()> {
+fn send_request(socket: &OwnedFd, request: &[u8], fds: &[RawFd]) -> Result<(), Errno> {
     let iov = [std::io::IoSlice::new(request)];
     let rights = [ControlMessage::ScmRights(fds)];
     loop {
@@ -132,11 +161,16 @@ fn round_trip(
             MsgFlags::MSG_NOSIGNAL,
             None,
         ) {
-            Ok(n) if n == request.len() => break,
+            Ok(n) if n == request.len() => return Ok(()),
+            Ok(_) => return Err(Errno::EMSGSIZE),
             Err(Errno::EINTR) => continue,
-            _ => return Err(()),
+            Err(e) => return Err(e),
         }
     }
+}
+
+/// The reply, checked; else what went wrong.
+fn receive_reply(socket: &OwnedFd) -> Result<(Reply, Option<OwnedFd>), &'static str> {
     let mut buf = [0u8; wire::REPLY_LEN + 1];
     loop {
         let mut cmsg = nix::cmsg_space!([RawFd; 2]);
@@ -149,7 +183,8 @@ fn round_trip(
         ) {
             Ok(msg) => msg,
             Err(Errno::EINTR) => continue,
-            Err(_) => return Err(()),
+            Err(Errno::EAGAIN) => return Err("did not answer in time"),
+            Err(_) => return Err("could not be read from"),
         };
         let mut fds = Vec::new();
         if let Ok(cmsgs) = msg.cmsgs() {
@@ -167,9 +202,12 @@ fn round_trip(
             .flags
             .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC)
         {
-            return Err(());
+            return Err("sent a reply too long");
         }
         let len = msg.bytes;
-        return Reply::decode(&buf[..len], fds).ok_or(());
+        return match len {
+            0 => Err("ended without answering"),
+            _ => Reply::decode(&buf[..len], fds).ok_or("sent a reply that does not decode"),
+        };
     }
 }

@@ -1,16 +1,16 @@
 //! The spawn helper process: `taskmaster --spawn-helper DAEMON_PID WORKERS`, started
-//! by the daemon with one `SOCK_SEQPACKET` socket per worker on fds 3, 4, … and
-//! `/dev/null` on 0–2.
+//! by the daemon with its request socket (`SOCK_SEQPACKET`) on fd 3 and `/dev/null`
+//! on 0–2.
 //!
-//! Each worker thread answers the requests of its socket one at a time (the daemon
-//! sends one and waits for its reply): it receives the request and its
-//! descriptors, clones the child ([`super::child`]), closes its copies of the
-//! descriptors and replies. Its descriptor table holds its sockets and the few
-//! descriptors of requests in flight, so a clone copies almost nothing, whatever
-//! the daemon holds.
+//! Its worker threads all read requests from that one socket, each taking the next
+//! as soon as it is free: a request, its child's descriptors and, last, the socket
+//! its reply goes to. The worker clones the child ([`super::child`]), closes its
+//! copies of the descriptors and replies. Its descriptor table holds the request
+//! socket and the few descriptors of requests in flight, so a clone copies almost
+//! nothing, whatever the daemon holds.
 //!
-//! It never outlives the daemon: it exits when any of its sockets reads end of file
-//! (the daemon closed it, or exited) and is SIGKILLed by the kernel when the
+//! It never outlives the daemon: it exits when the request socket reads end of
+//! file (the daemon closed it, or exited) and is SIGKILLed by the kernel when the
 //! daemon's thread that started it ends (`PR_SET_PDEATHSIG`; that thread lives as
 //! long as the daemon). Every signal is blocked, so a Ctrl-C meant for the daemon's
 //! terminal does nothing here; every disposition is the default, so children
@@ -19,6 +19,7 @@
 use std::ffi::OsString;
 use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::libc;
@@ -27,9 +28,9 @@ use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, Ms
 use super::child::{clone_and_exec, ChildStack, Outcome};
 use super::wire::{decode_request, Reply, MAX_FDS, MAX_REQUEST};
 
-/// The first socket's number; worker `i` has `FIRST_SOCKET + i`.
-pub const FIRST_SOCKET: RawFd = 3;
-/// At most this many workers (and sockets), whatever the command line says.
+/// The request socket's number in the helper.
+pub const REQUEST_SOCKET: RawFd = 3;
+/// At most this many workers, whatever the command line says.
 const MAX_WORKERS: usize = 16;
 
 /// Runs the helper with the arguments after `--spawn-helper`. Never returns.
@@ -47,56 +48,52 @@ pub fn run(args: &[OsString]) -> ! {
     // Blocked in this thread before any other exists, so in every thread and in
     // each child until it clears its mask just before exec.
     let _ = nix::sys::signal::SigSet::all().thread_block();
-    let mut sockets = Vec::new();
-    for i in 0..workers.clamp(1, MAX_WORKERS) {
-        // SAFETY: the daemon installed one socket per worker from fd 3 up; nothing
-        // else in this fresh process owns these numbers.
-        let fd = unsafe { OwnedFd::from_raw_fd(FIRST_SOCKET + i as RawFd) };
-        let _ = nix::fcntl::fcntl(
-            &fd,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        );
-        sockets.push(fd);
-    }
-    let last = sockets.pop();
-    for socket in sockets {
+    // SAFETY: the daemon installed the request socket on fd 3 for us; nothing else
+    // in this fresh process owns that number.
+    let socket = Arc::new(unsafe { OwnedFd::from_raw_fd(REQUEST_SOCKET) });
+    let _ = nix::fcntl::fcntl(
+        &*socket,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    for _ in 1..workers.clamp(1, MAX_WORKERS) {
+        let socket = socket.clone();
         let started = std::thread::Builder::new()
             .name("spawn-worker".to_string())
             .stack_size(crate::stack::THREAD_STACK)
-            .spawn(move || serve(socket));
+            .spawn(move || serve(&socket));
         if started.is_err() {
-            std::process::exit(1);
+            break; // fewer workers, still a helper
         }
     }
-    if let Some(socket) = last {
-        serve(socket);
-    }
-    // One socket closed: the daemon is gone or wants this helper gone.
-    std::process::exit(0);
+    serve(&socket)
 }
 
-/// Answers the requests of one socket until it closes; then ends the process.
-fn serve(socket: OwnedFd) {
+/// Answers requests until the daemon's end of the socket closes; then ends the
+/// process. A request's last descriptor is the socket its reply goes to.
+fn serve(socket: &OwnedFd) -> ! {
     let mut buf = vec![0u8; MAX_REQUEST];
     let mut stack = ChildStack::new();
-    while let Some((len, fds)) = receive(&socket, &mut buf) {
-        let reply = match (decode_request(&buf[..len]), fds.len()) {
+    while let Some((len, mut fds)) = receive(socket, &mut buf) {
+        let Some(reply_to) = fds.pop() else {
+            continue; // nowhere to answer: a request the daemon never sends
+        };
+        let outcome = match (decode_request(&buf[..len]), fds.len()) {
             (Some(req), 3..=MAX_FDS) => clone_and_exec(&mut stack, &req, &fds),
             _ => Outcome::NotSpawned {
                 errno: libc::EINVAL,
             },
         };
         drop(fds);
-        let sent = match reply {
-            Outcome::Spawned { pid, pidfd } => send(&socket, Reply::Spawned { pid }, Some(&pidfd)),
-            Outcome::ExecFailed { pid, pidfd, errno } => {
-                send(&socket, Reply::ExecFailed { pid, errno }, Some(&pidfd))
+        // A failed send means the daemon's waiting thread gave up: nothing to do.
+        let _ = match outcome {
+            Outcome::Spawned { pid, pidfd } => {
+                send(&reply_to, Reply::Spawned { pid }, Some(&pidfd))
             }
-            Outcome::NotSpawned { errno } => send(&socket, Reply::NotSpawned { errno }, None),
+            Outcome::ExecFailed { pid, pidfd, errno } => {
+                send(&reply_to, Reply::ExecFailed { pid, errno }, Some(&pidfd))
+            }
+            Outcome::NotSpawned { errno } => send(&reply_to, Reply::NotSpawned { errno }, None),
         };
-        if sent.is_err() {
-            break;
-        }
     }
     std::process::exit(0);
 }
@@ -106,7 +103,7 @@ fn serve(socket: OwnedFd) {
 /// does not decode.
 fn receive(socket: &OwnedFd, buf: &mut [u8]) -> Option<(usize, Vec<OwnedFd>)> {
     loop {
-        let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS + 1]);
         let mut iov = [IoSliceMut::new(buf)];
         let msg = match recvmsg::<()>(
             socket.as_raw_fd(),
