@@ -5,15 +5,15 @@
 //! child's exec closes it again: with thousands of instances the daemon holds
 //! thousands of close-on-exec descriptors, and that copy dominates a spawn. So the
 //! daemon starts, early, while its own table is still small, `taskmaster
-//! --spawn-helper` ([`server`]), connected by a socket its worker threads all
-//! read from, and sends it what `posix_spawn` would get; the helper clones the child with
-//! `CLONE_PARENT` ([`child`]), so the child is still the daemon's own: its watcher
-//! reaps it through the pidfd the helper sends back, as before.
+//! --spawn-helper` ([`server`]), connected by a socket its worker threads all read
+//! from, and sends it what `posix_spawn` would get; the helper clones the child
+//! with `CLONE_PARENT` ([`child`]), so the child is still the daemon's own: its
+//! watcher reaps it through the pidfd the helper sends back, as before.
 //!
 //! The helper is an optimisation only. [`spawn`] answers `None` whenever it cannot
-//! be used — not started, dead, a request too large, a clone that failed, a reply
-//! that does not decode — and the caller spawns in the daemon itself, as it always
-//! did. When the helper dies, the `spawner` thread, which waits on its pidfd, reaps
+//! be used — not started, dead, stalled, a request too large, a clone that failed,
+//! a reply that does not decode — and the caller spawns in the daemon itself, as it
+//! always did. When the helper dies, the `spawner` thread, which waits on its pidfd, reaps
 //! it, logs it once and starts another ([`keeper`]).
 
 mod child;
@@ -70,14 +70,21 @@ struct Connection {
 }
 
 impl Spawner {
-    /// After a failed exchange with `helper`: no more requests to it, and it is
-    /// killed (the `spawner` thread reaps it and starts another), so that a request
-    /// it still holds can never become a child nobody watches.
-    fn give_up(&self, helper: &Arc<Connection>, why: &str) {
+    /// After a failed exchange with `helper`: no more requests to it. Unless it is
+    /// dead already (`why` is `None`: the `spawner` thread logs that), it is killed
+    /// and that is logged once, so that a request it still holds can never become
+    /// a child nobody watches; the `spawner` thread reaps it and starts another.
+    fn give_up(&self, helper: &Arc<Connection>, why: Option<&str>) {
         let mut current = self.requests.lock();
-        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, helper)) {
+        let ours = current.as_ref().is_some_and(|c| Arc::ptr_eq(c, helper));
+        if ours {
             *current = None;
-            drop(current);
+        }
+        drop(current);
+        let Some(why) = why else {
+            return;
+        };
+        if ours {
             log::warn!("spawn helper {why}: killing it; children are started by the daemon itself meanwhile");
         }
         let _ = rustix::process::pidfd_send_signal(&*helper.pidfd, rustix::process::Signal::KILL);
@@ -114,7 +121,9 @@ pub fn spawn(
     let mut sources: Vec<RawFd> = fds.iter().map(|&(from, _)| from).collect();
     sources.push(reply_there.as_raw_fd());
     if let Err(e) = send_request(&helper.socket, &request, &sources) {
-        spawner.give_up(&helper, &format!("takes no request ({})", e.desc()));
+        let dead = matches!(e, Errno::EPIPE | Errno::ECONNRESET | Errno::ECONNREFUSED);
+        let why = format!("takes no request ({})", e.desc());
+        spawner.give_up(&helper, (!dead).then_some(why.as_str()));
         return None;
     }
     drop(reply_there);
@@ -169,8 +178,8 @@ fn send_request(socket: &OwnedFd, request: &[u8], fds: &[RawFd]) -> Result<(), E
     }
 }
 
-/// The reply, checked; else what went wrong.
-fn receive_reply(socket: &OwnedFd) -> Result<(Reply, Option<OwnedFd>), &'static str> {
+/// The reply, checked; else what went wrong, `None` if the helper died.
+fn receive_reply(socket: &OwnedFd) -> Result<(Reply, Option<OwnedFd>), Option<&'static str>> {
     let mut buf = [0u8; wire::REPLY_LEN + 1];
     loop {
         let mut cmsg = nix::cmsg_space!([RawFd; 2]);
@@ -183,8 +192,8 @@ fn receive_reply(socket: &OwnedFd) -> Result<(Reply, Option<OwnedFd>), &'static 
         ) {
             Ok(msg) => msg,
             Err(Errno::EINTR) => continue,
-            Err(Errno::EAGAIN) => return Err("did not answer in time"),
-            Err(_) => return Err("could not be read from"),
+            Err(Errno::EAGAIN) => return Err(Some("did not answer in time")),
+            Err(_) => return Err(Some("could not be read from")),
         };
         let mut fds = Vec::new();
         if let Ok(cmsgs) = msg.cmsgs() {
@@ -202,12 +211,12 @@ fn receive_reply(socket: &OwnedFd) -> Result<(Reply, Option<OwnedFd>), &'static 
             .flags
             .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC)
         {
-            return Err("sent a reply too long");
+            return Err(Some("sent a reply too long"));
         }
         let len = msg.bytes;
         return match len {
-            0 => Err("ended without answering"),
-            _ => Reply::decode(&buf[..len], fds).ok_or("sent a reply that does not decode"),
+            0 => Err(None),
+            _ => Reply::decode(&buf[..len], fds).ok_or(Some("sent a reply that does not decode")),
         };
     }
 }
