@@ -71,6 +71,9 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     };
+    // Early, while the daemon's descriptor table is small: the helper's starts as a
+    // copy of it.
+    crate::watch::spawner::start();
     let socket_path =
         control::socket::socket_path(opts.socket.as_deref(), config.daemon.socket.as_deref());
     let listener = match control::socket::bind_control_socket(&socket_path) {
@@ -213,6 +216,7 @@ pub fn run(opts: Options) -> i32 {
     // Alert commands still running are stopped, within a bound.
     sup.hub().notifier().shutdown();
     sup.hub().journal().close();
+    crate::watch::spawner::shutdown();
     terminal.say(sup.hub(), "shutdown finished");
     // The last act: `taskmasterctl shutdown` returns now, with everything stopped
     // and the socket gone, so a new taskmaster can start at once.

@@ -1,4 +1,5 @@
-//! `taskmaster`: the daemon, or (hidden first argument) the exec helper.
+//! `taskmaster`: the daemon, or (hidden first argument) the exec helper or the
+//! spawn helper.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use taskmaster::config::Format;
-use taskmaster::watch::{helper, spawn::HELPER_FLAG};
+use taskmaster::watch::{helper, spawn::HELPER_FLAG, spawner};
 
 /// Job-control daemon: starts the programs of a YAML file (or a supervisord.conf)
 /// and keeps them alive.
@@ -87,6 +88,9 @@ fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == HELPER_FLAG) {
         helper::run(&args[2..]);
+    }
+    if args.get(1).is_some_and(|a| a == spawner::SPAWNER_FLAG) {
+        spawner::server::run(&args[2..]);
     }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,

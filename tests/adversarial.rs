@@ -123,9 +123,10 @@ fn hostile_client(socket: &Path, rng: &mut Rng, idle: &mut Vec<UnixStream>) {
     let _ = s.read_to_end(&mut sink);
 }
 
-/// Pids of the daemon's children, from `/proc`, with whether each is a zombie.
+/// Pids of the daemon's children running programs (not its spawn helper), from
+/// `/proc`, with whether each is a zombie.
 fn children(daemon: i32) -> Vec<(i32, bool)> {
-    children_of(daemon)
+    program_children_of(daemon)
         .into_iter()
         .map(|p| (p, zombie(p)))
         .collect()

@@ -37,6 +37,7 @@ mod reload;
 mod rotation;
 mod shell;
 mod smoke;
+mod spawner;
 mod supervisor_ini;
 mod syslog;
 mod watcher_panic;

@@ -2,7 +2,10 @@
 //!
 //! `fork()` of a process with a thousand threads copies every mapping and takes tens
 //! of milliseconds; glibc's `posix_spawn` uses `clone(CLONE_VM|CLONE_VFORK)` and costs
-//! the same whatever the daemon's size. So every child is started by `posix_spawn`:
+//! the same whatever the daemon's size. So every child is started the way
+//! `posix_spawn` does it — by the spawn helper ([`crate::watch::spawner`]), which
+//! also spares the child a copy of the daemon's descriptor table, or else by
+//! `posix_spawn` itself:
 //! new session, empty signal mask, default dispositions, pipes on 0–2, working
 //! directory — all things posix_spawn can do. What it cannot do (umask, dropping
 //! privileges, a controlling terminal) is done by [`crate::watch::helper`]: taskmaster
@@ -157,7 +160,7 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
         reason: e.desc().to_string(),
     };
     let exe = cstring(program.as_os_str()).map_err(exec_error)?;
-    let pid = if needs_helper {
+    let (pid, pidfd) = if needs_helper {
         let (r, w) = sys::fds::pipe().map_err(|e| setup("status pipe", e))?;
         fds.push((w.as_raw_fd(), HELPER_STATUS_FD));
         status_pipe = Some((r, w));
@@ -167,9 +170,9 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
             .collect::<Result<_, _>>()
             .map_err(exec_error)?;
         let helper = CString::new(SELF_EXE).map_err(|_| exec_error(Errno::EINVAL))?;
-        posix_spawn(&helper, &argv, &spec.exec, &fds)
+        start_process(&helper, &argv, &spec.exec, &fds)
     } else {
-        posix_spawn(&exe, &spec.exec.argv, &spec.exec, &fds)
+        start_process(&exe, &spec.exec.argv, &spec.exec, &fds)
     }
     .map_err(exec_error)?;
     drop(child_ends);
@@ -186,7 +189,10 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
         }
     }
 
-    let pidfd = sys::pidfd::pidfd_open(pid).map_err(|e| setup("pidfd_open", e))?;
+    let pidfd = match pidfd {
+        Some(pidfd) => pidfd,
+        None => sys::pidfd::pidfd_open(pid).map_err(|e| setup("pidfd_open", e))?,
+    };
     Ok(Child { pid, pidfd, io })
 }
 
@@ -257,6 +263,20 @@ fn cstring(s: &OsStr) -> Result<CString, Errno> {
     CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL)
 }
 
+/// Starts the process through the daemon's spawn helper when it has one (its pidfd
+/// comes back too), else with `posix_spawn` here.
+fn start_process(
+    exe: &CString,
+    argv: &[CString],
+    form: &ExecForm,
+    fds: &[(RawFd, RawFd)],
+) -> Result<(i32, Option<OwnedFd>), Errno> {
+    match super::spawner::spawn(exe, argv, &form.env, &form.cwd, fds) {
+        Some(result) => result.map(|(pid, pidfd)| (pid, Some(pidfd))),
+        None => posix_spawn(exe, argv, form, fds).map(|pid| (pid, None)),
+    }
+}
+
 /// The raw `posix_spawn` call: new session, empty mask, default dispositions, the
 /// given fds installed with `dup2`, and `chdir` to `cwd` before exec.
 ///
@@ -265,7 +285,7 @@ fn cstring(s: &OsStr) -> Result<CString, Errno> {
 /// flags no `POSIX_SPAWN_SETSID`, and its attribute and file-action objects give no
 /// access to the `posix_spawn_*_t` they wrap, so the calls it lacks cannot be added
 /// beside it. Doing the `chdir` in the exec helper instead would re-exec every child.
-fn posix_spawn(
+pub(super) fn posix_spawn(
     exe: &CString,
     argv: &[CString],
     form: &ExecForm,

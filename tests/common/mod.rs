@@ -189,6 +189,23 @@ pub fn children_of(pid: i32) -> Vec<i32> {
     out
 }
 
+/// Whether `pid` runs `taskmaster --spawn-helper`: the daemon's child that clones
+/// the programs' processes, beside them among its children.
+pub fn is_spawn_helper(pid: i32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|&b| b == 0)
+        .any(|arg| arg == b"--spawn-helper")
+}
+
+/// The daemon's children that run programs: all but its spawn helper.
+pub fn program_children_of(daemon: i32) -> Vec<i32> {
+    children_of(daemon)
+        .into_iter()
+        .filter(|&p| !is_spawn_helper(p))
+        .collect()
+}
+
 /// A running daemon. Dropping it kills it (and its process groups) if a test failed.
 pub struct Daemon {
     pub dir: TempDir,

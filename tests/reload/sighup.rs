@@ -80,7 +80,11 @@ fn sighup_burst_ends_consistent() {
     // Nothing else lives: the daemon's children are exactly the instances shown.
     let shown: BTreeSet<i32> = last.values().copied().collect();
     wait_for("the daemon's children to match status", secs(10.0), || {
-        (children_of(d.pid()).into_iter().collect::<BTreeSet<i32>>() == shown).then_some(())
+        (program_children_of(d.pid())
+            .into_iter()
+            .collect::<BTreeSet<i32>>()
+            == shown)
+            .then_some(())
     });
     assert_stays("the final state holds", secs(0.5), || {
         let now = snapshot(&mut d);
