@@ -105,16 +105,20 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
         vec![Stream::Stdout, Stream::Stderr]
     };
     let mut writer = stream;
-    let mut offsets = Vec::new();
+    let mut cursors = Vec::new();
     for &s in &streams {
-        let (recent, end) = instance.output.tail_and_end(s, REPLAY_LINES);
-        if writer.write_all(&recent).is_err() {
+        let tail = instance.output.tail_and_end(s, REPLAY_LINES);
+        let note = tail
+            .problem
+            .map(|p| format!("[taskmaster: {s}: {p}]\r\n"))
+            .unwrap_or_default();
+        if writer.write_all(note.as_bytes()).is_err() || writer.write_all(&tail.text).is_err() {
             return;
         }
-        offsets.push(end);
+        cursors.push(tail.cursor);
     }
     // Following from the replay's own ends: nothing between the two is lost.
-    let mut follow = Follow::new(instance.clone(), streams, offsets);
+    let mut follow = Follow::new(instance.clone(), streams, cursors);
     let cancel = follow.canceller();
     let keys_input = input.clone();
     let keys_instance = instance.clone();

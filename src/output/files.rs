@@ -28,6 +28,9 @@ pub struct OutputFiles {
     pub rotate: [Option<RotatingPath>; 2],
     /// Prefix each line written to the files with the time it was read.
     pub timestamps: bool,
+    /// The path each stream's file was opened at (stdout, stderr): where `tail`
+    /// reads a stream whose bytes go to its file without a copy in memory.
+    pub paths: [Option<PathBuf>; 2],
 }
 
 /// Where a rotated file lives and its limits (see `config::Rotation`).
@@ -42,11 +45,7 @@ pub struct RotatingPath {
 /// renames `path` to `path.1`; with no backups, `path` is simply removed. The
 /// caller then opens a fresh `path`.
 pub fn rotate_files(path: &Path, backups: u32) -> io::Result<()> {
-    let numbered = |n: u32| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(format!(".{n}"));
-        PathBuf::from(p)
-    };
+    let numbered = |n: u32| backup_path(path, n);
     let ignore_missing = |r: io::Result<()>| match r {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
@@ -58,6 +57,13 @@ pub fn rotate_files(path: &Path, backups: u32) -> io::Result<()> {
         ignore_missing(std::fs::rename(numbered(n), numbered(n + 1)))?;
     }
     ignore_missing(std::fs::rename(path, numbered(1)))
+}
+
+/// `path.N`: the `n`-th most recent backup of a rotated file.
+pub fn backup_path(path: &Path, n: u32) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(format!(".{n}"));
+    PathBuf::from(p)
 }
 
 impl OutputFiles {
@@ -90,6 +96,7 @@ impl OutputFiles {
             stderr: err,
             rotate: [None, None],
             timestamps: false,
+            paths: [stdout.map(Path::to_path_buf), stderr.map(Path::to_path_buf)],
         })
     }
 
