@@ -8,6 +8,7 @@
 mod addressing;
 mod closed_pipe;
 mod commands;
+mod file_tail;
 mod help;
 mod long_names;
 mod never_hangs;
