@@ -18,6 +18,7 @@ mod buffers;
 pub mod file_tail;
 pub mod files;
 pub mod pump;
+pub mod quiet;
 pub mod ring;
 mod sink;
 mod splice;
@@ -25,7 +26,8 @@ mod splice;
 pub use buffers::{Chunk, Cursor, OutputBuffers, Tail};
 pub use file_tail::{FileCursor, FileSource};
 pub use files::{in_shared_directory, OutputFiles, RotatingPath};
-pub use pump::{start_pump, PumpSource};
+pub use pump::{start_pump, PumpSource, PumpStartError};
+pub use quiet::{QuietOutput, Taken};
 pub use ring::RingBuffer;
 
 use std::fmt;

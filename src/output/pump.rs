@@ -33,7 +33,7 @@ const READ_BUF: usize = 1024 * 1024;
 /// default, `/proc/sys/fs/pipe-max-size`).
 const BIG_PIPE: i32 = 1024 * 1024;
 /// What a pump reads with (a shared buffer) until its child proves chatty.
-const FIRST_READ_BUF: usize = 4 * 1024;
+pub(super) const FIRST_READ_BUF: usize = 4 * 1024;
 /// A splice this large filled a default pipe: the child is chatty.
 const DEFAULT_PIPE: usize = 64 * 1024;
 
@@ -68,6 +68,18 @@ pub fn start_pump(
     buffers: Arc<OutputBuffers>,
     drained: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>, PumpStartError> {
+    start_pump_with(name, source, Sink::new(name, files), buffers, drained)
+}
+
+/// [`start_pump`] going on with the files of a run whose first output was
+/// already handled (`quiet.rs`): same streams, same rotation and timestamp state.
+pub(super) fn start_pump_with(
+    name: &str,
+    source: PumpSource,
+    sink: Sink,
+    buffers: Arc<OutputBuffers>,
+    drained: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>, PumpStartError> {
     let name = name.to_string();
     // A thread name with a NUL byte makes spawn panic; config names are user text.
     let thread_name = format!("pump:{}", name.replace('\0', "?"));
@@ -78,7 +90,7 @@ pub fn start_pump(
             // Whatever happens here, `drained` must be set: attach sessions wait
             // for it before they report the child's exit.
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run(&name, source, files, &buffers)
+                run(&name, source, sink, &buffers)
             }));
             if run.is_err() {
                 log::error!(
@@ -98,22 +110,21 @@ pub fn start_pump(
 pub struct PumpStartError(io::Error);
 
 /// One descriptor being drained.
-struct Input {
-    stream: Stream,
-    fd: OwnedFd,
+pub(super) struct Input {
+    pub(super) stream: Stream,
+    pub(super) fd: OwnedFd,
     /// A pty master: `EIO` means end of stream, and file output is CRLF-folded.
-    pty: bool,
+    pub(super) pty: bool,
 }
 
-enum ReadOutcome {
+pub(super) enum ReadOutcome {
     Data(usize),
     End,
     /// Only for a descriptor someone made non-blocking: poll before reading again.
     Again,
 }
 
-fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffers) {
-    let mut sink = Sink::new(name, files);
+fn run(name: &str, source: PumpSource, mut sink: Sink, buffers: &OutputBuffers) {
     let mut folder = CrlfFolder::default();
     let pty = matches!(source, PumpSource::Pty { .. });
     let mut inputs: Vec<Input> = match source {
@@ -246,12 +257,12 @@ static SMALL_BUFFERS: parking_lot::Mutex<Vec<Box<[u8]>>> = parking_lot::Mutex::n
 /// instant allocate, and free, their own).
 const SMALL_BUFFERS_KEPT: usize = 16;
 
-fn take_small_buffer() -> Box<[u8]> {
+pub(super) fn take_small_buffer() -> Box<[u8]> {
     let pooled = SMALL_BUFFERS.lock().pop();
     pooled.unwrap_or_else(|| vec![0u8; FIRST_READ_BUF].into_boxed_slice())
 }
 
-fn give_small_buffer(buf: Box<[u8]>) {
+pub(super) fn give_small_buffer(buf: Box<[u8]>) {
     let mut pool = SMALL_BUFFERS.lock();
     if pool.len() < SMALL_BUFFERS_KEPT {
         pool.push(buf);
@@ -279,7 +290,7 @@ fn grow_pipe(fd: &OwnedFd) {
     let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(BIG_PIPE));
 }
 
-fn read_some(name: &str, input: &Input, buf: &mut [u8]) -> ReadOutcome {
+pub(super) fn read_some(name: &str, input: &Input, buf: &mut [u8]) -> ReadOutcome {
     loop {
         match nix::unistd::read(&input.fd, buf) {
             Ok(0) => return ReadOutcome::End,

@@ -342,7 +342,7 @@ mod rotation {
     use super::*;
     use crate::output::RotatingPath;
 
-    fn rotating_sink(path: &Path, maxbytes: u64, backups: u32) -> Sink<'static> {
+    fn rotating_sink(path: &Path, maxbytes: u64, backups: u32) -> Sink {
         let mut files = files(Some(path), None);
         files.rotate[0] = Some(RotatingPath {
             path: path.to_path_buf(),

@@ -41,14 +41,16 @@ pub(super) enum Spliced {
 }
 
 /// The files of one run, with the "warn once, then skip" policy for write errors.
-pub(super) struct Sink<'a> {
-    name: &'a str,
+pub struct Sink {
+    name: String,
     pub(super) files: [Option<Arc<File>>; 2],
     rotate: [Option<RotatingPath>; 2],
     /// Where each file was opened, for readers of a spliced stream.
     paths: [Option<std::path::PathBuf>; 2],
     /// Whether each stream is spliced into its file (not copied).
     spliced: [bool; 2],
+    /// Whether `choose` ran (at the first output of the run).
+    chosen: bool,
     /// Bytes in each stream's file, learnt from the file at its first write.
     sizes: [Option<u64>; 2],
     timestamps: bool,
@@ -56,10 +58,11 @@ pub(super) struct Sink<'a> {
     at_line_start: [bool; 2],
 }
 
-impl<'a> Sink<'a> {
-    pub(super) fn new(name: &'a str, files: OutputFiles) -> Self {
+impl Sink {
+    pub(super) fn new(name: &str, files: OutputFiles) -> Self {
         Sink {
-            name,
+            name: name.to_string(),
+            chosen: false,
             files: [files.stdout, files.stderr],
             rotate: files.rotate,
             paths: files.paths,
@@ -198,6 +201,9 @@ impl<'a> Sink<'a> {
     /// spliced when it has a file `splice` can take and nothing needs its bytes in
     /// memory (no timestamps, not a pty).
     pub(super) fn choose(&mut self, streams: &[Stream], copy_only: bool, buffers: &OutputBuffers) {
+        if std::mem::replace(&mut self.chosen, true) {
+            return;
+        }
         for &stream in streams {
             let i = stream.index();
             let splice = !copy_only && !self.timestamps;
