@@ -81,7 +81,11 @@ fn quiet_children_get_a_pump_only_when_they_fill_a_buffer_at_once() {
     wait_file(&d.path("quiet.out"), secs(10.0), |t| t == "woke\n");
     wait_file(&d.path("quiet.err"), secs(10.0), |t| t == "woke-err\n");
     let pumps = pump_threads(daemon);
-    assert_eq!(pumps, BTreeSet::from(["pump:big".to_string()]), "a line needs no pump");
+    assert_eq!(
+        pumps,
+        BTreeSet::from(["pump:big".to_string()]),
+        "a line needs no pump"
+    );
 
     // Stopping closes every pipe: the pumped ones at their end of stream, the
     // others by the watcher when the child is reaped. Each instance held 3.

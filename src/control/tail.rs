@@ -249,8 +249,11 @@ pub fn tail(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     // The transports end the reply with a newline of their own.
     let mut reply = Reply::ok(text.strip_suffix('\n').unwrap_or(&text).to_string());
     if args.follow {
-        reply.then =
-            Continuation::Follow(TailFollow::One(Follow::from(instance, args.stream, tail.cursor)));
+        reply.then = Continuation::Follow(TailFollow::One(Follow::from(
+            instance,
+            args.stream,
+            tail.cursor,
+        )));
     }
     reply
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::file_tail::{self, FileCursor, FileSource};
+use super::file_tail::{self, FileCursor, FileFollow, FileSource};
 use super::ring::RingBuffer;
 use super::Stream;
 
@@ -28,13 +28,9 @@ pub struct Chunk {
 #[derive(Debug, Clone, Default)]
 pub struct Cursor {
     ring: u64,
-    file: Option<FileCursor>,
     /// The stream's file change count last looked at.
     seen: u64,
-    /// The cursor's file has more to read than one read took.
-    behind: bool,
-    /// The file's loss was reported already (once per follower).
-    told_gone: bool,
+    file: FileFollow,
 }
 
 impl Cursor {
@@ -48,7 +44,7 @@ impl Cursor {
 
     /// Steps back `n` bytes, to read again a partial line that was held back.
     pub fn back(&mut self, n: u64) {
-        match &mut self.file {
+        match &mut self.file.cursor {
             Some(file) => file.offset = file.offset.saturating_sub(n),
             None => self.ring = self.ring.saturating_sub(n),
         }
@@ -172,7 +168,13 @@ impl OutputBuffers {
                 None => ring.last_lines(lines),
                 Some(_) => Vec::new(),
             };
-            (state.file.clone(), ring_tail, ring.total(), ring.capacity(), state.file_changes)
+            (
+                state.file.clone(),
+                ring_tail,
+                ring.total(),
+                ring.capacity(),
+                state.file_changes,
+            )
         };
         let mut cursor = Cursor {
             ring: ring_end,
@@ -188,7 +190,7 @@ impl OutputBuffers {
         };
         match file_tail::last_lines(&source, lines, capacity) {
             Ok((text, file, size)) => {
-                cursor.file = Some(FileCursor::new(file, &source, size));
+                cursor.file.cursor = Some(FileCursor::new(file, &source, size));
                 Tail {
                     text,
                     cursor,
@@ -196,7 +198,7 @@ impl OutputBuffers {
                 }
             }
             Err(problem) => {
-                cursor.told_gone = true;
+                cursor.file.told_gone = true;
                 Tail {
                     text: Vec::new(),
                     cursor,
@@ -293,13 +295,13 @@ impl OutputBuffers {
                         let state = &inner.streams[stream.index()];
                         match &state.file {
                             Some(source) => {
-                                if state.file_changes != cursor.seen || cursor.behind {
+                                if state.file_changes != cursor.seen || cursor.file.behind {
                                     cursor.seen = state.file_changes;
                                     due.push((i, Arc::clone(source)));
                                 }
                             }
                             None => {
-                                cursor.file = None;
+                                cursor.file.cursor = None;
                                 let ring = &state.ring;
                                 if ring.total() > cursor.ring {
                                     let (data, lost) = ring.since(cursor.ring);
@@ -325,7 +327,7 @@ impl OutputBuffers {
                 }
             }
             for (i, source) in due {
-                let data = read_file_since(&mut cursors[i], &source);
+                let data = cursors[i].file.read_since(&source);
                 if !data.is_empty() {
                     chunks.push(Chunk {
                         stream: streams[i],
@@ -352,57 +354,6 @@ impl OutputBuffers {
     pub fn is_closed(&self) -> bool {
         self.inner.lock().closed
     }
-}
-
-/// What a follower of a file-backed stream has not read yet, at most
-/// [`file_tail::FOLLOW_READ`] bytes: the rest of the file it was reading (after a
-/// rotation), then the stream's current file from where the pump began it. A file
-/// gone from under it is said once, in the output itself.
-fn read_file_since(cursor: &mut Cursor, source: &FileSource) -> Vec<u8> {
-    let mut out = Vec::new();
-    if let Some(old) = cursor.file.as_mut().filter(|f| !f.reads(source)) {
-        if let Ok((data, more)) = old.read_more() {
-            if more {
-                cursor.behind = true;
-                return data;
-            }
-            out = data;
-        }
-        cursor.file = None;
-    }
-    if cursor.file.is_none() {
-        match source.open() {
-            Ok(file) => {
-                cursor.told_gone = false;
-                cursor.file = Some(FileCursor::new(Arc::new(file), source, source.start));
-            }
-            Err(problem) => {
-                if !cursor.told_gone {
-                    cursor.told_gone = true;
-                    out.extend_from_slice(format!("\n[taskmaster: {problem}]\n").as_bytes());
-                }
-                cursor.behind = false;
-                return out;
-            }
-        }
-    }
-    let Some(file) = cursor.file.as_mut() else {
-        return out;
-    };
-    match file.read_more() {
-        Ok((data, more)) => {
-            cursor.behind = more;
-            out.extend_from_slice(&data);
-        }
-        Err(e) => {
-            cursor.behind = false;
-            if !cursor.told_gone {
-                cursor.told_gone = true;
-                out.extend_from_slice(format!("\n[taskmaster: cannot read its file: {e}]\n").as_bytes());
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -48,7 +48,10 @@ fn wait_since_returns_what_is_already_there() {
 #[test]
 fn wait_since_wakes_on_push_from_another_thread() {
     let b = Arc::new(OutputBuffers::new(1024));
-    let mut offs = [Cursor::at(b.end(Stream::Stdout)), Cursor::at(b.end(Stream::Stderr))];
+    let mut offs = [
+        Cursor::at(b.end(Stream::Stdout)),
+        Cursor::at(b.end(Stream::Stderr)),
+    ];
     let writer = {
         let b = Arc::clone(&b);
         thread::spawn(move || {

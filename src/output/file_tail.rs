@@ -138,7 +138,9 @@ impl Scan {
     fn backwards(&mut self, file: &File, size: u64) -> io::Result<()> {
         let mut end = size;
         while end > 0 && !self.done() {
-            let want = (SCAN_BLOCK as u64).min(end).min((self.max - self.len) as u64) as usize;
+            let want = (SCAN_BLOCK as u64)
+                .min(end)
+                .min((self.max - self.len) as u64) as usize;
             let mut block = vec![0u8; want];
             file.read_exact_at(&mut block, end - want as u64)?;
             end -= want as u64;
@@ -215,7 +217,9 @@ impl FileCursor {
         let size = self.file.metadata()?.len();
         let mut out = Vec::new();
         if size < self.offset {
-            out.extend_from_slice(b"\n[... the file was truncated; following from its start ...]\n");
+            out.extend_from_slice(
+                b"\n[... the file was truncated; following from its start ...]\n",
+            );
             self.offset = 0;
         }
         let want = (size - self.offset).min(FOLLOW_READ as u64) as usize;
@@ -223,7 +227,10 @@ impl FileCursor {
         out.resize(at + want, 0);
         let mut got = 0;
         while got < want {
-            match self.file.read_at(&mut out[at + got..], self.offset + got as u64) {
+            match self
+                .file
+                .read_at(&mut out[at + got..], self.offset + got as u64)
+            {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -233,6 +240,71 @@ impl FileCursor {
         out.truncate(at + got);
         self.offset += got as u64;
         Ok((out, got > 0 && self.offset < size))
+    }
+}
+
+/// A follower's state in a spliced stream: its place in a file, if it has one.
+#[derive(Debug, Clone, Default)]
+pub struct FileFollow {
+    pub cursor: Option<FileCursor>,
+    /// The cursor's file has more to read than one read took.
+    pub behind: bool,
+    /// The file's loss was reported already (once per follower).
+    pub told_gone: bool,
+}
+
+impl FileFollow {
+    /// What a follower of a file-backed stream has not read yet, at most
+    /// [`FOLLOW_READ`] bytes: the rest of the file it was reading (after a
+    /// rotation), then the stream's current file from where the pump began it. A file
+    /// gone from under it is said once, in the output itself.
+    pub fn read_since(&mut self, source: &FileSource) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(old) = self.cursor.as_mut().filter(|f| !f.reads(source)) {
+            if let Ok((data, more)) = old.read_more() {
+                if more {
+                    self.behind = true;
+                    return data;
+                }
+                out = data;
+            }
+            self.cursor = None;
+        }
+        if self.cursor.is_none() {
+            match source.open() {
+                Ok(file) => {
+                    self.told_gone = false;
+                    self.cursor = Some(FileCursor::new(Arc::new(file), source, source.start));
+                }
+                Err(problem) => {
+                    if !self.told_gone {
+                        self.told_gone = true;
+                        out.extend_from_slice(format!("\n[taskmaster: {problem}]\n").as_bytes());
+                    }
+                    self.behind = false;
+                    return out;
+                }
+            }
+        }
+        let Some(file) = self.cursor.as_mut() else {
+            return out;
+        };
+        match file.read_more() {
+            Ok((data, more)) => {
+                self.behind = more;
+                out.extend_from_slice(&data);
+            }
+            Err(e) => {
+                self.behind = false;
+                if !self.told_gone {
+                    self.told_gone = true;
+                    out.extend_from_slice(
+                        format!("\n[taskmaster: cannot read its file: {e}]\n").as_bytes(),
+                    );
+                }
+            }
+        }
+        out
     }
 }
 
@@ -254,7 +326,10 @@ mod tests {
         let s = source(&p, 1);
         assert_eq!(last_lines(&s, 2, 1024).expect("tail").0, b"two\nthree\n");
         assert_eq!(last_lines(&s, 0, 1024).expect("tail").0, b"");
-        assert_eq!(last_lines(&s, 9, 1024).expect("tail").0, b"one\ntwo\nthree\n");
+        assert_eq!(
+            last_lines(&s, 9, 1024).expect("tail").0,
+            b"one\ntwo\nthree\n"
+        );
         assert_eq!(last_lines(&s, 9, 6).expect("tail").0, b"three\n");
         // Just rotated: the new file has one line and a half; the rest is in .1.
         std::fs::rename(&p, backup_path(&p, 1)).expect("rotate");
@@ -300,7 +375,33 @@ mod tests {
         f.set_len(0).expect("truncate");
         f.write_all_at(b"again\n", 0).expect("write");
         let got = String::from_utf8(c.read_more().expect("read").0).expect("utf8");
-        assert!(got.contains("truncated") && got.ends_with("again\n"), "{got}");
+        assert!(
+            got.contains("truncated") && got.ends_with("again\n"),
+            "{got}"
+        );
     }
 
+    #[test]
+    fn a_follower_finishes_the_rotated_file_then_reads_the_new_one() {
+        let dir = TempDir::new("file-follow");
+        let p = dir.path().join("out.log");
+        std::fs::write(&p, b"a\n").expect("write");
+        let mut first = source(&p, 1);
+        first.start = 0;
+        let mut follow = FileFollow::default();
+        assert_eq!(follow.read_since(&first), b"a\n");
+        std::fs::write(&p, b"a\nb\n").expect("write");
+        std::fs::rename(&p, backup_path(&p, 1)).expect("rotate");
+        std::fs::write(&p, b"c\n").expect("write");
+        let mut second = source(&p, 1);
+        second.start = 0;
+        assert_eq!(follow.read_since(&second), b"b\nc\n");
+        assert_eq!(follow.read_since(&second), b"");
+        // Gone before the follower opened it: said once.
+        let mut lost = FileFollow::default();
+        std::fs::remove_file(&p).expect("rm");
+        let note = String::from_utf8(lost.read_since(&second)).expect("utf8");
+        assert!(note.contains("deleted or moved away"), "{note}");
+        assert_eq!(lost.read_since(&second), b"");
+    }
 }

@@ -6,8 +6,8 @@ use crate::output::sink::Sink;
 use crate::output::Cursor;
 use crate::testutil::TempDir;
 use std::fs::File;
-use std::io::Write;
 use std::io::Read;
+use std::io::Write;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -160,7 +160,10 @@ fn both_streams_into_one_shared_file() {
     // Both spliced into the one file, which is where their tails come from.
     assert_eq!(buffers.end(Stream::Stdout), 0);
     assert_eq!(buffers.end(Stream::Stderr), 0);
-    assert_eq!(buffers.file_of(Stream::Stderr), buffers.file_of(Stream::Stdout));
+    assert_eq!(
+        buffers.file_of(Stream::Stderr),
+        buffers.file_of(Stream::Stdout)
+    );
     let tail = buffers.tail(Stream::Stderr, 1);
     assert!(!tail.is_empty() && all.ends_with(&tail));
 }
@@ -338,8 +341,8 @@ mod pty {
 }
 
 mod rotation {
-    use crate::output::sink::Sink;
     use super::*;
+    use crate::output::sink::Sink;
     use crate::output::RotatingPath;
 
     fn rotating_sink(path: &Path, maxbytes: u64, backups: u32) -> Sink {
@@ -418,8 +421,8 @@ mod rotation {
 }
 
 mod timestamps {
-    use crate::output::sink::Sink;
     use super::*;
+    use crate::output::sink::Sink;
 
     #[test]
     fn every_line_in_the_file_starts_with_the_time_it_was_read() {

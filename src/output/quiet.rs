@@ -38,7 +38,12 @@ pub struct QuietOutput {
 
 impl QuietOutput {
     /// At the run's first output: chooses, for each of `streams`, splice or copy.
-    pub fn new(name: &str, files: OutputFiles, streams: &[Stream], buffers: &OutputBuffers) -> Self {
+    pub fn new(
+        name: &str,
+        files: OutputFiles,
+        streams: &[Stream],
+        buffers: &OutputBuffers,
+    ) -> Self {
         let mut sink = Sink::new(name, files);
         sink.choose(streams, false, buffers);
         QuietOutput {

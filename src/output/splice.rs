@@ -150,4 +150,3 @@ fn io_errno(e: std::io::Error) -> Errno {
 fn test_failpoint() -> bool {
     cfg!(debug_assertions) && std::env::var_os("TASKMASTER_TEST_NO_SPLICE").is_some()
 }
-

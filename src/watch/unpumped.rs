@@ -21,7 +21,9 @@ use std::sync::Arc;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use crate::output::{start_pump, OutputBuffers, OutputFiles, PumpSource, QuietOutput, Stream, Taken};
+use crate::output::{
+    start_pump, OutputBuffers, OutputFiles, PumpSource, QuietOutput, Stream, Taken,
+};
 
 /// The read ends of a child's stdout and stderr pipes that no pump reads yet, with
 /// what the pump will need once it does.
@@ -99,7 +101,9 @@ impl UnpumpedOutput {
             .zip(self.pipes.iter_mut())
             .filter(|(_, p)| p.is_some());
         for flags in revents {
-            let Some((stream, slot)) = slots.next() else { break };
+            let Some((stream, slot)) = slots.next() else {
+                break;
+            };
             if flags.contains(PollFlags::POLLIN) {
                 let first_taken = &mut self.first_taken;
                 let quiet = self.quiet.get_or_insert_with(|| {
@@ -130,7 +134,9 @@ impl UnpumpedOutput {
         }
         let [stdout, stderr] = self.pipes;
         let started = match (self.quiet, self.files) {
-            (Some(quiet), _) => quiet.into_pump(stdout, stderr, buffers.clone(), self.drained.clone()),
+            (Some(quiet), _) => {
+                quiet.into_pump(stdout, stderr, buffers.clone(), self.drained.clone())
+            }
             (None, files) => start_pump(
                 name,
                 PumpSource::Pipes { stdout, stderr },

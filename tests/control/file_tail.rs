@@ -51,7 +51,9 @@ fn append(path: &std::path::Path, text: &str) {
 fn socket_of(d: &Daemon) -> std::path::PathBuf {
     let sock = d.socket();
     wait_for("the control socket", secs(20.0), || {
-        std::os::unix::net::UnixStream::connect(&sock).ok().map(drop)
+        std::os::unix::net::UnixStream::connect(&sock)
+            .ok()
+            .map(drop)
     });
     sock
 }
@@ -101,13 +103,16 @@ fn rotation_cuts_spliced_files_at_their_size_and_loses_no_byte() {
     d.wait_state("f", "EXITED", secs(60.0));
     let (older, old, current) = (d.path("out.log.2"), d.path("out.log.1"), d.path("out.log"));
     wait_for("the last bytes in out.log", secs(30.0), || {
-        (std::fs::metadata(&current).map(|m| m.len()).unwrap_or(0) == total - 2 * MAX)
-            .then_some(())
+        (std::fs::metadata(&current).map(|m| m.len()).unwrap_or(0) == total - 2 * MAX).then_some(())
     });
     let mut all = std::fs::read(&older).expect("out.log.2");
     assert_eq!(all.len() as u64, MAX, "a backup is cut at the size exactly");
     let next = std::fs::read(&old).expect("out.log.1");
-    assert_eq!(next.len() as u64, MAX, "a backup is cut at the size exactly");
+    assert_eq!(
+        next.len() as u64,
+        MAX,
+        "a backup is cut at the size exactly"
+    );
     all.extend(next);
     all.extend(std::fs::read(&current).expect("out.log"));
     assert_eq!(all.len() as u64, total);
@@ -142,7 +147,8 @@ fn tail_reads_the_files_end_and_the_backup_a_rotation_just_made() {
     let out = ctl(&sock, &["tail", "p"]);
     assert_ne!(out.code, 0, "{out:?}");
     assert!(
-        out.stdout.contains("deleted or moved away") || out.stderr.contains("deleted or moved away"),
+        out.stdout.contains("deleted or moved away")
+            || out.stderr.contains("deleted or moved away"),
         "{out:?}"
     );
     assert_eq!(instance(&sock, "p")["state"], "RUNNING");
@@ -175,7 +181,10 @@ fn tail_f_follows_a_spliced_file_across_rotations() {
         .filter_map(|l| l.strip_prefix("line ")?.parse().ok())
         .collect();
     let expected: Vec<u64> = (start..=400).collect();
-    assert_eq!(numbered, expected, "each line once, in order, across rotations");
+    assert_eq!(
+        numbered, expected,
+        "each line once, in order, across rotations"
+    );
     assert!(
         lines.iter().any(|l| l == "written by hand"),
         "tail -f reads the file: {lines:?}"
@@ -202,7 +211,10 @@ fn discarded_timestamped_and_pty_streams_still_tail_from_memory() {
     wait_file(&d.path("term.log"), secs(10.0), |t| t == "on-a-pty\n");
     append(&d.path("term.log"), "not from the ring\n");
     let term = ctl_ok(&sock, &["tail", "term"], 0);
-    assert!(term.starts_with("on-a-pty") && !term.contains("ring"), "{term:?}");
+    assert!(
+        term.starts_with("on-a-pty") && !term.contains("ring"),
+        "{term:?}"
+    );
     assert_eq!(d.finish(secs(20.0)), 0);
 }
 
