@@ -246,3 +246,25 @@ fn a_file_splice_cannot_take_still_gets_every_byte() {
     assert_eq!(tail.code, 0, "{tail:?}");
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+#[test]
+fn a_terminal_as_the_log_file_gets_every_line_by_copy() {
+    // A character device: no splice at an offset there, so the copy path.
+    let (screen, slave) = crate::common::pty::Screen::open(24, 80);
+    let tty = nix::unistd::ttyname(&slave).expect("ttyname");
+    let mut d = Daemon::start(
+        "tty-file",
+        &format!(
+            "programs:\n  p:\n    cmd: TESTPROG lines 50\n    starttime: 0\n    stdout: {}\n",
+            tty.display()
+        ),
+    );
+    let sock = socket_of(&d);
+    screen.wait_text(0, "line 50\n", secs(20.0));
+    let expected: String = (1..=50).map(|n| format!("line {n}\n")).collect();
+    let text = screen.text();
+    assert!(text.contains(&expected), "{text:?}");
+    assert_eq!(ctl_ok(&sock, &["tail", "-n", "1", "p"], 0), "line 50\n");
+    drop(slave);
+    assert_eq!(d.finish(secs(20.0)), 0);
+}
