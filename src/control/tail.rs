@@ -1,5 +1,6 @@
-//! `tail [-f] [-n N] [NAME] [stdout|stderr]` (README: Output and the event log): the last lines from the ring
-//! buffer — kept even for discarded streams — and, with `-f`, a [`TailFollow`] that
+//! `tail [-f] [-n N] [NAME] [stdout|stderr]` (README: Output and the event log): the last lines of the
+//! stream's file when its bytes go there by splice, else from the ring buffer — kept
+//! even for discarded streams — and, with `-f`, a [`TailFollow`] that
 //! the transport runs to stream what comes next. A group address (`NAME:*`, a
 //! program of several instances, no name at all for every program) gives each
 //! instance's lines prefixed with its name (see `merged`).
