@@ -1,7 +1,8 @@
-//! Children that print nothing get no pump thread (the watcher watches their pipes
-//! until the first byte); the first byte starts one, and nothing is lost either way:
-//! not the first words of a long-silent child, not what a grandchild writes after
-//! the child is gone, not a descriptor.
+//! Children that print nothing or little get no pump thread (the watcher watches
+//! their pipes and takes what trickles out); a child that fills a whole small
+//! buffer at once gets one, and nothing is lost either way: not the first words of
+//! a long-silent child, not what a grandchild writes after the child is gone, not a
+//! descriptor.
 
 use crate::common::*;
 
@@ -33,10 +34,12 @@ fn open_pipes(pid: i32) -> usize {
 }
 
 #[test]
-fn silent_children_get_a_pump_only_at_their_first_output() {
+fn quiet_children_get_a_pump_only_when_they_fill_a_buffer_at_once() {
+    let big = "x".repeat(5000);
     let mut d = Daemon::start(
         "quiet-pumps",
-        "programs:
+        &format!(
+            "programs:
   quiet:
     cmd: TESTPROG quiet-until USR1
     numprocs: 2
@@ -47,22 +50,30 @@ fn silent_children_get_a_pump_only_at_their_first_output() {
     cmd: TESTPROG print hello
     starttime: 0
     stdout: DIR/talker.out
-",
+  big:
+    cmd: TESTPROG print {big}
+    starttime: 0
+"
+        ),
     );
     let daemon = d.pid();
-    for name in ["quiet:0", "quiet:1", "talker"] {
+    for name in ["quiet:0", "quiet:1", "talker", "big"] {
         d.wait_state(name, "RUNNING", secs(10.0));
     }
     wait_file(&d.path("talker.out"), secs(10.0), |t| t == "hello\n");
-    // The talker's pump read `hello`, so it exists; the silent ones have none.
-    wait_for("talker's pump thread", secs(10.0), || {
-        pump_threads(daemon).contains("pump:talker").then_some(())
+    // 5 000 bytes at once fill the watcher's small buffer: that child gets a pump,
+    // and its line arrives whole.
+    wait_for("big's pump thread", secs(10.0), || {
+        pump_threads(daemon).contains("pump:big").then_some(())
     });
+    let sock = d.socket();
+    wait_for("big's line", secs(10.0), || {
+        let out = crate::control::support::ctl_ok(&sock, &["tail", "big"], 0);
+        (out == format!("{big}\n")).then_some(())
+    });
+    // The talker's line was taken by its watcher: no pump for it, nor the silent ones.
     let pumps = pump_threads(daemon);
-    assert!(
-        !pumps.iter().any(|p| p.starts_with("pump:quiet")),
-        "silent children should have no pump thread yet: {pumps:?}"
-    );
+    assert_eq!(pumps, BTreeSet::from(["pump:big".to_string()]));
     let pipes_running = open_pipes(daemon);
 
     // The first output of a long-silent child, on both streams, lands whole.
@@ -70,19 +81,20 @@ fn silent_children_get_a_pump_only_at_their_first_output() {
     wait_file(&d.path("quiet.out"), secs(10.0), |t| t == "woke\n");
     wait_file(&d.path("quiet.err"), secs(10.0), |t| t == "woke-err\n");
     let pumps = pump_threads(daemon);
-    assert!(
-        pumps.contains("pump:quiet:0") && !pumps.contains("pump:quiet:1"),
-        "only quiet:0 spoke, so only it should have a pump now: {pumps:?}"
+    assert_eq!(
+        pumps,
+        BTreeSet::from(["pump:big".to_string()]),
+        "a line needs no pump"
     );
 
     // Stopping closes every pipe: the pumped ones at their end of stream, the
-    // silent ones by the watcher when the child is reaped. Each instance held 3.
+    // others by the watcher when the child is reaped. Each instance held 3.
     d.command_expect("stop all", "talker: stopped", secs(10.0));
-    for name in ["quiet:0", "quiet:1", "talker"] {
+    for name in ["quiet:0", "quiet:1", "talker", "big"] {
         d.wait_state(name, "STOPPED", secs(10.0));
     }
     wait_for("the children's pipes to be closed", secs(10.0), || {
-        (open_pipes(daemon) + 9 == pipes_running).then_some(())
+        (open_pipes(daemon) + 12 == pipes_running).then_some(())
     });
     wait_for("the pump threads to end", secs(10.0), || {
         pump_threads(daemon).is_empty().then_some(())
@@ -94,7 +106,7 @@ fn silent_children_get_a_pump_only_at_their_first_output() {
         d.command_expect("stop quiet:1", "quiet:1: stopped", secs(10.0));
     }
     assert_eq!(
-        open_pipes(daemon) + 9,
+        open_pipes(daemon) + 12,
         pipes_running,
         "pipes after 5 restarts"
     );

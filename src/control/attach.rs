@@ -1,7 +1,7 @@
 //! `attach NAME` (alias `fg`), the daemon's side (README: Attach).
 //!
 //! After the reply line the connection carries, daemon → client, the recent output
-//! from the ring buffer and then the live output, raw; client → daemon, frames
+//! from the ring buffer (or the stream's file) and then the live output, raw; client → daemon, frames
 //! (`protocol.rs`):
 //!
 //! * `0x00 LEN_HI LEN_LO BYTES…` — input for the program (up to 65535 bytes);
@@ -15,8 +15,9 @@
 //!
 //! The session ends when the client closes the connection (detach), when the
 //! attached process exits (a last line says how), or when taskmaster shuts down.
-//! Output reaches the client from the ring buffer, never from the pipe itself: a
-//! slow client loses output (and is told how much) instead of slowing the program.
+//! Output reaches the client from the ring buffer or the stream's file, never from
+//! the pipe itself: a slow client loses ring output (and is told how much) or falls
+//! behind in the file, instead of slowing the program.
 //! Several clients may attach to one instance: each sees all output and may type;
 //! a pty's window size follows the client that typed last (`pty::viewers`).
 
@@ -105,16 +106,20 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
         vec![Stream::Stdout, Stream::Stderr]
     };
     let mut writer = stream;
-    let mut offsets = Vec::new();
+    let mut cursors = Vec::new();
     for &s in &streams {
-        let (recent, end) = instance.output.tail_and_end(s, REPLAY_LINES);
-        if writer.write_all(&recent).is_err() {
+        let tail = instance.output.tail_and_end(s, REPLAY_LINES);
+        let note = tail
+            .problem
+            .map(|p| format!("[taskmaster: {s}: {p}]\r\n"))
+            .unwrap_or_default();
+        if writer.write_all(note.as_bytes()).is_err() || writer.write_all(&tail.text).is_err() {
             return;
         }
-        offsets.push(end);
+        cursors.push(tail.cursor);
     }
     // Following from the replay's own ends: nothing between the two is lost.
-    let mut follow = Follow::new(instance.clone(), streams, offsets);
+    let mut follow = Follow::new(instance.clone(), streams, cursors);
     let cancel = follow.canceller();
     let keys_input = input.clone();
     let keys_instance = instance.clone();

@@ -14,7 +14,7 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 
 use super::tail::{Follow, FollowCancel, FollowEnd};
-use crate::output::Stream;
+use crate::output::{Cursor, Stream};
 use crate::watch::Instance;
 
 /// A partial line is cut (and ended with a newline) once it is this long.
@@ -76,13 +76,13 @@ impl Lines {
 #[derive(Clone)]
 pub struct MergedFollow {
     /// Each instance with where its follow starts.
-    sources: Vec<(Arc<Instance>, u64)>,
+    sources: Vec<(Arc<Instance>, Cursor)>,
     stream: Stream,
     cancel: Arc<AtomicBool>,
 }
 
 impl MergedFollow {
-    pub fn new(sources: Vec<(Arc<Instance>, u64)>, stream: Stream) -> MergedFollow {
+    pub fn new(sources: Vec<(Arc<Instance>, Cursor)>, stream: Stream) -> MergedFollow {
         MergedFollow {
             sources,
             stream,
@@ -101,10 +101,14 @@ impl MergedFollow {
     pub fn run(&mut self, mut write: impl FnMut(&[u8]) -> std::io::Result<()>) -> FollowEnd {
         let (tx, rx) = sync_channel::<Vec<u8>>(CHANNEL_LINES);
         let mut threads = Vec::new();
-        for (instance, offset) in &self.sources {
+        for (instance, cursor) in &self.sources {
             let name = instance.name();
-            let follow =
-                Follow::sharing(instance.clone(), self.stream, *offset, self.cancel.clone());
+            let follow = Follow::sharing(
+                instance.clone(),
+                self.stream,
+                cursor.clone(),
+                self.cancel.clone(),
+            );
             let tx = tx.clone();
             let spawned = std::thread::Builder::new()
                 .name("control-follow".into())

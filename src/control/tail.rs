@@ -1,5 +1,6 @@
-//! `tail [-f] [-n N] [NAME] [stdout|stderr]` (README: Output and the event log): the last lines from the ring
-//! buffer — kept even for discarded streams — and, with `-f`, a [`TailFollow`] that
+//! `tail [-f] [-n N] [NAME] [stdout|stderr]` (README: Output and the event log): the last lines of the
+//! stream's file when its bytes go there by splice, else from the ring buffer — kept
+//! even for discarded streams — and, with `-f`, a [`TailFollow`] that
 //! the transport runs to stream what comes next. A group address (`NAME:*`, a
 //! program of several instances, no name at all for every program) gives each
 //! instance's lines prefixed with its name (see `merged`).
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use super::merged::{Lines, MergedFollow};
 use super::{Continuation, Reply};
-use crate::output::{OutputBuffers, Stream};
+use crate::output::{Cursor, OutputBuffers, Stream};
 use crate::supervisor::Supervisor;
 use crate::watch::Instance;
 
@@ -18,7 +19,7 @@ use crate::watch::Instance;
 pub struct Follow {
     pub instance: Arc<Instance>,
     streams: Vec<Stream>,
-    offsets: Vec<u64>,
+    cursors: Vec<Cursor>,
     cancel: Arc<AtomicBool>,
 }
 
@@ -79,32 +80,32 @@ impl TailFollow {
 }
 
 impl Follow {
-    /// Follows `streams` of `instance` from `offsets` (one per stream).
-    pub fn new(instance: Arc<Instance>, streams: Vec<Stream>, offsets: Vec<u64>) -> Follow {
+    /// Follows `streams` of `instance` from `cursors` (one per stream).
+    pub fn new(instance: Arc<Instance>, streams: Vec<Stream>, cursors: Vec<Cursor>) -> Follow {
         Follow {
             instance,
             streams,
-            offsets,
+            cursors,
             cancel: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// Follows one stream from `offset` on.
-    fn from(instance: Arc<Instance>, stream: Stream, offset: u64) -> Follow {
-        Self::sharing(instance, stream, offset, Arc::new(AtomicBool::new(false)))
+    /// Follows one stream from `cursor` on.
+    fn from(instance: Arc<Instance>, stream: Stream, cursor: Cursor) -> Follow {
+        Self::sharing(instance, stream, cursor, Arc::new(AtomicBool::new(false)))
     }
 
-    /// Follows one stream from `offset` on, cancelled with others by `cancel`.
+    /// Follows one stream from `cursor` on, cancelled with others by `cancel`.
     pub(super) fn sharing(
         instance: Arc<Instance>,
         stream: Stream,
-        offset: u64,
+        cursor: Cursor,
         cancel: Arc<AtomicBool>,
     ) -> Follow {
         Follow {
             instance,
             streams: vec![stream],
-            offsets: vec![offset],
+            cursors: vec![cursor],
             cancel,
         }
     }
@@ -126,23 +127,31 @@ impl Follow {
         stop: impl Fn() -> bool,
     ) -> FollowEnd {
         let output = self.instance.output.clone();
-        let mut offsets = self.offsets.clone();
+        let mut cursors = self.cursors.clone();
         loop {
             let generation = output.generation();
             if stop() {
-                // Whatever arrived before the stop still goes out.
-                for chunk in
-                    output.wait_since(&self.streams, &mut offsets, Some(std::time::Duration::ZERO))
-                {
-                    if write(&chunk.data).is_err() {
-                        return FollowEnd::WriteFailed;
+                // Whatever arrived before the stop still goes out (a file is read
+                // to its end in bounded pieces).
+                loop {
+                    let chunks = output.wait_since(
+                        &self.streams,
+                        &mut cursors,
+                        Some(std::time::Duration::ZERO),
+                    );
+                    if chunks.is_empty() {
+                        return FollowEnd::Stopped;
+                    }
+                    for chunk in chunks {
+                        if write(&chunk.data).is_err() {
+                            return FollowEnd::WriteFailed;
+                        }
                     }
                 }
-                return FollowEnd::Stopped;
             }
             let chunks =
-                output.wait_since_or_cancel(&self.streams, &mut offsets, &self.cancel, generation);
-            self.offsets.clone_from(&offsets);
+                output.wait_since_or_cancel(&self.streams, &mut cursors, &self.cancel, generation);
+            self.cursors.clone_from(&cursors);
             if self.cancel.load(Ordering::SeqCst) {
                 return FollowEnd::Cancelled;
             }
@@ -233,13 +242,19 @@ pub fn tail(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         [] => return Reply::error(format!("{name}: ERROR (no process to tail)")),
         _ => return tail_merged(found, &args),
     };
-    let (text, end) = instance.output.tail_and_end(args.stream, args.lines);
-    let text = String::from_utf8_lossy(&text);
+    let tail = instance.output.tail_and_end(args.stream, args.lines);
+    if let Some(problem) = tail.problem {
+        return Reply::error(format!("{}: ERROR ({problem})", instance.name()));
+    }
+    let text = String::from_utf8_lossy(&tail.text);
     // The transports end the reply with a newline of their own.
     let mut reply = Reply::ok(text.strip_suffix('\n').unwrap_or(&text).to_string());
     if args.follow {
-        reply.then =
-            Continuation::Follow(TailFollow::One(Follow::from(instance, args.stream, end)));
+        reply.then = Continuation::Follow(TailFollow::One(Follow::from(
+            instance,
+            args.stream,
+            tail.cursor,
+        )));
     }
     reply
 }
@@ -251,9 +266,13 @@ fn tail_merged(instances: Vec<Arc<Instance>>, args: &TailArgs) -> Reply {
     let mut text = Vec::new();
     let mut sources = Vec::new();
     for instance in instances {
-        let (last, end) = instance.output.tail_and_end(args.stream, args.lines.max(1));
-        let shown = if args.lines == 0 { &[][..] } else { &last[..] };
+        let tail = instance.output.tail_and_end(args.stream, args.lines.max(1));
         let mut lines = Lines::new(&instance.name());
+        if let Some(problem) = &tail.problem {
+            text.extend(lines.push(format!("[{problem}]\n").as_bytes()).concat());
+        }
+        let (last, mut end) = (tail.text, tail.cursor);
+        let shown = if args.lines == 0 { &[][..] } else { &last[..] };
         if args.follow {
             let partial = match last.iter().rposition(|&b| b == b'\n') {
                 Some(i) => last.len() - i - 1,
@@ -261,7 +280,8 @@ fn tail_merged(instances: Vec<Arc<Instance>>, args: &TailArgs) -> Reply {
             };
             let whole = &shown[..shown.len().saturating_sub(partial)];
             text.extend(lines.push(whole).concat());
-            sources.push((instance, end - partial as u64));
+            end.back(partial as u64);
+            sources.push((instance, end));
         } else {
             text.extend(lines.push(shown).concat());
             text.extend(lines.finish().unwrap_or_default());

@@ -28,6 +28,23 @@ pub struct OutputFiles {
     pub rotate: [Option<RotatingPath>; 2],
     /// Prefix each line written to the files with the time it was read.
     pub timestamps: bool,
+    /// The path each stream's file was opened at (stdout, stderr): where `tail`
+    /// reads a stream whose bytes go to its file without a copy in memory.
+    pub paths: [Option<PathBuf>; 2],
+}
+
+impl OutputFiles {
+    /// Whether a write to every file here ends without waiting for anyone: a
+    /// regular file does (at worst the disk's time); a terminal someone stopped
+    /// with Ctrl-S, or a FIFO whose reader is slow, can hold a write for ever.
+    /// Only such files may be written by a watcher (`QuietOutput`): a watcher
+    /// that waits cannot stop or restart its child.
+    pub fn writes_never_wait(&self) -> bool {
+        [&self.stdout, &self.stderr]
+            .into_iter()
+            .flatten()
+            .all(|f| f.metadata().is_ok_and(|m| m.file_type().is_file()))
+    }
 }
 
 /// Where a rotated file lives and its limits (see `config::Rotation`).
@@ -42,11 +59,7 @@ pub struct RotatingPath {
 /// renames `path` to `path.1`; with no backups, `path` is simply removed. The
 /// caller then opens a fresh `path`.
 pub fn rotate_files(path: &Path, backups: u32) -> io::Result<()> {
-    let numbered = |n: u32| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(format!(".{n}"));
-        PathBuf::from(p)
-    };
+    let numbered = |n: u32| backup_path(path, n);
     let ignore_missing = |r: io::Result<()>| match r {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
@@ -58,6 +71,13 @@ pub fn rotate_files(path: &Path, backups: u32) -> io::Result<()> {
         ignore_missing(std::fs::rename(numbered(n), numbered(n + 1)))?;
     }
     ignore_missing(std::fs::rename(path, numbered(1)))
+}
+
+/// `path.N`: the `n`-th most recent backup of a rotated file.
+pub fn backup_path(path: &Path, n: u32) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(format!(".{n}"));
+    PathBuf::from(p)
 }
 
 impl OutputFiles {
@@ -90,6 +110,7 @@ impl OutputFiles {
             stderr: err,
             rotate: [None, None],
             timestamps: false,
+            paths: [stdout.map(Path::to_path_buf), stderr.map(Path::to_path_buf)],
         })
     }
 

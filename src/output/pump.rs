@@ -1,18 +1,20 @@
 //! The pump thread: drains one child's output into its files and ring buffers.
 //!
 //! A child must never block because nobody reads its output, and a flood of
-//! gigabytes must land whole in its file. So the pump reads as fast as the child
-//! writes, one 64 KiB chunk at a time, blocking in `poll`/`read` (never waking up
-//! periodically), and hands every chunk to the ring buffer (a short memcpy under the
-//! lock) and then to the file (outside the lock, so `tail -f` and `attach` never wait
+//! gigabytes must land whole in its file. So the pump takes what the child writes
+//! as fast as it comes, blocking in `poll`/`read`/`splice` (never waking up
+//! periodically). A stream with a file of its own is moved pipe → file by
+//! `splice` (`sink.rs`): no byte passes through the pump's memory, and followers
+//! are woken per batch to read the file. Any other stream is read, one chunk at a
+//! time, into the ring buffer (a short memcpy under the lock) and then written to
+//! its file if it has one (outside the lock, so `tail -f` and `attach` never wait
 //! for the disk).
 //!
 //! Through a pty the child's `\n` arrives as `\r\n` (ONLCR): the ring buffer keeps the
 //! bytes as the terminal would show them (for `attach`), the file gets `\r\n` folded
 //! back to `\n`.
 
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use log::warn;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::files::{describe, open_append, rotate_files, RotatingPath};
+use super::sink::{CrlfFolder, Sink, Spliced};
 use super::{OutputBuffers, OutputFiles, Stream};
 
 /// Size of the read buffer (on the heap: pump stacks are small).
@@ -31,16 +33,9 @@ const READ_BUF: usize = 1024 * 1024;
 /// default, `/proc/sys/fs/pipe-max-size`).
 const BIG_PIPE: i32 = 1024 * 1024;
 /// What a pump reads with (a shared buffer) until its child proves chatty.
-const FIRST_READ_BUF: usize = 4 * 1024;
-/// Largest single write to an output file. A chunk read from a chatty child (up to
-/// `READ_BUF`) is written in pieces this size: measured on our 2-CPU VM, 1 GiB
-/// through 1 MiB writes ran at 0.5–1.1 GB/s (the copy into the page cache
-/// dominated, ~9× slower than a normal copy), through 64 KiB writes at 2.0–2.5
-/// GB/s, with 128 KiB and 16–32 KiB in between. Our reading: large writes get
-/// large page-cache folios, which only the free blocks the VM hands back to its
-/// host can supply, so each first touch faults in the hypervisor. A syscall per
-/// 64 KiB costs nothing measurable either way.
-const WRITE_SLICE: usize = 64 * 1024;
+pub(super) const FIRST_READ_BUF: usize = 4 * 1024;
+/// A splice this large filled a default pipe: the child is chatty.
+const DEFAULT_PIPE: usize = 64 * 1024;
 
 /// What the pump reads from. The pump owns (and finally closes) these descriptors;
 /// the daemon must have dropped its copies of the write ends / pty slave, or the
@@ -74,6 +69,18 @@ pub fn start_pump(
     buffers: Arc<OutputBuffers>,
     drained: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>, PumpStartError> {
+    start_pump_with(name, source, Sink::new(name, files), buffers, drained)
+}
+
+/// [`start_pump`] going on with the files of a run whose first output was
+/// already handled (`quiet.rs`): same streams, same rotation and timestamp state.
+pub(super) fn start_pump_with(
+    name: &str,
+    source: PumpSource,
+    sink: Sink,
+    buffers: Arc<OutputBuffers>,
+    drained: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>, PumpStartError> {
     let name = name.to_string();
     // A thread name with a NUL byte makes spawn panic; config names are user text.
     let thread_name = format!("pump:{}", name.replace('\0', "?"));
@@ -84,7 +91,7 @@ pub fn start_pump(
             // Whatever happens here, `drained` must be set: attach sessions wait
             // for it before they report the child's exit.
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run(&name, source, files, &buffers)
+                run(&name, source, sink, &buffers)
             }));
             if run.is_err() {
                 log::error!(
@@ -104,24 +111,24 @@ pub fn start_pump(
 pub struct PumpStartError(io::Error);
 
 /// One descriptor being drained.
-struct Input {
-    stream: Stream,
-    fd: Arc<OwnedFd>,
+pub(super) struct Input {
+    pub(super) stream: Stream,
+    pub(super) fd: Arc<OwnedFd>,
     /// A pty master: `EIO` means end of stream, and file output is CRLF-folded.
-    pty: bool,
+    pub(super) pty: bool,
 }
 
-enum ReadOutcome {
+pub(super) enum ReadOutcome {
     Data(usize),
     End,
     /// Only for a descriptor someone made non-blocking: poll before reading again.
     Again,
 }
 
-fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffers) {
-    let mut sink = Sink::new(name, files);
+fn run(name: &str, source: PumpSource, mut sink: Sink, buffers: &OutputBuffers) {
     let mut folder = CrlfFolder::default();
-    let mut inputs = match source {
+    let pty = matches!(source, PumpSource::Pty { .. });
+    let mut inputs: Vec<Input> = match source {
         PumpSource::Pipes { stdout, stderr } => {
             [(Stream::Stdout, stdout), (Stream::Stderr, stderr)]
                 .into_iter()
@@ -140,11 +147,14 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
             pty: true,
         }],
     };
+    let streams: Vec<Stream> = inputs.iter().map(|i| i.stream).collect();
+    sink.choose(&streams, pty, buffers);
     // Reads go into a small shared buffer until the child fills one; only then
     // does the pump get a buffer of its own, growing with the child's output.
     let mut own: Vec<u8> = Vec::new();
+    let mut grown = false;
     // With a single descriptor left a blocking read is enough: one syscall per
-    // chunk instead of two.
+    // chunk instead of two. A splice never blocks on the pipe: it says when to poll.
     let mut must_poll = inputs.len() > 1;
     let mut poll_failed = false;
 
@@ -171,6 +181,21 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
         let mut again = false;
         for (i, input) in inputs.iter().enumerate() {
             if !ready[i] {
+                continue;
+            }
+            if sink.is_spliced(input.stream) {
+                match sink.splice_from(input.stream, &input.fd, buffers) {
+                    Spliced::Data(n) => {
+                        if n >= DEFAULT_PIPE && !grown {
+                            grown = true;
+                            inputs.iter().for_each(|input| grow_pipe(&input.fd));
+                        }
+                    }
+                    Spliced::End => ended[i] = true,
+                    Spliced::Again => again = true,
+                    // Read and copied from the next round on.
+                    Spliced::Copy => {}
+                }
                 continue;
             }
             let mut small = own.is_empty().then(take_small_buffer);
@@ -204,7 +229,8 @@ fn run(name: &str, source: PumpSource, files: OutputFiles, buffers: &OutputBuffe
             }
             if let Some(len) = grow_to {
                 own.resize(len, 0);
-                if len == READ_BUF {
+                if len == READ_BUF && !grown {
+                    grown = true;
                     inputs.iter().for_each(|input| grow_pipe(&input.fd));
                 }
             }
@@ -232,12 +258,12 @@ static SMALL_BUFFERS: parking_lot::Mutex<Vec<Box<[u8]>>> = parking_lot::Mutex::n
 /// instant allocate, and free, their own).
 const SMALL_BUFFERS_KEPT: usize = 16;
 
-fn take_small_buffer() -> Box<[u8]> {
+pub(super) fn take_small_buffer() -> Box<[u8]> {
     let pooled = SMALL_BUFFERS.lock().pop();
     pooled.unwrap_or_else(|| vec![0u8; FIRST_READ_BUF].into_boxed_slice())
 }
 
-fn give_small_buffer(buf: Box<[u8]>) {
+pub(super) fn give_small_buffer(buf: Box<[u8]>) {
     let mut pool = SMALL_BUFFERS.lock();
     if pool.len() < SMALL_BUFFERS_KEPT {
         pool.push(buf);
@@ -265,7 +291,7 @@ fn grow_pipe(fd: &OwnedFd) {
     let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(BIG_PIPE));
 }
 
-fn read_some(name: &str, input: &Input, buf: &mut [u8]) -> ReadOutcome {
+pub(super) fn read_some(name: &str, input: &Input, buf: &mut [u8]) -> ReadOutcome {
     loop {
         match nix::unistd::read(&input.fd, buf) {
             Ok(0) => return ReadOutcome::End,
@@ -281,180 +307,6 @@ fn read_some(name: &str, input: &Input, buf: &mut [u8]) -> ReadOutcome {
                 return ReadOutcome::End;
             }
         }
-    }
-}
-
-/// The files of one run, with the "warn once, then skip" policy for write errors.
-struct Sink<'a> {
-    name: &'a str,
-    files: [Option<Arc<File>>; 2],
-    rotate: [Option<RotatingPath>; 2],
-    /// Bytes in each stream's file, learnt from the file at its first write.
-    sizes: [Option<u64>; 2],
-    timestamps: bool,
-    /// Whether the next byte of each stream starts a line (for `timestamps`).
-    at_line_start: [bool; 2],
-}
-
-impl<'a> Sink<'a> {
-    fn new(name: &'a str, files: OutputFiles) -> Self {
-        Sink {
-            name,
-            files: [files.stdout, files.stderr],
-            rotate: files.rotate,
-            sizes: [None, None],
-            timestamps: files.timestamps,
-            at_line_start: [true, true],
-        }
-    }
-
-    /// `data` with the read time before every line that starts in it.
-    fn stamped(&mut self, stream: Stream, data: &[u8]) -> Vec<u8> {
-        let stamp = format!(
-            "{} ",
-            crate::sys::time::timestamp(std::time::SystemTime::now())
-        );
-        let start = &mut self.at_line_start[stream.index()];
-        let mut out = Vec::with_capacity(data.len() + stamp.len() * 2);
-        for line in data.split_inclusive(|&b| b == b'\n') {
-            if *start {
-                out.extend_from_slice(stamp.as_bytes());
-            }
-            out.extend_from_slice(line);
-            *start = line.ends_with(b"\n");
-        }
-        out
-    }
-
-    /// Before a write of `incoming` bytes: rotates the stream's file if the write
-    /// would take it past its `maxbytes` (a file already empty is never rotated, so
-    /// a chunk larger than the limit is still written whole — no byte is lost).
-    fn rotate_if_needed(&mut self, stream: Stream, incoming: usize) {
-        let i = stream.index();
-        let (Some(rot), Some(file)) = (&self.rotate[i], &self.files[i]) else {
-            return;
-        };
-        if rot.maxbytes == 0 {
-            return;
-        }
-        let mut size =
-            self.sizes[i].unwrap_or_else(|| file.metadata().map(|m| m.len()).unwrap_or(0));
-        if size != 0 && size + incoming as u64 > rot.maxbytes {
-            // Asked again before rotating: the file may have been emptied since
-            // (`clear`, or truncated by hand), and then it is not full.
-            size = file.metadata().map_or(size, |m| m.len());
-        }
-        self.sizes[i] = Some(size);
-        if size == 0 || size + incoming as u64 <= rot.maxbytes {
-            return;
-        }
-        let old = Arc::clone(file);
-        let rotated = rotate_files(&rot.path, rot.backups).and_then(|()| open_append(&rot.path));
-        match rotated {
-            Ok(new) => {
-                // Both streams move on to the new file when they shared the old one.
-                for (slot, size) in self.files.iter_mut().zip(self.sizes.iter_mut()) {
-                    if slot.as_ref().is_some_and(|f| Arc::ptr_eq(f, &old)) {
-                        *slot = Some(Arc::clone(&new));
-                        *size = Some(0);
-                    }
-                }
-            }
-            Err(e) => {
-                warn!(
-                    "{}: cannot rotate {}: {e}; writing on past its size",
-                    self.name,
-                    rot.path.display()
-                );
-                self.rotate[i] = None;
-            }
-        }
-    }
-
-    /// Writes the whole chunk (`write_all` retries short writes and EINTR). On
-    /// error (disk full, I/O error…) warns once and drops the file — from both
-    /// streams when they share it — so a broken file never stalls the child.
-    fn write(&mut self, stream: Stream, data: &[u8]) {
-        if data.is_empty() {
-            return;
-        }
-        let stamped;
-        let data = if self.timestamps && self.files[stream.index()].is_some() {
-            stamped = self.stamped(stream, data);
-            &stamped[..]
-        } else {
-            data
-        };
-        self.rotate_if_needed(stream, data.len());
-        let Some(file) = &self.files[stream.index()] else {
-            return;
-        };
-        let written = data
-            .chunks(WRITE_SLICE)
-            .try_for_each(|piece| (&**file).write_all(piece));
-        if written.is_ok() {
-            for (slot, size) in self.files.iter().zip(self.sizes.iter_mut()) {
-                if let (Some(f), Some(n)) = (slot, size.as_mut()) {
-                    if Arc::ptr_eq(f, file) {
-                        *n += data.len() as u64;
-                    }
-                }
-            }
-        }
-        if let Err(e) = written {
-            let file = Arc::clone(file);
-            warn!(
-                "{}: cannot write {stream} to {}: {e}; no more output goes to that file until the next start",
-                self.name,
-                describe(&file)
-            );
-            for slot in &mut self.files {
-                if slot.as_ref().is_some_and(|f| Arc::ptr_eq(f, &file)) {
-                    *slot = None;
-                }
-            }
-        }
-    }
-}
-
-/// Folds `\r\n` to `\n` across chunk boundaries: a `\r` ending one chunk is held
-/// back until the next chunk shows whether a `\n` follows.
-#[derive(Debug, Default)]
-struct CrlfFolder {
-    pending_cr: bool,
-    /// Reused output buffer, so folding allocates only once.
-    out: Vec<u8>,
-}
-
-impl CrlfFolder {
-    fn fold(&mut self, input: &[u8]) -> &[u8] {
-        self.out.clear();
-        if input.is_empty() {
-            return &self.out;
-        }
-        if self.pending_cr {
-            self.pending_cr = false;
-            if input[0] != b'\n' {
-                self.out.push(b'\r');
-            }
-        }
-        let mut rest = input;
-        while let Some(i) = rest.iter().position(|&c| c == b'\r') {
-            self.out.extend_from_slice(&rest[..i]);
-            match rest.get(i + 1) {
-                None => self.pending_cr = true,
-                Some(b'\n') => {} // drop the '\r'; the '\n' is copied next round
-                Some(_) => self.out.push(b'\r'),
-            }
-            rest = &rest[i + 1..];
-        }
-        self.out.extend_from_slice(rest);
-        &self.out
-    }
-
-    /// True if a `\r` is still held back (the stream ended right after it).
-    fn finish(&mut self) -> bool {
-        std::mem::take(&mut self.pending_cr)
     }
 }
 

@@ -1,8 +1,13 @@
 //! Tests of the pump thread against real pipes and real ptys.
 
 use super::*;
+use crate::output::sink::CrlfFolder;
+use crate::output::sink::Sink;
+use crate::output::Cursor;
 use crate::testutil::TempDir;
+use std::fs::File;
 use std::io::Read;
+use std::io::Write;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -90,9 +95,12 @@ fn hundred_mib_through_a_pipe_land_whole_in_the_file() {
         f.read_exact(&mut got).expect("read back");
         assert!(got == pattern(b * BLOCK as u64, BLOCK), "block {b} differs");
     }
-    let (tail, end) = buffers.snapshot(Stream::Stdout);
-    assert_eq!(end, BLOCKS * BLOCK as u64);
-    assert!(tail == pattern((BLOCKS - 1) * BLOCK as u64, BLOCK));
+    // Spliced: no byte of stdout was copied into memory; its tail is the file's end.
+    assert_eq!(buffers.end(Stream::Stdout), 0);
+    assert!(buffers.file_of(Stream::Stdout).is_some());
+    let tail = buffers.tail(Stream::Stdout, 1);
+    let last = pattern((BLOCKS - 1) * BLOCK as u64, BLOCK);
+    assert!(!tail.is_empty() && last.ends_with(&tail));
     assert_eq!(buffers.tail(Stream::Stderr, 5), b"to the ring only\n");
 }
 
@@ -149,11 +157,15 @@ fn both_streams_into_one_shared_file() {
     let digits: Vec<u8> = all.iter().copied().filter(u8::is_ascii_digit).collect();
     assert_cycle(&letters, LETTERS, 3_000_000);
     assert_cycle(&digits, DIGITS, 1_000_000);
-    assert_eq!(buffers.end(Stream::Stdout), 3_000_000);
-    assert_eq!(buffers.end(Stream::Stderr), 1_000_000);
-    let (tail, _) = buffers.snapshot(Stream::Stderr);
-    assert_eq!(tail.len(), 4096);
-    assert!(tail.iter().all(u8::is_ascii_digit));
+    // Both spliced into the one file, which is where their tails come from.
+    assert_eq!(buffers.end(Stream::Stdout), 0);
+    assert_eq!(buffers.end(Stream::Stderr), 0);
+    assert_eq!(
+        buffers.file_of(Stream::Stderr),
+        buffers.file_of(Stream::Stdout)
+    );
+    let tail = buffers.tail(Stream::Stderr, 1);
+    assert!(!tail.is_empty() && all.ends_with(&tail));
 }
 
 #[test]
@@ -174,7 +186,7 @@ fn keeps_draining_one_pipe_after_the_other_ends() {
     .expect("start pump");
     out_w.write_all(b"bye\n").expect("write");
     drop(out_w);
-    let mut offs = [0, 0];
+    let mut offs = [Cursor::at(0), Cursor::at(0)];
     let got = buffers.wait_since(&Stream::ALL, &mut offs, Some(Duration::from_secs(10)));
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].data, b"bye\n");
@@ -266,11 +278,11 @@ mod pty {
 
     fn wait_for(buffers: &OutputBuffers, total: u64) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut off = [0];
-        while off[0] < total && Instant::now() < deadline {
+        let mut off = [Cursor::at(0)];
+        while off[0].ring_offset() < total && Instant::now() < deadline {
             buffers.wait_since(&[Stream::Stdout], &mut off, Some(Duration::from_secs(1)));
         }
-        assert_eq!(off[0], total, "pty output did not arrive");
+        assert_eq!(off[0].ring_offset(), total, "pty output did not arrive");
     }
 
     #[test]
@@ -333,11 +345,11 @@ mod pty {
 }
 
 mod rotation {
-    use super::super::Sink;
     use super::*;
+    use crate::output::sink::Sink;
     use crate::output::RotatingPath;
 
-    fn rotating_sink(path: &Path, maxbytes: u64, backups: u32) -> Sink<'static> {
+    fn rotating_sink(path: &Path, maxbytes: u64, backups: u32) -> Sink {
         let mut files = files(Some(path), None);
         files.rotate[0] = Some(RotatingPath {
             path: path.to_path_buf(),
@@ -431,8 +443,8 @@ mod rotation {
 }
 
 mod timestamps {
-    use super::super::Sink;
     use super::*;
+    use crate::output::sink::Sink;
 
     #[test]
     fn every_line_in_the_file_starts_with_the_time_it_was_read() {

@@ -357,7 +357,8 @@ impl Watcher {
 
     fn handoff(&mut self, handoff: Handoff, pid: i32) {
         match handoff {
-            Handoff::Waiting(output) => {
+            Handoff::Waiting(mut output) => {
+                self.went_deep |= output.first_output_taken();
                 if let Some(child) = &mut self.child {
                     child.unpumped = Some(output);
                 }
