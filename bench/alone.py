@@ -17,6 +17,7 @@ from install import CEILING_BIN, ensure_ceiling_probe
 from rows import ROW_ERRORS
 
 SPAWN_THREADS = (1, 2, 4, 8)
+QUICK_SPAWN_THREADS = (2, 8)
 
 
 def loadavg():
@@ -174,7 +175,7 @@ class AloneRows:
         for table, extra in (("small", 0), ("daemon", held)):
             best = {}
             for _ in range(reps):
-                for threads in SPAWN_THREADS:
+                for threads in self.reps(QUICK_SPAWN_THREADS, SPAWN_THREADS):
                     try:
                         _, cp = run_cli([CEILING_BIN, PROG, str(n), str(threads), str(extra),
                                          "sleep"], timeout=120, check_exit=(0,))

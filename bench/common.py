@@ -38,10 +38,28 @@ class BenchError(Exception):
     word = "error"
 
 
-class LostBytes(BenchError):
-    """The log file does not hold exactly the bytes the child wrote."""
+class AlteredBytes(BenchError):
+    """The log file's first bytes are not the child's (a peer that decodes the output
+    as text and re-encodes it): found early, so the row does not wait for the rest."""
 
-    word = "loses bytes"
+    word = "alters the bytes"
+
+    def __init__(self, offset, got, want):
+        self.detail = (f"byte {offset:,} of the file is {got:#04x}, the child wrote "
+                       f"{want:#04x}: output re-encoded")
+        super().__init__(f"{self.word}: {self.detail}")
+
+
+class WrongBytes(BenchError):
+    """The log file does not hold exactly the bytes the child wrote (fewer: lost;
+    more: re-encoded, e.g. non-UTF-8 bytes replaced by U+FFFD)."""
+
+    def __init__(self, got, size, secs):
+        self.word = "loses bytes" if got < size else "alters the bytes"
+        self.detail = (f"{got / 2**20:,.0f} MiB in the file for {size / 2**20:,.0f} MiB "
+                       f"written, last byte after {secs:.2f} s")
+        super().__init__(f"{self.word}: {got:,} bytes in the log file, the child wrote "
+                         f"{size:,} (last byte after {secs:.2f} s)")
 
 
 def log(msg):

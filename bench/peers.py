@@ -63,8 +63,11 @@ class Pm2(ProcPolled):
     kind = "pm2"
     key = "pm2"
     how = ("`pm2 start ecosystem.config.js` (apps registered and started) / `pm2 stop all` / "
-           "`pm2 ls` / `pm2 startOrReload ecosystem.config.js`, with its own PM2_HOME in "
-           "the run dir; states from `pm2 jlist` and /proc (the children of its daemon)")
+           "`pm2 ls` / `pm2 startOrReload ecosystem.config.js` (pm2 has no reload of only "
+           "what changed: it reloads every app), with its own PM2_HOME in the run dir; "
+           "fork mode, `interpreter: none`, `autorestart`, `restart_delay: 0`, `min_uptime: "
+           "0`, `kill_timeout`, `treekill` (the group); states from `pm2 jlist` and /proc "
+           "(the children of its daemon)")
     unsupported = {}
 
     def __init__(self, rundir, programs, label="pm2"):
@@ -179,8 +182,11 @@ def _read_pid(path):
 class Circus(ProcPolled):
     kind = "circus"
     key = "circus"
-    how = ("`circusctl --endpoint E start / stop / list WATCHER / reloadconfig`; states "
-           "from `circusctl --json list` and /proc (the children of circusd)")
+    how = ("`circusctl --endpoint E start WATCHER / stop / list WATCHER / reloadconfig` "
+           "(circus has no per-process states: `list` gives the pids); `respawn`, "
+           "`warmup_delay = 0`, `check_flapping = False`, `graceful_timeout`, `stop_children` "
+           "(the children's children too); states from `circusctl --json list` and /proc "
+           "(the children of circusd)")
     unsupported = {}
 
     def __init__(self, rundir, programs, label="circus"):
@@ -294,8 +300,10 @@ class Horust(ProcPolled):
     kind = "horust"
     key = "horust"
     how = ("no control CLI: start = launching `horust --services-path DIR` with one "
-           "service file per instance, stop = SIGTERM to horust; states from /proc "
-           "(the children of horust)")
+           "service file per instance (its own start-up is in the start row), stop = "
+           "SIGTERM to horust (it stops each service, then exits); `strategy = always`, "
+           "`backoff = 0s`, `start-delay = 0s`, `[termination]` TERM and `wait`; no way to "
+           "stop a service's group; states from /proc (the children of horust)")
     unsupported = {
         "status": "no status command (no control CLI)",
         "reload": "no reload (services are read at start only)",
