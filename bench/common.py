@@ -173,7 +173,13 @@ def cleanup_everything():
             d.shutdown(grace=5)
         except Exception as e:  # keep cleaning
             log(f"cleanup: {d.kind}: {e}")
-    reap_our_children()
+    # Killing a daemon hands its children to us (we are their subreaper): a few
+    # passes catch them too.
+    for _ in range(5):
+        if not children_of(os.getpid()):
+            break
+        reap_our_children()
+        time.sleep(0.05)
     for d in list(RUN_DIRS):
         shutil.rmtree(d, ignore_errors=True)
         RUN_DIRS.remove(d)

@@ -165,6 +165,13 @@ class Daemon:
                           f"{n} instances running ({self.kind})")
         return t
 
+    def confirm_running(self, n):
+        """Checks through the native states that n instances run (after a wait that
+        may have polled /proc instead)."""
+        running = sum(1 for s, _ in self.states().values() if s == "RUNNING")
+        if running < n:
+            raise BenchError(f"{self.kind} reports {running} of {n} instances running")
+
     def wait_states(self, want, n, timeout, interval=0.02):
         def ok():
             st = self.states()

@@ -66,8 +66,9 @@ class Pm2(ProcPolled):
            "`pm2 ls` / `pm2 startOrReload ecosystem.config.js` (pm2 has no reload of only "
            "what changed: it reloads every app), with its own PM2_HOME in the run dir; "
            "fork mode, `interpreter: none`, `autorestart`, `restart_delay: 0`, `min_uptime: "
-           "0`, `kill_timeout`, `treekill` (the group); states from `pm2 jlist` and /proc "
-           "(the children of its daemon)")
+           "0`, `kill_timeout`, `treekill` (the group); the timed waits poll /proc (the "
+           "children of its daemon, exec done), the start row's result is confirmed by "
+           "`pm2 jlist`")
     unsupported = {}
 
     def __init__(self, rundir, programs, label="pm2"):
@@ -185,8 +186,9 @@ class Circus(ProcPolled):
     how = ("`circusctl --endpoint E start WATCHER / stop / list WATCHER / reloadconfig` "
            "(circus has no per-process states: `list` gives the pids); `respawn`, "
            "`warmup_delay = 0`, `check_flapping = False`, `graceful_timeout`, `stop_children` "
-           "(the children's children too); states from `circusctl --json list` and /proc "
-           "(the children of circusd)")
+           "(the children's children too); the timed waits poll /proc (the children of "
+           "circusd, exec done), the start row's result is confirmed by `circusctl --json "
+           "list`")
     unsupported = {}
 
     def __init__(self, rundir, programs, label="circus"):

@@ -46,7 +46,7 @@ def ratio_text(r):
         return "—"
     if math.isinf(r):
         return "∞"
-    return f"{r:.2f}×" if r < 10 else (f"{r:.1f}×" if r < 100 else f"{r:,.0f}×")
+    return f"{r:.3g}×" if r < 10 else (f"{r:.1f}×" if r < 100 else f"{r:,.0f}×")
 
 
 def ratio(tm, peer):
@@ -68,7 +68,8 @@ class Report:
         self.names = {k.key: k.kind for k in b.kinds}
         self.med = {row: {key: median(vals) for key, vals in per.items()}
                     for row, per in b.results.items()}
-        self.behind = []  # (row label, peer) where the peer beats taskmaster
+        self.behind = []  # (row label, peer, ratio) where the peer beats taskmaster
+        self.even = []  # (row label, peer) where they are equal (e.g. both 0 wake-ups)
 
     def m(self, row, key):
         return self.med.get(row, {}).get(key)
@@ -94,6 +95,8 @@ class Report:
             text += f" ({ratio_text(r)})"
             if r is not None and r < 1:
                 self.behind.append((label, kind.kind, r))
+            elif r == 1.0:
+                self.even.append((label, kind.kind))
         return text
 
     # -- goals, exactly the issue's --
@@ -220,6 +223,8 @@ class Report:
                                            for lab, who, r in self.behind)
         else:
             every = "yes"
+        if self.even:
+            every += " (even: " + "; ".join(f"{lab}: {who}" for lab, who in self.even) + ")"
         out.append("| every row, every peer | " + " | ".join("" for _ in self.keys)
                    + f" | taskmaster ahead | {every} |")
         return out

@@ -91,6 +91,7 @@ class Bench:
             t_end = d.wait_running(n, timeout=120 * timeout_scale, interval=0.01)
             res["start"] = t_end - t0
             res["start_cpu"] = cpu_secs(d.pid) - cpu0
+            d.confirm_running(n)
             time.sleep(self.reps(0.5, 1.0))  # memory, once things settle
             res["memory"] = rss_kib(d.pid)
             res["fds"] = nfds(d.pid)
@@ -109,7 +110,7 @@ class Bench:
                 # Each pass drops the pids already gone from the front of the list and
                 # stops at the first one still alive, so polling costs little CPU.
                 alive = list(pids)
-                deadline = t0 + 120 * timeout_scale
+                deadline = t0 + 300 * timeout_scale  # pm2 needs ~0.1 s per instance
                 while alive:
                     while alive and not pid_alive(alive[0]):
                         alive.pop(0)
@@ -121,7 +122,7 @@ class Bench:
                     time.sleep(0.002)
                 res["stop"] = now() - t0
                 if cli is not None:
-                    cli.wait(timeout=120)
+                    cli.wait(timeout=300)
                 try:
                     res["stop_cpu"] = cpu_secs(d.pid) - cpu0
                 except OSError:  # the daemon exits on stop (Horust)

@@ -57,7 +57,9 @@ fn run() -> Result<String, String> {
     for t in 0..threads {
         let share = count / threads + usize::from(t < count % threads);
         let (argv, barrier) = (Arc::clone(&argv), Arc::clone(&barrier));
-        workers.push(std::thread::spawn(move || spawn_many(&argv, share, &barrier)));
+        workers.push(std::thread::spawn(move || {
+            spawn_many(&argv, share, &barrier)
+        }));
     }
     barrier.wait();
     let t0 = Instant::now();
@@ -169,5 +171,7 @@ fn hold_cloexec_fds(n: usize) -> Result<Vec<std::fs::File>, String> {
 }
 
 fn count_open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
