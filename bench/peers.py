@@ -130,7 +130,9 @@ class Pm2(ProcPolled):
         return True
 
     def start_all(self, timeout):
-        run_cli(self.ctl("start", self.conf), timeout=timeout, check_exit=(0,), env=self.env())
+        # pm2 starts apps one at a time: hundreds take minutes on a loaded machine.
+        run_cli(self.ctl("start", self.conf), timeout=max(timeout, 600), check_exit=(0,),
+                env=self.env())
 
     def start_all_async(self):
         return subprocess.Popen(self.ctl("start", self.conf), stdout=subprocess.DEVNULL,
@@ -160,7 +162,7 @@ class Pm2(ProcPolled):
         return out
 
     def reload(self):
-        dt, cp = run_cli(self.ctl("startOrReload", self.conf, "--update-env"), timeout=120,
+        dt, cp = run_cli(self.ctl("startOrReload", self.conf, "--update-env"), timeout=900,
                          env=self.env())
         if cp.returncode != 0:
             raise BenchError(f"pm2 startOrReload exited {cp.returncode}: {cp.stderr[-500:]}")
@@ -299,7 +301,7 @@ class Horust(ProcPolled):
     """Horust runs every service file of a directory and has no control command in
     the version installed: `start all` is launching horust, `stop all` is SIGTERM to
     horust (it stops each service, then exits), and states are its children in /proc."""
-    kind = "horust"
+    kind = "Horust"
     key = "horust"
     how = ("no control CLI: start = launching `horust --services-path DIR` with one "
            "service file per instance (its own start-up is in the start row), stop = "

@@ -118,7 +118,11 @@ class Bench:
                         break
                     if now() > deadline:
                         alive = [p for p in alive if pid_alive(p)]
-                        raise Timeout(f"{len(alive)} of {n} children still alive after stop all")
+                        state = ("still running" if d.proc.poll() is None
+                                 else "exited, leaving them")
+                        raise Timeout(f"{len(alive)} of {n} children still alive "
+                                      f"{now() - t0:.0f} s after stop all (the daemon "
+                                      f"{state})")
                     time.sleep(0.002)
                 res["stop"] = now() - t0
                 if cli is not None:
