@@ -111,18 +111,26 @@ class Bench:
                 # stops at the first one still alive, so polling costs little CPU.
                 alive = list(pids)
                 deadline = t0 + 300 * timeout_scale  # pm2 needs ~0.1 s per instance
+                progress = [len(alive), now()]  # children left, when that last changed
+                checked = now()
                 while alive:
                     while alive and not pid_alive(alive[0]):
                         alive.pop(0)
                     if not alive:
                         break
-                    if now() > deadline:
+                    if now() - checked > 5:
+                        checked = now()
+                        left = sum(1 for p in alive if pid_alive(p))
+                        if left != progress[0]:
+                            progress[:] = [left, now()]
+                    if now() > deadline or now() - progress[1] > 30:
                         alive = [p for p in alive if pid_alive(p)]
                         state = ("still running" if d.proc.poll() is None
                                  else "exited, leaving them")
+                        stuck = ", none stopped in the last 30 s" if now() <= deadline else ""
                         raise Timeout(f"{len(alive)} of {n} children still alive "
-                                      f"{now() - t0:.0f} s after stop all (the daemon "
-                                      f"{state})")
+                                      f"{now() - t0:.0f} s after stop all{stuck} (the "
+                                      f"daemon {state})")
                     time.sleep(0.002)
                 res["stop"] = now() - t0
                 if cli is not None:
