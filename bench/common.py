@@ -272,14 +272,23 @@ def ctx_delta(before, after):
 
 
 def pid_alive(pid):
-    """True while pid exists (a zombie not yet reaped by its daemon counts as alive)."""
+    """True while pid exists. A zombie not yet reaped by its daemon counts as alive;
+    one handed to us (its daemon exited first, we are the subreaper) is dead: it is
+    reaped here."""
     try:
         os.kill(pid, 0)
-        return True
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    st = proc_stat(pid)
+    if st and st[0] == "Z" and st[1] == os.getpid():
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return False
+    return True
 
 
 def run_cli(argv, timeout, check_exit=None, env=None):
