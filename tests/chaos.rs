@@ -147,10 +147,12 @@ fn all_pids() -> Vec<i32> {
         .collect()
 }
 
-/// Direct children of `parent` with their /proc facts.
+/// Direct children of `parent` that run programs (not its spawn helper), with
+/// their /proc facts.
 fn children(parent: i32) -> Vec<(i32, Proc)> {
     all_pids()
         .into_iter()
+        .filter(|&p| !is_spawn_helper(p))
         .filter_map(|p| Some((p, proc_info(p)?)))
         .filter(|(_, i)| i.ppid == parent)
         .collect()
@@ -162,6 +164,7 @@ fn marked(token: &str) -> Vec<(i32, Proc)> {
     let needle = format!("CHAOS_MARK={token}\0");
     all_pids()
         .into_iter()
+        .filter(|&p| !is_spawn_helper(p))
         .filter(|p| {
             std::fs::read(format!("/proc/{p}/environ"))
                 .is_ok_and(|env| env.windows(needle.len()).any(|w| w == needle.as_bytes()))

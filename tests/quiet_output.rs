@@ -88,13 +88,14 @@ fn quiet_children_get_a_pump_only_when_they_fill_a_buffer_at_once() {
     );
 
     // Stopping closes every pipe: the pumped ones at their end of stream, the
-    // others by the watcher when the child is reaped. Each instance held 3.
+    // others by the watcher when the child is reaped. Each instance held 2 (its
+    // stdout and stderr: the child holds its own stdin pipe).
     d.command_expect("stop all", "talker: stopped", secs(10.0));
     for name in ["quiet:0", "quiet:1", "talker", "big"] {
         d.wait_state(name, "STOPPED", secs(10.0));
     }
     wait_for("the children's pipes to be closed", secs(10.0), || {
-        (open_pipes(daemon) + 12 == pipes_running).then_some(())
+        (open_pipes(daemon) + 8 == pipes_running).then_some(())
     });
     wait_for("the pump threads to end", secs(10.0), || {
         pump_threads(daemon).is_empty().then_some(())
@@ -106,7 +107,7 @@ fn quiet_children_get_a_pump_only_when_they_fill_a_buffer_at_once() {
         d.command_expect("stop quiet:1", "quiet:1: stopped", secs(10.0));
     }
     assert_eq!(
-        open_pipes(daemon) + 12,
+        open_pipes(daemon) + 8,
         pipes_running,
         "pipes after 5 restarts"
     );
