@@ -231,6 +231,42 @@ def cpu_secs(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_of(pid):
+    """Direct children of pid."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(name))
+    return out
+
+
+def is_spawn_helper(pid):
+    """Whether pid runs `taskmaster --spawn-helper` (taskmaster's own process)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"--spawn-helper" in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def sum_over(pids, measure):
+    """measure(pid) summed over pids; a process gone meanwhile counts 0."""
+    total = 0
+    for pid in pids:
+        try:
+            total += measure(pid)
+        except (OSError, BenchError):
+            pass
+    return total
+
+
 def nfds(pid):
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))

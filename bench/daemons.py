@@ -16,7 +16,7 @@ import subprocess
 import time
 import xmlrpc.client
 
-from common import (LIVE_DAEMONS, PROG, TM_BIN, TMCTL_BIN, BenchError, Timeout,
+from common import (children_of, is_spawn_helper, LIVE_DAEMONS, PROG, TM_BIN, TMCTL_BIN, BenchError, Timeout,
                     descendants_of, kill_pids, log, now, proc_stat, run_cli, wait_until,
                     yaml_str)
 from install import SV_BIN, SVCTL_BIN
@@ -120,6 +120,11 @@ class Daemon:
     @property
     def pid(self):
         return self.proc.pid
+
+    def own_pids(self):
+        """The daemon's own processes (not its programs): what CPU, memory and
+        wake-ups are counted over."""
+        return [self.pid]
 
     # -- commands (through the daemon's CLI by default) --
     def start_all(self, timeout):
@@ -225,6 +230,10 @@ class Taskmaster(Daemon):
         super().__init__(rundir, programs, label)
         self.sock = os.path.join(self.dir, "tm.sock")
         self.conf = os.path.join(self.dir, "taskmaster.yaml")
+
+    def own_pids(self):
+        # The spawn helper is taskmaster's too: its CPU and memory count.
+        return [self.pid] + [c for c in children_of(self.pid) if is_spawn_helper(c)]
 
     def write_config(self, programs):
         lines = ["taskmaster:", f"  logfile: {yaml_str(os.path.join(self.dir, 'taskmaster.log'))}",

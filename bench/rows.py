@@ -15,10 +15,18 @@ import tempfile
 import time
 import xmlrpc.client
 
-from common import (PROG, RUN_DIRS, WORK, AlteredBytes, BenchError, WrongBytes, MiB, GiB, Timeout,
+from common import (sum_over, PROG, RUN_DIRS, WORK, AlteredBytes, BenchError, WrongBytes, MiB, GiB, Timeout,
                     cpu_secs, ctx_delta, ctx_switches, log, median, nfds, now, nthreads,
                     p95, pid_alive, rss_kib, run_cli, wait_until)
 from daemons import Program, Taskmaster
+
+
+def own_switches(d):
+    """{tid: voluntary switches} over every thread of the daemon's own processes."""
+    out = {}
+    for pid in d.own_pids():
+        out.update(ctx_switches(pid))
+    return out
 
 # The first bytes `taskmaster-testprog flood` writes: byte i is i % 251.
 FLOOD_HEAD = bytes(i % 251 for i in range(64 << 10))
@@ -85,17 +93,17 @@ class Bench:
             d.launch(timeout=60)
             launched = d.proc is not None  # Horust's start is its launch
             res["fds_idle"] = nfds(d.pid) if launched else None
-            cpu0 = cpu_secs(d.pid) if launched else 0.0
+            cpu0 = sum_over(d.own_pids(), cpu_secs) if launched else 0.0
             t0 = now()
             d.start_all(timeout=120 * timeout_scale)
             t_end = d.wait_running(n, timeout=120 * timeout_scale, interval=0.01)
             res["start"] = t_end - t0
-            res["start_cpu"] = cpu_secs(d.pid) - cpu0
+            res["start_cpu"] = sum_over(d.own_pids(), cpu_secs) - cpu0
             d.confirm_running(n)
             time.sleep(self.reps(0.5, 1.0))  # memory, once things settle
-            res["memory"] = rss_kib(d.pid)
+            res["memory"] = sum_over(d.own_pids(), rss_kib)
             res["fds"] = nfds(d.pid)
-            res["threads"] = nthreads(d.pid)
+            res["threads"] = sum_over(d.own_pids(), lambda p: nthreads(p) or 0)
             if "status" in kind.unsupported:
                 res["status"] = None
             else:
@@ -103,7 +111,7 @@ class Bench:
             pids = d.running_pids()
             if len(pids) != n:
                 raise BenchError(f"{len(pids)} pids before stop, expected {n}")
-            cpu0 = cpu_secs(d.pid)
+            cpu0 = sum_over(d.own_pids(), cpu_secs)
             t0 = now()
             cli = d.stop_all_async()
             try:
@@ -136,7 +144,7 @@ class Bench:
                 if cli is not None:
                     cli.wait(timeout=300)
                 try:
-                    res["stop_cpu"] = cpu_secs(d.pid) - cpu0
+                    res["stop_cpu"] = sum_over(d.own_pids(), cpu_secs) - cpu0
                 except OSError:  # the daemon exits on stop (Horust)
                     res["stop_cpu"] = None
             finally:
@@ -188,7 +196,7 @@ class Bench:
                 d.start_all(timeout=120)
                 d.wait_running(n, timeout=120)
                 time.sleep(self.reps(0.5, 1.0))
-                rss = rss_kib(d.pid)
+                rss = sum_over(d.own_pids(), rss_kib)
                 self.record("memprint", kind, rss)
                 log(f"  {kind.kind}: rss {rss / 1024:.1f}MiB")
             except ROW_ERRORS as e:
@@ -283,10 +291,10 @@ class Bench:
                         d.shutdown()
                         self.fail(("idle",), kind, e)
                 time.sleep(self.reps(0.5, 2.0))  # let start-up work finish
-                before = {d.key: ctx_switches(d.pid) for d in ds}
+                before = {d.key: own_switches(d) for d in ds}
                 time.sleep(window)
                 for d in ds:
-                    delta = ctx_delta(before[d.key], ctx_switches(d.pid))
+                    delta = ctx_delta(before[d.key], own_switches(d))
                     per_min = delta * 60.0 / window
                     self.record("idle", type(d), per_min)
                     log(f"  rep {r + 1} {d.kind}: {delta} voluntary switches in {window}s "
