@@ -66,8 +66,10 @@ class Report:
         self.b = b
         self.keys = [k.key for k in b.kinds]
         self.names = {k.key: k.kind for k in b.kinds}
+        # Rows of figures only (`scale_base` keeps whole start-row records).
         self.med = {row: {key: median(vals) for key, vals in per.items()}
-                    for row, per in b.results.items()}
+                    for row, per in b.results.items()
+                    if all(isinstance(v, (int, float)) for vals in per.values() for v in vals)}
         self.behind = []  # (row label, peer, ratio) where the peer beats taskmaster
         self.even = []  # (row label, peer) where they are equal (e.g. both 0 wake-ups)
 

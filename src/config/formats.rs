@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::check::Checker;
 use super::error::{ConfigError, ConfigErrors};
-use super::load::{absolute, parse, read_config, Walk};
+use super::load::{absolute, guarded, parse, read_config, Walk};
 use super::model::{Config, Format};
 use super::resolve::System;
 use super::supervisor_ini;
@@ -50,31 +50,6 @@ pub fn parse_as(text: &str, file: &Path, format: Option<Format>) -> Result<Confi
             .map(|(config, _)| config)
             .map_err(|errors| read_by_its_name(errors, text, format)),
     }
-}
-
-/// `parse` on a thread of its own, so that a bug in the reader is an error about
-/// the file instead of the end of the daemon (as for YAML: see [`parse`]).
-fn guarded<T: Send>(
-    file: &Path,
-    parse: impl FnOnce() -> Result<T, ConfigErrors> + Send,
-) -> Result<T, ConfigErrors> {
-    std::thread::scope(|scope| {
-        let parser = std::thread::Builder::new()
-            .name("config".into())
-            .spawn_scoped(scope, parse);
-        match parser.map(|handle| handle.join()) {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) | Err(_) => Err(ConfigErrors(vec![ConfigError {
-                file: absolute(file),
-                line: None,
-                column: None,
-                path: String::new(),
-                message:
-                    "the configuration could not be parsed (internal error or no thread available)"
-                        .into(),
-            }])),
-        }
-    })
 }
 
 /// `errors`, with a note when the file was read as INI for its name only: a

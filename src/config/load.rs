@@ -134,16 +134,26 @@ pub(crate) fn read_config(path: &Path) -> Result<String, String> {
 /// reload and connection threads have small stacks, and a hostile file must get an
 /// error, not overflow them. The stack is only touched as deep as the file goes.
 pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
-    const PARSER_STACK: usize = 64 * 1024 * 1024;
     let system = System::current();
+    guarded(file, || parse_with(text, file, &system))
+}
+
+/// `parse` on a thread of its own with a large, lazily touched stack (see
+/// [`parse`]), so that a deep file or a bug in a reader is an error about the file
+/// instead of the end of the daemon: no thread (EAGAIN) or a panic there changes
+/// nothing.
+pub(super) fn guarded<T: Send>(
+    file: &Path,
+    parse: impl FnOnce() -> Result<T, ConfigErrors> + Send,
+) -> Result<T, ConfigErrors> {
+    const PARSER_STACK: usize = 64 * 1024 * 1024;
     std::thread::scope(|scope| {
         let parser = std::thread::Builder::new()
             .name("config".into())
             .stack_size(PARSER_STACK)
-            .spawn_scoped(scope, || parse_with(text, file, &system));
+            .spawn_scoped(scope, parse);
         match parser.map(|handle| handle.join()) {
             Ok(Ok(result)) => result,
-            // No thread (EAGAIN) or a panic in the parser: say so, change nothing.
             Ok(Err(_)) | Err(_) => Err(ConfigErrors(vec![ConfigError {
                 file: absolute(file),
                 line: None,
