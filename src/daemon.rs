@@ -49,6 +49,7 @@ pub fn run(opts: Options) -> i32 {
     // With one thread still: every thread made from here on inherits the block, so
     // only a watcher's `ppoll` ever takes the wake signal.
     sys::wake::block_in_this_thread();
+    sys::malloc::use_one_arena();
     sys::fds::ensure_std_fds_open();
     control::daemon_status::mark_started();
     let headless = Arc::new(Headless::remember_terminal());

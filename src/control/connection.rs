@@ -204,7 +204,13 @@ impl Transport for SocketTransport<'_> {
 
     fn answer(&mut self, reply: &Reply) -> bool {
         let mut writer = self.stream;
-        writer.write_all(reply_line(reply).as_bytes()).is_ok()
+        let line = reply_line(reply);
+        let sent = writer.write_all(line.as_bytes()).is_ok();
+        if line.len() > crate::sys::malloc::LARGE_REPLY {
+            drop(line);
+            crate::sys::malloc::give_back_free_memory();
+        }
+        sent
     }
 
     fn shutdown_answer(&mut self) -> ShutdownAnswer {
