@@ -295,6 +295,16 @@ class Taskmaster(Daemon):
         return self.ctl("version")
 
 
+class TaskmasterCopy(Taskmaster):
+    """taskmaster with its output copied through the pump instead of spliced
+    (`TASKMASTER_NO_SPLICE=1`): the logs row measures both paths in one run."""
+    kind = "taskmaster (copy path)"
+    key = "tmcopy"
+
+    def env(self):
+        return dict(os.environ, TASKMASTER_NO_SPLICE="1")
+
+
 class UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout):
         super().__init__("localhost", timeout=timeout)

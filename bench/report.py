@@ -289,6 +289,12 @@ class Report:
             vals = [f"{self.names[k]} {v * 1000:.1f} ms" for k, v in vals if v is not None]
             if vals:
                 det.append(f"{row[7:]} instances, restart p50: " + ", ".join(vals))
+        copy, spliced = self.m("logs_copy", "tm"), self.m("logs", "tm")
+        if copy and spliced:
+            size = b.sizes.get("logs", 0)
+            det.append(f"taskmaster's logs row with the pump copying instead of splicing "
+                       f"(`TASKMASTER_NO_SPLICE=1`, run right after each spliced rep): "
+                       f"{size / MiB / copy:,.0f} MiB/s, spliced {size / MiB / spliced:,.0f} MiB/s")
         cli = [f"{self.names[k]} {b.extra[f'cli_{k}'] * 1000:.0f} ms" for k in self.keys
                if f"cli_{k}" in b.extra]
         if cli:

@@ -18,7 +18,7 @@ import xmlrpc.client
 from common import (sum_over, PROG, RUN_DIRS, WORK, AlteredBytes, BenchError, WrongBytes, MiB, GiB, Timeout,
                     cpu_secs, ctx_delta, ctx_switches, log, median, nfds, now, nthreads,
                     p95, pid_alive, rss_kib, run_cli, wait_until)
-from daemons import Program, Taskmaster
+from daemons import Program, Taskmaster, TaskmasterCopy
 
 
 def own_switches(d):
@@ -318,6 +318,15 @@ class Bench:
                     log(f"  rep {r + 1} {kind.kind}: {secs:.2f}s = {size / MiB / secs:.0f} MiB/s")
                 except ROW_ERRORS as e:
                     self.fail(("logs",), kind, e)
+                if kind is Taskmaster:
+                    # The same with the pump's copy path, right after: which path wins.
+                    try:
+                        secs = self.logs_once(TaskmasterCopy, size)
+                        self.record("logs_copy", Taskmaster, secs)
+                        log(f"  rep {r + 1} taskmaster, copy path: {secs:.2f}s = "
+                            f"{size / MiB / secs:.0f} MiB/s")
+                    except ROW_ERRORS as e:
+                        log(f"  taskmaster, copy path: {e}")
 
     def logs_once(self, kind, size):
         label = self.label(kind)

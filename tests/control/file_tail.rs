@@ -228,7 +228,7 @@ fn a_file_splice_cannot_take_still_gets_every_byte() {
             "programs:\n  f:\n    cmd: TESTPROG flood {size}\n    autostart: false\n    autorestart: never\n    starttime: 0\n    stdout: out.log\n"
         ),
         |cmd| {
-            cmd.env("TASKMASTER_TEST_NO_SPLICE", "1");
+            cmd.env("TASKMASTER_NO_SPLICE", "1");
         },
     );
     let sock = socket_of(&d);
