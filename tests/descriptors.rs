@@ -127,6 +127,30 @@ fn instances_that_need_five_descriptors_each_would_not_fit_fit_at_three() {
 }
 
 #[test]
+fn starting_hundreds_at_once_never_runs_the_daemon_out_of_descriptors() {
+    // 300 instances at 3 each hold 900 of 1 400. A spawn holds 6-8 more while it
+    // runs: were all 300 under way at once, as when every watcher made its pipes and
+    // then waited for the spawn helper, they would need over 2 000. No retries
+    // here: every first spawn must succeed, through the helper.
+    let n = 300;
+    let mut d = Daemon::start_with(
+        "fds-burst-start",
+        &format!(
+            "programs:\n  w:\n    cmd: TESTPROG sleep\n    numprocs: {n}\n    autostart: false\n    starttime: 0\n    startretries: 0\n"
+        ),
+        nofile_limit(1400),
+    );
+    d.send("start all");
+    wait_all(&mut d, "RUNNING", n, secs(120.0));
+    let log = d.log();
+    for bad in ["spawn error", "killing it", "Too many open files", "FATAL"] {
+        assert!(!log.contains(bad), "{bad:?} in the event log:\n{log}");
+    }
+    command_all(&mut d, "stop all", ": stopped", n);
+    assert_eq!(d.finish(secs(60.0)), 0);
+}
+
+#[test]
 fn a_burst_of_commands_to_many_instances_wakes_every_watcher() {
     // Each command wakes its watcher with a signal; one lost wake-up leaves a reply
     // missing and this waits in vain. Two clients at once, the shell on `a` and a

@@ -8,6 +8,7 @@ pub mod instance;
 mod leftover;
 mod log_limit;
 pub mod spawn;
+mod spawn_slots;
 pub mod spawner;
 pub mod state;
 pub mod stdin;

@@ -115,6 +115,8 @@ pub const HELPER_STATUS_FD: RawFd = 3;
 
 /// Starts `spec` as a new session with pipes on 0–2.
 pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
+    // Before the first descriptor is made: see `spawn_slots`.
+    let _slot = super::spawn_slots::take();
     let program = resolve_program(&spec.argv[0], spec)?;
     let needs_helper = spec.umask.is_some() || spec.user.is_some() || spec.pty;
 
