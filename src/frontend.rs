@@ -92,6 +92,10 @@ impl Transport for StdinTransport<'_> {
             Continuation::FollowLog => StreamMode::Declined(Some(
                 "maintail -f: following needs a terminal or taskmasterctl; showed the last bytes only",
             )),
+            Continuation::Events(_) if self.terminal => StreamMode::Run,
+            Continuation::Events(_) => StreamMode::Declined(Some(
+                "events: following needs a terminal or taskmasterctl; nothing shown",
+            )),
             Continuation::Notices => StreamMode::Declined(Some(
                 "notices are shown above this shell's prompt as they happen",
             )),
