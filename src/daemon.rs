@@ -291,8 +291,10 @@ fn requester(source: &Source, how: &str) -> String {
 /// What the transports may ask of the daemon itself.
 fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>, sup: Arc<Supervisor>) -> Hooks {
     let events = parking_lot::Mutex::new(events);
+    let hub = sup.hub().clone();
     Hooks {
         subscribe_notices: Box::new(move |sink| sup.hub().subscribe_notices(sink)),
+        follow_events: Box::new(move || hub.follow_events()),
         shutdown_waiters: Arc::default(),
         connections: Arc::default(),
         shutdown: Box::new(move |source, how| {

@@ -6,7 +6,7 @@
 //! being one of its subscribers; this module is the one place that turns them
 //! into words, so the log reads the same whoever caused the event.
 
-use log::{error, info, warn, LevelFilter};
+use log::{log, warn, Level, LevelFilter};
 use log4rs::config::{Appender, Root};
 
 use crate::config::{DaemonSettings, Policy};
@@ -126,58 +126,84 @@ pub struct EventLines;
 
 impl Subscriber for EventLines {
     fn event(&self, event: &Event<'_>) {
-        match *event {
-            Event::Report {
-                name,
-                pid,
-                report,
-                policy,
-                write_line: true,
-            } => report_line(name, pid, report, policy),
-            Event::LinesSuppressed { name, counted } => lines_suppressed(name, counted),
-            Event::StartRequested { name } => info!("start requested: {name}"),
-            Event::SignalFailed {
-                name,
-                signal,
-                errno,
-            } => warn!(
-                "could not send {} to {name}: {}",
-                signal.as_str(),
-                errno.desc()
-            ),
-            Event::OutputLost { name, pid, reason } => warn!(
-                "{name} (pid {pid}): {reason}; killing it, since nothing could read its output"
-            ),
-            Event::GroupOutlived {
-                name,
-                pgid,
-                members,
-                signal,
-            } => {
-                let processes = if members == 1 { "process" } else { "processes" };
-                warn!(
-                    "{name}: {members} {processes} of its group outlived it (pid {pgid} exited): {} sent",
-                    signal.as_str()
-                );
-            }
-            Event::GroupKilled { name, pgid } => warn!(
-                "killing what is left of {name}'s process group {pgid} with SIGKILL (stoptime passed)"
-            ),
-            Event::WatcherFailed { name, pid, what } => watcher_failed(name, pid, what),
-            _ => {}
+        if let Event::Report {
+            write_line: false, ..
+        } = event
+        {
+            return;
+        }
+        if let Some((level, text)) = words(event) {
+            log!(level, "{text}");
         }
     }
 }
 
+/// The event log's words for `event` and the level of its line; `None` for an
+/// event the log writes no line for here (a state change, a reap, what the
+/// reloader logs itself). The event stream (`events`) uses the same words.
+pub fn words(event: &Event<'_>) -> Option<(Level, String)> {
+    let line = match *event {
+        Event::Report {
+            name, pid, report, policy, ..
+        } => report_line(name, pid, report, policy),
+        Event::LinesSuppressed { name, counted } => lines_suppressed(name, counted),
+        Event::StartRequested { name } => (Level::Info, format!("start requested: {name}")),
+        Event::SignalFailed {
+            name,
+            signal,
+            errno,
+        } => (
+            Level::Warn,
+            format!(
+                "could not send {} to {name}: {}",
+                signal.as_str(),
+                errno.desc()
+            ),
+        ),
+        Event::OutputLost { name, pid, reason } => (
+            Level::Warn,
+            format!(
+                "{name} (pid {pid}): {reason}; killing it, since nothing could read its output"
+            ),
+        ),
+        Event::GroupOutlived {
+            name,
+            pgid,
+            members,
+            signal,
+        } => {
+            let processes = if members == 1 { "process" } else { "processes" };
+            (
+                Level::Warn,
+                format!(
+                    "{name}: {members} {processes} of its group outlived it (pid {pgid} exited): {} sent",
+                    signal.as_str()
+                ),
+            )
+        }
+        Event::GroupKilled { name, pgid } => (
+            Level::Warn,
+            format!(
+                "killing what is left of {name}'s process group {pgid} with SIGKILL (stoptime passed)"
+            ),
+        ),
+        Event::WatcherFailed { name, pid, what } => (Level::Error, watcher_failed(name, pid, what)),
+        _ => return None,
+    };
+    Some(line)
+}
+
 /// The line of a watcher's report.
-fn report_line(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) {
+fn report_line(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) -> (Level, String) {
+    let info = |text: String| (Level::Info, text);
+    let warn = |text: String| (Level::Warn, text);
     match report {
-        Report::Spawned { pid } => info!("spawned: '{name}' with pid {pid}"),
-        Report::SpawnError { reason } => warn!("spawnerr: {name}: {reason}"),
-        Report::Running { starttime } => info!(
+        Report::Spawned { pid } => info(format!("spawned: '{name}' with pid {pid}")),
+        Report::SpawnError { reason } => warn(format!("spawnerr: {name}: {reason}")),
+        Report::Running { starttime } => info(format!(
             "success: {name} entered RUNNING state, process has stayed up for > than {} seconds (starttime)",
             starttime.as_secs_f64()
-        ),
+        )),
         Report::Exited {
             status, expected, ..
         } => {
@@ -187,49 +213,51 @@ fn report_line(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) {
                 if *expected { "expected" } else { "not expected" }
             );
             if *expected {
-                info!("{msg}")
+                info(msg)
             } else {
-                warn!("{msg}")
+                warn(msg)
             }
         }
         Report::Backoff { attempt, delay, .. } => match policy.startretries {
-            crate::config::INFINITE_RETRIES => info!(
+            crate::config::INFINITE_RETRIES => info(format!(
                 "backoff: {name} start failed, retry {attempt} (no limit) in {}s",
                 delay.as_secs_f64()
-            ),
-            limit => info!(
+            )),
+            limit => info(format!(
                 "backoff: {name} start failed, retry {attempt} of {limit} in {}s",
                 delay.as_secs_f64()
-            ),
+            )),
         },
-        Report::GaveUp { .. } => warn!("gave up: {name} entered FATAL state, too many start retries too quickly"),
+        Report::GaveUp { .. } => warn(format!(
+            "gave up: {name} entered FATAL state, too many start retries too quickly"
+        )),
         Report::Throttled {
             quick_deaths,
             delay,
-        } => warn!(
+        } => warn(format!(
             "{name}: restarting too often ({quick_deaths} exits in a row within {} s of their spawn): next restart in {} s, each later one waiting twice as long, up to {} s",
             crate::config::QUICK_DEATH.as_secs(),
             delay.as_secs_f64(),
             policy.restart_throttle.unwrap_or_default().max.as_secs_f64()
-        ),
-        Report::Unthrottled => info!(
+        )),
+        Report::Unthrottled => info(format!(
             "{name}: stayed up {} s: restarts are immediate again",
             crate::config::QUICK_DEATH.as_secs()
-        ),
+        )),
         Report::StopRequested { signal } => match pid {
-            Some(pid) => info!("stopping: {name} (pid {pid}) with {}", signal.as_str()),
-            None => info!("stopping: {name} with {}", signal.as_str()),
+            Some(pid) => info(format!("stopping: {name} (pid {pid}) with {}", signal.as_str())),
+            None => info(format!("stopping: {name} with {}", signal.as_str())),
         },
-        Report::Stopped { status } => info!("stopped: {name} ({})", describe_exit(status)),
+        Report::Stopped { status } => info(format!("stopped: {name} ({})", describe_exit(status))),
         Report::Killed => match pid {
-            Some(pid) => warn!("killing '{name}' ({pid}) with SIGKILL"),
-            None => warn!("killing '{name}' with SIGKILL"),
+            Some(pid) => warn(format!("killing '{name}' ({pid}) with SIGKILL")),
+            None => warn(format!("killing '{name}' with SIGKILL")),
         },
     }
 }
 
 /// The lines of a crash loop that were counted instead of written, in one line.
-fn lines_suppressed(name: &str, counted: &Suppressed) {
+fn lines_suppressed(name: &str, counted: &Suppressed) -> (Level, String) {
     let mut parts = Vec::new();
     let plural =
         |n: u64, one: &str, many: &str| format!("{n} more {}", if n == 1 { one } else { many });
@@ -262,18 +290,18 @@ fn lines_suppressed(name: &str, counted: &Suppressed) {
     }
     let text = format!("{name}: {} in the last second", parts.join(", "));
     if counted.exits.iter().any(|(_, expected, _)| !expected) || counted.other_exits > 0 {
-        warn!("{text}");
+        (Level::Warn, text)
     } else {
-        info!("{text}");
+        (Level::Info, text)
     }
 }
 
-fn watcher_failed(name: &str, pid: Option<i32>, what: &str) {
+fn watcher_failed(name: &str, pid: Option<i32>, what: &str) -> String {
     match pid {
-        Some(pid) => error!(
+        Some(pid) => format!(
             "{name}: internal error in its watcher ({what}); killing its process {pid}; {name} stays FATAL until taskmaster restarts"
         ),
-        None => error!(
+        None => format!(
             "{name}: internal error in its watcher ({what}); {name} stays FATAL until taskmaster restarts"
         ),
     }

@@ -49,8 +49,9 @@ fn finish(hooks: &Hooks, reply: Reply, line: &str, source: Source, terminal: boo
 }
 
 /// The daemon's stdin (a terminal or not) as a transport: replies are printed,
-/// a stream (`tail -f`, only on a terminal) is copied to stdout until Ctrl-C,
-/// and notices are shown by the shell itself, above its prompt.
+/// a stream (`tail -f`, `maintail -f`, `events`: only on a terminal) is copied
+/// to stdout until Ctrl-C, and notices are shown by the shell itself, above its
+/// prompt.
 struct StdinTransport<'a> {
     source: Source,
     /// The line as typed (`quit -y` before it became `shutdown`).
@@ -91,6 +92,10 @@ impl Transport for StdinTransport<'_> {
             Continuation::FollowLog if self.terminal => StreamMode::Run,
             Continuation::FollowLog => StreamMode::Declined(Some(
                 "maintail -f: following needs a terminal or taskmasterctl; showed the last bytes only",
+            )),
+            Continuation::Events(_) if self.terminal => StreamMode::Run,
+            Continuation::Events(_) => StreamMode::Declined(Some(
+                "events: following needs a terminal or taskmasterctl; nothing shown",
             )),
             Continuation::Notices => StreamMode::Declined(Some(
                 "notices are shown above this shell's prompt as they happen",

@@ -23,6 +23,7 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
 use crate::config::{DaemonSettings, Policy};
+use crate::event_stream::{EventFeed, EventFollowers};
 use crate::journal::ChildrenJournal;
 use crate::notices::Notices;
 use crate::notify::Notifier;
@@ -61,9 +62,11 @@ pub enum Event<'a> {
         name: &'a str,
         pid: i32,
     },
-    /// The published state of `name` went from `from` to `to` (published before).
+    /// The published state of `name` went from `from` to `to` (published before);
+    /// `pid`: its process in the new state, if any.
     StateChanged {
         name: &'a str,
+        pid: Option<i32>,
         from: State,
         to: State,
     },
@@ -94,6 +97,11 @@ pub enum Event<'a> {
         name: &'a str,
         pid: Option<i32>,
         what: &'a str,
+    },
+    /// A reload (or `update`, `add`, `remove`) was applied; `text` says what
+    /// changed, in the event log's words.
+    Reloaded {
+        text: &'a str,
     },
     /// A reload failed or was refused; nothing changed (`text` says why).
     ReloadFailed {
@@ -126,11 +134,13 @@ pub struct Hub {
     notifier: Notifier,
     journal: Arc<ChildrenJournal>,
     scheduler: Arc<SchedulerWake>,
+    events: Arc<EventFollowers>,
 }
 
 impl Hub {
     /// The daemon's subscribers, in this order — alerts, notices, the event log,
-    /// the children journal, the dependency scheduler — then `extra` (a test's
+    /// the children journal, the dependency scheduler, the event stream's
+    /// followers — then `extra` (a test's
     /// recorder; later, metrics). Nothing is written, run or woken until opened
     /// or connected: the journal by [`ChildrenJournal::open`], the scheduler by
     /// `Supervisor::run_scheduler`, alerts by [`Hub::configure`].
@@ -139,12 +149,14 @@ impl Hub {
         let notifier = Notifier::default();
         let journal = Arc::new(ChildrenJournal::default());
         let scheduler = Arc::new(SchedulerWake::default());
+        let events = Arc::new(EventFollowers::default());
         let mut subscribers: Vec<Arc<dyn Subscriber>> = vec![
             Arc::new(notifier.clone()),
             notices.clone(),
             Arc::new(crate::eventlog::EventLines),
             journal.clone(),
             scheduler.clone(),
+            events.clone(),
         ];
         subscribers.extend(extra);
         Hub {
@@ -153,6 +165,7 @@ impl Hub {
             notifier,
             journal,
             scheduler,
+            events,
         }
     }
 
@@ -175,6 +188,17 @@ impl Hub {
     /// socket). A sink whose receiver is gone is dropped at the next notice.
     pub fn subscribe_notices(&self, sink: Sender<String>) {
         self.notices.subscribe(sink);
+    }
+
+    /// Every event from now on, as records, until the feed is dropped (`events`;
+    /// see `event_stream.rs`).
+    pub fn follow_events(&self) -> EventFeed {
+        self.events.follow()
+    }
+
+    /// How many follow the event stream now.
+    pub fn event_followers(&self) -> usize {
+        self.events.count()
     }
 
     /// A message of the daemon itself for the notice subscribers.

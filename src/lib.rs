@@ -5,6 +5,7 @@
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod event_stream;
 pub mod eventlog;
 pub mod frontend;
 pub mod headless;

@@ -179,10 +179,14 @@ impl Reloader {
             .chain(program_lines(&applied, words))
             .chain(last)
             .collect();
-        info!(
+        let applied_line = format!(
             "reload applied: {} added, {} removed, {} changed, {} unchanged",
             counts.0, counts.1, counts.2, plan.unchanged
         );
+        info!("{applied_line}");
+        self.sup.hub().publish(&Event::Reloaded {
+            text: &applied_line,
+        });
         if lines.is_empty() {
             Reply::ok("No config updates to processes")
         } else {

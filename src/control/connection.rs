@@ -238,7 +238,7 @@ impl Transport for SocketTransport<'_> {
             Mode::Thread => StreamMode::Run,
             Mode::Inline => StreamMode::Refused(Reply::error(
                 "ERROR (no thread could be started for this connection (thread \
-                 limit reached? see ulimit -u): tail -f, attach and notices are \
+                 limit reached? see ulimit -u): tail -f, attach, notices and events are \
                  not available now)",
             )),
         }

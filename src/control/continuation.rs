@@ -11,6 +11,7 @@
 use std::io;
 
 use super::attach::AttachTarget;
+use super::events::EventFormat;
 use super::tail::TailFollow;
 use super::{Hooks, Reply, Source};
 
@@ -50,6 +51,8 @@ pub enum Continuation {
     Notices,
     /// Stream the event log's new lines until the client ends it (`maintail -f`).
     FollowLog,
+    /// Stream every event, in this format, until the client ends it (`events`).
+    Events(EventFormat),
 }
 
 impl Continuation {
@@ -61,6 +64,7 @@ impl Continuation {
                 | Continuation::Attach(_)
                 | Continuation::Notices
                 | Continuation::FollowLog
+                | Continuation::Events(_)
         )
     }
 }
@@ -148,6 +152,7 @@ pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) ->
     // Subscribed before the reply goes out: once the client has its reply, no
     // notice or log line can slip past it.
     let lines = subscribe(hooks, &reply.then);
+    let feed = matches!(reply.then, Continuation::Events(_)).then(|| (hooks.follow_events)());
     if !transport.answer(&reply) {
         return Next::End;
     }
@@ -168,6 +173,14 @@ pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) ->
                         break;
                     }
                 }
+            })
+        }
+        Continuation::Events(format) => {
+            let Some(feed) = feed else {
+                return Next::End;
+            };
+            transport.stream(Box::new(feed.ender()), &mut |out| {
+                super::events::copy(&feed, format, out)
             })
         }
         Continuation::Attach(target) => transport.attach(target),
@@ -312,6 +325,7 @@ mod tests {
             socket_path: Box::new(std::path::PathBuf::new),
             subscribe_notices: Box::new(|_| {}),
             follow_log: Box::new(|_| {}),
+            follow_events: Box::new(|| crate::hub::Hub::new(vec![]).follow_events()),
             connections: Arc::default(),
         };
         let mut transport = Recorder {

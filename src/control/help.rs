@@ -62,6 +62,14 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
          of a line; -f then follows it until Ctrl-C.",
     ),
     (
+        "events",
+        "events [--json]",
+        "Stream every event as it happens (spawns, state changes, exits, reaps,\n  \
+         reloads...), one per line, until Ctrl-C; --json: one JSON object per line\n  \
+         (time in UTC, kind, instance, pid, ...). A client that reads too slowly\n  \
+         loses events and is told how many.",
+    ),
+    (
         "clear",
         "clear NAME...",
         "Empty the output of instances (NAME, NAME:K, NAME:*, all): what tail shows, and\n  \

@@ -14,6 +14,7 @@ mod connection;
 pub mod connections;
 pub mod continuation;
 pub mod daemon_status;
+pub mod events;
 mod help;
 mod maintail;
 mod merged;
@@ -99,6 +100,8 @@ pub struct Hooks {
     pub socket_path: Box<dyn Fn() -> std::path::PathBuf + Send + Sync>,
     /// Sends the event notices to `sink` from now on (the hub's notice subscribers).
     pub subscribe_notices: Box<dyn Fn(std::sync::mpsc::Sender<String>) + Send + Sync>,
+    /// Every event of the hub from now on, until the feed is dropped (`events`).
+    pub follow_events: Box<dyn Fn() -> crate::event_stream::EventFeed + Send + Sync>,
     /// Sends each event log line written from now on to `sink` (`maintail -f`).
     pub follow_log: Box<dyn Fn(std::sync::mpsc::SyncSender<String>) + Send + Sync>,
     /// The control socket's connection counts, kept across a server moved by
@@ -164,6 +167,7 @@ pub fn execute_words(
             no_args(cmd, args).unwrap_or_else(|| Reply::then("Shut down", Continuation::Shutdown))
         }
         "version" => no_args(cmd, args).unwrap_or_else(|| Reply::ok(env!("CARGO_PKG_VERSION"))),
+        "events" => events::events(args),
         "notices" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Notices)),
         "help" => help::help(args),
         _ => {

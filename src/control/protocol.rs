@@ -117,6 +117,53 @@ impl AttachInfo {
     }
 }
 
+/// One line of `events --json` (README: Event stream): one event, or how many a
+/// slow client lost (`kind` `lost`, with `count`). `instance` and `pid` are always
+/// written (null when none); the other fields only for the events they describe.
+/// Fields in the order they are written; a client ignores fields it does not know
+/// (a `health` field comes with health checks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventLine {
+    /// RFC 3339 in UTC, to the millisecond: `2026-05-04T12:00:01.234Z`.
+    pub time: String,
+    /// A stable snake_case name: `spawned`, `state_changed`, `exited`, `lost`…
+    pub kind: String,
+    #[serde(default)]
+    pub instance: Option<String>,
+    #[serde(default)]
+    pub pid: Option<i32>,
+    /// A state change's states, as `status` names them (`RUNNING`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// How a process ended, as `status --json` says it: its exit code, or the
+    /// signal that ended it (`"SIGKILL"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exitcode: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// Whether an exit was expected (`exitcodes`, `autorestart`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<bool>,
+    /// A signal sent (`stop_requested`, `killed`), or that could not be sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_signal: Option<String>,
+    /// `lost`: how many events this client missed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// What happened, in the event log's words.
+    #[serde(default)]
+    pub message: String,
+}
+
+impl EventLine {
+    /// The line as JSON and a newline.
+    pub fn line(&self) -> String {
+        json_line(self)
+    }
+}
+
 /// Attach frame, client → daemon: `0x00 LEN_HI LEN_LO BYTES…`, input for the
 /// program (up to 65535 bytes).
 pub const FRAME_INPUT: u8 = 0;

@@ -11,6 +11,7 @@ use log::info;
 use super::{load, program_lines, refused, Reloader, Words};
 use crate::config::{self, Config, Selected};
 use crate::control::{ConfigChange, Reply};
+use crate::hub::Event;
 use crate::supervisor::{Applied, AppliedChange, Supervisor};
 
 impl Reloader {
@@ -62,7 +63,9 @@ impl Reloader {
         };
         let applied = self.sup.apply(&plan, target, prepared);
         for line in program_lines(&applied, Words::Taskmaster) {
-            info!("{command}: {line}");
+            let line = format!("{command}: {line}");
+            info!("{line}");
+            self.sup.hub().publish(&Event::Reloaded { text: &line });
         }
         lines.extend(match change {
             ConfigChange::Update(_) => program_lines(&applied, Words::Supervisor),

@@ -35,7 +35,7 @@ impl Subscriber for Recorder {
             Event::Report { name, report, .. } => Seen::Report(name.into(), report.clone()),
             Event::Spawned { name, pid, .. } => Seen::Spawned(name.into(), pid),
             Event::Reaped { name, pid } => Seen::Reaped(name.into(), pid),
-            Event::StateChanged { name, from, to } => Seen::StateChanged(name.into(), from, to),
+            Event::StateChanged { name, from, to, .. } => Seen::StateChanged(name.into(), from, to),
             _ => return,
         };
         self.seen.lock().push(seen);

@@ -9,6 +9,7 @@ mod addressing;
 mod closed_pipe;
 mod commands;
 mod config_commands;
+mod events;
 mod file_tail;
 mod help;
 mod log_commands;

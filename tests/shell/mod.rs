@@ -8,6 +8,7 @@
 
 mod client;
 mod completion;
+mod events;
 mod hangup;
 mod interrupt;
 mod notices;

@@ -66,6 +66,7 @@ impl Watcher {
         // Programs that wait for this one must learn it will not come up.
         self.hub.publish(&Event::StateChanged {
             name: &name,
+            pid: None,
             from: before,
             to: State::Fatal,
         });

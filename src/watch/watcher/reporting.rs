@@ -87,6 +87,7 @@ impl Watcher {
         if before != m.state {
             self.hub.publish(&Event::StateChanged {
                 name: &self.instance.name(),
+                pid: m.pid,
                 from: before,
                 to: m.state,
             });
