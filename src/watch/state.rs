@@ -12,6 +12,8 @@ use nix::sys::signal::Signal;
 
 use crate::config::{AutoRestart, Policy, INFINITE_RETRIES, QUICK_DEATH};
 
+#[path = "state_memory.rs"]
+mod memory;
 #[path = "state_types.rs"]
 mod types;
 pub use types::{Action, Event, ExitStatus, Report, StartFailure, State};
@@ -53,6 +55,13 @@ pub struct Machine {
     /// An autorestart has been delayed since the last child that lived
     /// [`QUICK_DEATH`] (the end gets a log line).
     pub throttled: bool,
+    /// When the group's memory is next read: set only while RUNNING under a
+    /// policy with `max_memory` (the watcher sleeps until the earlier of this and
+    /// `deadline`), so an instance without a limit is never woken for it.
+    pub memory_check_at: Option<Instant>,
+    /// The child is being stopped for going over `max_memory`: once it is gone,
+    /// spawn again (an automatic restart, not a manual start: counters are kept).
+    pub restart_after_stop: bool,
 }
 
 /// Whether `signal` must be followed by SIGCONT: a stopped (SIGSTOP, SIGTSTP)
@@ -98,6 +107,8 @@ impl Machine {
             start_after_stop: false,
             quick_deaths: 0,
             throttled: false,
+            memory_check_at: None,
+            restart_after_stop: false,
         }
     }
 
@@ -111,11 +122,13 @@ impl Machine {
             Event::Shutdown => {
                 self.shutting_down = true;
                 self.start_after_stop = false;
+                self.restart_after_stop = false;
                 self.on_stop(policy, now, &mut actions);
             }
             Event::KillNow => {
                 self.shutting_down = true;
                 self.start_after_stop = false;
+                self.restart_after_stop = false;
                 if self.state == State::Backoff {
                     self.enter(State::Stopped, None);
                 } else if self.pid.is_some() {
@@ -136,8 +149,15 @@ impl Machine {
                 }
             }
             Event::Exited(status) => self.on_exit(status, policy, now, &mut actions),
-            Event::Timer => self.on_timer(policy, now, &mut actions),
+            Event::Timer => {
+                self.on_memory_timer(now, &mut actions);
+                self.on_timer(policy, now, &mut actions);
+            }
+            Event::MemorySampled { rss_bytes } => {
+                self.on_memory_sample(rss_bytes, policy, now, &mut actions)
+            }
         }
+        self.schedule_memory_check(policy, now);
         actions
     }
 
@@ -175,7 +195,10 @@ impl Machine {
                 }));
             }
             State::Backoff => self.enter(State::Stopped, None),
-            State::Stopping => self.start_after_stop = false,
+            State::Stopping => {
+                self.start_after_stop = false;
+                self.restart_after_stop = false;
+            }
             _ => {}
         }
     }
@@ -263,8 +286,12 @@ impl Machine {
             State::Stopping => {
                 self.enter(State::Stopped, None);
                 actions.push(Action::Report(Report::Stopped { status }));
+                let restart = std::mem::take(&mut self.restart_after_stop);
                 if std::mem::take(&mut self.start_after_stop) {
                     self.on_start(actions);
+                } else if restart && !self.shutting_down {
+                    self.restarts += 1;
+                    self.spawn(actions);
                 }
             }
             // The child lived `starttime`: a successful start, however late this

@@ -423,5 +423,7 @@ fn infinite_retries_never_give_up() {
 mod exits;
 #[path = "state_group_tests.rs"]
 mod groups;
+#[path = "state_memory_tests.rs"]
+mod memory;
 #[path = "state_throttle_tests.rs"]
 mod throttle;

@@ -20,6 +20,7 @@ impl Watcher {
             .iter()
             .map(|g| g.deadline)
             .chain(self.machine.deadline)
+            .chain(self.machine.memory_check_at)
             .chain(self.log_limit.due())
             .min();
         let mut fds = Vec::new();
