@@ -1,6 +1,7 @@
 //! Transition-by-transition tests of the pure state machine.
 
 use super::*;
+use crate::config::AutoRestart;
 use std::collections::BTreeSet;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The watcher thread: one per instance, the only owner of its child.
 //!
 //! It sleeps in a single `ppoll` over the child's pidfd, with the machine's next
-//! deadline as timeout and the wake signal let in (`sys::wake`: a command sent to
+//! deadline (or, under `max_memory`, its next memory check) as timeout and the wake signal let in (`sys::wake`: a command sent to
 //! the instance signals this thread), so it wakes exactly for an exit, a command or
 //! a deadline — never periodically. Each wake-up becomes
 //! [`Event`]s for the pure [`Machine`]; the watcher carries out the resulting
