@@ -300,6 +300,8 @@ fn report_record(
             signal: Some(Signal::SIGKILL),
             ..base("killed", name, pid)
         },
+        // The message says how much it used and the limit.
+        Report::MemoryOver { .. } => base("memory_over", name, pid),
     }
 }
 

@@ -120,6 +120,21 @@ pub fn fatal_text(name: &str, report: &Report) -> String {
     }
 }
 
+/// The words of a restart for `max_memory`, for its log line, notice and alert:
+/// `web:0: memory 612.3 MiB over max_memory 512 MiB: restarting`.
+pub fn memory_over_text(name: &str, used: u64, limit: u64) -> String {
+    let limit = crate::resources::format_bytes(limit);
+    // A limit is written in round units: `512 MiB`, not `512.0 MiB`.
+    let limit = match limit.split_once(".0 ") {
+        Some((whole, unit)) => format!("{whole} {unit}"),
+        None => limit,
+    };
+    format!(
+        "{name}: memory {} over max_memory {limit}: restarting",
+        crate::resources::format_bytes(used)
+    )
+}
+
 /// The event log as a subscriber of the hub: one line per instance event (none
 /// for a report the watcher's crash-loop limiter counted instead).
 pub struct EventLines;
@@ -244,6 +259,7 @@ fn report_line(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) -
             "{name}: stayed up {} s: restarts are immediate again",
             crate::config::QUICK_DEATH.as_secs()
         )),
+        Report::MemoryOver { used, limit } => warn(memory_over_text(name, *used, *limit)),
         Report::StopRequested { signal } => match pid {
             Some(pid) => info(format!("stopping: {name} (pid {pid}) with {}", signal.as_str())),
             None => info(format!("stopping: {name} with {}", signal.as_str())),
@@ -315,4 +331,25 @@ pub fn is_daemon_message(notice: &str) -> bool {
     notice
         .get(20..)
         .is_some_and(|text| text.starts_with("taskmaster: "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memory_restart_says_the_use_and_the_round_limit() {
+        assert_eq!(
+            memory_over_text("web:0", (612 << 20) + (3 << 20) / 10, 512 << 20),
+            "web:0: memory 612.3 MiB over max_memory 512 MiB: restarting"
+        );
+        assert_eq!(
+            memory_over_text("w", 3 << 30, (3 << 29) + 1),
+            "w: memory 3.0 GiB over max_memory 1.5 GiB: restarting"
+        );
+        assert_eq!(
+            memory_over_text("w", 2000, 1000),
+            "w: memory 2.0 KiB over max_memory 1000 B: restarting"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! Notices: one line for each event a person at a shell should see as it happens —
-//! a FATAL, an unexpected exit, a spawn error, a failed SIGHUP reload, the
+//! a FATAL, an unexpected exit, a spawn error, a restart for `max_memory`, a
+//! failed SIGHUP reload, the
 //! daemon's own messages — sent to every subscriber (the daemon's shell, each
 //! `notices` stream on the socket), stamped with the time it happened.
 //!
@@ -47,6 +48,9 @@ fn of_report(name: &str, report: &Report, write_line: bool) -> Option<String> {
             expected: false,
         } if write_line => Some(format!("{name}: exited unexpectedly (pid {pid}, {status})")),
         Report::SpawnError { reason } => Some(format!("{name}: spawn error ({reason})")),
+        Report::MemoryOver { used, limit } => {
+            Some(crate::eventlog::memory_over_text(name, *used, *limit))
+        }
         _ => None,
     }
 }

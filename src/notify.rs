@@ -1,5 +1,6 @@
 //! Alerts (`taskmaster.notify`): a command run for chosen events — a program going
-//! FATAL, an unexpected exit, a backoff, a failed reload — with the event's facts
+//! FATAL, an unexpected exit, a backoff, a restart for `max_memory`, a failed
+//! reload — with the event's facts
 //! in its environment (`TASKMASTER_EVENT`, `TASKMASTER_INSTANCE`,
 //! `TASKMASTER_MESSAGE`, `TASKMASTER_PID`, `TASKMASTER_SUPPRESSED`). The pid is that
 //! of the process the event is about: the one that exited (for a FATAL, the last one
@@ -80,7 +81,9 @@ struct Shared {
 impl Subscriber for Notifier {
     fn event(&self, event: &Event<'_>) {
         match *event {
-            Event::Report { name, report, .. } => {
+            Event::Report {
+                name, report, pid, ..
+            } => {
                 // Alerts name the process the event is about: the one that exited.
                 match report {
                     Report::GaveUp { pid: last } => {
@@ -108,6 +111,10 @@ impl Subscriber for Notifier {
                             delay.as_secs_f64()
                         );
                         self.alert("backoff", name, *exited, &text);
+                    }
+                    Report::MemoryOver { used, limit } => {
+                        let text = crate::eventlog::memory_over_text(name, *used, *limit);
+                        self.alert("memory_restart", name, pid, &text);
                     }
                     _ => {}
                 }

@@ -28,6 +28,7 @@ mod fuzz;
 mod hostile_files;
 mod lifecycle;
 mod limits;
+mod memory_limit;
 mod notify;
 mod ordering;
 mod output;

@@ -125,10 +125,15 @@ impl Walk<'_> {
             .map(|(_, argv)| argv);
         let max = c.field(map, at, "max_per_minute", 6, |n| fields::integer(n, 1));
         let timeout = c.field(map, at, "timeout", DEFAULT_NOTIFY_TIMEOUT, positive_seconds);
-        let default_events: BTreeSet<String> = ["fatal", "unexpected_exit", "reload_failed"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let default_events: BTreeSet<String> = [
+            "fatal",
+            "unexpected_exit",
+            "memory_restart",
+            "reload_failed",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let events = match map.get("events") {
             None => Some(default_events),
             Some(Node::Seq(items)) => {

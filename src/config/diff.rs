@@ -105,6 +105,7 @@ pub fn policy_changes(a: &Policy, b: &Policy) -> Vec<&'static str> {
     check("stopsignal", a.stopsignal != b.stopsignal);
     check("stoptime", a.stoptime != b.stoptime);
     check("restart_throttle", a.restart_throttle != b.restart_throttle);
+    check("max_memory", a.max_memory != b.max_memory);
     out
 }
 

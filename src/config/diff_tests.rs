@@ -79,6 +79,7 @@ fn policy_fields_apply_in_place() {
         ("stoptime: 3", "stoptime"),
         ("restart_throttle: false", "restart_throttle"),
         ("restart_throttle: {max: 30}", "restart_throttle"),
+        ("max_memory: 512MB", "max_memory"),
     ] {
         let (launch, policy, scale) = changed(&diff(&base, &with(field)));
         assert!(launch.is_empty(), "{field}");
@@ -93,6 +94,21 @@ fn writing_a_default_explicitly_changes_nothing() {
     assert!(plan.is_empty(), "{plan:?}");
     let plan = diff(&config(BASE), &with("restart_throttle: {after: 3}"));
     assert!(plan.is_empty(), "{plan:?}");
+}
+
+#[test]
+fn a_changed_or_dropped_max_memory_applies_in_place() {
+    let limited = with("max_memory: 512MB");
+    for (from, to) in [
+        (&limited, &with("max_memory: 1GB")),
+        (&limited, &config(BASE)),
+    ] {
+        let (launch, policy, _) = changed(&diff(from, to));
+        assert!(launch.is_empty());
+        assert_eq!(policy, vec!["max_memory"]);
+    }
+    // The same size written another way is no change.
+    assert!(diff(&limited, &with("max_memory: 536870912")).is_empty());
 }
 
 #[test]

@@ -109,6 +109,17 @@ pub(crate) fn bytes(node: &Node) -> Result<u64, String> {
     }
 }
 
+/// `max_memory`: a size as [`bytes`] reads it, above 0 (a limit of nothing would
+/// restart every program at its first check; no limit is the field left out).
+pub(crate) fn memory_limit(node: &Node) -> Result<Option<u64>, String> {
+    const EXPECTED: &str = "a memory size above 0, like 536870912 or \"512MB\" (KB, MB, GB); \
+                            leave max_memory out for no limit";
+    match bytes(node) {
+        Ok(0) | Err(_) => Err(wrong(node, EXPECTED)),
+        Ok(limit) => Ok(Some(limit)),
+    }
+}
+
 /// `depends_on`: a program name, or a list of them.
 pub(crate) fn names(node: &Node) -> Result<Vec<String>, String> {
     const EXPECTED: &str = "a program name or a list of program names";

@@ -45,6 +45,7 @@ pub const PROGRAM_KEYS: &[&str] = &[
     "startretries",
     "backoff",
     "restart_throttle",
+    "max_memory",
     "priority",
     "depends_on",
     "starttime",

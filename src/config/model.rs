@@ -73,7 +73,8 @@ pub struct DaemonSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notify {
     pub argv: Vec<String>,
-    /// Event names: `fatal`, `unexpected_exit`, `backoff`, `reload_failed`.
+    /// Event names: `fatal`, `unexpected_exit`, `backoff`, `memory_restart`,
+    /// `reload_failed`.
     pub events: BTreeSet<String>,
     pub max_per_minute: u32,
     /// After this long the command's process group is killed.
@@ -83,7 +84,13 @@ pub struct Notify {
 }
 
 /// The events `notify.events` may name.
-pub const NOTIFY_EVENTS: &[&str] = &["fatal", "unexpected_exit", "backoff", "reload_failed"];
+pub const NOTIFY_EVENTS: &[&str] = &[
+    "fatal",
+    "unexpected_exit",
+    "backoff",
+    "memory_restart",
+    "reload_failed",
+];
 
 /// One entry under `programs:`.
 #[derive(Debug, Clone, PartialEq)]
@@ -236,6 +243,10 @@ pub struct Policy {
     /// How autorestarts of a child that keeps dying soon after its spawn are
     /// slowed down; `None` for `restart_throttle: false`.
     pub restart_throttle: Option<RestartThrottle>,
+    /// `max_memory`, in bytes: an instance whose process group's resident memory
+    /// goes over it is restarted (checked every [`MEMORY_CHECK_INTERVAL`] while
+    /// RUNNING). `None`: no limit, and no check.
+    pub max_memory: Option<u64>,
 }
 
 /// `startretries: infinite`: a failed start is retried forever (never FATAL).
@@ -276,6 +287,15 @@ impl Backoff {
 /// of an instance whose children keep doing so are throttled. One that lives this
 /// long ends the throttling.
 pub const QUICK_DEATH: Duration = Duration::from_secs(1);
+
+/// How often a RUNNING instance with a `max_memory` has its group's memory read.
+/// A second: a leak that grows by hundreds of MiB a second still meets its limit
+/// near the mark rather than the kernel's OOM killer, and a check costs a wake-up
+/// and a few small reads in `/proc` per process of the group: measured, 200
+/// limited instances of one process each took 0.8 % of one CPU (about 40 µs a
+/// check, release build, 2-CPU VM), so 1 000 would take about 4 %. Instances
+/// without a limit are never woken for it.
+pub const MEMORY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// `restart_throttle: {after, initial, max}`: the first `after` quick deaths in a
 /// row are restarted at once; the next waits `initial`, and each one after twice
@@ -357,6 +377,7 @@ impl Default for Policy {
             stopsignal: Signal::SIGTERM,
             stoptime: Duration::from_secs(10),
             restart_throttle: Some(RestartThrottle::default()),
+            max_memory: None,
         }
     }
 }

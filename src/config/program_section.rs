@@ -65,6 +65,7 @@ impl Walk<'_> {
         let starttime = c.field(node, at, "starttime", defaults.starttime, fields::seconds);
         let stopsignal = c.field(node, at, "stopsignal", defaults.stopsignal, fields::signal);
         let stoptime = c.field(node, at, "stoptime", defaults.stoptime, fields::seconds);
+        let max_memory = c.field(node, at, "max_memory", None, fields::memory_limit);
         let discard = OutputTarget::Discard;
         let stdout = c.field(node, at, "stdout", discard.clone(), |n| {
             resolve::output(n, dir)
@@ -135,6 +136,7 @@ impl Walk<'_> {
                 stopsignal: stopsignal?,
                 stoptime: stoptime?,
                 restart_throttle: restart_throttle?,
+                max_memory: max_memory?,
             },
         })
     }

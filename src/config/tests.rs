@@ -20,6 +20,8 @@ mod checks;
 
 #[path = "tests_limits.rs"]
 mod limits;
+#[path = "tests_memory.rs"]
+mod memory;
 #[path = "tests_throttle.rs"]
 mod throttle;
 
@@ -132,6 +134,7 @@ fn subject_example_loads_as_written() {
         stopsignal: Signal::SIGTERM,
         stoptime: Duration::from_secs(10),
         restart_throttle: Some(crate::config::RestartThrottle::default()),
+        max_memory: None,
     };
     assert_eq!(ngnix.policy, policy);
 

@@ -4,6 +4,7 @@
 //! and listed in docs/ARCHITECTURE.md ("Hand-written system calls").
 
 pub mod fds;
+pub mod group_memory;
 pub mod malloc;
 pub mod pidfd;
 pub mod proc_stat;

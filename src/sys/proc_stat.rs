@@ -118,7 +118,7 @@ pub fn ticks_per_second() -> u64 {
         .unwrap_or(100)
 }
 
-fn page_size() -> u64 {
+pub fn page_size() -> u64 {
     nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
         .ok()
         .flatten()

@@ -10,8 +10,12 @@ use std::time::Instant;
 
 use nix::sys::signal::Signal;
 
-use crate::config::{AutoRestart, Policy, INFINITE_RETRIES, QUICK_DEATH};
+use crate::config::{Policy, INFINITE_RETRIES, QUICK_DEATH};
 
+#[path = "state_memory.rs"]
+mod memory;
+#[path = "state_restart.rs"]
+mod restart;
 #[path = "state_types.rs"]
 mod types;
 pub use types::{Action, Event, ExitStatus, Report, StartFailure, State};
@@ -53,6 +57,13 @@ pub struct Machine {
     /// An autorestart has been delayed since the last child that lived
     /// [`QUICK_DEATH`] (the end gets a log line).
     pub throttled: bool,
+    /// When the group's memory is next read: set only while RUNNING under a
+    /// policy with `max_memory` (the watcher sleeps until the earlier of this and
+    /// `deadline`), so an instance without a limit is never woken for it.
+    pub memory_check_at: Option<Instant>,
+    /// The child is being stopped for going over `max_memory`: once it is gone,
+    /// spawn again (an automatic restart, not a manual start: counters are kept).
+    pub restart_after_stop: bool,
 }
 
 /// Whether `signal` must be followed by SIGCONT: a stopped (SIGSTOP, SIGTSTP)
@@ -98,6 +109,8 @@ impl Machine {
             start_after_stop: false,
             quick_deaths: 0,
             throttled: false,
+            memory_check_at: None,
+            restart_after_stop: false,
         }
     }
 
@@ -111,11 +124,13 @@ impl Machine {
             Event::Shutdown => {
                 self.shutting_down = true;
                 self.start_after_stop = false;
+                self.restart_after_stop = false;
                 self.on_stop(policy, now, &mut actions);
             }
             Event::KillNow => {
                 self.shutting_down = true;
                 self.start_after_stop = false;
+                self.restart_after_stop = false;
                 if self.state == State::Backoff {
                     self.enter(State::Stopped, None);
                 } else if self.pid.is_some() {
@@ -136,8 +151,15 @@ impl Machine {
                 }
             }
             Event::Exited(status) => self.on_exit(status, policy, now, &mut actions),
-            Event::Timer => self.on_timer(policy, now, &mut actions),
+            Event::Timer => {
+                self.on_memory_timer(now, &mut actions);
+                self.on_timer(policy, now, &mut actions);
+            }
+            Event::MemorySampled { rss_bytes } => {
+                self.on_memory_sample(rss_bytes, policy, now, &mut actions)
+            }
         }
+        self.schedule_memory_check(policy, now);
         actions
     }
 
@@ -175,7 +197,10 @@ impl Machine {
                 }));
             }
             State::Backoff => self.enter(State::Stopped, None),
-            State::Stopping => self.start_after_stop = false,
+            State::Stopping => {
+                self.start_after_stop = false;
+                self.restart_after_stop = false;
+            }
             _ => {}
         }
     }
@@ -263,8 +288,12 @@ impl Machine {
             State::Stopping => {
                 self.enter(State::Stopped, None);
                 actions.push(Action::Report(Report::Stopped { status }));
+                let restart = std::mem::take(&mut self.restart_after_stop);
                 if std::mem::take(&mut self.start_after_stop) {
                     self.on_start(actions);
+                } else if restart && !self.shutting_down {
+                    self.restarts += 1;
+                    self.spawn(actions);
                 }
             }
             // The child lived `starttime`: a successful start, however late this
@@ -311,72 +340,6 @@ impl Machine {
     fn lived_starttime(&self, policy: &Policy, now: Instant) -> bool {
         self.started_at
             .is_some_and(|at| now.saturating_duration_since(at) >= policy.starttime)
-    }
-
-    /// A RUNNING child ended: EXITED, restarted as `autorestart` and `exitcodes` say
-    /// — at once, or, after a run of quick deaths, after the `restart_throttle`
-    /// delay, waited in BACKOFF (like a failed start's retry: `stop` ends it at once).
-    fn exit_running(
-        &mut self,
-        pid: i32,
-        status: ExitStatus,
-        policy: &Policy,
-        now: Instant,
-        actions: &mut Vec<Action>,
-    ) {
-        let expected = matches!(status, ExitStatus::Code(c) if policy.exitcodes.contains(&c));
-        actions.push(Action::Report(Report::Exited {
-            pid,
-            status,
-            expected,
-        }));
-        self.enter(State::Exited, None);
-        self.backoff = 0;
-        let restart = match policy.autorestart {
-            AutoRestart::Always => true,
-            AutoRestart::Unexpected => !expected,
-            AutoRestart::Never => false,
-        };
-        let lived = self.started_at.map(|at| now.saturating_duration_since(at));
-        if lived.is_some_and(|lived| lived < QUICK_DEATH) {
-            self.quick_deaths = self.quick_deaths.saturating_add(1);
-        } else {
-            self.unthrottle(actions);
-        }
-        if !restart || self.shutting_down {
-            return;
-        }
-        let throttle = policy.restart_throttle;
-        match throttle.and_then(|t| t.delay(self.quick_deaths)) {
-            Some(delay) => {
-                if !std::mem::replace(&mut self.throttled, true) {
-                    actions.push(Action::Report(Report::Throttled {
-                        quick_deaths: self.quick_deaths,
-                        delay,
-                    }));
-                }
-                self.start_failure = Some(StartFailure::Throttled);
-                self.spawnerr = Some(format!(
-                    "restarting too often: next restart in {} s ({} exits in a row within {} s of their spawn)",
-                    delay.as_secs_f64(),
-                    self.quick_deaths,
-                    QUICK_DEATH.as_secs()
-                ));
-                self.enter(State::Backoff, Some(now + delay));
-            }
-            None => {
-                self.restarts += 1;
-                self.spawn(actions);
-            }
-        }
-    }
-
-    /// A child lived [`QUICK_DEATH`]: the next autorestart is immediate again.
-    fn unthrottle(&mut self, actions: &mut Vec<Action>) {
-        self.quick_deaths = 0;
-        if std::mem::take(&mut self.throttled) {
-            actions.push(Action::Report(Report::Unthrottled));
-        }
     }
 
     fn on_timer(&mut self, policy: &Policy, now: Instant, actions: &mut Vec<Action>) {

@@ -1,6 +1,7 @@
 //! Transition-by-transition tests of the pure state machine.
 
 use super::*;
+use crate::config::AutoRestart;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -423,5 +424,7 @@ fn infinite_retries_never_give_up() {
 mod exits;
 #[path = "state_group_tests.rs"]
 mod groups;
+#[path = "state_memory_tests.rs"]
+mod memory;
 #[path = "state_throttle_tests.rs"]
 mod throttle;

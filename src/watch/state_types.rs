@@ -90,6 +90,11 @@ pub enum Event {
     Exited(ExitStatus),
     /// The current deadline has passed.
     Timer,
+    /// The result of `Action::CheckMemory`: what the child's process group holds
+    /// in memory now (resident, in bytes).
+    MemorySampled {
+        rss_bytes: u64,
+    },
 }
 
 /// What the watcher must do, in order.
@@ -109,6 +114,9 @@ pub enum Action {
     },
     /// Something worth an event-log line (and maybe a notice).
     Report(Report),
+    /// Read the resident memory of the current child's process group, then feed
+    /// back `MemorySampled` (only for a policy with `max_memory`).
+    CheckMemory,
 }
 
 /// Facts for the event log (README: Output and the event log). The watcher formats them.
@@ -147,6 +155,12 @@ pub enum Report {
     },
     /// A child lived [`QUICK_DEATH`](crate::config::QUICK_DEATH): autorestarts are immediate again.
     Unthrottled,
+    /// The child's process group holds `used` bytes, over `max_memory` (`limit`):
+    /// it is stopped by its stop rules and started again.
+    MemoryOver {
+        used: u64,
+        limit: u64,
+    },
     StopRequested {
         signal: Signal,
     },

@@ -1,7 +1,7 @@
 //! The watcher thread: one per instance, the only owner of its child.
 //!
 //! It sleeps in a single `ppoll` over the child's pidfd, with the machine's next
-//! deadline as timeout and the wake signal let in (`sys::wake`: a command sent to
+//! deadline (or, under `max_memory`, its next memory check) as timeout and the wake signal let in (`sys::wake`: a command sent to
 //! the instance signals this thread), so it wakes exactly for an exit, a command or
 //! a deadline — never periodically. Each wake-up becomes
 //! [`Event`]s for the pure [`Machine`]; the watcher carries out the resulting
@@ -246,6 +246,13 @@ impl Watcher {
                         kill_at,
                     } => self.clean_up_group(pgid, signal, kill_at),
                     Action::Report(report) => self.report(&report),
+                    // Only ever asked while RUNNING under `max_memory`.
+                    Action::CheckMemory => {
+                        if let Some(child) = &self.child {
+                            let rss_bytes = sys::group_memory::group_rss(child.pid);
+                            pending.push(Event::MemorySampled { rss_bytes });
+                        }
+                    }
                 }
             }
         }

@@ -33,6 +33,8 @@ const USAGE: &str = "usage: taskmaster-testprog MODE [ARGS...]
   chatty                     timestamped line on stdout every 0.2 s (every 5th also on stderr)
   fork N PIDFILE             fork N sleeping grandchildren, write pids, print `ready`
   fork-ignore N PIDFILE      same, grandchildren ignore SIGTERM
+  alloc MIB [DEPTH]          fork DEPTH levels deep (each parent sleeps), then hold MIB MiB
+                             of touched memory in the last process, print `ready`, sleep
   report FILE                write pid/ids/umask/cwd/env/fds/signals/tty as JSON, sleep
   echo                       copy stdin to stdout line by line until EOF, exit 0
   stamp FILE [then MODE ...] append `<unix time> <pid>` to FILE, then run MODE (default sleep)";
@@ -145,6 +147,12 @@ fn dispatch(args: &[String]) -> Result<i32, String> {
             arity(2, 2)?;
             let n: usize = parse(rest[0], "N")?;
             fork_children(n, rest[1], mode == "fork-ignore")
+        }
+        "alloc" => {
+            arity(1, 2)?;
+            let mib: usize = parse(rest[0], "MIB")?;
+            let depth: u32 = rest.get(1).map_or(Ok(0), |d| parse(d, "DEPTH"))?;
+            alloc(mib, depth)
         }
         "report" => {
             arity(1, 1)?;
@@ -322,6 +330,23 @@ fn fork_children(n: usize, pidfile: &str, ignore_term: bool) -> Result<i32, Stri
     let text: String = pids.iter().map(|p| format!("{p}\n")).collect();
     write_atomically(pidfile, &text)?;
     say("ready");
+    sleep_forever()
+}
+
+/// Holds `mib` MiB of resident memory in a process `depth` forks below this one.
+fn alloc(mib: usize, depth: u32) -> Result<i32, String> {
+    for _ in 0..depth {
+        // SAFETY: this process is single-threaded; the parent only calls pause().
+        match unsafe { unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
+            ForkResult::Child => {}
+            ForkResult::Parent { .. } => sleep_forever(),
+        }
+    }
+    let bytes = mib.checked_mul(1 << 20).ok_or("MIB too large")?;
+    // Filled with a non-zero byte: every page is written, so every page is resident.
+    let block = std::hint::black_box(vec![1u8; bytes]);
+    say("ready");
+    let _keep = block;
     sleep_forever()
 }
 

@@ -22,6 +22,10 @@ impl Watcher {
             .chain(self.machine.deadline)
             .chain(self.log_limit.due())
             .min();
+        // The memory check needs no precision: its timeout is asked whole, and the
+        // kernel's slack (≤ 1 ms a second) only makes it a little late. Asked short
+        // and topped up like the deadlines above, it would cost two wake-ups a check.
+        let memory_check = self.machine.memory_check_at;
         let mut fds = Vec::new();
         if let Some(child) = &self.child {
             fds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
@@ -43,13 +47,20 @@ impl Watcher {
         let mask = sys::wake::unblocked_mask();
         let commands_waiting = self.instance.has_commands();
         loop {
+            let now = Instant::now();
             let left = match commands_waiting {
                 true => Some(std::time::Duration::ZERO),
-                false => deadline.map(|d| d.saturating_duration_since(Instant::now())),
+                false => deadline.map(|d| poll_timeout(d.saturating_duration_since(now))),
             };
-            let timeout = left.map(|l| TimeSpec::from_duration(poll_timeout(l)));
+            let memory_left = memory_check.map(|at| at.saturating_duration_since(now));
+            let timeout = left.into_iter().chain(memory_left).min();
+            let timeout = timeout.map(TimeSpec::from_duration);
             match nix::poll::ppoll(&mut fds, timeout, Some(mask)) {
-                Ok(0) if !commands_waiting && deadline.is_some_and(|d| Instant::now() < d) => {
+                Ok(0)
+                    if !commands_waiting
+                        && deadline.is_some_and(|d| Instant::now() < d)
+                        && memory_check.is_none_or(|at| Instant::now() < at) =>
+                {
                     continue
                 }
                 _ => break,
