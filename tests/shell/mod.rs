@@ -11,7 +11,7 @@ mod completion;
 mod hangup;
 mod interrupt;
 mod notices;
-mod pty_daemon;
+pub(crate) mod pty_daemon;
 mod quitting;
 
 use crate::common::*;
