@@ -16,7 +16,7 @@ use std::path::Path;
 use crate::control::client::Client;
 use crate::control::protocol::TopSnapshot;
 
-pub use view::{run, REFRESH};
+pub use view::{give_back_if_open, run, REFRESH};
 
 /// Whether the live view can run here: stdin and stdout both a terminal.
 /// Elsewhere `top` prints one snapshot (the command's text reply).

@@ -4,6 +4,7 @@
 //! [`Screen`] and given back by its `Drop`: on `q`, on an error, on a panic.
 
 use std::io::{self, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -34,6 +35,19 @@ struct Screen {
     _modes: Option<TerminalMode>,
 }
 
+/// Set while a view owns the terminal, so that the daemon's shutdown can take it
+/// back at once ([`give_back_if_open`]) rather than at the view's next refresh:
+/// a fact of the process's one terminal, like the attach client's saved modes.
+static OPEN: AtomicBool = AtomicBool::new(false);
+
+/// Gives the terminal back if a view owns it; the view then ends at its next
+/// wake-up without drawing again. For the daemon, when its shutdown begins.
+pub fn give_back_if_open() {
+    if OPEN.swap(false, Ordering::SeqCst) {
+        give_back();
+    }
+}
+
 /// Leaves the alternate screen and raw mode; also what a half-made [`Screen`]
 /// undoes.
 fn give_back() {
@@ -48,10 +62,13 @@ impl Screen {
         let made = execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)
             .and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
         match made {
-            Ok(terminal) => Ok(Screen {
-                terminal,
-                _modes: modes,
-            }),
+            Ok(terminal) => {
+                OPEN.store(true, Ordering::SeqCst);
+                Ok(Screen {
+                    terminal,
+                    _modes: modes,
+                })
+            }
             Err(e) => {
                 give_back();
                 Err(e)
@@ -62,7 +79,7 @@ impl Screen {
 
 impl Drop for Screen {
     fn drop(&mut self) {
-        give_back();
+        give_back_if_open();
     }
 }
 
@@ -76,6 +93,9 @@ pub fn run(fetch: &mut dyn FnMut() -> Result<TopSnapshot, String>) -> Result<(),
     let mut next = Instant::now() + REFRESH;
     let mut dirty = true;
     loop {
+        if !OPEN.load(Ordering::SeqCst) {
+            return Err("taskmaster is shutting down".to_string());
+        }
         if dirty {
             // ratatui compares the size with the last frame's on each draw: a
             // resized window is cleared and drawn whole.

@@ -65,3 +65,32 @@ fn top_in_the_daemons_shell_sorts_follows_resizes_and_ctrl_c_gives_the_prompt_ba
     d.keys("\r");
     assert_eq!(d.wait_exit(secs(20.0)), 0);
 }
+
+#[test]
+fn a_shutdown_while_top_is_open_gives_the_terminal_back() {
+    let mut d = PtyDaemon::start(
+        "top-shutdown",
+        "programs:\n  idle:\n    cmd: TESTPROG sleep\n    starttime: 0\n",
+    );
+    let socket = d.socket();
+    d.wait_prompt(0);
+    let mut e = Emulator::new(24, 80);
+    d.type_text("top");
+    d.keys("\r");
+    e.wait(&d, "the view", |l| table_names(l) == ["idle"]);
+    // From another client: the daemon stops everything and exits, which may take
+    // less than the view's refresh.
+    let out = ctl(&socket, &["shutdown"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(d.wait_exit(secs(20.0)), 0);
+    // Once what the daemon wrote is read: the main screen back, the cursor shown.
+    let restored = poll_until(secs(10.0), std::time::Duration::from_millis(20), || {
+        e.catch_up(&d);
+        e.restored().then_some(())
+    });
+    assert!(
+        restored.is_some(),
+        "the daemon exited with its terminal still taken:\n{}",
+        e.lines().join("\n")
+    );
+}
