@@ -143,3 +143,31 @@ fn top_in_the_ctl_shell_scrolls_and_gives_the_prompt_back() {
     assert!(t.wait_exit(secs(10.0)).success());
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+#[test]
+fn ctl_top_ends_with_the_terminal_restored_when_the_daemon_goes_away() {
+    let mut d = Daemon::start(
+        "top-ctl-gone",
+        "programs:\n  idle:\n    cmd: TESTPROG sleep\n    starttime: 0\n",
+    );
+    wait_running(&mut d, &["idle"]);
+    let socket = d.socket();
+    let mut t = Term::new();
+    let before = t.modes();
+    let mut e = Emulator::new(30, 100);
+    t.spawn(&["-s", socket.to_str().expect("utf-8 path"), "top"]);
+    e.wait(&t, "the view", |l| table_names(l) == ["idle"]);
+    t.wait_uncooked();
+    assert_eq!(d.finish(secs(20.0)), 0);
+    // The next refresh finds no daemon: the view ends, says why, exits 1.
+    let status = t.wait_exit(secs(10.0));
+    assert_eq!(status.code(), Some(1), "{:?}", t.text());
+    assert_modes("after the daemon went away", &before, &t.modes());
+    // Said once the terminal was given back: what came before it is all in.
+    t.wait_text(0, "taskmasterctl: top: ", secs(10.0));
+    e.catch_up(&t);
+    assert!(
+        e.restored(),
+        "the alternate screen is left and the cursor shown"
+    );
+}
