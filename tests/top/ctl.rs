@@ -14,9 +14,11 @@ fn ctl_top_sorts_follows_a_stop_resizes_and_restores_the_terminal() {
     t.spawn(&["-s", socket.to_str().expect("utf-8 path"), "top"]);
 
     // Sorted by CPU at first: the spinning one leads.
-    let lines = e.wait(&t, "the three instances, spin first", |l| {
+    let lines = e.wait(&t, "the three instances, spin first, idle's line", |l| {
         let names = table_names(l);
-        names.len() == 3 && names[0] == "spin"
+        names.len() == 3
+            && names[0] == "spin"
+            && row_of(l, "idle").is_some_and(|r| r.trim_end().ends_with("redhello"))
     });
     t.wait_uncooked();
     assert!(

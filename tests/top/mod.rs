@@ -153,10 +153,17 @@ pub fn wait_running(d: &mut Daemon, names: &[&str]) {
 fn without_a_terminal_top_prints_one_snapshot() {
     let mut d = Daemon::start("top-snapshot", THREE_YAML);
     wait_running(&mut d, &["big", "spin", "idle"]);
-    let out = ctl(&d.socket(), &["top"]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // RUNNING at once (starttime 0): until `big` has its memory and `idle` has
+    // printed, a snapshot shows less.
+    let (out, text, lines) = wait_for("big's memory and idle's line", secs(10.0), || {
+        let out = ctl(&d.socket(), &["top"]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let ready = row_of(&lines, "big").is_some_and(|r| r.ends_with("ready"))
+            && row_of(&lines, "idle").is_some_and(|r| r.ends_with("redhello"));
+        ready.then_some((out, text, lines))
+    });
     assert_eq!(out.status.code(), Some(0), "{text}");
-    let lines: Vec<String> = text.lines().map(str::to_string).collect();
     assert!(
         lines[0].starts_with(&format!("taskmaster pid {}, up ", d.pid())),
         "{text}"

@@ -24,8 +24,9 @@ fn top_in_the_daemons_shell_sorts_follows_resizes_and_ctrl_c_gives_the_prompt_ba
     let mut e = Emulator::new(24, 80);
     d.type_text("top");
     d.keys("\r");
-    let lines = e.wait(&d, "both instances, spin first", |l| {
+    let lines = e.wait(&d, "both instances, spin first, idle's line", |l| {
         table_names(l) == ["spin", "idle"]
+            && row_of(l, "idle").is_some_and(|r| r.trim_end().ends_with("hello-idle"))
     });
     assert!(
         lines[0].starts_with(&format!("taskmaster pid {}, up ", d.pid())),
