@@ -160,8 +160,8 @@ impl DirectBackend<'_> {
 impl DirectBackend<'_> {
     /// `top` on the daemon's terminal: the live view, fed in-process by the same
     /// command as over the socket, on this (the shell's) thread; notices are
-    /// held meanwhile. It closes when the shutdown begins, so the terminal is
-    /// given back before the daemon says its last words on it.
+    /// held meanwhile. It ends at its next refresh once the shutdown has begun
+    /// (the main thread has given the terminal back already: `daemon.rs`).
     fn top(&mut self) {
         let (sup, connections) = (self.sup, &self.hooks.connections);
         let mut fetch = || {
