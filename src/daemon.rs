@@ -185,6 +185,9 @@ pub fn run(opts: Options) -> i32 {
             }
             DaemonEvent::ShutdownRequested(source, how) => {
                 shutting_down = true;
+                // A `top` open in the shell gives the terminal back first, for the
+                // shutdown's messages.
+                crate::top::give_back_if_open();
                 terminal.say(
                     sup.hub(),
                     &format!("shutdown begun, requested by {}", requester(&source, how)),

@@ -162,6 +162,26 @@ impl DirectBackend<'_> {
     }
 }
 
+impl DirectBackend<'_> {
+    /// `top` on the daemon's terminal: the live view, fed in-process by the same
+    /// command as over the socket, on this (the shell's) thread; notices are
+    /// held meanwhile. It ends at its next refresh once the shutdown has begun
+    /// (the main thread has given the terminal back already: `daemon.rs`).
+    fn top(&mut self) {
+        let (sup, connections) = (self.sup, &self.hooks.connections);
+        let mut fetch = || {
+            if sup.is_shutting_down() {
+                return Err("taskmaster is shutting down".to_string());
+            }
+            let reply = control::execute_words(sup, connections, "top", &[], &Source::Shell);
+            crate::top::decode(reply.exit, &reply.output, reply.data.as_ref())
+        };
+        if let Err(e) = self.hold.holding(|| crate::top::run(&mut fetch)) {
+            say(&format!("top: {e}"));
+        }
+    }
+}
+
 /// What the shell says when Ctrl-C gave the prompt back during `line`.
 pub fn interrupted_message(line: &str) -> String {
     let cmd = line.split_whitespace().next().unwrap_or("command");
@@ -174,6 +194,10 @@ impl Backend for DirectBackend<'_> {
         if let [cmd, args @ ..] = words.as_slice() {
             if cmd == "attach" || cmd == "fg" {
                 attach_through_socket(&(self.hooks.socket_path)(), cmd, args, &self.hold);
+                return true;
+            }
+            if cmd == "top" && args.is_empty() && crate::top::usable_terminal() {
+                self.top();
                 return true;
             }
         }

@@ -28,4 +28,5 @@ pub mod syslog;
 pub mod terminal;
 #[cfg(test)]
 mod testutil;
+pub mod top;
 pub mod watch;

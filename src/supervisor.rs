@@ -164,6 +164,11 @@ impl Supervisor {
         Ok(instance)
     }
 
+    /// The shutdown has begun (the daemon's own `top` closes then).
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Every instance, by program name then index.
     pub fn instances(&self) -> Vec<Arc<Instance>> {
         self.programs

@@ -41,4 +41,5 @@ mod smoke;
 mod spawner;
 mod supervisor_ini;
 mod syslog;
+mod top;
 mod watcher_panic;

@@ -114,6 +114,17 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
             return unreachable;
         }
     };
+    if cmd == "top" && args.is_empty() && taskmaster::top::usable_terminal() {
+        // The live view opens connections of its own; this one said the daemon is there.
+        drop(client);
+        return match taskmaster::top::over_socket(path) {
+            Ok(()) => 0,
+            Err(e) => {
+                complain(&format!("taskmasterctl: top: {e}"));
+                1
+            }
+        };
+    }
     match client.request(cmd, args) {
         Ok(reply) if reply.stream && is_attach(cmd) => {
             attach_and_report(client, &reply, true);
@@ -228,6 +239,13 @@ impl Backend for SocketBackend {
         if cmd == "quit" || cmd == "exit" {
             // `-y` is accepted as in the daemon's shell; leaving stops nothing here.
             return false;
+        }
+        if cmd == "top" && args.is_empty() && taskmaster::top::usable_terminal() {
+            let path = self.path.clone();
+            if let Err(e) = self.hold.holding(|| taskmaster::top::over_socket(&path)) {
+                say(&format!("top: {e}"));
+            }
+            return true;
         }
         let result = self.request(cmd, args);
         let interrupted = std::mem::take(&mut self.interrupted);

@@ -71,3 +71,20 @@ fn the_terminal_side_reaches_control_only_through_protocol_and_client() {
     }
     assert!(uses_of(&lines, "crate::pty").next().is_none());
 }
+
+#[test]
+fn the_command_layer_uses_only_tops_pure_model() {
+    let lines = code_lines("control");
+    for (file, line) in uses_of(&lines, "crate::top") {
+        assert!(
+            line.contains("crate::top::model::"),
+            "{file}: control imports more of top than its model: {line}"
+        );
+    }
+    let model =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/top/model.rs"))
+            .unwrap();
+    for module in ["ratatui", "crossterm", "crate::terminal", "crate::shell"] {
+        assert!(!model.contains(module), "top's model uses {module}");
+    }
+}

@@ -18,7 +18,8 @@ pub fn mark_started() {
     let _ = STARTED.get_or_init(Instant::now);
 }
 
-fn uptime() -> std::time::Duration {
+/// How long the daemon has run.
+pub fn uptime() -> std::time::Duration {
     STARTED.get_or_init(Instant::now).elapsed()
 }
 

@@ -139,6 +139,15 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
          show them above the prompt. In a shell, notices off mutes them, notices on\n  \
          shows them again.",
     ),
+    (
+        "top",
+        "top",
+        "A live full-screen view of every instance, refreshed each second: state, pid,\n  \
+         uptime, CPU, memory, restarts, health and the last line of output, with totals\n  \
+         and taskmaster's own CPU and memory. Keys: c cpu, m memory, n name, r restarts,\n  \
+         s state (sorting); arrows, PgUp, PgDn, Home, End (scrolling); q or Ctrl-C quits.\n  \
+         Without a terminal it prints one snapshot, sorted by name.",
+    ),
     ("version", "version", "Show taskmaster's version."),
     (
         "help",

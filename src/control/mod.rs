@@ -25,6 +25,7 @@ pub mod socket;
 mod source;
 mod status;
 mod tail;
+pub mod top;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -169,6 +170,7 @@ pub fn execute_words(
         "version" => no_args(cmd, args).unwrap_or_else(|| Reply::ok(env!("CARGO_PKG_VERSION"))),
         "events" => events::events(args),
         "notices" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Notices)),
+        "top" => top::top(sup, args),
         "help" => help::help(args),
         _ => {
             let line = std::iter::once(cmd.to_string())

@@ -164,6 +164,54 @@ impl EventLine {
     }
 }
 
+/// `top`'s `data`: one snapshot of every instance and of the daemon, what the
+/// live view shows each second. One request per refresh, however many instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopSnapshot {
+    pub daemon: TopDaemon,
+    pub instances: Vec<TopInstance>,
+}
+
+/// The daemon's own line of a [`TopSnapshot`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopDaemon {
+    pub pid: u32,
+    pub uptime_s: f64,
+    /// CPU time the daemon used so far (the view turns two into a rate).
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
+
+/// One instance in a [`TopSnapshot`]. Usage fields are absent without a process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopInstance {
+    pub name: String,
+    pub state: String,
+    #[serde(default)]
+    pub pid: Option<i32>,
+    #[serde(default)]
+    pub uptime_s: Option<f64>,
+    #[serde(default)]
+    pub cpu_percent: Option<f64>,
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+    #[serde(default)]
+    pub restarts: u32,
+    /// Always absent until taskmaster has health checks.
+    #[serde(default)]
+    pub health: Option<String>,
+    /// The last line the instance printed (on the stream that spoke last), made
+    /// printable: no escape sequence or control character, at most
+    /// [`TOP_LINE_MAX`] bytes.
+    #[serde(default)]
+    pub last_line: String,
+}
+
+/// The longest `last_line` in a [`TopSnapshot`], in bytes.
+pub const TOP_LINE_MAX: usize = 200;
+
 /// Attach frame, client → daemon: `0x00 LEN_HI LEN_LO BYTES…`, input for the
 /// program (up to 65535 bytes).
 pub const FRAME_INPUT: u8 = 0;

@@ -52,6 +52,35 @@ fn attach_fields() -> BTreeSet<String> {
     keys(&AttachInfo::from_data(None))
 }
 
+/// `top`'s snapshot: its own keys, the daemon's and an instance's.
+fn top_fields() -> BTreeSet<String> {
+    let daemon = TopDaemon {
+        pid: 1,
+        uptime_s: 0.0,
+        cpu_seconds: Some(0.0),
+        memory_bytes: Some(0),
+    };
+    let instance = TopInstance {
+        name: String::new(),
+        state: String::new(),
+        pid: Some(1),
+        uptime_s: Some(0.0),
+        cpu_percent: Some(0.0),
+        memory_bytes: Some(0),
+        restarts: 0,
+        health: None,
+        last_line: String::new(),
+    };
+    let snapshot = TopSnapshot {
+        daemon: daemon.clone(),
+        instances: Vec::new(),
+    };
+    [keys(&snapshot), keys(&daemon), keys(&instance)]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// The top-level keys of a JSON object.
 fn object_keys(value: &Value) -> BTreeSet<String> {
     value.as_object().unwrap().keys().cloned().collect()
@@ -107,7 +136,12 @@ fn the_readme_examples_are_requests_and_responses() {
 #[test]
 fn every_field_is_named_in_the_readme() {
     let text = protocol();
-    let all = [request_fields(), response_fields(), attach_fields()];
+    let all = [
+        request_fields(),
+        response_fields(),
+        attach_fields(),
+        top_fields(),
+    ];
     for field in all.iter().flatten() {
         assert!(
             text.contains(&format!("\"{field}\"")),
@@ -118,10 +152,15 @@ fn every_field_is_named_in_the_readme() {
 
 #[test]
 fn the_readme_names_no_field_the_types_lack() {
-    let known: BTreeSet<String> = [request_fields(), response_fields(), attach_fields()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let known: BTreeSet<String> = [
+        request_fields(),
+        response_fields(),
+        attach_fields(),
+        top_fields(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     // The message shapes written inline: `{"name": …, …}`.
     for span in protocol().split('`').skip(1).step_by(2) {
         if !span.starts_with("{\"") {

@@ -72,6 +72,9 @@ struct StreamState {
     /// Bumped for every batch moved to the file and every change of file: what
     /// followers of a file-backed stream wait on (no byte is copied here).
     file_changes: u64,
+    /// `Inner::writes` at this stream's latest output: which stream spoke last
+    /// (`top`'s last line).
+    last_write: u64,
 }
 
 struct Inner {
@@ -80,6 +83,16 @@ struct Inner {
     /// Bumped by [`OutputBuffers::interrupt`]: followers waiting since an older
     /// generation return, so none misses a wake-up that came between two waits.
     generation: u64,
+    /// Output batches so far, both streams: orders their `last_write`.
+    writes: u64,
+}
+
+impl Inner {
+    /// Records that `stream` just got output.
+    fn wrote(&mut self, stream: Stream) {
+        self.writes += 1;
+        self.streams[stream.index()].last_write = self.writes;
+    }
 }
 
 /// The recent output of one instance: a ring per stream, shared by its pump thread
@@ -108,12 +121,14 @@ impl OutputBuffers {
             ring: RingBuffer::new(capacity),
             file: None,
             file_changes: 0,
+            last_write: 0,
         };
         OutputBuffers {
             inner: Mutex::new(Inner {
                 streams: [stream(), stream()],
                 closed: false,
                 generation: 0,
+                writes: 0,
             }),
             changed: Condvar::new(),
         }
@@ -124,7 +139,10 @@ impl OutputBuffers {
         if data.is_empty() {
             return;
         }
-        self.inner.lock().streams[stream.index()].ring.push(data);
+        let mut inner = self.inner.lock();
+        inner.streams[stream.index()].ring.push(data);
+        inner.wrote(stream);
+        drop(inner);
         self.changed.notify_all();
     }
 
@@ -147,7 +165,10 @@ impl OutputBuffers {
 
     /// A batch went to `stream`'s file: wakes its followers, who read it there.
     pub fn moved_to_file(&self, stream: Stream) {
-        self.inner.lock().streams[stream.index()].file_changes += 1;
+        let mut inner = self.inner.lock();
+        inner.streams[stream.index()].file_changes += 1;
+        inner.wrote(stream);
+        drop(inner);
         self.changed.notify_all();
     }
 
@@ -213,6 +234,29 @@ impl OutputBuffers {
                 }
             }
         }
+    }
+
+    /// At most the last `max` bytes of the stream that got output last (stdout on
+    /// a tie): read from the ring under its lock, or from the stream's file
+    /// outside it (empty when that file cannot be read). What `top` takes its
+    /// last line from, so it never copies more than `max` bytes an instance.
+    pub fn newest(&self, max: usize) -> Vec<u8> {
+        let source = {
+            let inner = self.inner.lock();
+            let [out, err] = &inner.streams;
+            let state = if err.last_write > out.last_write {
+                err
+            } else {
+                out
+            };
+            match &state.file {
+                Some(source) => Arc::clone(source),
+                None => return state.ring.last_bytes(max),
+            }
+        };
+        file_tail::last_lines(&source, 1, max)
+            .map(|(text, _, _)| text)
+            .unwrap_or_default()
     }
 
     /// Everything the ring holds for `stream` and the offset right after it,

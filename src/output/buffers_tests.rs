@@ -114,3 +114,32 @@ fn close_wakes_followers_for_good() {
     assert!(got.is_empty());
     assert_eq!(b.tail(Stream::Stdout, 1), b"x");
 }
+
+#[test]
+fn newest_is_the_end_of_the_stream_that_spoke_last() {
+    let b = OutputBuffers::new(1024);
+    assert_eq!(b.newest(16), b"");
+    b.push(Stream::Stdout, b"out 1\n");
+    b.push(Stream::Stderr, b"err 1\n");
+    assert_eq!(b.newest(16), b"out 1\nerr 1\n"[6..]);
+    b.push(Stream::Stdout, b"out 2\n");
+    assert_eq!(b.newest(16), b"out 1\nout 2\n");
+    // Bounded: only the last `max` bytes are copied.
+    b.push(Stream::Stdout, &[b'x'; 500]);
+    assert_eq!(b.newest(16), [b'x'; 16]);
+}
+
+#[test]
+fn newest_reads_a_spliced_streams_file() {
+    let dir = std::env::temp_dir().join(format!("tm-newest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("out.log");
+    std::fs::write(&path, b"first\nsecond\n").unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let b = OutputBuffers::new(1024);
+    b.push(Stream::Stderr, b"err\n");
+    b.use_file(Stream::Stdout, FileSource::of(&file, &path, 0));
+    b.moved_to_file(Stream::Stdout);
+    assert_eq!(b.newest(4096), b"second\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -17,6 +17,7 @@
 mod buffers;
 pub mod file_tail;
 pub mod files;
+pub mod printable;
 pub mod pump;
 pub mod quiet;
 pub mod ring;

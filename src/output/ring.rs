@@ -142,6 +142,11 @@ impl RingBuffer {
         self.copy_from(0)
     }
 
+    /// The last `max` bytes held (all of them when fewer).
+    pub fn last_bytes(&self, max: usize) -> Vec<u8> {
+        self.copy_from(self.buf.len().saturating_sub(max))
+    }
+
     /// The bytes pushed at or after stream offset `offset`, and how many bytes
     /// between `offset` and the oldest byte held were already overwritten (lost).
     /// An offset at or past `total()` yields nothing.

@@ -118,6 +118,7 @@ pub fn ticks_per_second() -> u64 {
         .unwrap_or(100)
 }
 
+/// The size of a memory page (`_SC_PAGESIZE`), 4096 if unknown.
 pub fn page_size() -> u64 {
     nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
         .ok()

@@ -13,7 +13,7 @@ mod interactive;
 mod output;
 mod pipe_keys;
 mod shared_size;
-mod term;
+pub(crate) mod term;
 
 use crate::common::*;
 

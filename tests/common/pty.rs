@@ -187,6 +187,12 @@ impl Screen {
         drop(std::mem::replace(&mut self.master, dead));
     }
 
+    /// Every byte the terminal received so far, escape sequences included (for a
+    /// terminal emulator to replay: full-screen views).
+    pub fn raw(&self) -> Vec<u8> {
+        self.raw.lock().unwrap().clone()
+    }
+
     /// The screen text so far.
     pub fn text(&self) -> String {
         screen_text(&self.raw.lock().unwrap())

@@ -36,6 +36,8 @@ const USAGE: &str = "usage: taskmaster-testprog MODE [ARGS...]
   alloc MIB [DEPTH]          fork DEPTH levels deep (each parent sleeps), then hold MIB MiB
                              of touched memory in the last process, print `ready`, sleep
   report FILE                write pid/ids/umask/cwd/env/fds/signals/tty as JSON, sleep
+  hold BYTES                 keep BYTES (suffix K/M/G) of memory resident, print `ready`,
+                             sleep forever
   echo                       copy stdin to stdout line by line until EOF, exit 0
   stamp FILE [then MODE ...] append `<unix time> <pid>` to FILE, then run MODE (default sleep)";
 
@@ -163,6 +165,15 @@ fn dispatch(args: &[String]) -> Result<i32, String> {
         "echo" => {
             arity(0, 0)?;
             Ok(echo())
+        }
+        "hold" => {
+            arity(1, 1)?;
+            let size = usize::try_from(parse_size(rest[0])?).map_err(|e| e.to_string())?;
+            // Non-zero bytes: every page is touched, so all of it is resident.
+            let held = vec![1u8; size];
+            say("ready");
+            std::hint::black_box(&held);
+            sleep_forever()
         }
         "stamp" => stamp(&rest),
         _ => Err(format!("unknown mode {mode:?}")),

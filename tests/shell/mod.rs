@@ -12,7 +12,7 @@ mod events;
 mod hangup;
 mod interrupt;
 mod notices;
-mod pty_daemon;
+pub(crate) mod pty_daemon;
 mod quitting;
 
 use crate::common::*;
