@@ -116,7 +116,7 @@ class AloneRows:
                 log(f"  {n}: {e}")
                 return
         agg = {k: median([r.get(k) for r in runs])
-               for k in ("start", "memory", "status", "stop", "fds", "threads")}
+               for k in ("start", "memory", "status", "stop", "fds", "fds_idle", "threads")}
         agg["n"] = n
         self.scale = agg
         log(f"  {n}: start {agg['start']:.3f}s rss {agg['memory'] / 1024:.1f}MiB "

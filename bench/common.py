@@ -224,6 +224,16 @@ def rss_kib(pid):
     raise BenchError(f"no VmRSS for pid {pid}")
 
 
+def private_kib(pid):
+    """Pages only this process maps (Private_Clean + Private_Dirty), in KiB."""
+    total = 0
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1])
+    return total
+
+
 def cpu_secs(pid):
     """CPU time (user + system, all threads, children not included) of a process."""
     with open(f"/proc/{pid}/stat") as f:

@@ -196,7 +196,9 @@ class Report:
                 r = (s[row] / s["n"]) / (base / base_n)
                 per.append(f"{row} {r:.2f}×")
                 oks.append(r <= 1.5)
-        fd_per = s["fds"] / s["n"] if s.get("fds") else None
+        # The instances' descriptors: those held running, less the daemon's own
+        # (held idle, before the start).
+        fd_per = (s["fds"] - (s.get("fds_idle") or 0)) / s["n"] if s.get("fds") else None
         oks.append(fd_per is not None and fd_per <= 3)
         text = (f"start {s['start']:.3f} s, stop {s['stop']:.3f} s, status "
                 f"{(s['status'] or 0) * 1000:.1f} ms, {fd_per:.2f} fds/instance; per instance "
@@ -293,7 +295,7 @@ class Report:
         if copy and spliced:
             size = b.sizes.get("logs", 0)
             det.append(f"taskmaster's logs row with the pump copying instead of splicing "
-                       f"(`TASKMASTER_NO_SPLICE=1`, run right after each spliced rep): "
+                       f"(`TASKMASTER_NO_SPLICE=1`, run beside each spliced rep, before it every other rep): "
                        f"{size / MiB / copy:,.0f} MiB/s, spliced {size / MiB / spliced:,.0f} MiB/s")
         cli = [f"{self.names[k]} {b.extra[f'cli_{k}'] * 1000:.0f} ms" for k in self.keys
                if f"cli_{k}" in b.extra]
