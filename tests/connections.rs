@@ -7,7 +7,6 @@ use crate::common::*;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 
 use serde_json::Value;
 
@@ -147,25 +146,6 @@ fn an_idle_client_is_closed_but_a_tail_f_is_not() {
     );
     drop(follow);
     assert_eq!(d.finish(secs(20.0)), 0);
-}
-
-/// Sets the daemon's descriptor limits before it starts.
-fn nofile_limit(limit: u64) -> impl FnOnce(&mut std::process::Command) {
-    move |cmd| {
-        // SAFETY: setrlimit in the child before exec; async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                let lim = nix::libc::rlimit {
-                    rlim_cur: limit,
-                    rlim_max: limit,
-                };
-                if nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &lim) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
 }
 
 #[test]

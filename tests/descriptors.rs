@@ -5,26 +5,6 @@
 //! a descriptor limit, and commands still reach every watcher at once.
 
 use crate::common::*;
-use std::os::unix::process::CommandExt;
-
-/// Sets the daemon's soft and hard `RLIMIT_NOFILE` before it starts.
-fn nofile_limit(limit: u64) -> impl FnOnce(&mut std::process::Command) {
-    move |cmd| {
-        // SAFETY: setrlimit in the child before exec; async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                let lim = nix::libc::rlimit {
-                    rlim_cur: limit,
-                    rlim_max: limit,
-                };
-                if nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &lim) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-}
 
 /// Waits until `count` instances are in `state`.
 fn wait_all(d: &mut Daemon, state: &str, count: usize, timeout: std::time::Duration) {

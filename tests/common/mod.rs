@@ -531,3 +531,22 @@ pub fn quiet_counts(pid: i32) -> (usize, usize) {
         },
     )
 }
+
+/// Sets the daemon's soft and hard `RLIMIT_NOFILE` before it starts.
+pub fn nofile_limit(limit: u64) -> impl FnOnce(&mut std::process::Command) {
+    move |cmd| {
+        // SAFETY: setrlimit in the child before exec; async-signal-safe.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(cmd, move || {
+                let lim = nix::libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                if nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
