@@ -4,25 +4,13 @@
 //! works again.
 
 use crate::common::*;
-use std::os::unix::process::CommandExt;
 
 #[test]
 fn emfile_on_spawn_backs_off_and_the_daemon_keeps_serving() {
     let mut d = Daemon::start_with(
         "emfile",
         "programs:\n  many:\n    cmd: TESTPROG sleep\n    numprocs: 20\n    starttime: 0\n    startretries: 1\n    backoff: {initial: 0.1, max: 0.1}\n",
-        |cmd| {
-            // SAFETY: setrlimit in the child before exec; async-signal-safe.
-            unsafe {
-                cmd.pre_exec(|| {
-                    let lim = nix::libc::rlimit { rlim_cur: 48, rlim_max: 48 };
-                    if nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &lim) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        },
+        nofile_limit(48),
     );
     // Some instances run, the others fail to start for want of descriptors.
     let fatal = wait_for("instances to settle", secs(20.0), || {
@@ -36,6 +24,26 @@ fn emfile_on_spawn_backs_off_and_the_daemon_keeps_serving() {
             .collect();
         (settled && !fatal.is_empty()).then_some(fatal)
     });
+    // Every child of the daemon is an instance's: a start whose pidfd could not
+    // reach the daemon (its table full) left no child running unwatched.
+    let known: Vec<i64> = d
+        .status()
+        .iter()
+        .filter_map(|i| i["pid"].as_i64())
+        .collect();
+    let unwatched: Vec<i32> = program_children_of(d.pid())
+        .into_iter()
+        .filter(|p| !known.contains(&i64::from(*p)))
+        .collect();
+    assert!(
+        unwatched.is_empty(),
+        "children no instance knows: {unwatched:?} {:?}\n{}",
+        unwatched
+            .iter()
+            .map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default())
+            .collect::<Vec<_>>(),
+        d.log()
+    );
     let why = fatal[0]["description"]
         .as_str()
         .unwrap_or_default()

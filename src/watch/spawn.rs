@@ -193,9 +193,27 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
 
     let pidfd = match pidfd {
         Some(pidfd) => pidfd,
-        None => sys::pidfd::pidfd_open(pid).map_err(|e| setup("pidfd_open", e))?,
+        None => match sys::pidfd::pidfd_open(pid) {
+            Ok(pidfd) => pidfd,
+            Err(e) => {
+                kill_unwatched(pid);
+                return Err(setup("pidfd_open", e));
+            }
+        },
     };
     Ok(Child { pid, pidfd, io })
+}
+
+/// Ends a child that was started but can never be watched (no pidfd: the
+/// daemon's descriptor table is full), so no process runs that no instance
+/// knows. It is the daemon's own child and not reaped yet, so `pid` is still
+/// its: SIGKILL to its process group (it is a session leader) and to it, then
+/// reaped here.
+pub(super) fn kill_unwatched(pid: i32) {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
 }
 
 /// Finds the file to execute like `execvp` would, so a missing or non-executable

@@ -136,6 +136,13 @@ pub fn spawn(
     };
     match answer {
         (Reply::Spawned { pid }, Some(pidfd)) => Some(Ok((pid, pidfd))),
+        (Reply::Spawned { pid }, None) => {
+            // Started, but its pidfd never reached us (our table is full): a
+            // child no watcher could follow. Ended now; the start fails as a
+            // spawn with no descriptor would.
+            super::spawn::kill_unwatched(pid);
+            Some(Err(Errno::EMFILE))
+        }
         (Reply::ExecFailed { pid, errno }, _) => {
             // The child exited at once; it is ours to reap, by its own pid.
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
@@ -207,13 +214,21 @@ fn receive_reply(socket: &OwnedFd) -> Result<(Reply, Option<OwnedFd>), Option<&'
                 }
             }
         }
-        if msg
-            .flags
-            .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC)
-        {
+        let (len, flags) = (msg.bytes, msg.flags);
+        drop(iov);
+        if flags.contains(MsgFlags::MSG_TRUNC) {
             return Err(Some("sent a reply too long"));
         }
-        let len = msg.bytes;
+        // MSG_CTRUNC alone: the reply is whole but its pidfd could not be given
+        // to us (our descriptor table is full). Decoded without it: the caller
+        // must not leave that child running unwatched.
+        if flags.contains(MsgFlags::MSG_CTRUNC) {
+            drop(fds);
+            return match Reply::decode_without_pidfd(&buf[..len]) {
+                Some(reply) => Ok((reply, None)),
+                None => Err(Some("sent a reply whose descriptor did not fit")),
+            };
+        }
         return match len {
             0 => Err(None),
             _ => Reply::decode(&buf[..len], fds).ok_or(Some("sent a reply that does not decode")),

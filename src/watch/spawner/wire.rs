@@ -125,6 +125,26 @@ impl Reply {
     /// Checks a reply against the descriptors that came with it: a child made means
     /// exactly one (its pidfd) and a positive pid; none made means none. Anything
     /// else is `None` (the descriptors are closed when dropped).
+    /// A reply whose pidfd the kernel could not give us (`MSG_CTRUNC`: our
+    /// descriptor table was full): what it says of a child that exists, so that
+    /// the child can be ended; `None` when it says no child was made.
+    pub fn decode_without_pidfd(buf: &[u8]) -> Option<Reply> {
+        if buf.len() != REPLY_LEN {
+            return None;
+        }
+        let field = |i: usize| -> Option<i32> {
+            Some(i32::from_le_bytes(
+                buf.get(i * 4..i * 4 + 4)?.try_into().ok()?,
+            ))
+        };
+        let (kind, pid, errno) = (field(0)?, field(1)?, field(2)?);
+        match kind {
+            SPAWNED if pid > 0 => Some(Reply::Spawned { pid }),
+            EXEC_FAILED if pid > 0 => Some(Reply::ExecFailed { pid, errno }),
+            _ => None,
+        }
+    }
+
     pub fn decode(buf: &[u8], mut fds: Vec<OwnedFd>) -> Option<(Reply, Option<OwnedFd>)> {
         if buf.len() != REPLY_LEN || fds.len() > 1 {
             return None;
@@ -233,5 +253,22 @@ mod tests {
         assert!(Reply::decode(&pid, vec![an_fd()]).is_none());
         let zero_errno = Reply::ExecFailed { pid: 4, errno: 0 }.encode();
         assert!(Reply::decode(&zero_errno, vec![an_fd()]).is_none());
+    }
+
+    #[test]
+    fn a_reply_whose_pidfd_did_not_fit_still_names_its_child() {
+        let spawned = Reply::Spawned { pid: 42 }.encode();
+        assert_eq!(
+            Reply::decode_without_pidfd(&spawned),
+            Some(Reply::Spawned { pid: 42 })
+        );
+        let failed = Reply::ExecFailed { pid: 7, errno: 2 }.encode();
+        assert_eq!(
+            Reply::decode_without_pidfd(&failed),
+            Some(Reply::ExecFailed { pid: 7, errno: 2 })
+        );
+        let none = Reply::NotSpawned { errno: 11 }.encode();
+        assert_eq!(Reply::decode_without_pidfd(&none), None);
+        assert_eq!(Reply::decode_without_pidfd(&spawned[..8]), None);
     }
 }
