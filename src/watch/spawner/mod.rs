@@ -215,7 +215,6 @@ fn receive_reply(socket: &OwnedFd) -> Result<(Reply, Option<OwnedFd>), Option<&'
             }
         }
         let (len, flags) = (msg.bytes, msg.flags);
-        drop(iov);
         if flags.contains(MsgFlags::MSG_TRUNC) {
             return Err(Some("sent a reply too long"));
         }
