@@ -256,7 +256,8 @@ class Report:
             secs, size = c["direct_write"]
             rows.append((f"the child writing straight to its file ({size_text(size)})",
                          f"{size / MiB / secs:,.0f} MiB/s ({secs:.2f} s)",
-                         f"`taskmaster-testprog flood {size}` with the file as its stdout"))
+                         f"`taskmaster-testprog flood {size}` with a new file as its stdout, "
+                         f"once per logs rep beside the daemons (median)"))
         if rows:
             out += ["### The machine's ceilings (same run)", "",
                     "| ceiling | figure | how |", "| --- | ---: | --- |"]

@@ -334,6 +334,15 @@ class Bench:
                     self.fail(("logs",), kind, e)
                 if kind is Taskmaster and not copy_first:
                     self.logs_copy_once(r, size)
+            # The ceiling in the same conditions: a fresh file, after a sync, in
+            # the middle of the same sequence of runs (README: Performance).
+            try:
+                secs = self.direct_write_once(size)
+                self.record("logs_direct", Taskmaster, secs)
+                log(f"  rep {r + 1} the child straight to its file: {secs:.2f}s = "
+                    f"{size / MiB / secs:.0f} MiB/s")
+            except (OSError, BenchError) as e:
+                log(f"  the child straight to its file: {e}")
 
     def logs_copy_once(self, r, size):
         """taskmaster's logs run with `TASKMASTER_NO_SPLICE=1`: which path wins."""
