@@ -125,19 +125,24 @@ impl Reply {
     /// Checks a reply against the descriptors that came with it: a child made means
     /// exactly one (its pidfd) and a positive pid; none made means none. Anything
     /// else is `None` (the descriptors are closed when dropped).
+    /// The kind, pid and errno of a reply of exactly [`REPLY_LEN`] bytes.
+    fn fields(buf: &[u8]) -> Option<(i32, i32, i32)> {
+        if buf.len() != REPLY_LEN {
+            return None;
+        }
+        let word = |i: usize| -> Option<[u8; 4]> { buf.get(i * 4..i * 4 + 4)?.try_into().ok() };
+        Some((
+            i32::from_le_bytes(word(0)?),
+            i32::from_le_bytes(word(1)?),
+            i32::from_le_bytes(word(2)?),
+        ))
+    }
+
     /// A reply whose pidfd the kernel could not give us (`MSG_CTRUNC`: our
     /// descriptor table was full): what it says of a child that exists, so that
     /// the child can be ended; `None` when it says no child was made.
     pub fn decode_without_pidfd(buf: &[u8]) -> Option<Reply> {
-        if buf.len() != REPLY_LEN {
-            return None;
-        }
-        let field = |i: usize| -> Option<i32> {
-            Some(i32::from_le_bytes(
-                buf.get(i * 4..i * 4 + 4)?.try_into().ok()?,
-            ))
-        };
-        let (kind, pid, errno) = (field(0)?, field(1)?, field(2)?);
+        let (kind, pid, errno) = Reply::fields(buf)?;
         match kind {
             SPAWNED if pid > 0 => Some(Reply::Spawned { pid }),
             EXEC_FAILED if pid > 0 => Some(Reply::ExecFailed { pid, errno }),
@@ -146,15 +151,10 @@ impl Reply {
     }
 
     pub fn decode(buf: &[u8], mut fds: Vec<OwnedFd>) -> Option<(Reply, Option<OwnedFd>)> {
-        if buf.len() != REPLY_LEN || fds.len() > 1 {
+        if fds.len() > 1 {
             return None;
         }
-        let field = |i: usize| -> Option<i32> {
-            Some(i32::from_le_bytes(
-                buf.get(i * 4..i * 4 + 4)?.try_into().ok()?,
-            ))
-        };
-        let (kind, pid, errno) = (field(0)?, field(1)?, field(2)?);
+        let (kind, pid, errno) = Reply::fields(buf)?;
         let pidfd = fds.pop();
         let made = pid > 0 && pidfd.is_some();
         match kind {
