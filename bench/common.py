@@ -131,15 +131,20 @@ def kill_pids(pids_with_start):
         st = proc_stat(pid)
         if not st or st[2] != start:
             continue
-        try:
-            if os.getpgid(pid) == pid:
-                os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+        kill_with_group(pid)
+
+
+def kill_with_group(pid):
+    """SIGKILL pid, and first its process group if it leads one."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def reap_our_children(exclude=()):
@@ -152,15 +157,7 @@ def reap_our_children(exclude=()):
         if st is None:
             continue
         if st[0] != "Z":
-            try:
-                if os.getpgid(pid) == pid:
-                    os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+            kill_with_group(pid)
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:
@@ -239,22 +236,6 @@ def cpu_secs(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children_of(pid):
-    """Direct children of pid."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(name))
-    return out
 
 
 def is_spawn_helper(pid):

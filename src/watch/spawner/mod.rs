@@ -22,16 +22,14 @@ pub mod server;
 mod wire;
 
 use std::ffi::{CStr, CString};
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::sync::OnceLock;
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
+    sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
 };
 use parking_lot::Mutex;
 
@@ -188,49 +186,25 @@ fn send_request(socket: &OwnedFd, request: &[u8], fds: &[RawFd]) -> Result<(), E
 /// The reply, checked; else what went wrong, `None` if the helper died.
 fn receive_reply(socket: &OwnedFd) -> Result<(Reply, Option<OwnedFd>), Option<&'static str>> {
     let mut buf = [0u8; wire::REPLY_LEN + 1];
-    loop {
-        let mut cmsg = nix::cmsg_space!([RawFd; 2]);
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = match recvmsg::<()>(
-            socket.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
-            Ok(msg) => msg,
-            Err(Errno::EINTR) => continue,
-            Err(Errno::EAGAIN) => return Err(Some("did not answer in time")),
-            Err(_) => return Err(Some("could not be read from")),
+    let got = match wire::receive(socket, &mut buf) {
+        Ok(got) => got,
+        Err(Errno::EAGAIN) => return Err(Some("did not answer in time")),
+        Err(_) => return Err(Some("could not be read from")),
+    };
+    if got.flags.contains(MsgFlags::MSG_TRUNC) {
+        return Err(Some("sent a reply too long"));
+    }
+    // MSG_CTRUNC alone: the reply is whole but its pidfd could not be given to
+    // us (our descriptor table is full). Decoded without it: the caller must not
+    // leave that child running unwatched.
+    if got.flags.contains(MsgFlags::MSG_CTRUNC) {
+        return match Reply::decode_without_pidfd(&buf[..got.bytes]) {
+            Some(reply) => Ok((reply, None)),
+            None => Err(Some("sent a reply whose descriptor did not fit")),
         };
-        let mut fds = Vec::new();
-        if let Ok(cmsgs) = msg.cmsgs() {
-            for c in cmsgs {
-                if let ControlMessageOwned::ScmRights(raw) = c {
-                    // SAFETY: the kernel just installed these for us.
-                    fds.extend(
-                        raw.into_iter()
-                            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                    );
-                }
-            }
-        }
-        let (len, flags) = (msg.bytes, msg.flags);
-        if flags.contains(MsgFlags::MSG_TRUNC) {
-            return Err(Some("sent a reply too long"));
-        }
-        // MSG_CTRUNC alone: the reply is whole but its pidfd could not be given
-        // to us (our descriptor table is full). Decoded without it: the caller
-        // must not leave that child running unwatched.
-        if flags.contains(MsgFlags::MSG_CTRUNC) {
-            drop(fds);
-            return match Reply::decode_without_pidfd(&buf[..len]) {
-                Some(reply) => Ok((reply, None)),
-                None => Err(Some("sent a reply whose descriptor did not fit")),
-            };
-        }
-        return match len {
-            0 => Err(None),
-            _ => Reply::decode(&buf[..len], fds).ok_or(Some("sent a reply that does not decode")),
-        };
+    }
+    match got.bytes {
+        0 => Err(None),
+        len => Reply::decode(&buf[..len], got.fds).ok_or(Some("sent a reply that does not decode")),
     }
 }

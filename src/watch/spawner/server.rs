@@ -17,13 +17,12 @@
 //! inherit no ignored signal.
 
 use std::ffi::OsString;
-use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::libc;
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
 use super::child::{clone_and_exec, ChildStack, Outcome};
 use super::wire::{decode_request, Reply, MAX_FDS, MAX_REQUEST};
@@ -102,39 +101,14 @@ fn serve(socket: &OwnedFd) -> ! {
 /// a request cut short (too long, too many descriptors) reads as length 0, which
 /// does not decode.
 fn receive(socket: &OwnedFd, buf: &mut [u8]) -> Option<(usize, Vec<OwnedFd>)> {
-    loop {
-        let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS + 1]);
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = match recvmsg::<()>(
-            socket.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
-            Ok(msg) => msg,
-            Err(Errno::EINTR) => continue,
-            Err(_) => return None,
-        };
-        let mut fds = Vec::new();
-        if let Ok(cmsgs) = msg.cmsgs() {
-            for c in cmsgs {
-                if let ControlMessageOwned::ScmRights(raw) = c {
-                    // SAFETY: the kernel just installed these for us.
-                    fds.extend(
-                        raw.into_iter()
-                            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                    );
-                }
-            }
-        }
-        let cut = msg
-            .flags
-            .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
-        return match msg.bytes {
-            0 if fds.is_empty() => None,
-            _ if cut => Some((0, fds)),
-            n => Some((n, fds)),
-        };
+    let got = super::wire::receive(socket, buf).ok()?;
+    let cut = got
+        .flags
+        .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
+    match got.bytes {
+        0 if got.fds.is_empty() => None,
+        _ if cut => Some((0, got.fds)),
+        n => Some((n, got.fds)),
     }
 }
 

@@ -9,9 +9,12 @@
 //! trusted.
 
 use std::ffi::{CStr, CString};
-use std::os::fd::OwnedFd;
+use std::io::IoSliceMut;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use nix::errno::Errno;
 use nix::libc;
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
 /// The largest request: larger ones (a huge environment) are spawned in the daemon.
 /// It stays under the socket's default send buffer, so a request is never refused
@@ -19,6 +22,51 @@ use nix::libc;
 pub const MAX_REQUEST: usize = 128 * 1024;
 /// Descriptors a request carries: stdin, stdout, stderr and the exec helper's status.
 pub const MAX_FDS: usize = 4;
+/// What one message on a helper socket brought: its length, the kernel's flags
+/// (`MSG_TRUNC`, `MSG_CTRUNC`) and the descriptors that came with it, owned.
+pub struct Received {
+    pub bytes: usize,
+    pub flags: MsgFlags,
+    pub fds: Vec<OwnedFd>,
+}
+
+/// One `recvmsg` into `buf` (retried on EINTR), with room for a request's
+/// descriptors and one more, each made close-on-exec; both the helper (requests)
+/// and the daemon (replies) read their messages so.
+pub fn receive(socket: &OwnedFd, buf: &mut [u8]) -> Result<Received, Errno> {
+    loop {
+        let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS + 1]);
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = match recvmsg::<()>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) => msg,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut fds = Vec::new();
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmRights(raw) = c {
+                    // SAFETY: the kernel just installed these for us.
+                    fds.extend(
+                        raw.into_iter()
+                            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                    );
+                }
+            }
+        }
+        return Ok(Received {
+            bytes: msg.bytes,
+            flags: msg.flags,
+            fds,
+        });
+    }
+}
+
 /// Bytes of a reply.
 pub const REPLY_LEN: usize = 12;
 
