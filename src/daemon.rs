@@ -125,6 +125,12 @@ pub fn run(opts: Options) -> i32 {
         Some(_) => Terminal::Notice,
         None => Terminal::Stdout,
     };
+    // Before any thread: an address already taken stops the start here.
+    if let Err(e) = reloader.start_metrics() {
+        error!("{e}");
+        eprintln!("taskmaster: {e}");
+        return 1;
+    }
     let progress_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let started = spawn_thread(
         "signals",

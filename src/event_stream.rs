@@ -193,11 +193,52 @@ impl Drop for EventFeed {
     }
 }
 
-/// The record of `event`, or `None` for one the stream leaves out. Exhaustive on
-/// purpose: a new kind of event must say what it is here.
+/// The kind of `event` as the stream names it (README: Event stream), or `None`
+/// for one the stream leaves out. Exhaustive on purpose: a new kind of event
+/// must say what it is here. Also what `taskmaster_events_total` counts by.
+pub(crate) fn kind_of(event: &Event<'_>) -> Option<&'static str> {
+    Some(match *event {
+        Event::Report { report, .. } => match *report {
+            Report::Spawned { .. } => "spawned",
+            Report::SpawnError { .. } => "spawn_error",
+            Report::Running { .. } => "running",
+            Report::Exited { .. } => "exited",
+            Report::Backoff { .. } => "backoff",
+            Report::GaveUp { .. } => "fatal",
+            Report::Throttled { .. } => "throttled",
+            Report::Unthrottled => "unthrottled",
+            Report::StopRequested { .. } => "stop_requested",
+            Report::Stopped { .. } => "stopped",
+            Report::Killed => "killed",
+            Report::MemoryOver { .. } => "memory_over",
+        },
+        // Said once a second by the event log when a crash loop's lines are
+        // counted; the stream has every one of those events already.
+        Event::LinesSuppressed { .. } => return None,
+        Event::StartRequested { .. } => "start_requested",
+        // The children journal's moment; the report `spawned` follows.
+        Event::Spawned { .. } => return None,
+        Event::Reaped { .. } => "reaped",
+        Event::StateChanged { .. } => "state_changed",
+        Event::SignalFailed { .. } => "signal_failed",
+        Event::OutputLost { .. } => "output_lost",
+        Event::GroupOutlived { .. } => "group_outlived",
+        Event::GroupKilled { .. } => "group_killed",
+        Event::WatcherFailed { .. } => "watcher_failed",
+        Event::Reloaded { .. } => "reload",
+        Event::ReloadFailed { .. } => "reload_failed",
+        // Also published as `ReloadFailed`, with the same reason.
+        Event::SighupReloadFailed { .. } => return None,
+        Event::DaemonNotice { .. } => "daemon",
+    })
+}
+
+/// The record of `event` (of kind [`kind_of`]), or `None` for one the stream
+/// leaves out.
 fn record_of(event: &Event<'_>, time: SystemTime) -> Option<EventRecord> {
+    let kind = kind_of(event)?;
     let words = || crate::eventlog::words(event).map(|(_, text)| text);
-    let base = |kind: &'static str, instance: &str, pid: Option<i32>| EventRecord {
+    let base = |instance: &str, pid: Option<i32>| EventRecord {
         time,
         kind,
         instance: Some(instance.to_string()),
@@ -209,24 +250,22 @@ fn record_of(event: &Event<'_>, time: SystemTime) -> Option<EventRecord> {
         signal: None,
         message: words().unwrap_or_default(),
     };
-    let daemon = |kind: &'static str, message: &str| EventRecord {
+    let daemon = |message: &str| EventRecord {
         instance: None,
         message: message.to_string(),
-        ..base(kind, "", None)
+        ..base("", None)
     };
     let record = match *event {
         Event::Report {
             name, pid, report, ..
         } => report_record(&base, name, pid, report),
-        // Said once a second by the event log when a crash loop's lines are
-        // counted; the stream has every one of those events already.
-        Event::LinesSuppressed { .. } => return None,
-        Event::StartRequested { name } => base("start_requested", name, None),
-        // The children journal's moment; the report `spawned` follows.
-        Event::Spawned { .. } => return None,
+        Event::LinesSuppressed { .. }
+        | Event::Spawned { .. }
+        | Event::SighupReloadFailed { .. } => return None,
+        Event::StartRequested { name } => base(name, None),
         Event::Reaped { name, pid } => EventRecord {
             message: format!("reaped: {name} (pid {pid})"),
-            ..base("reaped", name, Some(pid))
+            ..base(name, Some(pid))
         },
         Event::StateChanged {
             name,
@@ -237,44 +276,41 @@ fn record_of(event: &Event<'_>, time: SystemTime) -> Option<EventRecord> {
             from: Some(from),
             to: Some(to),
             message: format!("{name}: {} -> {}", from.name(), to.name()),
-            ..base("state_changed", name, pid)
+            ..base(name, pid)
         },
         Event::SignalFailed { name, signal, .. } => EventRecord {
             signal: Some(signal),
-            ..base("signal_failed", name, None)
+            ..base(name, None)
         },
-        Event::OutputLost { name, pid, .. } => base("output_lost", name, Some(pid)),
+        Event::OutputLost { name, pid, .. } => base(name, Some(pid)),
         Event::GroupOutlived {
             name, pgid, signal, ..
         } => EventRecord {
             signal: Some(signal),
-            ..base("group_outlived", name, Some(pgid))
+            ..base(name, Some(pgid))
         },
         Event::GroupKilled { name, pgid } => EventRecord {
             signal: Some(Signal::SIGKILL),
-            ..base("group_killed", name, Some(pgid))
+            ..base(name, Some(pgid))
         },
-        Event::WatcherFailed { name, pid, .. } => base("watcher_failed", name, pid),
-        Event::Reloaded { text } => daemon("reload", text),
-        Event::ReloadFailed { text } => daemon("reload_failed", text),
-        // Also published as `ReloadFailed`, with the same reason.
-        Event::SighupReloadFailed { .. } => return None,
-        Event::DaemonNotice { text } => daemon("daemon", text),
+        Event::WatcherFailed { name, pid, .. } => base(name, pid),
+        Event::Reloaded { text } | Event::ReloadFailed { text } | Event::DaemonNotice { text } => {
+            daemon(text)
+        }
     };
     Some(record)
 }
 
-/// The record of a watcher's report: its kind, and what it says of the process.
+/// The record of a watcher's report: what it says of the process.
 fn report_record(
-    base: &impl Fn(&'static str, &str, Option<i32>) -> EventRecord,
+    base: &impl Fn(&str, Option<i32>) -> EventRecord,
     name: &str,
     pid: Option<i32>,
     report: &Report,
 ) -> EventRecord {
     match *report {
-        Report::Spawned { pid } => base("spawned", name, Some(pid)),
-        Report::SpawnError { .. } => base("spawn_error", name, None),
-        Report::Running { .. } => base("running", name, pid),
+        Report::Spawned { pid } => base(name, Some(pid)),
+        Report::SpawnError { .. } => base(name, None),
         Report::Exited {
             pid,
             status,
@@ -282,26 +318,27 @@ fn report_record(
         } => EventRecord {
             exit: Some(status),
             expected: Some(expected),
-            ..base("exited", name, Some(pid))
+            ..base(name, Some(pid))
         },
-        Report::Backoff { pid, .. } => base("backoff", name, pid),
-        Report::GaveUp { pid } => base("fatal", name, pid),
-        Report::Throttled { .. } => base("throttled", name, pid),
-        Report::Unthrottled => base("unthrottled", name, pid),
         Report::StopRequested { signal } => EventRecord {
             signal: Some(signal),
-            ..base("stop_requested", name, pid)
+            ..base(name, pid)
         },
         Report::Stopped { status } => EventRecord {
             exit: Some(status),
-            ..base("stopped", name, pid)
+            ..base(name, pid)
         },
         Report::Killed => EventRecord {
             signal: Some(Signal::SIGKILL),
-            ..base("killed", name, pid)
+            ..base(name, pid)
         },
-        // The message says how much it used and the limit.
-        Report::MemoryOver { .. } => base("memory_over", name, pid),
+        // The report's own pid: the process that failed or gave up.
+        Report::Backoff { pid, .. } | Report::GaveUp { pid } => base(name, pid),
+        // A memory restart's message says how much it used and the limit.
+        Report::Running { .. }
+        | Report::Throttled { .. }
+        | Report::Unthrottled
+        | Report::MemoryOver { .. } => base(name, pid),
     }
 }
 

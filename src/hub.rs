@@ -25,6 +25,7 @@ use nix::sys::signal::Signal;
 use crate::config::{DaemonSettings, Policy};
 use crate::event_stream::{EventFeed, EventFollowers};
 use crate::journal::ChildrenJournal;
+use crate::metrics::DaemonCounters;
 use crate::notices::Notices;
 use crate::notify::Notifier;
 use crate::watch::state::{Report, State};
@@ -135,13 +136,13 @@ pub struct Hub {
     journal: Arc<ChildrenJournal>,
     scheduler: Arc<SchedulerWake>,
     events: Arc<EventFollowers>,
+    counters: Arc<DaemonCounters>,
 }
 
 impl Hub {
     /// The daemon's subscribers, in this order — alerts, notices, the event log,
     /// the children journal, the dependency scheduler, the event stream's
-    /// followers — then `extra` (a test's
-    /// recorder; later, metrics). Nothing is written, run or woken until opened
+    /// followers, the metrics' counters — then `extra` (a test's recorder). Nothing is written, run or woken until opened
     /// or connected: the journal by [`ChildrenJournal::open`], the scheduler by
     /// `Supervisor::run_scheduler`, alerts by [`Hub::configure`].
     pub fn new(extra: Vec<Arc<dyn Subscriber>>) -> Hub {
@@ -150,6 +151,7 @@ impl Hub {
         let journal = Arc::new(ChildrenJournal::default());
         let scheduler = Arc::new(SchedulerWake::default());
         let events = Arc::new(EventFollowers::default());
+        let counters = Arc::new(DaemonCounters::default());
         let mut subscribers: Vec<Arc<dyn Subscriber>> = vec![
             Arc::new(notifier.clone()),
             notices.clone(),
@@ -157,6 +159,7 @@ impl Hub {
             journal.clone(),
             scheduler.clone(),
             events.clone(),
+            counters.clone(),
         ];
         subscribers.extend(extra);
         Hub {
@@ -166,6 +169,7 @@ impl Hub {
             journal,
             scheduler,
             events,
+            counters,
         }
     }
 
@@ -215,6 +219,11 @@ impl Hub {
     /// about a previous run's processes.
     pub fn journal(&self) -> &ChildrenJournal {
         &self.journal
+    }
+
+    /// The daemon's counts for `/metrics`: reloads, failed reloads, events by kind.
+    pub fn counters(&self) -> &DaemonCounters {
+        &self.counters
     }
 
     pub(crate) fn scheduler(&self) -> &SchedulerWake {

@@ -12,6 +12,7 @@ pub mod headless;
 pub mod hub;
 pub mod journal;
 pub mod logfile;
+pub mod metrics;
 pub mod notices;
 pub mod notify;
 pub mod output;

@@ -35,6 +35,8 @@ pub struct Reloader {
     socket_override: Option<PathBuf>,
     /// The running control server, to move it when the socket path changes.
     server: Mutex<Option<(ServerHandle, Arc<Hooks>)>>,
+    /// The `/metrics` listener, moved when its setting changes.
+    metrics: crate::metrics::Endpoint,
     /// Held for the whole of a reload.
     running: Mutex<()>,
     /// SIGHUPs not yet served.
@@ -45,6 +47,7 @@ pub struct Reloader {
 impl Reloader {
     pub fn new(sup: Arc<Supervisor>, log: EventLog, socket_override: Option<PathBuf>) -> Reloader {
         Reloader {
+            metrics: crate::metrics::Endpoint::new(sup.clone()),
             sup,
             log,
             socket_override,
@@ -58,6 +61,11 @@ impl Reloader {
     /// Records the running server (after it started with hooks that point here).
     pub fn set_server(&self, handle: ServerHandle, hooks: Arc<Hooks>) {
         *self.server.lock() = Some((handle, hooks));
+    }
+
+    /// Starts the `/metrics` listener if the configuration asks for one.
+    pub fn start_metrics(&self) -> Result<(), String> {
+        self.metrics.start()
     }
 
     /// The clients following the event log (`maintail -f`).
@@ -151,6 +159,7 @@ impl Reloader {
         if let Some(configured) = &plan.socket {
             lines.push(self.move_socket(configured.as_deref()));
         }
+        lines.extend(self.metrics.apply(new.daemon.metrics));
         for setting in &plan.settings {
             lines.push(format!(
                 "taskmaster: {setting} updated (for what starts from now on)"

@@ -77,7 +77,9 @@ impl Walk<'_> {
             DEFAULT_CONNECTION_IDLE_TIMEOUT,
             positive_seconds,
         );
+        let metrics = c.field(node, at, "metrics", None, super::metrics_setting::metrics);
         Some(DaemonSettings {
+            metrics: metrics?,
             max_connections: max_connections?,
             connection_idle_timeout: idle?,
             syslog: syslog?,

@@ -22,6 +22,7 @@ mod formats;
 mod groups;
 mod load;
 mod locate;
+mod metrics_setting;
 mod model;
 mod nesting;
 mod program_section;
@@ -38,6 +39,7 @@ pub use load::{
     default_config_path, load, parse, DAEMON_KEYS, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER,
     PROGRAM_KEYS,
 };
+pub use metrics_setting::MetricsSetting;
 pub use model::*;
 pub use selection::{select, Selected, SelectionError};
 

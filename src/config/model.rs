@@ -66,6 +66,8 @@ pub struct DaemonSettings {
     pub max_connections: Option<u32>,
     /// A control connection that sends no complete request for this long is closed.
     pub connection_idle_timeout: Duration,
+    /// The Prometheus endpoint (`metrics:`); `None`: off, no thread, no socket.
+    pub metrics: Option<super::MetricsSetting>,
 }
 
 /// `taskmaster.notify`: run `argv` for each chosen event, with its facts in the
