@@ -29,6 +29,7 @@ mod hostile_files;
 mod lifecycle;
 mod limits;
 mod memory_limit;
+mod metrics;
 mod notify;
 mod ordering;
 mod output;
