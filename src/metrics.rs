@@ -75,7 +75,10 @@ impl Endpoint {
             return Some("taskmaster: metrics no longer served".into());
         };
         // Only `public` changed: the same address, nothing to move.
-        if let Some(s) = serving.as_mut().filter(|s| s.setting.listen == setting.listen) {
+        if let Some(s) = serving
+            .as_mut()
+            .filter(|s| s.setting.listen == setting.listen)
+        {
             s.setting = setting;
             return None;
         }

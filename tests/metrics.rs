@@ -46,8 +46,8 @@ fn check_metrics(body: &str) -> Option<(i32, String)> {
         .write_all(body.as_bytes())
         .expect("feed promtool");
     let out = child.wait_with_output().expect("promtool output");
-    let said = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     Some((out.status.code().unwrap_or(-1), said))
 }
 
@@ -56,7 +56,10 @@ fn check_metrics(body: &str) -> Option<(i32, String)> {
 fn served_at(d: &Daemon) -> SocketAddr {
     wait_for("metrics served on … in the event log", secs(20.0), || {
         let log = d.log();
-        let line = log.lines().rev().find(|l| l.contains("metrics served on http://"))?;
+        let line = log
+            .lines()
+            .rev()
+            .find(|l| l.contains("metrics served on http://"))?;
         let rest = line.split("http://").nth(1)?;
         rest.split("/metrics").next()?.parse().ok()
     })
@@ -80,7 +83,10 @@ fn scrape(addr: SocketAddr) -> (String, String) {
         head.contains("Content-Type: text/plain; version=0.0.4") || !head.contains(" 200 "),
         "{head}"
     );
-    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
 }
 
 /// The value of one series (`name{labels}` exactly as written), if present.
@@ -95,7 +101,9 @@ fn wait_value(addr: SocketAddr, series: &str, pred: impl Fn(f64) -> bool) -> Str
     let mut last = String::new();
     poll_until(secs(20.0), secs(0.05), || {
         let (_, body) = scrape(addr);
-        let found = value(&body, series).filter(|v| pred(*v)).map(|_| body.clone());
+        let found = value(&body, series)
+            .filter(|v| pred(*v))
+            .map(|_| body.clone());
         last = body;
         found
     })
@@ -123,7 +131,10 @@ const PROGRAMS: &str = "programs:
 
 #[test]
 fn a_scrape_passes_promtool_and_follows_states_exits_and_restarts() {
-    let mut d = Daemon::start("metrics-values", &format!("taskmaster:\n  metrics: 0\n{PROGRAMS}"));
+    let mut d = Daemon::start(
+        "metrics-values",
+        &format!("taskmaster:\n  metrics: 0\n{PROGRAMS}"),
+    );
     d.wait_state("steady", "RUNNING", secs(20.0));
     d.wait_state("quits", "EXITED", secs(20.0));
     let addr = served_at(&d);
@@ -137,20 +148,35 @@ fn a_scrape_passes_promtool_and_follows_states_exits_and_restarts() {
     let quits = r#"{program="quits",name="quits"}"#;
     let of = |family: &str, labels: &str| value(&body, &format!("{family}{labels}"));
     assert_eq!(
-        value(&body, r#"taskmaster_instance_state{program="steady",name="steady",state="RUNNING"}"#),
+        value(
+            &body,
+            r#"taskmaster_instance_state{program="steady",name="steady",state="RUNNING"}"#
+        ),
         Some(1.0)
     );
     assert_eq!(
-        value(&body, r#"taskmaster_instance_state{program="quits",name="quits",state="EXITED"}"#),
+        value(
+            &body,
+            r#"taskmaster_instance_state{program="quits",name="quits",state="EXITED"}"#
+        ),
         Some(1.0)
     );
     assert_eq!(of("taskmaster_instance_up", steady), Some(1.0));
     assert_eq!(of("taskmaster_instance_up", quits), Some(0.0));
     assert_eq!(of("taskmaster_instance_last_exit_code", quits), Some(3.0));
     assert_eq!(of("taskmaster_instance_restarts_total", steady), Some(0.0));
-    assert!(of("taskmaster_instance_resident_memory_bytes", steady) > Some(0.0), "{body}");
-    assert!(of("taskmaster_instance_cpu_seconds_total", steady).is_some(), "{body}");
-    assert!(of("taskmaster_instance_uptime_seconds", steady) > Some(0.0), "{body}");
+    assert!(
+        of("taskmaster_instance_resident_memory_bytes", steady) > Some(0.0),
+        "{body}"
+    );
+    assert!(
+        of("taskmaster_instance_cpu_seconds_total", steady).is_some(),
+        "{body}"
+    );
+    assert!(
+        of("taskmaster_instance_uptime_seconds", steady) > Some(0.0),
+        "{body}"
+    );
     // No process, no usage.
     assert_eq!(of("taskmaster_instance_resident_memory_bytes", quits), None);
     assert!(value(&body, r#"taskmaster_events_total{kind="exited"}"#) >= Some(1.0));
@@ -160,7 +186,10 @@ fn a_scrape_passes_promtool_and_follows_states_exits_and_restarts() {
     kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill steady");
     let series = format!("taskmaster_instance_restarts_total{steady}");
     let body = wait_value(addr, &series, |v| v == 1.0);
-    assert_eq!(of_body(&body, "taskmaster_instance_last_exit_signal", steady), Some(9.0));
+    assert_eq!(
+        of_body(&body, "taskmaster_instance_last_exit_signal", steady),
+        Some(9.0)
+    );
     d.wait_state("steady", "RUNNING", secs(20.0));
     d.finish(secs(20.0));
 }
@@ -204,15 +233,24 @@ fn reloads_are_counted_and_move_start_and_stop_the_listener() {
     std::fs::write(&d.config, expand(&yaml(&port.to_string()), &d.dir.0)).expect("write");
     let reply = crate::reload::reload(&mut d).join("\n");
     let moved: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    assert!(reply.contains(&format!("metrics served on http://{moved}/metrics")), "{reply}");
+    assert!(
+        reply.contains(&format!("metrics served on http://{moved}/metrics")),
+        "{reply}"
+    );
     assert_eq!(counts(moved), (Some(1.0), Some(2.0)));
-    assert!(TcpStream::connect(first).is_err(), "still served at {first}");
+    assert!(
+        TcpStream::connect(first).is_err(),
+        "still served at {first}"
+    );
 
     // Off: no listener, no thread.
     std::fs::write(&d.config, expand(&yaml("null"), &d.dir.0)).expect("write");
     let reply = crate::reload::reload(&mut d).join("\n");
     assert!(reply.contains("metrics no longer served"), "{reply}");
-    assert!(TcpStream::connect(moved).is_err(), "still served at {moved}");
+    assert!(
+        TcpStream::connect(moved).is_err(),
+        "still served at {moved}"
+    );
     assert_eq!(threads_named(d.pid(), "metrics"), 0);
     d.finish(secs(20.0));
 }
@@ -229,12 +267,20 @@ fn off_by_default_and_an_address_taken_stops_the_start() {
     let yaml = format!("taskmaster:\n  metrics: {port}\n{PROGRAMS}");
     let mut d = Daemon::start("metrics-taken", &yaml);
     assert_eq!(d.wait_exit(secs(20.0)), 1);
-    assert!(d.log().contains(&format!("metrics: cannot listen on 127.0.0.1:{port}")), "{}", d.log());
+    assert!(
+        d.log()
+            .contains(&format!("metrics: cannot listen on 127.0.0.1:{port}")),
+        "{}",
+        d.log()
+    );
 }
 
 #[test]
 fn bad_requests_are_answered_and_hostile_clients_hold_nothing() {
-    let mut d = Daemon::start("metrics-hostile", &format!("taskmaster:\n  metrics: 0\n{PROGRAMS}"));
+    let mut d = Daemon::start(
+        "metrics-hostile",
+        &format!("taskmaster:\n  metrics: 0\n{PROGRAMS}"),
+    );
     let addr = served_at(&d);
     let status = |answer: String| answer.lines().next().unwrap_or("").to_string();
     let post = exchange(addr, b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
@@ -245,7 +291,10 @@ fn bad_requests_are_answered_and_hostile_clients_hold_nothing() {
     assert_eq!(status(garbage), "HTTP/1.1 400 Bad Request");
     let mut huge = b"GET /metrics HTTP/1.1\r\nX-Big: ".to_vec();
     huge.extend(std::iter::repeat_n(b'a', 20_000));
-    assert_eq!(status(exchange(addr, &huge)), "HTTP/1.1 431 Request Header Fields Too Large");
+    assert_eq!(
+        status(exchange(addr, &huge)),
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
 
     // A client that sends half a request and waits: answered 408 in time,
     // and scrapes are served meanwhile.
@@ -273,8 +322,10 @@ fn bad_requests_are_answered_and_hostile_clients_hold_nothing() {
     let _ = slow.read_to_string(&mut answer);
     assert_eq!(status(answer), "HTTP/1.1 408 Request Timeout");
     // Once they are gone, scrapes are served again.
-    poll_until(secs(20.0), secs(0.05), || (scrape(addr).0 == "HTTP/1.1 200 OK").then_some(()))
-        .expect("a scrape served after the hostile clients left");
+    poll_until(secs(20.0), secs(0.05), || {
+        (scrape(addr).0 == "HTTP/1.1 200 OK").then_some(())
+    })
+    .expect("a scrape served after the hostile clients left");
     d.finish(secs(20.0));
 }
 
@@ -282,7 +333,10 @@ fn bad_requests_are_answered_and_hostile_clients_hold_nothing() {
 fn setting_errors_are_check_errors() {
     let dir = TempDir::new("metrics-check");
     let check = |metrics: &str| {
-        let config = write_config_file(&dir.0, &format!("taskmaster:\n  metrics: {metrics}\n{PROGRAMS}"));
+        let config = write_config_file(
+            &dir.0,
+            &format!("taskmaster:\n  metrics: {metrics}\n{PROGRAMS}"),
+        );
         crate::daemon::run_taskmaster(
             &["--check".as_ref(), "-c".as_ref(), config.as_os_str()],
             secs(20.0),
@@ -290,11 +344,17 @@ fn setting_errors_are_check_errors() {
     };
     let (code, _, err) = check("\"0.0.0.0:9100\"");
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("taskmaster.metrics: 0.0.0.0:9100 is not a loopback address"), "{err}");
+    assert!(
+        err.contains("taskmaster.metrics: 0.0.0.0:9100 is not a loopback address"),
+        "{err}"
+    );
     assert!(err.contains("public: true"), "{err}");
     let (code, _, err) = check("somewhere");
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("taskmaster.metrics: found \"somewhere\", expected a port"), "{err}");
+    assert!(
+        err.contains("taskmaster.metrics: found \"somewhere\", expected a port"),
+        "{err}"
+    );
     let (code, _, err) = check("{listen: \"0.0.0.0:9100\", public: true}");
     assert_eq!(code, 0, "{err}");
 }

@@ -121,14 +121,26 @@ mod tests {
 
     #[test]
     fn bad_values_say_what_is_expected() {
-        for text in ["70000", "-1", "true", "web.example:80", "1.2.3.4", "[1, 2]", "9100.5"] {
+        for text in [
+            "70000",
+            "-1",
+            "true",
+            "web.example:80",
+            "1.2.3.4",
+            "[1, 2]",
+            "9100.5",
+        ] {
             let error = parse(text).unwrap_err();
             assert!(error.starts_with("found"), "{text}: {error}");
         }
-        assert!(parse("{public: true}").unwrap_err().contains("missing `listen`"));
+        assert!(parse("{public: true}")
+            .unwrap_err()
+            .contains("missing `listen`"));
         assert!(parse("{listen: 9100, pubic: true}")
             .unwrap_err()
             .contains("unknown metrics setting `pubic`"));
-        assert!(parse("{listen: 9100, public: yes}").unwrap_err().starts_with("public: found"));
+        assert!(parse("{listen: 9100, public: yes}")
+            .unwrap_err()
+            .starts_with("public: found"));
     }
 }

@@ -79,7 +79,10 @@ fn metrics_setting_in_the_daemon_section() {
     let d = ok("taskmaster:\n  metrics: 9100\nprograms: {}\n").daemon;
     let listen = d.metrics.map(|m| m.listen.to_string());
     assert_eq!(listen.as_deref(), Some("127.0.0.1:9100"));
-    for text in ["metrics: \"0.0.0.0:9100\"", "metrics: {listen: 9100, pubic: true}"] {
+    for text in [
+        "metrics: \"0.0.0.0:9100\"",
+        "metrics: {listen: 9100, pubic: true}",
+    ] {
         let paths = error_paths(&format!("taskmaster:\n  {text}\nprograms: {{}}\n"));
         assert_eq!(paths, ["taskmaster.metrics"], "{text}");
     }

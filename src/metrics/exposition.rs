@@ -132,14 +132,18 @@ impl Collector for Scrape {
             for s in STATES {
                 let [program, name] = labels(sample);
                 let set = [program, name, ("state", s.name())];
-                ConstGauge::new(i64::from(sample.state == s))
-                    .encode(state.encode_family(&set)?)?;
+                ConstGauge::new(i64::from(sample.state == s)).encode(state.encode_family(&set)?)?;
             }
         }
         let gauge = |v: i64| Some(ConstGauge::new(v));
         self.family(
             e,
-            ("taskmaster_instance_up", "1 while the instance is RUNNING, else 0", None, Gauge),
+            (
+                "taskmaster_instance_up",
+                "1 while the instance is RUNNING, else 0",
+                None,
+                Gauge,
+            ),
             |s| gauge(i64::from(s.state == State::Running)),
         )?;
         self.family(
@@ -206,7 +210,10 @@ impl Collector for Scrape {
                 Some(&Unit::Bytes),
                 Gauge,
             ),
-            |s| s.usage.map(|u| ConstGauge::new(i64::try_from(u.memory_bytes).unwrap_or(i64::MAX))),
+            |s| {
+                s.usage
+                    .map(|u| ConstGauge::new(i64::try_from(u.memory_bytes).unwrap_or(i64::MAX)))
+            },
         )?;
         // HEALTH (wt-health): once `Status` carries the health check's verdict,
         // a `taskmaster_instance_healthy` gauge family goes here (1 healthy, 0

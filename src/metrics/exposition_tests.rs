@@ -24,7 +24,11 @@ fn every_family_in_prometheus_text() {
         threads: 1,
         processes: 1,
     });
-    let killed = sample("db", State::Exited, Some(ExitStatus::Signal(Signal::SIGKILL)));
+    let killed = sample(
+        "db",
+        State::Exited,
+        Some(ExitStatus::Signal(Signal::SIGKILL)),
+    );
     let text = encode(Scrape {
         instances: vec![running, killed],
         counts: Counts {

@@ -53,7 +53,8 @@ impl Listening {
     pub fn stop(self) {
         self.stopped.store(true, Ordering::SeqCst);
         // Wakes the accept() of the server thread with an error.
-        let _ = nix::sys::socket::shutdown(self.listener.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+        let _ =
+            nix::sys::socket::shutdown(self.listener.as_raw_fd(), nix::sys::socket::Shutdown::Both);
         let _ = self.thread.join();
     }
 }
@@ -157,7 +158,10 @@ fn read_head(stream: &mut TcpStream, deadline: Instant) -> Head {
     let mut buf = vec![0u8; MAX_REQUEST];
     let mut len = 0;
     loop {
-        let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
+        let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        else {
             return Head::Timeout;
         };
         if stream.set_read_timeout(Some(left)).is_err() {
@@ -192,7 +196,11 @@ fn read_head(stream: &mut TcpStream, deadline: Instant) -> Head {
 fn route((method, target): &(String, String), page: &Page) -> Vec<u8> {
     let path = target.split('?').next().unwrap_or_default();
     if path != "/metrics" {
-        return response(404, "not found: only /metrics is served here\n", "text/plain");
+        return response(
+            404,
+            "not found: only /metrics is served here\n",
+            "text/plain",
+        );
     }
     if method != "GET" {
         return response(405, "method not allowed: only GET /metrics\n", "text/plain");
@@ -229,8 +237,12 @@ pub(super) fn response(code: u16, body: &str, content_type: &str) -> Vec<u8> {
 /// Writes all of `bytes` before `deadline`, or gives up.
 fn write_by(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> Result<(), ()> {
     while !bytes.is_empty() {
-        let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero());
-        stream.set_write_timeout(Some(left.ok_or(())?)).map_err(drop)?;
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero());
+        stream
+            .set_write_timeout(Some(left.ok_or(())?))
+            .map_err(drop)?;
         match stream.write(bytes) {
             Ok(0) => return Err(()),
             Ok(n) => bytes = &bytes[n..],
@@ -246,7 +258,10 @@ fn drain(stream: &mut TcpStream, deadline: Instant) {
     let mut buf = [0u8; 4096];
     let mut read = 0;
     while read < DRAIN_BYTES {
-        let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
+        let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        else {
             return;
         };
         if stream.set_read_timeout(Some(left)).is_err() {
