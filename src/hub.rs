@@ -1,6 +1,7 @@
 //! The event hub: how what happens to instances (and to the daemon) leaves the
 //! thread where it happened and reaches whoever cares — the event log, the
-//! children journal, alerts, the dependency scheduler, notice subscribers.
+//! children journal, alerts, the dependency scheduler, notice subscribers, the
+//! metrics counters.
 //!
 //! Producers (each watcher, the reloader, the shutdown's progress) hold a [`Hub`],
 //! handed to them when they are made, and call [`Hub::publish`] with a plain

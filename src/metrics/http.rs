@@ -136,7 +136,14 @@ fn answer(mut stream: TcpStream, page: &Page) {
         Head::Timeout => response(408, "request not received in time\n", "text/plain"),
         Head::Closed => return,
     };
-    if write_by(&mut stream, &answer, Instant::now() + ANSWER_TIME).is_err() {
+    let written = write_by(&mut stream, &answer, Instant::now() + ANSWER_TIME);
+    // As after a large control reply: a page of thousands of instances leaves
+    // freed pieces all over the heap, which the C library would keep resident.
+    if answer.len() > crate::sys::malloc::LARGE_REPLY {
+        drop(answer);
+        crate::sys::malloc::give_back_free_memory();
+    }
+    if written.is_err() {
         return;
     }
     let _ = stream.shutdown(Shutdown::Write);
