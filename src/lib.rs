@@ -16,6 +16,7 @@ pub mod notices;
 pub mod notify;
 pub mod output;
 pub mod pty;
+pub mod remote;
 pub mod reload;
 pub mod resources;
 pub mod safe_file;
