@@ -21,7 +21,8 @@ use taskmaster::control::client::{self, complain, say};
 use taskmaster::control::protocol::Response;
 use taskmaster::control::socket::socket_path;
 use taskmaster::control::COMMANDS;
-use taskmaster::remote::{fanout, hosts, ssh::SshSettings, url::SshTarget, Endpoint};
+use taskmaster::remote::url::{self, SshTarget};
+use taskmaster::remote::{fanout, hosts, ssh::SshSettings, Endpoint};
 use taskmaster::shell;
 use taskmaster::terminal::attach::attach_and_report;
 
@@ -127,9 +128,10 @@ fn remote_targets(cli: &Cli) -> Result<Option<Vec<SshTarget>>, String> {
         return Ok(None);
     }
     match std::env::var(hosts::HOST_VAR) {
-        Ok(url) if !url.trim().is_empty() => hosts::targets(&[url.trim().to_string()], None)
-            .map(Some)
-            .map_err(|e| format!("{}: {e}", hosts::HOST_VAR)),
+        Ok(url) if !url.trim().is_empty() => match url::parse(url.trim()) {
+            Ok(target) => Ok(Some(vec![target])),
+            Err(e) => Err(format!("{}={}: {e}", hosts::HOST_VAR, url.trim())),
+        },
         _ => Ok(None),
     }
 }

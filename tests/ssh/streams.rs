@@ -1,0 +1,97 @@
+//! What holds the connection open, over ssh: `tail -f` of a remote instance, and
+//! `attach` to a remote pty program from a real terminal.
+
+use std::io::Read;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use super::sshd_or_skip;
+use crate::attach::term::Term;
+use crate::common::*;
+
+#[test]
+fn tail_f_over_ssh_receives_a_line_written_after_it_started() {
+    let sshd = sshd_or_skip!("tail_f_over_ssh_receives_a_line_written_after_it_started");
+    // Prints one line, then another once the test creates DIR/go.
+    let mut d = Daemon::start(
+        "ssh-tail",
+        "programs:
+  talker:
+    cmd: sh -c 'echo first-line; while [ ! -e DIR/go ]; do sleep 0.05; done; echo after-go; exec sleep 1000'
+    starttime: 0
+",
+    );
+    d.wait_state("talker", "RUNNING", secs(10.0));
+    let url = sshd.url(&d.socket());
+    let mut client = sshd.ctl(&["-H", &url, "tail", "-f", "talker"]);
+    let mut client = client
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("taskmasterctl tail -f");
+    let seen = Arc::new(Mutex::new(String::new()));
+    let sink = seen.clone();
+    let mut out = client.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = out.read(&mut buf) {
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let has = |what: &str| seen.lock().unwrap().contains(what);
+    wait_for("the last lines through ssh", secs(20.0), || {
+        has("first-line").then_some(())
+    });
+    assert!(!has("after-go"));
+    std::fs::write(d.path("go"), "").expect("create go");
+    wait_for("a new line through ssh", secs(20.0), || {
+        has("after-go").then_some(())
+    });
+    assert_eq!(
+        client.try_wait().expect("try_wait"),
+        None,
+        "tail -f still follows"
+    );
+    let _ = client.kill();
+    let _ = client.wait();
+    d.finish(secs(20.0));
+}
+
+#[test]
+fn attach_over_ssh_types_reads_and_detaches() {
+    let sshd = sshd_or_skip!("attach_over_ssh_types_reads_and_detaches");
+    let mut d = Daemon::start(
+        "ssh-attach",
+        "programs:
+  echo:
+    cmd: 'sh -c ''while read l; do echo \"got: $l\"; stty size; done'''
+    pty: true
+    starttime: 0
+",
+    );
+    d.wait_state("echo", "RUNNING", secs(10.0));
+    let pid = d.pid_of("echo");
+    let url = sshd.url(&d.socket());
+
+    let mut t = Term::new();
+    let before = t.modes();
+    t.spawn_with(&["-H", &url, "attach", "echo"], |cmd| sshd.client_env(cmd));
+    t.wait_text(0, "attached to echo", secs(20.0));
+    t.wait_uncooked();
+    let mark = t.mark();
+    t.keys(b"hello over ssh\r");
+    let echoed = t.wait_text(mark, "got: hello over ssh", secs(20.0));
+    // The window size frame went through too: the program's terminal is ours.
+    t.wait_text(echoed, "30 100", secs(20.0));
+    let mark = t.mark();
+    t.keys(b"\x1c");
+    t.wait_text(mark, "detached from echo", secs(20.0));
+    let status = t.wait_exit(secs(20.0));
+    assert_eq!(status.code(), Some(0), "{:?}", t.text());
+    assert_eq!(before, t.modes(), "the terminal's modes came back");
+    let i = d.instance("echo");
+    assert_eq!((i["state"].as_str(), i["pid"].as_i64()), (Some("RUNNING"), Some(pid as i64)));
+    d.finish(secs(20.0));
+}
