@@ -54,9 +54,31 @@ fn tail_f_over_ssh_receives_a_line_written_after_it_started() {
         None,
         "tail -f still follows"
     );
+    // The client gone, its ssh sees the end of its socket and the chain unwinds:
+    // the remote relay ends, and with it the daemon's side of the follow.
+    let socket = d.socket().display().to_string();
+    assert_eq!(relays_on(&socket).len(), 1, "one relay serves the follow");
     let _ = client.kill();
     let _ = client.wait();
+    wait_for("the remote taskmasterctl --stdio to end", secs(20.0), || {
+        relays_on(&socket).is_empty().then_some(())
+    });
     d.finish(secs(20.0));
+}
+
+/// The pids of `taskmasterctl --stdio` processes relaying to `socket`.
+fn relays_on(socket: &str) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let words: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            words.contains(&&b"--stdio"[..]) && words.contains(&socket.as_bytes())
+        })
+        .filter(|&pid| alive(pid))
+        .collect()
 }
 
 #[test]
