@@ -262,4 +262,3 @@ fn print_reply(reply: &Response) {
     }
     let _ = std::io::stdout().flush();
 }
-

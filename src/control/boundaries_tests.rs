@@ -57,7 +57,9 @@ fn the_daemons_pty_side_imports_neither_control_nor_the_terminal() {
 #[test]
 fn the_terminal_side_reaches_control_only_through_protocol_and_client() {
     reaches_control_only_through_protocol_and_client("terminal");
-    assert!(uses_of(&code_lines("terminal"), "crate::pty").next().is_none());
+    assert!(uses_of(&code_lines("terminal"), "crate::pty")
+        .next()
+        .is_none());
 }
 
 #[test]

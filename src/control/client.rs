@@ -133,9 +133,13 @@ impl Client {
     /// The buffered reader (holding whatever followed the reply), the writer, and
     /// what must live as long as they are used.
     pub fn into_parts(self) -> (BufReader<UnixStream>, UnixStream, CarrierGuard) {
-        (self.reader, self.writer, CarrierGuard {
-            _carrier: self.carrier,
-        })
+        (
+            self.reader,
+            self.writer,
+            CarrierGuard {
+                _carrier: self.carrier,
+            },
+        )
     }
 
     /// A handle that ends the connection from another thread (Ctrl-C during a

@@ -56,8 +56,14 @@ fn the_exit_code_is_zero_only_if_every_host_succeeded() {
     let ok = reply(0, "web: started", None);
     let failed = reply(1, "nosuch: ERROR (no such process)", None);
     let args = ["web".to_string()];
-    assert_eq!(gather(&targets, "start", &args, &[ok.clone(), ok.clone()]).exit, 0);
-    assert_eq!(gather(&targets, "start", &args, &[ok.clone(), failed.clone()]).exit, 1);
+    assert_eq!(
+        gather(&targets, "start", &args, &[ok.clone(), ok.clone()]).exit,
+        0
+    );
+    assert_eq!(
+        gather(&targets, "start", &args, &[ok.clone(), failed.clone()]).exit,
+        1
+    );
     let gone = Answer::Unreachable("x".into());
     assert_eq!(gather(&targets, "start", &args, &[failed, gone]).exit, 3);
     assert_eq!(
@@ -71,7 +77,11 @@ fn status_json_is_one_array_with_a_host_field() {
     let targets = hosts(&["ssh://a", "ssh://b", "ssh://c"]);
     let answers = [
         reply(0, "[..]", Some(json!([{"name": "web"}, {"name": "db"}]))),
-        reply(0, "{..}", Some(json!({"daemon": {"pid": 7}, "instances": []}))),
+        reply(
+            0,
+            "{..}",
+            Some(json!({"daemon": {"pid": 7}, "instances": []})),
+        ),
         Answer::Unreachable("refused".into()),
     ];
     let args = ["--json".to_string()];

@@ -32,7 +32,10 @@ pub fn targets(urls: &[String], file: Option<&Path>) -> Result<Vec<SshTarget>, S
         }
     }
     if unique.len() > MAX_HOSTS {
-        return Err(format!("{} hosts: at most {MAX_HOSTS} at once", unique.len()));
+        return Err(format!(
+            "{} hosts: at most {MAX_HOSTS} at once",
+            unique.len()
+        ));
     }
     Ok(unique)
 }
@@ -70,7 +73,8 @@ mod tests {
 
     #[test]
     fn a_hosts_file_skips_blank_and_comment_lines() {
-        let text = "# web tier\nssh://web1\n\n   ssh://ops@web2:2222/run/tm.sock  \n  # off: ssh://web3\n";
+        let text =
+            "# web tier\nssh://web1\n\n   ssh://ops@web2:2222/run/tm.sock  \n  # off: ssh://web3\n";
         let hosts = parse_hosts(text, "hosts").unwrap();
         let shown: Vec<String> = hosts.iter().map(|t| t.to_string()).collect();
         assert_eq!(shown, ["ssh://web1", "ssh://ops@web2:2222/run/tm.sock"]);

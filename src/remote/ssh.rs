@@ -29,10 +29,22 @@ pub const SSH_COMMAND_VAR: &str = "TASKMASTER_SSH_COMMAND";
 /// prefix given to the remote shell); default `taskmasterctl`, found on its PATH.
 pub const REMOTE_CTL_VAR: &str = "TASKMASTER_REMOTE_CTL";
 
-/// Options given after the user's own ssh command line. ssh keeps the first value
-/// it reads for an option, so a `-o` in `TASKMASTER_SSH_COMMAND` overrides these
-/// (an ssh_config file, read after the command line, does not).
-pub const DEFAULT_OPTIONS: [&str; 4] = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"];
+/// Options given after the user's own ssh command line: never a question on the
+/// terminal (a password prompt would hang a script or a gathered command), 10 s
+/// to connect, and a host that stops answering given up after 45 s (a `tail -f`
+/// or `attach` would otherwise wait for TCP to notice, hours). ssh keeps the first
+/// value it reads for an option, so a `-o` in `TASKMASTER_SSH_COMMAND` overrides
+/// these (an ssh_config file, read after the command line, does not).
+pub const DEFAULT_OPTIONS: [&str; 8] = [
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "ServerAliveInterval=15",
+    "-o",
+    "ServerAliveCountMax=3",
+];
 
 /// How long a connection's ssh may take to end once its socket has closed
 /// before it is killed.
@@ -114,9 +126,7 @@ impl SshSettings {
         };
         let argv = self.argv(target);
         let (ours, theirs) = UnixStream::pair().map_err(|e| unreachable(e.to_string()))?;
-        let their_out = theirs
-            .try_clone()
-            .map_err(|e| unreachable(e.to_string()))?;
+        let their_out = theirs.try_clone().map_err(|e| unreachable(e.to_string()))?;
         let child = Command::new(&argv[0])
             .args(&argv[1..])
             .stdin(Stdio::from(OwnedFd::from(theirs)))

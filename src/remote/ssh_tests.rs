@@ -17,6 +17,10 @@ fn the_host_comes_after_the_options_and_a_double_dash() {
             "BatchMode=yes",
             "-o",
             "ConnectTimeout=10",
+            "-o",
+            "ServerAliveInterval=15",
+            "-o",
+            "ServerAliveCountMax=3",
             "-l",
             "ops",
             "-p",
@@ -28,8 +32,13 @@ fn the_host_comes_after_the_options_and_a_double_dash() {
     );
     let bare = parse("ssh://web1").unwrap();
     assert_eq!(
-        settings(None, None).argv(&bare)[5..],
-        ["ConnectTimeout=10", "--", "web1", "taskmasterctl --stdio"]
+        settings(None, None).argv(&bare)[9..],
+        [
+            "ServerAliveCountMax=3",
+            "--",
+            "web1",
+            "taskmasterctl --stdio"
+        ]
     );
 }
 
@@ -63,7 +72,10 @@ fn the_socket_is_quoted_for_the_remote_shell() {
 #[test]
 fn an_ssh_command_with_unbalanced_quotes_is_refused() {
     let err = SshSettings::from_values(Some("ssh -F 'x".into()), None).unwrap_err();
-    assert!(err.starts_with("TASKMASTER_SSH_COMMAND: unbalanced quotes"), "{err}");
+    assert!(
+        err.starts_with("TASKMASTER_SSH_COMMAND: unbalanced quotes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -74,8 +86,11 @@ fn a_failure_is_told_in_ssh_s_words_or_by_its_exit() {
         explain(Some(Ended::Code(255)), ""),
         "ssh failed (exit status 255)"
     );
-    assert!(explain(Some(Ended::Code(127)), "bash: taskmasterctl: command not found")
-        .contains("TASKMASTER_REMOTE_CTL names it"));
+    assert!(explain(
+        Some(Ended::Code(127)),
+        "bash: taskmasterctl: command not found"
+    )
+    .contains("TASKMASTER_REMOTE_CTL names it"));
     assert_eq!(
         explain(Some(Ended::Code(3)), ""),
         "the remote taskmasterctl --stdio ended with status 3"

@@ -90,7 +90,10 @@ fn split_port(host_port: &str) -> Result<(String, Option<u16>), UrlError> {
         let Some((v6, after)) = bracketed.split_once(']') else {
             return Err(UrlError::BadHost(host_port.to_string()));
         };
-        let ok = !v6.is_empty() && v6.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+        let ok = !v6.is_empty()
+            && v6
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
         if !ok {
             return Err(UrlError::BadHost(host_port.to_string()));
         }

@@ -51,16 +51,28 @@ fn bad_urls_say_what_is_wrong() {
         parse("http://web1"),
         Err(UrlError::UnknownScheme("http".into()))
     );
-    assert_eq!(parse("SSH://web1"), Err(UrlError::UnknownScheme("SSH".into())));
+    assert_eq!(
+        parse("SSH://web1"),
+        Err(UrlError::UnknownScheme("SSH".into()))
+    );
     assert_eq!(parse("ssh://"), Err(UrlError::EmptyHost));
     assert_eq!(parse("ssh:///sock"), Err(UrlError::EmptyHost));
     assert_eq!(parse("ssh://ops@:22"), Err(UrlError::EmptyHost));
     assert_eq!(parse("ssh://@web1"), Err(UrlError::EmptyUser));
     assert_eq!(parse("ssh://web1:"), Err(UrlError::BadPort("".into())));
     assert_eq!(parse("ssh://web1:0"), Err(UrlError::BadPort("0".into())));
-    assert_eq!(parse("ssh://web1:65536"), Err(UrlError::BadPort("65536".into())));
-    assert_eq!(parse("ssh://web1:+22"), Err(UrlError::BadPort("+22".into())));
-    assert_eq!(parse("ssh://web1:ssh"), Err(UrlError::BadPort("ssh".into())));
+    assert_eq!(
+        parse("ssh://web1:65536"),
+        Err(UrlError::BadPort("65536".into()))
+    );
+    assert_eq!(
+        parse("ssh://web1:+22"),
+        Err(UrlError::BadPort("+22".into()))
+    );
+    assert_eq!(
+        parse("ssh://web1:ssh"),
+        Err(UrlError::BadPort("ssh".into()))
+    );
     assert_eq!(
         parse("ssh://ops:secret@web1"),
         Err(UrlError::BadUser("ops:secret".into()))
@@ -68,7 +80,10 @@ fn bad_urls_say_what_is_wrong() {
     assert_eq!(parse("ssh://web 1"), Err(UrlError::BadHost("web 1".into())));
     assert_eq!(parse("ssh://[::1"), Err(UrlError::BadHost("[::1".into())));
     assert_eq!(parse("ssh://[]"), Err(UrlError::BadHost("[]".into())));
-    assert_eq!(parse("ssh://[::1]x"), Err(UrlError::BadHost("[::1]x".into())));
+    assert_eq!(
+        parse("ssh://[::1]x"),
+        Err(UrlError::BadHost("[::1]x".into()))
+    );
     assert_eq!(parse("ssh://web1/\nx"), Err(UrlError::ControlCharacter));
 }
 
@@ -87,9 +102,8 @@ fn nothing_that_ssh_would_read_as_an_option_gets_through() {
 
 #[test]
 fn labels_grow_only_as_far_as_telling_hosts_apart_needs() {
-    let urls = |list: &[&str]| -> Vec<SshTarget> {
-        list.iter().map(|u| parse(u).unwrap()).collect()
-    };
+    let urls =
+        |list: &[&str]| -> Vec<SshTarget> { list.iter().map(|u| parse(u).unwrap()).collect() };
     assert_eq!(
         labels(&urls(&["ssh://web1/a.sock", "ssh://ops@web2:2222"])),
         ["web1", "web2"]

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use super::{free_port, run, sshd_or_skip, CTL};
+use super::{free_port, run, run_fed, sshd_or_skip, CTL};
 use crate::common::*;
 
 const WEB: &str = "programs:
@@ -28,7 +28,10 @@ fn status_over_ssh_is_the_remote_daemons() {
     let ran = run(sshd.ctl(&["-H", &url, "status", "web"]));
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(ran.stdout.starts_with("web "), "{ran:?}");
-    assert!(ran.stdout.contains(&format!("RUNNING   pid {pid},")), "{ran:?}");
+    assert!(
+        ran.stdout.contains(&format!("RUNNING   pid {pid},")),
+        "{ran:?}"
+    );
 
     // The same through TASKMASTER_HOST, and as JSON.
     let mut cmd = sshd.ctl(&["status", "--json"]);
@@ -41,6 +44,13 @@ fn status_over_ssh_is_the_remote_daemons() {
         .and_then(|list| list.iter().find(|i| i["name"] == "web"))
         .unwrap_or_else(|| panic!("no web in {items}"));
     assert_eq!(web["pid"], pid, "{items}");
+
+    // The shell, with commands piped in, over the same road.
+    let ran = run_fed(sshd.ctl(&["-H", &url]), Some(b"pid web\nversion\n"));
+    let text = &ran.stdout;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(text.contains(&format!("{pid}\n")), "{text}");
+    assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
     d.finish(secs(20.0));
 }
 
@@ -52,11 +62,19 @@ fn start_and_stop_over_ssh_change_the_remote_daemon() {
     let url = sshd.url(&d.socket());
 
     let ran = run(sshd.ctl(&["-H", &url, "start", "idle"]));
-    assert_eq!((ran.code, ran.stdout.as_str()), (0, "idle: started\n"), "{ran:?}");
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (0, "idle: started\n"),
+        "{ran:?}"
+    );
     d.wait_state("idle", "RUNNING", secs(10.0));
 
     let ran = run(sshd.ctl(&["-H", &url, "stop", "idle"]));
-    assert_eq!((ran.code, ran.stdout.as_str()), (0, "idle: stopped\n"), "{ran:?}");
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (0, "idle: stopped\n"),
+        "{ran:?}"
+    );
     d.wait_state("idle", "STOPPED", secs(10.0));
     let ran = run(sshd.ctl(&["-H", &url, "stop", "nosuch"]));
     assert_eq!(
@@ -84,11 +102,23 @@ fn two_hosts_gather_a_host_column_and_one_exit_code() {
     let ran = run(sshd.ctl(&["-H", &url_a, "-H", &url_b, "status", "web", "db"]));
     let lines: Vec<&str> = ran.stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{ran:?}");
-    assert!(lines[0].starts_with(&format!("{label_a:<width$}  web ")), "{ran:?}");
+    assert!(
+        lines[0].starts_with(&format!("{label_a:<width$}  web ")),
+        "{ran:?}"
+    );
     assert!(lines[0].contains("RUNNING"), "{ran:?}");
-    assert_eq!(lines[1], format!("{label_a:<width$}  db: ERROR (no such process)"));
-    assert_eq!(lines[2], format!("{label_b:<width$}  web: ERROR (no such process)"));
-    assert!(lines[3].starts_with(&format!("{label_b:<width$}  db ")), "{ran:?}");
+    assert_eq!(
+        lines[1],
+        format!("{label_a:<width$}  db: ERROR (no such process)")
+    );
+    assert_eq!(
+        lines[2],
+        format!("{label_b:<width$}  web: ERROR (no such process)")
+    );
+    assert!(
+        lines[3].starts_with(&format!("{label_b:<width$}  db ")),
+        "{ran:?}"
+    );
     assert_eq!(ran.code, 4, "an unknown name on each host: {ran:?}");
 
     // A command that fails on one host only: the other still does it, the exit
@@ -116,8 +146,8 @@ fn two_hosts_gather_a_host_column_and_one_exit_code() {
             .map(|i| i["host"].as_str().unwrap_or("?").to_string())
             .collect()
     };
-    assert_eq!(hosts_of("web"), [label_a.clone()], "{items}");
-    assert_eq!(hosts_of("db"), [label_b.clone()], "{items}");
+    assert_eq!(hosts_of("web"), [label_a], "{items}");
+    assert_eq!(hosts_of("db"), [label_b], "{items}");
     assert_eq!(ran.code, 0, "{ran:?}");
     a.finish(secs(20.0));
     b.finish(secs(20.0));
@@ -137,8 +167,14 @@ fn an_unreachable_host_is_an_error_line_not_a_hang() {
     let lines: Vec<&str> = ran.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{ran:?}");
     assert!(lines[0].contains("RUNNING"), "{ran:?}");
-    assert!(lines[1].starts_with(&format!("127.0.0.1:{closed_port} ")), "{ran:?}");
-    assert!(lines[1].contains("  ERROR: cannot reach taskmaster at ssh://127.0.0.1:"), "{ran:?}");
+    assert!(
+        lines[1].starts_with(&format!("127.0.0.1:{closed_port} ")),
+        "{ran:?}"
+    );
+    assert!(
+        lines[1].contains("  ERROR: cannot reach taskmaster at ssh://127.0.0.1:"),
+        "{ran:?}"
+    );
     assert!(lines[1].contains("Connection refused"), "{ran:?}");
 
     // One host alone: taskmasterctl's own code for a daemon it cannot reach.
@@ -224,11 +260,23 @@ fn bad_urls_are_refused_before_anything_runs() {
         (&["-H", "ssh://", "status"], "empty host"),
         (&["-H", "ssh://web1:0", "status"], "bad port '0'"),
         (&["-H", "ssh://web1:22x", "status"], "bad port '22x'"),
-        (&["-H", "ssh://-oProxyCommand=sh", "status"], "bad host '-oProxyCommand=sh'"),
+        (
+            &["-H", "ssh://-oProxyCommand=sh", "status"],
+            "bad host '-oProxyCommand=sh'",
+        ),
         (&["-H", "ssh://-oX=y@web1", "status"], "bad user '-oX=y'"),
-        (&["-H", "ssh://a", "-H", "ssh://b", "attach", "web"], "needs one host"),
-        (&["-H", "ssh://a", "-H", "ssh://b", "tail", "-f", "web"], "needs one host"),
-        (&["-H", "ssh://a", "-H", "ssh://b"], "the interactive shell drives one host"),
+        (
+            &["-H", "ssh://a", "-H", "ssh://b", "attach", "web"],
+            "needs one host",
+        ),
+        (
+            &["-H", "ssh://a", "-H", "ssh://b", "tail", "-f", "web"],
+            "needs one host",
+        ),
+        (
+            &["-H", "ssh://a", "-H", "ssh://b"],
+            "the interactive shell drives one host",
+        ),
     ];
     for (args, said) in cases {
         let ran = ctl(args);
@@ -239,7 +287,10 @@ fn bad_urls_are_refused_before_anything_runs() {
     std::fs::write(&hosts, "ssh://web1\nssh://web2:x\n").expect("hosts file");
     let ran = ctl(&["--hosts", hosts.to_str().expect("utf-8"), "status"]);
     assert_eq!(ran.code, 2, "{ran:?}");
-    assert!(ran.stderr.contains("hosts:2: ssh://web2:x: bad port 'x'"), "{ran:?}");
+    assert!(
+        ran.stderr.contains("hosts:2: ssh://web2:x: bad port 'x'"),
+        "{ran:?}"
+    );
     let mut env_host = Command::new(CTL);
     env_host
         .arg("status")
@@ -248,7 +299,11 @@ fn bad_urls_are_refused_before_anything_runs() {
         .env("TASKMASTER_HOST", "ssh://web1:99999");
     let ran = run(env_host);
     assert_eq!(ran.code, 2, "{ran:?}");
-    assert!(ran.stderr.contains("TASKMASTER_HOST=ssh://web1:99999: bad port"), "{ran:?}");
+    assert!(
+        ran.stderr
+            .contains("TASKMASTER_HOST=ssh://web1:99999: bad port"),
+        "{ran:?}"
+    );
     assert!(!ran_marker.exists(), "ssh was run for a refused URL");
 
     // The same fake ssh does run for a good URL: the marks above are meaningful.

@@ -161,12 +161,26 @@ pub struct Ran {
 
 /// Runs `cmd` to its end, which must come within 30 s: a client that hangs fails
 /// the test (and is killed) instead of hanging it.
-pub fn run(mut cmd: Command) -> Ran {
+pub fn run(cmd: Command) -> Ran {
+    run_fed(cmd, None)
+}
+
+/// [`run`], with `input` on the command's stdin (then closed).
+pub fn run_fed(mut cmd: Command, input: Option<&'static [u8]>) -> Ran {
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start taskmasterctl");
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(input);
+        });
+    }
     let collect = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut text = String::new();
@@ -176,8 +190,18 @@ pub fn run(mut cmd: Command) -> Ran {
             text
         })
     };
-    let stdout = collect(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = collect(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stdout = collect(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = collect(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let status = poll_until(secs(30.0), Duration::from_millis(10), || {
         child.try_wait().expect("try_wait")
     });

@@ -60,9 +60,11 @@ fn tail_f_over_ssh_receives_a_line_written_after_it_started() {
     assert_eq!(relays_on(&socket).len(), 1, "one relay serves the follow");
     let _ = client.kill();
     let _ = client.wait();
-    wait_for("the remote taskmasterctl --stdio to end", secs(20.0), || {
-        relays_on(&socket).is_empty().then_some(())
-    });
+    wait_for(
+        "the remote taskmasterctl --stdio to end",
+        secs(20.0),
+        || relays_on(&socket).is_empty().then_some(()),
+    );
     d.finish(secs(20.0));
 }
 
@@ -114,6 +116,9 @@ fn attach_over_ssh_types_reads_and_detaches() {
     assert_eq!(status.code(), Some(0), "{:?}", t.text());
     assert_eq!(before, t.modes(), "the terminal's modes came back");
     let i = d.instance("echo");
-    assert_eq!((i["state"].as_str(), i["pid"].as_i64()), (Some("RUNNING"), Some(pid as i64)));
+    assert_eq!(
+        (i["state"].as_str(), i["pid"].as_i64()),
+        (Some("RUNNING"), Some(pid as i64))
+    );
     d.finish(secs(20.0));
 }
