@@ -1,7 +1,6 @@
 //! Commands over ssh: one host, several gathered, an unreachable one, the relay
 //! alone, and URLs refused before anything runs.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 use super::{free_port, run, run_fed, sshd_or_skip, CTL};
@@ -196,23 +195,14 @@ fn stdio_relays_requests_to_the_socket_without_ssh() {
     d.wait_state("web", "RUNNING", secs(10.0));
     let pid = d.pid_of("web");
     let socket = d.socket();
-    let mut relay = Command::new(CTL)
-        .arg("--stdio")
-        .arg("-s")
-        .arg(&socket)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("taskmasterctl --stdio");
-    let mut input = relay.stdin.take().expect("stdin");
     // Two requests, then the end of input: both answered, then the relay ends.
-    input
-        .write_all(b"{\"command\":\"pid\",\"args\":[\"web\"]}\n{\"command\":\"start\",\"args\":[\"idle\"]}\n")
-        .expect("write requests");
-    drop(input);
-    let out = relay.wait_with_output().expect("relay output");
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let mut relay = Command::new(CTL);
+    relay.arg("--stdio").arg("-s").arg(&socket);
+    let requests =
+        b"{\"command\":\"pid\",\"args\":[\"web\"]}\n{\"command\":\"start\",\"args\":[\"idle\"]}\n";
+    let ran = run_fed(relay, Some(requests));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let text = &ran.stdout;
     let replies: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON reply"))
