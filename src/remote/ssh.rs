@@ -15,7 +15,7 @@ use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -173,8 +173,9 @@ impl SshProcess {
                     }
                     let _ = done_tx.send(());
                 });
-            // Without the thread, stderr is dropped: ssh's messages are lost, and
-            // ssh is not held up by a full pipe.
+            // Without the thread, stderr is closed unread: a message from ssh then
+            // ends it (SIGPIPE), so the connection fails rather than ssh waiting
+            // on a full pipe for ever.
             if reader.is_ok() {
                 said_all = Some(done_rx);
             }
@@ -191,12 +192,20 @@ impl SshProcess {
     /// Waits at most `timeout` for ssh to exit; its status if it did.
     fn exited_within(&mut self, timeout: Duration) -> Option<ExitStatus> {
         if let Some(pidfd) = &self.pidfd {
-            let mut poll = [nix::poll::PollFd::new(
-                pidfd.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-            let _ = nix::poll::poll(&mut poll, nix::poll::PollTimeout::from(ms));
+            let deadline = Instant::now() + timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+                let mut poll = [nix::poll::PollFd::new(
+                    pidfd.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                // A signal (SIGWINCH while attached) cuts the wait short: wait on.
+                match nix::poll::poll(&mut poll, nix::poll::PollTimeout::from(ms)) {
+                    Err(nix::errno::Errno::EINTR) if !left.is_zero() => continue,
+                    _ => break,
+                }
+            }
         }
         self.child.try_wait().ok().flatten()
     }
