@@ -17,7 +17,7 @@ use taskmaster::terminal::until_ctrl_c;
 use crate::{is_attach, print_reply};
 
 /// The interactive shell over one connection, reopened when it breaks.
-struct SocketBackend {
+struct ConnectionBackend {
     endpoint: Endpoint,
     client: Option<Client>,
     /// Where notices go until a subscription is running (the daemon may not be up
@@ -32,7 +32,7 @@ struct SocketBackend {
     hold: shell::NoticeHold,
 }
 
-impl SocketBackend {
+impl ConnectionBackend {
     fn request(&mut self, cmd: &str, args: &[String]) -> Result<Response, String> {
         // One retry on a fresh connection: the daemon may have been restarted.
         for attempt in 0..2 {
@@ -83,7 +83,7 @@ impl SocketBackend {
     }
 }
 
-impl Backend for SocketBackend {
+impl Backend for ConnectionBackend {
     fn run(&mut self, line: &str) -> bool {
         let Some(words) = shlex::split(line) else {
             say("*** Unbalanced quotes in command line");
@@ -173,7 +173,7 @@ pub fn interactive(endpoint: &Endpoint, history: Option<PathBuf>) -> u8 {
         Arc::new(move || remote_names(&endpoint)) as shell::NameSource
     };
     let channel = shell::NoticeChannel::new();
-    let mut backend = SocketBackend {
+    let mut backend = ConnectionBackend {
         endpoint: endpoint.clone(),
         client: None,
         notices: subscribe_notices(endpoint, channel.tx.clone()).err(),
