@@ -1,5 +1,5 @@
 //! What holds the connection open, over ssh: `tail -f` of a remote instance, and
-//! `attach` to a remote pty program from a real terminal.
+//! `attach` to a remote pty program and the live `top`, from a real terminal.
 
 use std::io::Read;
 use std::process::Stdio;
@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use super::sshd_or_skip;
 use crate::attach::term::Term;
 use crate::common::*;
+use crate::top::{table_names, Emulator};
 
 #[test]
 fn tail_f_over_ssh_receives_a_line_written_after_it_started() {
@@ -120,5 +121,33 @@ fn attach_over_ssh_types_reads_and_detaches() {
         (i["state"].as_str(), i["pid"].as_i64()),
         (Some("RUNNING"), Some(pid as i64))
     );
+    d.finish(secs(20.0));
+}
+
+#[test]
+fn top_over_ssh_shows_the_remote_daemon_and_gives_the_terminal_back() {
+    let sshd = sshd_or_skip!("top_over_ssh_shows_the_remote_daemon_and_gives_the_terminal_back");
+    let mut d = Daemon::start(
+        "ssh-top",
+        "programs:\n  web:\n    cmd: sleep 1000\n    starttime: 0\n",
+    );
+    d.wait_state("web", "RUNNING", secs(10.0));
+    let url = sshd.url(&d.socket());
+
+    let mut t = Term::new();
+    let before = t.modes();
+    let mut e = Emulator::new(30, 100);
+    t.spawn_with(&["-H", &url, "top"], |cmd| sshd.client_env(cmd));
+    let daemon_line = format!("taskmaster pid {}, up ", d.pid());
+    e.wait(&t, "the remote daemon's view", |l| {
+        table_names(l) == ["web"] && l[0].starts_with(&daemon_line)
+    });
+    t.wait_uncooked();
+    t.keys("q");
+    let status = t.wait_exit(secs(20.0));
+    assert_eq!(status.code(), Some(0), "{:?}", t.text());
+    e.catch_up(&t);
+    assert!(e.restored(), "the alternate screen was left");
+    assert_eq!(before, t.modes(), "the terminal's modes came back");
     d.finish(secs(20.0));
 }
