@@ -18,6 +18,7 @@ pub mod notify;
 pub mod output;
 pub mod pty;
 pub mod reload;
+pub mod remote;
 pub mod resources;
 pub mod safe_file;
 pub mod shell;

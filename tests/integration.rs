@@ -40,6 +40,7 @@ mod rotation;
 mod shell;
 mod smoke;
 mod spawner;
+mod ssh;
 mod supervisor_ini;
 mod syslog;
 mod top;

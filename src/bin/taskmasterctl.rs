@@ -1,26 +1,30 @@
-//! `taskmasterctl [-c FILE | -s PATH] [COMMAND [ARG...]]`: one command over the
-//! control socket, or the same interactive shell as the daemon's (README: Command line).
+//! `taskmasterctl [-c FILE | -s PATH | -H URL… | --hosts FILE] [COMMAND [ARG...]]`:
+//! one command over the control socket — or through ssh to remote daemons — or
+//! the same interactive shell as the daemon's (README: Command line, Many hosts
+//! over SSH). `taskmasterctl --stdio` is the remote end of `-H`.
 //!
 //! Exit status: 0 the command succeeded, 1 it reported an error, 2 bad command line
 //! or unknown command, 3 the daemon cannot be reached. `status` exits with
 //! supervisorctl's LSB status codes instead: 0 all running, 3 some not running,
-//! 4 an unknown name or no daemon to ask.
+//! 4 an unknown name or no daemon to ask. Several hosts: the highest of theirs.
+
+#[path = "taskmasterctl/shell_backend.rs"]
+mod shell_backend;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
-use taskmaster::control::client::{self, complain, say, Client};
+use taskmaster::control::client::{self, complain, say};
 use taskmaster::control::protocol::Response;
 use taskmaster::control::socket::socket_path;
 use taskmaster::control::COMMANDS;
-use taskmaster::shell::{self, Backend};
+use taskmaster::remote::url::{self, SshTarget};
+use taskmaster::remote::{fanout, hosts, ssh::SshSettings, Endpoint};
+use taskmaster::shell;
 use taskmaster::terminal::attach::attach_and_report;
-use taskmaster::terminal::until_ctrl_c;
 
 /// Control a running taskmaster.
 #[derive(Parser)]
@@ -37,6 +41,26 @@ struct Cli {
     /// The daemon's control socket.
     #[arg(short = 's', long = "socket", value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// A remote taskmaster, through ssh: ssh://[user@]host[:port][/socket].
+    /// Repeat it to run a command on several hosts.
+    #[arg(
+        short = 'H',
+        long = "host",
+        value_name = "URL",
+        conflicts_with_all = ["config", "socket", "stdio"]
+    )]
+    host: Vec<String>,
+    /// A file of such URLs, one a line (blank lines and # comments skipped).
+    #[arg(
+        long = "hosts",
+        value_name = "FILE",
+        conflicts_with_all = ["config", "socket", "stdio"]
+    )]
+    hosts_file: Option<PathBuf>,
+    /// Relay stdin and stdout to the daemon's socket, bytes as they are: what ssh
+    /// runs on the remote host for -H.
+    #[arg(long = "stdio")]
+    stdio: bool,
     /// A command and its arguments; none starts the interactive shell.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -55,32 +79,108 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    // The socket: -s, else the config's (-c, or ./taskmaster.yaml if present), else the default.
+    if cli.stdio && !cli.command.is_empty() {
+        complain("taskmasterctl: --stdio takes no command: it relays the protocol");
+        return ExitCode::from(2);
+    }
+    let code = match remote_targets(&cli) {
+        Err(e) => {
+            complain(&format!("taskmasterctl: {e}"));
+            2
+        }
+        Ok(Some(targets)) => remote(targets, &cli.command),
+        Ok(None) => match local_socket(&cli) {
+            Err(code) => code,
+            Ok(path) if cli.stdio => taskmaster::remote::stdio::relay(&path),
+            Ok(path) => run(&Endpoint::Socket(path), &cli.command),
+        },
+    };
+    ExitCode::from(code)
+}
+
+/// The socket: -s, else the config's (-c, or ./taskmaster.yaml if present), else
+/// the default. A bad -c file is exit code 2.
+fn local_socket(cli: &Cli) -> Result<PathBuf, u8> {
     let config = match (&cli.config, &cli.socket) {
         (Some(file), _) => match taskmaster::config::load(file) {
             Ok(c) => Some(c),
             Err(errors) => {
                 complain(&errors.to_string());
-                return ExitCode::from(2);
+                return Err(2);
             }
         },
         (None, None) => taskmaster::config::load(&taskmaster::config::default_config_path()).ok(),
         (None, Some(_)) => None,
     };
-    let path = socket_path(
+    Ok(socket_path(
         cli.socket.as_deref(),
         config.as_ref().and_then(|c| c.daemon.socket.as_deref()),
-    );
-    let code = match cli.command.split_first() {
-        Some((cmd, args)) => one_shot(&path, cmd, args),
+    ))
+}
+
+/// The remote hosts: -H and --hosts, else TASKMASTER_HOST unless -s or -c names a
+/// local daemon (or this is the relay, which is always local).
+fn remote_targets(cli: &Cli) -> Result<Option<Vec<SshTarget>>, String> {
+    if !cli.host.is_empty() || cli.hosts_file.is_some() {
+        return hosts::targets(&cli.host, cli.hosts_file.as_deref()).map(Some);
+    }
+    if cli.stdio || cli.config.is_some() || cli.socket.is_some() {
+        return Ok(None);
+    }
+    match std::env::var(hosts::HOST_VAR) {
+        Ok(url) if !url.trim().is_empty() => match url::parse(url.trim()) {
+            Ok(target) => Ok(Some(vec![target])),
+            Err(e) => Err(format!("{}={}: {e}", hosts::HOST_VAR, url.trim())),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// A command (or the shell) on remote hosts: one is driven as a local daemon is;
+/// several get the command each, gathered (`remote::fanout`).
+fn remote(mut targets: Vec<SshTarget>, words: &[String]) -> u8 {
+    let settings = match SshSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            complain(&format!("taskmasterctl: {e}"));
+            return 2;
+        }
+    };
+    if targets.len() == 1 {
+        let target = targets.remove(0);
+        return run(&Endpoint::Ssh { target, settings }, words);
+    }
+    let Some((cmd, args)) = words.split_first() else {
+        complain("taskmasterctl: the interactive shell drives one host; give a command to run it on every host");
+        return 2;
+    };
+    if cmd == "quit" || cmd == "exit" {
+        return 0;
+    }
+    if fanout::needs_one_host(cmd, args) {
+        complain(&format!(
+            "taskmasterctl: `{}` holds the connection open and needs one host (one -H)",
+            words.join(" ")
+        ));
+        return 2;
+    }
+    let answers = fanout::ask_all(&targets, &settings, cmd, args);
+    let gathered = fanout::gather(&targets, cmd, args, &answers);
+    let _ = client::write_out(gathered.text.as_bytes());
+    gathered.exit
+}
+
+/// One command, or the interactive shell when there is none, on one daemon.
+fn run(endpoint: &Endpoint, words: &[String]) -> u8 {
+    match words.split_first() {
+        Some((cmd, args)) => one_shot(endpoint, cmd, args),
         None => {
             // Never the daemon's history file (`history` in the config): see
             // `shell::default_history`.
             let history = shell::default_history(".taskmasterctl_history");
-            interactive(&path, history)
+            shell_backend::interactive(endpoint, history)
         }
-    };
-    ExitCode::from(code)
+    }
 }
 
 /// The commands for `--help`, from the table `help` uses: one list, not two.
@@ -100,24 +200,20 @@ fn commands_help() -> String {
     out
 }
 
-fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
+fn one_shot(endpoint: &Endpoint, cmd: &str, args: &[String]) -> u8 {
     if cmd == "quit" || cmd == "exit" {
         return 0;
     }
     // `status` speaks LSB status codes, where 3 means "not running": a daemon
     // that cannot be asked is 4, "status unknown", as in supervisorctl.
     let unreachable = if cmd == "status" { 4 } else { 3 };
-    let mut client = match Client::connect(path) {
-        Ok(c) => c,
-        Err(e) => {
+    if cmd == "top" && args.is_empty() && taskmaster::top::usable_terminal() {
+        // The live view opens connections of its own; this one said the daemon is there.
+        if let Err(e) = endpoint.connect_checked() {
             complain(&format!("taskmasterctl: {e}"));
             return unreachable;
         }
-    };
-    if cmd == "top" && args.is_empty() && taskmaster::top::usable_terminal() {
-        // The live view opens connections of its own; this one said the daemon is there.
-        drop(client);
-        return match taskmaster::top::over_socket(path) {
+        return match taskmaster::top::over_connection(|| endpoint.connect()) {
             Ok(()) => 0,
             Err(e) => {
                 complain(&format!("taskmasterctl: top: {e}"));
@@ -125,6 +221,13 @@ fn one_shot(path: &Path, cmd: &str, args: &[String]) -> u8 {
             }
         };
     }
+    let mut client = match endpoint.connect() {
+        Ok(c) => c,
+        Err(e) => {
+            complain(&format!("taskmasterctl: {e}"));
+            return unreachable;
+        }
+    };
     match client.request(cmd, args) {
         Ok(reply) if reply.stream && is_attach(cmd) => {
             attach_and_report(client, &reply, true);
@@ -158,227 +261,4 @@ fn print_reply(reply: &Response) {
         say(&reply.output);
     }
     let _ = std::io::stdout().flush();
-}
-
-/// The interactive shell over one connection, reopened when it breaks.
-struct SocketBackend {
-    path: PathBuf,
-    client: Option<Client>,
-    /// Where notices go until a subscription is running (the daemon may not be up
-    /// yet when the shell starts: it is tried again after each command).
-    notices: Option<std::sync::mpsc::Sender<String>>,
-    /// A command could not reach the daemon (commands piped in then exit 3).
-    unreachable: bool,
-    /// Set by the interrupter (Ctrl-C) of the command running: its connection was
-    /// closed on purpose, and the command must not be sent again.
-    interrupted: Arc<AtomicBool>,
-    /// The shell's notices, held while attached.
-    hold: shell::NoticeHold,
-}
-
-impl SocketBackend {
-    fn request(&mut self, cmd: &str, args: &[String]) -> Result<Response, String> {
-        // One retry on a fresh connection: the daemon may have been restarted.
-        for attempt in 0..2 {
-            let client = match self.client.take() {
-                Some(c) => c,
-                None => Client::connect(&self.path).map_err(|e| e.to_string())?,
-            };
-            self.client = Some(client);
-            match self.client.as_mut().map(|c| c.request(cmd, args)) {
-                Some(Ok(reply)) => return Ok(reply),
-                Some(Err(_)) if self.interrupted.load(Ordering::SeqCst) => {
-                    self.client = None;
-                    return Err("interrupted".into());
-                }
-                Some(Err(e)) if attempt == 1 => {
-                    self.client = None;
-                    return Err(e.to_string());
-                }
-                _ => self.client = None,
-            }
-        }
-        Err(format!(
-            "cannot reach taskmaster at {}",
-            self.path.display()
-        ))
-    }
-
-    /// `tail -f`: copy the stream until Ctrl-C, which closes the connection.
-    fn follow(&mut self) {
-        let Some(mut client) = self.client.take() else {
-            return;
-        };
-        let Some(closer) = client.closer() else {
-            return;
-        };
-        until_ctrl_c(
-            move || closer.close(),
-            || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = client.stream().read(&mut buf) {
-                    if n == 0 || client::write_out(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            },
-        );
-        say("");
-    }
-}
-
-impl Backend for SocketBackend {
-    fn run(&mut self, line: &str) -> bool {
-        let Some(words) = shlex::split(line) else {
-            say("*** Unbalanced quotes in command line");
-            return true;
-        };
-        let Some((cmd, args)) = words.split_first() else {
-            return true;
-        };
-        if cmd == "quit" || cmd == "exit" {
-            // `-y` is accepted as in the daemon's shell; leaving stops nothing here.
-            return false;
-        }
-        if cmd == "top" && args.is_empty() && taskmaster::top::usable_terminal() {
-            let path = self.path.clone();
-            if let Err(e) = self.hold.holding(|| taskmaster::top::over_socket(&path)) {
-                say(&format!("top: {e}"));
-            }
-            return true;
-        }
-        let result = self.request(cmd, args);
-        let interrupted = std::mem::take(&mut self.interrupted);
-        if result.is_err() && interrupted.load(Ordering::SeqCst) {
-            say(&taskmaster::frontend::interrupted_message(line));
-            return true;
-        }
-        if result.is_ok() {
-            if let Some(tx) = self.notices.take() {
-                if let Err(tx) = subscribe_notices(&self.path, tx) {
-                    self.notices = Some(tx);
-                }
-            }
-        }
-        match result {
-            Ok(reply) if reply.stream && is_attach(cmd) => {
-                if let Some(client) = self.client.take() {
-                    self.hold
-                        .holding(|| attach_and_report(client, &reply, true));
-                }
-            }
-            Ok(reply) => {
-                print_reply(&reply);
-                if reply.stream {
-                    self.follow();
-                }
-            }
-            Err(e) => {
-                self.unreachable = true;
-                say(&format!("taskmasterctl: {e}"));
-            }
-        }
-        true
-    }
-
-    fn end_of_input(&mut self) {
-        say("");
-    }
-
-    fn interrupter(&mut self) -> Option<Box<dyn FnOnce() + Send>> {
-        if self.client.is_none() {
-            self.client = Client::connect(&self.path).ok();
-        }
-        let closer = self.client.as_ref()?.closer()?;
-        let interrupted = Arc::new(AtomicBool::new(false));
-        self.interrupted = interrupted.clone();
-        // Closing our end ends our wait; the daemon finishes the command anyway.
-        Some(Box::new(move || {
-            interrupted.store(true, Ordering::SeqCst);
-            closer.close();
-        }))
-    }
-}
-
-fn interactive(path: &Path, history: Option<PathBuf>) -> u8 {
-    // Say at once when the daemon is not there, rather than at the first command.
-    // On a terminal the shell still opens (each command tries again: the daemon may
-    // be starting); commands piped in would all fail, so they are not run.
-    let terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
-    if let Err(e) = Client::connect(path) {
-        complain(&format!("taskmasterctl: {e}"));
-        if !terminal {
-            return 3;
-        }
-    }
-    let names = {
-        let path = path.to_path_buf();
-        Arc::new(move || remote_names(&path)) as shell::NameSource
-    };
-    let channel = shell::NoticeChannel::new();
-    let mut backend = SocketBackend {
-        path: path.to_path_buf(),
-        client: None,
-        notices: subscribe_notices(path, channel.tx.clone()).err(),
-        unreachable: false,
-        interrupted: Arc::default(),
-        hold: channel.hold(),
-    };
-    match shell::run(&mut backend, names, history, Some(channel)) {
-        Ok(()) if backend.unreachable && !terminal => 3,
-        Ok(()) => 0,
-        Err(e) => {
-            complain(&format!("taskmasterctl: {e}"));
-            1
-        }
-    }
-}
-
-/// Event notices from the daemon, on a connection of their own, fed to `tx` for
-/// the shell to print above its prompt. Gives `tx` back when the daemon cannot be
-/// reached (yet).
-fn subscribe_notices(
-    path: &Path,
-    tx: std::sync::mpsc::Sender<String>,
-) -> Result<(), std::sync::mpsc::Sender<String>> {
-    let Ok(mut client) = Client::connect(path) else {
-        return Err(tx);
-    };
-    match client.request("notices", &[]) {
-        Ok(reply) if reply.stream => {}
-        _ => return Err(tx),
-    }
-    let reader = std::thread::Builder::new().name("notices-in".into());
-    let forward = tx.clone();
-    let started = reader.spawn(move || {
-        use std::io::BufRead;
-        for line in client.stream().lines().map_while(Result::ok) {
-            if forward.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    started.map(drop).map_err(|_| tx)
-}
-
-/// Instance and program names, for completion.
-fn remote_names(path: &Path) -> Vec<String> {
-    let Ok(mut client) = Client::connect(path) else {
-        return Vec::new();
-    };
-    let Ok(reply) = client.request("status", &["--json".to_string()]) else {
-        return Vec::new();
-    };
-    let mut names = Vec::new();
-    if let Some(items) = reply.data.as_ref().and_then(|d| d.as_array()) {
-        for item in items {
-            if let Some(name) = item["name"].as_str() {
-                names.push(name.to_string());
-                if let Some((program, _)) = name.split_once(':') {
-                    names.push(program.to_string());
-                }
-            }
-        }
-    }
-    names
 }

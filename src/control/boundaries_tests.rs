@@ -56,7 +56,22 @@ fn the_daemons_pty_side_imports_neither_control_nor_the_terminal() {
 
 #[test]
 fn the_terminal_side_reaches_control_only_through_protocol_and_client() {
-    let lines = code_lines("terminal");
+    reaches_control_only_through_protocol_and_client("terminal");
+    assert!(uses_of(&code_lines("terminal"), "crate::pty")
+        .next()
+        .is_none());
+}
+
+#[test]
+fn the_remote_side_reaches_control_only_through_protocol_and_client() {
+    reaches_control_only_through_protocol_and_client("remote");
+    let lines = code_lines("control");
+    let found: Vec<_> = uses_of(&lines, "crate::remote").collect();
+    assert!(found.is_empty(), "control imports remote: {found:?}");
+}
+
+fn reaches_control_only_through_protocol_and_client(dir: &str) {
+    let lines = code_lines(dir);
     let allowed = ["crate::control::protocol", "crate::control::client"];
     for (file, line) in uses_of(&lines, "crate::control") {
         let mut rest = line.as_str();
@@ -64,12 +79,11 @@ fn the_terminal_side_reaches_control_only_through_protocol_and_client() {
             rest = &rest[at..];
             assert!(
                 allowed.iter().any(|a| rest.starts_with(a)),
-                "{file}: the terminal side imports more of control: {line}"
+                "{file}: src/{dir} imports more of control: {line}"
             );
             rest = &rest["crate::control".len()..];
         }
     }
-    assert!(uses_of(&lines, "crate::pty").next().is_none());
 }
 
 #[test]

@@ -15,56 +15,113 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::protocol::{Request, Response};
 
-/// A connection to the daemon.
+/// A connection to the daemon: its own socket, or a process that carries the
+/// protocol to it (`ssh … taskmasterctl --stdio`, `crate::remote`) over one end of
+/// a socket pair. Either way the client reads and writes a `UnixStream`, so every
+/// command — streams and attach included — runs the same code on both.
 pub struct Client {
-    pub path: PathBuf,
+    /// Where the daemon is, as messages name it: the socket's path, or a URL.
+    pub place: String,
     writer: UnixStream,
     reader: BufReader<UnixStream>,
+    /// Whether a reply came on this connection: a carrier that ends before the
+    /// first never reached the daemon.
+    answered: bool,
+    /// Declared last: dropped after the socket, so the carrier sees its end close.
+    carrier: Option<Box<dyn Carrier>>,
+}
+
+/// What carries a connection that is not the daemon's own socket: a process
+/// (ssh) that must be ended and reaped with the connection, and that can say why
+/// the connection ended. Its `Drop` reaps it.
+pub trait Carrier: Send {
+    /// Why the connection ended (what the process said, how it exited), once it
+    /// has: called after its end of the socket read end of file or failed.
+    fn why_ended(&mut self) -> String;
+}
+
+/// Keeps a connection's carrier alive while its two halves are used apart
+/// ([`Client::into_parts`]); dropping it ends the carrier.
+pub struct CarrierGuard {
+    _carrier: Option<Box<dyn Carrier>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach taskmaster at {path}: {why}")]
-    Unreachable { path: PathBuf, why: String },
-    #[error("the connection to taskmaster at {path} broke: {why}")]
-    Broken { path: PathBuf, why: String },
+    #[error("cannot reach taskmaster at {place}: {why}")]
+    Unreachable { place: String, why: String },
+    #[error("the connection to taskmaster at {place} broke: {why}")]
+    Broken { place: String, why: String },
 }
 
 impl Client {
     pub fn connect(path: &Path) -> Result<Client, ClientError> {
+        let place = path.display().to_string();
         let unreachable = |why: String| ClientError::Unreachable {
-            path: path.to_path_buf(),
+            place: place.clone(),
             why,
         };
         let stream = UnixStream::connect(path).map_err(|e| unreachable(e.to_string()))?;
-        let reader = BufReader::new(stream.try_clone().map_err(|e| unreachable(e.to_string()))?);
+        Client::over(place.clone(), stream, None).map_err(|e| unreachable(e.to_string()))
+    }
+
+    /// A connection on `stream`, whose other end `carrier` (if any) relays to the
+    /// daemon at `place`.
+    pub fn over(
+        place: String,
+        stream: UnixStream,
+        carrier: Option<Box<dyn Carrier>>,
+    ) -> std::io::Result<Client> {
+        let reader = BufReader::new(stream.try_clone()?);
         Ok(Client {
-            path: path.to_path_buf(),
+            place,
             writer: stream,
             reader,
+            answered: false,
+            carrier,
         })
     }
 
     /// Sends one command and reads its reply line.
     pub fn request(&mut self, command: &str, args: &[String]) -> Result<Response, ClientError> {
-        let broken = |why: String| ClientError::Broken {
-            path: self.path.clone(),
-            why,
-        };
         let line = Request::new(command, args).line();
-        self.writer
-            .write_all(line.as_bytes())
-            .map_err(|e| broken(e.to_string()))?;
+        if let Err(e) = self.writer.write_all(line.as_bytes()) {
+            return Err(self.ended(e.to_string()));
+        }
         let mut reply = String::new();
         match self.reader.read_line(&mut reply) {
-            Ok(0) => Err(broken("the daemon closed the connection".into())),
-            Ok(_) => serde_json::from_str(&reply).map_err(|e| broken(format!("bad reply: {e}"))),
-            Err(e) => Err(broken(e.to_string())),
+            Ok(0) => Err(self.ended("the daemon closed the connection".into())),
+            Ok(_) => {
+                self.answered = true;
+                serde_json::from_str(&reply).map_err(|e| ClientError::Broken {
+                    place: self.place.clone(),
+                    why: format!("bad reply: {e}"),
+                })
+            }
+            Err(e) => Err(self.ended(e.to_string())),
+        }
+    }
+
+    /// The connection ended (`why`, as the socket saw it). Through a carrier, its
+    /// own account is the better one; and a carrier that ended before any reply
+    /// never reached the daemon.
+    fn ended(&mut self, why: String) -> ClientError {
+        let place = self.place.clone();
+        match self.carrier.as_mut() {
+            None => ClientError::Broken { place, why },
+            Some(carrier) => {
+                let why = carrier.why_ended();
+                if self.answered {
+                    ClientError::Broken { place, why }
+                } else {
+                    ClientError::Unreachable { place, why }
+                }
+            }
         }
     }
 
@@ -73,9 +130,16 @@ impl Client {
         &mut self.reader
     }
 
-    /// The buffered reader (holding whatever followed the reply) and the writer.
-    pub fn into_parts(self) -> (BufReader<UnixStream>, UnixStream) {
-        (self.reader, self.writer)
+    /// The buffered reader (holding whatever followed the reply), the writer, and
+    /// what must live as long as they are used.
+    pub fn into_parts(self) -> (BufReader<UnixStream>, UnixStream, CarrierGuard) {
+        (
+            self.reader,
+            self.writer,
+            CarrierGuard {
+                _carrier: self.carrier,
+            },
+        )
     }
 
     /// A handle that ends the connection from another thread (Ctrl-C during a

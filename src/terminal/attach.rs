@@ -259,7 +259,7 @@ pub fn attach_after_reply(
         exit_on_signals,
     };
     let name = info.name;
-    let (reader, writer) = client.into_parts();
+    let (reader, writer, _carrier) = client.into_parts();
     match run(reader, writer, &opts) {
         Ok(AttachEnd::Detached) => format!("\r\ndetached from {name}; it keeps running"),
         Ok(AttachEnd::Closed) => String::new(),

@@ -11,9 +11,7 @@
 pub mod model;
 mod view;
 
-use std::path::Path;
-
-use crate::control::client::Client;
+use crate::control::client::{Client, ClientError};
 use crate::control::protocol::TopSnapshot;
 
 pub use view::{give_back_if_open, run, REFRESH};
@@ -38,16 +36,17 @@ pub fn decode(
     serde_json::from_value(data.clone()).map_err(|e| format!("the daemon's snapshot: {e}"))
 }
 
-/// The live view over the control socket at `path` (`taskmasterctl top`): one
-/// connection, opened again once when it breaks (the daemon's idle timeout, a
-/// restart).
-pub fn over_socket(path: &Path) -> Result<(), String> {
+/// The live view over connections that `connect` opens to the daemon
+/// (`taskmasterctl top`, over its socket or ssh): one connection, opened again
+/// once when it breaks (the daemon's idle timeout, a restart).
+pub fn over_connection(connect: impl Fn() -> Result<Client, ClientError>) -> Result<(), String> {
     let mut client: Option<Client> = None;
     let mut fetch = || -> Result<TopSnapshot, String> {
+        let mut last = String::new();
         for attempt in 0..2 {
             let mut open = match client.take() {
                 Some(c) => c,
-                None => Client::connect(path).map_err(|e| e.to_string())?,
+                None => connect().map_err(|e| e.to_string())?,
             };
             match open.request("top", &[]) {
                 Ok(reply) => {
@@ -55,10 +54,10 @@ pub fn over_socket(path: &Path) -> Result<(), String> {
                     return decode(reply.exit, &reply.output, reply.data.as_ref());
                 }
                 Err(e) if attempt == 1 => return Err(e.to_string()),
-                Err(_) => {}
+                Err(e) => last = e.to_string(),
             }
         }
-        Err(format!("cannot reach taskmaster at {}", path.display()))
+        Err(last)
     };
     run(&mut fetch)
 }

@@ -82,12 +82,19 @@ impl Term {
 
     /// Starts `taskmasterctl ARGS…` on the terminal, as its session leader.
     pub fn spawn(&mut self, args: &[&str]) {
+        self.spawn_with(args, |_| {});
+    }
+
+    /// Like [`Term::spawn`], letting the test adjust the command first (its
+    /// environment).
+    pub fn spawn_with(&mut self, args: &[&str], adjust: impl FnOnce(&mut Command)) {
         assert!(
             self.child.is_none(),
             "a client already runs on this terminal"
         );
         let mut cmd = Command::new(CTL);
         cmd.args(args);
+        adjust(&mut cmd);
         self.child = Some(spawn_on(cmd, &self.slave).expect("start taskmasterctl on a pty"));
     }
 
