@@ -41,5 +41,6 @@ mod smoke;
 mod spawner;
 mod supervisor_ini;
 mod syslog;
+mod systemd;
 mod top;
 mod watcher_panic;
