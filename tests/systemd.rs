@@ -300,19 +300,25 @@ const JOURNAL_YAML: &str = "programs:\n  web:\n    cmd: TESTPROG sleep\n    star
 #[test]
 fn on_the_journal_stream_event_lines_carry_their_severity() {
     let (mut d, lines) = start_on_stream("systemd-journal", JOURNAL_YAML, true);
-    let mut seen = Vec::new();
-    let mut expect = |prefix: &str, text: &str| {
-        let found = poll_until(secs(20.0), Duration::ZERO, || {
-            let line = lines.recv_timeout(secs(0.05)).ok()?;
-            seen.push(line.clone());
-            (line.starts_with(prefix) && line.contains(text)).then_some(())
-        });
-        assert!(found.is_some(), "no {prefix}…{text} on stderr: {seen:?}");
-    };
-    // Info, warning (an unexpected exit), err (FATAL): syslog's severities.
-    expect("<6>spawned: 'web' with pid ", "");
-    expect("<4>exited: doomed ", "not expected");
-    expect("<3>gave up: doomed entered FATAL", "");
+    // Info, warning (an unexpected exit), err (FATAL): syslog's severities. The
+    // two programs' lines come in either order.
+    let expected = [
+        "<6>spawned: 'web' with pid ",
+        "<4>exited: doomed (exit status 1; not expected)",
+        "<3>gave up: doomed entered FATAL",
+    ];
+    let mut seen: Vec<String> = Vec::new();
+    let all_seen = poll_until(secs(20.0), Duration::ZERO, || {
+        if let Ok(line) = lines.recv_timeout(secs(0.05)) {
+            seen.push(line);
+        }
+        let has = |e: &str| seen.iter().any(|l| l.starts_with(e));
+        expected.iter().all(|e| has(e)).then_some(())
+    });
+    assert!(
+        all_seen.is_some(),
+        "not all of {expected:?} on stderr: {seen:?}"
+    );
     // The file keeps every line as before.
     let log = d.log();
     assert!(
@@ -353,4 +359,55 @@ fn an_unreachable_notify_socket_changes_nothing_but_one_warning() {
     d.wait_state("web", "RUNNING", secs(10.0));
     assert_eq!(d.finish(secs(30.0)), 0);
     assert_eq!(warned(&d.log()), 1, "{}", d.log());
+}
+
+/// `systemd-analyze` (installed by `scripts/systemd-analyze`), or why there is none.
+fn systemd_analyze() -> Result<String, String> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/systemd-analyze");
+    let out = Command::new(script).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn the_unit_file_in_docs_is_one_systemd_reads_without_a_complaint() {
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/taskmaster.service"),
+    )
+    .expect("docs/taskmaster.service");
+    // What the README says it is.
+    for line in [
+        "Type=notify",
+        "NotifyAccess=main",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "KillMode=mixed",
+        "WatchdogSec=30",
+        "Restart=on-failure",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "no {line} in the unit");
+    }
+    let analyze = match systemd_analyze() {
+        Ok(path) => path,
+        Err(why) => {
+            eprintln!("skipped: the unit file is not checked by systemd-analyze: {why}");
+            return;
+        }
+    };
+    // systemd checks that ExecStart names an executable: the one built here.
+    let dir = TempDir::new("systemd-unit");
+    let path = dir.path("taskmaster.service");
+    std::fs::write(&path, unit.replace("/usr/local/bin/taskmaster", TASKMASTER)).expect("write");
+    let out = Command::new(analyze)
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("run systemd-analyze verify");
+    let said = String::from_utf8_lossy(&out.stderr);
+    let complaints: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("taskmaster.service"))
+        .collect();
+    assert!(out.status.success() && complaints.is_empty(), "{said}");
 }
