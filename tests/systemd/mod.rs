@@ -3,13 +3,16 @@
 //! `NOTIFY_SOCKET`, pings its watchdog, writes its event log to the journal's
 //! stream with severity prefixes, and keeps all of that from its programs. Here
 //! the test is the service manager: it binds a real datagram socket and reads
-//! what arrives.
+//! what arrives. The journal's stream is in `journal.rs`, the unit file's
+//! check in `unit.rs`.
+
+mod journal;
+mod unit;
 
 use crate::common::*;
-use std::os::fd::{AsFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixDatagram, UnixStream};
-use std::process::{Command, Stdio};
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::process::Command;
 use std::time::Duration;
 
 /// The test's end of `NOTIFY_SOCKET`: every datagram received, in order.
@@ -257,87 +260,6 @@ fn programs_and_alerts_never_see_the_service_managers_variables() {
     assert_eq!(d.finish(secs(30.0)), 0);
 }
 
-/// `(st_dev, st_ino)` of a descriptor, as `JOURNAL_STREAM` writes it.
-fn dev_ino(fd: impl AsFd) -> String {
-    let st = nix::sys::stat::fstat(fd).expect("fstat");
-    format!("{}:{}", st.st_dev, st.st_ino)
-}
-
-/// Starts a daemon whose stderr is a stream socket (as the journal gives), with
-/// `JOURNAL_STREAM` naming it or not; returns it and the lines read from it.
-fn start_on_stream(
-    tag: &str,
-    yaml: &str,
-    names_it: bool,
-) -> (Daemon, std::sync::mpsc::Receiver<String>) {
-    let (ours, theirs) = UnixStream::pair().expect("socket pair");
-    let stream = if names_it {
-        dev_ino(&theirs)
-    } else {
-        dev_ino(&ours)
-    };
-    let theirs = OwnedFd::from(theirs);
-    let d = Daemon::start_with(tag, yaml, move |cmd| {
-        cmd.env("JOURNAL_STREAM", stream)
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .stderr(Stdio::from(theirs));
-    });
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(ours).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    (d, rx)
-}
-
-const JOURNAL_YAML: &str = "programs:\n  web:\n    cmd: TESTPROG sleep\n    starttime: 0\n  doomed:\n    cmd: TESTPROG exit 1\n    starttime: 1\n    startretries: 0\n";
-
-#[test]
-fn on_the_journal_stream_event_lines_carry_their_severity() {
-    let (mut d, lines) = start_on_stream("systemd-journal", JOURNAL_YAML, true);
-    // Info, warning (an unexpected exit), err (FATAL): syslog's severities. The
-    // two programs' lines come in either order.
-    let expected = [
-        "<6>spawned: 'web' with pid ",
-        "<4>exited: doomed (exit status 1; not expected)",
-        "<3>gave up: doomed entered FATAL",
-    ];
-    let mut seen: Vec<String> = Vec::new();
-    let all_seen = poll_until(secs(20.0), Duration::ZERO, || {
-        if let Ok(line) = lines.recv_timeout(secs(0.05)) {
-            seen.push(line);
-        }
-        let has = |e: &str| seen.iter().any(|l| l.starts_with(e));
-        expected.iter().all(|e| has(e)).then_some(())
-    });
-    assert!(
-        all_seen.is_some(),
-        "not all of {expected:?} on stderr: {seen:?}"
-    );
-    // The file keeps every line as before.
-    let log = d.log();
-    assert!(
-        log.contains("INFO  spawned: 'web'") && log.contains("gave up: doomed"),
-        "{log}"
-    );
-    assert_eq!(d.finish(secs(30.0)), 0);
-}
-
-#[test]
-fn a_stderr_that_is_not_the_journal_stream_gets_no_event_lines() {
-    let (mut d, lines) = start_on_stream("systemd-not-journal", JOURNAL_YAML, false);
-    d.wait_state("doomed", "FATAL", secs(20.0));
-    assert_eq!(d.finish(secs(30.0)), 0);
-    // The daemon has exited: its stderr is closed, every line it wrote is here.
-    let all: Vec<String> = lines.iter().collect();
-    assert!(!all.iter().any(|l| l.contains("spawned:")), "{all:?}");
-}
-
 #[test]
 fn an_unreachable_notify_socket_changes_nothing_but_one_warning() {
     let dir = TempDir::new("systemd-nobody");
@@ -359,55 +281,4 @@ fn an_unreachable_notify_socket_changes_nothing_but_one_warning() {
     d.wait_state("web", "RUNNING", secs(10.0));
     assert_eq!(d.finish(secs(30.0)), 0);
     assert_eq!(warned(&d.log()), 1, "{}", d.log());
-}
-
-/// `systemd-analyze` (installed by `scripts/systemd-analyze`), or why there is none.
-fn systemd_analyze() -> Result<String, String> {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/systemd-analyze");
-    let out = Command::new(script).output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-#[test]
-fn the_unit_file_in_docs_is_one_systemd_reads_without_a_complaint() {
-    let unit = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/taskmaster.service"),
-    )
-    .expect("docs/taskmaster.service");
-    // What the README says it is.
-    for line in [
-        "Type=notify",
-        "NotifyAccess=main",
-        "ExecReload=/bin/kill -HUP $MAINPID",
-        "KillMode=mixed",
-        "WatchdogSec=30",
-        "Restart=on-failure",
-    ] {
-        assert!(unit.lines().any(|l| l == line), "no {line} in the unit");
-    }
-    let analyze = match systemd_analyze() {
-        Ok(path) => path,
-        Err(why) => {
-            eprintln!("skipped: the unit file is not checked by systemd-analyze: {why}");
-            return;
-        }
-    };
-    // systemd checks that ExecStart names an executable: the one built here.
-    let dir = TempDir::new("systemd-unit");
-    let path = dir.path("taskmaster.service");
-    std::fs::write(&path, unit.replace("/usr/local/bin/taskmaster", TASKMASTER)).expect("write");
-    let out = Command::new(analyze)
-        .arg("verify")
-        .arg(&path)
-        .output()
-        .expect("run systemd-analyze verify");
-    let said = String::from_utf8_lossy(&out.stderr);
-    let complaints: Vec<&str> = said
-        .lines()
-        .filter(|l| l.contains("taskmaster.service"))
-        .collect();
-    assert!(out.status.success() && complaints.is_empty(), "{said}");
 }
