@@ -33,6 +33,8 @@ pub struct ServiceManager {
     /// A failed send is logged once: a manager that cannot be reached is no reason
     /// to fill the event log, nor to stop.
     warned: AtomicBool,
+    /// Once the shutdown has begun, a reload that ends meanwhile says no `READY=1`.
+    stopping: AtomicBool,
     counts: Arc<CountsChanged>,
 }
 
@@ -51,6 +53,7 @@ impl ServiceManager {
         Arc::new(ServiceManager {
             socket,
             warned: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
             counts,
         })
     }
@@ -75,7 +78,9 @@ impl ServiceManager {
     /// The autostart has been applied: the daemon serves commands and has started
     /// what it starts at once.
     pub fn ready(&self) {
-        self.send("READY=1");
+        if !self.stopping.load(Ordering::SeqCst) {
+            self.send("READY=1");
+        }
     }
 
     /// A reload begins; the manager hears `READY=1` again when the returned guard
@@ -91,6 +96,7 @@ impl ServiceManager {
 
     /// The shutdown has begun.
     pub fn stopping(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
         self.send("STOPPING=1");
     }
 

@@ -49,6 +49,15 @@ impl Manager {
         found.unwrap_or_else(|| panic!("no {what} within 20 s; received: {:?}", self.seen))
     }
 
+    /// Reads what is queued still (once the daemon has exited: all it sent).
+    fn drain(&mut self) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            self.seen
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+
     /// The messages received so far but for `STATUS=` ones (sent whenever the
     /// counts change, in between the others).
     fn lifecycle(&self) -> Vec<&str> {
@@ -137,6 +146,40 @@ fn ready_after_the_autostart_reloading_around_a_reload_stopping_at_shutdown() {
     assert_eq!(
         manager.lifecycle(),
         ["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"],
+        "{:?}",
+        manager.seen
+    );
+}
+
+#[test]
+fn a_reload_that_ends_during_the_shutdown_says_no_ready() {
+    let dir = TempDir::new("systemd-reload-stop");
+    let mut manager = Manager::bind(&dir.path("notify.sock"));
+    let notify = dir.path("notify.sock").display().to_string();
+    let mut d = start(
+        "systemd-reload-stop",
+        "programs:\n  stubborn:\n    cmd: TESTPROG ignore-term\n    starttime: 0\n    stoptime: 2\n",
+        &[("NOTIFY_SOCKET", notify)],
+    );
+    manager.wait("READY=1", |m| m == "READY=1");
+    d.wait_state("stubborn", "RUNNING", secs(10.0));
+    // The reload restarts it, and waits for its stop (stoptime, as it ignores
+    // SIGTERM): the shutdown begins meanwhile.
+    let yaml = std::fs::read_to_string(&d.config).expect("config");
+    std::fs::write(&d.config, format!("{yaml}    env: {{CHANGED: 1}}\n")).expect("write");
+    d.signal(1);
+    manager.wait("RELOADING=1", |m| m.starts_with("RELOADING=1"));
+    d.wait_log("the reload's stop", secs(10.0), |l| {
+        l.contains("stopping: stubborn")
+    });
+    d.signal(15);
+    manager.wait("STOPPING=1", |m| m == "STOPPING=1");
+    assert_eq!(d.wait_exit(secs(30.0)), 0);
+    manager.drain();
+    // No READY=1 after STOPPING=1: the service is not running again.
+    assert_eq!(
+        manager.lifecycle(),
+        ["READY=1", "RELOADING=1", "STOPPING=1"],
         "{:?}",
         manager.seen
     );
