@@ -258,6 +258,45 @@ fn the_watchdog_is_pinged_only_when_asked_for_us() {
 }
 
 #[test]
+fn a_daemon_deadlocked_on_its_registry_stops_the_keep_alives() {
+    let dir = TempDir::new("systemd-deadlock");
+    let mut manager = Manager::bind(&dir.path("notify.sock"));
+    let notify = dir.path("notify.sock").display().to_string();
+    // `chatty` writes a line every 0.2 s: the test's clock while the daemon hangs.
+    let mut d = start(
+        "systemd-deadlock",
+        "programs:\n  clock:\n    cmd: TESTPROG chatty\n    starttime: 0\n    stdout: DIR/clock.out\n",
+        &[
+            ("NOTIFY_SOCKET", notify),
+            ("WATCHDOG_USEC", "200000".into()),
+            ("TASKMASTER_TEST_DEADLOCK_ON", "wedge".into()),
+        ],
+    );
+    manager.wait("READY=1", |m| m == "READY=1");
+    // The counts settled first: no recount, which takes the lock too, is due.
+    manager.wait("the clock RUNNING", |m| {
+        m == "STATUS=1 running, 0 fatal (1 instances)"
+    });
+    manager.wait("a keep-alive", |m| m == "WATCHDOG=1");
+    d.send("status wedge");
+    d.wait_log("the deadlock", secs(10.0), |l| {
+        l.contains("keeps the registry's lock")
+    });
+    let seen_before = manager.seen.len();
+    // Ten lines of the clock: five watchdog periods.
+    let clock = d.path("clock.out");
+    let lines_then = read(&clock).lines().count();
+    wait_for("ten more lines of the clock", secs(20.0), || {
+        (read(&clock).lines().count() >= lines_then + 10).then_some(())
+    });
+    manager.drain();
+    let after: Vec<&String> = manager.seen[seen_before..].iter().collect();
+    // At most the one that had taken the lock just before the deadlock.
+    let pings = after.iter().filter(|m| m.as_str() == "WATCHDOG=1").count();
+    assert!(pings <= 1, "keep-alives went on: {after:?}");
+}
+
+#[test]
 fn an_abstract_notify_socket_is_reached() {
     let name = format!(
         "taskmaster-test-{}-{}",
