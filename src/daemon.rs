@@ -21,6 +21,7 @@ use crate::eventlog::EventLog;
 use crate::headless::Headless;
 use crate::hub::Hub;
 use crate::reload::Reloader;
+use crate::service_manager::ServiceManager;
 use crate::shutdown_progress::{self, Terminal};
 use crate::supervisor::Supervisor;
 use crate::terminal::TerminalMode;
@@ -108,7 +109,8 @@ pub fn run(opts: Options) -> i32 {
         }
     };
     let signal_handle = signals.handle();
-    let sup = match Supervisor::new(config, Hub::new(Vec::new())) {
+    let service = ServiceManager::from_env();
+    let sup = match Supervisor::new(config, Hub::new(vec![service.subscriber()])) {
         Ok(s) => s,
         Err(e) => {
             error!("{e}");
@@ -116,7 +118,12 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     };
-    let reloader = Arc::new(Reloader::new(sup.clone(), log, opts.socket.clone()));
+    let reloader = Arc::new(Reloader::new(
+        sup.clone(),
+        log,
+        opts.socket.clone(),
+        service.clone(),
+    ));
     let hooks = Arc::new(hooks(events.clone(), reloader.clone(), sup.clone()));
     let notices = (!opts.no_shell && frontend::stdin_is_terminal())
         .then(|| frontend::collect_notices(sup.hub()));
@@ -151,8 +158,13 @@ pub fn run(opts: Options) -> i32 {
         eprintln!("taskmaster: cannot start the scheduler thread: {e}");
         return 1;
     }
+    if let Err(e) = service.start(&sup) {
+        warn!("{e}: the service manager gets no status and no keep-alive");
+    }
     let skip = previous_run(sup.hub(), &socket_path);
     let queued = sup.autostart(&skip);
+    // Every autostart program whose dependencies allow it has been spawned.
+    service.ready();
     // Commands already waiting on stdin are served once the watchers have applied
     // the autostart, so a `status` piped in at start-up sees the programs started.
     if !opts.no_shell {
@@ -191,6 +203,7 @@ pub fn run(opts: Options) -> i32 {
             }
             DaemonEvent::ShutdownRequested(source, how) => {
                 shutting_down = true;
+                service.stopping();
                 // A `top` open in the shell gives the terminal back first, for the
                 // shutdown's messages.
                 crate::top::give_back_if_open();

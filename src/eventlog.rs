@@ -61,6 +61,11 @@ fn log_config(
         config = config.appender(Appender::builder().build("syslog", Box::new(syslog)));
         root = root.appender("syslog");
     }
+    if crate::sys::sd_notify::stderr_is_journal_stream() {
+        let journal = crate::journald::JournalStderr::default();
+        config = config.appender(Appender::builder().build("journal", Box::new(journal)));
+        root = root.appender("journal");
+    }
     config
         .build(root.build(LevelFilter::Info))
         .map_err(|e| err(e.to_string()))
@@ -243,7 +248,9 @@ fn report_line(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) -
                 delay.as_secs_f64()
             )),
         },
-        Report::GaveUp { .. } => warn(format!(
+        // An error: nothing will start it again until someone does (syslog and
+        // the journal file it as err).
+        Report::GaveUp { .. } => (Level::Error, format!(
             "gave up: {name} entered FATAL state, too many start retries too quickly"
         )),
         Report::Throttled {

@@ -250,7 +250,7 @@ impl Notifier {
         let Some((program, args)) = launch.argv.split_first() else {
             return shared.release(None);
         };
-        let spawned = Command::new(program)
+        let spawned = crate::sys::sd_notify::without_service_manager(Command::new(program))
             .args(args)
             .current_dir(&launch.dir)
             // Its own group: the timeout and the shutdown reach whatever it starts.

@@ -16,6 +16,7 @@ use crate::control::server::{self, ServerHandle};
 use crate::control::{socket, ConfigChange, Hooks, Reply};
 use crate::eventlog::EventLog;
 use crate::hub::{Event, Hub};
+use crate::service_manager::ServiceManager;
 use crate::supervisor::{Applied, AppliedChange, Supervisor};
 
 mod part;
@@ -37,6 +38,8 @@ pub struct Reloader {
     server: Mutex<Option<(ServerHandle, Arc<Hooks>)>>,
     /// The `/metrics` listener, moved when its setting changes.
     metrics: crate::metrics::Endpoint,
+    /// Told of each reload of the whole file (systemd's `RELOADING=1`, `READY=1`).
+    service: Arc<ServiceManager>,
     /// Held for the whole of a reload.
     running: Mutex<()>,
     /// SIGHUPs not yet served.
@@ -45,13 +48,19 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    pub fn new(sup: Arc<Supervisor>, log: EventLog, socket_override: Option<PathBuf>) -> Reloader {
+    pub fn new(
+        sup: Arc<Supervisor>,
+        log: EventLog,
+        socket_override: Option<PathBuf>,
+        service: Arc<ServiceManager>,
+    ) -> Reloader {
         Reloader {
             metrics: crate::metrics::Endpoint::new(sup.clone()),
             sup,
             log,
             socket_override,
             server: Mutex::new(None),
+            service,
             running: Mutex::new(()),
             pending: Mutex::new(false),
             wake: Condvar::new(),
@@ -117,6 +126,8 @@ impl Reloader {
     /// Re-reads the configuration file and applies the difference.
     fn reload_all(&self, words: Words) -> Reply {
         let _one_at_a_time = self.running.lock();
+        // `READY=1` again when this returns, applied or not.
+        let _reloading = self.service.reloading();
         let old = self.sup.config();
         let command = match words {
             Words::Taskmaster => "reload",

@@ -68,6 +68,22 @@ fn failpoint(name: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Debug builds only: `TASKMASTER_TEST_DEADLOCK_ON=NAME` makes a command naming
+/// NAME keep the registry's lock for ever, as a deadlock would: the watchdog's
+/// keep-alives must stop (README: Under systemd).
+fn deadlock_failpoint(names: &[String]) {
+    #[cfg(debug_assertions)]
+    if let Some(wedge) = std::env::var_os("TASKMASTER_TEST_DEADLOCK_ON") {
+        if names.iter().any(|n| wedge == n.as_str()) {
+            log::warn!("failpoint: {wedge:?} keeps the registry's lock for ever");
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+    let _ = names;
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot start the watcher thread of {name}: {source}")]
 pub struct SupervisorError {
@@ -211,6 +227,7 @@ impl Supervisor {
     pub fn resolve(&self, names: &[String]) -> Vec<Result<Arc<Instance>, String>> {
         let groups = self.config.lock().groups.clone();
         let programs = self.programs.lock();
+        deadlock_failpoint(names);
         let mut out: Vec<Result<Arc<Instance>, String>> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut push = |out: &mut Vec<_>, inst: &Arc<Instance>| {

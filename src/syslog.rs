@@ -28,14 +28,20 @@ impl SyslogAppender {
     }
 }
 
-/// `<PRI>Mmm dd hh:mm:ss taskmaster[PID]: MESSAGE`, facility daemon (3).
-fn datagram(record: &Record, pid: u32) -> String {
-    let severity = match record.level() {
+/// The syslog severity of an event-log level: err, warning, info, debug. The
+/// journal's copy (`journald.rs`) uses the same.
+pub(crate) fn severity(level: Level) -> u8 {
+    match level {
         Level::Error => 3,
         Level::Warn => 4,
         Level::Info => 6,
         Level::Debug | Level::Trace => 7,
-    };
+    }
+}
+
+/// `<PRI>Mmm dd hh:mm:ss taskmaster[PID]: MESSAGE`, facility daemon (3).
+fn datagram(record: &Record, pid: u32) -> String {
+    let severity = severity(record.level());
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];

@@ -43,5 +43,6 @@ mod spawner;
 mod ssh;
 mod supervisor_ini;
 mod syslog;
+mod systemd;
 mod top;
 mod watcher_panic;

@@ -142,6 +142,7 @@ fn base_env() -> &'static BaseEnv {
     BASE.get_or_init(|| {
         let mut path = None;
         let env = std::env::vars_os()
+            .filter(|(k, _)| !crate::sys::sd_notify::is_service_manager_variable(k.as_bytes()))
             .filter_map(|(k, v)| {
                 if k == "PATH" {
                     path = Some(v.clone());

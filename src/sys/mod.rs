@@ -9,6 +9,7 @@ pub mod malloc;
 pub mod pidfd;
 pub mod proc_stat;
 pub mod process_group;
+pub mod sd_notify;
 pub mod signals;
 pub mod time;
 pub mod wake;
