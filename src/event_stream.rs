@@ -254,6 +254,10 @@ fn record_of(event: &Event<'_>, time: SystemTime) -> Option<EventRecord> {
             signal: Some(Signal::SIGKILL),
             ..base("group_killed", name, Some(pgid))
         },
+        Event::AdoptedSignalled { name, signal, .. } => EventRecord {
+            signal: Some(signal),
+            ..base("adopted_signalled", name, None)
+        },
         Event::WatcherFailed { name, pid, .. } => base("watcher_failed", name, pid),
         Event::Reloaded { text } => daemon("reload", text),
         Event::ReloadFailed { text } => daemon("reload_failed", text),

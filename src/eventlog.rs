@@ -202,6 +202,22 @@ pub fn words(event: &Event<'_>) -> Option<(Level, String)> {
                 "killing what is left of {name}'s process group {pgid} with SIGKILL (stoptime passed)"
             ),
         ),
+        Event::AdoptedSignalled {
+            name,
+            count,
+            signal,
+        } => (
+            if signal == nix::sys::signal::Signal::SIGKILL {
+                Level::Warn
+            } else {
+                Level::Info
+            },
+            format!(
+                "{name}: {signal} to {count} adopted {} (outside its process group)",
+                if count == 1 { "process" } else { "processes" },
+                signal = signal.as_str()
+            ),
+        ),
         Event::WatcherFailed { name, pid, what } => (Level::Error, watcher_failed(name, pid, what)),
         _ => return None,
     };

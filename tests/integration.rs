@@ -34,6 +34,7 @@ mod ordering;
 mod output;
 mod privileges;
 mod quiet_output;
+mod reaper;
 mod reload;
 mod rotation;
 mod shell;

@@ -10,5 +10,6 @@ pub mod pidfd;
 pub mod proc_stat;
 pub mod process_group;
 pub mod signals;
+pub mod subreaper;
 pub mod time;
 pub mod wake;

@@ -8,7 +8,7 @@ use nix::sys::signal::Signal;
 use super::Watcher;
 use crate::hub::Event;
 use crate::sys;
-use crate::watch::leftover::{self, LeftoverGroup};
+use crate::watch::leftover::{self, LeftoverGroup, Members};
 use crate::watch::log_limit::LineKind;
 use crate::watch::state::continue_after;
 
@@ -61,11 +61,18 @@ impl Watcher {
             if !group.refresh() {
                 false
             } else if all || group.deadline <= now {
-                hub.publish(&Event::GroupKilled {
-                    name,
-                    pgid: group.pgid,
-                });
-                let _ = sys::process_group::signal_group(group.pgid, Signal::SIGKILL);
+                match &group.kind {
+                    Members::Group => hub.publish(&Event::GroupKilled {
+                        name,
+                        pgid: group.pgid,
+                    }),
+                    Members::Adopted { .. } => hub.publish(&Event::AdoptedSignalled {
+                        name,
+                        count: group.members,
+                        signal: Signal::SIGKILL,
+                    }),
+                }
+                group.kill();
                 false
             } else {
                 true
