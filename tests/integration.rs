@@ -26,6 +26,7 @@ mod descriptors;
 mod eventlog_rotation;
 mod fuzz;
 mod hostile_files;
+mod init;
 mod lifecycle;
 mod limits;
 mod memory_limit;
