@@ -292,6 +292,7 @@ fn report_record(
         Report::GaveUp { pid } => base("fatal", name, pid),
         Report::Throttled { .. } => base("throttled", name, pid),
         Report::Unthrottled => base("unthrottled", name, pid),
+        Report::Following { pid, .. } => base("following", name, Some(pid)),
         Report::StopRequested { signal } => EventRecord {
             signal: Some(signal),
             ..base("stop_requested", name, pid)

@@ -281,6 +281,9 @@ fn report_line(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) -
             None => info(format!("stopping: {name} with {}", signal.as_str())),
         },
         Report::Stopped { status } => info(format!("stopped: {name} ({})", describe_exit(status))),
+        Report::Following { pid, launcher } => info(format!(
+            "{name}: its launcher (pid {launcher}) exited 0: following pid {pid}, from its pidfile"
+        )),
         Report::Killed => match pid {
             Some(pid) => warn(format!("killing '{name}' ({pid}) with SIGKILL")),
             None => warn(format!("killing '{name}' with SIGKILL")),

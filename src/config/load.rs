@@ -46,6 +46,7 @@ pub const PROGRAM_KEYS: &[&str] = &[
     "backoff",
     "restart_throttle",
     "max_memory",
+    "pidfile",
     "priority",
     "depends_on",
     "starttime",

@@ -8,7 +8,7 @@
 //! children that no thread of the daemon owns (`owned`), so a watcher alone ever
 //! reaps its instance's child and reads its exit status.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
@@ -53,6 +53,34 @@ pub fn run_reaper() -> Result<(), String> {
         })
         .map(drop)
         .map_err(|e| format!("cannot start the orphans thread: {e}"))
+}
+
+/// Takes `pid`, which the daemon adopted, as the caller's to reap from now on (a
+/// program's process named by its `pidfile`): it must be a child of the daemon,
+/// and its environment, when it can be read, must name the instance `name`.
+/// Returns its pidfd.
+pub fn claim(pid: i32, name: &str) -> Result<OwnedFd, String> {
+    // Held until registered: the reaper cannot take it meanwhile.
+    let mut owned = owned::lock(false);
+    if owned.owns(pid) {
+        return Err(format!("pid {pid} is another's"));
+    }
+    let lineage = subreaper::lineage(pid).ok_or_else(|| format!("no process {pid}"))?;
+    if lineage.ppid != std::process::id() as i32 {
+        return Err(format!(
+            "pid {pid} is not (yet) a process taskmaster adopted"
+        ));
+    }
+    // A zombie's environment reads empty: it is taken, and reaped at once.
+    if let Some(env) = subreaper::environ(pid).filter(|e| !e.is_empty()) {
+        if subreaper::find_variable(&env, MARKER).as_deref() != Some(name) {
+            return Err(format!("pid {pid} is not {name}'s"));
+        }
+    }
+    let pidfd =
+        crate::sys::pidfd::pidfd_open(pid).map_err(|e| format!("pid {pid}: {}", e.desc()))?;
+    owned.insert(pid);
+    Ok(pidfd)
 }
 
 /// Reaps every exited child the daemon does not own; returns how many.

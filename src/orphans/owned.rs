@@ -28,6 +28,11 @@ impl Owned {
     pub(super) fn owns(&self, pid: i32) -> bool {
         self.pids.contains(&pid)
     }
+
+    /// An adopted process taken as a thread's own (`orphans::claim`).
+    pub(super) fn insert(&mut self, pid: i32) {
+        self.pids.insert(pid);
+    }
 }
 
 static OWNED: Mutex<Owned> = Mutex::new(Owned {

@@ -33,6 +33,7 @@ use crate::sys;
 mod adopted;
 mod crash;
 mod groups;
+mod pidfile;
 mod reporting;
 mod sleep;
 
@@ -244,6 +245,7 @@ impl Watcher {
                                     errno,
                                 });
                             }
+                            self.signal_followed(child.pid, sig);
                             self.signal_adopted(child.pid, sig);
                         }
                     }
@@ -257,6 +259,7 @@ impl Watcher {
                     }
                     Action::Report(report) => self.report(&report),
                     // Only ever asked while RUNNING under `max_memory`.
+                    Action::ReadPidFile => pending.push(self.read_pid_file()),
                     Action::CheckMemory => {
                         if let Some(child) = &self.child {
                             let rss_bytes = sys::group_memory::group_rss(child.pid);
