@@ -33,6 +33,7 @@ mod memory_limit;
 mod notify;
 mod ordering;
 mod output;
+mod pidfile;
 mod privileges;
 mod quiet_output;
 mod reaper;

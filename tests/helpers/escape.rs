@@ -106,3 +106,44 @@ fn adopted_then_exit(parent: unistd::Pid, file: &str) -> ! {
         .and_then(|mut f| f.write_all(line.as_bytes()));
     std::process::exit(i32::from(appended.is_err()))
 }
+
+/// `daemonize PIDFILE [late|wrong]`: the classic daemon: fork, `setsid`, fork
+/// again; the grandchild writes its pid to PIDFILE (`late`: 300 ms after the
+/// launcher exited; `wrong`: writes `1`, no process of this program), prints
+/// `daemon PID up` and sleeps; the launcher exits 0 once its child has.
+pub fn daemonize(pidfile: &str, how: Option<&str>) -> Result<i32, String> {
+    if !matches!(how, None | Some("late" | "wrong")) {
+        return Err(format!("daemonize: bad argument {how:?}"));
+    }
+    // SAFETY: single-threaded; the children only fork, write, sleep.
+    match unsafe { unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            let _ = unistd::setsid();
+            // SAFETY: as above.
+            if let Ok(ForkResult::Child) = unsafe { unistd::fork() } {
+                daemon(pidfile, how);
+            }
+            std::process::exit(0);
+        }
+        ForkResult::Parent { child } => {
+            let _ = waitpid(child, None);
+        }
+    }
+    Ok(0)
+}
+
+fn daemon(pidfile: &str, how: Option<&str>) -> ! {
+    let pid = unistd::getpid();
+    if how == Some("late") {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let written = match how {
+        Some("wrong") => "1\n".to_string(),
+        _ => format!("{pid}\n"),
+    };
+    if write_atomically(pidfile, &written).is_err() {
+        std::process::exit(1);
+    }
+    say(&format!("daemon {pid} up"));
+    sleep_forever()
+}

@@ -46,7 +46,10 @@ const USAGE: &str = "usage: taskmaster-testprog MODE [ARGS...]
                              orphan a grandchild in its own session (pid in PIDFILE; ignoring
                              SIGTERM, or with an empty environment), print `ready`, sleep or exit 0
   scatter N FILE             orphan N short-lived grandchildren in their own sessions, each
-                             appending `PID PPID` to FILE once adopted; print `ready`, sleep";
+                             appending `PID PPID` to FILE once adopted; print `ready`, sleep
+  daemonize PIDFILE [late|wrong]
+                             fork, setsid, fork: the grandchild writes its pid to PIDFILE (late:
+                             after 0.3 s; wrong: `1`) and sleeps; exit 0 once in the background";
 
 /// Set by the `trap` mode's signal handler.
 static GOT_SIGNAL: AtomicBool = AtomicBool::new(false);
@@ -186,6 +189,10 @@ fn dispatch(args: &[String]) -> Result<i32, String> {
         "double-fork" => {
             arity(2, 3)?;
             escape::double_fork(rest[0], rest[1], rest.get(2).copied())
+        }
+        "daemonize" => {
+            arity(1, 2)?;
+            escape::daemonize(rest[0], rest.get(1).copied())
         }
         "scatter" => {
             arity(2, 2)?;
