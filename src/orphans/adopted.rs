@@ -102,6 +102,9 @@ impl Adopted {
     }
 }
 
+/// An instance's name and run, as a process's environment gives them.
+type Marks = (String, Option<u64>);
+
 /// Every live adopted process and its descendants, at most
 /// [`subreaper::MAX_LISTED`]. With `settled`, once no spawn is under way: a
 /// child still on its way to its watcher is then never listed.
@@ -116,7 +119,7 @@ pub fn adopted(settled: bool) -> Vec<Adopted> {
             .filter_map(|pid| Some((pid, sys::pidfd::pidfd_open(pid).ok()?)))
             .collect()
     };
-    let mut pending: Vec<(i32, OwnedFd, Option<(String, Option<u64>)>)> =
+    let mut pending: Vec<(i32, OwnedFd, Option<Marks>)> =
         roots.into_iter().map(|(pid, fd)| (pid, fd, None)).collect();
     let mut found = Vec::new();
     while let Some((pid, pidfd, inherited)) = pending.pop() {
