@@ -79,7 +79,7 @@ fn a_double_forked_grandchild_is_shown_with_its_instance_and_stopped_with_it() {
     let status = status_long(&mut d);
     let instance = &status["instances"][0];
     assert_eq!(instance["adopted"], serde_json::json!([g]), "{status}");
-    assert_eq!(status["adopted_of_no_instance"], serde_json::json!([]));
+    assert_eq!(status["orphans"], serde_json::json!([]));
     let mark = d.mark();
     d.send("status -l");
     d.wait_line(mark, "the text says so", secs(10.0), |l| {
@@ -148,7 +148,7 @@ fn an_orphan_of_no_instance_is_shown_as_such_and_stopped_at_shutdown() {
     // Re-exec'd with an empty environment, in a session of its own: nothing names it.
     let status = wait_for("the orphan listed", secs(10.0), || {
         let status = status_long(&mut d);
-        (status["adopted_of_no_instance"] == serde_json::json!([g])).then_some(status)
+        (status["orphans"] == serde_json::json!([g])).then_some(status)
     });
     assert_eq!(status["instances"][0]["adopted"], serde_json::json!([]));
     d.command_expect("stop anon", "anon: stopped", secs(15.0));

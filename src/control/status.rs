@@ -82,7 +82,7 @@ pub fn status(
             data = json!({
                 "daemon": super::daemon_status::to_json(sup, connections),
                 "instances": data,
-                "adopted_of_no_instance": status_adopted::json(&of_none),
+                "orphans": status_adopted::json(&of_none),
             });
         }
         return Reply {
