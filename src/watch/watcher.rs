@@ -245,18 +245,14 @@ impl Watcher {
                                     errno,
                                 });
                             }
-                            self.signal_followed(child.pid, sig);
-                            self.signal_adopted(child.pid, sig);
+                            self.signal_outside_group(child.pid, sig);
                         }
                     }
                     Action::CleanUpGroup {
                         pgid,
                         signal,
                         kill_at,
-                    } => {
-                        self.clean_up_group(pgid, signal, kill_at);
-                        self.clean_up_adopted(pgid, signal, kill_at);
-                    }
+                    } => self.clean_up_group(pgid, signal, kill_at),
                     Action::Report(report) => self.report(&report),
                     // Only ever asked while RUNNING under `max_memory`.
                     Action::ReadPidFile => pending.push(self.read_pid_file()),

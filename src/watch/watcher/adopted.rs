@@ -15,9 +15,16 @@ use crate::watch::leftover::{self, LeftoverGroup};
 use crate::watch::state::continue_after;
 
 impl Watcher {
+    /// What a stop's signal to the child's group (`leader`) does not reach: a
+    /// followed process that leads no group (`pidfile`), the adopted processes.
+    pub(super) fn signal_outside_group(&self, leader: i32, signal: Signal) {
+        self.signal_followed(leader, signal);
+        self.signal_adopted(leader, signal);
+    }
+
     /// The machine signalled the child's group (`leader`) to stop it: the
     /// instance's adopted processes get the same signal.
-    pub(super) fn signal_adopted(&self, leader: i32, signal: Signal) {
+    fn signal_adopted(&self, leader: i32, signal: Signal) {
         let name = self.instance.name();
         let found = orphans::of_instance(&name, leader);
         for process in &found {

@@ -13,9 +13,14 @@ use crate::watch::log_limit::LineKind;
 use crate::watch::state::continue_after;
 
 impl Watcher {
-    /// The leader of `pgid` is gone: its live members get `signal` (and SIGCONT)
-    /// now, when given, and SIGKILL at `kill_at`.
+    /// The leader of `pgid` is gone: its live members, and what its run left
+    /// adopted, get `signal` (and SIGCONT) now, when given, and SIGKILL at `kill_at`.
     pub(super) fn clean_up_group(&mut self, pgid: i32, signal: Option<Signal>, kill_at: Instant) {
+        self.clean_up_members(pgid, signal, kill_at);
+        self.clean_up_adopted(pgid, signal, kill_at);
+    }
+
+    fn clean_up_members(&mut self, pgid: i32, signal: Option<Signal>, kill_at: Instant) {
         let Some(group) = LeftoverGroup::after_leader_exit(pgid, kill_at) else {
             return;
         };
