@@ -141,7 +141,7 @@ fn as_pid_one_it_reaps_every_orphan_and_a_sigterm_ends_it_cleanly() {
     let log = init.log();
     assert!(log.contains("signal received: SIGTERM"), "{log}");
     assert!(
-        log.contains("shutdown: 1 adopted processes left"),
+        log.contains("shutdown: 1 adopted process left"),
         "the orphan of no instance stopped: {log}"
     );
 }

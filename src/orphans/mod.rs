@@ -103,8 +103,8 @@ pub fn stop_all() -> usize {
         return 0;
     }
     info!(
-        "shutdown: {} adopted processes left (pids {}): SIGTERM",
-        left.len(),
+        "shutdown: {} left (pids {}): SIGTERM",
+        processes(left.len()),
         pid_list(&left)
     );
     for a in &left {
@@ -120,8 +120,8 @@ pub fn stop_all() -> usize {
             break;
         }
         warn!(
-            "shutdown: SIGKILL to {} adopted processes still alive (pids {})",
-            left.len(),
+            "shutdown: SIGKILL to {} still alive (pids {})",
+            processes(left.len()),
             pid_list(&left)
         );
         for a in &left {
@@ -147,7 +147,15 @@ fn wait_gone(list: &[Adopted], deadline: Instant) {
     }
 }
 
-pub fn pid_list(list: &[Adopted]) -> String {
+/// `1 adopted process`, `2 adopted processes`.
+fn processes(n: usize) -> String {
+    match n {
+        1 => "1 adopted process".to_string(),
+        n => format!("{n} adopted processes"),
+    }
+}
+
+fn pid_list(list: &[Adopted]) -> String {
     let pids: Vec<String> = list.iter().take(16).map(|a| a.pid.to_string()).collect();
     let more = list.len().saturating_sub(16);
     match more {
