@@ -19,10 +19,11 @@ use crate::watch::state::Report;
 /// Exit status when every process ended by its stop signal within its
 /// `stoptime` (and every adopted one within the grace).
 pub const EXIT_CLEAN: i32 = 0;
-/// Exit status when some process had to be SIGKILLed during the shutdown: an
+/// Exit status when some process had to be SIGKILLed during the shutdown (an
 /// instance past its `stoptime`, what its group or its adopted processes left,
 /// an adopted process of no instance past the grace, or all of them after a
-/// second SIGTERM/SIGINT.
+/// second SIGTERM/SIGINT), or an instance could not be stopped by its rules (its
+/// watcher failed: its process was SIGKILLed).
 pub const EXIT_KILLED: i32 = 3;
 
 /// Whether this process is PID 1 of its namespace.
@@ -70,7 +71,7 @@ impl Subscriber for ShutdownVerdict {
                 report: Report::Killed,
                 ..
             } => 1,
-            Event::GroupKilled { .. } => 1,
+            Event::GroupKilled { .. } | Event::WatcherFailed { .. } => 1,
             Event::AdoptedSignalled {
                 signal: Signal::SIGKILL,
                 count,
