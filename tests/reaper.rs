@@ -180,3 +180,47 @@ fn fifty_short_lived_detached_grandchildren_are_all_adopted_and_reaped() {
     d.command_expect("stop scatter", "scatter: stopped", secs(15.0));
     assert_eq!(d.finish(secs(15.0)), 0);
 }
+
+#[test]
+fn the_orphan_reaper_never_takes_an_instances_exit_status() {
+    // Children exiting 3 (an expected code) over and over, beside programs that
+    // orphan a grandchild at every run: every exit must still be read by its
+    // watcher (one taken by the reaper would read as lost: SIGKILL, unexpected).
+    let yaml = "programs:
+  quick:
+    cmd: TESTPROG exit 3 0.02
+    numprocs: 6
+    exitcodes: [3]
+    autorestart: always
+    starttime: 0
+    restart_throttle: false
+  orphaner:
+    cmd: TESTPROG double-fork DIR/g.pid exit
+    numprocs: 3
+    exitcodes: [0]
+    autorestart: always
+    starttime: 0
+    stoptime: 1
+    restart_throttle: false
+";
+    let mut d = Daemon::start("reaper-race", yaml);
+    let exits = |log: &str| log.matches("exited: quick").count();
+    d.wait_log("200 exits of quick", secs(60.0), |log| exits(log) >= 200);
+    d.command_expect("stop all", "quick:0: stopped", secs(15.0));
+    let log = d.log();
+    let quick: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("exited: quick"))
+        .collect();
+    let wrong: Vec<&&str> = quick
+        .iter()
+        .filter(|l| !l.contains("(exit status 3; expected)"))
+        .collect();
+    assert!(wrong.is_empty(), "exit statuses lost: {wrong:?}");
+    assert!(
+        log.matches("adopted process").count() > 0,
+        "grandchildren were orphaned meanwhile"
+    );
+    no_zombie_children(&d);
+    assert_eq!(d.finish(secs(20.0)), 0);
+}

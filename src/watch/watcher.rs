@@ -254,8 +254,8 @@ impl Watcher {
                         kill_at,
                     } => self.clean_up_group(pgid, signal, kill_at),
                     Action::Report(report) => self.report(&report),
-                    // Only ever asked while RUNNING under `max_memory`.
                     Action::ReadPidFile => pending.push(self.read_pid_file()),
+                    // Only ever asked while RUNNING under `max_memory`.
                     Action::CheckMemory => {
                         if let Some(child) = &self.child {
                             let rss_bytes = sys::group_memory::group_rss(child.pid);
