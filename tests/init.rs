@@ -81,6 +81,23 @@ impl Init {
         Path::new(&format!("/proc/{}/root/proc/{pid}", self.pid)).exists()
     }
 
+    /// The namespace's zombies, from its own `/proc`.
+    fn zombies_inside(&self) -> Vec<String> {
+        let proc = format!("/proc/{}/root/proc", self.pid);
+        std::fs::read_dir(&proc)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_str()?.to_string();
+                name.parse::<i32>().ok()?;
+                let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+                let state = stat[stat.rfind(')')? + 1..].split_whitespace().next()?;
+                (state == "Z").then_some(stat)
+            })
+            .collect()
+    }
+
     fn log(&self) -> String {
         read(&self.dir.path("taskmaster.log"))
     }
@@ -130,6 +147,12 @@ fn as_pid_one_it_reaps_every_orphan_and_a_sigterm_ends_it_cleanly() {
             (!init.exists_inside(pid)).then_some(())
         });
     }
+    let mut zombies = Vec::new();
+    let none = poll_until(secs(5.0), secs(0.01), || {
+        zombies = init.zombies_inside();
+        zombies.is_empty().then_some(())
+    });
+    assert!(none.is_some(), "zombies in the namespace: {zombies:?}");
     assert!(
         init.log().contains("running as init (pid 1)"),
         "{}",
