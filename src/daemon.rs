@@ -34,6 +34,8 @@ pub struct Options {
     pub socket: Option<PathBuf>,
     /// `--format`: the configuration's syntax; `None` detects it.
     pub format: Option<config::Format>,
+    /// `--init`: act as a container's init (also when PID 1): `init.rs`.
+    pub init: bool,
 }
 
 /// What the main thread waits for.
@@ -45,11 +47,18 @@ pub enum DaemonEvent {
     ShutdownDone,
 }
 
-/// Runs the daemon; returns its exit status (0 clean, 1 fatal, 2 bad config).
-pub fn run(opts: Options) -> i32 {
+/// Runs the daemon; returns its exit status (0 clean, 1 fatal, 2 bad config; as
+/// init, 3 when the shutdown had to SIGKILL: `init.rs`).
+pub fn run(mut opts: Options) -> i32 {
     // With one thread still: every thread made from here on inherits the block, so
-    // only a watcher's `ppoll` ever takes the wake signal.
+    // only a watcher's `ppoll` ever takes the wake signal, and only the `orphans`
+    // thread SIGCHLD.
     sys::wake::block_in_this_thread();
+    let pid_one = crate::init::is_pid_one();
+    crate::orphans::start(pid_one);
+    opts.init |= pid_one;
+    // A container's stdin is mostly /dev/null: its end is no shutdown.
+    opts.no_shell |= opts.init && !frontend::stdin_is_terminal();
     sys::malloc::use_one_arena();
     sys::fds::ensure_std_fds_open();
     control::daemon_status::mark_started();
@@ -110,7 +119,9 @@ pub fn run(opts: Options) -> i32 {
     };
     let signal_handle = signals.handle();
     let service = ServiceManager::from_env();
-    let sup = match Supervisor::new(config, Hub::new(vec![service.subscriber()])) {
+    let verdict = crate::init::ShutdownVerdict::new();
+    let subscribers = vec![service.subscriber(), verdict.clone()];
+    let sup = match Supervisor::new(config, Hub::new(subscribers)) {
         Ok(s) => s,
         Err(e) => {
             error!("{e}");
@@ -153,6 +164,16 @@ pub fn run(opts: Options) -> i32 {
     if let Err(e) = started {
         eprintln!("taskmaster: {e}");
         return 1;
+    }
+    if let Err(e) = crate::orphans::run_reaper() {
+        eprintln!("taskmaster: {e}");
+        return 1;
+    }
+    if opts.init {
+        info!(
+            "running as init (pid {}): exit status 3 if the shutdown has to SIGKILL",
+            std::process::id()
+        );
     }
     if let Err(e) = sup.run_scheduler() {
         eprintln!("taskmaster: cannot start the scheduler thread: {e}");
@@ -204,6 +225,7 @@ pub fn run(opts: Options) -> i32 {
             DaemonEvent::ShutdownRequested(source, how) => {
                 shutting_down = true;
                 service.stopping();
+                verdict.shutdown_begun();
                 // A `top` open in the shell gives the terminal back first, for the
                 // shutdown's messages.
                 crate::top::give_back_if_open();
@@ -217,14 +239,16 @@ pub fn run(opts: Options) -> i32 {
                 }) {
                     warn!("{e}: the shutdown's progress is not shown");
                 }
-                let (sup2, events) = (sup.clone(), events.clone());
+                let (sup2, events, verdict2) = (sup.clone(), events.clone(), verdict.clone());
                 let done = move || {
                     sup2.shutdown();
+                    verdict2.killed(crate::orphans::stop_all());
                     let _ = events.send(DaemonEvent::ShutdownDone);
                 };
                 if let Err(e) = spawn_thread("shutdown", done) {
                     error!("{e}: stopping from the main thread");
                     sup.shutdown();
+                    verdict.killed(crate::orphans::stop_all());
                     break;
                 }
             }
@@ -246,7 +270,10 @@ pub fn run(opts: Options) -> i32 {
     hooks
         .shutdown_waiters
         .answer(&control::Reply::ok("Shut down"));
-    0
+    match opts.init {
+        true => verdict.exit_code(),
+        false => 0,
+    }
 }
 
 /// Starts this run's children journal and reports the processes a previous run

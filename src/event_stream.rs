@@ -211,6 +211,7 @@ pub(crate) fn kind_of(event: &Event<'_>) -> Option<&'static str> {
             Report::Stopped { .. } => "stopped",
             Report::Killed => "killed",
             Report::MemoryOver { .. } => "memory_over",
+            Report::Following { .. } => "following",
         },
         // Said once a second by the event log when a crash loop's lines are
         // counted; the stream has every one of those events already.
@@ -224,6 +225,7 @@ pub(crate) fn kind_of(event: &Event<'_>) -> Option<&'static str> {
         Event::OutputLost { .. } => "output_lost",
         Event::GroupOutlived { .. } => "group_outlived",
         Event::GroupKilled { .. } => "group_killed",
+        Event::AdoptedSignalled { .. } => "adopted_signalled",
         Event::WatcherFailed { .. } => "watcher_failed",
         Event::Reloaded { .. } => "reload",
         Event::ReloadFailed { .. } => "reload_failed",
@@ -293,6 +295,10 @@ fn record_of(event: &Event<'_>, time: SystemTime) -> Option<EventRecord> {
             signal: Some(Signal::SIGKILL),
             ..base(name, Some(pgid))
         },
+        Event::AdoptedSignalled { name, signal, .. } => EventRecord {
+            signal: Some(signal),
+            ..base(name, None)
+        },
         Event::WatcherFailed { name, pid, .. } => base(name, pid),
         Event::Reloaded { text } | Event::ReloadFailed { text } | Event::DaemonNotice { text } => {
             daemon(text)
@@ -320,6 +326,7 @@ fn report_record(
             expected: Some(expected),
             ..base(name, Some(pid))
         },
+        Report::Following { pid, .. } => base(name, Some(pid)),
         Report::StopRequested { signal } => EventRecord {
             signal: Some(signal),
             ..base(name, pid)

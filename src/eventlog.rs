@@ -207,6 +207,22 @@ pub fn words(event: &Event<'_>) -> Option<(Level, String)> {
                 "killing what is left of {name}'s process group {pgid} with SIGKILL (stoptime passed)"
             ),
         ),
+        Event::AdoptedSignalled {
+            name,
+            count,
+            signal,
+        } => (
+            if signal == nix::sys::signal::Signal::SIGKILL {
+                Level::Warn
+            } else {
+                Level::Info
+            },
+            format!(
+                "{name}: {signal} to {count} adopted {} (outside its process group)",
+                if count == 1 { "process" } else { "processes" },
+                signal = signal.as_str()
+            ),
+        ),
         Event::WatcherFailed { name, pid, what } => (Level::Error, watcher_failed(name, pid, what)),
         _ => return None,
     };
@@ -272,6 +288,9 @@ fn report_line(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) -
             None => info(format!("stopping: {name} with {}", signal.as_str())),
         },
         Report::Stopped { status } => info(format!("stopped: {name} ({})", describe_exit(status))),
+        Report::Following { pid, launcher } => info(format!(
+            "{name}: its launcher (pid {launcher}) exited 0: following pid {pid}, from its pidfile"
+        )),
         Report::Killed => match pid {
             Some(pid) => warn(format!("killing '{name}' ({pid}) with SIGKILL")),
             None => warn(format!("killing '{name}' with SIGKILL")),

@@ -94,6 +94,13 @@ pub enum Event<'a> {
         name: &'a str,
         pgid: i32,
     },
+    /// `count` adopted processes of `name` (outside its group: `orphans`) were
+    /// sent `signal`, with its stop or at its `stoptime`.
+    AdoptedSignalled {
+        name: &'a str,
+        count: usize,
+        signal: Signal,
+    },
     /// The watcher of `name` panicked (`watch/watcher/crash.rs`).
     WatcherFailed {
         name: &'a str,

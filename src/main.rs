@@ -41,6 +41,10 @@ struct Cli {
     /// Control socket path (overrides the config's `taskmaster.socket`).
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// Act as a container's init (the default when running as PID 1): no shell
+    /// unless stdin is a terminal; exit 3 when the shutdown had to SIGKILL.
+    #[arg(long)]
+    init: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         no_shell: cli.no_shell,
         socket: cli.socket,
         format,
+        init: cli.init,
     });
     ExitCode::from(code.clamp(0, 255) as u8)
 }

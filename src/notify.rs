@@ -193,6 +193,7 @@ impl Shared {
             killed = true;
         }
         let status = child.wait();
+        crate::orphans::released(group);
         // What it started in its group and left running has the same deadline.
         while !killed && crate::sys::process_group::group_alive(group) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -250,6 +251,8 @@ impl Notifier {
         let Some((program, args)) = launch.argv.split_first() else {
             return shared.release(None);
         };
+        // Reaped by its own pid here, never by the orphan reaper.
+        let spawning = crate::orphans::spawning();
         let spawned = crate::sys::sd_notify::without_service_manager(Command::new(program))
             .args(args)
             .current_dir(&launch.dir)
@@ -268,7 +271,10 @@ impl Notifier {
             .stderr(Stdio::null())
             .spawn();
         let child = match spawned {
-            Ok(child) => child,
+            Ok(child) => {
+                spawning.owns(child.id() as i32);
+                child
+            }
             Err(e) => {
                 warn!("notify: cannot run {program}: {e}");
                 return shared.release(None);
@@ -302,6 +308,7 @@ impl Notifier {
             let _ = crate::sys::process_group::signal_group(group, Signal::SIGKILL);
             if let Some(mut child) = slot.lock().take() {
                 let _ = child.wait();
+                crate::orphans::released(group);
             }
             shared.release(Some(group));
         }

@@ -6,7 +6,9 @@
 //!
 //! Checked every ~0.5 s: `status` agrees with /proc (every instance shown
 //! STARTING/RUNNING/STOPPING has a live pid whose parent is the daemon; every live
-//! child of the daemon is shown as the pid of a started instance; no zombie child).
+//! child of the daemon that leads its process group is shown as the pid of a
+//! started instance — the others are grandchildren it adopted when their leader
+//! was killed; no zombie child).
 //! A suspect is re-checked once after a 200 ms grace (a spawn in progress, a death
 //! being reaped) before it counts. At the end: the original config restored and
 //! applied, every flood byte in its file with the right pattern, restarts counted
@@ -588,7 +590,9 @@ impl Chaos {
                 sus_a.push((name(i).to_string(), state(i).to_string(), pid(i)));
             }
         }
-        // B: every live child is shown as the pid of a started instance; C: no zombie.
+        // B: every live child that leads its process group is shown as the pid of
+        // a started instance (one that does not is an adopted member of a group
+        // whose leader is gone: README, Running in production); C: no zombie.
         let shown: HashSet<i32> = status
             .iter()
             .filter(|i| active(state(i)))
@@ -596,7 +600,7 @@ impl Chaos {
             .collect();
         let sus_b: Vec<(i32, Proc)> = kids
             .iter()
-            .filter(|(p, i)| i.live() && !shown.contains(p))
+            .filter(|(p, i)| i.live() && i.pgrp == *p && !shown.contains(p))
             .copied()
             .collect();
         let sus_c: Vec<(i32, Proc)> = kids.iter().filter(|(_, i)| !i.live()).copied().collect();

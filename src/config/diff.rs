@@ -106,6 +106,7 @@ pub fn policy_changes(a: &Policy, b: &Policy) -> Vec<&'static str> {
     check("stoptime", a.stoptime != b.stoptime);
     check("restart_throttle", a.restart_throttle != b.restart_throttle);
     check("max_memory", a.max_memory != b.max_memory);
+    check("pidfile", a.pidfile != b.pidfile);
     out
 }
 

@@ -47,6 +47,7 @@ pub const PROGRAM_KEYS: &[&str] = &[
     "backoff",
     "restart_throttle",
     "max_memory",
+    "pidfile",
     "priority",
     "depends_on",
     "starttime",

@@ -250,6 +250,9 @@ pub struct Policy {
     /// goes over it is restarted (checked every [`MEMORY_CHECK_INTERVAL`] while
     /// RUNNING). `None`: no limit, and no check.
     pub max_memory: Option<u64>,
+    /// `pidfile`: the program daemonizes; the pid in this file is its process
+    /// (`watch/state_pidfile.rs`).
+    pub pidfile: Option<PathBuf>,
 }
 
 /// `startretries: infinite`: a failed start is retried forever (never FATAL).
@@ -381,6 +384,7 @@ impl Default for Policy {
             stoptime: Duration::from_secs(10),
             restart_throttle: Some(RestartThrottle::default()),
             max_memory: None,
+            pidfile: None,
         }
     }
 }

@@ -66,6 +66,9 @@ impl Walk<'_> {
         let stopsignal = c.field(node, at, "stopsignal", defaults.stopsignal, fields::signal);
         let stoptime = c.field(node, at, "stoptime", defaults.stoptime, fields::seconds);
         let max_memory = c.field(node, at, "max_memory", None, fields::memory_limit);
+        let pidfile = c.field(node, at, "pidfile", None, |n| {
+            resolve::path(n, dir).map(Some)
+        });
         let discard = OutputTarget::Discard;
         let stdout = c.field(node, at, "stdout", discard.clone(), |n| {
             resolve::output(n, dir)
@@ -137,6 +140,7 @@ impl Walk<'_> {
                 stoptime: stoptime?,
                 restart_throttle: restart_throttle?,
                 max_memory: max_memory?,
+                pidfile: pidfile?,
             },
         })
     }

@@ -135,6 +135,7 @@ fn subject_example_loads_as_written() {
         stoptime: Duration::from_secs(10),
         restart_throttle: Some(crate::config::RestartThrottle::default()),
         max_memory: None,
+        pidfile: None,
     };
     assert_eq!(ngnix.policy, policy);
 

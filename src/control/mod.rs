@@ -24,6 +24,7 @@ pub mod server;
 pub mod socket;
 mod source;
 mod status;
+mod status_adopted;
 mod tail;
 pub mod top;
 

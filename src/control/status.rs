@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 
+use super::status_adopted::{self, AdoptedView};
 use super::Reply;
 use crate::resources::{format_bytes, Usage};
 use crate::supervisor::Supervisor;
@@ -48,19 +49,41 @@ pub fn status(
     let usage = sup.resources().usage(&pgids);
     let usage_of = |s: &Status| s.pid.and_then(|pid| usage.get(&pid));
     let exit = exit_code(&rows);
+    let adopted = long.then(AdoptedView::now);
+    let adopted_of = |name: &str, s: &Status| {
+        adopted
+            .as_ref()
+            .map(|a| a.of(name, s.pid))
+            .unwrap_or_default()
+    };
+    // Those of no instance, once every instance is shown.
+    let of_none = match (&adopted, names.is_empty()) {
+        (Some(a), true) => a.of_none(&sup.instances()),
+        _ => Vec::new(),
+    };
     if json {
         // Still one JSON array: an unknown name is an object with its error.
         let mut data = serde_json::Value::Array(
             rows.iter()
                 .map(|(name, r)| match r {
-                    Some((i, s)) => to_json(i, s, usage_of(s), long),
+                    Some((i, s)) => {
+                        let mut value = to_json(i, s, usage_of(s), long);
+                        if long {
+                            value["adopted"] = status_adopted::json(&adopted_of(name, s));
+                        }
+                        value
+                    }
                     None => json!({ "name": name, "error": "no such process" }),
                 })
                 .collect(),
         );
         // `status --json` stays one array (scripts parse it); `-l` wraps it.
         if long {
-            data = json!({ "daemon": super::daemon_status::to_json(sup, connections), "instances": data });
+            data = json!({
+                "daemon": super::daemon_status::to_json(sup, connections),
+                "instances": data,
+                "orphans": status_adopted::json(&of_none),
+            });
         }
         return Reply {
             exit,
@@ -91,10 +114,12 @@ pub fn status(
                         text.push_str(&long_usage_text(u, s.pid));
                     }
                 }
+                text.push_str(&status_adopted::text(&adopted_of(name, s)));
                 line(name, width, s.state.name(), &text)
             }
             None => super::no_such_process(name),
         }))
+        .chain(status_adopted::no_instance_line(&of_none))
         .collect();
     Reply {
         exit,

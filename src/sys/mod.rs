@@ -11,5 +11,6 @@ pub mod proc_stat;
 pub mod process_group;
 pub mod sd_notify;
 pub mod signals;
+pub mod subreaper;
 pub mod time;
 pub mod wake;

@@ -12,7 +12,7 @@
 //! SIGURG: ignored by default, raised by the kernel only for out-of-band socket data
 //! to a process that claimed it with `F_SETOWN`, which taskmaster never does; the
 //! daemon's own signals (INT, TERM, HUP, USR1, USR2 for upgrades, WINCH for the
-//! shell, CHLD left at its default) are all elsewhere. A child starts with every
+//! shell, CHLD blocked and taken by `sigwait` in `orphans`) are all elsewhere. A child starts with every
 //! signal at its default and none blocked (`watch::child_signals`), so it never
 //! inherits the block.
 

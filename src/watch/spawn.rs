@@ -114,7 +114,7 @@ pub const HELPER_FLAG: &str = "--exec-helper";
 pub const HELPER_STATUS_FD: RawFd = 3;
 
 /// Starts `spec` as a new session with pipes on 0–2.
-pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
+pub fn spawn(spec: &LaunchSpec, marker: crate::orphans::Marker<'_>) -> Result<Child, SpawnError> {
     // Before the first descriptor is made: see `spawn_slots`.
     let _slot = super::spawn_slots::take();
     let program = resolve_program(&spec.argv[0], spec)?;
@@ -162,6 +162,10 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
         reason: e.desc().to_string(),
     };
     let exe = cstring(program.as_os_str()).map_err(exec_error)?;
+    // Named in its environment: what it leaves behind is known as this instance's.
+    let form = crate::orphans::adopted::marked_form(&spec.exec, marker).map_err(exec_error)?;
+    // From before the child exists until its pid is ours: the orphan reaper waits.
+    let spawning = crate::orphans::spawning();
     let (pid, pidfd) = if needs_helper {
         let (r, w) = sys::fds::pipe().map_err(|e| setup("status pipe", e))?;
         fds.push((w.as_raw_fd(), HELPER_STATUS_FD));
@@ -172,9 +176,9 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
             .collect::<Result<_, _>>()
             .map_err(exec_error)?;
         let helper = CString::new(SELF_EXE).map_err(|_| exec_error(Errno::EINVAL))?;
-        start_process(&helper, &argv, &spec.exec, &fds)
+        start_process(&helper, &argv, &form, &fds)
     } else {
-        start_process(&exe, &spec.exec.argv, &spec.exec, &fds)
+        start_process(&exe, &spec.exec.argv, &form, &fds)
     }
     .map_err(exec_error)?;
     drop(child_ends);
@@ -201,6 +205,7 @@ pub fn spawn(spec: &LaunchSpec) -> Result<Child, SpawnError> {
             }
         },
     };
+    spawning.owns(pid);
     Ok(Child { pid, pidfd, io })
 }
 

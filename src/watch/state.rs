@@ -14,10 +14,13 @@ use crate::config::{Policy, INFINITE_RETRIES, QUICK_DEATH};
 
 #[path = "state_memory.rs"]
 mod memory;
+#[path = "state_pidfile.rs"]
+pub mod pidfile;
 #[path = "state_restart.rs"]
 mod restart;
 #[path = "state_types.rs"]
 mod types;
+pub use pidfile::PidFileRead;
 pub use types::{Action, Event, ExitStatus, Report, StartFailure, State};
 
 /// The mutable core of an instance; owned by its watcher thread.
@@ -64,6 +67,8 @@ pub struct Machine {
     /// The child is being stopped for going over `max_memory`: once it is gone,
     /// spawn again (an automatic restart, not a manual start: counters are kept).
     pub restart_after_stop: bool,
+    /// Where a start of a program with a `pidfile` stands (`state_pidfile.rs`).
+    pub pidfile: pidfile::Phase,
 }
 
 /// Whether `signal` must be followed by SIGCONT: a stopped (SIGSTOP, SIGTSTP)
@@ -111,6 +116,7 @@ impl Machine {
             throttled: false,
             memory_check_at: None,
             restart_after_stop: false,
+            pidfile: pidfile::Phase::Off,
         }
     }
 
@@ -158,6 +164,7 @@ impl Machine {
             Event::MemorySampled { rss_bytes } => {
                 self.on_memory_sample(rss_bytes, policy, now, &mut actions)
             }
+            Event::PidFile(read) => self.on_pidfile(read, policy, now, &mut actions),
         }
         self.schedule_memory_check(policy, now);
         actions
@@ -188,6 +195,9 @@ impl Machine {
     }
 
     fn on_stop(&mut self, policy: &Policy, now: Instant, actions: &mut Vec<Action>) {
+        if self.stop_reading(policy, now, actions) {
+            return;
+        }
         match self.state {
             State::Starting | State::Running if self.pid.is_some() => {
                 self.enter(State::Stopping, Some(now + policy.stoptime));
@@ -209,6 +219,7 @@ impl Machine {
         self.enter(State::Starting, None);
         self.pid = None;
         self.started_at = None;
+        self.pidfile = pidfile::Phase::Off;
         actions.push(Action::Spawn);
     }
 
@@ -221,6 +232,9 @@ impl Machine {
         self.spawnerr = None;
         self.start_failure = None;
         actions.push(Action::Report(Report::Spawned { pid }));
+        if self.launching(policy) {
+            return;
+        }
         if policy.starttime.is_zero() {
             self.enter_running(policy, actions);
         } else {
@@ -281,6 +295,9 @@ impl Machine {
         let Some(pid) = self.pid.take() else {
             return;
         };
+        if self.launcher_exited(pid, status, policy, now, actions) {
+            return;
+        }
         self.last_exit = Some(status);
         self.last_exited_pid = Some(pid);
         actions.push(self.clean_up_group(pid, policy, now));
@@ -346,6 +363,9 @@ impl Machine {
         match self.deadline {
             Some(deadline) if deadline <= now => {}
             _ => return,
+        }
+        if self.pidfile_timer(actions) {
+            return;
         }
         match self.state {
             State::Starting if self.pid.is_some() => self.enter_running(policy, actions),

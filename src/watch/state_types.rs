@@ -95,6 +95,8 @@ pub enum Event {
     MemorySampled {
         rss_bytes: u64,
     },
+    /// The result of `Action::ReadPidFile`.
+    PidFile(super::pidfile::PidFileRead),
 }
 
 /// What the watcher must do, in order.
@@ -117,6 +119,9 @@ pub enum Action {
     /// Read the resident memory of the current child's process group, then feed
     /// back `MemorySampled` (only for a policy with `max_memory`).
     CheckMemory,
+    /// Read the program's `pidfile` and take the process it names as the
+    /// instance's, then feed back `PidFile` (`state_pidfile.rs`).
+    ReadPidFile,
 }
 
 /// Facts for the event log (README: Output and the event log). The watcher formats them.
@@ -168,4 +173,10 @@ pub enum Report {
         status: ExitStatus,
     },
     Killed,
+    /// The launcher `launcher` of a program with a `pidfile` exited 0: the
+    /// instance's process is now `pid`, read from the file.
+    Following {
+        pid: i32,
+        launcher: i32,
+    },
 }

@@ -30,8 +30,10 @@ use crate::hub::{Event as HubEvent, Hub};
 use crate::output::{start_pump, OutputFiles, PumpSource, RotatingPath};
 use crate::sys;
 
+mod adopted;
 mod crash;
 mod groups;
+mod pidfile;
 mod reporting;
 mod sleep;
 
@@ -52,6 +54,9 @@ pub struct Watcher {
     /// SIGKILL at their `stoptime` deadline (README: Process states), unless they die out first.
     leftover_groups: Vec<LeftoverGroup>,
     removing: bool,
+    /// How many children it spawned: the current one's run, which marks it and
+    /// its descendants (`orphans::adopted`).
+    run: u64,
     /// A spawn or a pump start happened since the stack was last trimmed.
     went_deep: bool,
     /// Counts a crash loop's repeated event-log lines instead of writing them.
@@ -73,6 +78,7 @@ pub fn start_watcher(
         child: None,
         leftover_groups: Vec::new(),
         removing: false,
+        run: 0,
         went_deep: false,
         log_limit: LogLimit::default(),
         hub,
@@ -149,6 +155,7 @@ impl Watcher {
             Err(Errno::ECHILD) => ExitStatus::Signal(Signal::SIGKILL),
             Err(_) => return,
         };
+        crate::orphans::released(pid);
         if let Some(output) = self.child.as_mut().and_then(|c| c.unpumped.take()) {
             let handoff = output.after_exit(&self.instance.name(), &self.instance.output);
             self.handoff(handoff, pid);
@@ -238,6 +245,7 @@ impl Watcher {
                                     errno,
                                 });
                             }
+                            self.signal_outside_group(child.pid, sig);
                         }
                     }
                     Action::CleanUpGroup {
@@ -246,6 +254,7 @@ impl Watcher {
                         kill_at,
                     } => self.clean_up_group(pgid, signal, kill_at),
                     Action::Report(report) => self.report(&report),
+                    Action::ReadPidFile => pending.push(self.read_pid_file()),
                     // Only ever asked while RUNNING under `max_memory`.
                     Action::CheckMemory => {
                         if let Some(child) = &self.child {
@@ -288,7 +297,12 @@ impl Watcher {
             rotating(&launch.stdout, launch.stdout_rotation),
             rotating(&launch.stderr, launch.stderr_rotation),
         ];
-        let child = match spawn::spawn(launch) {
+        self.run += 1;
+        let marker = crate::orphans::Marker {
+            name: &self.instance.name(),
+            run: self.run,
+        };
+        let child = match spawn::spawn(launch, marker) {
             Ok(child) => child,
             Err(e) => {
                 return Event::SpawnFailed {
@@ -320,6 +334,7 @@ impl Watcher {
                     // keep it.
                     let _ = sys::process_group::signal_group(child.pid, Signal::SIGKILL);
                     let _ = waitpid(Pid::from_raw(child.pid), None);
+                    crate::orphans::released(child.pid);
                     return Event::SpawnFailed {
                         reason: e.to_string(),
                     };

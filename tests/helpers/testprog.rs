@@ -20,6 +20,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod escape;
+
 const USAGE: &str = "usage: taskmaster-testprog MODE [ARGS...]
   sleep                      sleep forever
   exit CODE [AFTER_SECS]     exit with CODE, optionally after AFTER_SECS (float)
@@ -39,7 +41,15 @@ const USAGE: &str = "usage: taskmaster-testprog MODE [ARGS...]
   hold BYTES                 keep BYTES (suffix K/M/G) of memory resident, print `ready`,
                              sleep forever
   echo                       copy stdin to stdout line by line until EOF, exit 0
-  stamp FILE [then MODE ...] append `<unix time> <pid>` to FILE, then run MODE (default sleep)";
+  stamp FILE [then MODE ...] append `<unix time> <pid>` to FILE, then run MODE (default sleep)
+  double-fork PIDFILE stay|exit [ignore|anon]
+                             orphan a grandchild in its own session (pid in PIDFILE; ignoring
+                             SIGTERM, or with an empty environment), print `ready`, sleep or exit 0
+  scatter N FILE             orphan N short-lived grandchildren in their own sessions, each
+                             appending `PID PPID` to FILE once adopted; print `ready`, sleep
+  daemonize PIDFILE [late|wrong]
+                             fork, setsid, fork: the grandchild writes its pid to PIDFILE (late:
+                             after 0.3 s; wrong: `1`) and sleeps; exit 0 once in the background";
 
 /// Set by the `trap` mode's signal handler.
 static GOT_SIGNAL: AtomicBool = AtomicBool::new(false);
@@ -176,6 +186,18 @@ fn dispatch(args: &[String]) -> Result<i32, String> {
             sleep_forever()
         }
         "stamp" => stamp(&rest),
+        "double-fork" => {
+            arity(2, 3)?;
+            escape::double_fork(rest[0], rest[1], rest.get(2).copied())
+        }
+        "daemonize" => {
+            arity(1, 2)?;
+            escape::daemonize(rest[0], rest.get(1).copied())
+        }
+        "scatter" => {
+            arity(2, 2)?;
+            escape::scatter(parse(rest[0], "N")?, rest[1])
+        }
         _ => Err(format!("unknown mode {mode:?}")),
     }
 }

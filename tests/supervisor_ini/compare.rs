@@ -141,7 +141,12 @@ fn process_facts(pid: i32, dir: &Path) -> BTreeMap<&'static str, String> {
     let here = |s: String| s.replace(dir.to_str().expect("utf-8 dir"), "HERE");
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-    let mut env = super::environ(pid);
+    // Less the marks taskmaster adds to every child's environment (README:
+    // Running in production), which supervisord has no counterpart of.
+    let mut env: Vec<String> = super::environ(pid)
+        .into_iter()
+        .filter(|e| !e.starts_with("TASKMASTER_PROCESS_NAME=") && !e.starts_with("TASKMASTER_RUN="))
+        .collect();
     env.sort();
     BTreeMap::from([
         ("cmdline", here(cmdline.trim_end().to_string())),

@@ -117,6 +117,7 @@ fn keep(spawner: &'static Spawner, mut pid: i32, mut pidfd: Arc<OwnedFd>, worker
             }
         }
         let status = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+        crate::orphans::released(pid);
         *spawner.requests.lock() = None;
         if spawner.stopping.load(Ordering::SeqCst) {
             return;
@@ -146,6 +147,7 @@ fn keep(spawner: &'static Spawner, mut pid: i32, mut pidfd: Arc<OwnedFd>, worker
             Ok(helper) if spawner.stopping.load(Ordering::SeqCst) => {
                 drop(helper.requests);
                 let _ = nix::sys::wait::waitpid(Pid::from_raw(helper.pid), None);
+                crate::orphans::released(helper.pid);
                 return;
             }
             Ok(helper) => {
@@ -196,7 +198,10 @@ fn launch(workers: usize) -> Result<Helper, Errno> {
         cwd: c("/")?,
         path: None,
     };
+    // The `spawner` thread reaps it by its own pid: not an orphan.
+    let spawning = crate::orphans::spawning();
     let pid = super::super::spawn::posix_spawn(&c("/proc/self/exe")?, &argv, &form, &fds)?;
+    spawning.owns(pid);
     let pidfd = crate::sys::pidfd::pidfd_open(pid)?;
     Ok(Helper {
         pid,

@@ -43,6 +43,7 @@ impl Watcher {
             let _ = sys::process_group::signal_group(child.pid, Signal::SIGKILL);
             let _ = kill(Pid::from_raw(child.pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(child.pid), None);
+            crate::orphans::released(child.pid);
             self.hub.publish(&Event::Reaped {
                 name: &name,
                 pid: child.pid,

@@ -8,14 +8,19 @@ use nix::sys::signal::Signal;
 use super::Watcher;
 use crate::hub::Event;
 use crate::sys;
-use crate::watch::leftover::{self, LeftoverGroup};
+use crate::watch::leftover::{self, LeftoverGroup, Members};
 use crate::watch::log_limit::LineKind;
 use crate::watch::state::continue_after;
 
 impl Watcher {
-    /// The leader of `pgid` is gone: its live members get `signal` (and SIGCONT)
-    /// now, when given, and SIGKILL at `kill_at`.
+    /// The leader of `pgid` is gone: its live members, and what its run left
+    /// adopted, get `signal` (and SIGCONT) now, when given, and SIGKILL at `kill_at`.
     pub(super) fn clean_up_group(&mut self, pgid: i32, signal: Option<Signal>, kill_at: Instant) {
+        self.clean_up_members(pgid, signal, kill_at);
+        self.clean_up_adopted(pgid, signal, kill_at);
+    }
+
+    fn clean_up_members(&mut self, pgid: i32, signal: Option<Signal>, kill_at: Instant) {
         let Some(group) = LeftoverGroup::after_leader_exit(pgid, kill_at) else {
             return;
         };
@@ -61,11 +66,18 @@ impl Watcher {
             if !group.refresh() {
                 false
             } else if all || group.deadline <= now {
-                hub.publish(&Event::GroupKilled {
-                    name,
-                    pgid: group.pgid,
-                });
-                let _ = sys::process_group::signal_group(group.pgid, Signal::SIGKILL);
+                match &group.kind {
+                    Members::Group => hub.publish(&Event::GroupKilled {
+                        name,
+                        pgid: group.pgid,
+                    }),
+                    Members::Adopted { .. } => hub.publish(&Event::AdoptedSignalled {
+                        name,
+                        count: group.members,
+                        signal: Signal::SIGKILL,
+                    }),
+                }
+                group.kill();
                 false
             } else {
                 true

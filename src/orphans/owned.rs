@@ -1,0 +1,101 @@
+//! The daemon's own children: the pids some thread of the daemon will reap by its
+//! own pid (an instance's watcher, the alert command's `notify` thread, the
+//! `spawner` thread for the spawn helper). The orphan reaper reaps a child only
+//! when it is none of these and no spawn is under way: so it can never take an
+//! instance's exit status.
+//!
+//! A spawn holds a [`Spawning`] from before its child exists until the pid is
+//! registered (or the spawn failed and its child, if any, was reaped by the
+//! spawner itself); the reaper waits until none is held, under the same lock, so
+//! a child whose pid is still on its way (in the spawn helper's reply) is never
+//! taken for an orphan. An owner calls [`released`] after it reaped its child.
+//!
+//! One static for the process, like the spawn helper's sockets: children are a
+//! fact of the process, and every spawn path registers here wherever it runs.
+//! This is the adopted-process state an in-place upgrade would have to carry.
+
+use std::collections::BTreeSet;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+pub(super) struct Owned {
+    pids: BTreeSet<i32>,
+    /// Spawns begun whose child is not registered yet.
+    in_flight: usize,
+}
+
+impl Owned {
+    pub(super) fn owns(&self, pid: i32) -> bool {
+        self.pids.contains(&pid)
+    }
+
+    /// An adopted process taken as a thread's own (`orphans::claim`).
+    pub(super) fn insert(&mut self, pid: i32) {
+        self.pids.insert(pid);
+    }
+}
+
+static OWNED: Mutex<Owned> = Mutex::new(Owned {
+    pids: BTreeSet::new(),
+    in_flight: 0,
+});
+/// Notified when the last spawn under way ends.
+static SETTLED: Condvar = Condvar::new();
+
+/// A spawn under way: holds the orphan reaper off until dropped.
+#[must_use]
+pub struct Spawning(());
+
+/// Call before the child can exist (before the clone or `posix_spawn`).
+pub fn spawning() -> Spawning {
+    OWNED.lock().in_flight += 1;
+    Spawning(())
+}
+
+impl Spawning {
+    /// The spawn made `pid`, which its caller will reap by its own pid.
+    pub fn owns(self, pid: i32) {
+        OWNED.lock().pids.insert(pid);
+    }
+}
+
+impl Drop for Spawning {
+    fn drop(&mut self) {
+        let mut owned = OWNED.lock();
+        owned.in_flight -= 1;
+        if owned.in_flight == 0 {
+            SETTLED.notify_all();
+        }
+    }
+}
+
+/// The owner reaped `pid` (or knows it gone): it is no longer the daemon's.
+pub fn released(pid: i32) {
+    OWNED.lock().pids.remove(&pid);
+}
+
+/// The registry, locked; with `settled`, once no spawn is under way (and none can
+/// begin while the guard is held).
+pub(super) fn lock(settled: bool) -> MutexGuard<'static, Owned> {
+    let mut owned = OWNED.lock();
+    while settled && owned.in_flight > 0 {
+        SETTLED.wait(&mut owned);
+    }
+    owned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pid_is_owned_from_its_registration_until_released() {
+        let pid = -4242; // never a real child
+        let spawn = spawning();
+        assert!(!lock(false).owns(pid));
+        spawn.owns(pid);
+        assert!(lock(true).owns(pid), "settled once the spawn registered");
+        released(pid);
+        assert!(!lock(true).owns(pid));
+    }
+}

@@ -1,0 +1,136 @@
+//! Programs that daemonize (`pidfile:`, README: Running in production): the
+//! launcher forks the program into the background and exits 0; taskmaster follows
+//! the pid its file names — RUNNING, stop, restart and `status` — and a file that
+//! names no process of the program is a failed start.
+
+use std::path::Path;
+
+use crate::common::*;
+use crate::daemon::check;
+
+fn pid_in(d: &Daemon) -> i32 {
+    let text = wait_file(&d.path("d.pid"), secs(10.0), |t| t.ends_with('\n'));
+    text.trim().parse().expect("a pid")
+}
+
+fn gone(pid: i32) -> bool {
+    !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn wait_gone(pid: i32) {
+    wait_for(&format!("pid {pid} gone and reaped"), secs(15.0), || {
+        gone(pid).then_some(())
+    });
+}
+
+/// Waits until `name` is RUNNING with a pid other than `old`; returns it.
+fn running_pid(d: &mut Daemon, name: &str, old: Option<i32>) -> i32 {
+    wait_for("a new followed pid RUNNING", secs(15.0), || {
+        let i = d.instance(name);
+        let pid = i["pid"].as_i64().map(|p| p as i32)?;
+        (i["state"] == "RUNNING" && Some(pid) != old).then_some(pid)
+    })
+}
+
+#[test]
+fn a_daemonizing_program_is_followed_through_its_pid_file() {
+    let yaml = "programs:
+  legacy:
+    cmd: TESTPROG daemonize DIR/d.pid
+    pidfile: DIR/d.pid
+    starttime: 0.3
+    stoptime: 5
+";
+    let mut d = Daemon::start("pidfile-follow", yaml);
+    let daemon = pid_in(&d);
+    assert_eq!(
+        running_pid(&mut d, "legacy", None),
+        daemon,
+        "status shows it"
+    );
+    d.wait_log("the launcher's exit and the pid followed", secs(5.0), |l| {
+        l.contains(&format!(
+            "exited 0: following pid {daemon}, from its pidfile"
+        ))
+    });
+
+    // Stop follows it.
+    d.command_expect("stop legacy", "legacy: stopped", secs(15.0));
+    wait_gone(daemon);
+
+    // Its death is an exit: restarted (autorestart unexpected), the new pid followed.
+    std::fs::remove_file(d.path("d.pid")).expect("remove the pid file");
+    d.command_expect("start legacy", "legacy: started", secs(15.0));
+    let second = running_pid(&mut d, "legacy", Some(daemon));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(second),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the daemon");
+    let third = running_pid(&mut d, "legacy", Some(second));
+    wait_gone(second);
+    assert_eq!(d.finish(secs(15.0)), 0);
+    wait_gone(third);
+}
+
+#[test]
+fn a_pid_file_written_after_the_launcher_exited_is_waited_for() {
+    let yaml = "programs:
+  late:
+    cmd: TESTPROG daemonize DIR/d.pid late
+    pidfile: DIR/d.pid
+    starttime: 0.2
+";
+    let mut d = Daemon::start("pidfile-late", yaml);
+    let pid = running_pid(&mut d, "late", None);
+    assert_eq!(pid, pid_in(&d));
+    assert_eq!(d.finish(secs(15.0)), 0);
+    wait_gone(pid);
+}
+
+#[test]
+fn a_pid_file_naming_no_process_of_the_program_is_a_failed_start() {
+    let yaml = "programs:
+  liar:
+    cmd: TESTPROG daemonize DIR/d.pid wrong
+    pidfile: DIR/d.pid
+    stdout: DIR/out.log
+    starttime: 0.2
+    startretries: 0
+";
+    let mut d = Daemon::start("pidfile-wrong", yaml);
+    let fatal = d.wait_state("liar", "FATAL", secs(20.0));
+    let why = fatal["description"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("no process to follow after 5 s")
+            && why.contains("pid 1 is not (yet) a process taskmaster adopted"),
+        "{fatal}"
+    );
+    // The daemon it did start is stopped with the failed run.
+    let out = wait_file(&d.path("out.log"), secs(5.0), |t| t.contains(" up"));
+    let stray: i32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("daemon ")?.strip_suffix(" up")?.parse().ok())
+        .expect("the daemon's line");
+    wait_gone(stray);
+    assert_eq!(d.finish(secs(15.0)), 0);
+}
+
+#[test]
+fn a_pidfile_that_is_no_path_is_a_config_error() {
+    let dir = TempDir::new("pidfile-check");
+    for (name, value) in [("empty.yaml", "\"\""), ("number.yaml", "[1]")] {
+        let path = dir.path(name);
+        let text = format!(
+            "programs:\n  web:\n    cmd: {} sleep\n    pidfile: {value}\n",
+            testprog()
+        );
+        std::fs::write(&path, text).expect("write config");
+        let (code, _, err) = check(&path);
+        assert_eq!(code, 2, "pidfile: {value}; stderr: {err}");
+        assert!(
+            err.contains("programs.web.pidfile") && err.contains("expected a path"),
+            "names the field and what it takes: {err}"
+        );
+    }
+}
