@@ -23,7 +23,7 @@ use nix::sys::signal::Signal;
 use parking_lot::RwLock;
 
 use crate::hub::{Event, Subscriber};
-use crate::watch::state::{ExitStatus, Report, State};
+use crate::watch::state::{ExitStatus, HealthState, Report, State};
 
 /// Events queued for one follower before the next ones are dropped.
 pub const FOLLOWER_QUEUE: usize = 256;
@@ -47,6 +47,10 @@ pub struct EventRecord {
     pub expected: Option<bool>,
     /// A signal sent, or that could not be sent.
     pub signal: Option<Signal>,
+    /// The health an instance went to (`healthy`, `unhealthy`), and why a
+    /// check failed.
+    pub health: Option<HealthState>,
+    pub reason: Option<String>,
     /// In the event log's words where it has a line for the event.
     pub message: String,
 }
@@ -207,6 +211,8 @@ fn record_of(event: &Event<'_>, time: SystemTime) -> Option<EventRecord> {
         exit: None,
         expected: None,
         signal: None,
+        health: None,
+        reason: None,
         message: words().unwrap_or_default(),
     };
     let daemon = |kind: &'static str, message: &str| EventRecord {
@@ -239,6 +245,8 @@ fn record_of(event: &Event<'_>, time: SystemTime) -> Option<EventRecord> {
             message: format!("{name}: {} -> {}", from.name(), to.name()),
             ..base("state_changed", name, pid)
         },
+        // The reports `healthy` and `unhealthy` say it, with the reason.
+        Event::HealthChanged { .. } => return None,
         Event::SignalFailed { name, signal, .. } => EventRecord {
             signal: Some(signal),
             ..base("signal_failed", name, None)
@@ -302,6 +310,15 @@ fn report_record(
         },
         // The message says how much it used and the limit.
         Report::MemoryOver { .. } => base("memory_over", name, pid),
+        Report::Healthy => EventRecord {
+            health: Some(HealthState::Healthy),
+            ..base("healthy", name, pid)
+        },
+        Report::Unhealthy { ref reason, .. } => EventRecord {
+            health: Some(HealthState::Unhealthy),
+            reason: Some(reason.clone()),
+            ..base("unhealthy", name, pid)
+        },
     }
 }
 

@@ -27,7 +27,7 @@ use crate::event_stream::{EventFeed, EventFollowers};
 use crate::journal::ChildrenJournal;
 use crate::notices::Notices;
 use crate::notify::Notifier;
-use crate::watch::state::{Report, State};
+use crate::watch::state::{HealthState, Report, State};
 use crate::watch::Suppressed;
 
 /// What happened, as a plain record. Borrowed: publishing allocates nothing.
@@ -69,6 +69,12 @@ pub enum Event<'a> {
         pid: Option<i32>,
         from: State,
         to: State,
+    },
+    /// The published health of `name` changed (published before, as a state
+    /// change is); `None`: no check runs.
+    HealthChanged {
+        name: &'a str,
+        to: Option<HealthState>,
     },
     SignalFailed {
         name: &'a str,
@@ -222,7 +228,8 @@ impl Hub {
     }
 }
 
-/// Wakes the dependency scheduler when an instance enters RUNNING or FATAL:
+/// Wakes the dependency scheduler when an instance enters RUNNING or FATAL, or
+/// becomes healthy:
 /// programs waiting on it may start, or learn why they keep waiting. Until the
 /// scheduler thread runs (never, in a unit test) nothing is sent.
 #[derive(Default)]
@@ -239,12 +246,16 @@ impl SchedulerWake {
 
 impl Subscriber for SchedulerWake {
     fn event(&self, event: &Event<'_>) {
-        if let Event::StateChanged { from, to, .. } = event {
-            if from != to && matches!(to, State::Running | State::Fatal) {
-                if let Some(tx) = self.tx.get() {
-                    let _ = tx.send(());
-                }
+        let wake = match event {
+            Event::StateChanged { from, to, .. } => {
+                from != to && matches!(to, State::Running | State::Fatal)
             }
+            // `depends_on: {NAME: healthy}` waits for this.
+            Event::HealthChanged { to, .. } => *to == Some(HealthState::Healthy),
+            _ => false,
+        };
+        if let (true, Some(tx)) = (wake, self.tx.get()) {
+            let _ = tx.send(());
         }
     }
 }

@@ -46,6 +46,7 @@ pub const PROGRAM_KEYS: &[&str] = &[
     "backoff",
     "restart_throttle",
     "max_memory",
+    "healthcheck",
     "priority",
     "depends_on",
     "starttime",
@@ -318,7 +319,9 @@ impl Walk<'_> {
         // unknown name or a cycle is reported alongside the file's other errors.
         let mut dependencies = BTreeMap::new();
         for (name, node) in entries {
-            let readable = node.get("depends_on").and_then(|n| fields::names(n).ok());
+            let readable = node
+                .get("depends_on")
+                .and_then(super::healthcheck::dependency_names);
             dependencies.insert(name.as_str(), readable.unwrap_or_default());
             let at = at.key(name);
             let named = fields::program_name(name)
@@ -333,6 +336,9 @@ impl Walk<'_> {
             }
         }
         let dependencies_ok = super::deps::check(&dependencies, &mut self.checker, at);
-        programs.filter(|_| dependencies_ok)
+        let programs = programs.filter(|_| dependencies_ok)?;
+        let health_ok =
+            super::healthcheck::check_healthy_dependencies(&programs, &mut self.checker, at);
+        health_ok.then_some(programs)
     }
 }

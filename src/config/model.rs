@@ -74,7 +74,7 @@ pub struct DaemonSettings {
 pub struct Notify {
     pub argv: Vec<String>,
     /// Event names: `fatal`, `unexpected_exit`, `backoff`, `memory_restart`,
-    /// `reload_failed`.
+    /// `reload_failed`, `unhealthy`.
     pub events: BTreeSet<String>,
     pub max_per_minute: u32,
     /// After this long the command's process group is killed.
@@ -90,6 +90,7 @@ pub const NOTIFY_EVENTS: &[&str] = &[
     "backoff",
     "memory_restart",
     "reload_failed",
+    "unhealthy",
 ];
 
 /// One entry under `programs:`.
@@ -237,6 +238,8 @@ pub struct Policy {
     /// Programs that must be RUNNING before this one is started automatically,
     /// and that are stopped only after it.
     pub depends_on: Vec<String>,
+    /// Those of `depends_on` that must be healthy, not only RUNNING (`{db: healthy}`).
+    pub depends_on_healthy: Vec<String>,
     pub starttime: Duration,
     pub stopsignal: Signal,
     pub stoptime: Duration,
@@ -247,6 +250,8 @@ pub struct Policy {
     /// goes over it is restarted (checked every [`MEMORY_CHECK_INTERVAL`] while
     /// RUNNING). `None`: no limit, and no check.
     pub max_memory: Option<u64>,
+    /// `healthcheck` (README: Health checks); `None`: no check, and no wake-up for one.
+    pub healthcheck: Option<super::HealthCheck>,
 }
 
 /// `startretries: infinite`: a failed start is retried forever (never FATAL).
@@ -378,6 +383,8 @@ impl Default for Policy {
             stoptime: Duration::from_secs(10),
             restart_throttle: Some(RestartThrottle::default()),
             max_memory: None,
+            depends_on_healthy: Vec::new(),
+            healthcheck: None,
         }
     }
 }

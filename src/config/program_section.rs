@@ -13,6 +13,7 @@ use super::locate::raw_scalar;
 use super::model::{
     Backoff, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig, RestartThrottle, Rotation,
 };
+use super::healthcheck;
 use super::resolve;
 use super::tree::Node;
 
@@ -54,7 +55,8 @@ impl Walk<'_> {
         let priority = c.field(node, at, "priority", defaults.priority, |n| {
             fields::integer(n, -999_999)
         });
-        let depends_on = c.field(node, at, "depends_on", Vec::new(), fields::names);
+        let depends_on = healthcheck::depends_on(c, node.get("depends_on"), &at.key("depends_on"));
+        let health = healthcheck::healthcheck(c, node.get("healthcheck"), &at.key("healthcheck"));
         let startretries = c.field(
             node,
             at,
@@ -98,6 +100,7 @@ impl Walk<'_> {
         let restart_throttle = self.restart_throttle(throttle, &at.key("restart_throttle"));
         let env = self.env(node.get("env"), &at.key("env"));
         let (cmd, argv) = cmd?;
+        let (depends_on, depends_on_healthy) = depends_on?;
         let (env, workingdir) = (env?, workingdir?);
         let exec = match ExecForm::new(&argv, &env, &workingdir) {
             Ok(exec) => exec,
@@ -130,7 +133,9 @@ impl Walk<'_> {
                 exitcodes: exitcodes?,
                 startretries: startretries?,
                 priority: priority?,
-                depends_on: depends_on?,
+                depends_on,
+                depends_on_healthy,
+                healthcheck: health?,
                 backoff: backoff?,
                 starttime: starttime?,
                 stopsignal: stopsignal?,

@@ -20,6 +20,8 @@ mod checks;
 
 #[path = "tests_limits.rs"]
 mod limits;
+#[path = "tests_health.rs"]
+mod health;
 #[path = "tests_memory.rs"]
 mod memory;
 #[path = "tests_throttle.rs"]
@@ -135,6 +137,8 @@ fn subject_example_loads_as_written() {
         stoptime: Duration::from_secs(10),
         restart_throttle: Some(crate::config::RestartThrottle::default()),
         max_memory: None,
+        depends_on_healthy: Vec::new(),
+        healthcheck: None,
     };
     assert_eq!(ngnix.policy, policy);
 

@@ -12,12 +12,15 @@ use nix::sys::signal::Signal;
 
 use crate::config::{Policy, INFINITE_RETRIES, QUICK_DEATH};
 
+#[path = "state_health.rs"]
+mod health;
 #[path = "state_memory.rs"]
 mod memory;
 #[path = "state_restart.rs"]
 mod restart;
 #[path = "state_types.rs"]
 mod types;
+pub use health::{describe_health, Health, HealthState};
 pub use types::{Action, Event, ExitStatus, Report, StartFailure, State};
 
 /// The mutable core of an instance; owned by its watcher thread.
@@ -64,6 +67,8 @@ pub struct Machine {
     /// The child is being stopped for going over `max_memory`: once it is gone,
     /// spawn again (an automatic restart, not a manual start: counters are kept).
     pub restart_after_stop: bool,
+    /// Health checks: the health of a RUNNING child and the next check's time.
+    pub health: Health,
 }
 
 /// Whether `signal` must be followed by SIGCONT: a stopped (SIGSTOP, SIGTSTP)
@@ -111,6 +116,7 @@ impl Machine {
             throttled: false,
             memory_check_at: None,
             restart_after_stop: false,
+            health: Health::default(),
         }
     }
 
@@ -153,13 +159,18 @@ impl Machine {
             Event::Exited(status) => self.on_exit(status, policy, now, &mut actions),
             Event::Timer => {
                 self.on_memory_timer(now, &mut actions);
+                self.on_health_timer(now, &mut actions);
                 self.on_timer(policy, now, &mut actions);
             }
             Event::MemorySampled { rss_bytes } => {
                 self.on_memory_sample(rss_bytes, policy, now, &mut actions)
             }
+            Event::HealthChecked { pid, result } => {
+                self.on_health_result(pid, result, policy, now, &mut actions)
+            }
         }
         self.schedule_memory_check(policy, now);
+        self.schedule_health_check(policy, now);
         actions
     }
 

@@ -428,3 +428,5 @@ mod groups;
 mod memory;
 #[path = "state_throttle_tests.rs"]
 mod throttle;
+#[path = "state_health_tests.rs"]
+mod health;

@@ -95,6 +95,11 @@ pub enum Event {
     MemorySampled {
         rss_bytes: u64,
     },
+    /// The result of `Action::CheckHealth` for child `pid`: `Err` says why it failed.
+    HealthChecked {
+        pid: i32,
+        result: Result<(), String>,
+    },
 }
 
 /// What the watcher must do, in order.
@@ -117,6 +122,9 @@ pub enum Action {
     /// Read the resident memory of the current child's process group, then feed
     /// back `MemorySampled` (only for a policy with `max_memory`).
     CheckMemory,
+    /// Run the health check on the current child, without waiting for it; its
+    /// result comes back as `HealthChecked` (only for a policy with a healthcheck).
+    CheckHealth,
 }
 
 /// Facts for the event log (README: Output and the event log). The watcher formats them.
@@ -160,6 +168,15 @@ pub enum Report {
     MemoryOver {
         used: u64,
         limit: u64,
+    },
+    /// A health check passed: the first since RUNNING, or the first after failures.
+    Healthy,
+    /// `failures` checks in a row failed, the last because of `reason`; what
+    /// `on_failure` says follows (with `restart`, a stop by the stop rules).
+    Unhealthy {
+        failures: u32,
+        reason: String,
+        on_failure: crate::config::OnFailure,
     },
     StopRequested {
         signal: Signal,

@@ -32,6 +32,7 @@ use crate::sys;
 
 mod crash;
 mod groups;
+mod health;
 mod reporting;
 mod sleep;
 
@@ -58,6 +59,8 @@ pub struct Watcher {
     log_limit: LogLimit,
     /// Where this instance's events go (event log, journal, alerts, scheduler…).
     hub: Hub,
+    /// The thread that runs its health checks, while checks are due.
+    checker: Option<crate::watch::health::Checker>,
 }
 
 /// Starts the watcher thread of `instance`; `autostart` sends it a first `Start`.
@@ -76,6 +79,7 @@ pub fn start_watcher(
         went_deep: false,
         log_limit: LogLimit::default(),
         hub,
+        checker: None,
     };
     std::thread::Builder::new()
         .name(format!("watch:{}", instance.name()))
@@ -125,6 +129,7 @@ impl Watcher {
             self.kill_leftover_groups(Instant::now(), false);
             self.write_due_log_summary(Instant::now());
             self.publish(last_seq);
+            self.end_idle_checker();
             if self.removing && !self.machine.state.has_process() && self.child.is_none() {
                 self.kill_leftover_groups(Instant::now(), true);
                 self.write_log_summary();
@@ -208,6 +213,9 @@ impl Watcher {
                 let _ = reply.send(result);
             }
             Command::Update(config) => self.config = config,
+            Command::HealthResult { pid, result } => {
+                self.apply(Event::HealthChecked { pid, result }, now)
+            }
             Command::Remove => {
                 self.removing = true;
                 self.apply(Event::Shutdown, now);
@@ -246,6 +254,11 @@ impl Watcher {
                         kill_at,
                     } => self.clean_up_group(pgid, signal, kill_at),
                     Action::Report(report) => self.report(&report),
+                    Action::CheckHealth => {
+                        if let Some(failed) = self.check_health() {
+                            pending.push(failed);
+                        }
+                    }
                     // Only ever asked while RUNNING under `max_memory`.
                     Action::CheckMemory => {
                         if let Some(child) = &self.child {
