@@ -67,7 +67,7 @@ pub struct Machine {
     /// The child is being stopped for going over `max_memory`: once it is gone,
     /// spawn again (an automatic restart, not a manual start: counters are kept).
     pub restart_after_stop: bool,
-    /// Health checks: the health of a RUNNING child and the next check's time.
+    /// Health checks: the health of a RUNNING child under a `healthcheck`.
     pub health: Health,
 }
 
@@ -159,7 +159,6 @@ impl Machine {
             Event::Exited(status) => self.on_exit(status, policy, now, &mut actions),
             Event::Timer => {
                 self.on_memory_timer(now, &mut actions);
-                self.on_health_timer(now, &mut actions);
                 self.on_timer(policy, now, &mut actions);
             }
             Event::MemorySampled { rss_bytes } => {
@@ -170,7 +169,7 @@ impl Machine {
             }
         }
         self.schedule_memory_check(policy, now);
-        self.schedule_health_check(policy, now);
+        self.track_health(policy);
         actions
     }
 

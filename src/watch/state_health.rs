@@ -4,11 +4,12 @@
 //! checks in a row (failures in the `start_period` after its spawn do not count
 //! while it is still `starting`); leaving RUNNING — a stop, an exit — clears it.
 //!
-//! The schedule is the instance's own: the next check is due `interval` after
-//! the last one ended (`check_at`, beside the machine's `deadline`, as the memory
-//! check's), the first as soon as RUNNING is entered, and one check at a time.
-//! The machine only decides: `Action::CheckHealth` asks the watcher for a check,
-//! whose result comes back as `Event::HealthChecked`.
+//! The machine decides from each result; it does not time the checks. Checks are
+//! due exactly while `health.state` is set, and the instance's checker thread
+//! runs them on the instance's own schedule (the first at once, each next one
+//! `interval` after the last ended: `watch::health`), its results fed back as
+//! `Event::HealthChecked`. So a passing check of a healthy instance, which would
+//! change nothing here, needs no wake-up of the watcher at all.
 
 use std::time::Instant;
 
@@ -39,12 +40,9 @@ impl HealthState {
 /// The machine's health bookkeeping; all `None`/zero without a check to run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Health {
-    /// Set exactly while RUNNING with a child under a policy with a healthcheck.
+    /// Set exactly while RUNNING with a child under a policy with a healthcheck:
+    /// while it is, checks are due.
     pub state: Option<HealthState>,
-    /// When the next check is due (`None` while one runs).
-    pub check_at: Option<Instant>,
-    /// A check was asked for and its result has not come back.
-    pub in_flight: bool,
     /// Failed checks in a row that counted.
     pub failures: u32,
     /// Why the last check failed, until one passes.
@@ -55,8 +53,8 @@ impl Machine {
     /// Keeps the health set exactly while RUNNING with a child under a policy
     /// with a healthcheck — also after a reload that adds or drops one (the
     /// watcher feeds a `Timer` after every wake-up). A new RUNNING child is
-    /// `starting`, its first check due at once.
-    pub(super) fn schedule_health_check(&mut self, policy: &Policy, now: Instant) {
+    /// `starting`.
+    pub(super) fn track_health(&mut self, policy: &Policy) {
         let wanted =
             self.state == State::Running && self.pid.is_some() && policy.healthcheck.is_some();
         if !wanted {
@@ -64,25 +62,12 @@ impl Machine {
                 self.health = Health::default();
             }
         } else if self.health.state.is_none() {
-            self.health = Health {
-                state: Some(HealthState::Starting),
-                check_at: Some(now),
-                ..Health::default()
-            };
+            self.health.state = Some(HealthState::Starting);
         }
     }
 
-    /// A check is due: ask for it. The next is scheduled when its result comes.
-    pub(super) fn on_health_timer(&mut self, now: Instant, actions: &mut Vec<Action>) {
-        if self.health.check_at.is_some_and(|at| at <= now) && !self.health.in_flight {
-            self.health.check_at = None;
-            self.health.in_flight = true;
-            actions.push(Action::CheckHealth);
-        }
-    }
-
-    /// The result of the check asked of child `pid`. One for another child (a
-    /// check that outlived its child) or when none was asked changes nothing.
+    /// The result of a check of child `pid`. One for another child (a check
+    /// that outlived its child), or while no check is due, changes nothing.
     pub(super) fn on_health_result(
         &mut self,
         pid: i32,
@@ -94,11 +79,9 @@ impl Machine {
         let Some(check) = &policy.healthcheck else {
             return;
         };
-        if self.state != State::Running || self.pid != Some(pid) || !self.health.in_flight {
+        if self.state != State::Running || self.pid != Some(pid) || self.health.state.is_none() {
             return;
         }
-        self.health.in_flight = false;
-        self.health.check_at = Some(now + check.interval);
         let reason = match result {
             Ok(()) => {
                 self.health.failures = 0;

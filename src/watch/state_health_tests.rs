@@ -1,7 +1,7 @@
 //! Health checks in the machine, transition by transition: `starting` until the
 //! first pass, `retries` failures in a row → `unhealthy` and `on_failure`,
-//! failures in the `start_period` not counted, one check at a time on the
-//! instance's own schedule, and health cleared by a stop or an exit.
+//! failures in the `start_period` not counted, health (and so the checks) set
+//! exactly while RUNNING under a healthcheck, cleared by a stop or an exit.
 
 use super::*;
 use crate::config::{HealthCheck, OnFailure, Probe};
@@ -25,19 +25,16 @@ fn checked(on_failure: OnFailure, start_period: f64) -> Policy {
     }
 }
 
-/// RUNNING since t = 1 (its starttime), its first check due then.
+/// RUNNING since t = 1 (its starttime): checks are due from then.
 fn running_checked(p: Policy) -> Rig {
     let r = Rig::running(p);
     assert_eq!(r.m.health.state, Some(HealthState::Starting));
-    assert_eq!(r.m.health.check_at, Some(r.t0 + secs(1.0)));
     r
 }
 
-/// The due check at `t` is asked for, and comes back with `result`.
+/// The result of a check of pid 100 at `t`.
 fn check_at(r: &mut Rig, t: f64, result: Result<(), &str>) -> Vec<Action> {
-    assert_eq!(r.at(t).ev(Event::Timer), vec![Action::CheckHealth], "at {t}");
-    assert!(r.m.health.in_flight);
-    r.ev(Event::HealthChecked {
+    r.at(t).ev(Event::HealthChecked {
         pid: 100,
         result: result.map_err(str::to_string),
     })
@@ -47,7 +44,7 @@ fn check_at(r: &mut Rig, t: f64, result: Result<(), &str>) -> Vec<Action> {
 fn without_a_healthcheck_nothing_is_scheduled() {
     let mut r = Rig::running(policy());
     assert_eq!(r.m.health, Health::default());
-    assert!(!r.at(5.0).ev(Event::Timer).contains(&Action::CheckHealth));
+    assert_eq!(r.at(5.0).ev(Event::Timer), vec![]);
     // A result that arrives anyway changes nothing.
     let a = r.ev(Event::HealthChecked { pid: 100, result: Ok(()) });
     assert_eq!((a, r.m.health.state), (vec![], None));
@@ -61,29 +58,17 @@ fn no_check_before_running() {
 }
 
 #[test]
-fn the_first_pass_makes_it_healthy_and_schedules_the_next_check() {
+fn the_first_pass_makes_it_healthy_and_a_second_pass_changes_nothing() {
     let mut r = running_checked(checked(OnFailure::Alert, 0.0));
     let a = check_at(&mut r, 1.0, Ok(()));
     assert_eq!(reports(&a), vec![Report::Healthy]);
     assert_eq!(r.m.health.state, Some(HealthState::Healthy));
-    assert!(!r.m.health.in_flight);
-    assert_eq!(r.m.health.check_at, Some(r.t0 + secs(1.0 + INTERVAL)));
-    // Not due yet: nothing. A second pass reports nothing more.
-    assert_eq!(r.at(2.0).ev(Event::Timer), vec![]);
+    // What the checker thread relies on to send no repeated pass: nothing changes.
+    let before = r.m.clone();
     assert_eq!(check_at(&mut r, 3.0, Ok(())), vec![]);
-    // The machine's own deadline is untouched by the schedule.
+    assert_eq!(r.m, before);
+    // The machine's own deadline is untouched by checks.
     assert_eq!(r.m.deadline, None);
-}
-
-#[test]
-fn one_check_at_a_time() {
-    let mut r = running_checked(checked(OnFailure::Alert, 0.0));
-    assert_eq!(r.at(1.0).ev(Event::Timer), vec![Action::CheckHealth]);
-    // Still running at what would be the next due time: no second check.
-    assert_eq!(r.at(10.0).ev(Event::Timer), vec![]);
-    assert_eq!(r.m.health.check_at, None);
-    r.ev(Event::HealthChecked { pid: 100, result: Ok(()) });
-    assert_eq!(r.m.health.check_at, Some(r.t0 + secs(10.0 + INTERVAL)));
 }
 
 #[test]
@@ -175,8 +160,7 @@ fn on_failure_restart_stops_by_the_stop_rules_then_spawns_again() {
 fn a_stop_or_an_exit_clears_health_and_a_late_result_is_ignored() {
     let mut r = running_checked(checked(OnFailure::Alert, 0.0));
     check_at(&mut r, 1.0, Ok(()));
-    assert_eq!(r.at(3.0).ev(Event::Timer), vec![Action::CheckHealth]);
-    r.ev(Event::Stop);
+    r.at(3.0).ev(Event::Stop);
     assert_eq!(r.m.health, Health::default());
     // The check asked before the stop comes back: nothing.
     let a = r.ev(Event::HealthChecked { pid: 100, result: Err("x".into()) });
@@ -192,10 +176,8 @@ fn a_stop_or_an_exit_clears_health_and_a_late_result_is_ignored() {
 #[test]
 fn a_result_for_another_child_is_ignored() {
     let mut r = running_checked(checked(OnFailure::Alert, 0.0));
-    assert_eq!(r.at(1.0).ev(Event::Timer), vec![Action::CheckHealth]);
-    let a = r.ev(Event::HealthChecked { pid: 99, result: Ok(()) });
+    let a = r.at(1.0).ev(Event::HealthChecked { pid: 99, result: Ok(()) });
     assert_eq!((a, r.m.health.state), (vec![], Some(HealthState::Starting)));
-    assert!(r.m.health.in_flight);
 }
 
 #[test]
@@ -204,7 +186,6 @@ fn a_reload_adding_or_dropping_the_check_applies_at_once() {
     r.p = checked(OnFailure::Alert, 0.0);
     r.at(2.0).ev(Event::Timer);
     assert_eq!(r.m.health.state, Some(HealthState::Starting));
-    assert_eq!(r.m.health.check_at, Some(r.t0 + secs(2.0)));
     r.p = policy();
     r.at(2.5).ev(Event::Timer);
     assert_eq!(r.m.health, Health::default());

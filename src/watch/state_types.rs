@@ -95,7 +95,8 @@ pub enum Event {
     MemorySampled {
         rss_bytes: u64,
     },
-    /// The result of `Action::CheckHealth` for child `pid`: `Err` says why it failed.
+    /// The result of a health check of child `pid` (`Err`: why it failed), from
+    /// its checker thread.
     HealthChecked {
         pid: i32,
         result: Result<(), String>,
@@ -122,9 +123,6 @@ pub enum Action {
     /// Read the resident memory of the current child's process group, then feed
     /// back `MemorySampled` (only for a policy with `max_memory`).
     CheckMemory,
-    /// Run the health check on the current child, without waiting for it; its
-    /// result comes back as `HealthChecked` (only for a policy with a healthcheck).
-    CheckHealth,
 }
 
 /// Facts for the event log (README: Output and the event log). The watcher formats them.

@@ -128,8 +128,8 @@ impl Watcher {
             self.apply(Event::Timer, Instant::now());
             self.kill_leftover_groups(Instant::now(), false);
             self.write_due_log_summary(Instant::now());
+            self.sync_checker();
             self.publish(last_seq);
-            self.end_idle_checker();
             if self.removing && !self.machine.state.has_process() && self.child.is_none() {
                 self.kill_leftover_groups(Instant::now(), true);
                 self.write_log_summary();
@@ -212,7 +212,10 @@ impl Watcher {
                 };
                 let _ = reply.send(result);
             }
-            Command::Update(config) => self.config = config,
+            Command::Update(config) => {
+                self.config = config;
+                self.update_checker();
+            }
             Command::HealthResult { pid, result } => {
                 self.apply(Event::HealthChecked { pid, result }, now)
             }
@@ -254,11 +257,6 @@ impl Watcher {
                         kill_at,
                     } => self.clean_up_group(pgid, signal, kill_at),
                     Action::Report(report) => self.report(&report),
-                    Action::CheckHealth => {
-                        if let Some(failed) = self.check_health() {
-                            pending.push(failed);
-                        }
-                    }
                     // Only ever asked while RUNNING under `max_memory`.
                     Action::CheckMemory => {
                         if let Some(child) = &self.child {

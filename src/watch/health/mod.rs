@@ -1,36 +1,32 @@
-//! Running health checks (README: Health checks) off the watcher's thread.
+//! Running health checks (README: Health checks) off the watcher's thread, on
+//! the instance's own schedule.
 //!
 //! A check may take up to its `timeout` — a command that hangs, a server that
-//! does not answer — and the watcher must answer commands meanwhile. So each
-//! instance whose checks are due has a small `health:NAME` thread, made at its
-//! first check and ended when no check is due any more (its child stopped or
-//! exited, its healthcheck removed by a reload). The watcher asks it for one
-//! check at a time (a channel of one), on the instance's own schedule; the
-//! thread runs the probe, bounded by the timeout, and sends the result back
-//! through the instance's inbox, which wakes the watcher like a command. An idle
-//! checker blocks on its channel: no timer.
+//! does not answer — and the watcher must answer commands meanwhile. So while an
+//! instance's checks are due (a RUNNING child under a `healthcheck`: the
+//! machine's `health` is set), it has a small `health:NAME` thread for that
+//! child. The thread runs the first check at once and each next one `interval`
+//! after the last ended, waiting in between on its channel with that timeout —
+//! the instance's own timer, never a global tick, and none at all for a program
+//! without a check. A result goes back through the instance's inbox, which wakes
+//! the watcher like a command, unless it is a pass right after a pass: that
+//! changes nothing in the machine (the last result it had was a pass: healthy,
+//! no failure counted), so a healthy instance costs its watcher no wake-up.
 //!
-//! Dropping the [`Checker`] ends the thread after the check under way, and kills
-//! a check command still running (its whole process group), so no check
-//! outlives the child it was for.
+//! Dropping the [`Checker`] ends the thread, and kills a check command still
+//! running (its whole process group), so no check outlives its child's health.
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
 
 use super::instance::{Command, Instance};
-use crate::config::{ProgramConfig, Probe};
+use crate::config::{Probe, ProgramConfig};
 
 mod command;
 mod net;
-
-/// One check to run: of child `pid`, as its program's config says.
-struct Request {
-    pid: i32,
-    config: Arc<ProgramConfig>,
-}
 
 /// What the watcher's side and the checker thread share.
 #[derive(Default)]
@@ -40,39 +36,53 @@ struct Slot {
     /// clears it (under the lock) before it reaps the command, so the pid still
     /// names that command's group whenever the slot holds it.
     pid: Option<i32>,
-    /// The checker was dropped: a request still queued is not run.
+    /// The checker was dropped: no further check.
     closed: bool,
 }
 
 type Running = Arc<Mutex<Slot>>;
 
-/// The watcher's handle on its instance's checker thread.
+/// The watcher's handle on the checker thread of one child.
 pub struct Checker {
-    requests: SyncSender<Request>,
+    pid: i32,
+    /// Never sent on: dropping it ends the thread's wait at once.
+    _wake: SyncSender<()>,
     running: Running,
+    /// The program's settings, replaced by a reload.
+    config: Arc<Mutex<Arc<ProgramConfig>>>,
 }
 
 impl Checker {
-    /// Starts the checker thread of `instance`.
-    pub fn start(instance: &Arc<Instance>) -> std::io::Result<Checker> {
-        let (requests, rx) = std::sync::mpsc::sync_channel(1);
-        let running = Running::default();
-        let (for_thread, instance) = (running.clone(), instance.clone());
+    /// Starts checking child `pid` of `instance`, the first check at once.
+    pub fn start(
+        instance: &Arc<Instance>,
+        pid: i32,
+        config: Arc<ProgramConfig>,
+    ) -> std::io::Result<Checker> {
+        let (wake, ended) = std::sync::mpsc::sync_channel(0);
+        let checker = Checker {
+            pid,
+            _wake: wake,
+            running: Running::default(),
+            config: Arc::new(Mutex::new(config)),
+        };
+        let (running, config) = (checker.running.clone(), checker.config.clone());
+        let instance = instance.clone();
         std::thread::Builder::new()
             .name(format!("health:{}", instance.name()))
             .stack_size(crate::stack::THREAD_STACK)
-            .spawn(move || serve(&instance, &rx, &for_thread))?;
-        Ok(Checker { requests, running })
+            .spawn(move || serve(&instance, pid, &ended, &running, &config))?;
+        Ok(checker)
     }
 
-    /// Asks for a check of child `pid`; false when the thread has ended. The
-    /// machine asks one at a time, so the channel of one is never full (a full
-    /// one would mean a check is already under way: nothing to add).
-    pub fn ask(&self, pid: i32, config: Arc<ProgramConfig>) -> bool {
-        match self.requests.try_send(Request { pid, config }) {
-            Ok(()) | Err(TrySendError::Full(_)) => true,
-            Err(TrySendError::Disconnected(_)) => false,
-        }
+    /// The child it checks.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// New settings (reload): the next check runs by them.
+    pub fn update(&self, config: Arc<ProgramConfig>) {
+        *self.config.lock() = config;
     }
 }
 
@@ -82,17 +92,37 @@ impl Drop for Checker {
     }
 }
 
-/// The checker thread: one check per request until the watcher drops its end.
-fn serve(instance: &Instance, requests: &Receiver<Request>, running: &Running) {
-    for request in requests {
+/// The checker thread: a check, then a wait of `interval`, until dropped.
+fn serve(
+    instance: &Instance,
+    pid: i32,
+    ended: &Receiver<()>,
+    running: &Running,
+    config: &Mutex<Arc<ProgramConfig>>,
+) {
+    let mut next = Instant::now();
+    // The last result sent was a pass.
+    let mut passing = false;
+    loop {
+        let wait = next.saturating_duration_since(Instant::now());
+        if !wait.is_zero() && ended.recv_timeout(wait) != Err(RecvTimeoutError::Timeout) {
+            return;
+        }
         if running.lock().closed {
             return;
         }
-        let result = run(&request.config, running);
-        instance.send(Command::HealthResult {
-            pid: request.pid,
-            result,
-        });
+        let config = config.lock().clone();
+        // Without a check (a reload removed it) the watcher drops this soon.
+        let Some(check) = &config.policy.healthcheck else {
+            return;
+        };
+        let result = run(&config, running);
+        next = Instant::now() + check.interval;
+        let repeat_pass = passing && result.is_ok();
+        passing = result.is_ok();
+        if !repeat_pass {
+            instance.send(Command::HealthResult { pid, result });
+        }
     }
 }
 

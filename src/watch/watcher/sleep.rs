@@ -22,14 +22,10 @@ impl Watcher {
             .chain(self.machine.deadline)
             .chain(self.log_limit.due())
             .min();
-        // The memory and health checks need no precision: their timeout is asked
-        // whole, and the kernel's slack (≤ 1 ms a second) only makes them a little
-        // late. Asked short and topped up like the deadlines above, it would cost
-        // two wake-ups a check.
-        let memory_check = [self.machine.memory_check_at, self.machine.health.check_at]
-            .into_iter()
-            .flatten()
-            .min();
+        // The memory check needs no precision: its timeout is asked whole, and the
+        // kernel's slack (≤ 1 ms a second) only makes it a little late. Asked short
+        // and topped up like the deadlines above, it would cost two wake-ups a check.
+        let memory_check = self.machine.memory_check_at;
         let mut fds = Vec::new();
         if let Some(child) = &self.child {
             fds.push(PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN));
