@@ -143,7 +143,11 @@ pub fn unhealthy_text(
     reason: &str,
     on_failure: crate::config::OnFailure,
 ) -> String {
-    let checks = if failures == 1 { "check" } else { "checks in a row" };
+    let checks = if failures == 1 {
+        "check"
+    } else {
+        "checks in a row"
+    };
     let then = match on_failure {
         crate::config::OnFailure::Restart => ": restarting",
         _ => "",

@@ -87,7 +87,11 @@ const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// `healthcheck`: absent or null is none; otherwise a mapping with exactly one of
 /// `cmd`, `http`, `tcp`. `None` after recording the errors.
-pub(super) fn healthcheck(c: &mut Checker, node: Option<&Node>, at: &At) -> Option<Option<HealthCheck>> {
+pub(super) fn healthcheck(
+    c: &mut Checker,
+    node: Option<&Node>,
+    at: &At,
+) -> Option<Option<HealthCheck>> {
     let entries = match node {
         None | Some(Node::Null) => return Some(None),
         Some(Node::Map(entries)) => entries,
@@ -99,20 +103,35 @@ pub(super) fn healthcheck(c: &mut Checker, node: Option<&Node>, at: &At) -> Opti
     };
     c.unknown_keys(entries, at, KEYS, "healthcheck setting");
     let map = node?;
-    let given: Vec<&str> = PROBES.into_iter().filter(|k| map.get(k).is_some()).collect();
+    let given: Vec<&str> = PROBES
+        .into_iter()
+        .filter(|k| map.get(k).is_some())
+        .collect();
     let probe = match given.as_slice() {
         [] => {
-            c.error(at, "missing the check: one of cmd (a command), http (a URL) or tcp (HOST:PORT)");
+            c.error(
+                at,
+                "missing the check: one of cmd (a command), http (a URL) or tcp (HOST:PORT)",
+            );
             None
         }
         ["cmd"] => c
-            .take(&at.key("cmd"), map.get("cmd").map_or(Err(String::new()), fields::command))
+            .take(
+                &at.key("cmd"),
+                map.get("cmd").map_or(Err(String::new()), fields::command),
+            )
             .map(|(cmd, argv)| Probe::Cmd { cmd, argv }),
         ["http"] => c
-            .take(&at.key("http"), map.get("http").map_or(Err(String::new()), http_url))
+            .take(
+                &at.key("http"),
+                map.get("http").map_or(Err(String::new()), http_url),
+            )
             .map(Probe::Http),
         ["tcp"] => c
-            .take(&at.key("tcp"), map.get("tcp").map_or(Err(String::new()), tcp_address))
+            .take(
+                &at.key("tcp"),
+                map.get("tcp").map_or(Err(String::new()), tcp_address),
+            )
             .map(|(host, port)| Probe::Tcp { host, port }),
         several => {
             let message = format!(
@@ -194,7 +213,7 @@ pub(crate) fn http_url(node: &Node) -> Result<HttpTarget, String> {
     if path.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
         return Err(bad("no spaces or control characters: write them %-encoded"));
     }
-    let (host, port) = host_port(authority, Some(80)).map_err(|why| bad(why))?;
+    let (host, port) = host_port(authority, Some(80)).map_err(bad)?;
     let path = match path.starts_with('/') {
         true => path.to_string(),
         false => format!("/{path}"),
@@ -226,7 +245,10 @@ fn host_port(text: &str, default_port: Option<u16>) -> Result<(String, u16), &'s
             }
             match after {
                 "" => (host, None),
-                _ => (host, Some(after.strip_prefix(':').ok_or("`:PORT` after the `]`")?)),
+                _ => (
+                    host,
+                    Some(after.strip_prefix(':').ok_or("`:PORT` after the `]`")?),
+                ),
             }
         }
         None => match text.rsplit_once(':') {
@@ -249,11 +271,19 @@ fn host_port(text: &str, default_port: Option<u16>) -> Result<(String, u16), &'s
 /// `depends_on`: a name, a list of names (each must be RUNNING), or a mapping
 /// of names to `running` or `healthy`. Returns every name, and those that must
 /// be healthy.
-pub(super) fn depends_on(c: &mut Checker, node: Option<&Node>, at: &At) -> Option<(Vec<String>, Vec<String>)> {
+pub(super) fn depends_on(
+    c: &mut Checker,
+    node: Option<&Node>,
+    at: &At,
+) -> Option<(Vec<String>, Vec<String>)> {
     let entries = match node {
         None => return Some((Vec::new(), Vec::new())),
         Some(Node::Map(entries)) => entries,
-        Some(other) => return c.take(at, fields::names(other)).map(|names| (names, Vec::new())),
+        Some(other) => {
+            return c
+                .take(at, fields::names(other))
+                .map(|names| (names, Vec::new()))
+        }
     };
     let (mut names, mut healthy, mut ok) = (Vec::new(), Vec::new(), true);
     for (name, condition) in entries {
@@ -289,7 +319,9 @@ pub(super) fn check_healthy_dependencies(
     let mut ok = true;
     for (name, program) in programs {
         for dep in &program.policy.depends_on_healthy {
-            let unchecked = programs.get(dep).is_some_and(|p| p.policy.healthcheck.is_none());
+            let unchecked = programs
+                .get(dep)
+                .is_some_and(|p| p.policy.healthcheck.is_none());
             if unchecked {
                 let message = format!("`{dep}` has no healthcheck, so it can never be healthy (write `{dep}: running`, or give it a healthcheck)");
                 c.error(&at.key(name).key("depends_on").key(dep), message);

@@ -34,8 +34,8 @@ mod tree;
 
 pub use diff::{diff, launch_changes, policy_changes, ProgramChange, ReloadPlan};
 pub use error::{ConfigError, ConfigErrors};
-pub use healthcheck::{HealthCheck, HttpTarget, OnFailure, Probe};
 pub use formats::{detect, load_as, load_as_yaml, parse_as};
+pub use healthcheck::{HealthCheck, HttpTarget, OnFailure, Probe};
 pub use load::{
     default_config_path, load, parse, DAEMON_KEYS, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER,
     PROGRAM_KEYS,

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use super::check::{wrong, At, Checker};
 use super::fields;
+use super::healthcheck;
 use super::load::{Walk, PROGRAM_KEYS};
 use super::locate::raw_scalar;
 use super::model::{
     Backoff, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig, RestartThrottle, Rotation,
 };
-use super::healthcheck;
 use super::resolve;
 use super::tree::Node;
 

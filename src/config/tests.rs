@@ -18,10 +18,10 @@ mod errors;
 #[path = "tests_checks.rs"]
 mod checks;
 
-#[path = "tests_limits.rs"]
-mod limits;
 #[path = "tests_health.rs"]
 mod health;
+#[path = "tests_limits.rs"]
+mod limits;
 #[path = "tests_memory.rs"]
 mod memory;
 #[path = "tests_throttle.rs"]

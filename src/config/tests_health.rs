@@ -7,7 +7,10 @@ use super::{ok, program, with};
 use crate::config::{HealthCheck, HttpTarget, OnFailure, Probe};
 
 fn check(field: &str) -> HealthCheck {
-    program(&with(field)).policy.healthcheck.expect("a healthcheck")
+    program(&with(field))
+        .policy
+        .healthcheck
+        .expect("a healthcheck")
 }
 
 fn refused(field: &str) -> String {
@@ -36,12 +39,33 @@ fn defaults_and_every_setting() {
         }
     );
     let c = check("healthcheck: {tcp: \"[::1]:5432\", interval: 0.5, timeout: 0.2, retries: 1, start_period: 30, on_failure: RESTART}");
-    assert_eq!(c.probe, Probe::Tcp { host: "::1".into(), port: 5432 });
     assert_eq!(
-        (c.interval, c.timeout, c.retries, c.start_period, c.on_failure),
-        (Duration::from_millis(500), Duration::from_millis(200), 1, Duration::from_secs(30), OnFailure::Restart)
+        c.probe,
+        Probe::Tcp {
+            host: "::1".into(),
+            port: 5432
+        }
     );
-    assert_eq!(check("healthcheck: {tcp: \"db.local:1\", on_failure: none}").on_failure, OnFailure::Nothing);
+    assert_eq!(
+        (
+            c.interval,
+            c.timeout,
+            c.retries,
+            c.start_period,
+            c.on_failure
+        ),
+        (
+            Duration::from_millis(500),
+            Duration::from_millis(200),
+            1,
+            Duration::from_secs(30),
+            OnFailure::Restart
+        )
+    );
+    assert_eq!(
+        check("healthcheck: {tcp: \"db.local:1\", on_failure: none}").on_failure,
+        OnFailure::Nothing
+    );
 }
 
 #[test]
@@ -60,26 +84,59 @@ fn http_urls_are_taken_apart() {
         }
     );
     let t = target("http://localhost");
-    assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("localhost", 80, "/"));
+    assert_eq!(
+        (t.host.as_str(), t.port, t.path.as_str()),
+        ("localhost", 80, "/")
+    );
     let t = target("http://[::1]:81?q");
-    assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("::1", 81, "/?q"));
+    assert_eq!(
+        (t.host.as_str(), t.port, t.path.as_str()),
+        ("::1", 81, "/?q")
+    );
 }
 
 #[test]
 fn bad_checks_are_refused() {
     for (field, message) in [
-        ("healthcheck: {http: \"ftp://x/\"}", "it must start with http://"),
-        ("healthcheck: {http: \"http://:80/\"}", "a host name or address"),
-        ("healthcheck: {http: \"http://x:0/\"}", "a port from 1 to 65535"),
-        ("healthcheck: {http: \"http://x/a b\"}", "no spaces or control characters"),
-        ("healthcheck: {http: \"http://[::1/\"}", "a `[` without its `]`"),
+        (
+            "healthcheck: {http: \"ftp://x/\"}",
+            "it must start with http://",
+        ),
+        (
+            "healthcheck: {http: \"http://:80/\"}",
+            "a host name or address",
+        ),
+        (
+            "healthcheck: {http: \"http://x:0/\"}",
+            "a port from 1 to 65535",
+        ),
+        (
+            "healthcheck: {http: \"http://x/a b\"}",
+            "no spaces or control characters",
+        ),
+        (
+            "healthcheck: {http: \"http://[::1/\"}",
+            "a `[` without its `]`",
+        ),
         ("healthcheck: {tcp: \"x:http\"}", "a port from 1 to 65535"),
         ("healthcheck: {tcp: 5432}", "HOST:PORT (a string)"),
         ("healthcheck: {cmd: \"\"}", "a non-empty command line"),
-        ("healthcheck: {cmd: x, timeout: 0}", "a number of seconds ≥ 0.001"),
-        ("healthcheck: {cmd: x, retries: 0}", "an integer from 1 to 1000000"),
-        ("healthcheck: {cmd: x, start_period: -1}", "a number of seconds ≥ 0"),
-        ("healthcheck: true", "a mapping with one of cmd, http or tcp"),
+        (
+            "healthcheck: {cmd: x, timeout: 0}",
+            "a number of seconds ≥ 0.001",
+        ),
+        (
+            "healthcheck: {cmd: x, retries: 0}",
+            "an integer from 1 to 1000000",
+        ),
+        (
+            "healthcheck: {cmd: x, start_period: -1}",
+            "a number of seconds ≥ 0",
+        ),
+        (
+            "healthcheck: true",
+            "a mapping with one of cmd, http or tcp",
+        ),
         ("depends_on: {p: healthy}", "cannot depend on itself"),
     ] {
         let errors = refused(field);

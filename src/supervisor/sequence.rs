@@ -241,7 +241,8 @@ fn waits_for(entry: &ProgramEntry, programs: &BTreeMap<String, ProgramEntry>) ->
         let statuses: Vec<_> = d.instances.iter().map(|i| i.status()).collect();
         let fatal = statuses.iter().any(|s| s.state == State::Fatal);
         // One whose check a reload removed can never be healthy: RUNNING is enough.
-        let healthy = policy.depends_on_healthy.contains(dep) && d.config.policy.healthcheck.is_some();
+        let healthy =
+            policy.depends_on_healthy.contains(dep) && d.config.policy.healthcheck.is_some();
         let ready = |s: &crate::watch::Status| match healthy {
             true => s.state == State::Running && s.health == Some(HealthState::Healthy),
             false => s.state == State::Running,

@@ -46,7 +46,10 @@ fn without_a_healthcheck_nothing_is_scheduled() {
     assert_eq!(r.m.health, Health::default());
     assert_eq!(r.at(5.0).ev(Event::Timer), vec![]);
     // A result that arrives anyway changes nothing.
-    let a = r.ev(Event::HealthChecked { pid: 100, result: Ok(()) });
+    let a = r.ev(Event::HealthChecked {
+        pid: 100,
+        result: Ok(()),
+    });
     assert_eq!((a, r.m.health.state), (vec![], None));
 }
 
@@ -93,7 +96,10 @@ fn retries_failures_in_a_row_make_it_unhealthy_once() {
     assert_eq!((r.m.state, r.m.pid), (State::Running, Some(100)));
     // More failures say nothing more; a pass makes it healthy again.
     assert_eq!(check_at(&mut r, 9.0, Err("timed out")), vec![]);
-    assert_eq!(reports(&check_at(&mut r, 11.0, Ok(()))), vec![Report::Healthy]);
+    assert_eq!(
+        reports(&check_at(&mut r, 11.0, Ok(()))),
+        vec![Report::Healthy]
+    );
     assert_eq!(r.m.health.reason, None);
     assert_eq!(r.m.health.failures, 0);
 }
@@ -108,7 +114,13 @@ fn a_pass_between_failures_starts_the_count_again() {
     check_at(&mut r, 9.0, Err("x"));
     assert_eq!(r.m.health.state, Some(HealthState::Healthy));
     let a = check_at(&mut r, 11.0, Err("x"));
-    assert!(matches!(reports(&a)[..], [Report::Unhealthy { on_failure: OnFailure::Nothing, .. }]));
+    assert!(matches!(
+        reports(&a)[..],
+        [Report::Unhealthy {
+            on_failure: OnFailure::Nothing,
+            ..
+        }]
+    ));
     assert_eq!(r.m.state, State::Running);
 }
 
@@ -127,7 +139,10 @@ fn failures_in_the_start_period_do_not_count_but_a_pass_does() {
     assert_eq!(r.m.health.failures, 1);
     // A pass inside the period makes it healthy, and failures count from then on.
     let mut r = running_checked(checked(OnFailure::Alert, 6.0));
-    assert_eq!(reports(&check_at(&mut r, 1.0, Ok(()))), vec![Report::Healthy]);
+    assert_eq!(
+        reports(&check_at(&mut r, 1.0, Ok(()))),
+        vec![Report::Healthy]
+    );
     check_at(&mut r, 3.0, Err("x"));
     assert_eq!(r.m.health.failures, 1);
 }
@@ -142,12 +157,22 @@ fn on_failure_restart_stops_by_the_stop_rules_then_spawns_again() {
     check_at(&mut r, 1.0, Err("x"));
     check_at(&mut r, 3.0, Err("x"));
     let a = check_at(&mut r, 5.0, Err("x"));
-    assert!(matches!(reports(&a)[..], [Report::Unhealthy { .. }, Report::StopRequested { signal: Signal::SIGUSR2 }]));
+    assert!(matches!(
+        reports(&a)[..],
+        [
+            Report::Unhealthy { .. },
+            Report::StopRequested {
+                signal: Signal::SIGUSR2
+            }
+        ]
+    ));
     assert!(a.contains(&Action::SignalGroup(Signal::SIGUSR2)));
     assert_eq!(r.m.state, State::Stopping);
     // Leaving RUNNING clears the health.
     assert_eq!(r.m.health, Health::default());
-    let a = r.at(5.5).ev(Event::Exited(ExitStatus::Signal(Signal::SIGUSR2)));
+    let a = r
+        .at(5.5)
+        .ev(Event::Exited(ExitStatus::Signal(Signal::SIGUSR2)));
     assert!(a.contains(&Action::Spawn), "{a:?}");
     assert_eq!(r.m.restarts, 1);
     r.ev(Event::Spawned { pid: 101 });
@@ -163,7 +188,10 @@ fn a_stop_or_an_exit_clears_health_and_a_late_result_is_ignored() {
     r.at(3.0).ev(Event::Stop);
     assert_eq!(r.m.health, Health::default());
     // The check asked before the stop comes back: nothing.
-    let a = r.ev(Event::HealthChecked { pid: 100, result: Err("x".into()) });
+    let a = r.ev(Event::HealthChecked {
+        pid: 100,
+        result: Err("x".into()),
+    });
     assert_eq!(a, vec![]);
     assert_eq!(r.m.health, Health::default());
 
@@ -176,7 +204,10 @@ fn a_stop_or_an_exit_clears_health_and_a_late_result_is_ignored() {
 #[test]
 fn a_result_for_another_child_is_ignored() {
     let mut r = running_checked(checked(OnFailure::Alert, 0.0));
-    let a = r.at(1.0).ev(Event::HealthChecked { pid: 99, result: Ok(()) });
+    let a = r.at(1.0).ev(Event::HealthChecked {
+        pid: 99,
+        result: Ok(()),
+    });
     assert_eq!((a, r.m.health.state), (vec![], Some(HealthState::Starting)));
 }
 
@@ -194,8 +225,14 @@ fn a_reload_adding_or_dropping_the_check_applies_at_once() {
 #[test]
 fn status_words() {
     assert_eq!(describe_health(None, None), "");
-    assert_eq!(describe_health(Some(HealthState::Healthy), None), ", healthy");
-    assert_eq!(describe_health(Some(HealthState::Starting), None), ", health: starting");
+    assert_eq!(
+        describe_health(Some(HealthState::Healthy), None),
+        ", healthy"
+    );
+    assert_eq!(
+        describe_health(Some(HealthState::Starting), None),
+        ", health: starting"
+    );
     assert_eq!(
         describe_health(Some(HealthState::Unhealthy), Some("refused")),
         ", unhealthy: refused"

@@ -30,11 +30,23 @@ fn a_cmd_check_runs_like_the_program_and_follows_its_result() {
         text.contains("unhealthy: check command exited with status 3: not ready"),
         "{web}"
     );
-    assert_eq!(web["health_reason"], "check command exited with status 3: not ready");
+    assert_eq!(
+        web["health_reason"],
+        "check command exited with status 3: not ready"
+    );
     std::fs::write(d.path("ok"), "").expect("write ok");
     let web = wait_health(&mut d, "web", "healthy", secs(20.0));
-    assert!(web["description"].as_str().unwrap_or_default().ends_with(", healthy")
-        || web["description"].as_str().unwrap_or_default().contains(", healthy,"), "{web}");
+    assert!(
+        web["description"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(", healthy")
+            || web["description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(", healthy,"),
+        "{web}"
+    );
     std::fs::remove_file(d.path("ok")).expect("remove ok");
     wait_health(&mut d, "web", "unhealthy", secs(20.0));
     // The log says when it changed, and why.
@@ -119,7 +131,13 @@ fn an_unreachable_url_and_a_missing_command_are_unhealthy_with_the_reason() {
     );
     let web = wait_health(&mut d, "web", "unhealthy", secs(20.0));
     let expected = format!("unhealthy: GET http://127.0.0.1:{port}/: connection refused");
-    assert!(web["description"].as_str().unwrap_or_default().contains(&expected), "{web}");
+    assert!(
+        web["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&expected),
+        "{web}"
+    );
     let job = wait_health(&mut d, "job", "unhealthy", secs(20.0));
     assert!(
         (job["description"].as_str().unwrap_or_default())
@@ -147,7 +165,10 @@ fn a_check_that_hangs_is_killed_at_its_timeout_with_what_it_started() {
 ",
     );
     let web = wait_health(&mut d, "web", "unhealthy", secs(20.0));
-    assert_eq!(web["health_reason"], "check command timed out after 0.3 s (killed)");
+    assert_eq!(
+        web["health_reason"],
+        "check command timed out after 0.3 s (killed)"
+    );
     let pids: Vec<i32> = read(&d.path("check.pids"))
         .lines()
         .filter_map(|l| l.trim().parse().ok())

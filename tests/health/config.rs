@@ -60,7 +60,9 @@ fn bad_health_settings_are_config_errors_with_their_place() {
     let (code, _, err) = check(&config);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("6:22: programs.web.depends_on.db: `db` has no healthcheck, so it can never be healthy"),
+        err.contains(
+            "6:22: programs.web.depends_on.db: `db` has no healthcheck, so it can never be healthy"
+        ),
         "{err}"
     );
 }

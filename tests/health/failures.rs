@@ -24,7 +24,9 @@ fn on_failure_restart_restarts_the_instance_by_its_stop_rules() {
             server.port
         ),
     );
-    let first = wait_health(&mut d, "web", "healthy", secs(20.0))["pid"].as_i64().expect("pid");
+    let first = wait_health(&mut d, "web", "healthy", secs(20.0))["pid"]
+        .as_i64()
+        .expect("pid");
     server.set_status(500);
     d.wait_log("the restart", secs(20.0), |log| {
         log.contains("web: unhealthy after 2 failed health checks in a row")
@@ -36,7 +38,10 @@ fn on_failure_restart_restarts_the_instance_by_its_stop_rules() {
         (web["health"] == "healthy" && web["pid"].as_i64() != Some(first)).then_some(web)
     });
     assert!(web["restarts"].as_u64() >= Some(1), "{web}");
-    assert!(!alive(first as i32), "the unhealthy web (pid {first}) lives on");
+    assert!(
+        !alive(first as i32),
+        "the unhealthy web (pid {first}) lives on"
+    );
     assert_eq!(d.finish(secs(20.0)), 0);
 }
 
@@ -64,7 +69,9 @@ fn on_failure_alert_sends_the_alert_and_none_does_not() {
     wait_for("the alert", secs(10.0), || {
         read(&alerts).contains("unhealthy loud").then_some(())
     });
-    assert_stays("no alert for quiet", secs(1.0), || !read(&alerts).contains("quiet"));
+    assert_stays("no alert for quiet", secs(1.0), || {
+        !read(&alerts).contains("quiet")
+    });
     // Neither is restarted: same pid, still RUNNING.
     assert_eq!(d.instance("loud")["pid"], loud["pid"]);
     assert_eq!(d.finish(secs(20.0)), 0);
@@ -139,20 +146,33 @@ fn the_event_stream_says_healthy_and_unhealthy_with_the_reason() {
         serde_json::from_str::<serde_json::Value>(l).ok()
     };
     stream.wait("healthy", secs(20.0), |lines| {
-        lines.iter().filter_map(kind_of).any(|e| {
-            e["kind"] == "healthy" && e["instance"] == "api" && e["health"] == "healthy"
-        })
+        lines
+            .iter()
+            .filter_map(kind_of)
+            .any(|e| e["kind"] == "healthy" && e["instance"] == "api" && e["health"] == "healthy")
     });
     server.set_status(503);
     let lines = stream.wait("unhealthy", secs(20.0), |lines| {
-        lines.iter().filter_map(kind_of).any(|e| e["kind"] == "unhealthy")
+        lines
+            .iter()
+            .filter_map(kind_of)
+            .any(|e| e["kind"] == "unhealthy")
     });
-    let event = lines.iter().filter_map(kind_of).find(|e| e["kind"] == "unhealthy");
+    let event = lines
+        .iter()
+        .filter_map(kind_of)
+        .find(|e| e["kind"] == "unhealthy");
     let event = event.expect("an unhealthy event");
     let reason = format!("GET http://127.0.0.1:{}/: HTTP 503 Test", server.port);
     assert_eq!(event["reason"], reason.as_str(), "{event}");
     assert_eq!(event["health"], "unhealthy", "{event}");
-    assert!(event["message"].as_str().unwrap_or_default().contains(&reason), "{event}");
+    assert!(
+        event["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&reason),
+        "{event}"
+    );
     assert!(event["pid"].is_i64(), "{event}");
     drop(stream);
     let mut d = d;

@@ -76,7 +76,12 @@ pub fn health(d: &mut Daemon, name: &str) -> serde_json::Value {
 }
 
 /// Waits until `name` is RUNNING with `health`; returns its status object.
-pub fn wait_health(d: &mut Daemon, name: &str, health: &str, timeout: std::time::Duration) -> serde_json::Value {
+pub fn wait_health(
+    d: &mut Daemon,
+    name: &str,
+    health: &str,
+    timeout: std::time::Duration,
+) -> serde_json::Value {
     let mut last = serde_json::Value::Null;
     poll_until(timeout, secs(0.02), || {
         let i = d.instance(name);
@@ -91,5 +96,8 @@ pub fn wait_health(d: &mut Daemon, name: &str, health: &str, timeout: std::time:
 
 /// The description of `name` in `status`.
 pub fn description(d: &mut Daemon, name: &str) -> String {
-    d.instance(name)["description"].as_str().unwrap_or_default().to_string()
+    d.instance(name)["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }

@@ -33,7 +33,9 @@ fn a_dependant_waits_for_its_dependency_to_be_healthy() {
     // `running` is enough for api; web waits for health, and says so.
     d.wait_state("api", "RUNNING", secs(20.0));
     wait_for("web waiting for health", secs(20.0), || {
-        description(&mut d, "web").contains("Waiting for db to be healthy").then_some(())
+        description(&mut d, "web")
+            .contains("Waiting for db to be healthy")
+            .then_some(())
     });
     assert_eq!(d.instance("web")["state"], "STOPPED");
     assert_eq!(health(&mut d, "db:0"), "starting");

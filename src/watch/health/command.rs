@@ -61,7 +61,12 @@ pub(super) fn run(
         ChildIo::Pty { .. } => Vec::new(),
     };
     let mut output = Vec::new();
-    let timed_out = wait(&child.pidfd, &mut pipes, Instant::now() + timeout, &mut output);
+    let timed_out = wait(
+        &child.pidfd,
+        &mut pipes,
+        Instant::now() + timeout,
+        &mut output,
+    );
     {
         // Before the reap: the group id still names this command's group.
         let mut slot = running.lock();
@@ -112,9 +117,16 @@ fn check_spec(launch: &LaunchSpec, argv: &[String]) -> Result<LaunchSpec, String
 
 /// Waits for the command's exit (its pidfd) until `deadline`, keeping the end
 /// of what it prints in `output`. True when the deadline came first.
-fn wait(pidfd: &OwnedFd, pipes: &mut Vec<OwnedFd>, deadline: Instant, output: &mut Vec<u8>) -> bool {
+fn wait(
+    pidfd: &OwnedFd,
+    pipes: &mut Vec<OwnedFd>,
+    deadline: Instant,
+    output: &mut Vec<u8>,
+) -> bool {
     loop {
-        let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
+        let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
         else {
             return true;
         };
@@ -137,7 +149,11 @@ fn wait(pidfd: &OwnedFd, pipes: &mut Vec<OwnedFd>, deadline: Instant, output: &m
 
 /// One `ppoll` of the pidfd and the pipes: (exited, which pipes are ready), or
 /// `None` on an error other than EINTR (which reads as nothing ready).
-fn poll(pidfd: &OwnedFd, pipes: &[OwnedFd], timeout: Option<Duration>) -> Option<(bool, Vec<bool>)> {
+fn poll(
+    pidfd: &OwnedFd,
+    pipes: &[OwnedFd],
+    timeout: Option<Duration>,
+) -> Option<(bool, Vec<bool>)> {
     let mut fds: Vec<PollFd> = std::iter::once(pidfd)
         .chain(pipes)
         .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))

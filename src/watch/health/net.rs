@@ -41,7 +41,11 @@ pub(super) fn tcp_connect(
 }
 
 /// `GET` the target; a status from 200 to 399 passes.
-pub(super) fn http_get(target: &HttpTarget, deadline: Instant, timeout: Duration) -> Result<(), String> {
+pub(super) fn http_get(
+    target: &HttpTarget,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(), String> {
     let fail = |why: String| format!("GET {}: {why}", target.url);
     let mut stream = tcp_connect(&target.host, target.port, deadline, timeout).map_err(fail)?;
     let host = match target.host.contains(':') {
@@ -72,12 +76,18 @@ pub(super) fn http_get(target: &HttpTarget, deadline: Instant, timeout: Duration
 }
 
 /// Reads until the first line of the response is complete (bounded).
-fn read_status_line(stream: &mut TcpStream, deadline: Instant, timeout: Duration) -> Result<Vec<u8>, String> {
+fn read_status_line(
+    stream: &mut TcpStream,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.contains(&b'\n') {
         if head.len() >= RESPONSE_HEAD_MAX {
-            return Err(format!("no status line in the first {RESPONSE_HEAD_MAX} bytes"));
+            return Err(format!(
+                "no status line in the first {RESPONSE_HEAD_MAX} bytes"
+            ));
         }
         let left = time_left(deadline, timeout)?;
         let n = stream
@@ -152,7 +162,10 @@ mod tests {
             parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\n"),
             Some((503, "Service Unavailable".to_string()))
         );
-        assert_eq!(parse_status_line(b"HTTP/1.1 204\r\n"), Some((204, String::new())));
+        assert_eq!(
+            parse_status_line(b"HTTP/1.1 204\r\n"),
+            Some((204, String::new()))
+        );
         assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH_9\r\n"), None);
         assert_eq!(parse_status_line(b"HTTP/1.1 2000 OK\r\n"), None);
         assert_eq!(parse_status_line(b"HTTP/1.1 abc OK\r\n"), None);

@@ -14,7 +14,10 @@ impl Watcher {
     /// A checker for the current child while checks are due, none otherwise
     /// (dropping one kills a check command still running).
     pub(super) fn sync_checker(&mut self) {
-        let due = self.machine.pid.filter(|_| self.machine.health.state.is_some());
+        let due = self
+            .machine
+            .pid
+            .filter(|_| self.machine.health.state.is_some());
         if self.checker.as_ref().map(Checker::pid) == due {
             return;
         }
@@ -24,7 +27,13 @@ impl Watcher {
             Ok(checker) => self.checker = Some(checker),
             Err(e) => {
                 let why = format!("cannot start the health check's thread: {e}");
-                self.apply(Event::HealthChecked { pid, result: Err(why) }, Instant::now());
+                self.apply(
+                    Event::HealthChecked {
+                        pid,
+                        result: Err(why),
+                    },
+                    Instant::now(),
+                );
             }
         }
     }
