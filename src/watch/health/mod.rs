@@ -117,6 +117,10 @@ fn serve(
             return;
         };
         let result = run(&config, running);
+        // Dropped meanwhile (its check killed): the result is of no one's child.
+        if running.lock().closed {
+            return;
+        }
         next = Instant::now() + check.interval;
         let repeat_pass = passing && result.is_ok();
         passing = result.is_ok();
