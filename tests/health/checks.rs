@@ -88,6 +88,31 @@ fn an_http_check_follows_the_server() {
 }
 
 #[test]
+fn an_http_check_reads_the_whole_answer_before_closing() {
+    // Closing with the body unread would reset the connection: the server's
+    // write of its body would fail, once per check.
+    let server = HttpServer::slow_body();
+    let mut d = Daemon::start(
+        "health-http-body",
+        &format!(
+            "programs:
+  api:
+    cmd: TESTPROG sleep
+    starttime: 0
+    healthcheck: {{http: \"http://127.0.0.1:{}/\", interval: 0.1, timeout: 2}}
+",
+            server.port
+        ),
+    );
+    wait_health(&mut d, "api", "healthy", secs(20.0));
+    wait_for("three checks answered", secs(20.0), || {
+        (server.hits() >= 3).then_some(())
+    });
+    assert_eq!(server.cut_short(), 0, "the check closed before the body");
+    assert_eq!(d.finish(secs(20.0)), 0);
+}
+
+#[test]
 fn a_tcp_check_follows_the_listener() {
     // Connections wait in the listener's backlog: no accept needed.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -18,20 +18,33 @@ mod failures;
 mod ordering;
 
 /// A tiny HTTP server on 127.0.0.1: every request gets the status the test set
-/// (200 at first). Its thread lives as long as the test binary.
+/// (200 at first). Its thread lives as long as the test binary. Made with
+/// `slow_body`, it writes the head of its answer, then the body only after
+/// 0.3 s without hearing the client give up, and counts the clients that gave
+/// up before the body (`cut_short`).
 pub struct HttpServer {
     pub port: u16,
     status: Arc<AtomicU16>,
     hits: Arc<AtomicUsize>,
+    cut: Arc<AtomicUsize>,
 }
 
 impl HttpServer {
     pub fn start() -> HttpServer {
+        Self::serve(false)
+    }
+
+    pub fn slow_body() -> HttpServer {
+        Self::serve(true)
+    }
+
+    fn serve(slow_body: bool) -> HttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port");
         let port = listener.local_addr().expect("its address").port();
         let status = Arc::new(AtomicU16::new(200));
         let hits = Arc::new(AtomicUsize::new(0));
-        let (code, count) = (status.clone(), hits.clone());
+        let cut = Arc::new(AtomicUsize::new(0));
+        let (code, count, cut_short) = (status.clone(), hits.clone(), cut.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(mut conn) = conn else { continue };
@@ -45,14 +58,37 @@ impl HttpServer {
                     }
                 }
                 let code = code.load(Ordering::SeqCst);
-                let reply = format!(
-                    "HTTP/1.1 {code} Test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                let head = format!(
+                    "HTTP/1.1 {code} Test\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
                 );
-                let _ = conn.write_all(reply.as_bytes());
+                let _ = conn.write_all(head.as_bytes());
+                if slow_body {
+                    // The client closing or resetting now has not read the body.
+                    let _ = conn.set_read_timeout(Some(secs(0.3)));
+                    let gave_up = match conn.read(&mut buf) {
+                        Ok(0) => true,
+                        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+                        Ok(_) => false,
+                    };
+                    if gave_up || conn.write_all(b"ok").is_err() {
+                        cut_short.fetch_add(1, Ordering::SeqCst);
+                    }
+                } else {
+                    let _ = conn.write_all(b"ok");
+                }
                 count.fetch_add(1, Ordering::SeqCst);
             }
         });
-        HttpServer { port, status, hits }
+        HttpServer {
+            port,
+            status,
+            hits,
+            cut,
+        }
+    }
+
+    pub fn cut_short(&self) -> usize {
+        self.cut.load(Ordering::SeqCst)
     }
 
     pub fn set_status(&self, code: u16) {

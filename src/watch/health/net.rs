@@ -18,6 +18,8 @@ use crate::config::HttpTarget;
 
 /// The most of a response read before its status line must have come.
 const RESPONSE_HEAD_MAX: usize = 8 * 1024;
+/// The most of a response read in all (the rest is left unread).
+const RESPONSE_MAX: usize = 64 * 1024;
 
 /// A connection to `host:port` (each of its addresses in turn) by `deadline`.
 pub(super) fn tcp_connect(
@@ -69,6 +71,7 @@ pub(super) fn http_get(
         let shown = crate::output::printable::last_line(&head, 80);
         fail(format!("not an HTTP response ({shown:?})"))
     })?;
+    read_the_rest(&mut stream, head, deadline);
     match code {
         200..=399 => Ok(()),
         _ => Err(fail(format!("HTTP {code} {reason}").trim_end().to_string())),
@@ -103,6 +106,58 @@ fn read_status_line(
         head.extend_from_slice(&buf[..n]);
     }
     Ok(head)
+}
+
+/// Reads what is left of the response — until its length is in, or the server
+/// closes — at most [`RESPONSE_MAX`] bytes in all and not past the deadline (the
+/// status line decided already). Closing with bytes unread would reset the
+/// connection, and the server would fail writing the rest of its answer (and
+/// perhaps log an error for every check).
+fn read_the_rest(stream: &mut TcpStream, mut received: Vec<u8>, deadline: Instant) {
+    let mut buf = [0u8; 4096];
+    while !response_complete(&received) && received.len() < RESPONSE_MAX {
+        let left = deadline.checked_duration_since(Instant::now());
+        let Some(left) = left.filter(|d| !d.is_zero()) else {
+            return;
+        };
+        match stream
+            .set_read_timeout(Some(left))
+            .and_then(|()| stream.read(&mut buf))
+        {
+            Ok(0) | Err(_) => return,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Whether `received` holds a whole response: its head, and as much body as
+/// `Content-Length` says, or a chunked body's last chunk; none for 1xx, 204 and
+/// 304. Without either, the body ends when the server closes.
+fn response_complete(received: &[u8]) -> bool {
+    let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    if matches!(
+        parse_status_line(received),
+        Some((100..=199 | 204 | 304, _))
+    ) {
+        return true;
+    }
+    let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
+    let body = received.len() - (end + 4);
+    for line in head.lines().skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        match (name.trim(), value.trim()) {
+            ("content-length", n) => return n.parse::<usize>().is_ok_and(|n| body >= n),
+            ("transfer-encoding", v) if v.contains("chunked") => {
+                return received.ends_with(b"0\r\n\r\n");
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// `HTTP/1.1 200 OK` → (200, "OK").
@@ -169,5 +224,21 @@ mod tests {
         assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH_9\r\n"), None);
         assert_eq!(parse_status_line(b"HTTP/1.1 2000 OK\r\n"), None);
         assert_eq!(parse_status_line(b"HTTP/1.1 abc OK\r\n"), None);
+    }
+
+    #[test]
+    fn a_response_is_complete_with_its_body() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
+        assert!(!response_complete(&head[..20]));
+        assert!(!response_complete(head));
+        assert!(response_complete(&[&head[..], b"ok"].concat()));
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n";
+        assert!(!response_complete(chunked));
+        assert!(response_complete(&[&chunked[..], b"0\r\n\r\n"].concat()));
+        assert!(response_complete(
+            b"HTTP/1.1 204 No Content\r\nServer: x\r\n\r\n"
+        ));
+        // No length: until the server closes.
+        assert!(!response_complete(b"HTTP/1.0 200 OK\r\n\r\nbody"));
     }
 }
