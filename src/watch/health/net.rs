@@ -1,9 +1,10 @@
 //! `tcp` and `http` health checks over std's blocking sockets, every step
 //! bounded by the check's deadline: the connect, writing the request, each read.
 //!
-//! HTTP is one `GET` and its status line: HTTP/1.1 with `Connection: close`,
-//! at most [`RESPONSE_HEAD_MAX`] bytes read, decided as soon as the status line
-//! is in; 200–399 passes. Written here rather than taken from a client crate:
+//! HTTP is one `GET` decided by its status line (within the first
+//! [`RESPONSE_HEAD_MAX`] bytes): HTTP/1.1 with `Connection: close`; 200–399
+//! passes. The rest of the answer is read (bounded) before the connection is
+//! closed, so the server never has its answer reset. Written here rather than taken from a client crate:
 //! the well-kept sync one (ureq 3) starts a thread per request to resolve the
 //! host whenever a timeout is set — a thread made and dropped per check, and a
 //! panic of the checker when none can be made — and a check needs nothing of a
