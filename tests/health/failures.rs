@@ -178,3 +178,28 @@ fn the_event_stream_says_healthy_and_unhealthy_with_the_reason() {
     let mut d = d;
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+#[test]
+fn a_reload_adds_and_removes_a_check_in_place() {
+    let server = HttpServer::start();
+    let plain = "programs:\n  web:\n    cmd: TESTPROG sleep\n    starttime: 0\n";
+    let mut d = Daemon::start("health-reload", plain);
+    let pid = d.wait_state("web", "RUNNING", secs(20.0))["pid"].clone();
+    assert_eq!(health(&mut d, "web"), serde_json::Value::Null);
+    let checked = format!(
+        "{plain}    healthcheck: {{http: \"http://127.0.0.1:{}/\", interval: 0.1}}\n",
+        server.port
+    );
+    crate::reload::write_config(&d, &checked);
+    let reply = crate::reload::reload(&mut d).join("\n");
+    assert!(reply.contains("healthcheck"), "{reply}");
+    let web = wait_health(&mut d, "web", "healthy", secs(20.0));
+    assert_eq!(web["pid"], pid, "the reload restarted web");
+    crate::reload::write_config(&d, plain);
+    crate::reload::reload(&mut d);
+    wait_for("no health any more", secs(20.0), || {
+        health(&mut d, "web").is_null().then_some(())
+    });
+    assert_eq!(d.instance("web")["pid"], pid);
+    assert_eq!(d.finish(secs(20.0)), 0);
+}
