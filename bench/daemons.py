@@ -250,6 +250,8 @@ class Taskmaster(Daemon):
             ]
             if p.stdout:
                 lines.append(f"    stdout: {yaml_str(p.stdout)}")
+            if getattr(p, "healthcheck", None):
+                lines.append(f"    healthcheck: {p.healthcheck}")
         tmp = self.conf + ".tmp"
         with open(tmp, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -6,6 +6,7 @@ ceilings, the 5 000-instance run and the deadlines."""
 import math
 
 from common import MiB, GiB, median, pct
+from health import health_section
 
 # key, label (formatted with the row's size), unit kind
 ROWS = [
@@ -348,6 +349,7 @@ def build_report(b, elapsed):
     out.append("")
     out += rep.ceilings_section()
     out += rep.deadline_section()
+    out += health_section(b)
     out += rep.details()
     out += rep.how()
     out += rep.problems()

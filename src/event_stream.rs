@@ -23,7 +23,7 @@ use nix::sys::signal::Signal;
 use parking_lot::RwLock;
 
 use crate::hub::{Event, Subscriber};
-use crate::watch::state::{ExitStatus, Report, State};
+use crate::watch::state::{ExitStatus, HealthState, Report, State};
 
 /// Events queued for one follower before the next ones are dropped.
 pub const FOLLOWER_QUEUE: usize = 256;
@@ -47,6 +47,10 @@ pub struct EventRecord {
     pub expected: Option<bool>,
     /// A signal sent, or that could not be sent.
     pub signal: Option<Signal>,
+    /// The health an instance went to (`healthy`, `unhealthy`), and why a
+    /// check failed.
+    pub health: Option<HealthState>,
+    pub reason: Option<String>,
     /// In the event log's words where it has a line for the event.
     pub message: String,
 }
@@ -212,6 +216,8 @@ pub(crate) fn kind_of(event: &Event<'_>) -> Option<&'static str> {
             Report::Killed => "killed",
             Report::MemoryOver { .. } => "memory_over",
             Report::Following { .. } => "following",
+            Report::Healthy => "healthy",
+            Report::Unhealthy { .. } => "unhealthy",
         },
         // Said once a second by the event log when a crash loop's lines are
         // counted; the stream has every one of those events already.
@@ -226,6 +232,8 @@ pub(crate) fn kind_of(event: &Event<'_>) -> Option<&'static str> {
         Event::GroupOutlived { .. } => "group_outlived",
         Event::GroupKilled { .. } => "group_killed",
         Event::AdoptedSignalled { .. } => "adopted_signalled",
+        // The reports `healthy` and `unhealthy` say it, with the reason.
+        Event::HealthChanged { .. } => return None,
         Event::WatcherFailed { .. } => "watcher_failed",
         Event::Reloaded { .. } => "reload",
         Event::ReloadFailed { .. } => "reload_failed",
@@ -250,6 +258,8 @@ fn record_of(event: &Event<'_>, time: SystemTime) -> Option<EventRecord> {
         exit: None,
         expected: None,
         signal: None,
+        health: None,
+        reason: None,
         message: words().unwrap_or_default(),
     };
     let daemon = |message: &str| EventRecord {
@@ -280,6 +290,8 @@ fn record_of(event: &Event<'_>, time: SystemTime) -> Option<EventRecord> {
             message: format!("{name}: {} -> {}", from.name(), to.name()),
             ..base(name, pid)
         },
+        // The reports `healthy` and `unhealthy` say it, with the reason.
+        Event::HealthChanged { .. } => return None,
         Event::SignalFailed { name, signal, .. } => EventRecord {
             signal: Some(signal),
             ..base(name, None)
@@ -346,6 +358,15 @@ fn report_record(
         | Report::Throttled { .. }
         | Report::Unthrottled
         | Report::MemoryOver { .. } => base(name, pid),
+        Report::Healthy => EventRecord {
+            health: Some(HealthState::Healthy),
+            ..base(name, pid)
+        },
+        Report::Unhealthy { ref reason, .. } => EventRecord {
+            health: Some(HealthState::Unhealthy),
+            reason: Some(reason.clone()),
+            ..base(name, pid)
+        },
     }
 }
 

@@ -140,6 +140,26 @@ pub fn memory_over_text(name: &str, used: u64, limit: u64) -> String {
     )
 }
 
+/// The words of an instance found unhealthy, for its log line, notice and alert:
+/// `web: unhealthy after 3 failed health checks in a row (GET …: connection refused): restarting`.
+pub fn unhealthy_text(
+    name: &str,
+    failures: u32,
+    reason: &str,
+    on_failure: crate::config::OnFailure,
+) -> String {
+    let checks = if failures == 1 {
+        "check"
+    } else {
+        "checks in a row"
+    };
+    let then = match on_failure {
+        crate::config::OnFailure::Restart => ": restarting",
+        _ => "",
+    };
+    format!("{name}: unhealthy after {failures} failed health {checks} ({reason}){then}")
+}
+
 /// The event log as a subscriber of the hub: one line per instance event (none
 /// for a report the watcher's crash-loop limiter counted instead).
 pub struct EventLines;
@@ -283,6 +303,12 @@ fn report_line(name: &str, pid: Option<i32>, report: &Report, policy: &Policy) -
             crate::config::QUICK_DEATH.as_secs()
         )),
         Report::MemoryOver { used, limit } => warn(memory_over_text(name, *used, *limit)),
+        Report::Healthy => info(format!("{name}: healthy")),
+        Report::Unhealthy {
+            failures,
+            reason,
+            on_failure,
+        } => warn(unhealthy_text(name, *failures, reason, *on_failure)),
         Report::StopRequested { signal } => match pid {
             Some(pid) => info(format!("stopping: {name} (pid {pid}) with {}", signal.as_str())),
             None => info(format!("stopping: {name} with {}", signal.as_str())),

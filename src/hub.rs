@@ -29,7 +29,7 @@ use crate::journal::ChildrenJournal;
 use crate::metrics::DaemonCounters;
 use crate::notices::Notices;
 use crate::notify::Notifier;
-use crate::watch::state::{Report, State};
+use crate::watch::state::{HealthState, Report, State};
 use crate::watch::Suppressed;
 
 /// What happened, as a plain record. Borrowed: publishing allocates nothing.
@@ -71,6 +71,12 @@ pub enum Event<'a> {
         pid: Option<i32>,
         from: State,
         to: State,
+    },
+    /// The published health of `name` changed (published before, as a state
+    /// change is); `None`: no check runs.
+    HealthChanged {
+        name: &'a str,
+        to: Option<HealthState>,
     },
     SignalFailed {
         name: &'a str,
@@ -239,7 +245,8 @@ impl Hub {
     }
 }
 
-/// Wakes the dependency scheduler when an instance enters RUNNING or FATAL:
+/// Wakes the dependency scheduler when an instance enters RUNNING or FATAL, or
+/// becomes healthy:
 /// programs waiting on it may start, or learn why they keep waiting. Until the
 /// scheduler thread runs (never, in a unit test) nothing is sent.
 #[derive(Default)]
@@ -256,12 +263,16 @@ impl SchedulerWake {
 
 impl Subscriber for SchedulerWake {
     fn event(&self, event: &Event<'_>) {
-        if let Event::StateChanged { from, to, .. } = event {
-            if from != to && matches!(to, State::Running | State::Fatal) {
-                if let Some(tx) = self.tx.get() {
-                    let _ = tx.send(());
-                }
+        let wake = match event {
+            Event::StateChanged { from, to, .. } => {
+                from != to && matches!(to, State::Running | State::Fatal)
             }
+            // `depends_on: {NAME: healthy}` waits for this.
+            Event::HealthChanged { to, .. } => *to == Some(HealthState::Healthy),
+            _ => false,
+        };
+        if let (true, Some(tx)) = (wake, self.tx.get()) {
+            let _ = tx.send(());
         }
     }
 }

@@ -51,6 +51,13 @@ fn of_report(name: &str, report: &Report, write_line: bool) -> Option<String> {
         Report::MemoryOver { used, limit } => {
             Some(crate::eventlog::memory_over_text(name, *used, *limit))
         }
+        Report::Unhealthy {
+            failures,
+            reason,
+            on_failure,
+        } if *on_failure != crate::config::OnFailure::Nothing => Some(
+            crate::eventlog::unhealthy_text(name, *failures, reason, *on_failure),
+        ),
         _ => None,
     }
 }

@@ -116,6 +116,15 @@ impl Subscriber for Notifier {
                         let text = crate::eventlog::memory_over_text(name, *used, *limit);
                         self.alert("memory_restart", name, pid, &text);
                     }
+                    Report::Unhealthy {
+                        failures,
+                        reason,
+                        on_failure,
+                    } if *on_failure != crate::config::OnFailure::Nothing => {
+                        let text =
+                            crate::eventlog::unhealthy_text(name, *failures, reason, *on_failure);
+                        self.alert("unhealthy", name, pid, &text);
+                    }
                     _ => {}
                 }
             }

@@ -25,6 +25,7 @@ mod dependencies;
 mod descriptors;
 mod eventlog_rotation;
 mod fuzz;
+mod health;
 mod hostile_files;
 mod init;
 mod lifecycle;

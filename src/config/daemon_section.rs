@@ -132,6 +132,7 @@ impl Walk<'_> {
             "unexpected_exit",
             "memory_restart",
             "reload_failed",
+            "unhealthy",
         ]
         .iter()
         .map(|s| s.to_string())

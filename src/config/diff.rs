@@ -100,13 +100,17 @@ pub fn policy_changes(a: &Policy, b: &Policy) -> Vec<&'static str> {
     check("startretries", a.startretries != b.startretries);
     check("backoff", a.backoff != b.backoff);
     check("priority", a.priority != b.priority);
-    check("depends_on", a.depends_on != b.depends_on);
+    check(
+        "depends_on",
+        a.depends_on != b.depends_on || a.depends_on_healthy != b.depends_on_healthy,
+    );
     check("starttime", a.starttime != b.starttime);
     check("stopsignal", a.stopsignal != b.stopsignal);
     check("stoptime", a.stoptime != b.stoptime);
     check("restart_throttle", a.restart_throttle != b.restart_throttle);
     check("max_memory", a.max_memory != b.max_memory);
     check("pidfile", a.pidfile != b.pidfile);
+    check("healthcheck", a.healthcheck != b.healthcheck);
     out
 }
 

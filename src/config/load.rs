@@ -48,6 +48,7 @@ pub const PROGRAM_KEYS: &[&str] = &[
     "restart_throttle",
     "max_memory",
     "pidfile",
+    "healthcheck",
     "priority",
     "depends_on",
     "starttime",
@@ -320,7 +321,9 @@ impl Walk<'_> {
         // unknown name or a cycle is reported alongside the file's other errors.
         let mut dependencies = BTreeMap::new();
         for (name, node) in entries {
-            let readable = node.get("depends_on").and_then(|n| fields::names(n).ok());
+            let readable = node
+                .get("depends_on")
+                .and_then(super::healthcheck::dependency_names);
             dependencies.insert(name.as_str(), readable.unwrap_or_default());
             let at = at.key(name);
             let named = fields::program_name(name)
@@ -335,6 +338,9 @@ impl Walk<'_> {
             }
         }
         let dependencies_ok = super::deps::check(&dependencies, &mut self.checker, at);
-        programs.filter(|_| dependencies_ok)
+        let programs = programs.filter(|_| dependencies_ok)?;
+        let health_ok =
+            super::healthcheck::check_healthy_dependencies(&programs, &mut self.checker, at);
+        health_ok.then_some(programs)
     }
 }

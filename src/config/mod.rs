@@ -20,6 +20,7 @@ mod error;
 mod fields;
 mod formats;
 mod groups;
+mod healthcheck;
 mod load;
 mod locate;
 mod metrics_setting;
@@ -35,6 +36,7 @@ mod tree;
 pub use diff::{diff, launch_changes, policy_changes, ProgramChange, ReloadPlan};
 pub use error::{ConfigError, ConfigErrors};
 pub use formats::{detect, load_as, load_as_yaml, parse_as};
+pub use healthcheck::{HealthCheck, HttpTarget, OnFailure, Probe};
 pub use load::{
     default_config_path, load, parse, DAEMON_KEYS, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER,
     PROGRAM_KEYS,

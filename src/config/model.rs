@@ -76,7 +76,7 @@ pub struct DaemonSettings {
 pub struct Notify {
     pub argv: Vec<String>,
     /// Event names: `fatal`, `unexpected_exit`, `backoff`, `memory_restart`,
-    /// `reload_failed`.
+    /// `reload_failed`, `unhealthy`.
     pub events: BTreeSet<String>,
     pub max_per_minute: u32,
     /// After this long the command's process group is killed.
@@ -92,6 +92,7 @@ pub const NOTIFY_EVENTS: &[&str] = &[
     "backoff",
     "memory_restart",
     "reload_failed",
+    "unhealthy",
 ];
 
 /// One entry under `programs:`.
@@ -240,6 +241,8 @@ pub struct Policy {
     /// Programs that must be RUNNING before this one is started automatically,
     /// and that are stopped only after it.
     pub depends_on: Vec<String>,
+    /// Those of `depends_on` that must be healthy, not only RUNNING (`{db: healthy}`).
+    pub depends_on_healthy: Vec<String>,
     pub starttime: Duration,
     pub stopsignal: Signal,
     pub stoptime: Duration,
@@ -253,6 +256,8 @@ pub struct Policy {
     /// `pidfile`: the program daemonizes; the pid in this file is its process
     /// (`watch/state_pidfile.rs`).
     pub pidfile: Option<PathBuf>,
+    /// `healthcheck` (README: Health checks); `None`: no check, and no wake-up for one.
+    pub healthcheck: Option<super::HealthCheck>,
 }
 
 /// `startretries: infinite`: a failed start is retried forever (never FATAL).
@@ -385,6 +390,8 @@ impl Default for Policy {
             restart_throttle: Some(RestartThrottle::default()),
             max_memory: None,
             pidfile: None,
+            depends_on_healthy: Vec::new(),
+            healthcheck: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::check::{wrong, At, Checker};
 use super::fields;
+use super::healthcheck;
 use super::load::{Walk, PROGRAM_KEYS};
 use super::locate::raw_scalar;
 use super::model::{
@@ -54,7 +55,8 @@ impl Walk<'_> {
         let priority = c.field(node, at, "priority", defaults.priority, |n| {
             fields::integer(n, -999_999)
         });
-        let depends_on = c.field(node, at, "depends_on", Vec::new(), fields::names);
+        let depends_on = healthcheck::depends_on(c, node.get("depends_on"), &at.key("depends_on"));
+        let health = healthcheck::healthcheck(c, node.get("healthcheck"), &at.key("healthcheck"));
         let startretries = c.field(
             node,
             at,
@@ -101,6 +103,7 @@ impl Walk<'_> {
         let restart_throttle = self.restart_throttle(throttle, &at.key("restart_throttle"));
         let env = self.env(node.get("env"), &at.key("env"));
         let (cmd, argv) = cmd?;
+        let (depends_on, depends_on_healthy) = depends_on?;
         let (env, workingdir) = (env?, workingdir?);
         let exec = match ExecForm::new(&argv, &env, &workingdir) {
             Ok(exec) => exec,
@@ -133,7 +136,9 @@ impl Walk<'_> {
                 exitcodes: exitcodes?,
                 startretries: startretries?,
                 priority: priority?,
-                depends_on: depends_on?,
+                depends_on,
+                depends_on_healthy,
+                healthcheck: health?,
                 backoff: backoff?,
                 starttime: starttime?,
                 stopsignal: stopsignal?,

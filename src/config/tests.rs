@@ -18,6 +18,8 @@ mod errors;
 #[path = "tests_checks.rs"]
 mod checks;
 
+#[path = "tests_health.rs"]
+mod health;
 #[path = "tests_limits.rs"]
 mod limits;
 #[path = "tests_memory.rs"]
@@ -136,6 +138,8 @@ fn subject_example_loads_as_written() {
         restart_throttle: Some(crate::config::RestartThrottle::default()),
         max_memory: None,
         pidfile: None,
+        depends_on_healthy: Vec::new(),
+        healthcheck: None,
     };
     assert_eq!(ngnix.policy, policy);
 

@@ -69,6 +69,8 @@ fn event_line(record: &EventRecord, format: EventFormat) -> String {
         expected: record.expected,
         sent_signal: record.signal.map(|s| s.as_str().to_string()),
         count: None,
+        health: record.health.map(|h| h.name().to_string()),
+        reason: record.reason.clone(),
         message: record.message.clone(),
     }
     .line()
@@ -92,6 +94,8 @@ fn lost_line(count: u64, format: EventFormat) -> String {
             expected: None,
             sent_signal: None,
             count: Some(count),
+            health: None,
+            reason: None,
             message,
         }
         .line(),

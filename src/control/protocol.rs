@@ -120,8 +120,7 @@ impl AttachInfo {
 /// One line of `events --json` (README: Event stream): one event, or how many a
 /// slow client lost (`kind` `lost`, with `count`). `instance` and `pid` are always
 /// written (null when none); the other fields only for the events they describe.
-/// Fields in the order they are written; a client ignores fields it does not know
-/// (a `health` field comes with health checks).
+/// Fields in the order they are written; a client ignores fields it does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventLine {
     /// RFC 3339 in UTC, to the millisecond: `2026-05-04T12:00:01.234Z`.
@@ -152,6 +151,12 @@ pub struct EventLine {
     /// `lost`: how many events this client missed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// `healthy`, `unhealthy`: the health the instance went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// `unhealthy`: why its last health check failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// What happened, in the event log's words.
     #[serde(default)]
     pub message: String,
@@ -199,7 +204,8 @@ pub struct TopInstance {
     pub memory_bytes: Option<u64>,
     #[serde(default)]
     pub restarts: u32,
-    /// Always absent until taskmaster has health checks.
+    /// `starting`, `healthy` or `unhealthy` for a RUNNING instance with a
+    /// health check; absent otherwise.
     #[serde(default)]
     pub health: Option<String>,
     /// The last line the instance printed (on the stream that spoke last), made

@@ -10,6 +10,7 @@ use super::status_adopted::{self, AdoptedView};
 use super::Reply;
 use crate::resources::{format_bytes, Usage};
 use crate::supervisor::Supervisor;
+use crate::watch::state::describe_health;
 use crate::watch::{ExitStatus, Instance, State, Status};
 
 pub fn status(
@@ -212,6 +213,8 @@ fn to_json(i: &Instance, s: &Status, usage: Option<&Usage>, long: bool) -> serde
         "restarts": s.restarts,
         "cpu_percent": usage.map(|u| u.cpu_percent),
         "memory_bytes": usage.map(|u| u.memory_bytes),
+        "health": s.health.map(|h| h.name()),
+        "health_reason": s.health_reason,
         "description": describe(&i.name(), s),
     });
     if long {
@@ -227,7 +230,11 @@ fn to_json(i: &Instance, s: &Status, usage: Option<&Usage>, long: bool) -> serde
 pub fn describe(name: &str, s: &Status) -> String {
     match s.state {
         State::Running => match (s.pid, s.uptime()) {
-            (Some(pid), Some(up)) => format!("pid {pid}, uptime {}", format_uptime(up)),
+            (Some(pid), Some(up)) => format!(
+                "pid {pid}, uptime {}{}",
+                format_uptime(up),
+                describe_health(s.health, s.health_reason.as_deref())
+            ),
             _ => String::new(),
         },
         State::Backoff | State::Fatal => s

@@ -50,7 +50,7 @@ pub fn snapshot(sup: &Arc<Supervisor>) -> TopSnapshot {
                 cpu_percent: used.map(|u| u.cpu_percent),
                 memory_bytes: used.map(|u| u.memory_bytes),
                 restarts: s.restarts,
-                health: None,
+                health: s.health.map(|h| h.name().to_string()),
                 last_line: printable::last_line(&i.output.newest(LAST_BYTES), TOP_LINE_MAX),
             }
         })

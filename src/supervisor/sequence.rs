@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::order::{batches, Direction, Member};
 use super::{ProgramEntry, Supervisor};
+use crate::watch::state::HealthState;
 use crate::watch::{Command, Instance, StartTicket, State, StopTicket};
 
 /// A program waiting for its automatic start.
@@ -230,16 +231,27 @@ impl Supervisor {
     }
 }
 
-/// Why a program cannot start yet: the first dependency not all RUNNING.
+/// Why a program cannot start yet: the first dependency not all RUNNING — or,
+/// for one it waits for as `healthy`, not all healthy.
 fn waits_for(entry: &ProgramEntry, programs: &BTreeMap<String, ProgramEntry>) -> Option<String> {
-    for dep in &entry.config.policy.depends_on {
+    let policy = &entry.config.policy;
+    for dep in &policy.depends_on {
         // A dependency removed by a reload no longer holds anything back.
         let Some(d) = programs.get(dep) else { continue };
-        let states: Vec<State> = d.instances.iter().map(|i| i.status().state).collect();
-        if !states.iter().all(|s| *s == State::Running) {
-            return Some(match states.contains(&State::Fatal) {
-                true => format!("Waiting for {dep}, which is FATAL"),
-                false => format!("Waiting for {dep} to be RUNNING"),
+        let statuses: Vec<_> = d.instances.iter().map(|i| i.status()).collect();
+        let fatal = statuses.iter().any(|s| s.state == State::Fatal);
+        // One whose check a reload removed can never be healthy: RUNNING is enough.
+        let healthy =
+            policy.depends_on_healthy.contains(dep) && d.config.policy.healthcheck.is_some();
+        let ready = |s: &crate::watch::Status| match healthy {
+            true => s.state == State::Running && s.health == Some(HealthState::Healthy),
+            false => s.state == State::Running,
+        };
+        if !statuses.iter().all(ready) {
+            return Some(match (fatal, healthy) {
+                (true, _) => format!("Waiting for {dep}, which is FATAL"),
+                (false, true) => format!("Waiting for {dep} to be healthy"),
+                (false, false) => format!("Waiting for {dep} to be RUNNING"),
             });
         }
     }

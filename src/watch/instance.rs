@@ -17,7 +17,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::handle::SignalOutcome;
 use super::spawn::StdinPipe;
-use super::state::{ExitStatus, StartFailure, State};
+use super::state::{ExitStatus, HealthState, StartFailure, State};
 use super::stdin::StdinError;
 use crate::config::ProgramConfig;
 use crate::output::OutputBuffers;
@@ -39,6 +39,11 @@ pub enum Command {
     Remove,
     /// Why a stopped instance was not started (shown by `status` until it starts).
     Note(String),
+    /// The result of a health check of child `pid` (from its checker thread).
+    HealthResult {
+        pid: i32,
+        result: Result<(), String>,
+    },
 }
 
 /// What the watcher publishes after every decision.
@@ -66,6 +71,10 @@ pub struct Status {
     pub leftovers: bool,
     /// Why it was not started, until it is.
     pub note: Option<String>,
+    /// A RUNNING instance's health, when its program has a health check, and
+    /// why its last check failed (until one passes).
+    pub health: Option<HealthState>,
+    pub health_reason: Option<String>,
 }
 
 impl Status {
@@ -165,6 +174,8 @@ impl Instance {
                 crashed: false,
                 leftovers: false,
                 note: None,
+                health: None,
+                health_reason: None,
             }),
             changed: Condvar::new(),
             inbox: Mutex::new(Inbox {

@@ -12,6 +12,8 @@ use nix::sys::signal::Signal;
 
 use crate::config::{Policy, INFINITE_RETRIES, QUICK_DEATH};
 
+#[path = "state_health.rs"]
+mod health;
 #[path = "state_memory.rs"]
 mod memory;
 #[path = "state_pidfile.rs"]
@@ -20,6 +22,7 @@ pub mod pidfile;
 mod restart;
 #[path = "state_types.rs"]
 mod types;
+pub use health::{describe_health, Health, HealthState};
 pub use pidfile::PidFileRead;
 pub use types::{Action, Event, ExitStatus, Report, StartFailure, State};
 
@@ -69,6 +72,8 @@ pub struct Machine {
     pub restart_after_stop: bool,
     /// Where a start of a program with a `pidfile` stands (`state_pidfile.rs`).
     pub pidfile: pidfile::Phase,
+    /// Health checks: the health of a RUNNING child under a `healthcheck`.
+    pub health: Health,
 }
 
 /// Whether `signal` must be followed by SIGCONT: a stopped (SIGSTOP, SIGTSTP)
@@ -117,6 +122,7 @@ impl Machine {
             memory_check_at: None,
             restart_after_stop: false,
             pidfile: pidfile::Phase::Off,
+            health: Health::default(),
         }
     }
 
@@ -165,8 +171,12 @@ impl Machine {
                 self.on_memory_sample(rss_bytes, policy, now, &mut actions)
             }
             Event::PidFile(read) => self.on_pidfile(read, policy, now, &mut actions),
+            Event::HealthChecked { pid, result } => {
+                self.on_health_result(pid, result, policy, now, &mut actions)
+            }
         }
         self.schedule_memory_check(policy, now);
+        self.track_health(policy);
         actions
     }
 

@@ -424,6 +424,8 @@ fn infinite_retries_never_give_up() {
 mod exits;
 #[path = "state_group_tests.rs"]
 mod groups;
+#[path = "state_health_tests.rs"]
+mod health;
 #[path = "state_memory_tests.rs"]
 mod memory;
 #[path = "state_throttle_tests.rs"]

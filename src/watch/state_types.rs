@@ -97,6 +97,12 @@ pub enum Event {
     },
     /// The result of `Action::ReadPidFile`.
     PidFile(super::pidfile::PidFileRead),
+    /// The result of a health check of child `pid` (`Err`: why it failed), from
+    /// its checker thread.
+    HealthChecked {
+        pid: i32,
+        result: Result<(), String>,
+    },
 }
 
 /// What the watcher must do, in order.
@@ -165,6 +171,15 @@ pub enum Report {
     MemoryOver {
         used: u64,
         limit: u64,
+    },
+    /// A health check passed: the first since RUNNING, or the first after failures.
+    Healthy,
+    /// `failures` checks in a row failed, the last because of `reason`; what
+    /// `on_failure` says follows (with `restart`, a stop by the stop rules).
+    Unhealthy {
+        failures: u32,
+        reason: String,
+        on_failure: crate::config::OnFailure,
     },
     StopRequested {
         signal: Signal,

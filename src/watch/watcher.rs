@@ -33,6 +33,7 @@ use crate::sys;
 mod adopted;
 mod crash;
 mod groups;
+mod health;
 mod pidfile;
 mod reporting;
 mod sleep;
@@ -63,6 +64,8 @@ pub struct Watcher {
     log_limit: LogLimit,
     /// Where this instance's events go (event log, journal, alerts, scheduler…).
     hub: Hub,
+    /// The thread that runs its health checks, while checks are due.
+    checker: Option<crate::watch::health::Checker>,
 }
 
 /// Starts the watcher thread of `instance`; `autostart` sends it a first `Start`.
@@ -82,6 +85,7 @@ pub fn start_watcher(
         went_deep: false,
         log_limit: LogLimit::default(),
         hub,
+        checker: None,
     };
     std::thread::Builder::new()
         .name(format!("watch:{}", instance.name()))
@@ -130,6 +134,7 @@ impl Watcher {
             self.apply(Event::Timer, Instant::now());
             self.kill_leftover_groups(Instant::now(), false);
             self.write_due_log_summary(Instant::now());
+            self.sync_checker();
             self.publish(last_seq);
             if self.removing && !self.machine.state.has_process() && self.child.is_none() {
                 self.kill_leftover_groups(Instant::now(), true);
@@ -214,7 +219,13 @@ impl Watcher {
                 };
                 let _ = reply.send(result);
             }
-            Command::Update(config) => self.config = config,
+            Command::Update(config) => {
+                self.config = config;
+                self.update_checker();
+            }
+            Command::HealthResult { pid, result } => {
+                self.apply(Event::HealthChecked { pid, result }, now)
+            }
             Command::Remove => {
                 self.removing = true;
                 self.apply(Event::Shutdown, now);

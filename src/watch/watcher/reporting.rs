@@ -69,8 +69,10 @@ impl Watcher {
     pub(super) fn publish(&self, handled: Option<u64>) {
         let m = &self.machine;
         let mut before = m.state;
+        let mut health_before = m.health.state;
         self.instance.publish(|s| {
             before = s.state;
+            health_before = s.health;
             s.state = m.state;
             s.pid = m.pid;
             s.last_exit = m.last_exit;
@@ -79,11 +81,21 @@ impl Watcher {
             s.restarts = m.restarts;
             s.ever_started = m.ever_started;
             s.leftovers = !self.leftover_groups.is_empty();
+            s.health = m.health.state;
+            if s.health_reason != m.health.reason {
+                s.health_reason = m.health.reason.clone();
+            }
             if let Some(seq) = handled {
                 s.handled = seq;
             }
         });
         // After the publish: programs waiting on this one (depends_on) see it.
+        if health_before != m.health.state {
+            self.hub.publish(&Event::HealthChanged {
+                name: &self.instance.name(),
+                to: m.health.state,
+            });
+        }
         if before != m.state {
             self.hub.publish(&Event::StateChanged {
                 name: &self.instance.name(),
