@@ -358,3 +358,36 @@ fn setting_errors_are_check_errors() {
     let (code, _, err) = check("{listen: \"0.0.0.0:9100\", public: true}");
     assert_eq!(code, 0, "{err}");
 }
+
+/// A health check's verdict is a gauge: 1 once a check passed, 0 while failing,
+/// none for an instance without a check.
+#[test]
+fn health_is_a_gauge_of_instances_with_a_check() {
+    let d = Daemon::start(
+        "metrics-health",
+        "taskmaster:
+  metrics: 0
+programs:
+  passes:
+    cmd: TESTPROG sleep
+    starttime: 0
+    healthcheck: {cmd: \"true\", interval: 0.2, retries: 1}
+  fails:
+    cmd: TESTPROG sleep
+    starttime: 0
+    healthcheck: {cmd: \"false\", interval: 0.2, retries: 1, on_failure: none}
+  unchecked:
+    cmd: TESTPROG sleep
+    starttime: 0
+",
+    );
+    let addr = served_at(&d);
+    let series =
+        |name: &str| format!("taskmaster_instance_healthy{{program=\"{name}\",name=\"{name}\"}}");
+    wait_value(addr, &series("passes"), |v| v == 1.0);
+    let body = wait_value(addr, &series("fails"), |v| v == 0.0);
+    assert_eq!(value(&body, &series("unchecked")), None, "{body}");
+    if let Some((code, said)) = check_metrics(&body) {
+        assert_eq!(code, 0, "promtool check metrics: {said}\n{body}");
+    }
+}

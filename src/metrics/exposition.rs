@@ -16,6 +16,7 @@ use prometheus_client::registry::{Registry, Unit};
 use super::counters::Counts;
 use crate::resources::Usage;
 use crate::supervisor::Supervisor;
+use crate::watch::state::HealthState;
 use crate::watch::{ExitStatus, State};
 
 /// The `Content-Type` of the answer.
@@ -44,6 +45,8 @@ pub(super) struct Sample {
     pub uptime: f64,
     /// Its process group's, while one lives.
     pub usage: Option<Usage>,
+    /// While RUNNING under a `healthcheck`: its health.
+    pub health: Option<HealthState>,
 }
 
 /// Everything one scrape shows.
@@ -76,6 +79,7 @@ fn read(sup: &Supervisor) -> Scrape {
             last_exit: s.last_exit,
             uptime: s.uptime().map_or(0.0, |d| d.as_secs_f64()),
             usage: s.pid.and_then(|pid| usage.get(&pid).copied()),
+            health: s.health,
         })
         .collect();
     Scrape {
@@ -215,10 +219,16 @@ impl Collector for Scrape {
                     .map(|u| ConstGauge::new(i64::try_from(u.memory_bytes).unwrap_or(i64::MAX)))
             },
         )?;
-        // HEALTH (wt-health): once `Status` carries the health check's verdict,
-        // a `taskmaster_instance_healthy` gauge family goes here (1 healthy, 0
-        // unhealthy, absent for an instance without a check), read from that field
-        // like the ones above.
+        self.family(
+            e,
+            (
+                "taskmaster_instance_healthy",
+                "1 once a health check passed, 0 while starting or unhealthy; only while RUNNING under a healthcheck",
+                None,
+                Gauge,
+            ),
+            |s| s.health.map(|h| ConstGauge::new(i64::from(h == HealthState::Healthy))),
+        )?;
         self.daemon_counts(e)
     }
 }

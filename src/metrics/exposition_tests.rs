@@ -11,6 +11,7 @@ fn sample(name: &str, state: State, last_exit: Option<ExitStatus>) -> Sample {
         last_exit,
         uptime: 1.5,
         usage: None,
+        health: None,
     }
 }
 
@@ -24,6 +25,7 @@ fn every_family_in_prometheus_text() {
         threads: 1,
         processes: 1,
     });
+    running.health = Some(crate::watch::state::HealthState::Healthy);
     let killed = sample(
         "db",
         State::Exited,
@@ -51,12 +53,15 @@ fn every_family_in_prometheus_text() {
     has(r#"taskmaster_instance_uptime_seconds{program="web",name="web:0"} 1.5"#);
     has(r#"taskmaster_instance_cpu_seconds_total{program="web",name="web:0"} 0.25"#);
     has(r#"taskmaster_instance_resident_memory_bytes{program="web",name="web:0"} 4096"#);
+    has(r#"taskmaster_instance_healthy{program="web",name="web:0"} 1"#);
     has("taskmaster_reloads_total 4");
     has("taskmaster_reload_failures_total 1");
     has(r#"taskmaster_events_total{kind="exited"} 7"#);
     // Only where there is a value: no exit code for a killed process, no usage
     // without a live group.
     assert!(!text.contains(r#"taskmaster_instance_last_exit_code{program="db""#));
+    // No health without a check.
+    assert!(!text.contains(r#"taskmaster_instance_healthy{program="db""#));
     assert!(!text.contains(r#"taskmaster_instance_cpu_seconds_total{program="db""#));
 }
 
