@@ -41,6 +41,10 @@ struct Cli {
     /// Control socket path (overrides the config's `taskmaster.socket`).
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// Read a password (a line of standard input) and print its hash for the web
+    /// dashboard's `http.auth.password_hash`, then exit.
+    #[arg(long)]
+    hash_password: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -103,6 +107,18 @@ fn main() -> ExitCode {
         FormatArg::Yaml => Format::Yaml,
         FormatArg::Supervisor => Format::Supervisor,
     });
+    if cli.hash_password {
+        return match taskmaster::web::auth::hash_password_from_stdin() {
+            Ok(hash) => {
+                println!("{hash}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("taskmaster: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if cli.check {
         return check(&cli.config, format, cli.print_config.is_some());
     }

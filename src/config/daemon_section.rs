@@ -77,7 +77,9 @@ impl Walk<'_> {
             DEFAULT_CONNECTION_IDLE_TIMEOUT,
             positive_seconds,
         );
+        let http = c.field(node, at, "http", None, super::http::http);
         Some(DaemonSettings {
+            http: http?,
             max_connections: max_connections?,
             connection_idle_timeout: idle?,
             syslog: syslog?,

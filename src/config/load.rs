@@ -33,6 +33,7 @@ pub const DAEMON_KEYS: &[&str] = &[
     "tail_buffer",
     "max_connections",
     "connection_idle_timeout",
+    "http",
 ];
 
 /// Keys of a program.

@@ -20,6 +20,7 @@ mod error;
 mod fields;
 mod formats;
 mod groups;
+mod http;
 mod load;
 mod locate;
 mod model;
@@ -38,6 +39,7 @@ pub use load::{
     default_config_path, load, parse, DAEMON_KEYS, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER,
     PROGRAM_KEYS,
 };
+pub use http::{HttpAuth, HttpSettings};
 pub use model::*;
 pub use selection::{select, Selected, SelectionError};
 

@@ -66,6 +66,8 @@ pub struct DaemonSettings {
     pub max_connections: Option<u32>,
     /// A control connection that sends no complete request for this long is closed.
     pub connection_idle_timeout: Duration,
+    /// The web dashboard's server (`http:`); `None`: off.
+    pub http: Option<super::HttpSettings>,
 }
 
 /// `taskmaster.notify`: run `argv` for each chosen event, with its facts in the

@@ -184,6 +184,7 @@ fn defaults() {
         syslog: None,
         max_connections: None,
         connection_idle_timeout: Duration::from_secs(60),
+        http: None,
     };
     assert_eq!(config.daemon, daemon);
     // No program at all is said explicitly (an empty file is an error: see

@@ -20,6 +20,9 @@ pub enum Source {
     },
     /// A signal sent to the daemon (`SIGHUP`, `SIGTERM`, `SIGINT`).
     Signal(&'static str),
+    /// The web dashboard: the browser's address, and the user of `http.auth`
+    /// when it logged in with the password (none: the access token).
+    Web { peer: String, user: Option<String> },
 }
 
 impl Source {
@@ -47,6 +50,11 @@ impl fmt::Display for Source {
                 }
             }
             Source::Signal(name) => f.write_str(name),
+            Source::Web { peer, user: None } => write!(f, "the web dashboard ({peer})"),
+            Source::Web {
+                peer,
+                user: Some(user),
+            } => write!(f, "the web dashboard (user {user}, {peer})"),
         }
     }
 }
