@@ -43,3 +43,4 @@ mod supervisor_ini;
 mod syslog;
 mod top;
 mod watcher_panic;
+mod web;

@@ -235,7 +235,8 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("Referrer-Policy", "no-referrer"),
     (
         "Content-Security-Policy",
-        "default-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     ),
 ];
 
