@@ -286,7 +286,7 @@ function openAttach(name) {
   const socket = new WebSocket(wsUrl(`/ws/attach?name=${encodeURIComponent(name)}`));
   socket.binaryType = 'arraybuffer';
   const encoder = new TextEncoder();
-  const session = { term, fit, socket, name, pty: false };
+  const session = { term, fit, socket, name, pty: false, detachKey: null };
   attach = session;
   const sendSize = () => {
     if (session.pty && socket.readyState === WebSocket.OPEN) socket.send(sizeFrame(term.rows, term.cols));
@@ -297,6 +297,7 @@ function openAttach(name) {
       const reply = m.reply || {};
       if (m.type === 'reply') {
         session.pty = !!(reply.data && reply.data.pty);
+        if (reply.data && reply.data.detach_key != null) session.detachKey = String.fromCharCode(reply.data.detach_key);
         $('#attach-state').textContent = reply.ok ? 'attached' : 'not attached';
         term.write(`${(reply.output || '').replace(/\n/g, '\r\n')}\r\n`);
         sendSize();
@@ -310,6 +311,12 @@ function openAttach(name) {
   };
   term.onData((data) => {
     if (socket.readyState !== WebSocket.OPEN) return;
+    // The detach key detaches here too, as in a terminal.
+    if (session.detachKey && data.includes(session.detachKey)) {
+      closeAttach();
+      $('#attach-pane').hidden = true;
+      return;
+    }
     for (const frame of inputFrames(encoder.encode(data))) socket.send(frame);
   });
   term.onResize(sendSize);

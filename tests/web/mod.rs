@@ -6,6 +6,7 @@ mod api;
 mod browser;
 mod live;
 mod security;
+mod webdriver;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
