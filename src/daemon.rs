@@ -126,7 +126,12 @@ pub fn run(opts: Options) -> i32 {
         }
     };
     let reloader = Arc::new(Reloader::new(sup.clone(), log, opts.socket.clone()));
-    let hooks = Arc::new(hooks(events.clone(), reloader.clone(), sup.clone(), web_url));
+    let hooks = Arc::new(hooks(
+        events.clone(),
+        reloader.clone(),
+        sup.clone(),
+        web_url,
+    ));
     let notices = (!opts.no_shell && frontend::stdin_is_terminal())
         .then(|| frontend::collect_notices(sup.hub()));
     // The interactive shell shows the daemon's messages above its prompt.

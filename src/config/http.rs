@@ -78,14 +78,20 @@ fn http_auth(node: &Node) -> Result<HttpAuth, String> {
             wrong(node, "a mapping with user and password_hash")
         ));
     };
-    if let Some((key, _)) = entries.iter().find(|(k, _)| !AUTH_KEYS.contains(&k.as_str())) {
+    if let Some((key, _)) = entries
+        .iter()
+        .find(|(k, _)| !AUTH_KEYS.contains(&k.as_str()))
+    {
         return Err(format!(
             "auth: unknown setting `{key}` (known: user, password_hash)"
         ));
     }
     let text = |key: &str| match node.get(key) {
         Some(Node::Str(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(other) => Err(format!("auth.{key}: {}", wrong(other, "a non-empty string"))),
+        Some(other) => Err(format!(
+            "auth.{key}: {}",
+            wrong(other, "a non-empty string")
+        )),
         None => Err(format!("auth: missing `{key}`")),
     };
     let (user, password_hash) = (text("user")?, text("password_hash")?);
@@ -147,7 +153,10 @@ mod tests {
                 "listen: 127.0.0.1:1\nauth: {user: a, password_hash: secret}",
                 "not a password hash",
             ),
-            ("listen: 127.0.0.1:1\nauth: {user: a}", "missing `password_hash`"),
+            (
+                "listen: 127.0.0.1:1\nauth: {user: a}",
+                "missing `password_hash`",
+            ),
             (
                 "listen: 127.0.0.1:1\nauth: {user: 'a:b', password_hash: x}",
                 "no `:`",

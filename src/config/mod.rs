@@ -35,11 +35,11 @@ mod tree;
 pub use diff::{diff, launch_changes, policy_changes, ProgramChange, ReloadPlan};
 pub use error::{ConfigError, ConfigErrors};
 pub use formats::{detect, load_as, load_as_yaml, parse_as};
+pub use http::{HttpAuth, HttpSettings};
 pub use load::{
     default_config_path, load, parse, DAEMON_KEYS, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER,
     PROGRAM_KEYS,
 };
-pub use http::{HttpAuth, HttpSettings};
 pub use model::*;
 pub use selection::{select, Selected, SelectionError};
 

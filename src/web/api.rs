@@ -24,7 +24,11 @@ pub fn command(
     source: Source,
 ) -> Response {
     let kind = request.header("content-type").unwrap_or("");
-    if !kind.split(';').next().is_some_and(|k| k.trim().eq_ignore_ascii_case(JSON)) {
+    if !kind
+        .split(';')
+        .next()
+        .is_some_and(|k| k.trim().eq_ignore_ascii_case(JSON))
+    {
         return Response::text(415, "send the request as application/json");
     }
     // serde would also read a struct from a JSON array: only objects are requests.

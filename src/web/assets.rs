@@ -17,9 +17,7 @@ pub fn get(path: &str) -> Option<(&'static str, &'static [u8])> {
         "/vendor/xterm.css" => (CSS, include_bytes!("../../web/vendor/xterm.css")),
         "/vendor/addon-fit.js" => (JS, include_bytes!("../../web/vendor/addon-fit.js")),
         "/vendor/xterm.LICENSE" => (TEXT, include_bytes!("../../web/vendor/xterm.LICENSE")),
-        "/vendor/addon-fit.LICENSE" => {
-            (TEXT, include_bytes!("../../web/vendor/addon-fit.LICENSE"))
-        }
+        "/vendor/addon-fit.LICENSE" => (TEXT, include_bytes!("../../web/vendor/addon-fit.LICENSE")),
         _ => return None,
     };
     Some(found)

@@ -102,7 +102,12 @@ impl Transport for AttachTransport {
         }
         let notices = Box::new(OutboxWriter(self.outbox.clone()));
         let mut output = OutboxWriter(self.outbox.clone());
-        crate::control::attach::run_session(target, FrameBytes::new(frames), &mut output, Some(notices));
+        crate::control::attach::run_session(
+            target,
+            FrameBytes::new(frames),
+            &mut output,
+            Some(notices),
+        );
         Next::End
     }
 }

@@ -91,7 +91,11 @@ impl Access {
                 return Some(Credential::Password(user));
             }
         }
-        if query_ok && request.query_param("token").is_some_and(|t| same(&t, &self.token)) {
+        if query_ok
+            && request
+                .query_param("token")
+                .is_some_and(|t| same(&t, &self.token))
+        {
             return Some(Credential::Query);
         }
         None
@@ -118,10 +122,7 @@ impl Access {
 
     /// The cookie that stands for the token from now on.
     pub fn set_cookie(&self) -> String {
-        format!(
-            "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
-            self.token
-        )
+        format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", self.token)
     }
 }
 
@@ -189,7 +190,9 @@ pub fn hash_password_from_stdin() -> Result<String, String> {
     if let Some(mode) = &saved {
         eprint!("Password: ");
         let mut quiet = mode.clone();
-        quiet.local_flags.remove(nix::sys::termios::LocalFlags::ECHO);
+        quiet
+            .local_flags
+            .remove(nix::sys::termios::LocalFlags::ECHO);
         let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &quiet);
     }
     let mut line = String::new();
@@ -242,8 +245,14 @@ mod tests {
     fn the_token_is_accepted_as_cookie_bearer_or_first_load_query() {
         let access = Access::new("abc".into(), None);
         let ok = |h: &[(&str, &str)], q: &str, query_ok| access.check(&request(h, q), query_ok);
-        assert_eq!(ok(&[("cookie", "x=1; taskmaster_session=abc")], "", false), Some(Credential::Cookie));
-        assert_eq!(ok(&[("authorization", "Bearer abc")], "", false), Some(Credential::Bearer));
+        assert_eq!(
+            ok(&[("cookie", "x=1; taskmaster_session=abc")], "", false),
+            Some(Credential::Cookie)
+        );
+        assert_eq!(
+            ok(&[("authorization", "Bearer abc")], "", false),
+            Some(Credential::Bearer)
+        );
         assert_eq!(ok(&[], "token=abc", true), Some(Credential::Query));
         assert_eq!(ok(&[], "token=abc", false), None);
         assert_eq!(ok(&[("authorization", "Bearer abd")], "", false), None);
@@ -254,12 +263,24 @@ mod tests {
     #[test]
     fn a_password_is_checked_against_its_hash() {
         let hash = hash_password("s3cret").unwrap();
-        let access = Access::new("t".into(), Some(HttpAuth { user: "admin".into(), password_hash: hash }));
+        let access = Access::new(
+            "t".into(),
+            Some(HttpAuth {
+                user: "admin".into(),
+                password_hash: hash,
+            }),
+        );
         let basic = |text: &str| {
             let encoded = base64::engine::general_purpose::STANDARD.encode(text);
-            access.check(&request(&[("authorization", &format!("Basic {encoded}"))], ""), false)
+            access.check(
+                &request(&[("authorization", &format!("Basic {encoded}"))], ""),
+                false,
+            )
         };
-        assert_eq!(basic("admin:s3cret"), Some(Credential::Password("admin".into())));
+        assert_eq!(
+            basic("admin:s3cret"),
+            Some(Credential::Password("admin".into()))
+        );
         assert_eq!(basic("admin:wrong"), None);
         assert_eq!(basic("root:s3cret"), None);
         assert_eq!(basic("garbage"), None);
@@ -267,7 +288,12 @@ mod tests {
 
     #[test]
     fn the_origin_must_be_this_host() {
-        let from = |origin: &str| same_origin(&request(&[("host", "127.0.0.1:9001"), ("origin", origin)], ""));
+        let from = |origin: &str| {
+            same_origin(&request(
+                &[("host", "127.0.0.1:9001"), ("origin", origin)],
+                "",
+            ))
+        };
         assert_eq!(from("http://127.0.0.1:9001"), Some(true));
         assert_eq!(from("http://evil.example"), Some(false));
         assert_eq!(from("null"), Some(false));

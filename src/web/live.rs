@@ -196,7 +196,12 @@ fn follow(
     name: String,
     seq: u32,
 ) -> Option<FollowCancel> {
-    let args = ["-f".to_string(), "-n".into(), TAIL_LINES.into(), name.clone()];
+    let args = [
+        "-f".to_string(),
+        "-n".into(),
+        TAIL_LINES.into(),
+        name.clone(),
+    ];
     let reply = execute_words(sup, &hooks.connections, "tail", &args, source);
     let header = json!({
         "type": "tail", "seq": seq, "name": name, "ok": reply.exit == 0, "text": reply.output,

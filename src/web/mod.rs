@@ -12,8 +12,8 @@
 
 mod api;
 mod assets;
-pub mod auth;
 mod attach;
+pub mod auth;
 pub mod http;
 mod live;
 mod server;
@@ -40,7 +40,10 @@ pub fn url_reply(web: Option<&Bound>) -> (Box<dyn Fn() -> Reply + Send + Sync>, 
     match web {
         Some(bound) => {
             let url = bound.url();
-            (Box::new(move || Reply::ok(url.clone())), Some(bound.token_file()))
+            (
+                Box::new(move || Reply::ok(url.clone())),
+                Some(bound.token_file()),
+            )
         }
         None => (
             Box::new(|| {

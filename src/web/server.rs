@@ -74,9 +74,7 @@ impl Bound {
         let Bound {
             listener, access, ..
         } = self;
-        crate::daemon::spawn_thread("web-accept", move || {
-            accept(listener, sup, hooks, access)
-        })
+        crate::daemon::spawn_thread("web-accept", move || accept(listener, sup, hooks, access))
     }
 }
 
@@ -113,8 +111,7 @@ fn accept(listener: TcpListener, sup: Arc<Supervisor>, hooks: Arc<Hooks>, access
             });
         if let (Err(e), Ok(mut stream)) = (spawned, refused) {
             warn!("web dashboard: cannot start a connection thread: {e}");
-            Response::text(503, "no thread could be started for this connection")
-                .send(&mut stream);
+            Response::text(503, "no thread could be started for this connection").send(&mut stream);
         }
     }
 }
@@ -134,9 +131,9 @@ fn serve(
             return Response::text(status, &text).send(&mut stream);
         }
     };
-    match route(stream.try_clone(), request, peer, sup, hooks, access) {
-        Some(response) => response.send(&mut stream),
-        None => {} // a WebSocket, served and closed
+    // None: a WebSocket took the connection, and is done with it.
+    if let Some(response) = route(stream.try_clone(), request, peer, sup, hooks, access) {
+        response.send(&mut stream);
     }
 }
 
@@ -199,7 +196,9 @@ fn route(
                     super::attach::run(reader, outbox, name, sup, hooks, source)
                 }
                 _ if request.path == "/ws/attach" => {
-                    outbox.text(r#"{"type":"error","message":"attach: name the instance (?name=)"}"#.into());
+                    outbox.text(
+                        r#"{"type":"error","message":"attach: name the instance (?name=)"}"#.into(),
+                    );
                     outbox.close();
                 }
                 _ => super::live::run(reader, outbox, sup, hooks, source),

@@ -104,16 +104,17 @@ fn config() -> WebSocketConfig {
 /// the connection's writer; or says why not.
 pub fn upgrade(stream: TcpStream, request: &Request) -> Result<(WsReader, Outbox), Response> {
     let has = |name: &str, word: &str| {
-        request.header(name).is_some_and(|v| {
-            v.split(',').any(|w| w.trim().eq_ignore_ascii_case(word))
-        })
+        request
+            .header(name)
+            .is_some_and(|v| v.split(',').any(|w| w.trim().eq_ignore_ascii_case(word)))
     };
     if !has("upgrade", "websocket") || !has("connection", "upgrade") {
         return Err(Response::text(426, "this address is a WebSocket").with("Upgrade", "websocket"));
     }
     if request.header("sec-websocket-version") != Some("13") {
-        return Err(Response::text(400, "WebSocket version 13 only")
-            .with("Sec-WebSocket-Version", "13"));
+        return Err(
+            Response::text(400, "WebSocket version 13 only").with("Sec-WebSocket-Version", "13")
+        );
     }
     let Some(key) = request.header("sec-websocket-key") else {
         return Err(Response::text(400, "no Sec-WebSocket-Key"));

@@ -42,7 +42,10 @@ fn commands_run_over_http_with_the_token_from_web_url() {
     // Streams are the WebSockets'.
     let follow = web.command("tail", &["-f", "sleeper"]);
     assert_eq!(follow["exit"], 2, "{follow}");
-    assert!(follow["output"].as_str().unwrap().contains("/ws"), "{follow}");
+    assert!(
+        follow["output"].as_str().unwrap().contains("/ws"),
+        "{follow}"
+    );
     d.finish(secs(20.0));
     assert!(!file.exists(), "the token file goes with the daemon");
 }
@@ -50,7 +53,9 @@ fn commands_run_over_http_with_the_token_from_web_url() {
 #[test]
 fn web_url_says_when_the_dashboard_is_off() {
     let mut d = Daemon::start("web-off", &format!("programs:\n{SLEEPER}"));
-    wait_for("the control socket", short(), || d.socket().exists().then_some(()));
+    wait_for("the control socket", short(), || {
+        d.socket().exists().then_some(())
+    });
     let out = std::process::Command::new(CTL)
         .arg("-s")
         .arg(d.socket())

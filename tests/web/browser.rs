@@ -65,13 +65,22 @@ fn the_dashboard_in_headless_chromium() {
     browser.go(&format!("http://{}/?token={}", web.addr, web.token));
     browser.wait_text("#connection", WAIT, |t| t == "live");
     let url = browser.eval("return location.href;");
-    assert_eq!(url, format!("http://{}/", web.addr), "the token is not left in the address");
+    assert_eq!(
+        url,
+        format!("http://{}/", web.addr),
+        "the token is not left in the address"
+    );
     for name in ["sleeper", "talker", "workers:0", "workers:1", "shell"] {
         wait_state(&browser, name, "RUNNING");
     }
-    assert!(browser.text("tr[data-group=\"workers\"]").contains("workers:*"));
+    assert!(browser
+        .text("tr[data-group=\"workers\"]")
+        .contains("workers:*"));
     let pid = d.pid_of("sleeper");
-    assert_eq!(browser.text("tr[data-name=\"sleeper\"] td.pid"), pid.to_string());
+    assert_eq!(
+        browser.text("tr[data-name=\"sleeper\"] td.pid"),
+        pid.to_string()
+    );
 
     // Stop: the page shows STOPPED, and the process is gone.
     browser.click("tr[data-name=\"sleeper\"] button[data-action=\"stop\"]");
@@ -99,7 +108,9 @@ fn the_dashboard_in_headless_chromium() {
     browser.wait_text(".xterm-rows", WAIT, |t| t.contains("hello-42"));
     browser.type_into(keys, "stty size\u{E007}");
     let (rows, cols) = term_size(&browser);
-    browser.wait_text(".xterm-rows", WAIT, |t| t.contains(&format!("{rows} {cols}")));
+    browser.wait_text(".xterm-rows", WAIT, |t| {
+        t.contains(&format!("{rows} {cols}"))
+    });
     // Resize the window: the pane, the terminal and the program's size follow.
     browser.resize(900, 1000);
     let (new_rows, new_cols) = wait_for("the terminal to fit the window", WAIT, || {
@@ -114,13 +125,17 @@ fn the_dashboard_in_headless_chromium() {
     // Detach with the button: the session ends, the program goes on.
     let shell = d.pid_of("shell");
     browser.click("#detach");
-    d.wait_log("the detach", WAIT, |log| log.contains("attach: a client left shell"));
+    d.wait_log("the detach", WAIT, |log| {
+        log.contains("attach: a client left shell")
+    });
     assert!(!gone(shell));
     wait_state(&browser, "shell", "RUNNING");
 
     // Reload from the page: its result is shown.
     browser.click("#reload");
-    browser.wait_text("#reload-result", WAIT, |t| !t.is_empty() && t != "reloading…");
+    browser.wait_text("#reload-result", WAIT, |t| {
+        !t.is_empty() && t != "reloading…"
+    });
 
     // Another site (localhost is not 127.0.0.1 to a browser) gets no cookie and
     // is refused; what its page posts changes nothing.
@@ -134,7 +149,10 @@ fn the_dashboard_in_headless_chromium() {
          .then(r => 'answered ' + r.status, e => 'refused: ' + e);",
         web.addr
     ));
-    assert!(outcome.as_str().unwrap().starts_with("refused"), "{outcome}");
+    assert!(
+        outcome.as_str().unwrap().starts_with("refused"),
+        "{outcome}"
+    );
     assert_eq!(d.instance("talker")["state"], "RUNNING");
     assert_eq!(d.pid_of("talker"), talker);
     drop(browser);

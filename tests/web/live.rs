@@ -22,7 +22,10 @@ fn open(web: &Web, path: &str) -> Socket {
         .header("Connection", "Upgrade")
         .header("Upgrade", "websocket")
         .header("Sec-WebSocket-Version", "13")
-        .header("Sec-WebSocket-Key", tungstenite::handshake::client::generate_key())
+        .header(
+            "Sec-WebSocket-Key",
+            tungstenite::handshake::client::generate_key(),
+        )
         .body(())
         .unwrap();
     let (socket, _) = tungstenite::client(request, stream).expect("WebSocket handshake");
@@ -108,7 +111,8 @@ fn the_live_socket_follows_an_instances_output() {
     let (mut d, web) = start("web-tail", programs);
     d.wait_state("talker", "RUNNING", short());
     let mut ws = open(&web, "/ws");
-    ws.send(Message::text(r#"{"type":"tail","name":"talker"}"#)).unwrap();
+    ws.send(Message::text(r#"{"type":"tail","name":"talker"}"#))
+        .unwrap();
     let head = until(&mut ws, "the tail", |m| m["type"] == "tail");
     assert_eq!(head["ok"], true, "{head}");
     let seq = head["seq"].as_u64().unwrap() as u32;
@@ -150,9 +154,10 @@ fn attach_in_a_websocket_types_resizes_and_detaches() {
     let mut output = String::new();
     let mut read_until = |ws: &mut Socket, want: &str| {
         while !output.contains(want) {
-            match ws.read().unwrap_or_else(|e| panic!("waiting for {want:?}: {e} in {output:?}")) {
-                Message::Binary(data) => output.push_str(&String::from_utf8_lossy(&data)),
-                _ => {}
+            let message =
+                (ws.read()).unwrap_or_else(|e| panic!("waiting for {want:?}: {e} in {output:?}"));
+            if let Message::Binary(data) = message {
+                output.push_str(&String::from_utf8_lossy(&data));
             }
         }
     };
@@ -176,7 +181,9 @@ fn attach_in_a_websocket_types_resizes_and_detaches() {
     // Detach: the program goes on.
     let pid = d.pid_of("shell");
     ws.close(None).unwrap();
-    d.wait_log("the detach", short(), |log| log.contains("attach: a client left shell"));
+    d.wait_log("the detach", short(), |log| {
+        log.contains("attach: a client left shell")
+    });
     assert!(!gone(pid));
     assert_eq!(d.instance("shell")["state"], "RUNNING");
 

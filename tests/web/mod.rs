@@ -61,7 +61,13 @@ impl Web {
     }
 
     /// A request with these headers (Host and Content-Length added).
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Answer {
         let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
         for (name, value) in headers {
             raw.push_str(&format!("{name}: {value}\r\n"));
@@ -81,7 +87,10 @@ impl Web {
         let answer = self.request(
             "POST",
             "/api/command",
-            &[("Authorization", &bearer), ("Content-Type", "application/json")],
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/json"),
+            ],
             &body,
         );
         assert_eq!(answer.status, 200, "{answer:?}");
@@ -130,7 +139,9 @@ impl Answer {
 pub fn start(tag: &str, programs: &str) -> (Daemon, Web) {
     let yaml = format!("taskmaster:\n  http:\n    listen: 127.0.0.1:0\nprograms:\n{programs}");
     let d = Daemon::start(tag, &yaml);
-    wait_for("the control socket", secs(10.0), || d.socket().exists().then_some(()));
+    wait_for("the control socket", secs(10.0), || {
+        d.socket().exists().then_some(())
+    });
     let web = Web::of(&d);
     (d, web)
 }

@@ -23,9 +23,17 @@ fn unauthenticated_and_cross_origin_requests_are_refused() {
     let page = web.request("GET", "/?token=wrong", &[], "");
     assert_eq!(page.status, 401);
     assert!(page.body.contains("taskmasterctl web-url"), "{}", page.body);
-    assert!(page.header("www-authenticate").is_none(), "no password configured");
+    assert!(
+        page.header("www-authenticate").is_none(),
+        "no password configured"
+    );
     let bad = format!("Bearer {}x", web.token);
-    let answer = web.request("POST", "/api/command", &[("Authorization", &bad), json], stop);
+    let answer = web.request(
+        "POST",
+        "/api/command",
+        &[("Authorization", &bad), json],
+        stop,
+    );
     assert_eq!(answer.status, 401);
     // ?token= counts for the page only, not for the API.
     let path = format!("/api/command?token={}", web.token);
@@ -45,7 +53,10 @@ fn unauthenticated_and_cross_origin_requests_are_refused() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<title>taskmaster</title>"));
     assert_eq!(page.header("x-frame-options"), Some("DENY"));
-    assert!(page.header("content-security-policy").unwrap().contains("default-src 'self'"));
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'self'"));
 
     // With the cookie, a POST from another site's page is refused; so is one that
     // does not say where it comes from (a browser always does).
@@ -69,11 +80,17 @@ fn unauthenticated_and_cross_origin_requests_are_refused() {
     assert_eq!(web.request("GET", "/ws", &upgrade, "").status, 403);
     assert_eq!(web.request("GET", "/ws", &upgrade[2..], "").status, 401);
     refused_and_still_running(&mut d, pid);
-    d.wait_log("the refusal", short(), |log| log.contains("is not this server"));
+    d.wait_log("the refusal", short(), |log| {
+        log.contains("is not this server")
+    });
 
     // The page's own origin may.
     let origin = web.origin();
-    let headers = [("Cookie", cookie.as_str()), ("Origin", origin.as_str()), json];
+    let headers = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", origin.as_str()),
+        json,
+    ];
     let answer = web.request("POST", "/api/command", &headers, stop);
     assert_eq!(answer.status, 200, "{answer:?}");
     assert!(answer.body.contains("sleeper: stopped"), "{}", answer.body);
@@ -93,16 +110,30 @@ fn malformed_and_oversized_requests_get_a_clear_4xx() {
     assert_eq!(not_json.status, 400);
     let reply: serde_json::Value = serde_json::from_str(&not_json.body).unwrap();
     assert_eq!(reply["exit"], 2);
-    assert!(reply["output"].as_str().unwrap().contains("malformed request"), "{reply}");
+    assert!(
+        reply["output"]
+            .as_str()
+            .unwrap()
+            .contains("malformed request"),
+        "{reply}"
+    );
     let array = web.request("POST", "/api/command", &[auth, json], r#"["stop"]"#);
     assert_eq!(array.status, 400);
-    let text = web.request("POST", "/api/command", &[auth, ("Content-Type", "text/plain")], "{}");
+    let text = web.request(
+        "POST",
+        "/api/command",
+        &[auth, ("Content-Type", "text/plain")],
+        "{}",
+    );
     assert_eq!(text.status, 415);
     assert_eq!(web.request("GET", "/api/command", &[auth], "").status, 405);
     assert_eq!(web.request("DELETE", "/", &[auth], "").status, 405);
     assert_eq!(web.request("GET", "/nosuch", &[auth], "").status, 404);
 
-    let big = format!(r#"{{"command":"status","args":["{}"]}}"#, "x".repeat(70_000));
+    let big = format!(
+        r#"{{"command":"status","args":["{}"]}}"#,
+        "x".repeat(70_000)
+    );
     let answer = web.request("POST", "/api/command", &[auth, json], &big);
     assert_eq!(answer.status, 413, "{answer:?}");
     let long_header = "y".repeat(20_000);
@@ -134,7 +165,10 @@ fn a_network_address_needs_a_password_and_the_password_opens() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("taskmaster.http") && said.contains("not a loopback"), "{said}");
+    assert!(
+        said.contains("taskmaster.http") && said.contains("not a loopback"),
+        "{said}"
+    );
 
     // `taskmaster --hash-password` makes the hash from standard input.
     let mut hasher = std::process::Command::new(TASKMASTER)
@@ -143,7 +177,12 @@ fn a_network_address_needs_a_password_and_the_password_opens() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    hasher.stdin.take().unwrap().write_all(b"open sesame\n").unwrap();
+    hasher
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"open sesame\n")
+        .unwrap();
     let hashed = hasher.wait_with_output().unwrap();
     assert!(hashed.status.success());
     let hash = String::from_utf8(hashed.stdout).unwrap().trim().to_string();
@@ -159,12 +198,26 @@ fn a_network_address_needs_a_password_and_the_password_opens() {
     web.addr = web.addr.replace("0.0.0.0", "127.0.0.1");
     let basic = |credentials: &str| {
         use base64::Engine;
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        )
     };
     let wrong = web.request("GET", "/", &[("Authorization", &basic("admin:guess"))], "");
     assert_eq!(wrong.status, 401);
-    assert!(wrong.header("www-authenticate").unwrap().starts_with("Basic"), "{wrong:?}");
-    let right = web.request("GET", "/", &[("Authorization", &basic("admin:open sesame"))], "");
+    assert!(
+        wrong
+            .header("www-authenticate")
+            .unwrap()
+            .starts_with("Basic"),
+        "{wrong:?}"
+    );
+    let right = web.request(
+        "GET",
+        "/",
+        &[("Authorization", &basic("admin:open sesame"))],
+        "",
+    );
     assert_eq!(right.status, 200, "{right:?}");
     // The cookie then stands for the password.
     let cookie = right.header("set-cookie").unwrap();

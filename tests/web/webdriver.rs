@@ -88,7 +88,8 @@ impl Browser {
     /// One WebDriver call; `Err` is the driver's error answer.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Value> {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| json!(e.to_string()))?;
+        let mut stream =
+            TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| json!(e.to_string()))?;
         stream.set_read_timeout(Some(secs(60.0))).unwrap();
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
@@ -96,7 +97,9 @@ impl Browser {
             self.port,
             body.len()
         );
-        stream.write_all(request.as_bytes()).map_err(|e| json!(e.to_string()))?;
+        stream
+            .write_all(request.as_bytes())
+            .map_err(|e| json!(e.to_string()))?;
         let (head, body) = read_answer(&mut stream).map_err(|e| json!(e.to_string()))?;
         let value: Value =
             serde_json::from_str(&body).map_err(|e| json!(format!("{e}: {head}{body}")))?;
@@ -118,8 +121,12 @@ impl Browser {
 
     /// Runs `script` (a function body) in the page and returns its value.
     pub fn eval(&self, script: &str) -> Value {
-        self.session_call("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
-            .unwrap_or_else(|e| panic!("{script}: {e}"))
+        self.session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .unwrap_or_else(|e| panic!("{script}: {e}"))
     }
 
     /// The text of the first element `css` selects ("" when there is none).
@@ -162,20 +169,30 @@ impl Browser {
     /// Types `text` into `css` (WebDriver key codes: `\u{E007}` is Enter).
     pub fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).unwrap_or_else(|e| panic!("{css}: {e}"));
-        self.session_call("POST", &format!("/element/{id}/value"), Some(json!({ "text": text })))
-            .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+        self.session_call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": text })),
+        )
+        .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
     pub fn resize(&self, width: u32, height: u32) {
-        self.session_call("POST", "/window/rect", Some(json!({"width": width, "height": height})))
-            .unwrap_or_else(|e| panic!("resize: {e}"));
+        self.session_call(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .unwrap_or_else(|e| panic!("resize: {e}"));
     }
 
     /// A PNG of the page, written to `target/web-screenshots/NAME.png`, and to
     /// `docs/screenshots/` too with `TASKMASTER_UPDATE_SCREENSHOTS=1`.
     pub fn screenshot(&self, name: &str) {
         use base64::Engine;
-        let shot = self.session_call("GET", "/screenshot", None).expect("a screenshot");
+        let shot = self
+            .session_call("GET", "/screenshot", None)
+            .expect("a screenshot");
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot.as_str().unwrap_or_default())
             .expect("base64 PNG");
