@@ -97,8 +97,13 @@ fn the_live_socket_pushes_status_and_events_and_runs_commands() {
     let _ = ws.send(Message::text("x".repeat(200_000)));
     loop {
         match ws.read() {
-            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(Message::Close(_)) => break,
+            Ok(Message::Text(text)) => assert!(!text.contains("\"error\""), "{text}"),
             Ok(_) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                panic!("still open after an oversized message")
+            }
+            Err(_) => break,
         }
     }
     assert_eq!(web.command("status", &[])["ok"], true);
