@@ -18,6 +18,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use base64::Engine;
 
 use super::http::Request;
@@ -26,11 +28,22 @@ use crate::config::HttpAuth;
 /// The session cookie's name.
 pub const COOKIE: &str = "taskmaster_session";
 
+/// Password checks under way at once. Each holds Argon2's 19 MiB for tens of
+/// milliseconds: unbounded, a flood of wrong passwords from the network would
+/// be a flood of memory.
+const MAX_PASSWORD_CHECKS: usize = 2;
+
 /// The credentials the dashboard accepts.
 pub struct Access {
     token: String,
     auth: Option<HttpAuth>,
+    /// Password checks under way.
+    checking: AtomicUsize,
 }
+
+/// Too many password checks are under way: the request is answered 503.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Busy;
 
 /// How a request proved who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +74,11 @@ impl Credential {
 
 impl Access {
     pub fn new(token: String, auth: Option<HttpAuth>) -> Access {
-        Access { token, auth }
+        Access {
+            token,
+            auth,
+            checking: AtomicUsize::new(0),
+        }
     }
 
     pub fn token(&self) -> &str {
@@ -75,30 +92,34 @@ impl Access {
 
     /// The request's credential, if one is valid. `?token=` counts only for
     /// `query_ok` requests (the page itself, loaded with GET).
-    pub fn check(&self, request: &Request, query_ok: bool) -> Option<Credential> {
+    pub fn check(&self, request: &Request, query_ok: bool) -> Result<Option<Credential>, Busy> {
         if let Some(value) = cookie(request, COOKIE) {
             if same(value, &self.token) {
-                return Some(Credential::Cookie);
+                return Ok(Some(Credential::Cookie));
             }
         }
         let authorization = request.header("authorization").unwrap_or("");
         let (scheme, value) = authorization.split_once(' ').unwrap_or(("", ""));
         if scheme.eq_ignore_ascii_case("bearer") && same(value.trim(), &self.token) {
-            return Some(Credential::Bearer);
-        }
-        if scheme.eq_ignore_ascii_case("basic") {
-            if let Some(user) = self.password_user(value.trim()) {
-                return Some(Credential::Password(user));
-            }
+            return Ok(Some(Credential::Bearer));
         }
         if query_ok
             && request
                 .query_param("token")
                 .is_some_and(|t| same(&t, &self.token))
         {
-            return Some(Credential::Query);
+            return Ok(Some(Credential::Query));
         }
-        None
+        if scheme.eq_ignore_ascii_case("basic") && self.auth.is_some() {
+            if self.checking.fetch_add(1, Ordering::SeqCst) >= MAX_PASSWORD_CHECKS {
+                self.checking.fetch_sub(1, Ordering::SeqCst);
+                return Err(Busy);
+            }
+            let user = self.password_user(value.trim());
+            self.checking.fetch_sub(1, Ordering::SeqCst);
+            return Ok(user.map(Credential::Password));
+        }
+        Ok(None)
     }
 
     /// The user of Basic credentials `encoded`, if they are `http.auth`'s.
@@ -244,7 +265,8 @@ mod tests {
     #[test]
     fn the_token_is_accepted_as_cookie_bearer_or_first_load_query() {
         let access = Access::new("abc".into(), None);
-        let ok = |h: &[(&str, &str)], q: &str, query_ok| access.check(&request(h, q), query_ok);
+        let ok =
+            |h: &[(&str, &str)], q: &str, query_ok| access.check(&request(h, q), query_ok).unwrap();
         assert_eq!(
             ok(&[("cookie", "x=1; taskmaster_session=abc")], "", false),
             Some(Credential::Cookie)
@@ -272,10 +294,12 @@ mod tests {
         );
         let basic = |text: &str| {
             let encoded = base64::engine::general_purpose::STANDARD.encode(text);
-            access.check(
-                &request(&[("authorization", &format!("Basic {encoded}"))], ""),
-                false,
-            )
+            access
+                .check(
+                    &request(&[("authorization", &format!("Basic {encoded}"))], ""),
+                    false,
+                )
+                .unwrap()
         };
         assert_eq!(
             basic("admin:s3cret"),
@@ -284,6 +308,28 @@ mod tests {
         assert_eq!(basic("admin:wrong"), None);
         assert_eq!(basic("root:s3cret"), None);
         assert_eq!(basic("garbage"), None);
+    }
+
+    #[test]
+    fn password_checks_at_once_are_bounded() {
+        let auth = HttpAuth {
+            user: "admin".into(),
+            password_hash: hash_password("pw").unwrap(),
+        };
+        let access = Access::new("t".into(), Some(auth));
+        access.checking.store(MAX_PASSWORD_CHECKS, Ordering::SeqCst);
+        let encoded = base64::engine::general_purpose::STANDARD.encode("admin:pw");
+        let basic = format!("Basic {encoded}");
+        let asked = request(&[("authorization", &basic)], "");
+        assert_eq!(access.check(&asked, false), Err(Busy));
+        // The token needs no check, so is never turned away.
+        let bearer = request(&[("authorization", "Bearer t")], "");
+        assert_eq!(access.check(&bearer, false), Ok(Some(Credential::Bearer)));
+        access.checking.store(0, Ordering::SeqCst);
+        assert_eq!(
+            access.check(&asked, false),
+            Ok(Some(Credential::Password("admin".into())))
+        );
     }
 
     #[test]

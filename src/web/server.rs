@@ -147,8 +147,15 @@ fn route(
     access: &Access,
 ) -> Option<Response> {
     let page = request.method == "GET" && request.path == "/";
-    let Some(credential) = access.check(&request, page) else {
-        return Some(unauthorized(access, page));
+    let credential = match access.check(&request, page) {
+        Ok(Some(credential)) => credential,
+        Ok(None) => return Some(unauthorized(access, page)),
+        Err(auth::Busy) => {
+            return Some(
+                Response::text(503, "too many password checks under way: try again")
+                    .with("Retry-After", "1"),
+            )
+        }
     };
     let websocket = request.path == "/ws" || request.path == "/ws/attach";
     if request.method == "POST" || websocket {
