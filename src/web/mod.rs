@@ -26,6 +26,11 @@ use std::path::{Path, PathBuf};
 use crate::config::HttpSettings;
 use crate::control::Reply;
 
+/// What a reload that changes `taskmaster.http` says: the server keeps its
+/// address, credentials and token until the next start.
+pub const SETTINGS_AT_START: &str =
+    "taskmaster: http changed: the web dashboard keeps its settings until taskmaster starts again";
+
 /// Binds the dashboard's listener when `http` is configured.
 pub fn bind_if_configured(
     http: Option<&HttpSettings>,

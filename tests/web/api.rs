@@ -67,3 +67,25 @@ fn web_url_says_when_the_dashboard_is_off() {
     assert!(said.contains("the web dashboard is off"), "{said}");
     d.finish(secs(20.0));
 }
+
+#[test]
+fn a_reload_says_the_http_settings_apply_at_the_next_start() {
+    let (mut d, web) = start("web-reload", SLEEPER);
+    d.wait_state("sleeper", "RUNNING", short());
+    let yaml = read(&d.config).replace("127.0.0.1:0", "127.0.0.1:1");
+    std::fs::write(&d.config, yaml).unwrap();
+    let reload = web.command("reload", &[]);
+    let said = reload["output"].as_str().unwrap();
+    assert!(
+        said.contains("keeps its settings until taskmaster starts again"),
+        "{said}"
+    );
+    // The same server, the same token.
+    let again = Web::of(&d);
+    assert_eq!(
+        (again.addr, again.token),
+        (web.addr.clone(), web.token.clone())
+    );
+    assert_eq!(web.command("status", &[])["ok"], true);
+    d.finish(secs(20.0));
+}
