@@ -198,3 +198,37 @@ fn attach_in_a_websocket_types_resizes_and_detaches() {
     assert_eq!(reply["reply"]["output"], "nosuch: ERROR (no such process)");
     d.finish(secs(20.0));
 }
+
+#[test]
+fn a_page_that_does_not_read_loses_output_and_is_told_but_never_slows_the_program() {
+    let programs = "  flood:\n    cmd: TESTPROG flood 64M\n    autostart: false\n    \
+                    autorestart: never\n    starttime: 0\n    exitcodes: [0]\n";
+    let (mut d, web) = start("web-slow-page", programs);
+    let mut ws = open(&web, "/ws");
+    ws.send(Message::text(r#"{"type":"tail","name":"flood"}"#))
+        .unwrap();
+    until(&mut ws, "the tail", |m| m["type"] == "tail");
+    // The page reads nothing while 64 MB go by: the program ends all the same.
+    assert_eq!(web.command("start", &["flood"])["exit"], 0);
+    d.wait_state("flood", "EXITED", secs(60.0));
+    // What the page gets then says how much it lost.
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + secs(30.0);
+    let told = loop {
+        assert!(std::time::Instant::now() < deadline, "no note of lost output");
+        match ws.read().expect("output") {
+            Message::Binary(data) => {
+                seen.extend_from_slice(&data[4..]);
+                let text = String::from_utf8_lossy(&seen);
+                if let Some(at) = text.find("bytes of output were lost") {
+                    break text[at.saturating_sub(40)..at].to_string();
+                }
+                let keep = seen.len().saturating_sub(64);
+                seen.drain(..keep);
+            }
+            _ => {}
+        }
+    };
+    assert!(told.contains("[... "), "{told}");
+    d.finish(secs(20.0));
+}
