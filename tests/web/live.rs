@@ -215,7 +215,10 @@ fn a_page_that_does_not_read_loses_output_and_is_told_but_never_slows_the_progra
     let mut seen = Vec::new();
     let deadline = std::time::Instant::now() + secs(30.0);
     let told = loop {
-        assert!(std::time::Instant::now() < deadline, "no note of lost output");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no note of lost output"
+        );
         match ws.read().expect("output") {
             Message::Binary(data) => {
                 seen.extend_from_slice(&data[4..]);
