@@ -87,7 +87,7 @@ impl Transport for AttachTransport {
             return Next::End;
         };
         let (input, frames) = sync_channel::<Vec<u8>>(INPUT_QUEUE);
-        let spawned = crate::daemon::spawn_thread("web-ws-read", move || {
+        let spawned = super::spawn_small("web-ws-read", move || {
             while let Some(message) = reader.next() {
                 // Text messages carry nothing for a session.
                 if let Incoming::Binary(data) = message {

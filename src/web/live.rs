@@ -75,7 +75,7 @@ pub fn run(
     {
         let (sup, hooks, outbox) = (sup.clone(), hooks.clone(), outbox.clone());
         let source = source.clone();
-        let _ = crate::daemon::spawn_thread("web-status", move || {
+        let _ = super::spawn("web-status", super::COMMAND_STACK, move || {
             push_status(&sup, &hooks, &outbox, &source, dirty_rx)
         });
     }
@@ -83,7 +83,7 @@ pub fn run(
     let end_events = feed.ender();
     {
         let (outbox, dirty) = (outbox.clone(), dirty.clone());
-        let _ = crate::daemon::spawn_thread("web-events", move || {
+        let _ = super::spawn_small("web-events", move || {
             events::copy(&feed, EventFormat::Json, &mut |line: &[u8]| {
                 let line = String::from_utf8_lossy(line);
                 let message = format!(r#"{{"type":"event","event":{}}}"#, line.trim_end());
@@ -119,7 +119,7 @@ pub fn run(
                 running.fetch_add(1, Ordering::SeqCst);
                 let (sup, hooks, theirs) = (sup.clone(), hooks.clone(), outbox.clone());
                 let (source, done) = (source.clone(), running.clone());
-                let spawned = crate::daemon::spawn_thread("web-command", move || {
+                let spawned = super::spawn("web-command", super::COMMAND_STACK, move || {
                     let reply = execute_words(&sup, &hooks.connections, &command, &args, &source);
                     let mut transport = PageTransport {
                         source,
@@ -212,7 +212,7 @@ fn follow(
     };
     let cancel = follow.canceller();
     let outbox = outbox.clone();
-    let spawned = crate::daemon::spawn_thread("web-tail", move || {
+    let spawned = super::spawn_small("web-tail", move || {
         follow.run(|data| {
             let mut message = seq.to_be_bytes().to_vec();
             message.extend_from_slice(data);

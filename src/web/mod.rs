@@ -26,6 +26,25 @@ use std::path::{Path, PathBuf};
 use crate::config::HttpSettings;
 use crate::control::Reply;
 
+/// The stack of a thread that runs commands (a connection's, `web-command`,
+/// `web-status`): as a control connection's.
+pub const COMMAND_STACK: usize = 256 * 1024;
+
+/// Starts a named thread with `stack` bytes of stack.
+fn spawn(name: &str, stack: usize, f: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .stack_size(stack)
+        .spawn(f)
+        .map(drop)
+        .map_err(|e| format!("cannot start the {name} thread: {e}"))
+}
+
+/// Starts a thread that only copies (a writer, a follower, a reader).
+fn spawn_small(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    spawn(name, crate::stack::THREAD_STACK, f)
+}
+
 /// What a reload that changes `taskmaster.http` says: the server keeps its
 /// address, credentials and token until the next start.
 pub const SETTINGS_AT_START: &str =

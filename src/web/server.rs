@@ -15,9 +15,6 @@ use crate::config::HttpSettings;
 use crate::control::{Hooks, Source};
 use crate::supervisor::Supervisor;
 
-/// A connection thread's stack: a request, a reply, a WebSocket's buffers.
-const CONNECTION_STACK: usize = 256 * 1024;
-
 /// The bound listener, before it serves.
 pub struct Bound {
     listener: TcpListener,
@@ -74,7 +71,7 @@ impl Bound {
         let Bound {
             listener, access, ..
         } = self;
-        crate::daemon::spawn_thread("web-accept", move || accept(listener, sup, hooks, access))
+        super::spawn_small("web-accept", move || accept(listener, sup, hooks, access))
     }
 }
 
@@ -104,7 +101,7 @@ fn accept(listener: TcpListener, sup: Arc<Supervisor>, hooks: Arc<Hooks>, access
         let refused = stream.try_clone();
         let spawned = std::thread::Builder::new()
             .name("web".into())
-            .stack_size(CONNECTION_STACK)
+            .stack_size(super::COMMAND_STACK)
             .spawn(move || {
                 let _slot = slot;
                 serve(stream, peer, &sup, &hooks, &access);

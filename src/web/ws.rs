@@ -132,7 +132,7 @@ pub fn upgrade(stream: TcpStream, request: &Request) -> Result<(WsReader, Outbox
     (&stream).write_all(head.as_bytes()).map_err(fail)?;
     let (tx, rx) = sync_channel(OUTBOX);
     let writer = WebSocket::from_raw_socket(WriteHalf(write_half), Role::Server, Some(config()));
-    crate::daemon::spawn_thread("web-write", move || write(writer, rx))
+    super::spawn_small("web-write", move || write(writer, rx))
         .map_err(|e| Response::text(503, &e))?;
     let outbox = Outbox(tx);
     let socket = WebSocket::from_partially_read(
