@@ -286,7 +286,7 @@ function openAttach(name) {
   const socket = new WebSocket(wsUrl(`/ws/attach?name=${encodeURIComponent(name)}`));
   socket.binaryType = 'arraybuffer';
   const encoder = new TextEncoder();
-  const session = { term, fit, socket, name, pty: false, detachKey: null };
+  const session = { term, fit, socket, name, pty: false, detachKey: null, line: '' };
   attach = session;
   const sendSize = () => {
     if (session.pty && socket.readyState === WebSocket.OPEN) socket.send(sizeFrame(term.rows, term.cols));
@@ -317,12 +317,43 @@ function openAttach(name) {
       $('#attach-pane').hidden = true;
       return;
     }
-    for (const frame of inputFrames(encoder.encode(data))) socket.send(frame);
+    if (session.pty) {
+      for (const frame of inputFrames(encoder.encode(data))) socket.send(frame);
+    } else {
+      editLine(session, data);
+    }
   });
   term.onResize(sendSize);
   session.onWindowResize = () => fit.fit();
   window.addEventListener('resize', session.onWindowResize);
   term.focus();
+}
+
+// A pipe program has no terminal to echo and edit what is typed: as
+// `taskmasterctl attach` does, the page keeps the line, shows it, and sends it
+// whole on Enter; Ctrl-C clears it and interrupts the program (its own frame).
+function editLine(session, data) {
+  const { term, socket } = session;
+  for (const ch of data) {
+    if (ch === '\r' || ch === '\n') {
+      term.write('\r\n');
+      const bytes = new TextEncoder().encode(`${session.line}\n`);
+      for (const frame of inputFrames(bytes)) socket.send(frame);
+      session.line = '';
+    } else if (ch === '\x7f' || ch === '\b') {
+      if (session.line.length > 0) {
+        session.line = session.line.slice(0, -1);
+        term.write('\b \b');
+      }
+    } else if (ch === '\x03') {
+      session.line = '';
+      term.write('^C\r\n');
+      socket.send(new Uint8Array([2]));
+    } else if (ch >= ' ') {
+      session.line += ch;
+      term.write(ch);
+    }
+  }
 }
 
 function closeAttach() {

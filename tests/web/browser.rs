@@ -21,6 +21,9 @@ const PROGRAMS: &str = "  sleeper:
     cmd: /bin/sh -i
     pty: true
     starttime: 0
+  echoer:
+    cmd: TESTPROG echo
+    starttime: 0
 ";
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -51,7 +54,15 @@ fn the_dashboard_in_headless_chromium() {
         }
     };
     let (mut d, web) = start("web-browser", PROGRAMS);
-    for name in ["sleeper", "talker", "workers:0", "workers:1", "shell"] {
+    let all = [
+        "sleeper",
+        "talker",
+        "workers:0",
+        "workers:1",
+        "shell",
+        "echoer",
+    ];
+    for name in all {
         d.wait_state(name, "RUNNING", short());
     }
     let browser = Browser::start(&driver);
@@ -130,6 +141,16 @@ fn the_dashboard_in_headless_chromium() {
     });
     assert!(!gone(shell));
     wait_state(&browser, "shell", "RUNNING");
+
+    // A pipe program: the page edits the line (a typo erased) and sends it whole.
+    browser.click("tr[data-name=\"echoer\"] button[data-action=\"attach\"]");
+    browser.wait_text("#attach-state", WAIT, |t| t == "attached");
+    browser.type_into(keys, "pingx\u{E003}-pong\u{E007}");
+    browser.wait_text(".xterm-rows", WAIT, |t| t.matches("ping-pong").count() == 2);
+    browser.click("#detach");
+    d.wait_log("the detach", WAIT, |log| {
+        log.contains("attach: a client left echoer")
+    });
 
     // Reload from the page: its result is shown.
     browser.click("#reload");
