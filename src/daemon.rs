@@ -107,6 +107,15 @@ pub fn run(mut opts: Options) -> i32 {
     for warning in &config.warnings {
         warn!("configuration: {warning}");
     }
+    let web = match crate::web::bind_if_configured(config.daemon.http.as_ref(), &socket_path) {
+        Ok(web) => web,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("taskmaster: {e}");
+            return 1;
+        }
+    };
+    let (web_url, web_token) = crate::web::url_reply(web.as_ref());
     let history = config.daemon.history.clone();
 
     let (events, inbox) = channel();
@@ -135,7 +144,12 @@ pub fn run(mut opts: Options) -> i32 {
         opts.socket.clone(),
         service.clone(),
     ));
-    let hooks = Arc::new(hooks(events.clone(), reloader.clone(), sup.clone()));
+    let hooks = Arc::new(hooks(
+        events.clone(),
+        reloader.clone(),
+        sup.clone(),
+        web_url,
+    ));
     let notices = (!opts.no_shell && frontend::stdin_is_terminal())
         .then(|| frontend::collect_notices(sup.hub()));
     // The interactive shell shows the daemon's messages above its prompt.
@@ -160,7 +174,8 @@ pub fn run(mut opts: Options) -> i32 {
         reloader.set_server(server, hooks.clone());
         let reloader = reloader.clone();
         spawn_thread("reload", move || reloader.serve_requests())
-    });
+    })
+    .and_then(|()| web.map_or(Ok(()), |web| web.start(sup.clone(), hooks.clone())));
     if let Err(e) = started {
         eprintln!("taskmaster: {e}");
         return 1;
@@ -260,6 +275,7 @@ pub fn run(mut opts: Options) -> i32 {
     progress_done.store(true, std::sync::atomic::Ordering::SeqCst);
     signal_handle.close();
     let _ = std::fs::remove_file(reloader.socket_path().unwrap_or(socket_path));
+    web_token.map(std::fs::remove_file);
     // Alert commands still running are stopped, within a bound.
     sup.hub().notifier().shutdown();
     sup.hub().journal().close();
@@ -338,7 +354,12 @@ fn requester(source: &Source, how: &str) -> String {
 }
 
 /// What the transports may ask of the daemon itself.
-fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>, sup: Arc<Supervisor>) -> Hooks {
+fn hooks(
+    events: Sender<DaemonEvent>,
+    reloader: Arc<Reloader>,
+    sup: Arc<Supervisor>,
+    web_url: Box<dyn Fn() -> control::Reply + Send + Sync>,
+) -> Hooks {
     let events = parking_lot::Mutex::new(events);
     let hub = sup.hub().clone();
     Hooks {
@@ -346,6 +367,7 @@ fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>, sup: Arc<Supervis
         follow_events: Box::new(move || hub.follow_events()),
         shutdown_waiters: Arc::default(),
         connections: Arc::default(),
+        web_url,
         shutdown: Box::new(move |source, how| {
             let _ = events
                 .lock()

@@ -36,3 +36,4 @@ pub mod terminal;
 mod testutil;
 pub mod top;
 pub mod watch;
+pub mod web;

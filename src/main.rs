@@ -45,6 +45,10 @@ struct Cli {
     /// unless stdin is a terminal; exit 3 when the shutdown had to SIGKILL.
     #[arg(long)]
     init: bool,
+    /// Read a password (a line of standard input) and print its hash for the web
+    /// dashboard's `http.auth.password_hash`, then exit.
+    #[arg(long)]
+    hash_password: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -107,6 +111,18 @@ fn main() -> ExitCode {
         FormatArg::Yaml => Format::Yaml,
         FormatArg::Supervisor => Format::Supervisor,
     });
+    if cli.hash_password {
+        return match taskmaster::web::auth::hash_password_from_stdin() {
+            Ok(hash) => {
+                println!("{hash}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("taskmaster: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if cli.check {
         return check(&cli.config, format, cli.print_config.is_some());
     }

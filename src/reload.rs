@@ -176,6 +176,9 @@ impl Reloader {
                 "taskmaster: {setting} updated (for what starts from now on)"
             ));
         }
+        if new.daemon.http != old.daemon.http {
+            lines.push(crate::web::SETTINGS_AT_START.to_string());
+        }
         self.sup.hub().configure(&new.daemon);
         let counts = count(&plan.programs);
         // Only a file that says `programs: {}` loads with no program (an empty or

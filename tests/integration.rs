@@ -50,3 +50,4 @@ mod syslog;
 mod systemd;
 mod top;
 mod watcher_panic;
+mod web;

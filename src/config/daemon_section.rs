@@ -78,8 +78,10 @@ impl Walk<'_> {
             positive_seconds,
         );
         let metrics = c.field(node, at, "metrics", None, super::metrics_setting::metrics);
+        let http = c.field(node, at, "http", None, super::http::http);
         Some(DaemonSettings {
             metrics: metrics?,
+            http: http?,
             max_connections: max_connections?,
             connection_idle_timeout: idle?,
             syslog: syslog?,

@@ -34,6 +34,7 @@ pub const DAEMON_KEYS: &[&str] = &[
     "max_connections",
     "connection_idle_timeout",
     "metrics",
+    "http",
 ];
 
 /// Keys of a program.

@@ -21,6 +21,7 @@ mod fields;
 mod formats;
 mod groups;
 mod healthcheck;
+mod http;
 mod load;
 mod locate;
 mod metrics_setting;
@@ -37,6 +38,7 @@ pub use diff::{diff, launch_changes, policy_changes, ProgramChange, ReloadPlan};
 pub use error::{ConfigError, ConfigErrors};
 pub use formats::{detect, load_as, load_as_yaml, parse_as};
 pub use healthcheck::{HealthCheck, HttpTarget, OnFailure, Probe};
+pub use http::{HttpAuth, HttpSettings};
 pub use load::{
     default_config_path, load, parse, DAEMON_KEYS, DEFAULT_DETACH_KEY, DEFAULT_TAIL_BUFFER,
     PROGRAM_KEYS,

@@ -68,6 +68,8 @@ pub struct DaemonSettings {
     pub connection_idle_timeout: Duration,
     /// The Prometheus endpoint (`metrics:`); `None`: off, no thread, no socket.
     pub metrics: Option<super::MetricsSetting>,
+    /// The web dashboard's server (`http:`); `None`: off.
+    pub http: Option<super::HttpSettings>,
 }
 
 /// `taskmaster.notify`: run `argv` for each chosen event, with its facts in the

@@ -190,6 +190,7 @@ fn defaults() {
         max_connections: None,
         connection_idle_timeout: Duration::from_secs(60),
         metrics: None,
+        http: None,
     };
     assert_eq!(config.daemon, daemon);
     // No program at all is said explicitly (an empty file is an error: see

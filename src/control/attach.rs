@@ -97,6 +97,26 @@ pub fn key_name(key: u8) -> String {
 
 /// Runs an attach session on a connection whose reply line was sent.
 pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixStream) {
+    // The input thread's own say in the session: why a line was not sent.
+    let notices = stream
+        .try_clone()
+        .ok()
+        .map(|s| Box::new(s) as Box<dyn Write + Send>);
+    let mut writer = stream;
+    run_session(target, reader, &mut writer, notices);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// The session itself, for any transport: the client's frames are read from
+/// `reader` (on an `attach-input` thread), the program's output is written to
+/// `writer`, and what the input thread has to say goes to `notices`. Returns when
+/// the session ends; the transport then closes its connection.
+pub fn run_session(
+    target: AttachTarget,
+    reader: impl Read + Send + 'static,
+    writer: &mut dyn Write,
+    notices: Option<Box<dyn Write + Send>>,
+) {
     let AttachTarget { instance, input } = target;
     let name = instance.name();
     info!("attach: a client attached to {name} (pid {})", input.pid);
@@ -105,7 +125,6 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
     } else {
         vec![Stream::Stdout, Stream::Stderr]
     };
-    let mut writer = stream;
     let mut cursors = Vec::new();
     for &s in &streams {
         let tail = instance.output.tail_and_end(s, REPLAY_LINES);
@@ -123,8 +142,6 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
     let cancel = follow.canceller();
     let keys_input = input.clone();
     let keys_instance = instance.clone();
-    // The input thread's own say in the session: why a line was not sent.
-    let notices = stream.try_clone().ok();
     let _ = std::thread::Builder::new()
         .name("attach-input".into())
         .stack_size(crate::stack::THREAD_STACK)
@@ -163,7 +180,6 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
         FollowEnd::Cancelled | FollowEnd::WriteFailed => String::new(),
     };
     let _ = writer.write_all(last.as_bytes());
-    let _ = stream.shutdown(std::net::Shutdown::Both);
     info!("attach: a client left {name}");
 }
 
@@ -172,8 +188,8 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
 /// `viewer`: this session's entry among those sharing the pty's window size
 /// (`instance.viewers`).
 fn read_frames(
-    mut reader: BufReader<UnixStream>,
-    mut notices: Option<UnixStream>,
+    mut reader: impl Read,
+    mut notices: Option<Box<dyn Write + Send>>,
     instance: &Instance,
     input: &ChildInput,
     viewer: Option<u64>,

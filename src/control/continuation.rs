@@ -53,6 +53,8 @@ pub enum Continuation {
     FollowLog,
     /// Stream every event, in this format, until the client ends it (`events`).
     Events(EventFormat),
+    /// Answer with the web dashboard's address (`web-url`), which the daemon knows.
+    WebUrl,
 }
 
 impl Continuation {
@@ -129,6 +131,9 @@ pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) ->
     }
     if matches!(reply.then, Continuation::Reopen) {
         reply = (hooks.reopen)();
+    }
+    if matches!(reply.then, Continuation::WebUrl) {
+        reply = (hooks.web_url)();
     }
     if matches!(reply.then, Continuation::Shutdown) {
         return shut_down(hooks, &reply, transport);
@@ -327,6 +332,7 @@ mod tests {
             follow_log: Box::new(|_| {}),
             follow_events: Box::new(|| crate::hub::Hub::new(vec![]).follow_events()),
             connections: Arc::default(),
+            web_url: Box::new(|| Reply::error("off")),
         };
         let mut transport = Recorder {
             log: log.clone(),

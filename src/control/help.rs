@@ -148,6 +148,12 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
          s state (sorting); arrows, PgUp, PgDn, Home, End (scrolling); q or Ctrl-C quits.\n  \
          Without a terminal it prints one snapshot, sorted by name.",
     ),
+    (
+        "web-url",
+        "web-url",
+        "Show the web dashboard's address with its access token (taskmaster.http):\n  \
+         open it in a browser; the token stays in a cookie.",
+    ),
     ("version", "version", "Show taskmaster's version."),
     (
         "help",

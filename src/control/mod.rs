@@ -40,7 +40,7 @@ pub use continuation::{finish, ConfigChange, Continuation, Next, Transport};
 pub use help::COMMANDS;
 pub use source::Source;
 pub use status::describe;
-pub use tail::{Follow, FollowEnd, TailFollow};
+pub use tail::{Follow, FollowCancel, FollowEnd, TailFollow};
 
 /// What a command answers. `output` is the text a shell prints.
 #[derive(Clone)]
@@ -109,6 +109,9 @@ pub struct Hooks {
     /// The control socket's connection counts, kept across a server moved by
     /// reload; shown by `status -l`.
     pub connections: Arc<connections::Connections>,
+    /// `web-url`'s reply: the web dashboard's address with its access token, or
+    /// why there is none.
+    pub web_url: Box<dyn Fn() -> Reply + Send + Sync>,
 }
 
 /// Runs one command line (split like a shell splits words), asked by `source`.
@@ -172,6 +175,7 @@ pub fn execute_words(
         "events" => events::events(args),
         "notices" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Notices)),
         "top" => top::top(sup, args),
+        "web-url" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::WebUrl)),
         "help" => help::help(args),
         _ => {
             let line = std::iter::once(cmd.to_string())

@@ -20,6 +20,9 @@ pub enum Source {
     },
     /// A signal sent to the daemon (`SIGHUP`, `SIGTERM`, `SIGINT`).
     Signal(&'static str),
+    /// The web dashboard: the browser's address, and the user of `http.auth`
+    /// when it logged in with the password (none: the access token).
+    Web { peer: String, user: Option<String> },
 }
 
 impl Source {
@@ -47,6 +50,11 @@ impl fmt::Display for Source {
                 }
             }
             Source::Signal(name) => f.write_str(name),
+            Source::Web { peer, user: None } => write!(f, "the web dashboard ({peer})"),
+            Source::Web {
+                peer,
+                user: Some(user),
+            } => write!(f, "the web dashboard (user {user}, {peer})"),
         }
     }
 }
@@ -71,6 +79,19 @@ mod tests {
             pid: 0,
         };
         assert_eq!(unknown.to_string(), "a control socket client (uid 1000)");
+        let page = Source::Web {
+            peer: "127.0.0.1:5000".into(),
+            user: None,
+        };
+        assert_eq!(page.to_string(), "the web dashboard (127.0.0.1:5000)");
+        let user = Source::Web {
+            peer: "10.0.0.2:5000".into(),
+            user: Some("admin".into()),
+        };
+        assert_eq!(
+            user.to_string(),
+            "the web dashboard (user admin, 10.0.0.2:5000)"
+        );
         let me = Source::socket_client(0, std::process::id() as i32);
         assert!(
             matches!(
