@@ -12,7 +12,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 
 use log::{error, info, warn};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
 use crate::config;
@@ -33,6 +33,8 @@ pub struct Options {
     pub socket: Option<PathBuf>,
     /// `--format`: the configuration's syntax; `None` detects it.
     pub format: Option<config::Format>,
+    /// The hand-over of the process this one replaced (an upgrade in place).
+    pub resume: Option<crate::upgrade::record::DaemonRecord>,
 }
 
 /// What the main thread waits for.
@@ -45,7 +47,7 @@ pub enum DaemonEvent {
 }
 
 /// Runs the daemon; returns its exit status (0 clean, 1 fatal, 2 bad config).
-pub fn run(opts: Options) -> i32 {
+pub fn run(mut opts: Options) -> i32 {
     // With one thread still: every thread made from here on inherits the block, so
     // only a watcher's `ppoll` ever takes the wake signal.
     sys::wake::block_in_this_thread();
@@ -75,9 +77,20 @@ pub fn run(opts: Options) -> i32 {
     // Early, while the daemon's descriptor table is small: the helper's starts as a
     // copy of it.
     crate::watch::spawner::start();
-    let socket_path =
-        control::socket::socket_path(opts.socket.as_deref(), config.daemon.socket.as_deref());
-    let listener = match control::socket::bind_control_socket(&socket_path) {
+    let resume = opts.resume.take();
+    let socket_path = match &resume {
+        Some(record) => record.socket.clone(),
+        None => {
+            control::socket::socket_path(opts.socket.as_deref(), config.daemon.socket.as_deref())
+        }
+    };
+    // After an upgrade in place the socket is the one handed over, never bound
+    // again: clients see a pause, not a refusal.
+    let listener = match &resume {
+        Some(record) => crate::upgrade::resume::listener(record).map_err(|e| e.to_string()),
+        None => control::socket::bind_control_socket(&socket_path).map_err(|e| e.to_string()),
+    };
+    let listener = match listener {
         Ok(l) => l,
         Err(e) => {
             error!("{e}");
@@ -100,7 +113,7 @@ pub fn run(opts: Options) -> i32 {
     let history = config.daemon.history.clone();
 
     let (events, inbox) = channel();
-    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1]) {
+    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("taskmaster: cannot install signal handlers: {e}");
@@ -117,7 +130,13 @@ pub fn run(opts: Options) -> i32 {
         }
     };
     let reloader = Arc::new(Reloader::new(sup.clone(), log, opts.socket.clone()));
-    let hooks = Arc::new(hooks(events.clone(), reloader.clone(), sup.clone()));
+    let upgrader = crate::upgrade::Upgrader::new(sup.clone(), reloader.clone());
+    let hooks = Arc::new(hooks(
+        events.clone(),
+        reloader.clone(),
+        sup.clone(),
+        upgrader,
+    ));
     let notices = (!opts.no_shell && frontend::stdin_is_terminal())
         .then(|| frontend::collect_notices(sup.hub()));
     // The interactive shell shows the daemon's messages above its prompt.
@@ -145,8 +164,16 @@ pub fn run(opts: Options) -> i32 {
         eprintln!("taskmaster: cannot start the scheduler thread: {e}");
         return 1;
     }
-    let skip = previous_run(sup.hub(), &socket_path);
-    let queued = sup.autostart(&skip);
+    let adopted = resume.as_ref().map(crate::upgrade::resume::adopted_pids);
+    let skip = previous_run(sup.hub(), &socket_path, adopted.as_deref().unwrap_or(&[]));
+    let queued = match resume {
+        // Nothing is started: every instance goes on where the old process left it.
+        Some(record) => {
+            crate::upgrade::resume::take_over(&sup, record);
+            Vec::new()
+        }
+        None => sup.autostart(&skip),
+    };
     // Commands already waiting on stdin are served once the watchers have applied
     // the autostart, so a `status` piped in at start-up sees the programs started.
     if !opts.no_shell {
@@ -233,11 +260,12 @@ pub fn run(opts: Options) -> i32 {
 /// Starts this run's children journal and reports the processes a previous run
 /// (ended by SIGKILL or a crash) left alive; returns their instance names, which
 /// are not autostarted: better a stopped instance than a silent duplicate.
-fn previous_run(hub: &Hub, socket: &std::path::Path) -> Vec<(String, String)> {
+fn previous_run(hub: &Hub, socket: &std::path::Path, adopted: &[i32]) -> Vec<(String, String)> {
     let mut path = socket.as_os_str().to_owned();
     path.push(".children");
     let leftovers = match hub.journal().open(std::path::Path::new(&path)) {
-        Ok(l) => l,
+        // The processes an upgrade in place hands over are this run's.
+        Ok(l) => (l.into_iter().filter(|l| !adopted.contains(&l.pid))).collect::<Vec<_>>(),
         Err(e) => {
             warn!(
                 "cannot keep the children journal {}: {e}",
@@ -292,7 +320,12 @@ fn requester(source: &Source, how: &str) -> String {
 }
 
 /// What the transports may ask of the daemon itself.
-fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>, sup: Arc<Supervisor>) -> Hooks {
+fn hooks(
+    events: Sender<DaemonEvent>,
+    reloader: Arc<Reloader>,
+    sup: Arc<Supervisor>,
+    upgrader: crate::upgrade::Upgrader,
+) -> Hooks {
     let events = parking_lot::Mutex::new(events);
     let hub = sup.hub().clone();
     Hooks {
@@ -300,6 +333,7 @@ fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>, sup: Arc<Supervis
         follow_events: Box::new(move || hub.follow_events()),
         shutdown_waiters: Arc::default(),
         connections: Arc::default(),
+        upgrade: Box::new(move |binary, reply_to, by| upgrader.upgrade(binary, reply_to, by)),
         shutdown: Box::new(move |source, how| {
             let _ = events
                 .lock()
@@ -357,6 +391,20 @@ fn forward_signals(
                     let hooks = hooks.clone();
                     if let Err(e) = spawn_thread("reopen", move || drop((hooks.reopen)())) {
                         warn!("{e}: the event log was not reopened");
+                    }
+                    continue;
+                }
+                // An upgrade in place, in a thread of its own: it waits for every
+                // watcher, and returns only if it failed (the reply says why).
+                SIGUSR2 => {
+                    info!("signal received: SIGUSR2: upgrading in place");
+                    let hooks = hooks.clone();
+                    let upgrade = move || {
+                        let by = Source::Signal("SIGUSR2");
+                        drop((hooks.upgrade)(None, None, &by));
+                    };
+                    if let Err(e) = spawn_thread("upgrade", upgrade) {
+                        warn!("{e}: no upgrade");
                     }
                     continue;
                 }

@@ -29,4 +29,5 @@ pub mod terminal;
 #[cfg(test)]
 mod testutil;
 pub mod top;
+pub mod upgrade;
 pub mod watch;

@@ -41,6 +41,10 @@ struct Cli {
     /// Control socket path (overrides the config's `taskmaster.socket`).
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// Asked by a running daemon before it upgrades in place to this binary:
+    /// print the hand-over schemas this binary reads, and check the file.
+    #[arg(long, hide = true)]
+    upgrade_check: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -85,6 +89,18 @@ fn check(path: &std::path::Path, format: Option<Format>, print: bool) -> ExitCod
 }
 
 fn main() -> ExitCode {
+    // First, with one thread: an upgrade in place handed this process a record.
+    let resume = match taskmaster::upgrade::resume::take_record() {
+        Some(Ok(record)) => Some(record),
+        Some(Err(e)) => {
+            // The old daemon asked this binary first (--upgrade-check), so this is
+            // a damaged record: start as after a crash, where the children journal
+            // names every process still running and none is started twice.
+            eprintln!("taskmaster: cannot resume after the upgrade: {e}");
+            None
+        }
+        None => None,
+    };
     let args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == HELPER_FLAG) {
         helper::run(&args[2..]);
@@ -103,6 +119,22 @@ fn main() -> ExitCode {
         FormatArg::Yaml => Format::Yaml,
         FormatArg::Supervisor => Format::Supervisor,
     });
+    if cli.upgrade_check {
+        println!(
+            "upgrade-record-schemas: {}",
+            (1..=taskmaster::upgrade::record::SCHEMA)
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        return match taskmaster::config::load_as(&cli.config, format) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if cli.check {
         return check(&cli.config, format, cli.print_config.is_some());
     }
@@ -111,6 +143,7 @@ fn main() -> ExitCode {
         no_shell: cli.no_shell,
         socket: cli.socket,
         format,
+        resume,
     });
     ExitCode::from(code.clamp(0, 255) as u8)
 }

@@ -254,6 +254,10 @@ impl Transport for SocketTransport<'_> {
         Next::End
     }
 
+    fn keep_for_reply(&self) -> Option<std::os::fd::OwnedFd> {
+        self.stream.try_clone().ok().map(std::os::fd::OwnedFd::from)
+    }
+
     fn attach(&mut self, target: AttachTarget) -> Next {
         if let Some(reader) = self.take_reader() {
             super::attach::serve(target, reader, self.stream);

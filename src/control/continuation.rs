@@ -53,6 +53,9 @@ pub enum Continuation {
     FollowLog,
     /// Stream every event, in this format, until the client ends it (`events`).
     Events(EventFormat),
+    /// Re-execute the daemon's binary (or this one) in place (`upgrade`); the
+    /// new process answers, or the reply says why it did not happen.
+    Upgrade(Option<std::path::PathBuf>),
 }
 
 impl Continuation {
@@ -120,6 +123,12 @@ pub trait Transport {
     fn stream(&mut self, cancel: Box<dyn FnOnce() + Send>, copy: &mut dyn FnMut(Sink)) -> Next;
     /// Runs an attach session (only a transport whose `stream_mode` runs it).
     fn attach(&mut self, target: AttachTarget) -> Next;
+    /// A descriptor of the client's connection for the new process of an
+    /// upgrade in place to answer on (a terminal has none: the new daemon's
+    /// shell starts anew).
+    fn keep_for_reply(&self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
 }
 
 /// Gives `reply` through `transport` and does what it asks of the transport.
@@ -129,6 +138,13 @@ pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) ->
     }
     if matches!(reply.then, Continuation::Reopen) {
         reply = (hooks.reopen)();
+    }
+    if let Continuation::Upgrade(binary) = &reply.then {
+        reply = (hooks.upgrade)(
+            binary.clone(),
+            transport.keep_for_reply(),
+            transport.source(),
+        );
     }
     if matches!(reply.then, Continuation::Shutdown) {
         return shut_down(hooks, &reply, transport);
@@ -326,6 +342,7 @@ mod tests {
             subscribe_notices: Box::new(|_| {}),
             follow_log: Box::new(|_| {}),
             follow_events: Box::new(|| crate::hub::Hub::new(vec![]).follow_events()),
+            upgrade: Box::new(|_, _, _| Reply::error("no upgrade here")),
             connections: Arc::default(),
         };
         let mut transport = Recorder {

@@ -108,6 +108,14 @@ pub struct Hooks {
     /// The control socket's connection counts, kept across a server moved by
     /// reload; shown by `status -l`.
     pub connections: Arc<connections::Connections>,
+    /// Upgrades in place to the binary given (default: the daemon's own); returns
+    /// only when that did not happen, saying why. The connection given, if any,
+    /// is answered by the new process.
+    pub upgrade: Box<
+        dyn Fn(Option<std::path::PathBuf>, Option<std::os::fd::OwnedFd>, &Source) -> Reply
+            + Send
+            + Sync,
+    >,
 }
 
 /// Runs one command line (split like a shell splits words), asked by `source`.
@@ -167,6 +175,13 @@ pub fn execute_words(
         "shutdown" | "quit" | "exit" => {
             no_args(cmd, args).unwrap_or_else(|| Reply::then("Shut down", Continuation::Shutdown))
         }
+        "upgrade" => match args {
+            [] => Reply::then("", Continuation::Upgrade(None)),
+            [path] if !path.is_empty() && !path.starts_with('-') => {
+                Reply::then("", Continuation::Upgrade(Some(path.into())))
+            }
+            _ => Reply::usage("Error: upgrade takes at most one argument, a binary's path"),
+        },
         "version" => no_args(cmd, args).unwrap_or_else(|| Reply::ok(env!("CARGO_PKG_VERSION"))),
         "events" => events::events(args),
         "notices" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Notices)),
@@ -196,6 +211,7 @@ fn log_request(cmd: &str, args: &[String], source: &Source) {
             info!("{cmd} requested by {source}: {}", args.join(" "))
         }
         "reopen" if args.is_empty() => info!("reopen of the event log requested by {source}"),
+        "upgrade" => info!("upgrade requested by {source}"),
         _ => {}
     }
 }

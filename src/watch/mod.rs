@@ -3,6 +3,7 @@
 
 mod child_signals;
 pub mod handle;
+pub mod handover;
 pub mod helper;
 pub mod instance;
 mod leftover;

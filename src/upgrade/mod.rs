@@ -1,0 +1,172 @@
+//! Upgrade in place (README: Upgrading in place): `upgrade [PATH]` and SIGUSR2
+//! re-execute the taskmaster binary — a newer build too — in the same process.
+//!
+//! `execve` keeps the pid, so every child stays this process's child, and it
+//! keeps every descriptor not marked close-on-exec. So the old daemon, with no
+//! reload under way and none able to start:
+//!
+//! 1. asks the new binary whether it can take over (`exec::check_binary`: it
+//!    reads this record's schema and loads the configuration file), and checks
+//!    that the file still says what is running (a changed file must be reloaded
+//!    first: the new daemon reads the same file);
+//! 2. stops every watcher at a quiet point: each hands in its instance's record
+//!    and waits (`watch::handover::QuiesceHold`) — its child may exit meanwhile,
+//!    which its pidfd keeps for the next process to reap;
+//! 3. closes the pumps' gate (`output::exec_gate`): no pump holds a byte it read
+//!    and has not written;
+//! 4. writes the record into a memfd and execs, keeping open exactly the
+//!    record's descriptors: the listening control socket, the requester's
+//!    connection, and each child's pidfd, output pipes or pty master.
+//!
+//! If `execve` fails, everything is marked close-on-exec again, the gate opens,
+//! the watchers go on, and the requester is told why. The new process
+//! (`resume.rs`) reads the record before anything else and takes over.
+
+pub mod exec;
+pub mod record;
+pub mod resume;
+
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+use parking_lot::Mutex;
+
+use crate::control::{Reply, Source};
+use crate::reload::Reloader;
+use crate::supervisor::Supervisor;
+use crate::watch::handover::{Clock, QuiesceHold};
+use crate::watch::Command;
+use record::{DaemonRecord, SCHEMA};
+
+/// How long the watchers may take to stop for the exec (one busy in a spawn
+/// waits for it: at most the spawn helper's own timeout).
+const QUIESCE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The daemon's upgrader: one upgrade at a time.
+pub struct Upgrader {
+    sup: Arc<Supervisor>,
+    reloader: Arc<Reloader>,
+    /// The binary's path when this process started: a new build written there
+    /// is what `upgrade` with no PATH runs (/proc/self/exe would name the
+    /// replaced file).
+    exe: Option<PathBuf>,
+    one: Mutex<()>,
+}
+
+fn failed(why: &str) -> Reply {
+    warn!("upgrade failed: {why}; the daemon goes on unchanged");
+    Reply::error(format!(
+        "ERROR (upgrade failed: {why}; the daemon goes on unchanged)"
+    ))
+}
+
+impl Upgrader {
+    pub fn new(sup: Arc<Supervisor>, reloader: Arc<Reloader>) -> Upgrader {
+        Upgrader {
+            sup,
+            reloader,
+            exe: std::env::current_exe().ok(),
+            one: Mutex::new(()),
+        }
+    }
+
+    /// Upgrades to `binary` (default: the path this daemon was started from).
+    /// Returns only when it did not happen, saying why; on success the new
+    /// process answers `reply_to`.
+    pub fn upgrade(
+        &self,
+        binary: Option<PathBuf>,
+        reply_to: Option<OwnedFd>,
+        by: &Source,
+    ) -> Reply {
+        let Some(_one) = self.one.try_lock() else {
+            return Reply::error("ERROR (an upgrade is already under way)");
+        };
+        let Some(binary) = binary.or_else(|| self.exe.clone()) else {
+            return failed("this daemon's own binary path is unknown: name the binary");
+        };
+        let config = self.sup.config();
+        if let Err(why) = exec::check_binary(&binary, &config) {
+            return failed(&why);
+        }
+        match crate::config::load_as(&config.file, Some(config.format)) {
+            Ok(now) if crate::config::diff(&config, &now).is_empty() => {}
+            Ok(_) => {
+                return failed(&format!(
+                    "{} changed since it was loaded: reload it first (or undo the change)",
+                    config.file.display()
+                ))
+            }
+            Err(e) => return failed(&format!("{}: {e}", config.file.display())),
+        }
+        info!(
+            "upgrade in place requested by {by}: executing {}",
+            binary.display()
+        );
+        let why = self.reloader.exclusive(|server| match server {
+            Some((listener, path)) => self.quiesce_and_exec(&binary, listener, path, reply_to, by),
+            None => "no control socket to hand over".to_string(),
+        });
+        failed(&why)
+    }
+
+    /// Stops the watchers and pumps, execs; on failure lets them go on and says why.
+    fn quiesce_and_exec(
+        &self,
+        binary: &Path,
+        listener: BorrowedFd<'_>,
+        socket: &Path,
+        reply_to: Option<OwnedFd>,
+        by: &Source,
+    ) -> String {
+        let (clock, monotonic_ns) = (
+            Clock {
+                now: Instant::now(),
+            },
+            monotonic_ns(),
+        );
+        let hold = QuiesceHold::new(clock);
+        let instances: Vec<_> = (self.sup.instances().into_iter())
+            .filter(|i| !i.status().finished)
+            .collect();
+        for instance in &instances {
+            instance.send(Command::Quiesce(hold.clone()));
+        }
+        let Some(records) = hold.wait_for(instances.len(), Instant::now() + QUIESCE_TIMEOUT) else {
+            hold.release();
+            return format!(
+                "the instances did not all stop for it within {} s (a spawn under way?)",
+                QUIESCE_TIMEOUT.as_secs()
+            );
+        };
+        crate::output::exec_gate::close();
+        let record = DaemonRecord {
+            schema: SCHEMA,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            monotonic_ns,
+            listener: listener.as_raw_fd(),
+            socket: socket.to_path_buf(),
+            reply_to: reply_to.as_ref().map(|fd| fd.as_raw_fd()),
+            requested_by: by.to_string(),
+            old_helper: crate::watch::spawner::helper_pid(),
+            instances: records,
+        };
+        let why = exec::exec(binary, &record);
+        crate::output::exec_gate::open();
+        hold.release();
+        why
+    }
+}
+
+/// CLOCK_MONOTONIC now, in nanoseconds (what `Instant` counts in): it goes on
+/// across the exec, so the new process knows how long the hand-over took.
+pub fn monotonic_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
+        (t.tv_sec() as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(t.tv_nsec() as u64)
+    })
+}
