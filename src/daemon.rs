@@ -99,8 +99,12 @@ pub fn run(mut opts: Options) -> i32 {
         }
     };
     info!(
-        "taskmaster {} started with pid {}, config {}, {} programs, socket {}, fd limit {}",
+        "taskmaster {} {} with pid {}, config {}, {} programs, socket {}, fd limit {}",
         env!("CARGO_PKG_VERSION"),
+        match resume {
+            Some(_) => "resumed after an upgrade in place",
+            None => "started",
+        },
         std::process::id(),
         config.file.display(),
         config.programs.len(),
@@ -130,13 +134,7 @@ pub fn run(mut opts: Options) -> i32 {
         }
     };
     let reloader = Arc::new(Reloader::new(sup.clone(), log, opts.socket.clone()));
-    let upgrader = crate::upgrade::Upgrader::new(sup.clone(), reloader.clone());
-    let hooks = Arc::new(hooks(
-        events.clone(),
-        reloader.clone(),
-        sup.clone(),
-        upgrader,
-    ));
+    let hooks = Arc::new(hooks(events.clone(), reloader.clone(), sup.clone()));
     let notices = (!opts.no_shell && frontend::stdin_is_terminal())
         .then(|| frontend::collect_notices(sup.hub()));
     // The interactive shell shows the daemon's messages above its prompt.
@@ -324,9 +322,11 @@ fn hooks(
     events: Sender<DaemonEvent>,
     reloader: Arc<Reloader>,
     sup: Arc<Supervisor>,
-    upgrader: crate::upgrade::Upgrader,
 ) -> Hooks {
     let events = parking_lot::Mutex::new(events);
+    let live_streams = Arc::new(control::live_streams::LiveStreams::default());
+    let upgrader =
+        crate::upgrade::Upgrader::new(sup.clone(), reloader.clone(), live_streams.clone());
     let hub = sup.hub().clone();
     Hooks {
         subscribe_notices: Box::new(move |sink| sup.hub().subscribe_notices(sink)),
@@ -334,6 +334,7 @@ fn hooks(
         shutdown_waiters: Arc::default(),
         connections: Arc::default(),
         upgrade: Box::new(move |binary, reply_to, by| upgrader.upgrade(binary, reply_to, by)),
+        live_streams,
         shutdown: Box::new(move |source, how| {
             let _ = events
                 .lock()

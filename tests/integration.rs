@@ -42,4 +42,5 @@ mod spawner;
 mod supervisor_ini;
 mod syslog;
 mod top;
+mod upgrade;
 mod watcher_panic;

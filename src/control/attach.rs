@@ -96,7 +96,12 @@ pub fn key_name(key: u8) -> String {
 }
 
 /// Runs an attach session on a connection whose reply line was sent.
-pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixStream) {
+pub fn serve(
+    target: AttachTarget,
+    reader: BufReader<UnixStream>,
+    stream: &UnixStream,
+    live: &super::live_streams::LiveStreams,
+) {
     let AttachTarget { instance, input } = target;
     let name = instance.name();
     info!("attach: a client attached to {name} (pid {})", input.pid);
@@ -121,6 +126,8 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
     // Following from the replay's own ends: nothing between the two is lost.
     let mut follow = Follow::new(instance.clone(), streams, cursors);
     let cancel = follow.canceller();
+    let upgrade_cancel = follow.canceller();
+    let session = live.join(Box::new(move || upgrade_cancel.cancel()));
     let keys_input = input.clone();
     let keys_instance = instance.clone();
     // The input thread's own say in the session: why a line was not sent.
@@ -160,9 +167,13 @@ pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixS
             format!("\r\n[taskmaster: {name} {how}]\r\n")
         }
         FollowEnd::Closed => "\r\n[taskmaster is shutting down]\r\n".to_string(),
+        FollowEnd::Cancelled if live.upgrading() => {
+            "\r\n[taskmaster is upgrading in place: attach again]\r\n".to_string()
+        }
         FollowEnd::Cancelled | FollowEnd::WriteFailed => String::new(),
     };
     let _ = writer.write_all(last.as_bytes());
+    live.leave(session);
     let _ = stream.shutdown(std::net::Shutdown::Both);
     info!("attach: a client left {name}");
 }

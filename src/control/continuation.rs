@@ -343,6 +343,7 @@ mod tests {
             follow_log: Box::new(|_| {}),
             follow_events: Box::new(|| crate::hub::Hub::new(vec![]).follow_events()),
             upgrade: Box::new(|_, _, _| Reply::error("no upgrade here")),
+            live_streams: Arc::default(),
             connections: Arc::default(),
         };
         let mut transport = Recorder {

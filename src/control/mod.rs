@@ -15,6 +15,7 @@ pub mod connections;
 pub mod continuation;
 pub mod daemon_status;
 pub mod events;
+pub mod live_streams;
 mod help;
 mod maintail;
 mod merged;
@@ -111,6 +112,9 @@ pub struct Hooks {
     /// Upgrades in place to the binary given (default: the daemon's own); returns
     /// only when that did not happen, saying why. The connection given, if any,
     /// is answered by the new process.
+    /// The streams open on the socket, which an upgrade in place ends with a
+    /// last line.
+    pub live_streams: Arc<live_streams::LiveStreams>,
     pub upgrade: Box<
         dyn Fn(Option<std::path::PathBuf>, Option<std::os::fd::OwnedFd>, &Source) -> Reply
             + Send

@@ -148,6 +148,17 @@ pub fn exec(binary: &Path, record: &DaemonRecord) -> String {
         let _ = set_inherited(&fds, false);
         return e;
     }
+    // Debug builds only: lets tests/upgrade.rs see a failed execve taken back
+    // (no binary that passes the check fails to execute otherwise).
+    #[cfg(debug_assertions)]
+    if std::env::var_os("TASKMASTER_TEST_UPGRADE_EXEC_FAILS").is_some() {
+        let _ = set_inherited(&fds, false);
+        return format!(
+            "cannot execute {}: {} (test failpoint)",
+            binary.display(),
+            nix::errno::Errno::ENOEXEC.desc()
+        );
+    }
     let Err(errno) = nix::unistd::execve(&path, &args, &env);
     let _ = set_inherited(&fds, false);
     format!("cannot execute {}: {}", binary.display(), errno.desc())

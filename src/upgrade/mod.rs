@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use log::{info, warn};
 use parking_lot::Mutex;
 
+use crate::control::live_streams::LiveStreams;
 use crate::control::{Reply, Source};
 use crate::reload::Reloader;
 use crate::supervisor::Supervisor;
@@ -44,6 +45,8 @@ use record::{DaemonRecord, SCHEMA};
 /// How long the watchers may take to stop for the exec (one busy in a spawn
 /// waits for it: at most the spawn helper's own timeout).
 const QUIESCE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the socket's streams may take to write their last line.
+const STREAMS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The daemon's upgrader: one upgrade at a time.
 pub struct Upgrader {
@@ -53,6 +56,8 @@ pub struct Upgrader {
     /// is what `upgrade` with no PATH runs (/proc/self/exe would name the
     /// replaced file).
     exe: Option<PathBuf>,
+    /// The socket's streams, each ended with a line saying to come back.
+    streams: Arc<LiveStreams>,
     one: Mutex<()>,
 }
 
@@ -64,10 +69,15 @@ fn failed(why: &str) -> Reply {
 }
 
 impl Upgrader {
-    pub fn new(sup: Arc<Supervisor>, reloader: Arc<Reloader>) -> Upgrader {
+    pub fn new(
+        sup: Arc<Supervisor>,
+        reloader: Arc<Reloader>,
+        streams: Arc<LiveStreams>,
+    ) -> Upgrader {
         Upgrader {
             sup,
             reloader,
+            streams,
             exe: std::env::current_exe().ok(),
             one: Mutex::new(()),
         }
@@ -106,10 +116,14 @@ impl Upgrader {
             "upgrade in place requested by {by}: executing {}",
             binary.display()
         );
+        // Attached clients and followers are told, by their own threads, before
+        // the exec closes their connections.
+        self.streams.end_for_upgrade(STREAMS_TIMEOUT);
         let why = self.reloader.exclusive(|server| match server {
             Some((listener, path)) => self.quiesce_and_exec(&binary, listener, path, reply_to, by),
             None => "no control socket to hand over".to_string(),
         });
+        self.streams.upgrade_failed();
         failed(&why)
     }
 
@@ -143,6 +157,7 @@ impl Upgrader {
             );
         };
         crate::output::exec_gate::close();
+        hold_failpoint();
         let record = DaemonRecord {
             schema: SCHEMA,
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -169,4 +184,23 @@ pub fn monotonic_ns() -> u64 {
             .saturating_mul(1_000_000_000)
             .saturating_add(t.tv_nsec() as u64)
     })
+}
+
+/// Debug builds only, for tests/upgrade.rs: `TASKMASTER_TEST_UPGRADE_HOLD=FILE`
+/// holds the upgrade once every watcher and pump has stopped, until FILE is
+/// removed (`FILE.held` exists meanwhile), so a test can end a child while no
+/// watcher looks at it.
+fn hold_failpoint() {
+    #[cfg(debug_assertions)]
+    if let Some(file) = std::env::var_os("TASKMASTER_TEST_UPGRADE_HOLD") {
+        let file = PathBuf::from(file);
+        let mut held = file.clone().into_os_string();
+        held.push(".held");
+        let _ = std::fs::write(&held, "");
+        let until = Instant::now() + Duration::from_secs(30);
+        while file.exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = std::fs::remove_file(&held);
+    }
 }
