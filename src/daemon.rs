@@ -318,11 +318,7 @@ fn requester(source: &Source, how: &str) -> String {
 }
 
 /// What the transports may ask of the daemon itself.
-fn hooks(
-    events: Sender<DaemonEvent>,
-    reloader: Arc<Reloader>,
-    sup: Arc<Supervisor>,
-) -> Hooks {
+fn hooks(events: Sender<DaemonEvent>, reloader: Arc<Reloader>, sup: Arc<Supervisor>) -> Hooks {
     let events = parking_lot::Mutex::new(events);
     let live_streams = Arc::new(control::live_streams::LiveStreams::default());
     let upgrader =

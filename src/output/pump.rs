@@ -126,8 +126,9 @@ pub(super) enum ReadOutcome {
 }
 
 fn run(name: &str, source: PumpSource, mut sink: Sink, buffers: &OutputBuffers) {
-    let mut folder = CrlfFolder::default();
     let pty = matches!(source, PumpSource::Pty { .. });
+    // A pty's held-back `\r` is handed from the pump before an upgrade in place.
+    let mut folder = CrlfFolder::holding(pty && buffers.held_cr.swap(false, Ordering::SeqCst));
     let mut inputs: Vec<Input> = match source {
         PumpSource::Pipes { stdout, stderr } => {
             [(Stream::Stdout, stdout), (Stream::Stderr, stderr)]
@@ -237,7 +238,11 @@ fn run(name: &str, source: PumpSource, mut sink: Sink, buffers: &OutputBuffers) 
                 inputs.remove(i);
             }
         }
+        if pty {
+            buffers.held_cr.store(folder.holds_cr(), Ordering::SeqCst);
+        }
     }
+    buffers.held_cr.store(false, Ordering::SeqCst);
 
     // A '\r' held back at the very end was not followed by '\n': keep it.
     if folder.finish() {

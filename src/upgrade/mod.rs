@@ -9,11 +9,11 @@
 //!    reads this record's schema and loads the configuration file), and checks
 //!    that the file still says what is running (a changed file must be reloaded
 //!    first: the new daemon reads the same file);
-//! 2. stops every watcher at a quiet point: each hands in its instance's record
+//! 2. closes the pumps' gate (`output::exec_gate`): no pump holds a byte it read
+//!    and has not written, nor reads, writes or closes anything from then on;
+//! 3. stops every watcher at a quiet point: each hands in its instance's record
 //!    and waits (`watch::handover::QuiesceHold`) — its child may exit meanwhile,
 //!    which its pidfd keeps for the next process to reap;
-//! 3. closes the pumps' gate (`output::exec_gate`): no pump holds a byte it read
-//!    and has not written;
 //! 4. writes the record into a memfd and execs, keeping open exactly the
 //!    record's descriptors: the listening control socket, the requester's
 //!    connection, and each child's pidfd, output pipes or pty master.
@@ -142,6 +142,10 @@ impl Upgrader {
             },
             monotonic_ns(),
         );
+        // The pumps first: from here on none reads, writes or closes a
+        // descriptor, so what the watchers record (which pipes are open, a
+        // pty's held-back `\r`) stays true until the exec.
+        crate::output::exec_gate::close();
         let hold = QuiesceHold::new(clock);
         let instances: Vec<_> = (self.sup.instances().into_iter())
             .filter(|i| !i.status().finished)
@@ -151,12 +155,12 @@ impl Upgrader {
         }
         let Some(records) = hold.wait_for(instances.len(), Instant::now() + QUIESCE_TIMEOUT) else {
             hold.release();
+            crate::output::exec_gate::open();
             return format!(
                 "the instances did not all stop for it within {} s (a spawn under way?)",
                 QUIESCE_TIMEOUT.as_secs()
             );
         };
-        crate::output::exec_gate::close();
         hold_failpoint();
         let record = DaemonRecord {
             schema: SCHEMA,

@@ -81,6 +81,9 @@ pub struct ChildRecord {
     pub stdout: Option<RawFd>,
     pub stderr: Option<RawFd>,
     pub pty: Option<RawFd>,
+    /// The pty's pump held a `\r` back (see `OutputBuffers::held_cr`).
+    #[serde(default)]
+    pub held_cr: bool,
 }
 
 impl ChildRecord {
@@ -214,6 +217,7 @@ pub struct AdoptedChild {
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
     pub pty: Option<OwnedFd>,
+    pub held_cr: bool,
 }
 
 /// An instance's record made live again: what its new watcher takes over.
@@ -254,6 +258,7 @@ impl InstanceRecord {
             stdout: c.stdout.map(own),
             stderr: c.stderr.map(own),
             pty: c.pty.map(own),
+            held_cr: c.held_cr,
         });
         Ok(Adopted {
             machine,

@@ -28,8 +28,9 @@ const USAGE: &str = "usage: taskmaster-testprog MODE [ARGS...]
   quiet-until SIGNAME        print nothing until SIGNAME, then `woke` on stdout and
                              `woke-err` on stderr, sleep forever
   flood BYTES                write BYTES (suffix K/M/G) of pattern i%251 to stdout, exit 0
-  pour COUNTFILE             write pattern i%251 to stdout, 4093 bytes a millisecond, until
-                             SIGTERM; then write the number of bytes written to COUNTFILE, exit 0
+  pour COUNTFILE             write pattern i%251 to stdout, 4016 bytes a millisecond, each write
+                             ending with byte 13 (\r), until SIGTERM; then write the number
+                             of bytes written to COUNTFILE, exit 0
   print OUT [ERR]            print OUT on stdout (and ERR on stderr), sleep forever
   lines N [INTERVAL_SECS]    print `line 1`..`line N`, INTERVAL apart, sleep forever
   chatty                     timestamped line on stdout every 0.2 s (every 5th also on stderr)
@@ -310,9 +311,11 @@ fn flood(total: u64) -> i32 {
 }
 
 /// Writes the flood's pattern until SIGTERM, then how many bytes it wrote: every
-/// one of them must be in the output file, once, in order.
+/// one of them must be in the output file, once, in order. Every write ends with
+/// a `\r` (byte 13: the first write is 14 bytes, the others 16 periods), which a
+/// pty's reader holds back to see whether `\n` follows.
 fn pour(count_file: &str) -> Result<i32, String> {
-    const WRITE: usize = 4093;
+    const WRITE: usize = 16 * 251;
     const PERIOD: usize = 251;
     let action = SigAction::new(
         SigHandler::Handler(on_signal),
@@ -326,7 +329,8 @@ fn pour(count_file: &str) -> Result<i32, String> {
     let mut pos: u64 = 0;
     while !GOT_SIGNAL.load(Ordering::SeqCst) {
         let start = (pos % PERIOD as u64) as usize;
-        match unistd::write(io::stdout(), &pattern[start..start + WRITE]) {
+        let len = if pos == 0 { 14 } else { WRITE };
+        match unistd::write(io::stdout(), &pattern[start..start + len]) {
             Ok(n) => pos += n as u64,
             Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(format!("write: {e}")),

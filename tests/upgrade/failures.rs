@@ -25,7 +25,9 @@ fn still_works(d: &mut Daemon, before: &[serde_json::Value]) {
     assert_eq!(inherited_fds(d.pid()), Vec::<String>::new());
     let size = |d: &Daemon| std::fs::metadata(d.path("talker.out")).map_or(0, |m| m.len());
     let talked = size(d);
-    wait_for("the talker's output to grow", secs(10.0), || (size(d) > talked).then_some(()));
+    wait_for("the talker's output to grow", secs(10.0), || {
+        (size(d) > talked).then_some(())
+    });
     d.command_expect("restart sleeper:0", "sleeper:0: started", secs(20.0));
 }
 
@@ -51,7 +53,11 @@ fn a_missing_or_unfit_binary_is_refused_and_the_daemon_goes_on() {
     std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     refused(&d, &plain, "cannot run");
     // A program that is no taskmaster (it answers nothing about hand-overs).
-    refused(&d, std::path::Path::new("/bin/true"), "cannot read this daemon's hand-over");
+    refused(
+        &d,
+        std::path::Path::new("/bin/true"),
+        "cannot read this daemon's hand-over",
+    );
     still_works(&mut d, &before);
     let out = super::super::control::support::ctl(&d.socket(), &["upgrade", "a", "b"]);
     assert_eq!(out.code, 2, "{out:?}");

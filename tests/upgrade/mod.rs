@@ -118,7 +118,9 @@ fn upgrade_twice_keeps_every_process_its_output_and_its_state() {
     }
     d.wait_state("broken", "FATAL", secs(20.0));
     let poured = |d: &Daemon| std::fs::metadata(d.path("pour.out")).map_or(0, |m| m.len());
-    wait_for("pour's first bytes", secs(10.0), || (poured(&d) > 0).then_some(()));
+    wait_for("pour's first bytes", secs(10.0), || {
+        (poured(&d) > 0).then_some(())
+    });
     let before = d.status();
     assert_eq!(before.len(), 50, "{before:?}");
     assert_eq!(status_pids(&before), program_children(d.pid()));
@@ -139,14 +141,24 @@ fn upgrade_twice_keeps_every_process_its_output_and_its_state() {
         if round == 1 {
             attached.wait_text(mark, "upgrading in place: attach again", secs(10.0));
             let status = attached.wait_exit(secs(10.0));
-            assert!(status.code().is_some(), "the client should exit: {status:?}");
+            assert!(
+                status.code().is_some(),
+                "the client should exit: {status:?}"
+            );
         }
         let after = d.status();
         assert_eq!(lasting(&after), lasting(&before), "upgrade {round}");
-        assert_eq!(status_pids(&after), program_children(d.pid()), "upgrade {round}");
+        assert_eq!(
+            status_pids(&after),
+            program_children(d.pid()),
+            "upgrade {round}"
+        );
         for (b, a) in before.iter().zip(&after) {
             if let (Some(b), Some(a)) = (b["uptime_s"].as_f64(), a["uptime_s"].as_f64()) {
-                assert!(a >= b, "upgrade {round}: an uptime went back from {b} to {a}");
+                assert!(
+                    a >= b,
+                    "upgrade {round}: an uptime went back from {b} to {a}"
+                );
             }
         }
         wait_one_helper(d.pid());
@@ -164,14 +176,22 @@ fn upgrade_twice_keeps_every_process_its_output_and_its_state() {
     again.wait_text(mark, "still here", secs(10.0));
     drop(again);
     for name in ["pour", "pour-tty"] {
-        d.command_expect(&format!("stop {name}"), &format!("{name}: stopped"), secs(20.0));
+        d.command_expect(
+            &format!("stop {name}"),
+            &format!("{name}: stopped"),
+            secs(20.0),
+        );
         let count = d.path(&format!("{name}.count"));
         let count: u64 = wait_file(&count, secs(10.0), |t| !t.is_empty())
             .trim()
             .parse()
             .expect("pour's count");
         let poured = std::fs::read(d.path(&format!("{name}.out"))).expect("pour's file");
-        assert_eq!(poured.len() as u64, count, "{name}: bytes in the file vs written");
+        assert_eq!(
+            poured.len() as u64,
+            count,
+            "{name}: bytes in the file vs written"
+        );
         if let Some(i) = (0..poured.len()).find(|&i| poured[i] != (i % 251) as u8) {
             panic!("{name}: byte {i} is {}, expected {}", poured[i], i % 251);
         }
@@ -239,10 +259,17 @@ fn a_child_that_exits_during_the_upgrade_is_reaped_and_restarted() {
     let socket = d.socket();
     let upgrading = std::thread::spawn(move || upgrade(&socket, None));
     let held = holds.path("hold.held");
-    wait_for("the upgrade to hold", secs(20.0), || held.exists().then_some(()));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(old), nix::sys::signal::Signal::SIGKILL)
-        .expect("kill the child");
-    wait_for("the child to be a zombie", secs(10.0), || zombie(old).then_some(()));
+    wait_for("the upgrade to hold", secs(20.0), || {
+        held.exists().then_some(())
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the child");
+    wait_for("the child to be a zombie", secs(10.0), || {
+        zombie(old).then_some(())
+    });
     std::fs::remove_file(&hold).expect("release the upgrade");
     let out = upgrading.join().expect("upgrade thread");
     assert_eq!(out.code, 0, "{out:?}");
@@ -266,7 +293,11 @@ fn a_child_that_exits_during_the_upgrade_is_reaped_and_restarted() {
 /// beyond 0-2 (after a failed upgrade: none).
 pub fn inherited_fds(pid: i32) -> Vec<String> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let fd = e.file_name().to_string_lossy().to_string();
         if ["0", "1", "2"].contains(&fd.as_str()) {
             continue;

@@ -3,7 +3,7 @@
 //! after it, the new watcher takes over the record's child ([`Watcher::adopt`]).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::super::handover::{Adopted, ChildRecord, InstanceRecord, MachineRecord, QuiesceHold};
@@ -50,6 +50,7 @@ impl Watcher {
                 stdin,
                 stdout: still_open(c.output_ids[0]),
                 stderr: still_open(c.output_ids[1]),
+                held_cr: pty.is_some() && self.instance.output.held_cr.load(Ordering::SeqCst),
                 pty,
             }
         });
@@ -85,6 +86,10 @@ impl Watcher {
             let (unpumped, input) = match child.pty {
                 Some(master) => {
                     let master = Arc::new(master);
+                    self.instance
+                        .output
+                        .held_cr
+                        .store(child.held_cr, Ordering::SeqCst);
                     let source = PumpSource::Pty {
                         master: master.clone(),
                     };
@@ -103,7 +108,7 @@ impl Watcher {
                     let output = match pipes.iter().any(Option::is_some) {
                         true => Some(UnpumpedOutput::adopted(pipes, files, drained.clone())),
                         false => {
-                            drained.store(true, std::sync::atomic::Ordering::SeqCst);
+                            drained.store(true, Ordering::SeqCst);
                             None
                         }
                     };
