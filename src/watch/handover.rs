@@ -16,6 +16,7 @@ use nix::sys::signal::Signal;
 use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
 
+use super::handover_output::StreamRecord;
 use super::spawn::StdinPipe;
 use super::state::{ExitStatus, Machine, StartFailure, State};
 
@@ -68,6 +69,9 @@ pub struct InstanceRecord {
     pub stopped_at: Option<u64>,
     pub note: Option<String>,
     pub child: Option<ChildRecord>,
+    /// stdout's and stderr's history (`handover_output`).
+    #[serde(default)]
+    pub output: Vec<StreamRecord>,
 }
 
 /// The live child and the descriptors kept for it (numbers valid in the next
@@ -227,6 +231,7 @@ pub struct Adopted {
     pub stopped_at: Option<SystemTime>,
     pub note: Option<String>,
     pub child: Option<AdoptedChild>,
+    pub output: Vec<StreamRecord>,
 }
 
 impl InstanceRecord {
@@ -266,6 +271,7 @@ impl InstanceRecord {
             stopped_at: self.stopped_at.map(wall),
             note: self.note,
             child,
+            output: self.output,
         })
     }
 }

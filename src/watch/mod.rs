@@ -4,6 +4,7 @@
 mod child_signals;
 pub mod handle;
 pub mod handover;
+pub mod handover_output;
 pub mod helper;
 pub mod instance;
 mod leftover;

@@ -78,7 +78,7 @@ const FIFTY: &str = "
 programs:
   sleeper:
     cmd: TESTPROG sleep
-    numprocs: 44
+    numprocs: 42
     starttime: 0
   talker:
     cmd: TESTPROG chatty
@@ -97,6 +97,13 @@ programs:
     pty: true
     starttime: 0
     stdout: DIR/pour-tty.out
+  greeter:
+    cmd: TESTPROG print hello-before
+    starttime: 0
+  filed:
+    cmd: TESTPROG print filed-before
+    starttime: 0
+    stdout: DIR/filed.out
   idle:
     cmd: TESTPROG sleep
     autostart: false
@@ -109,11 +116,20 @@ programs:
 /// to its file, one through a pty and the pump's memory —, a stopped and a FATAL
 /// one), upgraded twice: the same pids, still the daemon's children, every
 /// byte the flooding one wrote in its file exactly once, `status` the same, and
-/// an attached client told to attach again.
+/// an attached client told to attach again; what `tail` showed before (a ring
+/// buffer, a file) it shows after.
 #[test]
 fn upgrade_twice_keeps_every_process_its_output_and_its_state() {
     let mut d = Daemon::start("upgrade-fifty", FIFTY);
-    for name in ["talker", "tty", "pour", "pour-tty", "sleeper:43"] {
+    for name in [
+        "talker",
+        "tty",
+        "pour",
+        "pour-tty",
+        "sleeper:41",
+        "greeter",
+        "filed",
+    ] {
         d.wait_state(name, "RUNNING", secs(20.0));
     }
     d.wait_state("broken", "FATAL", secs(20.0));
@@ -121,6 +137,14 @@ fn upgrade_twice_keeps_every_process_its_output_and_its_state() {
     wait_for("pour's first bytes", secs(10.0), || {
         (poured(&d) > 0).then_some(())
     });
+    for (name, line) in [("greeter", "hello-before"), ("filed", "filed-before")] {
+        wait_for("the first output", secs(10.0), || {
+            ctl(&d.socket(), &["tail", name])
+                .stdout
+                .contains(line)
+                .then_some(())
+        });
+    }
     let before = d.status();
     assert_eq!(before.len(), 50, "{before:?}");
     assert_eq!(status_pids(&before), program_children(d.pid()));
@@ -164,6 +188,13 @@ fn upgrade_twice_keeps_every_process_its_output_and_its_state() {
         wait_one_helper(d.pid());
     }
 
+    for (name, line) in [("greeter", "hello-before"), ("filed", "filed-before")] {
+        let tail = ctl(&d.socket(), &["tail", name]);
+        assert!(
+            tail.stdout.contains(line),
+            "tail {name} after the upgrades: {tail:?}"
+        );
+    }
     // The programs still work: output still flows, the pty still answers, a
     // stop still stops.
     let talker = std::fs::metadata(d.path("talker.out")).map_or(0, |m| m.len());

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::super::handover::{Adopted, ChildRecord, InstanceRecord, MachineRecord, QuiesceHold};
+use super::super::handover_output::StreamRecord;
 use super::super::instance::{ChildInput, InputTarget};
 use super::super::unpumped::UnpumpedOutput;
 use super::{Running, Watcher};
 use crate::hub::Event as HubEvent;
-use crate::output::{start_pump, OutputFiles, PumpSource};
+use crate::output::{start_pump, OutputFiles, PumpSource, Stream};
 
 /// The identity of a pipe end: its descriptor number, st_dev and st_ino.
 pub(super) fn pipe_id(fd: &OwnedFd) -> Option<(RawFd, u64, u64)> {
@@ -64,6 +65,9 @@ impl Watcher {
             stopped_at,
             note: status.note,
             child,
+            output: (Stream::ALL.iter())
+                .map(|&s| StreamRecord::of(&self.instance.output, s))
+                .collect(),
         });
     }
 
@@ -72,6 +76,9 @@ impl Watcher {
     /// is watched (pipes) or pumped (a pty) from here on as after a spawn.
     pub(super) fn adopt(&mut self, adopted: Adopted) {
         self.machine = adopted.machine;
+        for (record, &stream) in adopted.output.iter().zip(Stream::ALL.iter()) {
+            record.restore(&self.instance.output, stream);
+        }
         if let Some(child) = adopted.child {
             let name = self.instance.name();
             let drained = Arc::new(AtomicBool::new(false));
