@@ -172,6 +172,7 @@ impl Upgrader {
             requested_by: by.to_string(),
             old_helper: crate::watch::spawner::helper_pid(),
             instances: records,
+            pending: self.sup.pending_starts(),
         };
         let why = exec::exec(binary, &record);
         crate::output::exec_gate::open();

@@ -39,6 +39,10 @@ pub struct DaemonRecord {
     /// The old spawn helper, which ends at the exec: reaped by the new process.
     pub old_helper: Option<i32>,
     pub instances: Vec<InstanceRecord>,
+    /// Programs waiting for their automatic start (their dependencies), with
+    /// the instances each leaves out.
+    #[serde(default)]
+    pub pending: Vec<(String, Vec<String>)>,
 }
 
 impl DaemonRecord {
@@ -132,6 +136,7 @@ mod tests {
             requested_by: "test".into(),
             old_helper: None,
             instances: Vec::new(),
+            pending: Vec::new(),
         }
     }
 

@@ -107,6 +107,9 @@ pub fn take_over(sup: &Arc<Supervisor>, mut record: DaemonRecord) {
     for (instance, seq) in sent {
         handover::wait_adopted(instance, seq);
     }
+    // Programs that waited for their dependencies go on waiting; the scheduler
+    // starts them when those are RUNNING.
+    sup.resume_pending(record.pending);
     if let Some(pid) = record.old_helper {
         reap_old_helper(pid);
     }

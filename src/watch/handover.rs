@@ -72,6 +72,10 @@ pub struct InstanceRecord {
     /// stdout's and stderr's history (`handover_output`).
     #[serde(default)]
     pub output: Vec<StreamRecord>,
+    /// Process groups whose leader is gone and whose members await SIGKILL:
+    /// pgid and deadline (offset).
+    #[serde(default)]
+    pub leftover_groups: Vec<(i32, i64)>,
 }
 
 /// The live child and the descriptors kept for it (numbers valid in the next
@@ -232,6 +236,7 @@ pub struct Adopted {
     pub note: Option<String>,
     pub child: Option<AdoptedChild>,
     pub output: Vec<StreamRecord>,
+    pub leftover_groups: Vec<(i32, Instant)>,
 }
 
 impl InstanceRecord {
@@ -272,6 +277,9 @@ impl InstanceRecord {
             note: self.note,
             child,
             output: self.output,
+            leftover_groups: (self.leftover_groups.into_iter())
+                .map(|(pgid, deadline)| (pgid, clock.instant(deadline)))
+                .collect(),
         })
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::super::handover::{Adopted, ChildRecord, InstanceRecord, MachineRecord, QuiesceHold};
 use super::super::handover_output::StreamRecord;
 use super::super::instance::{ChildInput, InputTarget};
+use super::super::leftover::LeftoverGroup;
 use super::super::unpumped::UnpumpedOutput;
 use super::{Running, Watcher};
 use crate::hub::Event as HubEvent;
@@ -68,6 +69,9 @@ impl Watcher {
             output: (Stream::ALL.iter())
                 .map(|&s| StreamRecord::of(&self.instance.output, s))
                 .collect(),
+            leftover_groups: (self.leftover_groups.iter())
+                .map(|g| (g.pgid, clock.offset(g.deadline)))
+                .collect(),
         });
     }
 
@@ -79,6 +83,10 @@ impl Watcher {
         for (record, &stream) in adopted.output.iter().zip(Stream::ALL.iter()) {
             record.restore(&self.instance.output, stream);
         }
+        // Their members are found again (new pidfds); a group gone meanwhile is not.
+        self.leftover_groups = (adopted.leftover_groups.into_iter())
+            .filter_map(|(pgid, deadline)| LeftoverGroup::after_leader_exit(pgid, deadline))
+            .collect();
         if let Some(child) = adopted.child {
             let name = self.instance.name();
             let drained = Arc::new(AtomicBool::new(false));
