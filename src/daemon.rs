@@ -167,7 +167,8 @@ pub fn run(mut opts: Options) -> i32 {
     let queued = match resume {
         // Nothing is started: every instance goes on where the old process left it.
         Some(record) => {
-            crate::upgrade::resume::take_over(&sup, record);
+            let text = crate::upgrade::resume::take_over(&sup, record);
+            terminal.tell(sup.hub(), &text);
             Vec::new()
         }
         None => sup.autostart(&skip),

@@ -98,6 +98,9 @@ impl Upgrader {
         let Some(binary) = binary.or_else(|| self.exe.clone()) else {
             return failed("this daemon's own binary path is unknown: name the binary");
         };
+        if self.sup.is_shutting_down() {
+            return failed("the daemon is shutting down");
+        }
         let config = self.sup.config();
         if let Err(why) = exec::check_binary(&binary, &config) {
             return failed(&why);
@@ -162,6 +165,13 @@ impl Upgrader {
             );
         };
         hold_failpoint();
+        // A shutdown asked while the watchers stopped wins: the watchers go on
+        // with it.
+        if self.sup.is_shutting_down() {
+            hold.release();
+            crate::output::exec_gate::open();
+            return "a shutdown began meanwhile".to_string();
+        }
         let record = DaemonRecord {
             schema: SCHEMA,
             version: env!("CARGO_PKG_VERSION").to_string(),

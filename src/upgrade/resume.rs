@@ -60,8 +60,9 @@ pub fn adopted_pids(record: &DaemonRecord) -> Vec<i32> {
 
 /// Hands every instance's record to its new watcher, waits until each has taken
 /// it over, reaps the old spawn helper once it has ended, and answers the
-/// `upgrade` request.
-pub fn take_over(sup: &Arc<Supervisor>, mut record: DaemonRecord) {
+/// `upgrade` request. Returns the answer (`Upgraded: …`), for the daemon's
+/// terminal too.
+pub fn take_over(sup: &Arc<Supervisor>, mut record: DaemonRecord) -> String {
     let elapsed = Duration::from_nanos(super::monotonic_ns().saturating_sub(record.monotonic_ns));
     let now = Instant::now();
     let clock = Clock {
@@ -128,10 +129,11 @@ pub fn take_over(sup: &Arc<Supervisor>, mut record: DaemonRecord) {
         // SAFETY: the requester's connection, kept open for this answer alone.
         let stream = UnixStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
         let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-        let line = crate::control::server::reply_line(&Reply::ok(text));
+        let line = crate::control::server::reply_line(&Reply::ok(text.clone()));
         let _ = (&stream).write_all(line.as_bytes());
         let _ = stream.shutdown(std::net::Shutdown::Both);
     }
+    text
 }
 
 /// The old spawn helper ends when its socket closes at the exec: reaped here by
