@@ -143,6 +143,15 @@ pub fn run(mut opts: Options) -> i32 {
         None => Terminal::Stdout,
     };
     let progress_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Err(e) = sup.run_scheduler() {
+        eprintln!("taskmaster: cannot start the scheduler thread: {e}");
+        return 1;
+    }
+    let adopted = resume.as_ref().map(crate::upgrade::resume::adopted_pids);
+    let skip = previous_run(sup.hub(), &socket_path, adopted.as_deref().unwrap_or(&[]));
+    // After an upgrade in place every instance is taken over before the socket
+    // serves again: a client that waited in its backlog finds them as they were.
+    let resumed = resume.map(|record| crate::upgrade::resume::take_over(&sup, record));
     let started = spawn_thread(
         "signals",
         forward_signals(signals, events.clone(), hooks.clone(), headless.clone()),
@@ -158,16 +167,9 @@ pub fn run(mut opts: Options) -> i32 {
         eprintln!("taskmaster: {e}");
         return 1;
     }
-    if let Err(e) = sup.run_scheduler() {
-        eprintln!("taskmaster: cannot start the scheduler thread: {e}");
-        return 1;
-    }
-    let adopted = resume.as_ref().map(crate::upgrade::resume::adopted_pids);
-    let skip = previous_run(sup.hub(), &socket_path, adopted.as_deref().unwrap_or(&[]));
-    let queued = match resume {
+    let queued = match resumed {
         // Nothing is started: every instance goes on where the old process left it.
-        Some(record) => {
-            let text = crate::upgrade::resume::take_over(&sup, record);
+        Some(text) => {
             terminal.tell(sup.hub(), &text);
             Vec::new()
         }

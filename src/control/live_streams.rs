@@ -1,8 +1,12 @@
-//! The streams open on the control socket (`tail -f`, `attach`, `notices`,
-//! `maintail -f`, `events`), so that an upgrade in place can end each with a
-//! last line telling its client to come back, before the exec closes the
-//! connection. One per daemon, in `Hooks`; each entry is one connection's stream,
-//! so the list is bounded by `max_connections`.
+//! The control socket's side of an upgrade in place, one per daemon, in `Hooks`:
+//!
+//! * the streams open on it (`tail -f`, `attach`, `notices`, `maintail -f`,
+//!   `events`), so that the upgrade can end each with a last line telling its
+//!   client to come back, before the exec closes the connection (an entry per
+//!   streaming connection: bounded by `max_connections`);
+//! * the accept thread's pause: while the instances are handed over, a new
+//!   client waits in the socket's backlog and is served by the new daemon, rather
+//!   than being accepted by the old one and cut off by the exec.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -24,6 +28,9 @@ struct State {
     open: BTreeMap<u64, Option<Cancel>>,
     /// An upgrade is ending the streams: a stream that ends now says so.
     upgrading: bool,
+    /// The accept thread is asked to stop accepting, and whether it has.
+    accept_paused: bool,
+    accept_parked: bool,
 }
 
 /// What a stream's last line says when an upgrade ended it.
@@ -74,8 +81,49 @@ impl LiveStreams {
         }
     }
 
-    /// The upgrade did not happen: streams may open again.
+    /// The upgrade did not happen: streams may open again, the accept thread
+    /// goes on.
     pub fn upgrade_failed(&self) {
-        self.state.lock().upgrading = false;
+        let mut state = self.state.lock();
+        state.upgrading = false;
+        state.accept_paused = false;
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// Stops the accept thread until the exec (or [`Self::upgrade_failed`]): it
+    /// is woken out of `accept` by a connection of our own, which it recognises
+    /// by its pid and drops. Waits at most `timeout` for it.
+    pub fn pause_accepting(&self, socket: &std::path::Path, timeout: Duration) {
+        self.state.lock().accept_paused = true;
+        let Ok(wake) = std::os::unix::net::UnixStream::connect(socket) else {
+            return;
+        };
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock();
+        while !state.accept_parked {
+            if self.changed.wait_until(&mut state, deadline).timed_out() {
+                break;
+            }
+        }
+        drop(state);
+        drop(wake);
+    }
+
+    /// The accept thread, for each connection accepted: false to serve it; true
+    /// (after waiting until the upgrade failed) for the upgrade's own wake-up,
+    /// which it drops.
+    pub fn hold_accepting(&self, from_pid: Option<i32>) -> bool {
+        let mut state = self.state.lock();
+        if !state.accept_paused || from_pid != Some(std::process::id() as i32) {
+            return false;
+        }
+        state.accept_parked = true;
+        self.changed.notify_all();
+        while state.accept_paused {
+            self.changed.wait(&mut state);
+        }
+        state.accept_parked = false;
+        true
     }
 }

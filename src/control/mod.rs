@@ -115,12 +115,14 @@ pub struct Hooks {
     /// The streams open on the socket, which an upgrade in place ends with a
     /// last line.
     pub live_streams: Arc<live_streams::LiveStreams>,
-    pub upgrade: Box<
-        dyn Fn(Option<std::path::PathBuf>, Option<std::os::fd::OwnedFd>, &Source) -> Reply
-            + Send
-            + Sync,
-    >,
+    pub upgrade: Box<UpgradeHook>,
 }
+
+/// Upgrades in place to the binary given (or the daemon's own), answering on the
+/// connection given; returns only the reply of an upgrade that did not happen.
+pub type UpgradeHook = dyn Fn(Option<std::path::PathBuf>, Option<std::os::fd::OwnedFd>, &Source) -> Reply
+    + Send
+    + Sync;
 
 /// Runs one command line (split like a shell splits words), asked by `source`.
 pub fn execute(

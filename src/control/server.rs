@@ -169,7 +169,15 @@ fn serve(
                 continue;
             }
         };
-        let source = match super::socket::peer_credentials(&stream) {
+        let peer = super::socket::peer_credentials(&stream);
+        // An upgrade in place stops accepting here (`live_streams`).
+        if hooks
+            .live_streams
+            .hold_accepting(peer.as_ref().ok().map(|&(_, pid)| pid))
+        {
+            continue;
+        }
+        let source = match peer {
             Ok((uid, pid)) if uid == me || uid == 0 => Source::socket_client(uid, pid),
             Ok((uid, _)) => {
                 warn!("control client error: connection from uid {uid} refused");

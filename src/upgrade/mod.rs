@@ -123,7 +123,11 @@ impl Upgrader {
         // the exec closes their connections.
         self.streams.end_for_upgrade(STREAMS_TIMEOUT);
         let why = self.reloader.exclusive(|server| match server {
-            Some((listener, path)) => self.quiesce_and_exec(&binary, listener, path, reply_to, by),
+            Some((listener, path)) => {
+                // New clients wait in the backlog for the new daemon from here on.
+                self.streams.pause_accepting(path, STREAMS_TIMEOUT);
+                self.quiesce_and_exec(&binary, listener, path, reply_to, by)
+            }
             None => "no control socket to hand over".to_string(),
         });
         self.streams.upgrade_failed();

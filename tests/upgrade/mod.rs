@@ -8,6 +8,7 @@ mod failures;
 mod waiting;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use serde_json::Value;
 
 use crate::attach::term::Term;
 use crate::common::*;
-use crate::control::support::{ctl, Out};
+use crate::control::support::{connect, ctl, read_reply, Out};
 
 /// `taskmasterctl upgrade [PATH]`.
 pub fn upgrade(socket: &Path, binary: Option<&Path>) -> Out {
@@ -272,7 +273,9 @@ fn sigusr2_upgrades_in_place() {
 }
 
 /// A child that exits while no watcher looks (the upgrade holds, after every
-/// watcher stopped) is reaped by the new process and restarted by its policy.
+/// watcher stopped) is reaped by the new process and restarted by its policy;
+/// a client that connects meanwhile waits and is answered by the new daemon (the
+/// old one, its instances stopped, could not have answered a `stop`).
 #[test]
 fn a_child_that_exits_during_the_upgrade_is_reaped_and_restarted() {
     let holds = TempDir::new("upgrade-exit-hold");
@@ -280,7 +283,7 @@ fn a_child_that_exits_during_the_upgrade_is_reaped_and_restarted() {
     std::fs::write(&hold, "").expect("hold file");
     let mut d = Daemon::start_with(
         "upgrade-exit",
-        "programs:\n  dies:\n    cmd: TESTPROG sleep\n    starttime: 0\n    autorestart: always\n",
+        "programs:\n  dies:\n    cmd: TESTPROG sleep\n    starttime: 0\n    autorestart: always\n  other:\n    cmd: TESTPROG sleep\n    starttime: 0\n",
         |c| {
             c.env("TASKMASTER_TEST_UPGRADE_HOLD", &hold);
         },
@@ -302,9 +305,16 @@ fn a_child_that_exits_during_the_upgrade_is_reaped_and_restarted() {
     wait_for("the child to be a zombie", secs(10.0), || {
         zombie(old).then_some(())
     });
+    // Connected and sent before the upgrade goes on.
+    let (mut asking, mut answer) = connect(&d.socket());
+    asking
+        .write_all(b"{\"command\": \"stop\", \"args\": [\"other\"]}\n")
+        .expect("send stop");
     std::fs::remove_file(&hold).expect("release the upgrade");
     let out = upgrading.join().expect("upgrade thread");
     assert_eq!(out.code, 0, "{out:?}");
+    let reply = read_reply(&mut answer);
+    assert_eq!(reply["output"], "other: stopped", "{reply}");
     let i = poll_until(secs(20.0), Duration::from_millis(20), || {
         let i = d.instance("dies");
         (i["state"] == "RUNNING" && i["pid"].as_i64() != Some(old as i64)).then_some(i)
