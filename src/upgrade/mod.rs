@@ -58,6 +58,10 @@ pub struct Upgrader {
     exe: Option<PathBuf>,
     /// The socket's streams, each ended with a line saying to come back.
     streams: Arc<LiveStreams>,
+    /// The modes of the terminal on stdin when the daemon started (its shell has
+    /// it raw while it reads a line): the new process finds them, and saves them
+    /// as its own start's.
+    terminal: Mutex<Option<nix::sys::termios::Termios>>,
     one: Mutex<()>,
 }
 
@@ -78,6 +82,7 @@ impl Upgrader {
             sup,
             reloader,
             streams,
+            terminal: Mutex::new(nix::sys::termios::tcgetattr(std::io::stdin()).ok()),
             exe: std::env::current_exe().ok(),
             one: Mutex::new(()),
         }
@@ -188,7 +193,20 @@ impl Upgrader {
             instances: records,
             pending: self.sup.pending_starts(),
         };
+        // A `top` open in the daemon's shell gives its terminal back, as at a
+        // shutdown; the shell's own modes are put back if the exec fails.
+        crate::top::give_back_if_open();
+        let shell_modes = self.terminal.lock().as_ref().and_then(|start| {
+            let now = nix::sys::termios::tcgetattr(std::io::stdin()).ok()?;
+            let set = nix::sys::termios::SetArg::TCSANOW;
+            nix::sys::termios::tcsetattr(std::io::stdin(), set, start).ok()?;
+            Some(now)
+        });
         let why = exec::exec(binary, &record);
+        if let Some(modes) = shell_modes {
+            let set = nix::sys::termios::SetArg::TCSANOW;
+            let _ = nix::sys::termios::tcsetattr(std::io::stdin(), set, &modes);
+        }
         crate::output::exec_gate::open();
         hold.release();
         why

@@ -58,6 +58,11 @@ fn a_missing_or_unfit_binary_is_refused_and_the_daemon_goes_on() {
         std::path::Path::new("/bin/true"),
         "cannot read this daemon's hand-over",
     );
+    // A taskmaster that reads only a hand-over of another schema.
+    let other = d.path("other-schema");
+    std::fs::write(&other, "#!/bin/sh\necho 'upgrade-record-schemas: 99'\n").expect("write");
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    refused(&d, &other, "it reads [99]");
     still_works(&mut d, &before);
     let out = super::super::control::support::ctl(&d.socket(), &["upgrade", "a", "b"]);
     assert_eq!(out.code, 2, "{out:?}");

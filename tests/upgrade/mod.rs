@@ -253,6 +253,24 @@ fn upgrade_to_another_binary() {
     d.finish(secs(20.0));
 }
 
+/// `upgrade` typed on the daemon's own input: the new daemon says it on its
+/// output, and reads its commands from the same input.
+#[test]
+fn upgrade_from_the_daemons_own_input() {
+    let mut d = Daemon::start(
+        "upgrade-stdin",
+        "programs:\n  sleeper:\n    cmd: TESTPROG sleep\n    starttime: 0\n",
+    );
+    let pid = d.wait_state("sleeper", "RUNNING", secs(10.0))["pid"].clone();
+    let mark = d.mark();
+    d.send("upgrade");
+    d.wait_line(mark, "the new daemon's word", secs(20.0), |l| {
+        l.contains("Upgraded: taskmaster") && l.contains("1 processes kept")
+    });
+    assert_eq!(d.instance("sleeper")["pid"], pid);
+    d.finish(secs(20.0));
+}
+
 /// SIGUSR2 upgrades as `upgrade` does.
 #[test]
 fn sigusr2_upgrades_in_place() {
