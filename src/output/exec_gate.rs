@@ -51,13 +51,21 @@ pub fn enter() -> Inside {
     Inside(())
 }
 
-/// Closes the gate and waits until no pump is inside.
-pub fn close() {
+/// Closes the gate and waits until no pump is inside; false (the gate open
+/// again) when one is still inside at `deadline` — a write that waits on a
+/// stopped terminal or a stalled disk.
+pub fn close(deadline: std::time::Instant) -> bool {
     let mut gate = GATE.lock();
     gate.closed = true;
     while gate.inside > 0 {
-        CHANGED.wait(&mut gate);
+        if CHANGED.wait_until(&mut gate, deadline).timed_out() {
+            gate.closed = false;
+            drop(gate);
+            CHANGED.notify_all();
+            return false;
+        }
     }
+    true
 }
 
 /// Opens the gate again (the exec failed).
@@ -78,7 +86,8 @@ mod tests {
         let closed = Arc::new(AtomicBool::new(false));
         let flag = closed.clone();
         let closer = std::thread::spawn(move || {
-            close();
+            let later = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            assert!(close(later));
             flag.store(true, Ordering::SeqCst);
         });
         // The closer cannot be done while a pump is inside.

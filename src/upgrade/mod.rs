@@ -157,7 +157,12 @@ impl Upgrader {
         // The pumps first: from here on none reads, writes or closes a
         // descriptor, so what the watchers record (which pipes are open, a
         // pty's held-back `\r`) stays true until the exec.
-        crate::output::exec_gate::close();
+        if !crate::output::exec_gate::close(Instant::now() + QUIESCE_TIMEOUT) {
+            return format!(
+                "an output thread is still writing after {} s (a stopped terminal or a stalled disk?)",
+                QUIESCE_TIMEOUT.as_secs()
+            );
+        }
         let hold = QuiesceHold::new(clock);
         let instances: Vec<_> = (self.sup.instances().into_iter())
             .filter(|i| !i.status().finished)
