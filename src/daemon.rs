@@ -84,13 +84,7 @@ pub fn run(mut opts: Options) -> i32 {
             control::socket::socket_path(opts.socket.as_deref(), config.daemon.socket.as_deref())
         }
     };
-    // After an upgrade in place the socket is the one handed over, never bound
-    // again: clients see a pause, not a refusal.
-    let listener = match &resume {
-        Some(record) => crate::upgrade::resume::listener(record).map_err(|e| e.to_string()),
-        None => control::socket::bind_control_socket(&socket_path).map_err(|e| e.to_string()),
-    };
-    let listener = match listener {
+    let listener = match crate::upgrade::resume::listener_or_bind(resume.as_ref(), &socket_path) {
         Ok(l) => l,
         Err(e) => {
             error!("{e}");
@@ -394,18 +388,9 @@ fn forward_signals(
                     }
                     continue;
                 }
-                // An upgrade in place, in a thread of its own: it waits for every
-                // watcher, and returns only if it failed (the reply says why).
                 SIGUSR2 => {
                     info!("signal received: SIGUSR2: upgrading in place");
-                    let hooks = hooks.clone();
-                    let upgrade = move || {
-                        let by = Source::Signal("SIGUSR2");
-                        drop((hooks.upgrade)(None, None, &by));
-                    };
-                    if let Err(e) = spawn_thread("upgrade", upgrade) {
-                        warn!("{e}: no upgrade");
-                    }
+                    crate::upgrade::on_signal(hooks.clone());
                     continue;
                 }
                 SIGINT => {

@@ -218,6 +218,18 @@ impl Upgrader {
     }
 }
 
+/// SIGUSR2: the upgrade, in a thread of its own (it waits for every watcher, and
+/// returns only if it failed: the event log says why).
+pub fn on_signal(hooks: Arc<crate::control::Hooks>) {
+    let upgrade = move || {
+        let by = Source::Signal("SIGUSR2");
+        drop((hooks.upgrade)(None, None, &by));
+    };
+    if let Err(e) = crate::daemon::spawn_thread("upgrade", upgrade) {
+        warn!("{e}: no upgrade");
+    }
+}
+
 /// CLOCK_MONOTONIC now, in nanoseconds (what `Instant` counts in): it goes on
 /// across the exec, so the new process knows how long the hand-over took.
 pub fn monotonic_ns() -> u64 {

@@ -51,6 +51,18 @@ pub fn listener(record: &DaemonRecord) -> Result<UnixListener, String> {
     Ok(UnixListener::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
+/// After an upgrade in place the socket handed over, never bound again (clients
+/// see a pause, not a refusal); else the socket bound at `path`.
+pub fn listener_or_bind(
+    record: Option<&DaemonRecord>,
+    path: &std::path::Path,
+) -> Result<UnixListener, String> {
+    match record {
+        Some(record) => listener(record),
+        None => crate::control::socket::bind_control_socket(path).map_err(|e| e.to_string()),
+    }
+}
+
 /// The pids of the processes taken over (not a previous run's leftovers).
 pub fn adopted_pids(record: &DaemonRecord) -> Vec<i32> {
     (record.instances.iter())
