@@ -269,6 +269,7 @@ fn previous_run(hub: &Hub, socket: &std::path::Path, adopted: &[i32]) -> Vec<(St
             return Vec::new();
         }
     };
+    crate::upgrade::resume::reap_own_leftovers(leftovers.iter().map(|l| l.pid));
     for l in &leftovers {
         let msg = format!(
             "{}: its process from a previous taskmaster run (pid {}) is still alive and unsupervised; \

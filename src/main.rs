@@ -97,6 +97,7 @@ fn main() -> ExitCode {
             // a damaged record: start as after a crash, where the children journal
             // names every process still running and none is started twice.
             eprintln!("taskmaster: cannot resume after the upgrade: {e}");
+            taskmaster::upgrade::resume::forget_handover();
             None
         }
         None => None,

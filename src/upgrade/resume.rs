@@ -24,10 +24,56 @@ pub fn take_record() -> Option<Result<DaemonRecord, String>> {
     let value = std::env::var_os(RECORD_ENV)?;
     std::env::remove_var(RECORD_ENV);
     let fd = value.to_str().and_then(|s| s.parse::<RawFd>().ok());
+    // Debug builds only: lets tests/upgrade.rs see a record refused after the
+    // exec (the check before it rules that out otherwise).
+    #[cfg(debug_assertions)]
+    if std::env::var_os("TASKMASTER_TEST_RESUME_FAILS").is_some() {
+        return Some(Err("the record is refused (test failpoint)".to_string()));
+    }
     Some(match fd {
         Some(fd) => DaemonRecord::read(fd),
         None => Err(format!("{RECORD_ENV} does not name a descriptor")),
     })
+}
+
+/// A record that cannot be used: every descriptor the old process kept is
+/// closed (the listening socket too, so the ordinary start binds the socket
+/// again), and the daemon starts as after a crash — the children journal names
+/// the processes still running, and none is started twice. Called with one
+/// thread, before anything else is opened.
+pub fn forget_handover() {
+    let fds: Vec<RawFd> = (std::fs::read_dir("/proc/self/fd").into_iter().flatten())
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    // Nothing in this process owns any of these yet (main has opened nothing);
+    // the one read_dir used is closed already, and closing it again only fails.
+    for fd in fds {
+        let _ = nix::unistd::close(fd);
+    }
+}
+
+/// A previous run's process that is this process's own child can only be one
+/// an upgrade in place failed to take over (the record refused): nobody else
+/// reaps it, so it is waited for here, by its pid, once it ends — `stop` on it
+/// (the journal's orphans) then sees it gone.
+pub fn reap_own_leftovers(pids: impl Iterator<Item = i32>) {
+    let me = std::process::id() as i32;
+    for pid in pids.filter(|&pid| parent_of(pid) == Some(me)) {
+        let reap = move || {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        };
+        if let Err(e) = crate::daemon::spawn_thread("orphan", reap) {
+            warn!("{e}: pid {pid} is not reaped when it ends");
+        }
+    }
+}
+
+/// The parent pid of `pid`, from `/proc/PID/stat`.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn is_open(fd: RawFd) -> bool {

@@ -103,3 +103,48 @@ fn a_failed_exec_is_taken_back() {
     still_works(&mut d, &before);
     d.finish(secs(20.0));
 }
+
+/// A new binary that starts but refuses the record it was handed (a failpoint of
+/// debug builds: the check before the exec rules that out) starts as after a
+/// crash: same daemon pid, the old process still running and named, not
+/// started twice, and `stop` still stops it.
+#[test]
+fn a_new_binary_that_cannot_resume_starts_as_after_a_crash() {
+    let mut d = Daemon::start_with(
+        "upgrade-no-resume",
+        "programs:\n  sleeper:\n    cmd: TESTPROG sleep\n    starttime: 0\n",
+        |c| {
+            c.env("TASKMASTER_TEST_RESUME_FAILS", "1");
+        },
+    );
+    let old = d.wait_state("sleeper", "RUNNING", secs(10.0))["pid"]
+        .as_i64()
+        .expect("pid") as i32;
+    let out = upgrade(&d.socket(), None);
+    assert_ne!(out.code, 0, "no answer comes: {out:?}");
+    let i = poll_until(secs(20.0), std::time::Duration::from_millis(20), || {
+        let i = d.instance("sleeper");
+        let said = i["description"].as_str().unwrap_or_default().to_string();
+        said.contains(&format!("pid {old} of a previous run"))
+            .then_some(i)
+    })
+    .expect("the old process named as a previous run's");
+    assert_eq!(i["state"], "STOPPED", "{i}");
+    assert!(alive(old));
+    // (The old spawn helper, whose pid was in the refused record, stays a zombie.)
+    let live: Vec<i32> = (program_children_of(d.pid()).into_iter())
+        .filter(|&p| !zombie(p))
+        .collect();
+    assert_eq!(live, vec![old]);
+    d.command_expect(
+        "stop sleeper",
+        &format!("sleeper: stopped (pid {old} of a previous run)"),
+        secs(20.0),
+    );
+    // Gone, and reaped: no zombie of it is left behind.
+    let proc_entry = std::path::PathBuf::from(format!("/proc/{old}"));
+    wait_for("the old process reaped", secs(10.0), || {
+        (!proc_entry.exists()).then_some(())
+    });
+    d.finish(secs(20.0));
+}
