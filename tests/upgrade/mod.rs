@@ -373,3 +373,30 @@ pub fn inherited_fds(pid: i32) -> Vec<String> {
     }
     out
 }
+
+/// The daemon's interactive shell on a terminal, upgraded by SIGUSR2 while it
+/// waits at its prompt: the new daemon says so and gives a new prompt, takes
+/// commands, and quits normally.
+#[test]
+fn the_interactive_shell_goes_on_after_an_upgrade() {
+    use crate::shell::pty_daemon::PtyDaemon;
+    let mut d = PtyDaemon::start(
+        "upgrade-shell",
+        "programs:\n  sleeper:\n    cmd: TESTPROG sleep\n    starttime: 0\n",
+    );
+    d.wait_prompt(0);
+    d.run("status sleeper", "RUNNING");
+    let mark = d.mark();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.pid()),
+        nix::sys::signal::Signal::SIGUSR2,
+    )
+    .expect("SIGUSR2");
+    let said = d.wait_text(mark, "Upgraded: taskmaster", secs(20.0));
+    d.wait_prompt(said);
+    let shown = d.run("status sleeper", "RUNNING");
+    assert!(shown.contains("sleeper"), "{shown:?}");
+    d.type_text("quit -y");
+    d.keys("\r");
+    assert_eq!(d.wait_exit(secs(20.0)), 0);
+}
