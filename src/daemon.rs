@@ -12,7 +12,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 
 use log::{error, info, warn};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
 use crate::config;
@@ -36,6 +36,8 @@ pub struct Options {
     pub format: Option<config::Format>,
     /// `--init`: act as a container's init (also when PID 1): `init.rs`.
     pub init: bool,
+    /// The hand-over of the process this one replaced (an upgrade in place).
+    pub resume: Option<crate::upgrade::record::DaemonRecord>,
 }
 
 /// What the main thread waits for.
@@ -85,9 +87,14 @@ pub fn run(mut opts: Options) -> i32 {
     // Early, while the daemon's descriptor table is small: the helper's starts as a
     // copy of it.
     crate::watch::spawner::start();
-    let socket_path =
-        control::socket::socket_path(opts.socket.as_deref(), config.daemon.socket.as_deref());
-    let listener = match control::socket::bind_control_socket(&socket_path) {
+    let resume = opts.resume.take();
+    let socket_path = match &resume {
+        Some(record) => record.socket.clone(),
+        None => {
+            control::socket::socket_path(opts.socket.as_deref(), config.daemon.socket.as_deref())
+        }
+    };
+    let listener = match crate::upgrade::resume::listener_or_bind(resume.as_ref(), &socket_path) {
         Ok(l) => l,
         Err(e) => {
             error!("{e}");
@@ -96,8 +103,12 @@ pub fn run(mut opts: Options) -> i32 {
         }
     };
     info!(
-        "taskmaster {} started with pid {}, config {}, {} programs, socket {}, fd limit {}",
+        "taskmaster {} {} with pid {}, config {}, {} programs, socket {}, fd limit {}",
         env!("CARGO_PKG_VERSION"),
+        match resume {
+            Some(_) => "resumed after an upgrade in place",
+            None => "started",
+        },
         std::process::id(),
         config.file.display(),
         config.programs.len(),
@@ -119,7 +130,7 @@ pub fn run(mut opts: Options) -> i32 {
     let history = config.daemon.history.clone();
 
     let (events, inbox) = channel();
-    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1]) {
+    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("taskmaster: cannot install signal handlers: {e}");
@@ -164,6 +175,15 @@ pub fn run(mut opts: Options) -> i32 {
         return 1;
     }
     let progress_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Err(e) = sup.run_scheduler() {
+        eprintln!("taskmaster: cannot start the scheduler thread: {e}");
+        return 1;
+    }
+    let adopted = resume.as_ref().map(crate::upgrade::resume::adopted_pids);
+    let skip = previous_run(sup.hub(), &socket_path, adopted.as_deref().unwrap_or(&[]));
+    // After an upgrade in place every instance is taken over before the socket
+    // serves again: a client that waited in its backlog finds them as they were.
+    let resumed = resume.map(|record| crate::upgrade::resume::take_over(&sup, record));
     let started = spawn_thread(
         "signals",
         forward_signals(signals, events.clone(), hooks.clone(), headless.clone()),
@@ -190,16 +210,19 @@ pub fn run(mut opts: Options) -> i32 {
             std::process::id()
         );
     }
-    if let Err(e) = sup.run_scheduler() {
-        eprintln!("taskmaster: cannot start the scheduler thread: {e}");
-        return 1;
-    }
     if let Err(e) = service.start(&sup) {
         warn!("{e}: the service manager gets no status and no keep-alive");
     }
-    let skip = previous_run(sup.hub(), &socket_path);
-    let queued = sup.autostart(&skip);
-    // Every autostart program whose dependencies allow it has been spawned.
+    let queued = match resumed {
+        // Nothing is started: every instance goes on where the old process left it.
+        Some(text) => {
+            terminal.tell(sup.hub(), &text);
+            Vec::new()
+        }
+        None => sup.autostart(&skip),
+    };
+    // Every autostart program whose dependencies allow it has been spawned (or,
+    // after an upgrade in place, every instance was taken over).
     service.ready();
     // Commands already waiting on stdin are served once the watchers have applied
     // the autostart, so a `status` piped in at start-up sees the programs started.
@@ -295,11 +318,12 @@ pub fn run(mut opts: Options) -> i32 {
 /// Starts this run's children journal and reports the processes a previous run
 /// (ended by SIGKILL or a crash) left alive; returns their instance names, which
 /// are not autostarted: better a stopped instance than a silent duplicate.
-fn previous_run(hub: &Hub, socket: &std::path::Path) -> Vec<(String, String)> {
+fn previous_run(hub: &Hub, socket: &std::path::Path, adopted: &[i32]) -> Vec<(String, String)> {
     let mut path = socket.as_os_str().to_owned();
     path.push(".children");
     let leftovers = match hub.journal().open(std::path::Path::new(&path)) {
-        Ok(l) => l,
+        // The processes an upgrade in place hands over are this run's.
+        Ok(l) => (l.into_iter().filter(|l| !adopted.contains(&l.pid))).collect::<Vec<_>>(),
         Err(e) => {
             warn!(
                 "cannot keep the children journal {}: {e}",
@@ -308,6 +332,7 @@ fn previous_run(hub: &Hub, socket: &std::path::Path) -> Vec<(String, String)> {
             return Vec::new();
         }
     };
+    crate::upgrade::resume::reap_own_leftovers(leftovers.iter().map(|l| l.pid));
     for l in &leftovers {
         let msg = format!(
             "{}: its process from a previous taskmaster run (pid {}) is still alive and unsupervised; \
@@ -361,6 +386,9 @@ fn hooks(
     web_url: Box<dyn Fn() -> control::Reply + Send + Sync>,
 ) -> Hooks {
     let events = parking_lot::Mutex::new(events);
+    let live_streams = Arc::new(control::live_streams::LiveStreams::default());
+    let upgrader =
+        crate::upgrade::Upgrader::new(sup.clone(), reloader.clone(), live_streams.clone());
     let hub = sup.hub().clone();
     Hooks {
         subscribe_notices: Box::new(move |sink| sup.hub().subscribe_notices(sink)),
@@ -368,6 +396,8 @@ fn hooks(
         shutdown_waiters: Arc::default(),
         connections: Arc::default(),
         web_url,
+        upgrade: Box::new(move |binary, reply_to, by| upgrader.upgrade(binary, reply_to, by)),
+        live_streams,
         shutdown: Box::new(move |source, how| {
             let _ = events
                 .lock()
@@ -426,6 +456,11 @@ fn forward_signals(
                     if let Err(e) = spawn_thread("reopen", move || drop((hooks.reopen)())) {
                         warn!("{e}: the event log was not reopened");
                     }
+                    continue;
+                }
+                SIGUSR2 => {
+                    info!("signal received: SIGUSR2: upgrading in place");
+                    crate::upgrade::on_signal(hooks.clone());
                     continue;
                 }
                 SIGINT => {

@@ -106,6 +106,8 @@ impl ChildrenJournal {
         let id = identity(pid, pidfd).unwrap_or_else(|| "unknown".to_string());
         let line = format!("+ {pid} {id} {name}\n");
         let mut j = journal.lock();
+        // A process an upgrade in place handed over is this run's again.
+        j.orphans.remove(&pid);
         j.live.insert(pid, (id, name.to_string()));
         j.append(&line);
     }

@@ -35,5 +35,6 @@ pub mod terminal;
 #[cfg(test)]
 mod testutil;
 pub mod top;
+pub mod upgrade;
 pub mod watch;
 pub mod web;

@@ -49,6 +49,10 @@ struct Cli {
     /// dashboard's `http.auth.password_hash`, then exit.
     #[arg(long)]
     hash_password: bool,
+    /// Asked by a running daemon before it upgrades in place to this binary:
+    /// print the hand-over schemas this binary reads, and check the file.
+    #[arg(long, hide = true)]
+    upgrade_check: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -93,6 +97,19 @@ fn check(path: &std::path::Path, format: Option<Format>, print: bool) -> ExitCod
 }
 
 fn main() -> ExitCode {
+    // First, with one thread: an upgrade in place handed this process a record.
+    let resume = match taskmaster::upgrade::resume::take_record() {
+        Some(Ok(record)) => Some(record),
+        Some(Err(e)) => {
+            // The old daemon asked this binary first (--upgrade-check), so this is
+            // a damaged record: start as after a crash, where the children journal
+            // names every process still running and none is started twice.
+            eprintln!("taskmaster: cannot resume after the upgrade: {e}");
+            taskmaster::upgrade::resume::forget_handover();
+            None
+        }
+        None => None,
+    };
     let args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == HELPER_FLAG) {
         helper::run(&args[2..]);
@@ -123,6 +140,22 @@ fn main() -> ExitCode {
             }
         };
     }
+    if cli.upgrade_check {
+        println!(
+            "upgrade-record-schemas: {}",
+            (1..=taskmaster::upgrade::record::SCHEMA)
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        return match taskmaster::config::load_as(&cli.config, format) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if cli.check {
         return check(&cli.config, format, cli.print_config.is_some());
     }
@@ -132,6 +165,7 @@ fn main() -> ExitCode {
         socket: cli.socket,
         format,
         init: cli.init,
+        resume,
     });
     ExitCode::from(code.clamp(0, 255) as u8)
 }

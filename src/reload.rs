@@ -82,6 +82,20 @@ impl Reloader {
         self.log.followers()
     }
 
+    /// Runs `f` with no reload under way and none able to start, given the
+    /// running server's listening socket and path (an upgrade in place hands
+    /// them over).
+    pub fn exclusive<R>(
+        &self,
+        f: impl FnOnce(Option<(std::os::fd::BorrowedFd<'_>, &std::path::Path)>) -> R,
+    ) -> R {
+        let _one = self.running.lock();
+        let server = self.server.lock();
+        f(server
+            .as_ref()
+            .map(|(h, _)| (h.listener(), h.path.as_path())))
+    }
+
     /// The control socket's current path.
     pub fn socket_path(&self) -> Option<PathBuf> {
         self.server.lock().as_ref().map(|(h, _)| h.path.clone())

@@ -49,5 +49,6 @@ mod supervisor_ini;
 mod syslog;
 mod systemd;
 mod top;
+mod upgrade;
 mod watcher_panic;
 mod web;

@@ -96,26 +96,33 @@ pub fn key_name(key: u8) -> String {
 }
 
 /// Runs an attach session on a connection whose reply line was sent.
-pub fn serve(target: AttachTarget, reader: BufReader<UnixStream>, stream: &UnixStream) {
+pub fn serve(
+    target: AttachTarget,
+    reader: BufReader<UnixStream>,
+    stream: &UnixStream,
+    live: &super::live_streams::LiveStreams,
+) {
     // The input thread's own say in the session: why a line was not sent.
     let notices = stream
         .try_clone()
         .ok()
         .map(|s| Box::new(s) as Box<dyn Write + Send>);
     let mut writer = stream;
-    run_session(target, reader, &mut writer, notices);
+    run_session(target, reader, &mut writer, notices, live);
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 /// The session itself, for any transport: the client's frames are read from
 /// `reader` (on an `attach-input` thread), the program's output is written to
 /// `writer`, and what the input thread has to say goes to `notices`. Returns when
-/// the session ends; the transport then closes its connection.
+/// the session ends (an upgrade in place ends it too, through `live`, telling the
+/// client to attach again); the transport then closes its connection.
 pub fn run_session(
     target: AttachTarget,
     reader: impl Read + Send + 'static,
     writer: &mut dyn Write,
     notices: Option<Box<dyn Write + Send>>,
+    live: &super::live_streams::LiveStreams,
 ) {
     let AttachTarget { instance, input } = target;
     let name = instance.name();
@@ -140,6 +147,8 @@ pub fn run_session(
     // Following from the replay's own ends: nothing between the two is lost.
     let mut follow = Follow::new(instance.clone(), streams, cursors);
     let cancel = follow.canceller();
+    let upgrade_cancel = follow.canceller();
+    let session = live.join(Box::new(move || upgrade_cancel.cancel()));
     let keys_input = input.clone();
     let keys_instance = instance.clone();
     let _ = std::thread::Builder::new()
@@ -177,9 +186,13 @@ pub fn run_session(
             format!("\r\n[taskmaster: {name} {how}]\r\n")
         }
         FollowEnd::Closed => "\r\n[taskmaster is shutting down]\r\n".to_string(),
+        FollowEnd::Cancelled if live.upgrading() => {
+            "\r\n[taskmaster is upgrading in place: attach again]\r\n".to_string()
+        }
         FollowEnd::Cancelled | FollowEnd::WriteFailed => String::new(),
     };
     let _ = writer.write_all(last.as_bytes());
+    live.leave(session);
     info!("attach: a client left {name}");
 }
 

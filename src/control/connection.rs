@@ -17,6 +17,7 @@ use log::warn;
 use super::attach::AttachTarget;
 use super::connections::Slot;
 use super::continuation::{ShutdownAnswer, Sink, StreamMode};
+use super::live_streams::{Cancel, LiveStreams, UPGRADE_NOTICE};
 use super::protocol::{Request, MAX_REQUEST};
 use super::server::reply_line;
 use super::server::ShutdownWaiters;
@@ -169,6 +170,7 @@ impl Connection {
                 source,
                 mode,
                 waiters: &hooks.shutdown_waiters,
+                streams: &hooks.live_streams,
             };
             if finish(hooks, reply, &mut transport) == Next::End || mode == Mode::Inline {
                 return;
@@ -187,6 +189,8 @@ struct SocketTransport<'a> {
     source: &'a Source,
     mode: Mode,
     waiters: &'a ShutdownWaiters,
+    /// Where a stream registers, for an upgrade in place to end it.
+    streams: &'a LiveStreams,
 }
 
 impl SocketTransport<'_> {
@@ -246,17 +250,36 @@ impl Transport for SocketTransport<'_> {
 
     fn stream(&mut self, cancel: Box<dyn FnOnce() + Send>, copy: &mut dyn FnMut(Sink)) -> Next {
         if let Some(reader) = self.take_reader() {
-            on_client_close(reader, cancel);
+            // Ended by whichever comes first: the client closing, or an upgrade.
+            let cancel = Arc::new(parking_lot::Mutex::new(Some(cancel)));
+            let fire = |cancel: &Arc<parking_lot::Mutex<Option<Cancel>>>| {
+                let cancel = cancel.clone();
+                move || {
+                    if let Some(cancel) = cancel.lock().take() {
+                        cancel()
+                    }
+                }
+            };
+            on_client_close(reader, fire(&cancel));
+            let id = self.streams.join(Box::new(fire(&cancel)));
             let mut writer = self.stream;
             copy(&mut |data| writer.write_all(data));
+            if self.streams.upgrading() {
+                let _ = writer.write_all(format!("{UPGRADE_NOTICE}\n").as_bytes());
+            }
+            self.streams.leave(id);
         }
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
         Next::End
     }
 
+    fn keep_for_reply(&self) -> Option<std::os::fd::OwnedFd> {
+        self.stream.try_clone().ok().map(std::os::fd::OwnedFd::from)
+    }
+
     fn attach(&mut self, target: AttachTarget) -> Next {
         if let Some(reader) = self.take_reader() {
-            super::attach::serve(target, reader, self.stream);
+            super::attach::serve(target, reader, self.stream, self.streams);
         }
         Next::End
     }

@@ -55,6 +55,9 @@ pub enum Continuation {
     Events(EventFormat),
     /// Answer with the web dashboard's address (`web-url`), which the daemon knows.
     WebUrl,
+    /// Re-execute the daemon's binary (or this one) in place (`upgrade`); the
+    /// new process answers, or the reply says why it did not happen.
+    Upgrade(Option<std::path::PathBuf>),
 }
 
 impl Continuation {
@@ -122,6 +125,12 @@ pub trait Transport {
     fn stream(&mut self, cancel: Box<dyn FnOnce() + Send>, copy: &mut dyn FnMut(Sink)) -> Next;
     /// Runs an attach session (only a transport whose `stream_mode` runs it).
     fn attach(&mut self, target: AttachTarget) -> Next;
+    /// A descriptor of the client's connection for the new process of an
+    /// upgrade in place to answer on (a terminal has none: the new daemon's
+    /// shell starts anew).
+    fn keep_for_reply(&self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
 }
 
 /// Gives `reply` through `transport` and does what it asks of the transport.
@@ -134,6 +143,13 @@ pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) ->
     }
     if matches!(reply.then, Continuation::WebUrl) {
         reply = (hooks.web_url)();
+    }
+    if let Continuation::Upgrade(binary) = &reply.then {
+        reply = (hooks.upgrade)(
+            binary.clone(),
+            transport.keep_for_reply(),
+            transport.source(),
+        );
     }
     if matches!(reply.then, Continuation::Shutdown) {
         return shut_down(hooks, &reply, transport);
@@ -331,6 +347,8 @@ mod tests {
             subscribe_notices: Box::new(|_| {}),
             follow_log: Box::new(|_| {}),
             follow_events: Box::new(|| crate::hub::Hub::new(vec![]).follow_events()),
+            upgrade: Box::new(|_, _, _| Reply::error("no upgrade here")),
+            live_streams: Arc::default(),
             connections: Arc::default(),
             web_url: Box::new(|| Reply::error("off")),
         };

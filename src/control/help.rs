@@ -125,6 +125,14 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "Stop every instance, then exit taskmaster.",
     ),
     (
+        "upgrade",
+        "upgrade [PATH]",
+        "Re-execute taskmaster in place (its own binary, or the one at PATH, e.g. a
+           newer build): every process keeps running with its pid, output, state and
+           restart count. Answered by the new daemon; on failure the daemon goes on
+           unchanged and says why. SIGUSR2 does the same.",
+    ),
+    (
         "quit",
         "quit [-y]",
         "In the daemon's own shell: shutdown, asked first while processes run (-y: no\n  \

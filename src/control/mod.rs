@@ -16,6 +16,7 @@ pub mod continuation;
 pub mod daemon_status;
 pub mod events;
 mod help;
+pub mod live_streams;
 mod maintail;
 mod merged;
 mod process;
@@ -112,7 +113,20 @@ pub struct Hooks {
     /// `web-url`'s reply: the web dashboard's address with its access token, or
     /// why there is none.
     pub web_url: Box<dyn Fn() -> Reply + Send + Sync>,
+    /// The streams open on the socket (and the dashboard's attach sessions),
+    /// which an upgrade in place ends with a last line.
+    pub live_streams: Arc<live_streams::LiveStreams>,
+    /// Upgrades in place to the binary given (default: the daemon's own); returns
+    /// only when that did not happen, saying why. The connection given, if any,
+    /// is answered by the new process.
+    pub upgrade: Box<UpgradeHook>,
 }
+
+/// Upgrades in place to the binary given (or the daemon's own), answering on the
+/// connection given; returns only the reply of an upgrade that did not happen.
+pub type UpgradeHook = dyn Fn(Option<std::path::PathBuf>, Option<std::os::fd::OwnedFd>, &Source) -> Reply
+    + Send
+    + Sync;
 
 /// Runs one command line (split like a shell splits words), asked by `source`.
 pub fn execute(
@@ -171,6 +185,13 @@ pub fn execute_words(
         "shutdown" | "quit" | "exit" => {
             no_args(cmd, args).unwrap_or_else(|| Reply::then("Shut down", Continuation::Shutdown))
         }
+        "upgrade" => match args {
+            [] => Reply::then("", Continuation::Upgrade(None)),
+            [path] if !path.is_empty() && !path.starts_with('-') => {
+                Reply::then("", Continuation::Upgrade(Some(path.into())))
+            }
+            _ => Reply::usage("Error: upgrade takes at most one argument, a binary's path"),
+        },
         "version" => no_args(cmd, args).unwrap_or_else(|| Reply::ok(env!("CARGO_PKG_VERSION"))),
         "events" => events::events(args),
         "notices" => no_args(cmd, args).unwrap_or_else(|| Reply::then("", Continuation::Notices)),
@@ -201,6 +222,7 @@ fn log_request(cmd: &str, args: &[String], source: &Source) {
             info!("{cmd} requested by {source}: {}", args.join(" "))
         }
         "reopen" if args.is_empty() => info!("reopen of the event log requested by {source}"),
+        "upgrade" => info!("upgrade requested by {source}"),
         _ => {}
     }
 }

@@ -12,7 +12,7 @@
 //! daemon stays controllable at the thread limit.
 
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -100,6 +100,11 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
+    /// The listening socket (kept open across an upgrade in place).
+    pub fn listener(&self) -> BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
+
     /// Stops accepting (connections already open finish normally) and removes the
     /// socket file.
     pub fn stop(self) {
@@ -164,7 +169,15 @@ fn serve(
                 continue;
             }
         };
-        let source = match super::socket::peer_credentials(&stream) {
+        let peer = super::socket::peer_credentials(&stream);
+        // An upgrade in place stops accepting here (`live_streams`).
+        if hooks
+            .live_streams
+            .hold_accepting(peer.as_ref().ok().map(|&(_, pid)| pid))
+        {
+            continue;
+        }
+        let source = match peer {
             Ok((uid, pid)) if uid == me || uid == 0 => Source::socket_client(uid, pid),
             Ok((uid, _)) => {
                 warn!("control client error: connection from uid {uid} refused");

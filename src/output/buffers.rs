@@ -101,6 +101,9 @@ pub struct OutputBuffers {
     inner: Mutex<Inner>,
     /// Notified on every push and on close; followers wait on it.
     changed: Condvar,
+    /// A pty's pump holds back a `\r` (to see whether `\n` follows): handed
+    /// over by an upgrade in place, so the next pump starts with it.
+    pub held_cr: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for OutputBuffers {
@@ -131,6 +134,7 @@ impl OutputBuffers {
                 writes: 0,
             }),
             changed: Condvar::new(),
+            held_cr: Default::default(),
         }
     }
 

@@ -15,6 +15,7 @@
 //! moved to a file, notifies.
 
 mod buffers;
+pub mod exec_gate;
 pub mod file_tail;
 pub mod files;
 pub mod printable;

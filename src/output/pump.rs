@@ -126,8 +126,9 @@ pub(super) enum ReadOutcome {
 }
 
 fn run(name: &str, source: PumpSource, mut sink: Sink, buffers: &OutputBuffers) {
-    let mut folder = CrlfFolder::default();
     let pty = matches!(source, PumpSource::Pty { .. });
+    // A pty's held-back `\r` is handed from the pump before an upgrade in place.
+    let mut folder = CrlfFolder::holding(pty && buffers.held_cr.swap(false, Ordering::SeqCst));
     let mut inputs: Vec<Input> = match source {
         PumpSource::Pipes { stdout, stderr } => {
             [(Stream::Stdout, stdout), (Stream::Stderr, stderr)]
@@ -153,32 +154,29 @@ fn run(name: &str, source: PumpSource, mut sink: Sink, buffers: &OutputBuffers) 
     // does the pump get a buffer of its own, growing with the child's output.
     let mut own: Vec<u8> = Vec::new();
     let mut grown = false;
-    // With a single descriptor left a blocking read is enough: one syscall per
-    // chunk instead of two. A splice never blocks on the pipe: it says when to poll.
-    let mut must_poll = inputs.len() > 1;
+    // A read is only made once `poll` said it will not block: a blocking read
+    // would sit inside the upgrade's gate (below), which could then never close.
     let mut poll_failed = false;
 
     while !inputs.is_empty() {
-        let ready = if must_poll {
-            match wait_readable(&inputs) {
-                Ok(ready) => ready,
-                Err(Errno::EINTR) => continue,
-                Err(e) => {
-                    // Cannot happen in practice (ENOMEM); fall back to reading in
-                    // turn rather than spinning or giving up on the child.
-                    if !poll_failed {
-                        warn!("{name}: poll on output failed: {e}; reading in turn");
-                        poll_failed = true;
-                    }
-                    [true; 2]
+        let ready = match wait_readable(&inputs) {
+            Ok(ready) => ready,
+            Err(Errno::EINTR) => continue,
+            Err(e) => {
+                // Cannot happen in practice (ENOMEM); fall back to reading in
+                // turn rather than spinning or giving up on the child.
+                if !poll_failed {
+                    warn!("{name}: poll on output failed: {e}; reading in turn");
+                    poll_failed = true;
                 }
+                [true; 2]
             }
-        } else {
-            [true; 2]
         };
 
+        // Everything done to the descriptors, up to closing an ended one, is
+        // done inside the upgrade's gate: no byte is ever held here across an exec.
+        let _inside = super::exec_gate::enter();
         let mut ended = [false; 2];
-        let mut again = false;
         for (i, input) in inputs.iter().enumerate() {
             if !ready[i] {
                 continue;
@@ -192,7 +190,7 @@ fn run(name: &str, source: PumpSource, mut sink: Sink, buffers: &OutputBuffers) 
                         }
                     }
                     Spliced::End => ended[i] = true,
-                    Spliced::Again => again = true,
+                    Spliced::Again => {}
                     // Read and copied from the next round on.
                     Spliced::Copy => {}
                 }
@@ -222,7 +220,7 @@ fn run(name: &str, source: PumpSource, mut sink: Sink, buffers: &OutputBuffers) 
                     }
                 }
                 ReadOutcome::End => ended[i] = true,
-                ReadOutcome::Again => again = true,
+                ReadOutcome::Again => {}
             }
             if let Some(small) = small {
                 give_small_buffer(small);
@@ -240,8 +238,11 @@ fn run(name: &str, source: PumpSource, mut sink: Sink, buffers: &OutputBuffers) 
                 inputs.remove(i);
             }
         }
-        must_poll = inputs.len() > 1 || again;
+        if pty {
+            buffers.held_cr.store(folder.holds_cr(), Ordering::SeqCst);
+        }
     }
+    buffers.held_cr.store(false, Ordering::SeqCst);
 
     // A '\r' held back at the very end was not followed by '\n': keep it.
     if folder.finish() {

@@ -352,6 +352,19 @@ impl CrlfFolder {
         &self.out
     }
 
+    /// A folder that starts holding a `\r` back, or not (an upgrade in place).
+    pub(super) fn holding(pending_cr: bool) -> CrlfFolder {
+        CrlfFolder {
+            pending_cr,
+            out: Vec::new(),
+        }
+    }
+
+    /// Whether a `\r` is held back now.
+    pub(super) fn holds_cr(&self) -> bool {
+        self.pending_cr
+    }
+
     /// True if a `\r` is still held back (the stream ended right after it).
     pub(super) fn finish(&mut self) -> bool {
         std::mem::take(&mut self.pending_cr)

@@ -52,6 +52,28 @@ impl Supervisor {
         self.schedule()
     }
 
+    /// The programs waiting for their automatic start and the instances each
+    /// leaves out (an upgrade in place hands them over).
+    pub fn pending_starts(&self) -> Vec<(String, Vec<String>)> {
+        let pending = self.pending.lock();
+        (pending.iter())
+            .map(|(name, w)| (name.clone(), w.except.clone()))
+            .collect()
+    }
+
+    /// After an upgrade in place: waits again for the programs handed over as
+    /// waiting, and starts those ready now (see [`Supervisor::schedule`]).
+    pub fn resume_pending(&self, waiting: Vec<(String, Vec<String>)>) -> Vec<StartTicket> {
+        {
+            let mut pending = self.pending.lock();
+            for (name, except) in waiting {
+                let note = String::new();
+                pending.insert(name, Waiting { note, except });
+            }
+        }
+        self.schedule()
+    }
+
     /// Starts the waiting programs that are ready — every instance of each of
     /// their dependencies RUNNING — in batches: the lowest priority among the
     /// ready ones first, each batch spawned before the next one is sent `Start`.

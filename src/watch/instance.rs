@@ -44,6 +44,10 @@ pub enum Command {
         pid: i32,
         result: Result<(), String>,
     },
+    /// An upgrade in place: hand in the instance's record and wait (`handover`).
+    Quiesce(Arc<super::handover::QuiesceHold>),
+    /// After an upgrade in place: take over the previous process's instance.
+    Adopt(Box<super::handover::Adopted>),
 }
 
 /// What the watcher publishes after every decision.

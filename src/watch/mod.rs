@@ -3,6 +3,9 @@
 
 mod child_signals;
 pub mod handle;
+pub mod handover;
+pub mod handover_output;
+pub mod handover_state;
 mod health;
 pub mod helper;
 pub mod instance;

@@ -69,6 +69,22 @@ impl UnpumpedOutput {
         }
     }
 
+    /// The pipes of a child adopted after an upgrade in place (either may have
+    /// ended before it): watched like a new child's until their first output.
+    pub fn adopted(
+        pipes: [Option<OwnedFd>; 2],
+        files: OutputFiles,
+        drained: Arc<AtomicBool>,
+    ) -> Self {
+        UnpumpedOutput {
+            pipes,
+            files: Some(files),
+            quiet: None,
+            first_taken: false,
+            drained,
+        }
+    }
+
     /// True once after the first output was taken: that went deeper into the
     /// watcher's stack (choosing the files, the first read) than its loop needs,
     /// so the watcher gives those pages back. Later takes touch no more than one

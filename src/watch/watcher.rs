@@ -30,6 +30,7 @@ use crate::hub::{Event as HubEvent, Hub};
 use crate::output::{start_pump, OutputFiles, PumpSource, RotatingPath};
 use crate::sys;
 
+mod adopt;
 mod adopted;
 mod crash;
 mod groups;
@@ -44,6 +45,9 @@ struct Running {
     pidfd: OwnedFd,
     /// Output pipes no pump reads yet: polled here until the first byte.
     unpumped: Option<UnpumpedOutput>,
+    /// Which pipes stdout and stderr were at the spawn (descriptor, st_dev,
+    /// st_ino), wherever they are read now: an upgrade keeps those still open.
+    output_ids: [Option<(i32, u64, u64)>; 2],
 }
 
 pub struct Watcher {
@@ -230,6 +234,8 @@ impl Watcher {
                 self.removing = true;
                 self.apply(Event::Shutdown, now);
             }
+            Command::Quiesce(hold) => self.quiesce(&hold),
+            Command::Adopt(adopted) => self.adopt(*adopted),
         }
     }
 
@@ -280,15 +286,7 @@ impl Watcher {
 
     fn spawn(&mut self) -> Event {
         self.went_deep = true;
-        let launch = &self.config.launch;
-        let path = |t: &OutputTarget| match t {
-            OutputTarget::File(p) => Some(p.clone()),
-            OutputTarget::Discard => None,
-        };
-        let mut files = match OutputFiles::open(
-            path(&launch.stdout).as_deref(),
-            path(&launch.stderr).as_deref(),
-        ) {
+        let files = match self.output_files() {
             Ok(files) => files,
             Err(e) => {
                 return Event::SpawnFailed {
@@ -296,24 +294,12 @@ impl Watcher {
                 }
             }
         };
-        let rotating = |t: &OutputTarget, r: crate::config::Rotation| {
-            path(t).filter(|_| r.maxbytes > 0).map(|path| RotatingPath {
-                path,
-                maxbytes: r.maxbytes,
-                backups: r.backups,
-            })
-        };
-        files.timestamps = launch.timestamps;
-        files.rotate = [
-            rotating(&launch.stdout, launch.stdout_rotation),
-            rotating(&launch.stderr, launch.stderr_rotation),
-        ];
         self.run += 1;
         let marker = crate::orphans::Marker {
             name: &self.instance.name(),
             run: self.run,
         };
-        let child = match spawn::spawn(launch, marker) {
+        let child = match spawn::spawn(&self.config.launch, marker) {
             Ok(child) => child,
             Err(e) => {
                 return Event::SpawnFailed {
@@ -322,12 +308,14 @@ impl Watcher {
             }
         };
         let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut output_ids = [None, None];
         let (unpumped, input) = match child.io {
             spawn::ChildIo::Pipes {
                 stdin,
                 stdout,
                 stderr,
             } => {
+                output_ids = [adopt::pipe_id(&stdout), adopt::pipe_id(&stderr)];
                 let output = UnpumpedOutput::new(stdout, stderr, files, drained.clone());
                 (Some(output), InputTarget::Pipe(stdin))
             }
@@ -364,6 +352,7 @@ impl Watcher {
             pid,
             pidfd: child.pidfd,
             unpumped,
+            output_ids,
         });
         self.instance.set_input(Some(ChildInput {
             to: input,
@@ -373,6 +362,32 @@ impl Watcher {
         self.instance
             .publish(|s| s.started_at = Some((Instant::now(), SystemTime::now())));
         Event::Spawned { pid }
+    }
+
+    /// The run's output files, opened (appending) with the program's settings.
+    fn output_files(&self) -> std::io::Result<OutputFiles> {
+        let launch = &self.config.launch;
+        let path = |t: &OutputTarget| match t {
+            OutputTarget::File(p) => Some(p.clone()),
+            OutputTarget::Discard => None,
+        };
+        let mut files = OutputFiles::open(
+            path(&launch.stdout).as_deref(),
+            path(&launch.stderr).as_deref(),
+        )?;
+        let rotating = |t: &OutputTarget, r: crate::config::Rotation| {
+            path(t).filter(|_| r.maxbytes > 0).map(|path| RotatingPath {
+                path,
+                maxbytes: r.maxbytes,
+                backups: r.backups,
+            })
+        };
+        files.timestamps = launch.timestamps;
+        files.rotate = [
+            rotating(&launch.stdout, launch.stdout_rotation),
+            rotating(&launch.stderr, launch.stderr_rotation),
+        ];
+        Ok(files)
     }
 
     /// The child's silent pipes became readable or hung up.

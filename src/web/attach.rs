@@ -41,6 +41,7 @@ pub fn run(
         source,
         outbox: outbox.clone(),
         reader: Some(reader),
+        live: hooks.live_streams.clone(),
     };
     finish(hooks, reply, &mut transport);
     outbox.close();
@@ -51,6 +52,8 @@ struct AttachTransport {
     outbox: Outbox,
     /// Until the session takes it.
     reader: Option<WsReader>,
+    /// The sessions an upgrade in place ends, telling each to attach again.
+    live: Arc<crate::control::live_streams::LiveStreams>,
 }
 
 impl Transport for AttachTransport {
@@ -107,6 +110,7 @@ impl Transport for AttachTransport {
             FrameBytes::new(frames),
             &mut output,
             Some(notices),
+            &self.live,
         );
         Next::End
     }

@@ -30,6 +30,9 @@ const USAGE: &str = "usage: taskmaster-testprog MODE [ARGS...]
   quiet-until SIGNAME        print nothing until SIGNAME, then `woke` on stdout and
                              `woke-err` on stderr, sleep forever
   flood BYTES                write BYTES (suffix K/M/G) of pattern i%251 to stdout, exit 0
+  pour COUNTFILE             write pattern i%251 to stdout, 4016 bytes a millisecond, each write
+                             ending with byte 13 (\r), until SIGTERM; then write the number
+                             of bytes written to COUNTFILE, exit 0
   print OUT [ERR]            print OUT on stdout (and ERR on stderr), sleep forever
   lines N [INTERVAL_SECS]    print `line 1`..`line N`, INTERVAL apart, sleep forever
   chatty                     timestamped line on stdout every 0.2 s (every 5th also on stderr)
@@ -128,6 +131,10 @@ fn dispatch(args: &[String]) -> Result<i32, String> {
         "flood" => {
             arity(1, 1)?;
             Ok(flood(parse_size(rest[0])?))
+        }
+        "pour" => {
+            arity(1, 1)?;
+            pour(rest[0])
         }
         "print" => {
             arity(1, 2)?;
@@ -323,6 +330,37 @@ fn flood(total: u64) -> i32 {
         pos += len as u64;
     }
     0
+}
+
+/// Writes the flood's pattern until SIGTERM, then how many bytes it wrote: every
+/// one of them must be in the output file, once, in order. Every write ends with
+/// a `\r` (byte 13: the first write is 14 bytes, the others 16 periods), which a
+/// pty's reader holds back to see whether `\n` follows.
+fn pour(count_file: &str) -> Result<i32, String> {
+    const WRITE: usize = 16 * 251;
+    const PERIOD: usize = 251;
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        signal::SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe { signal::sigaction(Signal::SIGTERM, &action) }
+        .map_err(|e| format!("cannot trap SIGTERM: {e}"))?;
+    let pattern: Vec<u8> = (0..WRITE + PERIOD).map(|i| (i % PERIOD) as u8).collect();
+    let mut pos: u64 = 0;
+    while !GOT_SIGNAL.load(Ordering::SeqCst) {
+        let start = (pos % PERIOD as u64) as usize;
+        let len = if pos == 0 { 14 } else { WRITE };
+        match unistd::write(io::stdout(), &pattern[start..start + len]) {
+            Ok(n) => pos += n as u64,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(format!("write: {e}")),
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::fs::write(count_file, pos.to_string()).map_err(|e| format!("{count_file}: {e}"))?;
+    Ok(0)
 }
 
 fn chatty() -> ! {

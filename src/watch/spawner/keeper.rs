@@ -93,6 +93,16 @@ pub fn shutdown() {
     let _ = nix::poll::poll(&mut poll, nix::poll::PollTimeout::from(1000u16));
 }
 
+/// The running helper's pid (from its pidfd's `/proc/self/fdinfo`): an upgrade
+/// in place hands it to the next process, which reaps it once it has ended (its
+/// socket closes at the exec).
+pub fn helper_pid() -> Option<i32> {
+    let pidfd = SPAWNER.get()?.helper.lock().clone()?;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).ok()?;
+    let pid = info.lines().find_map(|l| l.strip_prefix("Pid:"))?;
+    pid.trim().parse().ok().filter(|&p: &i32| p > 0)
+}
+
 fn install(spawner: &Spawner, pidfd: &Arc<OwnedFd>, socket: OwnedFd) {
     *spawner.helper.lock() = Some(pidfd.clone());
     let pidfd = pidfd.clone();

@@ -33,7 +33,7 @@ use nix::sys::socket::{
 };
 use parking_lot::Mutex;
 
-pub use keeper::{shutdown, start};
+pub use keeper::{helper_pid, shutdown, start};
 use wire::Reply;
 
 /// The hidden first argument that puts `taskmaster` in spawn-helper mode.

@@ -43,6 +43,9 @@ impl Watcher {
             pid,
             pidfd,
             unpumped: None,
+            // Its output pipes, if it kept any, are the launcher's, which the
+            // launcher's run already handed to a pump: none to hand over.
+            output_ids: [None, None],
         });
         self.instance
             .publish(|s| s.started_at = Some((Instant::now(), SystemTime::now())));
