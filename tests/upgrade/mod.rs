@@ -5,6 +5,7 @@
 //! are told to attach again, and a failed upgrade leaves the daemon as it was.
 
 mod failures;
+mod features;
 mod waiting;
 
 use std::collections::BTreeMap;
