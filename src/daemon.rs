@@ -118,7 +118,10 @@ pub fn run(mut opts: Options) -> i32 {
     for warning in &config.warnings {
         warn!("configuration: {warning}");
     }
-    let web = match crate::web::bind_if_configured(config.daemon.http.as_ref(), &socket_path) {
+    // After an upgrade in place the dashboard keeps its token: open pages reconnect.
+    let kept_token = resume.as_ref().and_then(|r| r.web_token.clone());
+    let http = config.daemon.http.as_ref();
+    let web = match crate::web::bind_if_configured(http, &socket_path, kept_token) {
         Ok(web) => web,
         Err(e) => {
             error!("{e}");
@@ -159,7 +162,7 @@ pub fn run(mut opts: Options) -> i32 {
         events.clone(),
         reloader.clone(),
         sup.clone(),
-        web_url,
+        (web_url, web.as_ref().map(|w| w.token())),
     ));
     let notices = (!opts.no_shell && frontend::stdin_is_terminal())
         .then(|| frontend::collect_notices(sup.hub()));
@@ -383,12 +386,19 @@ fn hooks(
     events: Sender<DaemonEvent>,
     reloader: Arc<Reloader>,
     sup: Arc<Supervisor>,
-    web_url: Box<dyn Fn() -> control::Reply + Send + Sync>,
+    (web_url, web_token): (
+        Box<dyn Fn() -> control::Reply + Send + Sync>,
+        Option<String>,
+    ),
 ) -> Hooks {
     let events = parking_lot::Mutex::new(events);
     let live_streams = Arc::new(control::live_streams::LiveStreams::default());
-    let upgrader =
-        crate::upgrade::Upgrader::new(sup.clone(), reloader.clone(), live_streams.clone());
+    let upgrader = crate::upgrade::Upgrader::new(
+        sup.clone(),
+        reloader.clone(),
+        live_streams.clone(),
+        web_token,
+    );
     let hub = sup.hub().clone();
     Hooks {
         subscribe_notices: Box::new(move |sink| sup.hub().subscribe_notices(sink)),

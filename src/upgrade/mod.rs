@@ -62,6 +62,8 @@ pub struct Upgrader {
     /// it raw while it reads a line): the new process finds them, and saves them
     /// as its own start's.
     terminal: Mutex<Option<nix::sys::termios::Termios>>,
+    /// The web dashboard's access token, handed over (`DaemonRecord::web_token`).
+    web_token: Option<String>,
     one: Mutex<()>,
 }
 
@@ -77,11 +79,13 @@ impl Upgrader {
         sup: Arc<Supervisor>,
         reloader: Arc<Reloader>,
         streams: Arc<LiveStreams>,
+        web_token: Option<String>,
     ) -> Upgrader {
         Upgrader {
             sup,
             reloader,
             streams,
+            web_token,
             terminal: Mutex::new(nix::sys::termios::tcgetattr(std::io::stdin()).ok()),
             exe: std::env::current_exe().ok(),
             one: Mutex::new(()),
@@ -197,6 +201,7 @@ impl Upgrader {
             old_helper: crate::watch::spawner::helper_pid(),
             instances: records,
             pending: self.sup.pending_starts(),
+            web_token: self.web_token.clone(),
         };
         // A `top` open in the daemon's shell gives its terminal back, as at a
         // shutdown; the shell's own modes are put back if the exec fails.

@@ -43,6 +43,10 @@ pub struct DaemonRecord {
     /// the instances each leaves out.
     #[serde(default)]
     pub pending: Vec<(String, Vec<String>)>,
+    /// The web dashboard's access token: kept, so a page open in a browser
+    /// reconnects to the new process with the cookie it has.
+    #[serde(default)]
+    pub web_token: Option<String>,
 }
 
 impl DaemonRecord {
@@ -137,6 +141,7 @@ mod tests {
             old_helper: None,
             instances: Vec::new(),
             pending: Vec::new(),
+            web_token: None,
         }
     }
 

@@ -54,8 +54,10 @@ pub const SETTINGS_AT_START: &str =
 pub fn bind_if_configured(
     http: Option<&HttpSettings>,
     socket: &Path,
+    kept_token: Option<String>,
 ) -> Result<Option<Bound>, String> {
-    http.map(|settings| bind(settings, socket)).transpose()
+    http.map(|settings| bind(settings, socket, kept_token))
+        .transpose()
 }
 
 /// `web-url`'s answer for the daemon's hooks, and the token file to remove at

@@ -23,8 +23,13 @@ pub struct Bound {
     token_file: PathBuf,
 }
 
-/// Binds `settings.listen` and writes a new access token next to `socket`.
-pub fn bind(settings: &HttpSettings, socket: &Path) -> Result<Bound, String> {
+/// Binds `settings.listen` and writes the access token next to `socket`: a new
+/// one, or `kept_token`, the one an upgrade in place handed over.
+pub fn bind(
+    settings: &HttpSettings,
+    socket: &Path,
+    kept_token: Option<String>,
+) -> Result<Bound, String> {
     let listener = TcpListener::bind(settings.listen).map_err(|e| {
         format!(
             "cannot listen on {} for the web dashboard: {e}",
@@ -34,8 +39,11 @@ pub fn bind(settings: &HttpSettings, socket: &Path) -> Result<Bound, String> {
     let address = listener
         .local_addr()
         .map_err(|e| format!("web dashboard: cannot read its address: {e}"))?;
-    let token = auth::random_token()
-        .map_err(|e| format!("web dashboard: cannot make an access token: {e}"))?;
+    let token = match kept_token {
+        Some(token) => token,
+        None => auth::random_token()
+            .map_err(|e| format!("web dashboard: cannot make an access token: {e}"))?,
+    };
     let token_file = auth::token_path(socket);
     auth::write_token(&token_file, &token).map_err(|e| {
         format!(
@@ -52,6 +60,11 @@ pub fn bind(settings: &HttpSettings, socket: &Path) -> Result<Bound, String> {
 }
 
 impl Bound {
+    /// The access token (handed over by an upgrade in place).
+    pub fn token(&self) -> String {
+        self.access.token().to_string()
+    }
+
     /// The page's address with the token: what `taskmasterctl web-url` prints.
     pub fn url(&self) -> String {
         format!("http://{}/?token={}", self.address, self.access.token())

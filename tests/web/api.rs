@@ -89,3 +89,29 @@ fn a_reload_says_the_http_settings_apply_at_the_next_start() {
     assert_eq!(web.command("status", &[])["ok"], true);
     d.finish(secs(20.0));
 }
+
+/// An upgrade in place keeps the dashboard's token: a page open in a browser
+/// reconnects to the new process with the cookie it has.
+#[test]
+fn the_token_stays_across_an_upgrade_in_place() {
+    // A fixed port: the new process binds it again.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let yaml = format!("taskmaster:\n  http:\n    listen: 127.0.0.1:{port}\nprograms:\n{SLEEPER}");
+    let mut d = Daemon::start("web-upgrade", &yaml);
+    d.wait_state("sleeper", "RUNNING", short());
+    let before = Web::of(&d);
+    let out = crate::upgrade::upgrade(&d.socket(), None);
+    assert_eq!(out.code, 0, "{out:?}");
+    let after = Web::of(&d);
+    assert_eq!(after.addr, before.addr);
+    assert_eq!(after.token, before.token, "the token is handed over");
+    let status = wait_for("the dashboard answering the old token", short(), || {
+        let reply = std::panic::catch_unwind(|| before.command("status", &["--json"])).ok()?;
+        (reply["ok"] == true).then_some(reply)
+    });
+    assert_eq!(status["data"][0]["state"], "RUNNING", "{status}");
+    d.finish(secs(20.0));
+}
