@@ -27,6 +27,7 @@ use crate::config::{Probe, ProgramConfig};
 
 mod command;
 mod net;
+mod nonblocking;
 
 /// What the watcher's side and the checker thread share.
 #[derive(Default)]

@@ -1,5 +1,5 @@
-//! `tcp` and `http` health checks over std's blocking sockets, every step
-//! bounded by the check's deadline: the connect, writing the request, each read.
+//! `tcp` and `http` health checks, every step bounded by the check's deadline:
+//! the connect, writing the request, each read (`nonblocking.rs`).
 //!
 //! HTTP is one `GET` decided by its status line (within the first
 //! [`RESPONSE_HEAD_MAX`] bytes): HTTP/1.1 with `Connection: close`; 200–399
@@ -11,10 +11,11 @@
 //! client but the status line. A name is resolved on this checker thread, never
 //! the watcher's.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use super::nonblocking;
 use crate::config::HttpTarget;
 
 /// The most of a response read before its status line must have come.
@@ -34,8 +35,8 @@ pub(super) fn tcp_connect(
         .map_err(|e| format!("cannot resolve {host}: {e}"))?;
     let mut last = format!("{host} has no address");
     for address in addresses {
-        let left = time_left(deadline, timeout)?;
-        match TcpStream::connect_timeout(&address, left) {
+        time_left(deadline, timeout)?;
+        match nonblocking::connect(&address, deadline) {
             Ok(stream) => return Ok(stream),
             Err(e) => last = describe(&e, timeout),
         }
@@ -63,9 +64,7 @@ pub(super) fn http_get(
         "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: taskmaster-healthcheck\r\nAccept: */*\r\nConnection: close\r\n\r\n",
         target.path
     );
-    stream
-        .set_write_timeout(Some(time_left(deadline, timeout).map_err(fail)?))
-        .and_then(|()| stream.write_all(request.as_bytes()))
+    nonblocking::write_all(&mut stream, request.as_bytes(), deadline)
         .map_err(|e| fail(describe(&e, timeout)))?;
     let head = read_status_line(&mut stream, deadline, timeout).map_err(fail)?;
     let (code, reason) = parse_status_line(&head).ok_or_else(|| {
@@ -93,10 +92,9 @@ fn read_status_line(
                 "no status line in the first {RESPONSE_HEAD_MAX} bytes"
             ));
         }
-        let left = time_left(deadline, timeout)?;
-        let n = stream
-            .set_read_timeout(Some(left))
-            .and_then(|()| stream.read(&mut buf))
+        time_left(deadline, timeout)?;
+        // Nothing can have come before the first read: poll first.
+        let n = nonblocking::read(stream, &mut buf, deadline, head.is_empty())
             .map_err(|e| describe(&e, timeout))?;
         if n == 0 {
             return match head.is_empty() {
@@ -117,14 +115,8 @@ fn read_status_line(
 fn read_the_rest(stream: &mut TcpStream, mut received: Vec<u8>, deadline: Instant) {
     let mut buf = [0u8; 4096];
     while !response_complete(&received) && received.len() < RESPONSE_MAX {
-        let left = deadline.checked_duration_since(Instant::now());
-        let Some(left) = left.filter(|d| !d.is_zero()) else {
-            return;
-        };
-        match stream
-            .set_read_timeout(Some(left))
-            .and_then(|()| stream.read(&mut buf))
-        {
+        // The rest often came with the head: read before polling.
+        match nonblocking::read(stream, &mut buf, deadline, false) {
             Ok(0) | Err(_) => return,
             Ok(n) => received.extend_from_slice(&buf[..n]),
         }
