@@ -8,7 +8,7 @@
 //! waits).
 
 use std::path::PathBuf;
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::channel;
 use std::sync::Arc;
 
 use log::{error, info, warn};
@@ -16,7 +16,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
 use crate::config;
-use crate::control::{self, Hooks, Source};
+use crate::control::{self, Source};
 use crate::eventlog::EventLog;
 use crate::headless::Headless;
 use crate::hub::Hub;
@@ -26,6 +26,16 @@ use crate::shutdown_progress::{self, Terminal};
 use crate::supervisor::Supervisor;
 use crate::terminal::TerminalMode;
 use crate::{frontend, sys};
+
+#[path = "daemon/hooks.rs"]
+mod hooks;
+#[path = "daemon/previous_run.rs"]
+mod previous_run;
+#[path = "daemon/signals.rs"]
+mod signals;
+use hooks::hooks;
+use previous_run::previous_run;
+use signals::forward_signals;
 
 /// Command-line options of the daemon.
 pub struct Options {
@@ -318,114 +328,12 @@ pub fn run(mut opts: Options) -> i32 {
     }
 }
 
-/// Starts this run's children journal and reports the processes a previous run
-/// (ended by SIGKILL or a crash) left alive; returns their instance names, which
-/// are not autostarted: better a stopped instance than a silent duplicate.
-fn previous_run(hub: &Hub, socket: &std::path::Path, adopted: &[i32]) -> Vec<(String, String)> {
-    let mut path = socket.as_os_str().to_owned();
-    path.push(".children");
-    let leftovers = match hub.journal().open(std::path::Path::new(&path)) {
-        // The processes an upgrade in place hands over are this run's.
-        Ok(l) => (l.into_iter().filter(|l| !adopted.contains(&l.pid))).collect::<Vec<_>>(),
-        Err(e) => {
-            warn!(
-                "cannot keep the children journal {}: {e}",
-                std::path::Path::new(&path).display()
-            );
-            return Vec::new();
-        }
-    };
-    crate::upgrade::resume::reap_own_leftovers(leftovers.iter().map(|l| l.pid));
-    for l in &leftovers {
-        let msg = format!(
-            "{}: its process from a previous taskmaster run (pid {}) is still alive and unsupervised; \
-             not starting another (stop it, then `start {}`)",
-            l.name, l.pid, l.name
-        );
-        warn!("{msg}");
-        eprintln!("taskmaster: {msg}");
-    }
-    // One note per instance, naming every survivor (two crashed runs may each
-    // have left one); the leftovers come sorted by name, then pid.
-    let mut notes: Vec<(String, Vec<i32>)> = Vec::new();
-    for l in leftovers {
-        match notes.last_mut() {
-            Some((name, pids)) if *name == l.name => pids.push(l.pid),
-            _ => notes.push((l.name, vec![l.pid])),
-        }
-    }
-    notes
-        .into_iter()
-        .map(|(name, pids)| {
-            let note = match pids.as_slice() {
-                [pid] => format!("Not started: pid {pid} of a previous run is still alive"),
-                _ => {
-                    let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
-                    format!(
-                        "Not started: pids {} of previous runs are still alive",
-                        list.join(", ")
-                    )
-                }
-            };
-            (name, note)
-        })
-        .collect()
-}
-
 /// Who asked for the shutdown, and how when it says more than `shutdown`:
 /// `the daemon's shell (end of input, Ctrl-D)`, `taskmasterctl (uid 0, pid 1234)`.
 fn requester(source: &Source, how: &str) -> String {
     match how {
         "" | "shutdown" => source.to_string(),
         how => format!("{source} ({how})"),
-    }
-}
-
-/// What the transports may ask of the daemon itself.
-fn hooks(
-    events: Sender<DaemonEvent>,
-    reloader: Arc<Reloader>,
-    sup: Arc<Supervisor>,
-    (web_url, web_token): (
-        Box<dyn Fn() -> control::Reply + Send + Sync>,
-        Option<String>,
-    ),
-) -> Hooks {
-    let events = parking_lot::Mutex::new(events);
-    let live_streams = Arc::new(control::live_streams::LiveStreams::default());
-    let upgrader = crate::upgrade::Upgrader::new(
-        sup.clone(),
-        reloader.clone(),
-        live_streams.clone(),
-        web_token,
-    );
-    let hub = sup.hub().clone();
-    Hooks {
-        subscribe_notices: Box::new(move |sink| sup.hub().subscribe_notices(sink)),
-        follow_events: Box::new(move || hub.follow_events()),
-        shutdown_waiters: Arc::default(),
-        connections: Arc::default(),
-        web_url,
-        upgrade: Box::new(move |binary, reply_to, by| upgrader.upgrade(binary, reply_to, by)),
-        live_streams,
-        shutdown: Box::new(move |source, how| {
-            let _ = events
-                .lock()
-                .send(DaemonEvent::ShutdownRequested(source, how));
-        }),
-        reload: {
-            let reloader = reloader.clone();
-            Box::new(move |change| reloader.change(change))
-        },
-        reopen: {
-            let reloader = reloader.clone();
-            Box::new(move || reloader.reopen_log())
-        },
-        follow_log: {
-            let followers = reloader.log_followers();
-            Box::new(move |sink| followers.follow(sink))
-        },
-        socket_path: Box::new(move || reloader.socket_path().unwrap_or_default()),
     }
 }
 
@@ -436,55 +344,4 @@ pub(crate) fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> Res
         .spawn(f)
         .map(drop)
         .map_err(|e| format!("cannot start the {name} thread: {e}"))
-}
-
-/// The signal thread: handlers only notify (signal-hook's self-pipe); this thread
-/// turns each signal into an event for the main thread.
-fn forward_signals(
-    mut signals: Signals,
-    events: Sender<DaemonEvent>,
-    hooks: Arc<Hooks>,
-    headless: Arc<Headless>,
-) -> impl FnOnce() + Send {
-    move || {
-        for sig in signals.forever() {
-            let event = match sig {
-                // Our terminal hanging up is not a reload request (`headless`).
-                SIGHUP if headless.sighup_is_hangup(&(hooks.socket_path)()) => {
-                    info!("signal received: SIGHUP, from the terminal hanging up: not a reload");
-                    continue;
-                }
-                SIGHUP => {
-                    info!("signal received: SIGHUP");
-                    DaemonEvent::Reload
-                }
-                // logrotate's convention: reopen the event log. In a thread of its
-                // own, so a reload under way never holds up SIGTERM behind it.
-                SIGUSR1 => {
-                    info!("signal received: SIGUSR1: reopening the event log");
-                    let hooks = hooks.clone();
-                    if let Err(e) = spawn_thread("reopen", move || drop((hooks.reopen)())) {
-                        warn!("{e}: the event log was not reopened");
-                    }
-                    continue;
-                }
-                SIGUSR2 => {
-                    info!("signal received: SIGUSR2: upgrading in place");
-                    crate::upgrade::on_signal(hooks.clone());
-                    continue;
-                }
-                SIGINT => {
-                    info!("signal received: SIGINT");
-                    DaemonEvent::ShutdownRequested(Source::Signal("SIGINT"), "")
-                }
-                _ => {
-                    info!("signal received: SIGTERM");
-                    DaemonEvent::ShutdownRequested(Source::Signal("SIGTERM"), "")
-                }
-            };
-            if events.send(event).is_err() {
-                return;
-            }
-        }
-    }
 }
