@@ -22,17 +22,6 @@ use crate::watch::{ExitStatus, State};
 /// The `Content-Type` of the answer.
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
-/// Every state, for the one-of-seven `taskmaster_instance_state` gauges.
-const STATES: [State; 7] = [
-    State::Stopped,
-    State::Starting,
-    State::Running,
-    State::Backoff,
-    State::Stopping,
-    State::Exited,
-    State::Fatal,
-];
-
 /// One instance at the moment of the scrape.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Sample {
@@ -133,7 +122,7 @@ impl Collector for Scrape {
             Gauge,
         )?;
         for sample in &self.instances {
-            for s in STATES {
+            for s in State::ALL {
                 let [program, name] = labels(sample);
                 let set = [program, name, ("state", s.name())];
                 ConstGauge::new(i64::from(sample.state == s)).encode(state.encode_family(&set)?)?;

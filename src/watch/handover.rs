@@ -143,16 +143,6 @@ pub struct MachineRecord {
 #[error("{0}")]
 pub struct RecordError(pub String);
 
-const STATES: [State; 7] = [
-    State::Stopped,
-    State::Starting,
-    State::Running,
-    State::Backoff,
-    State::Stopping,
-    State::Exited,
-    State::Fatal,
-];
-
 impl MachineRecord {
     pub fn of(m: &Machine, clock: &Clock) -> MachineRecord {
         MachineRecord {
@@ -187,7 +177,7 @@ impl MachineRecord {
 
     pub fn restore(&self, clock: &Clock) -> Result<Machine, RecordError> {
         let bad = |what: &str, v: &str| RecordError(format!("unknown {what} '{v}'"));
-        let state = STATES
+        let state = State::ALL
             .into_iter()
             .find(|s| s.name() == self.state)
             .ok_or_else(|| bad("state", &self.state))?;

@@ -18,12 +18,6 @@ pub struct HealthRecord {
     pub reason: Option<String>,
 }
 
-const HEALTH_STATES: [HealthState; 3] = [
-    HealthState::Starting,
-    HealthState::Healthy,
-    HealthState::Unhealthy,
-];
-
 impl HealthRecord {
     /// `None` while no check is due (the health is unset).
     pub fn of(health: &Health) -> Option<HealthRecord> {
@@ -38,7 +32,7 @@ impl HealthRecord {
         let Some(record) = record else {
             return Ok(Health::default());
         };
-        let state = (HEALTH_STATES.into_iter())
+        let state = (HealthState::ALL.into_iter())
             .find(|s| s.name() == record.state)
             .ok_or_else(|| RecordError(format!("unknown health '{}'", record.state)))?;
         Ok(Health {

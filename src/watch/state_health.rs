@@ -27,6 +27,13 @@ pub enum HealthState {
 }
 
 impl HealthState {
+    /// Every health, read back by name from an upgrade's record.
+    pub const ALL: [HealthState; 3] = [
+        HealthState::Starting,
+        HealthState::Healthy,
+        HealthState::Unhealthy,
+    ];
+
     /// As `status`, `top` and the event stream say it.
     pub fn name(self) -> &'static str {
         match self {

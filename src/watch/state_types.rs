@@ -18,6 +18,18 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in supervisor's order (the metrics' one-of-seven gauges, the
+    /// upgrade record's states read back by name).
+    pub const ALL: [State; 7] = [
+        State::Stopped,
+        State::Starting,
+        State::Running,
+        State::Backoff,
+        State::Stopping,
+        State::Exited,
+        State::Fatal,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             State::Stopped => "STOPPED",
