@@ -116,9 +116,15 @@ fn serve(wake: &OwnedFd) {
     // No look at the sockets before this (answers gathered), unless woken.
     let mut next_look = Instant::now();
     loop {
+        // A dropped check's socket is closed here, with its flight.
+        jobs.retain(|job| !*job.check.closed.lock());
         {
             let mut registry = REGISTRY.lock();
-            jobs.retain(|job| !*job.check.closed.lock());
+            if jobs.is_empty() && registry.added.is_empty() {
+                // Under the lock: a registration from now on starts a thread.
+                registry.wake = None;
+                return;
+            }
             let now = Instant::now();
             jobs.extend(registry.added.drain(..).map(|check| Job {
                 check,
@@ -127,12 +133,6 @@ fn serve(wake: &OwnedFd) {
                 flight: None,
                 passing: false,
             }));
-            jobs.retain(|job| !*job.check.closed.lock());
-            if jobs.is_empty() {
-                // Under the lock: a registration from now on starts a thread.
-                registry.wake = None;
-                return;
-            }
         }
         let now = Instant::now();
         start_due(&mut jobs, now, &mut next_look);

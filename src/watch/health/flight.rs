@@ -58,8 +58,9 @@ pub(super) struct Flight {
     addresses: Vec<SocketAddr>,
     /// The next address to try when this connect fails.
     next_address: usize,
-    /// Why the last connect failed.
-    last_error: String,
+    /// Why the first connect failed: for `localhost`, 127.0.0.1's refusal
+    /// says more than ::1 missing on a host without IPv6.
+    first_error: Option<String>,
     stream: Option<TcpStream>,
     step: Step,
     request: Vec<u8>,
@@ -90,7 +91,7 @@ impl Flight {
             probe: check.probe.clone(),
             addresses,
             next_address: 0,
-            last_error: format!("{host} has no address"),
+            first_error: None,
             stream: None,
             step: Step::Connecting,
             request,
@@ -120,7 +121,8 @@ impl Flight {
                 return self.connect_next();
             };
             if revents.intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
-                self.last_error = net::describe(&nonblocking::connect_error(stream), self.timeout);
+                let why = net::describe(&nonblocking::connect_error(stream), self.timeout);
+                self.first_error.get_or_insert(why);
                 return self.connect_next();
             }
             if matches!(self.probe, Probe::Tcp { .. }) {
@@ -142,13 +144,13 @@ impl Flight {
         }
     }
 
-    /// Tries the next address; `Done` with the last error when none is left.
+    /// Tries the next address; `Done` with the first error when none is left.
     fn connect_next(&mut self) -> Progress {
         self.stream = None;
         while let Some(address) = self.addresses.get(self.next_address) {
             self.next_address += 1;
             if Instant::now() >= self.deadline {
-                self.last_error = net::no_answer(self.timeout);
+                self.first_error.get_or_insert(net::no_answer(self.timeout));
                 break;
             }
             match nonblocking::start_connect(address) {
@@ -159,10 +161,17 @@ impl Flight {
                     }
                     return self.advance(PollFlags::POLLOUT);
                 }
-                Err(e) => self.last_error = net::describe(&e, self.timeout),
+                Err(e) => {
+                    self.first_error
+                        .get_or_insert(net::describe(&e, self.timeout));
+                }
             }
         }
-        Progress::Done(self.fail(self.last_error.clone()))
+        let why = self
+            .first_error
+            .clone()
+            .unwrap_or_else(|| "no address".to_string());
+        Progress::Done(self.fail(why))
     }
 
     fn write(&mut self) -> Progress {
