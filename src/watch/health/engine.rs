@@ -136,14 +136,11 @@ fn serve(wake: &OwnedFd) {
         }
         let now = Instant::now();
         start_due(&mut jobs, now, &mut next_look);
-        if now >= next_look
-            || jobs
-                .iter()
-                .any(|j| j.flight.as_ref().is_some_and(|f| f.deadline <= now))
-        {
-            if look(&mut jobs, now) {
-                next_look = now + gather(&jobs);
-            }
+        let expired = jobs
+            .iter()
+            .any(|j| j.flight.as_ref().is_some_and(|f| f.deadline <= now));
+        if (now >= next_look || expired) && look(&mut jobs, now) {
+            next_look = now + gather(&jobs);
         }
         wait(wake, &jobs, next_look);
     }
