@@ -93,4 +93,5 @@ def health_section(b):
             f"(a small threaded Python server answering 200): the daemon's CPU "
             f"{cpu:.3f} s a minute ({cpu / 60 * 100:.2f} % of one core; goal < 1 %, "
             f"{GOAL_CPU_PER_MIN} s a minute: {met}), {switches:.0f} thread wake-ups a minute "
-            "(a check is a wake-up of its checker thread and one of its watcher).", ""]
+            "(checks due together start in one wake-up of the daemon's health-net thread, and "
+            "their answers are read together; a healthy instance's watcher is not woken).", ""]

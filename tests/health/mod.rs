@@ -16,6 +16,7 @@ mod checks;
 mod config;
 mod failures;
 mod ordering;
+mod shared;
 
 /// A tiny HTTP server on 127.0.0.1: every request gets the status the test set
 /// (200 at first). Its thread lives as long as the test binary. Made with

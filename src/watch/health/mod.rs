@@ -26,8 +26,11 @@ use super::instance::{Command, Instance};
 use crate::config::{Probe, ProgramConfig};
 
 mod command;
+mod engine;
+mod flight;
 mod net;
 mod nonblocking;
+mod schedule;
 
 /// What the watcher's side and the checker thread share.
 #[derive(Default)]
@@ -43,14 +46,49 @@ struct Slot {
 
 type Running = Arc<Mutex<Slot>>;
 
-/// The watcher's handle on the checker thread of one child.
+/// The watcher's handle on the checks of one child.
 pub struct Checker {
     pid: i32,
+    instance: Arc<Instance>,
+    run: u64,
+    /// The program's settings, replaced by a reload.
+    config: Arc<Mutex<Arc<ProgramConfig>>>,
+    runner: Runner,
+}
+
+/// Where the checks run: `http` and `tcp` checks to an address on the
+/// daemon's one `health-net` thread (`engine.rs`), others (a command, a host
+/// name to look up) on a `health:NAME` thread of the child's own.
+enum Runner {
+    /// Held only to be dropped: that ends the checks.
+    Net {
+        _checks: engine::Registration,
+    },
+    Thread {
+        _own: OwnThread,
+    },
+}
+
+/// A `health:NAME` thread; dropping this ends it and kills its check command.
+struct OwnThread {
     /// Never sent on: dropping it ends the thread's wait at once.
     _wake: SyncSender<()>,
     running: Running,
-    /// The program's settings, replaced by a reload.
-    config: Arc<Mutex<Arc<ProgramConfig>>>,
+}
+
+impl Drop for OwnThread {
+    fn drop(&mut self) {
+        command::kill_running(&self.running);
+    }
+}
+
+/// Whether these settings' checks run on the `health-net` thread.
+fn on_net_thread(config: &ProgramConfig) -> bool {
+    config
+        .policy
+        .healthcheck
+        .as_ref()
+        .is_some_and(flight::runs_on_net_thread)
 }
 
 impl Checker {
@@ -63,20 +101,41 @@ impl Checker {
         run: u64,
         config: Arc<ProgramConfig>,
     ) -> std::io::Result<Checker> {
-        let (wake, ended) = std::sync::mpsc::sync_channel(0);
-        let checker = Checker {
+        let net = on_net_thread(&config);
+        let config = Arc::new(Mutex::new(config));
+        let runner = Self::runner(instance, pid, run, &config, net)?;
+        Ok(Checker {
             pid,
+            instance: instance.clone(),
+            run,
+            config,
+            runner,
+        })
+    }
+
+    fn runner(
+        instance: &Arc<Instance>,
+        pid: i32,
+        run: u64,
+        config: &Arc<Mutex<Arc<ProgramConfig>>>,
+        net: bool,
+    ) -> std::io::Result<Runner> {
+        if net {
+            return engine::Registration::start(instance, pid, config.clone())
+                .map(|checks| Runner::Net { _checks: checks });
+        }
+        let (wake, ended) = std::sync::mpsc::sync_channel(0);
+        let own = OwnThread {
             _wake: wake,
             running: Running::default(),
-            config: Arc::new(Mutex::new(config)),
         };
-        let (running, config) = (checker.running.clone(), checker.config.clone());
+        let (running, config) = (own.running.clone(), config.clone());
         let instance = instance.clone();
         std::thread::Builder::new()
             .name(format!("health:{}", instance.name()))
             .stack_size(crate::stack::THREAD_STACK)
             .spawn(move || serve(&instance, pid, run, &ended, &running, &config))?;
-        Ok(checker)
+        Ok(Runner::Thread { _own: own })
     }
 
     /// The child it checks.
@@ -84,15 +143,24 @@ impl Checker {
         self.pid
     }
 
-    /// New settings (reload): the next check runs by them.
-    pub fn update(&self, config: Arc<ProgramConfig>) {
+    /// New settings (reload): the next check runs by them. A check that moves
+    /// between the `health-net` thread and a thread of its own (a command
+    /// instead of a URL, a host name instead of an address) starts there at
+    /// once; `Err` when that thread cannot be started (the old one is gone).
+    pub fn update(&mut self, config: Arc<ProgramConfig>) -> std::io::Result<()> {
+        let net = on_net_thread(&config);
         *self.config.lock() = config;
-    }
-}
-
-impl Drop for Checker {
-    fn drop(&mut self) {
-        command::kill_running(&self.running);
+        if net != matches!(self.runner, Runner::Net { .. }) {
+            // The old one first: no two runners check the same child.
+            self.runner = Runner::Thread {
+                _own: OwnThread {
+                    _wake: std::sync::mpsc::sync_channel(0).0,
+                    running: Running::default(),
+                },
+            };
+            self.runner = Self::runner(&self.instance, self.pid, self.run, &self.config, net)?;
+        }
+        Ok(())
     }
 }
 

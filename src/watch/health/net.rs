@@ -19,9 +19,9 @@ use super::nonblocking;
 use crate::config::HttpTarget;
 
 /// The most of a response read before its status line must have come.
-const RESPONSE_HEAD_MAX: usize = 8 * 1024;
+pub(super) const RESPONSE_HEAD_MAX: usize = 8 * 1024;
 /// The most of a response read in all (the rest is left unread).
-const RESPONSE_MAX: usize = 64 * 1024;
+pub(super) const RESPONSE_MAX: usize = 64 * 1024;
 
 /// A connection to `host:port` (each of its addresses in turn) by `deadline`.
 pub(super) fn tcp_connect(
@@ -52,18 +52,7 @@ pub(super) fn http_get(
 ) -> Result<(), String> {
     let fail = |why: String| format!("GET {}: {why}", target.url);
     let mut stream = tcp_connect(&target.host, target.port, deadline, timeout).map_err(fail)?;
-    let host = match target.host.contains(':') {
-        true => format!("[{}]", target.host),
-        false => target.host.clone(),
-    };
-    let host = match target.port {
-        80 => host,
-        port => format!("{host}:{port}"),
-    };
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: taskmaster-healthcheck\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-        target.path
-    );
+    let request = request(target);
     nonblocking::write_all(&mut stream, request.as_bytes(), deadline)
         .map_err(|e| fail(describe(&e, timeout)))?;
     let head = read_status_line(&mut stream, deadline, timeout).map_err(fail)?;
@@ -76,6 +65,22 @@ pub(super) fn http_get(
         200..=399 => Ok(()),
         _ => Err(fail(format!("HTTP {code} {reason}").trim_end().to_string())),
     }
+}
+
+/// The check's `GET` request.
+pub(super) fn request(target: &HttpTarget) -> String {
+    let host = match target.host.contains(':') {
+        true => format!("[{}]", target.host),
+        false => target.host.clone(),
+    };
+    let host = match target.port {
+        80 => host,
+        port => format!("{host}:{port}"),
+    };
+    format!(
+        "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: taskmaster-healthcheck\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        target.path
+    )
 }
 
 /// Reads until the first line of the response is complete (bounded).
@@ -126,7 +131,7 @@ fn read_the_rest(stream: &mut TcpStream, mut received: Vec<u8>, deadline: Instan
 /// Whether `received` holds a whole response: its head, and as much body as
 /// `Content-Length` says, or a chunked body's last chunk; none for 1xx, 204 and
 /// 304. Without either, the body ends when the server closes.
-fn response_complete(received: &[u8]) -> bool {
+pub(super) fn response_complete(received: &[u8]) -> bool {
     let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
         return false;
     };
@@ -154,7 +159,7 @@ fn response_complete(received: &[u8]) -> bool {
 }
 
 /// `HTTP/1.1 200 OK` → (200, "OK").
-fn parse_status_line(head: &[u8]) -> Option<(u16, String)> {
+pub(super) fn parse_status_line(head: &[u8]) -> Option<(u16, String)> {
     let line = head.split(|&b| b == b'\n').next()?;
     let line = String::from_utf8_lossy(line);
     let mut parts = line.trim_end().splitn(3, ' ');
@@ -179,12 +184,12 @@ fn time_left(deadline: Instant, timeout: Duration) -> Result<Duration, String> {
         .ok_or_else(|| no_answer(timeout))
 }
 
-fn no_answer(timeout: Duration) -> String {
+pub(super) fn no_answer(timeout: Duration) -> String {
     format!("no answer within {} s", timeout.as_secs_f64())
 }
 
 /// An I/O error in a few words (`connection refused`).
-fn describe(e: &std::io::Error, timeout: Duration) -> String {
+pub(super) fn describe(e: &std::io::Error, timeout: Duration) -> String {
     match e.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => no_answer(timeout),
         ErrorKind::ConnectionRefused => "connection refused".to_string(),

@@ -18,6 +18,28 @@ use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrIn, Sock
 
 /// A connection to `address`, made by `deadline`; the stream stays non-blocking.
 pub(super) fn connect(address: &SocketAddr, deadline: Instant) -> std::io::Result<TcpStream> {
+    let (stream, connected) = start_connect(address)?;
+    if connected {
+        return Ok(stream);
+    }
+    let events = wait(&stream, PollFlags::POLLOUT, deadline)?;
+    if events.intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
+        return Err(connect_error(&stream));
+    }
+    Ok(stream)
+}
+
+/// The error of a connect that failed on its way (refused, unreachable).
+pub(super) fn connect_error(stream: &TcpStream) -> std::io::Error {
+    match stream.take_error() {
+        Ok(Some(e)) | Err(e) => e,
+        Ok(None) => ErrorKind::ConnectionRefused.into(),
+    }
+}
+
+/// A non-blocking socket connecting to `address`: `true` when the connection
+/// is made already, else it is under way (writable once made, or with an error).
+pub(super) fn start_connect(address: &SocketAddr) -> std::io::Result<(TcpStream, bool)> {
     let family = match address {
         SocketAddr::V4(_) => AddressFamily::Inet,
         SocketAddr::V6(_) => AddressFamily::Inet6,
@@ -31,18 +53,10 @@ pub(super) fn connect(address: &SocketAddr, deadline: Instant) -> std::io::Resul
         SocketAddr::V6(a) => socket::connect(raw, &SockaddrIn6::from(a)),
     };
     match connected {
-        Ok(()) => return Ok(stream),
-        Err(Errno::EINPROGRESS) => {}
-        Err(e) => return Err(e.into()),
+        Ok(()) => Ok((stream, true)),
+        Err(Errno::EINPROGRESS) => Ok((stream, false)),
+        Err(e) => Err(e.into()),
     }
-    let events = wait(&stream, PollFlags::POLLOUT, deadline)?;
-    if events.intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
-        // The connect's own error (refused, unreachable).
-        return Err(stream
-            .take_error()?
-            .unwrap_or_else(|| ErrorKind::ConnectionRefused.into()));
-    }
-    Ok(stream)
 }
 
 /// Writes all of `bytes` by `deadline`.
@@ -107,7 +121,7 @@ fn wait(stream: &TcpStream, events: PollFlags, deadline: Instant) -> std::io::Re
 
 /// `left` in whole milliseconds, rounded up (a poll never ends early for lack
 /// of a millisecond), at most `poll`'s largest.
-fn poll_timeout(left: Duration) -> PollTimeout {
+pub(super) fn poll_timeout(left: Duration) -> PollTimeout {
     let ms = left.as_nanos().div_ceil(1_000_000);
     PollTimeout::try_from(i32::try_from(ms).unwrap_or(i32::MAX)).unwrap_or(PollTimeout::MAX)
 }

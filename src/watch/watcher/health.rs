@@ -1,7 +1,8 @@
 //! The watcher's side of health checks: checks are due exactly while the
 //! machine's health is set (a RUNNING child under a `healthcheck`), and then the
-//! instance has a checker thread for that child (`watch::health`), which runs
-//! them on the instance's own schedule and sends back the results that matter.
+//! instance has a checker for that child (`watch::health`: on the daemon's
+//! `health-net` thread, or a thread of its own), which runs them on the
+//! instance's own schedule and sends back the results that matter.
 //! The watcher never waits for a check; it only starts and drops the checker.
 
 use std::time::Instant;
@@ -38,10 +39,14 @@ impl Watcher {
         }
     }
 
-    /// A reload changed the program's settings: the next check uses them.
-    pub(super) fn update_checker(&self) {
-        if let Some(checker) = &self.checker {
-            checker.update(self.config.clone());
+    /// A reload changed the program's settings: the next check uses them. A
+    /// checker that could not move to its new thread is dropped; the next
+    /// `sync_checker` starts it again (or reports why it cannot).
+    pub(super) fn update_checker(&mut self) {
+        if let Some(checker) = &mut self.checker {
+            if checker.update(self.config.clone()).is_err() {
+                self.checker = None;
+            }
         }
     }
 }
