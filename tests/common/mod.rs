@@ -461,6 +461,10 @@ pub fn write_config_file(dir: &Path, yaml: &str) -> PathBuf {
 /// (each child of taskmaster leads its own), then reaps it.
 pub fn kill_with_groups(mut child: Child) {
     let pid = child.id() as i32;
+    // Stopped first: a daemon still running would restart a killed child before
+    // its own kill, and that child would outlive the test.
+    // SAFETY: kill(2) on the daemon this test started (19: SIGSTOP).
+    unsafe { libc_kill(pid, 19) };
     for c in children_of(pid) {
         // SAFETY: kill(2) on process groups our daemon created.
         unsafe { libc_kill(-c, 9) };
