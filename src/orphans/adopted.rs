@@ -111,12 +111,17 @@ type Marks = (String, Option<u64>);
 pub fn adopted(settled: bool) -> Vec<Adopted> {
     // Under the registry's lock: the reaper cannot reap one of these before its
     // pidfd pins it.
+    let me = std::process::id() as i32;
     let roots: Vec<(i32, OwnedFd)> = {
-        let owned = owned::lock(settled);
-        subreaper::main_thread_children()
+        let mut owned = owned::lock(settled);
+        let children = owned.recent_children();
+        children
             .into_iter()
             .filter(|&pid| !owned.owns(pid))
             .filter_map(|pid| Some((pid, sys::pidfd::pidfd_open(pid).ok()?)))
+            // Pinned, then checked: a reading a moment old may name a pid
+            // reaped and reused since.
+            .filter(|&(pid, _)| subreaper::lineage(pid).is_some_and(|l| l.ppid == me))
             .collect()
     };
     let mut pending: Vec<(i32, OwnedFd, Option<Marks>)> =

@@ -15,6 +15,7 @@
 //! This is the adopted-process state an in-place upgrade would have to carry.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
@@ -22,7 +23,19 @@ pub(super) struct Owned {
     pids: BTreeSet<i32>,
     /// Spawns begun whose child is not registered yet.
     in_flight: usize,
+    /// The main thread's children as last read, and when (see
+    /// [`Owned::recent_children`]).
+    children: Option<(Instant, Vec<i32>)>,
 }
+
+/// How long a reading of the main thread's children serves the lookups of
+/// adopted processes. The kernel lists a thousand children in a few hundred
+/// microseconds, under this lock; a `stop all` of a thousand instances looks up
+/// each instance's adopted processes at once, and read anew for each they made
+/// the stop five times slower (0.1 → 0.47 s). What is reparented to the daemon
+/// after a reading is found by the next one: at `stoptime`, at the leader's
+/// exit, at shutdown.
+const CHILDREN_FRESH: Duration = Duration::from_millis(25);
 
 impl Owned {
     pub(super) fn owns(&self, pid: i32) -> bool {
@@ -33,11 +46,27 @@ impl Owned {
     pub(super) fn insert(&mut self, pid: i32) {
         self.pids.insert(pid);
     }
+
+    /// The main thread's children, read at most [`CHILDREN_FRESH`] ago. A pid
+    /// in it may since have been reaped (and reused): the caller pins each with a
+    /// pidfd and checks it is still the daemon's child.
+    pub(super) fn recent_children(&mut self) -> Vec<i32> {
+        let now = Instant::now();
+        if let Some((at, children)) = &self.children {
+            if now.saturating_duration_since(*at) < CHILDREN_FRESH {
+                return children.clone();
+            }
+        }
+        let children = super::subreaper::main_thread_children();
+        self.children = Some((now, children.clone()));
+        children
+    }
 }
 
 static OWNED: Mutex<Owned> = Mutex::new(Owned {
     pids: BTreeSet::new(),
     in_flight: 0,
+    children: None,
 });
 /// Notified when the last spawn under way ends.
 static SETTLED: Condvar = Condvar::new();
