@@ -49,15 +49,7 @@ impl HttpServer {
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(mut conn) = conn else { continue };
-                let _ = conn.set_read_timeout(Some(secs(5.0)));
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
+                read_request(&mut conn);
                 let code = code.load(Ordering::SeqCst);
                 let head = format!(
                     "HTTP/1.1 {code} Test\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
@@ -66,7 +58,7 @@ impl HttpServer {
                 if slow_body {
                     // The client closing or resetting now has not read the body.
                     let _ = conn.set_read_timeout(Some(secs(0.3)));
-                    let gave_up = match conn.read(&mut buf) {
+                    let gave_up = match conn.read(&mut [0u8; 64]) {
                         Ok(0) => true,
                         Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
                         Ok(_) => false,
@@ -137,4 +129,18 @@ pub fn description(d: &mut Daemon, name: &str) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
+}
+
+/// Reads a request's head from a test server's connection (5 s at most).
+pub fn read_request(conn: &mut std::net::TcpStream) -> Vec<u8> {
+    let _ = conn.set_read_timeout(Some(secs(5.0)));
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    request
 }

@@ -4,7 +4,7 @@
 //! socket at once and says nothing more; the thread exists only while such
 //! checks do.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,15 +30,7 @@ impl HoldingServer {
             let mut kept: Vec<TcpStream> = Vec::new();
             for conn in listener.incoming() {
                 let Ok(mut conn) = conn else { continue };
-                let _ = conn.set_read_timeout(Some(secs(5.0)));
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
+                read_request(&mut conn);
                 if holding.load(Ordering::SeqCst) {
                     kept.push(conn);
                     count.fetch_add(1, Ordering::SeqCst);
