@@ -78,7 +78,9 @@ pub fn start_watcher(
     config: Arc<ProgramConfig>,
     hub: Hub,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let mut watcher = Watcher {
+    // Boxed: on the thread's stack its ~700 bytes pushed the idle loop's frames
+    // onto a third page (4 KiB more per instance, measured with pagemap).
+    let mut watcher = Box::new(Watcher {
         instance: instance.clone(),
         config,
         machine: Machine::new(),
@@ -90,7 +92,7 @@ pub fn start_watcher(
         log_limit: LogLimit::default(),
         hub,
         checker: None,
-    };
+    });
     std::thread::Builder::new()
         .name(format!("watch:{}", instance.name()))
         .stack_size(crate::stack::THREAD_STACK)
