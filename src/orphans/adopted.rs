@@ -116,7 +116,8 @@ pub fn adopted(settled: bool) -> Vec<Adopted> {
         let mut owned = owned::lock(settled);
         let children = owned.recent_children();
         children
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|&pid| !owned.owns(pid))
             .filter_map(|pid| Some((pid, sys::pidfd::pidfd_open(pid).ok()?)))
             // Pinned, then checked: a reading a moment old may name a pid

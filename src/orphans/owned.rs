@@ -15,6 +15,7 @@
 //! This is the adopted-process state an in-place upgrade would have to carry.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -25,7 +26,7 @@ pub(super) struct Owned {
     in_flight: usize,
     /// The main thread's children as last read, and when (see
     /// [`Owned::recent_children`]).
-    children: Option<(Instant, Vec<i32>)>,
+    children: Option<(Instant, Arc<[i32]>)>,
 }
 
 /// How long a reading of the main thread's children serves the lookups of
@@ -50,14 +51,15 @@ impl Owned {
     /// The main thread's children, read at most [`CHILDREN_FRESH`] ago. A pid
     /// in it may since have been reaped (and reused): the caller pins each with a
     /// pidfd and checks it is still the daemon's child.
-    pub(super) fn recent_children(&mut self) -> Vec<i32> {
+    /// Shared, not copied: a `stop all` asks once per instance.
+    pub(super) fn recent_children(&mut self) -> Arc<[i32]> {
         let now = Instant::now();
         if let Some((at, children)) = &self.children {
             if now.saturating_duration_since(*at) < CHILDREN_FRESH {
                 return children.clone();
             }
         }
-        let children = super::subreaper::main_thread_children();
+        let children: Arc<[i32]> = super::subreaper::main_thread_children().into();
         self.children = Some((now, children.clone()));
         children
     }
