@@ -114,11 +114,9 @@ pub fn adopted(settled: bool) -> Vec<Adopted> {
     let me = std::process::id() as i32;
     let roots: Vec<(i32, OwnedFd)> = {
         let mut owned = owned::lock(settled);
-        let children = owned.recent_children();
-        children
-            .iter()
-            .copied()
-            .filter(|&pid| !owned.owns(pid))
+        owned
+            .recent_unowned()
+            .into_iter()
             .filter_map(|pid| Some((pid, sys::pidfd::pidfd_open(pid).ok()?)))
             // Pinned, then checked: a reading a moment old may name a pid
             // reaped and reused since.

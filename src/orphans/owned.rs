@@ -15,7 +15,6 @@
 //! This is the adopted-process state an in-place upgrade would have to carry.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -24,9 +23,9 @@ pub(super) struct Owned {
     pids: BTreeSet<i32>,
     /// Spawns begun whose child is not registered yet.
     in_flight: usize,
-    /// The main thread's children as last read, and when (see
-    /// [`Owned::recent_children`]).
-    children: Option<(Instant, Arc<[i32]>)>,
+    /// The main thread's children no thread owned when last read, and when
+    /// (see [`Owned::recent_unowned`]).
+    unowned: Option<(Instant, Vec<i32>)>,
 }
 
 /// How long a reading of the main thread's children serves the lookups of
@@ -48,27 +47,43 @@ impl Owned {
         self.pids.insert(pid);
     }
 
-    /// The main thread's children, read at most [`CHILDREN_FRESH`] ago. A pid
-    /// in it may since have been reaped (and reused): the caller pins each with a
+    /// The main thread's children that no thread owns, read at most
+    /// [`CHILDREN_FRESH`] ago and checked against the owners now. A pid in it
+    /// may since have been reaped (and reused): the caller pins each with a
     /// pidfd and checks it is still the daemon's child.
-    /// Shared, not copied: a `stop all` asks once per instance.
-    pub(super) fn recent_children(&mut self) -> Arc<[i32]> {
+    ///
+    /// Only the unowned are kept from a reading: during a `stop all` each
+    /// instance asks once or more while the others' children are reaped and
+    /// released, and a kept list of every child made each lookup test (and try
+    /// to pin) a thousand pids, most of them gone.
+    pub(super) fn recent_unowned(&mut self) -> Vec<i32> {
         let now = Instant::now();
-        if let Some((at, children)) = &self.children {
-            if now.saturating_duration_since(*at) < CHILDREN_FRESH {
-                return children.clone();
-            }
+        let fresh = self
+            .unowned
+            .as_ref()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) < CHILDREN_FRESH);
+        if !fresh {
+            let unowned = super::subreaper::main_thread_children()
+                .into_iter()
+                .filter(|&pid| !self.owns(pid))
+                .collect();
+            self.unowned = Some((now, unowned));
         }
-        let children: Arc<[i32]> = super::subreaper::main_thread_children().into();
-        self.children = Some((now, children.clone()));
-        children
+        match &self.unowned {
+            Some((_, unowned)) => unowned
+                .iter()
+                .copied()
+                .filter(|&pid| !self.owns(pid))
+                .collect(),
+            None => Vec::new(),
+        }
     }
 }
 
 static OWNED: Mutex<Owned> = Mutex::new(Owned {
     pids: BTreeSet::new(),
     in_flight: 0,
-    children: None,
+    unowned: None,
 });
 /// Notified when the last spawn under way ends.
 static SETTLED: Condvar = Condvar::new();
