@@ -19,10 +19,9 @@ fn event(item: Item) -> Arc<EventRecord> {
     }
 }
 
-#[test]
-fn a_follower_gets_records_with_the_event_logs_words() {
-    let hub = Hub::new(vec![]);
-    let feed = hub.follow_events();
+/// Publishes the crash both the stream's tests and `events`' lines read back:
+/// `web`, pid 42, killed by SIGKILL and not expected, then RUNNING -> BACKOFF.
+pub(crate) fn publish_a_crash(hub: &Hub) {
     let report = Report::Exited {
         pid: 42,
         status: ExitStatus::Signal(Signal::SIGKILL),
@@ -33,9 +32,21 @@ fn a_follower_gets_records_with_the_event_logs_words() {
         pid: None,
         report: &report,
         policy: &crate::config::Policy::default(),
-        write_line: false,
+        write_line: true,
     });
-    state_changed(&hub, "web");
+    hub.publish(&Event::StateChanged {
+        name: "web",
+        pid: Some(42),
+        from: State::Running,
+        to: State::Backoff,
+    });
+}
+
+#[test]
+fn a_follower_gets_records_with_the_event_logs_words() {
+    let hub = Hub::new(vec![]);
+    let feed = hub.follow_events();
+    publish_a_crash(&hub);
     let exited = event(feed.next().unwrap());
     assert_eq!(exited.kind, "exited");
     assert_eq!(
@@ -52,9 +63,9 @@ fn a_follower_gets_records_with_the_event_logs_words() {
     assert_eq!(changed.kind, "state_changed");
     assert_eq!(
         (changed.from, changed.to),
-        (Some(State::Stopped), Some(State::Starting))
+        (Some(State::Running), Some(State::Backoff))
     );
-    assert_eq!(changed.message, "web: STOPPED -> STARTING");
+    assert_eq!(changed.message, "web: RUNNING -> BACKOFF");
 }
 
 #[test]
