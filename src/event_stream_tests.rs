@@ -142,14 +142,17 @@ fn daemon_events_have_no_instance() {
     assert_eq!(applied.kind, "reload", "the SIGHUP twin is not repeated");
 }
 
+/// The README from its "Event stream" section on, which both the kinds here and
+/// `events`' JSON lines are checked against.
+pub(crate) fn readme_event_stream() -> &'static str {
+    let readme = include_str!("../README.md");
+    (readme.split("\n### Event stream\n").nth(1)).expect("README: Event stream")
+}
+
 /// Every kind the stream writes is in the README's table.
 #[test]
 fn every_kind_is_documented() {
-    let readme = include_str!("../README.md");
-    let table = readme
-        .split("\n### Event stream\n")
-        .nth(1)
-        .expect("README: Event stream");
+    let table = readme_event_stream();
     let source = include_str!("event_stream.rs");
     let mut kinds = 0;
     // Every kind is a string `kind_of` answers.

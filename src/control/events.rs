@@ -105,7 +105,7 @@ fn lost_line(count: u64, format: EventFormat) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event_stream::tests::publish_a_crash;
+    use crate::event_stream::tests::{publish_a_crash, readme_event_stream};
     use crate::hub::{Event, Hub};
 
     fn copied(hub: &Hub, format: EventFormat, publish: impl FnOnce(&Hub)) -> Vec<String> {
@@ -157,11 +157,7 @@ mod tests {
     /// The README's examples are lines the daemon writes, byte for byte.
     #[test]
     fn the_readme_examples_are_event_lines() {
-        let readme = include_str!("../../README.md");
-        let section = readme
-            .split("\n### Event stream\n")
-            .nth(1)
-            .expect("README: Event stream");
+        let section = readme_event_stream();
         let examples: Vec<&str> = (section.lines())
             .filter(|l| l.starts_with("{\"time\""))
             .collect();
