@@ -3,6 +3,7 @@
 //! the pid its file names — RUNNING, stop, restart and `status` — and a file that
 //! names no process of the program is a failed start.
 
+use crate::common::pids::{pid_from_file, wait_reaped};
 use crate::common::*;
 use crate::daemon::check;
 

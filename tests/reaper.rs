@@ -3,6 +3,7 @@
 //! shown with their instance by `status -l`, are stopped with it, and are reaped;
 //! so are those of no instance, at shutdown.
 
+use crate::common::pids::{pid_from_file, reaped, wait_reaped};
 use crate::common::*;
 
 /// The pid a `double-fork` grandchild wrote.

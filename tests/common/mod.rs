@@ -6,10 +6,8 @@
 
 #![allow(dead_code)]
 
-mod pids;
+pub mod pids;
 pub mod pty;
-
-pub use pids::{pid_from_file, reaped, wait_reaped};
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
