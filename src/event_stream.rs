@@ -372,4 +372,4 @@ fn report_record(
 
 #[cfg(test)]
 #[path = "event_stream_tests.rs"]
-mod tests;
+pub(crate) mod tests;

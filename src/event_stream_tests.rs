@@ -19,10 +19,9 @@ fn event(item: Item) -> Arc<EventRecord> {
     }
 }
 
-#[test]
-fn a_follower_gets_records_with_the_event_logs_words() {
-    let hub = Hub::new(vec![]);
-    let feed = hub.follow_events();
+/// Publishes the crash both the stream's tests and `events`' lines read back:
+/// `web`, pid 42, killed by SIGKILL and not expected, then RUNNING -> BACKOFF.
+pub(crate) fn publish_a_crash(hub: &Hub) {
     let report = Report::Exited {
         pid: 42,
         status: ExitStatus::Signal(Signal::SIGKILL),
@@ -33,9 +32,21 @@ fn a_follower_gets_records_with_the_event_logs_words() {
         pid: None,
         report: &report,
         policy: &crate::config::Policy::default(),
-        write_line: false,
+        write_line: true,
     });
-    state_changed(&hub, "web");
+    hub.publish(&Event::StateChanged {
+        name: "web",
+        pid: Some(42),
+        from: State::Running,
+        to: State::Backoff,
+    });
+}
+
+#[test]
+fn a_follower_gets_records_with_the_event_logs_words() {
+    let hub = Hub::new(vec![]);
+    let feed = hub.follow_events();
+    publish_a_crash(&hub);
     let exited = event(feed.next().unwrap());
     assert_eq!(exited.kind, "exited");
     assert_eq!(
@@ -52,9 +63,9 @@ fn a_follower_gets_records_with_the_event_logs_words() {
     assert_eq!(changed.kind, "state_changed");
     assert_eq!(
         (changed.from, changed.to),
-        (Some(State::Stopped), Some(State::Starting))
+        (Some(State::Running), Some(State::Backoff))
     );
-    assert_eq!(changed.message, "web: STOPPED -> STARTING");
+    assert_eq!(changed.message, "web: RUNNING -> BACKOFF");
 }
 
 #[test]
@@ -131,14 +142,17 @@ fn daemon_events_have_no_instance() {
     assert_eq!(applied.kind, "reload", "the SIGHUP twin is not repeated");
 }
 
+/// The README from its "Event stream" section on, which both the kinds here and
+/// `events`' JSON lines are checked against.
+pub(crate) fn readme_event_stream() -> &'static str {
+    let readme = include_str!("../README.md");
+    (readme.split("\n### Event stream\n").nth(1)).expect("README: Event stream")
+}
+
 /// Every kind the stream writes is in the README's table.
 #[test]
 fn every_kind_is_documented() {
-    let readme = include_str!("../README.md");
-    let table = readme
-        .split("\n### Event stream\n")
-        .nth(1)
-        .expect("README: Event stream");
+    let table = readme_event_stream();
     let source = include_str!("event_stream.rs");
     let mut kinds = 0;
     // Every kind is a string `kind_of` answers.

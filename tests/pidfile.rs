@@ -3,24 +3,18 @@
 //! the pid its file names — RUNNING, stop, restart and `status` — and a file that
 //! names no process of the program is a failed start.
 
-use std::path::Path;
-
+use crate::common::pids::{pid_from_file, wait_reaped};
 use crate::common::*;
 use crate::daemon::check;
 
 fn pid_in(d: &Daemon) -> i32 {
-    let text = wait_file(&d.path("d.pid"), secs(10.0), |t| t.ends_with('\n'));
-    text.trim().parse().expect("a pid")
+    pid_from_file(&d.path("d.pid"))
 }
 
-fn gone(pid: i32) -> bool {
-    !Path::new(&format!("/proc/{pid}")).exists()
-}
-
-fn wait_gone(pid: i32) {
-    wait_for(&format!("pid {pid} gone and reaped"), secs(15.0), || {
-        gone(pid).then_some(())
-    });
+/// Shuts taskmaster down, cleanly, and waits until the daemon it followed is reaped.
+fn finish_and_reap(mut d: Daemon, followed: i32) {
+    assert_eq!(d.finish(secs(15.0)), 0);
+    wait_reaped(followed, "the followed daemon stopped at shutdown");
 }
 
 /// Waits until `name` is RUNNING with a pid other than `old`; returns it.
@@ -56,7 +50,7 @@ fn a_daemonizing_program_is_followed_through_its_pid_file() {
 
     // Stop follows it.
     d.command_expect("stop legacy", "legacy: stopped", secs(15.0));
-    wait_gone(daemon);
+    wait_reaped(daemon, "the followed daemon stopped");
 
     // Its death is an exit: restarted (autorestart unexpected), the new pid followed.
     std::fs::remove_file(d.path("d.pid")).expect("remove the pid file");
@@ -68,9 +62,8 @@ fn a_daemonizing_program_is_followed_through_its_pid_file() {
     )
     .expect("kill the daemon");
     let third = running_pid(&mut d, "legacy", Some(second));
-    wait_gone(second);
-    assert_eq!(d.finish(secs(15.0)), 0);
-    wait_gone(third);
+    wait_reaped(second, "the killed daemon");
+    finish_and_reap(d, third);
 }
 
 #[test]
@@ -84,8 +77,7 @@ fn a_pid_file_written_after_the_launcher_exited_is_waited_for() {
     let mut d = Daemon::start("pidfile-late", yaml);
     let pid = running_pid(&mut d, "late", None);
     assert_eq!(pid, pid_in(&d));
-    assert_eq!(d.finish(secs(15.0)), 0);
-    wait_gone(pid);
+    finish_and_reap(d, pid);
 }
 
 #[test]
@@ -112,7 +104,7 @@ fn a_pid_file_naming_no_process_of_the_program_is_a_failed_start() {
         .lines()
         .find_map(|l| l.strip_prefix("daemon ")?.strip_suffix(" up")?.parse().ok())
         .expect("the daemon's line");
-    wait_gone(stray);
+    wait_reaped(stray, "the daemon of the failed start stopped");
     assert_eq!(d.finish(secs(15.0)), 0);
 }
 

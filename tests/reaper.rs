@@ -3,29 +3,18 @@
 //! shown with their instance by `status -l`, are stopped with it, and are reaped;
 //! so are those of no instance, at shutdown.
 
-use std::path::Path;
-
+use crate::common::pids::{pid_from_file, reaped, wait_reaped};
 use crate::common::*;
 
 /// The pid a `double-fork` grandchild wrote.
 fn grandchild(d: &Daemon) -> i32 {
-    let text = wait_file(&d.path("g.pid"), secs(10.0), |t| t.ends_with('\n'));
-    text.trim().parse().expect("a pid")
+    pid_from_file(&d.path("g.pid"))
 }
 
 fn parent_of(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Gone for good: neither running nor a zombie waiting to be reaped.
-fn gone(pid: i32) -> bool {
-    !Path::new(&format!("/proc/{pid}")).exists()
-}
-
-fn wait_gone(pid: i32, what: &str) {
-    wait_for(what, secs(15.0), || gone(pid).then_some(()));
 }
 
 fn wait_adopted(d: &Daemon, pid: i32) {
@@ -38,6 +27,25 @@ fn wait_adopted(d: &Daemon, pid: i32) {
         "pid {pid} was not handed to taskmaster (pid {daemon}): its parent is {:?}",
         parent_of(pid)
     );
+}
+
+/// Starts `program`, `TESTPROG double-fork DIR/g.pid ARGS`, and waits until it is
+/// RUNNING and its grandchild has been handed to taskmaster: the daemon and that
+/// grandchild's pid.
+fn adopted_grandchild(tag: &str, program: &str, args: &str, stoptime: &str) -> (Daemon, i32) {
+    let yaml = format!(
+        "programs:
+  {program}:
+    cmd: TESTPROG double-fork DIR/g.pid {args}
+    starttime: 0.2
+    stoptime: {stoptime}
+"
+    );
+    let mut d = Daemon::start(tag, &yaml);
+    d.wait_state(program, "RUNNING", secs(10.0));
+    let g = grandchild(&d);
+    wait_adopted(&d, g);
+    (d, g)
 }
 
 /// `status -l --json`, parsed.
@@ -66,16 +74,7 @@ fn no_zombie_children(d: &Daemon) {
 
 #[test]
 fn a_double_forked_grandchild_is_shown_with_its_instance_and_stopped_with_it() {
-    let yaml = "programs:
-  escaper:
-    cmd: TESTPROG double-fork DIR/g.pid stay
-    starttime: 0.2
-    stoptime: 5
-";
-    let mut d = Daemon::start("reaper-stop", yaml);
-    d.wait_state("escaper", "RUNNING", secs(10.0));
-    let g = grandchild(&d);
-    wait_adopted(&d, g);
+    let (mut d, g) = adopted_grandchild("reaper-stop", "escaper", "stay", "5");
     let status = status_long(&mut d);
     let instance = &status["instances"][0];
     assert_eq!(instance["adopted"], serde_json::json!([g]), "{status}");
@@ -87,7 +86,7 @@ fn a_double_forked_grandchild_is_shown_with_its_instance_and_stopped_with_it() {
     });
 
     d.command_expect("stop escaper", "escaper: stopped", secs(15.0));
-    wait_gone(g, "the grandchild stopped with its instance, and reaped");
+    wait_reaped(g, "the grandchild stopped with its instance, and reaped");
     no_zombie_children(&d);
     d.wait_log("the stop's line", secs(5.0), |l| {
         l.contains("escaper: SIGTERM to 1 adopted process (outside its process group)")
@@ -97,18 +96,9 @@ fn a_double_forked_grandchild_is_shown_with_its_instance_and_stopped_with_it() {
 
 #[test]
 fn an_adopted_grandchild_that_ignores_its_stop_signal_is_killed_at_stoptime() {
-    let yaml = "programs:
-  stubborn:
-    cmd: TESTPROG double-fork DIR/g.pid stay ignore
-    starttime: 0.2
-    stoptime: 0.5
-";
-    let mut d = Daemon::start("reaper-kill", yaml);
-    d.wait_state("stubborn", "RUNNING", secs(10.0));
-    let g = grandchild(&d);
-    wait_adopted(&d, g);
+    let (mut d, g) = adopted_grandchild("reaper-kill", "stubborn", "stay ignore", "0.5");
     d.command_expect("stop stubborn", "stubborn: stopped", secs(15.0));
-    wait_gone(g, "the grandchild killed and reaped");
+    wait_reaped(g, "the grandchild killed and reaped");
     d.wait_log("the kill's line", secs(5.0), |l| {
         l.contains("stubborn: SIGKILL to 1 adopted process")
     });
@@ -128,23 +118,14 @@ fn what_a_program_leaves_when_it_exits_is_stopped_like_its_group() {
     let mut d = Daemon::start("reaper-exit", yaml);
     let g = grandchild(&d);
     d.wait_state("launcher", "EXITED", secs(10.0));
-    wait_gone(g, "the grandchild stopped when its launcher exited");
+    wait_reaped(g, "the grandchild stopped when its launcher exited");
     no_zombie_children(&d);
     assert_eq!(d.finish(secs(15.0)), 0);
 }
 
 #[test]
 fn an_orphan_of_no_instance_is_shown_as_such_and_stopped_at_shutdown() {
-    let yaml = "programs:
-  anon:
-    cmd: TESTPROG double-fork DIR/g.pid stay anon
-    starttime: 0.2
-    stoptime: 5
-";
-    let mut d = Daemon::start("reaper-anon", yaml);
-    d.wait_state("anon", "RUNNING", secs(10.0));
-    let g = grandchild(&d);
-    wait_adopted(&d, g);
+    let (mut d, g) = adopted_grandchild("reaper-anon", "anon", "stay anon", "5");
     // Re-exec'd with an empty environment, in a session of its own: nothing names it.
     let status = wait_for("the orphan listed", secs(10.0), || {
         let status = status_long(&mut d);
@@ -154,7 +135,7 @@ fn an_orphan_of_no_instance_is_shown_as_such_and_stopped_at_shutdown() {
     d.command_expect("stop anon", "anon: stopped", secs(15.0));
     assert!(alive(g), "not the instance's: left alone by its stop");
     assert_eq!(d.finish(secs(20.0)), 0);
-    assert!(gone(g), "stopped and reaped at shutdown");
+    assert!(reaped(g), "stopped and reaped at shutdown");
 }
 
 #[test]
@@ -174,7 +155,7 @@ fn fifty_short_lived_detached_grandchildren_are_all_adopted_and_reaped() {
     for line in text.lines() {
         let (pid, parent) = line.split_once(' ').expect("PID PPID");
         assert_eq!(parent.parse::<i32>().unwrap(), daemon, "adopted: {line}");
-        wait_gone(pid.parse().unwrap(), "each grandchild reaped");
+        wait_reaped(pid.parse().unwrap(), "each grandchild reaped");
     }
     no_zombie_children(&d);
     d.command_expect("stop scatter", "scatter: stopped", secs(15.0));

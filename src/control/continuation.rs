@@ -7,6 +7,11 @@
 //! stream's bytes go, how the user ends a stream (Ctrl-C on a terminal, closing
 //! the connection on the socket), when it answers `shutdown`, and which streams it
 //! can carry at all.
+//!
+//! The line streams (`notices`, `maintail -f`) subscribe and end in `lines.rs`
+//! beside this file.
+
+mod lines;
 
 use std::io;
 
@@ -172,7 +177,7 @@ pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) ->
     }
     // Subscribed before the reply goes out: once the client has its reply, no
     // notice or log line can slip past it.
-    let lines = subscribe(hooks, &reply.then);
+    let lines = lines::subscribe(hooks, &reply.then);
     let feed = matches!(reply.then, Continuation::Events(_)).then(|| (hooks.follow_events)());
     if !transport.answer(&reply) {
         return Next::End;
@@ -209,65 +214,6 @@ pub fn finish(hooks: &Hooks, mut reply: Reply, transport: &mut dyn Transport) ->
     }
 }
 
-/// The lines a `Notices` or `FollowLog` stream copies, and how it is ended.
-fn subscribe(
-    hooks: &Hooks,
-    then: &Continuation,
-) -> Option<(StreamEnd, std::sync::mpsc::Receiver<String>)> {
-    match then {
-        Continuation::Notices => {
-            let (tx, rx) = std::sync::mpsc::channel::<String>();
-            (hooks.subscribe_notices)(tx.clone());
-            Some((StreamEnd::new(LineSender::Unbounded(tx)), rx))
-        }
-        Continuation::FollowLog => {
-            let queue = crate::eventlog::FOLLOWER_QUEUE;
-            let (tx, rx) = std::sync::mpsc::sync_channel::<String>(queue);
-            (hooks.follow_log)(tx.clone());
-            Some((StreamEnd::new(LineSender::Bounded(tx)), rx))
-        }
-        _ => None,
-    }
-}
-
-enum LineSender {
-    Unbounded(std::sync::mpsc::Sender<String>),
-    Bounded(std::sync::mpsc::SyncSender<String>),
-}
-
-/// Ends a stream of lines when its client does: a flag, and an empty line sent
-/// to wake the loop (for a bounded channel that is full, the loop is awake
-/// anyway and sees the flag at its next line).
-#[derive(Clone)]
-struct StreamEnd {
-    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    wake: std::sync::Arc<LineSender>,
-}
-
-impl StreamEnd {
-    fn new(wake: LineSender) -> StreamEnd {
-        StreamEnd {
-            ended: std::sync::Arc::default(),
-            wake: std::sync::Arc::new(wake),
-        }
-    }
-
-    fn ended(&self) -> bool {
-        self.ended.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn canceller(&self) -> Box<dyn FnOnce() + Send> {
-        let end = self.clone();
-        Box::new(move || {
-            end.ended.store(true, std::sync::atomic::Ordering::SeqCst);
-            let _ = match &*end.wake {
-                LineSender::Unbounded(tx) => tx.send(String::new()).is_ok(),
-                LineSender::Bounded(tx) => tx.try_send(String::new()).is_ok(),
-            };
-        })
-    }
-}
-
 /// Asks for the shutdown, answering when the transport does.
 fn shut_down(hooks: &Hooks, reply: &Reply, transport: &mut dyn Transport) -> Next {
     let when = transport.shutdown_answer();
@@ -282,135 +228,4 @@ fn shut_down(hooks: &Hooks, reply: &Reply, transport: &mut dyn Transport) -> Nex
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::{Arc, Mutex};
-
-    /// A transport that writes down what was done, in order.
-    struct Recorder {
-        log: Arc<Mutex<Vec<String>>>,
-        source: Source,
-        when: ShutdownAnswer,
-        streams: bool,
-    }
-
-    impl Transport for Recorder {
-        fn source(&self) -> &Source {
-            &self.source
-        }
-        fn answer(&mut self, reply: &Reply) -> bool {
-            self.log
-                .lock()
-                .unwrap()
-                .push(format!("answer {}", reply.output));
-            true
-        }
-        fn shutdown_answer(&mut self) -> ShutdownAnswer {
-            self.when
-        }
-        fn shutdown_cause(&self) -> &'static str {
-            "quit"
-        }
-        fn stream_mode(&self, _then: &Continuation) -> StreamMode {
-            if self.streams {
-                StreamMode::Run
-            } else {
-                StreamMode::Declined(Some("not here"))
-            }
-        }
-        fn stream(&mut self, cancel: Box<dyn FnOnce() + Send>, _: &mut dyn FnMut(Sink)) -> Next {
-            drop(cancel);
-            self.log.lock().unwrap().push("stream".into());
-            Next::End
-        }
-        fn attach(&mut self, _target: AttachTarget) -> Next {
-            Next::End
-        }
-    }
-
-    fn run(reply: Reply, when: ShutdownAnswer, streams: bool) -> (Next, Vec<String>) {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (shut, reloaded) = (log.clone(), log.clone());
-        let hooks = Hooks {
-            shutdown: Box::new(move |source, how| {
-                shut.lock()
-                    .unwrap()
-                    .push(format!("shutdown by {source} ({how})"))
-            }),
-            reload: Box::new(move |_| {
-                reloaded.lock().unwrap().push("reload".into());
-                Reply::ok("reloaded")
-            }),
-            reopen: Box::new(|| Reply::error("cannot reopen")),
-            shutdown_waiters: Arc::default(),
-            socket_path: Box::new(std::path::PathBuf::new),
-            subscribe_notices: Box::new(|_| {}),
-            follow_log: Box::new(|_| {}),
-            follow_events: Box::new(|| crate::hub::Hub::new(vec![]).follow_events()),
-            upgrade: Box::new(|_, _, _| Reply::error("no upgrade here")),
-            live_streams: Arc::default(),
-            connections: Arc::default(),
-            web_url: Box::new(|| Reply::error("off")),
-        };
-        let mut transport = Recorder {
-            log: log.clone(),
-            source: Source::Shell,
-            when,
-            streams,
-        };
-        let next = finish(&hooks, reply, &mut transport);
-        let done = log.lock().unwrap().clone();
-        (next, done)
-    }
-
-    #[test]
-    fn a_reload_answers_with_its_own_reply() {
-        let (next, log) = run(
-            Reply::then("", Continuation::Reload(ConfigChange::Reload)),
-            ShutdownAnswer::Now,
-            true,
-        );
-        assert_eq!(next, Next::Continue);
-        assert_eq!(log, ["reload", "answer reloaded"]);
-        let (_, log) = run(
-            Reply::then("", Continuation::Reopen),
-            ShutdownAnswer::Now,
-            true,
-        );
-        assert_eq!(log, ["answer cannot reopen"]);
-    }
-
-    #[test]
-    fn shutdown_is_answered_when_the_transport_says() {
-        let reply = || Reply::then("Shut down", Continuation::Shutdown);
-        let asked = format!("shutdown by {} (quit)", Source::Shell);
-        let (next, log) = run(reply(), ShutdownAnswer::Now, true);
-        assert_eq!(next, Next::End);
-        assert_eq!(log, ["answer Shut down".to_string(), asked.clone()]);
-        let (_, log) = run(reply(), ShutdownAnswer::OnceBegun, true);
-        assert_eq!(log, [asked.clone(), "answer Shut down".to_string()]);
-        let (_, log) = run(reply(), ShutdownAnswer::OnceFinished, true);
-        assert_eq!(log, [asked]);
-    }
-
-    #[test]
-    fn a_stream_runs_after_its_reply_or_is_declined_with_a_note() {
-        let (next, log) = run(
-            Reply::then("", Continuation::Notices),
-            ShutdownAnswer::Now,
-            true,
-        );
-        assert_eq!(next, Next::End);
-        assert_eq!(log, ["answer ", "stream"]);
-        let (next, log) = run(
-            Reply::then("", Continuation::Notices),
-            ShutdownAnswer::Now,
-            false,
-        );
-        assert_eq!(next, Next::Continue);
-        assert_eq!(log, ["answer ", "answer not here"]);
-        let (next, log) = run(Reply::ok("plain"), ShutdownAnswer::Now, false);
-        assert_eq!(next, Next::Continue);
-        assert_eq!(log, ["answer plain"]);
-    }
-}
+mod tests;

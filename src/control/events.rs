@@ -105,9 +105,8 @@ fn lost_line(count: u64, format: EventFormat) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event_stream::tests::{publish_a_crash, readme_event_stream};
     use crate::hub::{Event, Hub};
-    use crate::watch::state::{Report, State};
-    use nix::sys::signal::Signal;
 
     fn copied(hub: &Hub, format: EventFormat, publish: impl FnOnce(&Hub)) -> Vec<String> {
         let feed = hub.follow_events();
@@ -128,30 +127,11 @@ mod tests {
     #[test]
     fn json_lines_name_the_exit_and_the_states() {
         let hub = Hub::new(vec![]);
-        let lines = copied(&hub, EventFormat::Json, |hub| {
-            let report = Report::Exited {
-                pid: 7,
-                status: ExitStatus::Signal(Signal::SIGKILL),
-                expected: false,
-            };
-            hub.publish(&Event::Report {
-                name: "web",
-                pid: None,
-                report: &report,
-                policy: &crate::config::Policy::default(),
-                write_line: true,
-            });
-            hub.publish(&Event::StateChanged {
-                name: "web",
-                pid: Some(7),
-                from: State::Running,
-                to: State::Backoff,
-            });
-        });
+        let lines = copied(&hub, EventFormat::Json, publish_a_crash);
         let exited: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(exited["kind"], "exited");
         assert_eq!(exited["instance"], "web");
-        assert_eq!(exited["pid"], 7);
+        assert_eq!(exited["pid"], 42);
         assert_eq!(exited["signal"], "SIGKILL");
         assert_eq!(exited["expected"], false);
         assert!(exited.get("exitcode").is_none(), "{exited}");
@@ -177,11 +157,7 @@ mod tests {
     /// The README's examples are lines the daemon writes, byte for byte.
     #[test]
     fn the_readme_examples_are_event_lines() {
-        let readme = include_str!("../../README.md");
-        let section = readme
-            .split("\n### Event stream\n")
-            .nth(1)
-            .expect("README: Event stream");
+        let section = readme_event_stream();
         let examples: Vec<&str> = (section.lines())
             .filter(|l| l.starts_with("{\"time\""))
             .collect();

@@ -5,59 +5,35 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use super::super::tests::{self, reports, Rig};
 use super::super::{Action, Event, ExitStatus, Machine, Report, State};
 use super::{Phase, PidFileRead, PIDFILE_RETRY, PIDFILE_WAIT};
 use crate::config::Policy;
 
 fn policy() -> Policy {
     Policy {
-        starttime: Duration::from_secs(1),
-        stoptime: Duration::from_secs(10),
         pidfile: Some(PathBuf::from("/run/p.pid")),
-        ..Policy::default()
+        ..tests::policy()
     }
 }
 
-struct Rig {
-    m: Machine,
-    p: Policy,
-    t0: Instant,
-    now: Instant,
+/// Started: the launcher is pid 100, spawned at t0.
+fn launched() -> Rig {
+    Rig::started(policy())
 }
 
-impl Rig {
-    /// Started: the launcher is pid 100, spawned at t0.
-    fn launched() -> Rig {
-        let t0 = Instant::now();
-        let mut r = Rig {
-            m: Machine::new(),
-            p: policy(),
-            t0,
-            now: t0,
-        };
-        assert_eq!(r.ev(Event::Start), vec![Action::Spawn]);
-        r.ev(Event::Spawned { pid: 100 });
-        r
-    }
-    /// The launcher exited 0 at 0.5 s.
-    fn reading() -> Rig {
-        let mut r = Rig::launched();
-        r.at(0.5).ev(Event::Exited(ExitStatus::Code(0)));
-        r
-    }
-    /// Following pid 200 since 0.6 s.
-    fn following() -> Rig {
-        let mut r = Rig::reading();
-        r.at(0.6).ev(followed(200));
-        r
-    }
-    fn at(&mut self, s: f64) -> &mut Rig {
-        self.now = self.t0 + Duration::from_secs_f64(s);
-        self
-    }
-    fn ev(&mut self, e: Event) -> Vec<Action> {
-        self.m.step(e, &self.p, self.now)
-    }
+/// The launcher exited 0 at 0.5 s.
+fn reading() -> Rig {
+    let mut r = launched();
+    r.at(0.5).ev(Event::Exited(ExitStatus::Code(0)));
+    r
+}
+
+/// Following pid 200 since 0.6 s.
+fn following() -> Rig {
+    let mut r = reading();
+    r.at(0.6).ev(followed(200));
+    r
 }
 
 fn followed(pid: i32) -> Event {
@@ -70,16 +46,6 @@ fn not_yet(reason: &str) -> Event {
     })
 }
 
-fn reports(actions: &[Action]) -> Vec<Report> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Report(r) => Some(r.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn cleans_up(actions: &[Action], pgid: i32) -> bool {
     actions
         .iter()
@@ -88,7 +54,7 @@ fn cleans_up(actions: &[Action], pgid: i32) -> bool {
 
 #[test]
 fn the_launcher_is_not_running_at_starttime() {
-    let mut r = Rig::launched();
+    let mut r = launched();
     assert_eq!(r.m.pidfile, Phase::Launching);
     assert_eq!(r.m.deadline, None, "no starttime deadline for a launcher");
     assert!(r.at(5.0).ev(Event::Timer).is_empty());
@@ -98,7 +64,7 @@ fn the_launcher_is_not_running_at_starttime() {
 
 #[test]
 fn the_launchers_exit_0_reads_the_pid_file_and_leaves_its_group_alone() {
-    let mut r = Rig::launched();
+    let mut r = launched();
     let a = r.at(0.5).ev(Event::Exited(ExitStatus::Code(0)));
     assert_eq!(a, vec![Action::ReadPidFile], "no clean-up, no report");
     assert_eq!(r.m.state, State::Starting);
@@ -114,7 +80,7 @@ fn the_launchers_exit_0_reads_the_pid_file_and_leaves_its_group_alone() {
 
 #[test]
 fn a_launcher_that_fails_is_a_failed_start() {
-    let mut r = Rig::launched();
+    let mut r = launched();
     let a = r.at(0.5).ev(Event::Exited(ExitStatus::Code(1)));
     assert!(cleans_up(&a, 100), "what it left is stopped: {a:?}");
     assert_eq!(r.m.state, State::Backoff);
@@ -124,7 +90,7 @@ fn a_launcher_that_fails_is_a_failed_start() {
 
 #[test]
 fn a_pid_file_not_ready_is_read_again_until_the_wait_is_over() {
-    let mut r = Rig::reading();
+    let mut r = reading();
     let a = r.at(0.5).ev(not_yet("cannot read /run/p.pid"));
     assert!(a.is_empty());
     let retry = r.t0 + Duration::from_secs_f64(0.5) + PIDFILE_RETRY;
@@ -144,7 +110,7 @@ fn a_pid_file_not_ready_is_read_again_until_the_wait_is_over() {
 
 #[test]
 fn the_followed_pid_is_the_instance_and_runs_after_starttime() {
-    let mut r = Rig::reading();
+    let mut r = reading();
     let a = r.at(0.6).ev(followed(200));
     assert_eq!(
         reports(&a),
@@ -161,7 +127,7 @@ fn the_followed_pid_is_the_instance_and_runs_after_starttime() {
 
 #[test]
 fn the_followed_process_is_stopped_and_its_exit_restarts_it() {
-    let mut r = Rig::following();
+    let mut r = following();
     r.at(1.6).ev(Event::Timer);
     let a = r
         .at(2.0)
@@ -174,7 +140,7 @@ fn the_followed_process_is_stopped_and_its_exit_restarts_it() {
     r.ev(Event::Spawned { pid: 300 });
     assert_eq!(r.m.pidfile, Phase::Launching);
 
-    let mut r = Rig::following();
+    let mut r = following();
     r.at(1.6).ev(Event::Timer);
     let a = r.at(3.0).ev(Event::Stop);
     assert_eq!(a[0], Action::SignalGroup(Signal::SIGTERM));
@@ -185,7 +151,7 @@ fn the_followed_process_is_stopped_and_its_exit_restarts_it() {
 
 #[test]
 fn a_stop_while_reading_stops_what_the_launcher_left() {
-    let mut r = Rig::reading();
+    let mut r = reading();
     let a = r.at(0.7).ev(Event::Stop);
     assert!(cleans_up(&a, 100));
     assert_eq!(r.m.state, State::Stopped);

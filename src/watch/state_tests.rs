@@ -5,7 +5,8 @@ use crate::config::AutoRestart;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-fn policy() -> Policy {
+/// The defaults with a 1 s `starttime` and a 10 s `stoptime`.
+pub(super) fn policy() -> Policy {
     Policy {
         starttime: Duration::from_secs(1),
         stoptime: Duration::from_secs(10),
@@ -17,12 +18,13 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
 
-/// A machine driven through its events, with a clock the test moves.
-struct Rig {
-    m: Machine,
-    p: Policy,
-    t0: Instant,
-    now: Instant,
+/// A machine driven through its events, with a clock the test moves; the
+/// `pidfile:` tests (`state_pidfile_tests.rs`) drive theirs with it too.
+pub(super) struct Rig {
+    pub(super) m: Machine,
+    pub(super) p: Policy,
+    pub(super) t0: Instant,
+    pub(super) now: Instant,
 }
 
 impl Rig {
@@ -35,15 +37,15 @@ impl Rig {
             now: t0,
         }
     }
-    fn at(&mut self, s: f64) -> &mut Self {
+    pub(super) fn at(&mut self, s: f64) -> &mut Self {
         self.now = self.t0 + secs(s);
         self
     }
-    fn ev(&mut self, e: Event) -> Vec<Action> {
+    pub(super) fn ev(&mut self, e: Event) -> Vec<Action> {
         self.m.step(e, &self.p, self.now)
     }
     /// Starts and spawns as pid 100 at t0.
-    fn started(p: Policy) -> Self {
+    pub(super) fn started(p: Policy) -> Self {
         let mut r = Rig::new(p);
         assert_eq!(r.ev(Event::Start), vec![Action::Spawn]);
         r.ev(Event::Spawned { pid: 100 });
@@ -58,7 +60,7 @@ impl Rig {
     }
 }
 
-fn reports(actions: &[Action]) -> Vec<Report> {
+pub(super) fn reports(actions: &[Action]) -> Vec<Report> {
     actions
         .iter()
         .filter_map(|a| match a {

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod pids;
 pub mod pty;
 
 use std::io::{BufRead, BufReader, Write};

@@ -19,20 +19,30 @@ use std::time::Duration;
 struct Manager {
     socket: UnixDatagram,
     seen: Vec<String>,
+    /// What `NOTIFY_SOCKET` says to reach it.
+    address: String,
+    /// Where its socket file is, when it has one; removed with the manager.
+    _dir: Option<TempDir>,
 }
 
 impl Manager {
-    fn bind(path: &std::path::Path) -> Manager {
-        Self::new(UnixDatagram::bind(path).expect("bind the notify socket"))
+    /// Binds `notify.sock` in a new directory of its own.
+    fn bind(tag: &str) -> Manager {
+        let dir = TempDir::new(tag);
+        let path = dir.path("notify.sock");
+        let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
+        Self::new(socket, path.display().to_string(), Some(dir))
     }
 
-    fn new(socket: UnixDatagram) -> Manager {
+    fn new(socket: UnixDatagram, address: String, dir: Option<TempDir>) -> Manager {
         socket
             .set_read_timeout(Some(secs(0.05)))
             .expect("read timeout");
         Manager {
             socket,
             seen: Vec::new(),
+            address,
+            _dir: dir,
         }
     }
 
@@ -47,6 +57,11 @@ impl Manager {
             pred(&message).then_some(message)
         });
         found.unwrap_or_else(|| panic!("no {what} within 20 s; received: {:?}", self.seen))
+    }
+
+    /// Waits for `message` itself (`READY=1`, `STOPPING=1`…).
+    fn said(&mut self, message: &str) {
+        self.wait(message, |m| m == message);
     }
 
     /// Reads what is queued still (once the daemon has exited: all it sent).
@@ -90,6 +105,16 @@ fn start(tag: &str, yaml: &str, env: &[(&str, String)]) -> Daemon {
     })
 }
 
+/// A service manager, and a daemon started on `yaml` that is told of it, with
+/// `env` besides.
+fn start_managed(tag: &str, yaml: &str, env: &[(&str, String)]) -> (Manager, Daemon) {
+    let manager = Manager::bind(tag);
+    let mut env = env.to_vec();
+    env.push(("NOTIFY_SOCKET", manager.address.clone()));
+    let d = start(tag, yaml, &env);
+    (manager, d)
+}
+
 fn monotonic_usec() -> u64 {
     let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("clock");
     t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1_000
@@ -97,15 +122,12 @@ fn monotonic_usec() -> u64 {
 
 #[test]
 fn ready_after_the_autostart_reloading_around_a_reload_stopping_at_shutdown() {
-    let dir = TempDir::new("systemd-notify");
-    let mut manager = Manager::bind(&dir.path("notify.sock"));
-    let notify = dir.path("notify.sock").display().to_string();
-    let mut d = start(
+    let (mut manager, mut d) = start_managed(
         "systemd-life",
         "programs:\n  web:\n    cmd: TESTPROG sleep\n    numprocs: 20\n    starttime: 5\n  idle:\n    cmd: TESTPROG sleep\n    autostart: false\n",
-        &[("NOTIFY_SOCKET", notify)],
+        &[],
     );
-    manager.wait("READY=1", |m| m == "READY=1");
+    manager.said("READY=1");
     // Ready means spawned: every autostart instance has its process (RUNNING
     // comes only after its starttime), and nothing else was started.
     let log = d.log();
@@ -140,7 +162,7 @@ fn ready_after_the_autostart_reloading_around_a_reload_stopping_at_shutdown() {
         .contains("reload applied: 0 added, 0 removed, 1 changed"));
 
     d.send("shutdown");
-    manager.wait("STOPPING=1", |m| m == "STOPPING=1");
+    manager.said("STOPPING=1");
     assert_eq!(d.finish(secs(30.0)), 0);
     // Each said once, in this order; no keep-alive, since none was asked for.
     assert_eq!(
@@ -153,15 +175,12 @@ fn ready_after_the_autostart_reloading_around_a_reload_stopping_at_shutdown() {
 
 #[test]
 fn a_reload_that_ends_during_the_shutdown_says_no_ready() {
-    let dir = TempDir::new("systemd-reload-stop");
-    let mut manager = Manager::bind(&dir.path("notify.sock"));
-    let notify = dir.path("notify.sock").display().to_string();
-    let mut d = start(
+    let (mut manager, mut d) = start_managed(
         "systemd-reload-stop",
         "programs:\n  stubborn:\n    cmd: TESTPROG ignore-term\n    starttime: 0\n    stoptime: 2\n",
-        &[("NOTIFY_SOCKET", notify)],
+        &[],
     );
-    manager.wait("READY=1", |m| m == "READY=1");
+    manager.said("READY=1");
     d.wait_state("stubborn", "RUNNING", secs(10.0));
     // The reload restarts it, and waits for its stop (stoptime, as it ignores
     // SIGTERM): the shutdown begins meanwhile.
@@ -173,7 +192,7 @@ fn a_reload_that_ends_during_the_shutdown_says_no_ready() {
         l.contains("stopping: stubborn")
     });
     d.signal(15);
-    manager.wait("STOPPING=1", |m| m == "STOPPING=1");
+    manager.said("STOPPING=1");
     assert_eq!(d.wait_exit(secs(30.0)), 0);
     manager.drain();
     // No READY=1 after STOPPING=1: the service is not running again.
@@ -187,13 +206,10 @@ fn a_reload_that_ends_during_the_shutdown_says_no_ready() {
 
 #[test]
 fn status_tells_the_counts_and_a_burst_of_changes_makes_few_messages() {
-    let dir = TempDir::new("systemd-status");
-    let mut manager = Manager::bind(&dir.path("notify.sock"));
-    let notify = dir.path("notify.sock").display().to_string();
-    let mut d = start(
+    let (mut manager, mut d) = start_managed(
         "systemd-status",
         "programs:\n  up:\n    cmd: TESTPROG sleep\n    starttime: 0\n  doomed:\n    cmd: TESTPROG exit 1\n    numprocs: 200\n    starttime: 1\n    startretries: 0\n",
-        &[("NOTIFY_SOCKET", notify)],
+        &[],
     );
     manager.wait("the counts with every instance FATAL", |m| {
         m == "STATUS=1 running, 200 fatal (201 instances)"
@@ -215,24 +231,20 @@ fn status_tells_the_counts_and_a_burst_of_changes_makes_few_messages() {
 
 #[test]
 fn the_watchdog_is_pinged_only_when_asked_for_us() {
-    let dir = TempDir::new("systemd-watchdog");
-    let mut manager = Manager::bind(&dir.path("notify.sock"));
-    let notify = dir.path("notify.sock").display().to_string();
     let yaml = "programs:\n  web:\n    cmd: TESTPROG sleep\n    starttime: 0\n";
     // Asked for another process (whose environment we inherited): no keep-alive.
-    let mut d = start(
+    let (mut manager, mut d) = start_managed(
         "systemd-no-watchdog",
         yaml,
         &[
-            ("NOTIFY_SOCKET", notify.clone()),
             ("WATCHDOG_USEC", "100000".into()),
             ("WATCHDOG_PID", "1".into()),
         ],
     );
-    manager.wait("READY=1", |m| m == "READY=1");
+    manager.said("READY=1");
     d.wait_state("web", "RUNNING", secs(10.0));
     d.send("shutdown");
-    manager.wait("STOPPING=1", |m| m == "STOPPING=1");
+    manager.said("STOPPING=1");
     assert_eq!(d.finish(secs(30.0)), 0);
     assert!(
         !manager.seen.iter().any(|m| m == "WATCHDOG=1"),
@@ -242,13 +254,16 @@ fn the_watchdog_is_pinged_only_when_asked_for_us() {
 
     // Asked for us: a keep-alive every half period, from start to the end.
     manager.seen.clear();
-    let mut d = Daemon::start_with("systemd-watchdog", yaml, |cmd| {
-        cmd.env("NOTIFY_SOCKET", &notify)
-            .env("WATCHDOG_USEC", "200000")
-            .env_remove("WATCHDOG_PID")
-            .env_remove("JOURNAL_STREAM");
-    });
-    manager.wait("READY=1", |m| m == "READY=1");
+    let notify = manager.address.clone();
+    let mut d = start(
+        "systemd-watchdog",
+        yaml,
+        &[
+            ("NOTIFY_SOCKET", notify),
+            ("WATCHDOG_USEC", "200000".into()),
+        ],
+    );
+    manager.said("READY=1");
     for n in 1..=3 {
         manager.wait(&format!("keep-alive {n} after READY=1"), |m| {
             m == "WATCHDOG=1"
@@ -259,20 +274,16 @@ fn the_watchdog_is_pinged_only_when_asked_for_us() {
 
 #[test]
 fn a_daemon_deadlocked_on_its_registry_stops_the_keep_alives() {
-    let dir = TempDir::new("systemd-deadlock");
-    let mut manager = Manager::bind(&dir.path("notify.sock"));
-    let notify = dir.path("notify.sock").display().to_string();
     // `chatty` writes a line every 0.2 s: the test's clock while the daemon hangs.
-    let mut d = start(
+    let (mut manager, mut d) = start_managed(
         "systemd-deadlock",
         "programs:\n  clock:\n    cmd: TESTPROG chatty\n    starttime: 0\n    stdout: DIR/clock.out\n",
         &[
-            ("NOTIFY_SOCKET", notify),
             ("WATCHDOG_USEC", "200000".into()),
             ("TASKMASTER_TEST_DEADLOCK_ON", "wedge".into()),
         ],
     );
-    manager.wait("READY=1", |m| m == "READY=1");
+    manager.said("READY=1");
     // The counts settled first: no recount, which takes the lock too, is due.
     manager.wait("the clock RUNNING", |m| {
         m == "STATUS=1 running, 0 fatal (1 instances)"
@@ -304,11 +315,13 @@ fn an_abstract_notify_socket_is_reached() {
         monotonic_usec()
     );
     let address = SocketAddr::from_abstract_name(name.as_bytes()).expect("abstract address");
-    let mut manager = Manager::new(UnixDatagram::bind_addr(&address).expect("bind"));
+    let socket = UnixDatagram::bind_addr(&address).expect("bind");
+    let mut manager = Manager::new(socket, format!("@{name}"), None);
+    let notify = manager.address.clone();
     let mut d = start(
         "systemd-abstract",
         "programs:\n  web:\n    cmd: TESTPROG sleep\n",
-        &[("NOTIFY_SOCKET", format!("@{name}"))],
+        &[("NOTIFY_SOCKET", notify)],
     );
     manager.wait("READY=1 on the abstract socket", |m| m == "READY=1");
     assert_eq!(d.finish(secs(30.0)), 0);
@@ -316,14 +329,10 @@ fn an_abstract_notify_socket_is_reached() {
 
 #[test]
 fn programs_and_alerts_never_see_the_service_managers_variables() {
-    let dir = TempDir::new("systemd-env");
-    let _manager = Manager::bind(&dir.path("notify.sock"));
-    let notify = dir.path("notify.sock").display().to_string();
-    let mut d = start(
+    let (_manager, mut d) = start_managed(
         "systemd-env",
         "taskmaster:\n  notify:\n    cmd: \"sh -c 'env > DIR/alert.env'\"\n    events: [fatal]\nprograms:\n  spy:\n    cmd: TESTPROG report DIR/spy.json\n  doomed:\n    cmd: TESTPROG exit 1\n    starttime: 1\n    startretries: 0\n",
         &[
-            ("NOTIFY_SOCKET", notify),
             ("WATCHDOG_USEC", "30000000".into()),
             ("JOURNAL_STREAM", "1:1".into()),
             ("TM_PASSED_ON", "yes".into()),
