@@ -244,7 +244,8 @@ class Report:
             if sp:
                 best, threads, per = sp
                 tries = ", ".join(f"{t}: {s:.3f} s" for t, s in sorted(per.items()))
-                how = f"`bench/ceiling` `posix_spawn` loop, best of threads ({tries})"
+                how = (f"`bench/ceiling` `posix_spawn` loop, median of the repetitions for "
+                       f"each thread count, the best count shown ({tries})")
                 if table == "daemon":
                     held, held_how = c.get("held_fds", (None, ""))
                     how += f"; {held:,} close-on-exec pipe ends held ({held_how})"
@@ -252,13 +253,15 @@ class Report:
                              how))
         if c.get("kill_reap"):
             rows.append(("kill-and-reap 1 000", f"{c['kill_reap'] * 1000:.0f} ms",
-                         "SIGKILL each child the probe spawned, then `waitpid` each"))
+                         "SIGKILL each child the probe spawned, then `waitpid` each "
+                         "(median of the small-table runs)"))
         if c.get("direct_write"):
             secs, size = c["direct_write"]
             rows.append((f"the child writing straight to its file ({size_text(size)})",
                          f"{size / MiB / secs:,.0f} MiB/s ({secs:.2f} s)",
                          f"`taskmaster-testprog flood {size}` with a new file as its stdout, "
-                         f"once per logs rep beside the daemons (median)"))
+                         f"once per logs rep beside the daemons (median), on "
+                         f"{self.b.logs_fs}, where every daemon's log file of the row is too"))
         if rows:
             out += ["### The machine's ceilings (same run)", "",
                     "| ceiling | figure | how |", "| --- | ---: | --- |"]

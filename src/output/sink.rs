@@ -56,6 +56,8 @@ pub struct Sink {
     timestamps: bool,
     /// Whether the next byte of each stream starts a line (for `timestamps`).
     at_line_start: [bool; 2],
+    /// The pump's own pipe while a spliced stream floods (`splice.rs`).
+    relay: Option<splice::Relay>,
 }
 
 impl Sink {
@@ -70,6 +72,7 @@ impl Sink {
             sizes: [None, None],
             timestamps: files.timestamps,
             at_line_start: [true, true],
+            relay: None,
         }
     }
 
@@ -250,7 +253,18 @@ impl Sink {
                 _ if size > 0 && size >= maxbytes => None,
                 _ => Some((maxbytes - size).min(SPLICE_MAX as u64) as usize),
             };
-            match splice::move_to_end(&pipe, &file, SPLICE_MAX, room) {
+            // A large batch goes through the relay (made now if need be); a
+            // small one straight, and the relay is given back.
+            if splice::queued(&pipe) < splice::RELAY_MIN {
+                self.relay = None;
+            } else if self.relay.is_none() {
+                self.relay = splice::Relay::new();
+            }
+            let moved = splice::move_to_end(&pipe, &file, SPLICE_MAX, self.relay.as_ref(), room);
+            if moved.is_err() {
+                self.relay = None;
+            }
+            match moved {
                 Ok(None) => {
                     // Full: rotate, then splice into the new file (or, when the
                     // rotation failed, on past the size: `rotate` is then off).

@@ -10,12 +10,21 @@
 //! batch, never while waiting for the child (the splice does not block on an empty
 //! pipe: `SPLICE_F_NONBLOCK`, then the pump polls).
 //!
+//! A pipe's reader and writer take the same lock (the pipe's mutex) for every
+//! copy, so a splice from the child's pipe straight into the file copies into the
+//! file while the child cannot write: the two copies of each byte take turns.
+//! While a child floods, the pump first moves a batch into a [`Relay`], a pipe of
+//! its own (a move of page references, no copy), then copies from the relay into
+//! the file while the child writes its next batch: the two copies overlap, on two
+//! CPUs. The relay is made when a batch is large and dropped at the first small
+//! one, so a quiet stream holds no descriptor for it.
+//!
 //! Any file where `splice` cannot be used — not a regular file (a terminal,
 //! `/dev/null`), an append-only inode whose `O_APPEND` cannot be cleared, a
 //! filesystem without splice support (EINVAL) — takes the copy path instead.
 
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag, SpliceFFlags};
@@ -101,15 +110,50 @@ pub enum Moved {
     Empty,
 }
 
+/// A batch at least this large goes through a [`Relay`]; a smaller one is spliced
+/// straight from the child's pipe (and the relay, if any, is dropped).
+pub const RELAY_MIN: usize = 128 * 1024;
+
+/// The pump's own pipe between a flooding child's pipe and its file (see the
+/// module's comment). Always empty between batches: each batch moved into it is
+/// moved out to the file before [`move_to_end`] returns.
+pub struct Relay {
+    read: OwnedFd,
+    write: OwnedFd,
+    capacity: usize,
+}
+
+impl Relay {
+    /// `None` when no pipe can be made (out of descriptors): splice straight.
+    pub fn new() -> Option<Relay> {
+        let (read, write) = crate::sys::fds::pipe().ok()?;
+        // Best effort, as for the child's pipe: a batch is at most what it holds.
+        let _ = fcntl(&write, FcntlArg::F_SETPIPE_SZ(SPLICE_MAX as libc::c_int));
+        let capacity = fcntl(&write, FcntlArg::F_GETPIPE_SZ).ok()?;
+        Some(Relay {
+            read,
+            write,
+            capacity: usize::try_from(capacity).ok()?,
+        })
+    }
+}
+
+/// Bytes waiting in `pipe` (0 when it cannot tell).
+pub fn queued(pipe: impl AsFd) -> usize {
+    rustix::io::ioctl_fionread(pipe).map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
+}
+
 /// Moves what `pipe` holds, at most `max` bytes, to the end of `file`, which
-/// `prepare` accepted, in splices of [`SPLICE_SLICE`] under one lock. `room` is
-/// told the file's size before the batch (read under the lock) and answers how
-/// many bytes may go, or `None` to have the caller rotate first. EINVAL means this
-/// file cannot take a splice (nothing was moved): the caller goes back to copying.
+/// `prepare` accepted, in splices of [`SPLICE_SLICE`] under one lock — through
+/// `relay` when given. `room` is told the file's size before the batch (read
+/// under the lock) and answers how many bytes may go, or `None` to have the
+/// caller rotate first. EINVAL means this file cannot take a splice (nothing was
+/// moved): the caller goes back to copying.
 pub fn move_to_end(
     pipe: impl AsFd,
     file: &File,
     max: usize,
+    relay: Option<&Relay>,
     room: impl FnOnce(u64) -> Option<usize>,
 ) -> Result<Option<Moved>, Errno> {
     if splice_turned_off() {
@@ -120,13 +164,51 @@ pub fn move_to_end(
     let Some(room) = room(size) else {
         return Ok(None);
     };
-    let limit = room.min(max);
     let mut offset = size as libc::loff_t;
-    let mut moved = 0;
+    let Some(relay) = relay else {
+        return splice_to_file(pipe, file, &mut offset, room.min(max), false);
+    };
+    let limit = room.min(max).min(relay.capacity);
     let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
+    let batch = loop {
+        match nix::fcntl::splice(&pipe, None, &relay.write, None, limit, flags) {
+            Ok(0) => return Ok(Some(Moved::End)),
+            Ok(n) => break n,
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return Ok(Some(Moved::Empty)),
+            Err(e) => return Err(e),
+        }
+    };
+    // The relay holds the whole batch now: all of it goes to the file, by copy
+    // if the splice fails part way, so that no byte stays behind in it.
+    let spliced = match splice_to_file(&relay.read, file, &mut offset, batch, true)? {
+        Some(Moved::Bytes(n)) => n,
+        _ => 0,
+    };
+    if spliced < batch {
+        copy_to_file(&relay.read, file, &mut offset, batch - spliced)?;
+    }
+    Ok(Some(Moved::Bytes(batch)))
+}
+
+/// Splices at most `limit` bytes from `pipe` to `file` at `offset`. With `whole`,
+/// `pipe` holds at least `limit` bytes and the splices block until all are moved
+/// (stopping early only at an error, after some bytes).
+fn splice_to_file(
+    pipe: impl AsFd,
+    file: &File,
+    offset: &mut libc::loff_t,
+    limit: usize,
+    whole: bool,
+) -> Result<Option<Moved>, Errno> {
+    let mut moved = 0;
+    let mut flags = SpliceFFlags::SPLICE_F_MOVE;
+    if !whole {
+        flags |= SpliceFFlags::SPLICE_F_NONBLOCK;
+    }
     while moved < limit {
         let piece = (limit - moved).min(SPLICE_SLICE);
-        match nix::fcntl::splice(&pipe, None, file, Some(&mut offset), piece, flags) {
+        match nix::fcntl::splice(&pipe, None, file, Some(&mut *offset), piece, flags) {
             Ok(0) if moved == 0 => return Ok(Some(Moved::End)),
             Ok(0) => break,
             Ok(n) => moved += n,
@@ -141,6 +223,32 @@ pub fn move_to_end(
     Ok(Some(Moved::Bytes(moved)))
 }
 
+/// Reads `count` bytes out of `relay` and writes them to `file` at `offset`: a
+/// batch the relay holds when the file stopped taking splices part way.
+fn copy_to_file(
+    relay: &OwnedFd,
+    file: &File,
+    offset: &mut libc::loff_t,
+    mut count: usize,
+) -> Result<(), Errno> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; SPLICE_SLICE];
+    while count > 0 {
+        let want = count.min(buf.len());
+        let got = match nix::unistd::read(relay, &mut buf[..want]) {
+            Ok(0) => return Err(Errno::EIO),
+            Ok(n) => n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        };
+        let at = u64::try_from(*offset).map_err(|_| Errno::EOVERFLOW)?;
+        file.write_all_at(&buf[..got], at).map_err(io_errno)?;
+        *offset += got as libc::loff_t;
+        count -= got;
+    }
+    Ok(())
+}
+
 fn io_errno(e: std::io::Error) -> Errno {
     e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)
 }
@@ -153,4 +261,78 @@ fn io_errno(e: std::io::Error) -> Errno {
 fn splice_turned_off() -> bool {
     static NO_SPLICE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *NO_SPLICE.get_or_init(|| std::env::var_os("TASKMASTER_NO_SPLICE").is_some_and(|v| v == "1"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn a_batch_through_the_relay_lands_whole_at_the_files_end_and_leaves_it_empty() {
+        let dir = crate::testutil::TempDir::new("relay");
+        let path = dir.path().join("out");
+        std::fs::write(&path, b"before\n").unwrap();
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        assert!(prepare(&file));
+        let (reader, writer) = crate::sys::fds::pipe().unwrap();
+        let _ = fcntl(&writer, FcntlArg::F_SETPIPE_SZ(SPLICE_MAX as libc::c_int));
+        let bytes = pattern(300 * 1024);
+        let mut w = File::from(writer);
+        w.write_all(&bytes).unwrap();
+        assert!(queued(&reader) >= RELAY_MIN);
+        let relay = Relay::new().unwrap();
+        // The room caps a batch, as a rotation size does.
+        let moved = move_to_end(&reader, &file, SPLICE_MAX, Some(&relay), |size| {
+            assert_eq!(size, 7);
+            Some(200 * 1024)
+        });
+        assert_eq!(moved, Ok(Some(Moved::Bytes(200 * 1024))));
+        assert_eq!(queued(&relay.read), 0, "the relay is empty between batches");
+        let moved = move_to_end(&reader, &file, SPLICE_MAX, Some(&relay), |_| {
+            Some(SPLICE_MAX)
+        });
+        assert_eq!(moved, Ok(Some(Moved::Bytes(100 * 1024))));
+        let moved = move_to_end(&reader, &file, SPLICE_MAX, Some(&relay), |_| {
+            Some(SPLICE_MAX)
+        });
+        assert_eq!(moved, Ok(Some(Moved::Empty)));
+        drop(w);
+        let moved = move_to_end(&reader, &file, SPLICE_MAX, Some(&relay), |_| {
+            Some(SPLICE_MAX)
+        });
+        assert_eq!(moved, Ok(Some(Moved::End)));
+        let mut all = Vec::new();
+        File::open(&path).unwrap().read_to_end(&mut all).unwrap();
+        assert_eq!(&all[..7], b"before\n");
+        assert!(all[7..] == bytes[..], "every byte, in order");
+    }
+
+    #[test]
+    fn what_the_relay_holds_when_splicing_stops_is_copied_to_the_file() {
+        let dir = crate::testutil::TempDir::new("relay");
+        let path = dir.path().join("out");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        assert!(prepare(&file));
+        let relay = Relay::new().unwrap();
+        let bytes = pattern(100 * 1024);
+        File::from(relay.write.try_clone().unwrap())
+            .write_all(&bytes)
+            .unwrap();
+        let mut offset = 0;
+        copy_to_file(&relay.read, &file, &mut offset, bytes.len()).unwrap();
+        assert_eq!(offset as usize, bytes.len());
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
 }
