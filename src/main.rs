@@ -97,7 +97,9 @@ fn check(path: &std::path::Path, format: Option<Format>, print: bool) -> ExitCod
 }
 
 fn main() -> ExitCode {
-    // First, with one thread: an upgrade in place handed this process a record.
+    // First, with one thread: the allocator without per-thread caches (an exec).
+    taskmaster::sys::malloc::without_thread_caches();
+    // Then: an upgrade in place handed this process a record.
     let resume = match taskmaster::upgrade::resume::take_record() {
         Some(Ok(record)) => Some(record),
         Some(Err(e)) => {

@@ -178,3 +178,47 @@ fn pty_child_has_a_terminal_and_clean_output() {
     assert_eq!(d.instance("hello")["state"], "RUNNING");
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+// ---- the allocator's tunable ---------------------------------------------------------------
+
+/// The daemon runs with glibc's per-thread caches of freed blocks turned off (it
+/// execs itself once with that tunable: README, Performance), and its children get
+/// the environment it was started with: the user's `GLIBC_TUNABLES` as it was, or
+/// none, and no trace of the re-exec.
+#[test]
+fn the_allocator_tunable_is_the_daemons_alone() {
+    for (tag, given) in [
+        ("tunable-none", None),
+        ("tunable-own", Some("glibc.malloc.check=0")),
+    ] {
+        let mut d = Daemon::start_with(
+            tag,
+            "programs:\n  r:\n    cmd: TESTPROG report DIR/r.json\n    starttime: 0\n",
+            |command| {
+                match given {
+                    Some(value) => command.env("GLIBC_TUNABLES", value),
+                    None => command.env_remove("GLIBC_TUNABLES"),
+                };
+            },
+        );
+        let report = wait_report(&d.path("r.json"));
+        let env = &report["env"];
+        assert_eq!(
+            env.get("GLIBC_TUNABLES").and_then(|v| v.as_str()),
+            given,
+            "{env}"
+        );
+        assert!(env.get("TASKMASTER_MALLOC_TUNED").is_none(), "{env}");
+        // What the daemon's own image was started with (after its re-exec); glibc
+        // cuts the tunables apart in place there, so look for the piece.
+        let environ = std::fs::read(format!("/proc/{}/environ", d.pid())).expect("environ");
+        assert!(
+            environ
+                .split(|&b| b == 0)
+                .any(|v| v.ends_with(b"glibc.malloc.tcache_count=0")),
+            "{}",
+            String::from_utf8_lossy(&environ)
+        );
+        assert_eq!(d.finish(secs(20.0)), 0);
+    }
+}
