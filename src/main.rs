@@ -97,8 +97,14 @@ fn check(path: &std::path::Path, format: Option<Format>, print: bool) -> ExitCod
 }
 
 fn main() -> ExitCode {
-    // First, with one thread: the allocator without per-thread caches (an exec).
-    taskmaster::sys::malloc::without_thread_caches();
+    // First, with one thread: the daemon's allocator without per-thread caches
+    // (an exec; not for the helpers, which start with every child or are small).
+    let helper_mode = std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == HELPER_FLAG || a == spawner::SPAWNER_FLAG);
+    if !helper_mode {
+        taskmaster::sys::malloc::without_thread_caches();
+    }
     // Then: an upgrade in place handed this process a record.
     let resume = match taskmaster::upgrade::resume::take_record() {
         Some(Ok(record)) => Some(record),

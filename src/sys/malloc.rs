@@ -69,6 +69,15 @@ pub fn without_thread_caches() {
                 _ => std::env::set_var(TUNABLES, before),
             }
         }
+        // An exec names the process after the file it was given (`exe`, here):
+        // back to the binary's own name, which `ps` and `pgrep` know it by.
+        let name = std::env::current_exe().ok().and_then(|exe| {
+            let name = exe.file_name()?.as_bytes().to_vec();
+            CString::new(name.get(..15).unwrap_or(&name)).ok()
+        });
+        if let Some(name) = name {
+            let _ = nix::sys::prctl::set_name(&name);
+        }
         return;
     }
     let current = std::env::var_os(TUNABLES);

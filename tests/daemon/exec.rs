@@ -219,6 +219,12 @@ fn the_allocator_tunable_is_the_daemons_alone() {
             "{}",
             String::from_utf8_lossy(&environ)
         );
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", d.pid())).expect("comm");
+        assert_eq!(
+            comm.trim(),
+            "taskmaster",
+            "ps and pgrep know it by its name"
+        );
         assert_eq!(d.finish(secs(20.0)), 0);
     }
 }
