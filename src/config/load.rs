@@ -4,7 +4,7 @@
 //! duplicate keys; a syntax error stops there. (2) The walk below checks every
 //! section and field against README: Configuration, recording each problem and carrying on, and
 //! builds the model when nothing is wrong. (3) [`Checker::finish`] finds the line and
-//! column of each problem by re-reading the text (see `locate.rs`).
+//! column of each problem by re-reading the text (see `locate_batch.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
