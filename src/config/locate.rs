@@ -66,11 +66,19 @@ pub(crate) fn text_passes() -> usize {
 }
 
 /// The source text of the plain scalar at `segs` (up to a separator), for the rare
-/// check that needs how a value was written rather than what it means.
+/// check that needs how a value was written rather than what it means. The loader
+/// asks [`super::locate_batch::raw_scalars`], all at once; this one by one is
+/// what that is tested against.
+#[cfg(test)]
 pub(crate) fn raw_scalar<'t>(text: &'t str, segs: &[Seg]) -> Option<&'t str> {
     let location = locate(text, segs, false)?;
-    // Location::index is a byte offset; get() refuses a non-boundary instead of panicking.
-    let rest = text.get(location.index()..)?;
+    scalar_at(text, location.index())
+}
+
+/// The plain scalar that starts at byte `index` of `text`, up to a separator.
+pub(crate) fn scalar_at(text: &str, index: usize) -> Option<&str> {
+    // get() refuses a non-boundary instead of panicking.
+    let rest = text.get(index..)?;
     let end = rest
         .find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}' | '#'))
         .unwrap_or(rest.len());

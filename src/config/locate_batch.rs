@@ -23,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::de::DeserializeSeed;
 
-use super::locate::{count_text_pass, locate, Seg};
+use super::locate::{count_text_pass, locate, scalar_at, Seg};
 use super::locate_walk::{State, Walk};
 
 /// How many positions at most are looked up one by one, each reading the whole
@@ -78,6 +78,52 @@ pub(crate) fn locate_all(text: &str, wanted: &[Wanted]) -> Vec<Option<Position>>
         }
     }
     found
+}
+
+/// The source text of the plain scalar at each of `paths`, as
+/// [`super::locate::raw_scalar`] reads it, in one reading for all of them.
+pub(crate) fn raw_scalars<'t>(text: &'t str, paths: &[Vec<Seg>]) -> Vec<Option<&'t str>> {
+    let wanted: Vec<Wanted> = (paths.iter())
+        .map(|segs| Wanted {
+            segs: segs.clone(),
+            on_key: false,
+            nearest: false,
+        })
+        .collect();
+    let lines = LineStarts::of(text);
+    (locate_all(text, &wanted).into_iter())
+        .map(|position| scalar_at(text, lines.index(text, position?)?))
+        .collect()
+}
+
+/// Where each line starts, in bytes, as yaml_serde counts lines: a position
+/// carries a line and a column but not its byte offset.
+struct LineStarts(Vec<usize>);
+
+impl LineStarts {
+    fn of(text: &str) -> LineStarts {
+        // A byte-order mark counts as the first line's first character.
+        let mut starts = vec![0];
+        let mut chars = text.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            // The YAML line breaks: CR LF (one break), CR, LF, NEL, LS, PS.
+            let end = match c {
+                '\r' if chars.next_if(|&(_, c)| c == '\n').is_some() => at + 2,
+                '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}' => at + c.len_utf8(),
+                _ => continue,
+            };
+            starts.push(end);
+        }
+        LineStarts(starts)
+    }
+
+    /// The byte offset of a position (its column counts characters).
+    fn index(&self, text: &str, position: Position) -> Option<usize> {
+        let start = *self.0.get(position.line.checked_sub(1)?)?;
+        let line = text.get(start..)?;
+        let (offset, _) = line.char_indices().nth(position.column.checked_sub(1)?)?;
+        Some(start + offset)
+    }
 }
 
 /// The positions of exactly these paths, in as few walks as the containers allow.

@@ -182,3 +182,48 @@ fn thousands_of_errors_are_located_in_one_reading() {
     assert!(placed.contains(&(Some(8000), Some(15), "programs.p1999.numprocs")));
     assert!(placed.contains(&(Some(8001), Some(5), "programs.p1999.autorestrat")));
 }
+
+#[test]
+fn raw_scalars_are_the_text_the_one_by_one_reader_finds() {
+    use super::super::locate::raw_scalar;
+    let p = || key("programs");
+    let paths = vec![
+        vec![p(), key("web"), key("umask")],
+        vec![p(), key("web"), key("cmd")],
+        vec![p(), key("list"), Seg::Index(1)],
+        vec![p(), key("list"), Seg::Index(3), key("cmd")],
+        vec![p(), key("nope")],
+    ];
+    // Line breaks of every kind before the values: CR LF, and NEL, LS, PS inside
+    // a quoted string (each a line for the parser).
+    let crlf = TEXT.replace('\n', "\r\n");
+    let breaks = format!("q: \"a\u{85}b\u{2028}c\u{2029}d\"\n{TEXT}");
+    for text in [TEXT, crlf.as_str(), breaks.as_str()] {
+        let expected: Vec<_> = paths.iter().map(|segs| raw_scalar(text, segs)).collect();
+        assert_eq!(expected[0], Some("0o22"), "{text:?}");
+        assert_eq!(raw_scalars(text, &paths), expected, "{text:?}");
+    }
+    let bom = "\u{feff}programs: {web: {umask: 0o22}}\n";
+    assert_eq!(raw_scalar(bom, &paths[0]), Some("0o22"));
+    assert_eq!(raw_scalars(bom, &paths[..1]), vec![Some("0o22")]);
+}
+
+/// The same worst case on a valid file: every program's integer `umask` read as
+/// written, in one reading of the text (it was one per program).
+#[test]
+fn thousands_of_raw_umasks_are_read_in_one_reading() {
+    let mut text = String::from("programs:\n");
+    for i in 0..2000 {
+        let umask = if i % 2 == 0 { "0o22" } else { "27" };
+        text.push_str(&format!("  p{i}:\n    cmd: sleep 1\n    umask: {umask}\n"));
+    }
+    let before = text_passes();
+    let config = parse_with(&text, Path::new(FILE), &system()).unwrap();
+    assert!(
+        text_passes() - before <= 1,
+        "{} readings",
+        text_passes() - before
+    );
+    assert_eq!(config.programs["p1998"].launch.umask, Some(0o22));
+    assert_eq!(config.programs["p1999"].launch.umask, Some(0o27));
+}
