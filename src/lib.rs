@@ -9,6 +9,7 @@ pub mod event_stream;
 pub mod eventlog;
 pub mod frontend;
 pub mod headless;
+pub mod http_wire;
 pub mod hub;
 pub mod init;
 pub mod journal;

@@ -9,12 +9,10 @@ use std::path::Path;
 use std::rc::Rc;
 
 use super::error::{ConfigError, ConfigErrors};
-use super::locate::{locate, locate_nearest, Seg};
+use super::locate::Seg;
+use super::locate_batch::{locate_all, Wanted};
 use super::suggest::suggest;
 use super::tree::Node;
-
-/// How many errors get a line and column (see [`Checker::finish`]).
-pub(crate) const MAX_LOCATED: usize = 200;
 
 /// Where a value is: the steps to reach it from the root.
 ///
@@ -73,7 +71,7 @@ impl At {
         steps
     }
 
-    /// The segments from the root, for [`locate`].
+    /// The segments from the root, for the locator.
     pub(crate) fn segs(&self) -> Vec<Seg> {
         self.steps().into_iter().map(|s| s.seg.clone()).collect()
     }
@@ -200,28 +198,47 @@ impl Checker {
 
     /// Turns the issues into positioned errors, in file order.
     ///
-    /// Locating re-parses the text once per issue, so it is quadratic in a file
-    /// full of errors: only the first [`MAX_LOCATED`] issues get a line and column;
-    /// any beyond keep their field path and come last.
+    /// Every position (of each issue, and of the original of each duplicate) is
+    /// looked up in one batch: a few readings of the text, however many issues.
     pub(crate) fn finish(self, text: &str, file: &Path) -> ConfigErrors {
+        let mut wanted: Vec<Wanted> = self
+            .issues
+            .iter()
+            .map(|issue| Wanted {
+                segs: issue.at.segs(),
+                on_key: issue.on_key,
+                nearest: true,
+            })
+            .collect();
+        let firsts: Vec<Option<usize>> = self
+            .issues
+            .iter()
+            .map(|issue| {
+                let segs = issue.first.clone()?;
+                wanted.push(Wanted {
+                    segs,
+                    on_key: true,
+                    nearest: false,
+                });
+                Some(wanted.len() - 1)
+            })
+            .collect();
+        let positions = locate_all(text, &wanted);
         let mut errors: Vec<ConfigError> = self
             .issues
             .into_iter()
+            .zip(firsts)
             .enumerate()
-            .map(|(i, issue)| {
+            .map(|(i, (issue, first))| {
                 let mut message = issue.message;
-                let location = if i < MAX_LOCATED {
-                    if let Some(first) = issue.first.and_then(|segs| locate(text, &segs, true)) {
-                        message.push_str(&format!(" (first defined on line {})", first.line()));
-                    }
-                    locate_nearest(text, &issue.at.segs(), issue.on_key)
-                } else {
-                    None
-                };
+                if let Some(first) = first.and_then(|at| positions[at]) {
+                    message.push_str(&format!(" (first defined on line {})", first.line));
+                }
+                let position = positions[i];
                 ConfigError {
                     file: file.to_path_buf(),
-                    line: location.as_ref().map(|l| l.line()),
-                    column: location.as_ref().map(|l| l.column()),
+                    line: position.map(|p| p.line),
+                    column: position.map(|p| p.column),
                     path: issue.at.path(),
                     message,
                 }

@@ -4,7 +4,7 @@
 //! duplicate keys; a syntax error stops there. (2) The walk below checks every
 //! section and field against README: Configuration, recording each problem and carrying on, and
 //! builds the model when nothing is wrong. (3) [`Checker::finish`] finds the line and
-//! column of each problem by re-reading the text (see `locate.rs`).
+//! column of each problem by re-reading the text (see `locate_batch.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use super::check::{wrong, At, Checker};
 use super::error::{ConfigError, ConfigErrors};
 use super::fields;
+use super::locate::Seg;
+use super::locate_batch::raw_scalars;
 use super::model::{Config, DaemonSettings, Format, ProgramConfig};
 use super::nesting;
 use super::resolve::{self, System};
@@ -266,7 +268,7 @@ pub(super) struct Walk<'a> {
     pub(super) checker: Checker,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
     pub(super) fn root(&mut self, root: &Node) -> Option<(DaemonSettings, Groups, Programs)> {
         let at = At::root();
         match root {
@@ -321,7 +323,8 @@ impl Walk<'_> {
         // Each program's dependencies as far as they can be read, so that an
         // unknown name or a cycle is reported alongside the file's other errors.
         let mut dependencies = BTreeMap::new();
-        for (name, node) in entries {
+        let raw_umasks = self.raw_umasks(entries, at);
+        for ((name, node), raw_umask) in entries.iter().zip(raw_umasks) {
             let readable = node
                 .get("depends_on")
                 .and_then(super::healthcheck::dependency_names);
@@ -330,7 +333,7 @@ impl Walk<'_> {
             let named = fields::program_name(name)
                 .map_err(|message| self.checker.key_error(&at, message))
                 .ok();
-            let program = self.program(name, node, &at);
+            let program = self.program(name, node, &at, raw_umask);
             match (named, program, programs.as_mut()) {
                 (Some(()), Some(program), Some(programs)) => {
                     programs.insert(name.clone(), program);
@@ -343,5 +346,29 @@ impl Walk<'_> {
         let health_ok =
             super::healthcheck::check_healthy_dependencies(&programs, &mut self.checker, at);
         health_ok.then_some(programs)
+    }
+
+    /// How each program's `umask` was written, where YAML made it an integer
+    /// (`0o22` and `22` both read as octal 22, so the digits matter): one reading
+    /// of the text for all programs, not one each.
+    fn raw_umasks(&self, entries: &[(String, Node)], at: &At) -> Vec<Option<&'a str>> {
+        let int_umask = |node: &Node| matches!(node.get("umask"), Some(Node::Int(_)));
+        let wanted: Vec<Vec<Seg>> = (entries.iter())
+            .filter(|(_, node)| int_umask(node))
+            .map(|(name, _)| at.key(name).key("umask").segs())
+            .collect();
+        if wanted.is_empty() {
+            return vec![None; entries.len()];
+        }
+        let mut found = raw_scalars(self.text, &wanted).into_iter();
+        (entries.iter())
+            .map(|(_, node)| {
+                if int_umask(node) {
+                    found.next().flatten()
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 }

@@ -6,6 +6,9 @@
 //! indexes, skips everything else with [`IgnoredAny`], and fails on purpose when it
 //! reaches the target: the error's [`serde_yaml::Location`] is the target's position.
 //!
+//! This reads the whole text for one value: [`super::locate_batch`] finds many in
+//! one reading, and comes here only for the few it cannot.
+//!
 //! A key is located by failing inside the key's own deserialization (the error then
 //! carries the key's position). Failing in the map visitor *after* reading a key
 //! would report the position of the mapping's start instead: never do that.
@@ -33,6 +36,7 @@ pub(crate) enum Seg {
 /// Position of the value at `segs` in `text` (or, with `on_key`, of the key whose
 /// value that is), if the path exists there.
 pub(crate) fn locate(text: &str, segs: &[Seg], on_key: bool) -> Option<Location> {
+    count_text_pass();
     let seek = Seek {
         segs,
         on_key: on_key && !segs.is_empty(),
@@ -43,22 +47,38 @@ pub(crate) fn locate(text: &str, segs: &[Seg], on_key: bool) -> Option<Location>
     }
 }
 
-/// [`locate`], falling back to the key of the nearest ancestor that exists in the
-/// text (a value reached through an alias, for example, may have no path of its own).
-pub(crate) fn locate_nearest(text: &str, segs: &[Seg], on_key: bool) -> Option<Location> {
-    locate(text, segs, on_key).or_else(|| {
-        (0..segs.len())
-            .rev()
-            .find_map(|len| locate(text, &segs[..len], true))
-    })
+#[cfg(test)]
+thread_local! {
+    static TEXT_PASSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one reading of the whole text by a locator (tests check that locating a
+/// file's errors reads it a bounded number of times, not once per error).
+pub(crate) fn count_text_pass() {
+    #[cfg(test)]
+    TEXT_PASSES.with(|passes| passes.set(passes.get() + 1));
+}
+
+/// How many times the locators read a whole text on this thread so far.
+#[cfg(test)]
+pub(crate) fn text_passes() -> usize {
+    TEXT_PASSES.with(std::cell::Cell::get)
 }
 
 /// The source text of the plain scalar at `segs` (up to a separator), for the rare
-/// check that needs how a value was written rather than what it means.
+/// check that needs how a value was written rather than what it means. The loader
+/// asks [`super::locate_batch::raw_scalars`], all at once; this one by one is
+/// what that is tested against.
+#[cfg(test)]
 pub(crate) fn raw_scalar<'t>(text: &'t str, segs: &[Seg]) -> Option<&'t str> {
     let location = locate(text, segs, false)?;
-    // Location::index is a byte offset; get() refuses a non-boundary instead of panicking.
-    let rest = text.get(location.index()..)?;
+    scalar_at(text, location.index())
+}
+
+/// The plain scalar that starts at byte `index` of `text`, up to a separator.
+pub(crate) fn scalar_at(text: &str, index: usize) -> Option<&str> {
+    // get() refuses a non-boundary instead of panicking.
+    let rest = text.get(index..)?;
     let end = rest
         .find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}' | '#'))
         .unwrap_or(rest.len());
@@ -260,11 +280,6 @@ mod tests {
         assert_eq!(at(&[key("programs"), key("dup")]), Some((7, 8)));
         assert_eq!(at(&[key("programs"), key("nope")]), None);
         assert_eq!(at(&[key("é"), key("deeper")]), None);
-        assert_eq!(
-            locate_nearest(TEXT, &[key("programs"), key("web"), key("nope")], false)
-                .map(|l| (l.line(), l.column())),
-            Some((3, 3))
-        );
     }
 
     #[test]

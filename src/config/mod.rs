@@ -9,7 +9,9 @@
 //! `program_section.rs` their sections; `fields.rs` and `resolve.rs` check single values;
 //! `nesting.rs` refuses deep `[`/`{` nesting in one pass before any parsing;
 //! `tree.rs` parses YAML into a tree that keeps duplicate keys visible; `locate.rs`
-//! finds the line and column of a value; `check.rs` collects the problems;
+//! finds the line and column of a value, `locate_batch.rs` (walking with
+//! `locate_walk.rs`) those of all of a file's errors in one reading; `check.rs`
+//! collects the problems;
 //! `suggest.rs` proposes the nearest field name; `error.rs` is what callers get.
 
 mod check;
@@ -24,6 +26,8 @@ mod healthcheck;
 mod http;
 mod load;
 mod locate;
+mod locate_batch;
+mod locate_walk;
 mod metrics_setting;
 mod model;
 mod nesting;

@@ -10,7 +10,6 @@ use super::check::{wrong, At, Checker};
 use super::fields;
 use super::healthcheck;
 use super::load::{Walk, PROGRAM_KEYS};
-use super::locate::raw_scalar;
 use super::model::{
     Backoff, ExecForm, LaunchSpec, OutputTarget, Policy, ProgramConfig, RestartThrottle, Rotation,
 };
@@ -18,8 +17,16 @@ use super::resolve;
 use super::tree::Node;
 
 impl Walk<'_> {
-    /// One program: every field checked, defaults filled in.
-    pub(super) fn program(&mut self, name: &str, node: &Node, at: &At) -> Option<ProgramConfig> {
+    /// One program: every field checked, defaults filled in. `raw_umask` is how
+    /// an integer `umask` was written (`0o22` or `22`), looked up beforehand for
+    /// all programs at once.
+    pub(super) fn program(
+        &mut self,
+        name: &str,
+        node: &Node,
+        at: &At,
+        raw_umask: Option<&str>,
+    ) -> Option<ProgramConfig> {
         let Node::Map(entries) = node else {
             let expected = "a mapping of program settings (at least `cmd`)";
             self.checker.error(at, wrong(node, expected));
@@ -29,10 +36,6 @@ impl Walk<'_> {
             .unknown_keys(entries, at, PROGRAM_KEYS, "field");
         let defaults = Policy::default();
         let (dir, euid) = (self.dir, self.system.euid);
-        let raw_umask = match node.get("umask") {
-            Some(Node::Int(_)) => raw_scalar(self.text, &at.key("umask").segs()),
-            _ => None,
-        };
         let c = &mut self.checker;
         let cmd = match node.get("cmd") {
             Some(cmd) => c.take(&at.key("cmd"), fields::command(cmd)),

@@ -10,8 +10,10 @@
 //! `405` for another method); every answer closes the connection. So a client
 //! can hold at most a few threads for a few seconds, and never the daemon:
 //! the page is made from what `status` reads, under the same short locks.
+//! The request is read, and the answer written, by [`crate::http_wire`] (as the
+//! dashboard's), with the limits here.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,6 +22,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use log::warn;
+
+use crate::http_wire::{self, drain, write_by, Limits, ReadError, Request};
 
 /// Connections served at once.
 pub(super) const MAX_CONNECTIONS: usize = 4;
@@ -33,6 +37,14 @@ const ANSWER_TIME: Duration = Duration::from_secs(10);
 /// reset the connection before it read the answer), this long and this much.
 const DRAIN_TIME: Duration = Duration::from_secs(1);
 const DRAIN_BYTES: usize = 64 << 10;
+/// A scrape has no body: none is read (what a client sends anyway is drained).
+const LIMITS: Limits = Limits {
+    max_head: MAX_REQUEST,
+    max_body: None,
+    request_time: REQUEST_TIME,
+};
+/// The accept thread's own write of a `503`: short, it must not be held up.
+const REFUSAL_TIME: Duration = Duration::from_millis(100);
 
 /// Makes the page: the body, or `None` when it could not be made.
 pub(super) type Page = Arc<dyn Fn() -> Option<String> + Send + Sync>;
@@ -108,8 +120,8 @@ fn serve(listener: TcpListener, page: Page, stopped: Arc<AtomicBool>) {
         };
         if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
             drop(Slot(open.clone()));
-            let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-            let _ = stream.write_all(&response(503, "too many connections\n", "text/plain"));
+            let refusal = response(503, "too many connections\n", "text/plain");
+            let _ = write_by(&mut stream, &refusal, Instant::now() + REFUSAL_TIME);
             continue;
         }
         let slot = Slot(open.clone());
@@ -129,12 +141,15 @@ fn serve(listener: TcpListener, page: Page, stopped: Arc<AtomicBool>) {
 
 /// Reads one request, answers it, closes.
 fn answer(mut stream: TcpStream, page: &Page) {
-    let answer = match read_head(&mut stream, Instant::now() + REQUEST_TIME) {
-        Head::Complete(request) => route(&request, page),
-        Head::TooLarge => response(431, "request head too large\n", "text/plain"),
-        Head::Malformed => response(400, "malformed request\n", "text/plain"),
-        Head::Timeout => response(408, "request not received in time\n", "text/plain"),
-        Head::Closed => return,
+    let answer = match http_wire::read_request(&mut stream, &LIMITS) {
+        Ok(request) => route(&request, page),
+        Err(ReadError::Gone) => return,
+        // Unlike the dashboard, which browsers connect to ahead of need, a
+        // silent client here is told why it is dropped.
+        Err(ReadError::Silent) => response(408, "request not sent in time\n", "text/plain"),
+        Err(ReadError::Answer(status, text)) => {
+            response(status, &format!("{text}\n"), "text/plain")
+        }
     };
     let written = write_by(&mut stream, &answer, Instant::now() + ANSWER_TIME);
     // As after a large control reply: a page of thousands of instances leaves
@@ -147,69 +162,19 @@ fn answer(mut stream: TcpStream, page: &Page) {
         return;
     }
     let _ = stream.shutdown(Shutdown::Write);
-    drain(&mut stream, Instant::now() + DRAIN_TIME);
-}
-
-/// What came of reading a request head.
-enum Head {
-    /// The method and path.
-    Complete((String, String)),
-    TooLarge,
-    Malformed,
-    Timeout,
-    /// The client went away first: nobody to answer.
-    Closed,
-}
-
-fn read_head(stream: &mut TcpStream, deadline: Instant) -> Head {
-    let mut buf = vec![0u8; MAX_REQUEST];
-    let mut len = 0;
-    loop {
-        let Some(left) = deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-        else {
-            return Head::Timeout;
-        };
-        if stream.set_read_timeout(Some(left)).is_err() {
-            return Head::Closed;
-        }
-        match stream.read(&mut buf[len..]) {
-            Ok(0) => return Head::Closed,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Head::Timeout
-            }
-            Err(_) => return Head::Closed,
-        }
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&buf[..len]) {
-            Ok(httparse::Status::Complete(_)) => {
-                let method = request.method.unwrap_or_default().to_string();
-                let path = request.path.unwrap_or_default().to_string();
-                return Head::Complete((method, path));
-            }
-            Ok(httparse::Status::Partial) if len == buf.len() => return Head::TooLarge,
-            Ok(httparse::Status::Partial) => {}
-            Err(httparse::Error::TooManyHeaders) => return Head::TooLarge,
-            Err(_) => return Head::Malformed,
-        }
-    }
+    drain(&mut stream, DRAIN_BYTES, Instant::now() + DRAIN_TIME);
 }
 
 /// The answer to a whole request.
-fn route((method, target): &(String, String), page: &Page) -> Vec<u8> {
-    let path = target.split('?').next().unwrap_or_default();
-    if path != "/metrics" {
+fn route(request: &Request, page: &Page) -> Vec<u8> {
+    if request.path != "/metrics" {
         return response(
             404,
             "not found: only /metrics is served here\n",
             "text/plain",
         );
     }
-    if method != "GET" {
+    if request.method != "GET" {
         return response(405, "method not allowed: only GET /metrics\n", "text/plain");
     }
     match page() {
@@ -220,65 +185,10 @@ fn route((method, target): &(String, String), page: &Page) -> Vec<u8> {
 
 /// A whole HTTP/1.1 answer that closes the connection.
 pub(super) fn response(code: u16, body: &str, content_type: &str) -> Vec<u8> {
-    let reason = match code {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "Internal Server Error",
+    let allow: &[(&str, &str)] = if code == 405 {
+        &[("Allow", "GET")]
+    } else {
+        &[]
     };
-    let allow = if code == 405 { "Allow: GET\r\n" } else { "" };
-    let head = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{allow}Connection: close\r\n\r\n",
-        body.len()
-    );
-    let mut bytes = Vec::with_capacity(head.len() + body.len());
-    bytes.extend_from_slice(head.as_bytes());
-    bytes.extend_from_slice(body.as_bytes());
-    bytes
-}
-
-/// Writes all of `bytes` before `deadline`, or gives up.
-fn write_by(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> Result<(), ()> {
-    while !bytes.is_empty() {
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero());
-        stream
-            .set_write_timeout(Some(left.ok_or(())?))
-            .map_err(drop)?;
-        match stream.write(bytes) {
-            Ok(0) => return Err(()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return Err(()),
-        }
-    }
-    Ok(())
-}
-
-/// Reads what the client still sends, until it closes, [`DRAIN_BYTES`] or `deadline`.
-fn drain(stream: &mut TcpStream, deadline: Instant) {
-    let mut buf = [0u8; 4096];
-    let mut read = 0;
-    while read < DRAIN_BYTES {
-        let Some(left) = deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-        else {
-            return;
-        };
-        if stream.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => read += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
-    }
+    http_wire::response(code, content_type, allow, body.as_bytes())
 }
