@@ -205,3 +205,38 @@ fn the_orphan_reaper_never_takes_an_instances_exit_status() {
     no_zombie_children(&d);
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+/// The children of the daemon's main thread, where the kernel puts what it hands
+/// to the daemon.
+fn main_thread_children(daemon: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{daemon}/task/{daemon}/children"))
+        .expect("children")
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The instances' children are the daemon's, but not its main thread's (they are
+/// the `spawner` thread's): reading the main thread's children, as the reaper does
+/// at every exit and stop, lists the adopted processes, not every instance too.
+#[test]
+fn the_main_threads_children_are_the_adopted_ones_only() {
+    let (mut d, g) = adopted_grandchild("main-children", "df", "stay", "2");
+    let daemon = d.pid();
+    let leader = d.instance("df")["pid"].as_i64().expect("pid") as i32;
+    assert_eq!(
+        parent_of(leader),
+        Some(daemon),
+        "the instance's child is the daemon's"
+    );
+    let listed = main_thread_children(daemon);
+    assert!(
+        listed.contains(&g),
+        "the adopted grandchild {g}: {listed:?}"
+    );
+    assert!(
+        !listed.contains(&leader),
+        "the instance's child {leader} is listed with the adopted: {listed:?}"
+    );
+    d.finish(secs(20.0));
+}

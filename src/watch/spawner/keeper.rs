@@ -2,9 +2,15 @@
 //! helper's pidfd (no timeout: an idle daemon does not wake), reaps it by its own pid
 //! when it ends, logs that once, and starts another.
 //!
-//! The thread that starts the helper is its parent for `PR_SET_PDEATHSIG`, which
-//! fires when that *thread* ends: the first helper is started by the daemon's main
-//! thread, later ones by this thread; both live as long as the daemon.
+//! Every helper is started by this thread, which lives as long as the daemon: the
+//! thread that starts the helper is its parent for `PR_SET_PDEATHSIG` (which fires
+//! when that *thread* ends), and the children it clones with `CLONE_PARENT` are
+//! that thread's children. So they are not the main thread's, where the kernel
+//! puts the orphans it hands to the daemon: reading the main thread's children
+//! (`orphans`, at every child's exit and every stop) lists the adopted processes
+//! alone, not a thousand instances' children as well (1 000 instances: a
+//! `/proc` read of ~1 000 pids under the registry's lock, which every spawn takes,
+//! before each restart).
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -40,39 +46,55 @@ pub fn start() {
     let workers = std::thread::available_parallelism()
         .map_or(MIN_WORKERS, |n| n.get())
         .clamp(MIN_WORKERS, MAX_WORKERS);
-    let helper = match launch(workers) {
-        Ok(h) => h,
-        Err(e) => {
-            warn!(
-                "cannot start the spawn helper ({}): children are started by the daemon itself",
-                e.desc()
-            );
-            return;
+    let (started, outcome) = std::sync::mpsc::sync_channel::<Result<i32, Errno>>(1);
+    let thread = crate::daemon::spawn_thread("spawner", move || {
+        let helper = match launch(workers) {
+            Ok(helper) => helper,
+            Err(e) => {
+                let _ = started.send(Err(e));
+                return;
+            }
+        };
+        let pid = helper.pid;
+        match take(helper) {
+            Some((spawner, pidfd)) => {
+                let _ = started.send(Ok(pid));
+                keep(spawner, pid, pidfd, workers);
+            }
+            None => {
+                let _ = started.send(Err(Errno::EALREADY));
+            }
         }
-    };
+    });
+    if let Err(e) = thread {
+        warn!("{e}: children are started by the daemon itself");
+        return;
+    }
+    // The helper runs (or not) before the first child is started.
+    match outcome.recv() {
+        Ok(Ok(pid)) => info!("spawn helper started with pid {pid}, {workers} workers"),
+        Ok(Err(Errno::EALREADY)) => {}
+        Ok(Err(e)) => warn!(
+            "cannot start the spawn helper ({}): children are started by the daemon itself",
+            e.desc()
+        ),
+        Err(_) => warn!("the spawner thread ended: children are started by the daemon itself"),
+    }
+}
+
+/// Makes `helper` the daemon's one helper; `None` when there is one already (this
+/// one's socket closes with it, and it exits).
+fn take(helper: Helper) -> Option<(&'static Spawner, Arc<OwnedFd>)> {
     let spawner = Spawner {
         requests: Default::default(),
         stopping: Default::default(),
         helper: Default::default(),
     };
-    if SPAWNER.set(spawner).is_err() {
-        return; // started already: this one's socket closes, and it exits
-    }
-    let Some(spawner) = SPAWNER.get() else {
-        return;
-    };
-    let Helper {
-        pid,
-        pidfd,
-        requests,
-    } = helper;
-    let pidfd = Arc::new(pidfd);
-    install(spawner, &pidfd, requests);
-    info!("spawn helper started with pid {pid}, {workers} workers");
-    let keep = move || keep(spawner, pid, pidfd, workers);
-    if let Err(e) = crate::daemon::spawn_thread("spawner", keep) {
-        warn!("{e}: the spawn helper is not restarted if it dies");
-    }
+    SPAWNER.set(spawner).ok()?;
+    let spawner = SPAWNER.get()?;
+    let pidfd = Arc::new(helper.pidfd);
+    install(spawner, &pidfd, helper.requests);
+    Some((spawner, pidfd))
 }
 
 /// At shutdown: closes the helper's socket, which ends it, and waits (at most a
