@@ -171,7 +171,14 @@ impl Checker {
     ) -> Option<T> {
         match map.get(name) {
             None => Some(default),
-            Some(node) => self.take(&at.key(name), check(node)),
+            // The path (an allocation) only for an error: thousands of fields a load.
+            Some(node) => match check(node) {
+                Ok(value) => Some(value),
+                Err(message) => {
+                    self.error(&at.key(name), message);
+                    None
+                }
+            },
         }
     }
 

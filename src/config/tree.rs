@@ -63,20 +63,45 @@ impl Node {
 /// non-scalar key. `Err` is a YAML syntax error (nothing more can be checked).
 pub(crate) fn build(text: &str, issues: &mut Vec<Issue>) -> Result<Node, serde_yaml::Error> {
     NodeSeed {
-        at: At::root(),
+        place: Place::Root,
         issues,
     }
     .deserialize(serde_yaml::Deserializer::from_str(text))
 }
 
-struct NodeSeed<'i> {
-    /// Path of this node, through `Seg::Entry`/`Seg::Index` steps so that it
-    /// designates exactly this occurrence.
-    at: At,
+struct NodeSeed<'i, 'p> {
+    place: Place<'p>,
     issues: &'i mut Vec<Issue>,
 }
 
-impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
+/// Where a node is: its parent's path and the step to it. Made into an [`At`]
+/// (an allocation) only for a mapping or a list, whose entries may need it:
+/// most nodes are scalars, and a reload of 500 programs reads thousands.
+#[derive(Clone, Copy)]
+enum Place<'p> {
+    Root,
+    /// The `raw`-th entry as written of the mapping at the path, its key `name`.
+    Entry(&'p At, usize, &'p str),
+    Index(&'p At, usize),
+}
+
+impl Place<'_> {
+    /// The path, through `Seg::Entry`/`Seg::Index` steps so that it designates
+    /// exactly this occurrence.
+    fn at(self) -> At {
+        match self {
+            Place::Root => At::root(),
+            Place::Entry(parent, raw, name) => parent.entry(raw, name),
+            Place::Index(parent, index) => parent.index(index),
+        }
+    }
+}
+
+/// Below this many entries a mapping finds a duplicate key by looking through
+/// what it has (a program's fields); at this many it starts a set (`programs:`).
+const SET_FROM: usize = 32;
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_, '_> {
     type Value = Node;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
@@ -84,7 +109,7 @@ impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for NodeSeed<'_> {
+impl<'de> Visitor<'de> for NodeSeed<'_, '_> {
     type Value = Node;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -129,10 +154,11 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let at = self.place.at();
         let mut items = Vec::new();
         loop {
             let seed = NodeSeed {
-                at: self.at.index(items.len()),
+                place: Place::Index(&at, items.len()),
                 issues: &mut *self.issues,
             };
             match seq.next_element_seed(seed)? {
@@ -143,35 +169,44 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let at = self.place.at();
         let mut entries: Vec<(String, Node)> = Vec::new();
         // Thousands of programs are plausible: keep the duplicate check linear.
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: Option<HashSet<String>> = None;
         let mut raw_index = 0;
         while let Some(key) = map.next_key_seed(KeySeed::default())? {
-            let at = self.at.entry(raw_index, key.as_deref().unwrap_or("?"));
+            let raw = raw_index;
             raw_index += 1;
             let Some(key) = key else {
                 map.next_value::<IgnoredAny>()?;
                 self.issues.push(Issue::on_key(
-                    at,
+                    at.entry(raw, "?"),
                     "a key must be a plain scalar (a name), not a list or a mapping",
                 ));
                 continue;
             };
-            if !seen.insert(key.clone()) {
+            let duplicate = match &mut seen {
+                Some(set) => !set.insert(key.clone()),
+                None => entries.iter().any(|(k, _)| *k == key),
+            };
+            if duplicate {
                 map.next_value::<IgnoredAny>()?;
-                let what = duplicate_kind(&self.at.path());
-                let mut issue = Issue::on_key(at, format!("duplicate {what} `{key}`"));
+                let what = duplicate_kind(&at.path());
+                let mut issue =
+                    Issue::on_key(at.entry(raw, &key), format!("duplicate {what} `{key}`"));
                 // Seg::Key reaches the first entry with that text: the original.
-                issue.first = Some(self.at.key(&key).segs());
+                issue.first = Some(at.key(&key).segs());
                 self.issues.push(issue);
                 continue;
             }
             let value = map.next_value_seed(NodeSeed {
-                at,
+                place: Place::Entry(&at, raw, &key),
                 issues: &mut *self.issues,
             })?;
             entries.push((key, value));
+            if seen.is_none() && entries.len() >= SET_FROM {
+                seen = Some(entries.iter().map(|(k, _)| k.clone()).collect());
+            }
         }
         Ok(Node::Map(entries))
     }
