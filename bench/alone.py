@@ -13,6 +13,7 @@ import time
 from common import (PROG, BenchError, MiB, GiB, Timeout, deadline_errors, ignores_sigterm,
                     log, median, now, pct, run_cli, wait_until)
 from daemons import Program, Taskmaster
+from rows import warm_memory
 from install import CEILING_BIN, ensure_ceiling_probe
 from rows import ROW_ERRORS
 
@@ -219,6 +220,8 @@ class AloneRows:
         """`taskmaster-testprog flood SIZE` with a new file as its stdout: seconds."""
         out = os.path.join(self.logs_dir, "direct.out")
         os.sync()
+        if self.logs_dir != self.rundir:  # a tmpfs: no writeback to wait for
+            warm_memory(self.logs_dir, size + size // 4)
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         try:
             t0 = now()
