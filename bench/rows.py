@@ -56,10 +56,10 @@ ROW_ERRORS = (Timeout, BenchError, OSError, xmlrpc.client.Error, ValueError, Key
 
 def warm_memory(directory, size):
     """Writes and deletes a scratch file of `size` bytes in `directory`, just before
-    a logs run. The VM hands free memory back to its host, and the first writer to
-    need a gigabyte of fresh pages after a quiet while waits for the host to give
-    them back (the first run of each rep read 3-5x slower, whichever daemon it was);
-    after this, every writer finds them in the guest."""
+    a logs run. The VM hands free memory back to its host, and a writer that needs a
+    gigabyte of fresh pages after a quiet while may wait for the host to give them
+    back; after this, no writer is the one that takes them back. (It did not make
+    the row steady: README, Performance.)"""
     path = os.path.join(directory, "warm.tmp")
     block = b"\0" * MiB
     try:
