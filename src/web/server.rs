@@ -228,7 +228,10 @@ fn route(
             Some((kind, bytes)) => Response::new(200, kind, bytes),
             None => Response::text(404, &format!("no such page: {path}")),
         },
-        (method, _) => Response::text(405, &format!("method {method} not allowed")),
+        // Every other page is read-only.
+        (method, _) => {
+            Response::text(405, &format!("method {method} not allowed")).with("Allow", "GET")
+        }
     };
     // A password accepted once: the cookie stands for it from now on.
     Some(match credential {

@@ -126,8 +126,13 @@ fn malformed_and_oversized_requests_get_a_clear_4xx() {
         "{}",
     );
     assert_eq!(text.status, 415);
-    assert_eq!(web.request("GET", "/api/command", &[auth], "").status, 405);
-    assert_eq!(web.request("DELETE", "/", &[auth], "").status, 405);
+    let get_command = web.request("GET", "/api/command", &[auth], "");
+    assert_eq!(get_command.status, 405);
+    assert_eq!(get_command.header("allow"), Some("POST"));
+    // A 405 names the methods the page takes.
+    let delete = web.request("DELETE", "/", &[auth], "");
+    assert_eq!(delete.status, 405);
+    assert_eq!(delete.header("allow"), Some("GET"));
     assert_eq!(web.request("GET", "/nosuch", &[auth], "").status, 404);
 
     let big = format!(
