@@ -197,3 +197,54 @@ fn without_a_terminal_top_prints_one_snapshot() {
     );
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+/// Resident memory of `pid` in bytes, from `/proc/PID/statm`.
+fn resident_bytes(pid: i32) -> u64 {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).expect("statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("rss");
+    pages * 4096
+}
+
+/// The daemon's line counts its spawn helper, which does the daemon's part of
+/// every start: the memory shown is both processes'.
+#[test]
+fn the_daemons_line_counts_its_spawn_helper() {
+    use std::io::{BufRead, Write};
+    let mut d = Daemon::start("top-helper", THREE_YAML);
+    wait_running(&mut d, &["big", "spin", "idle"]);
+    // A child of one of the daemon's threads (the one that started it).
+    let helper = std::fs::read_dir(format!("/proc/{}/task", d.pid()))
+        .expect("tasks")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .find(|&pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == b"--spawn-helper"))
+        })
+        .expect("the spawn helper among the daemon's children");
+    let (mut stream, mut reader) = crate::control::support::connect(&d.socket());
+    stream
+        .write_all(b"{\"command\": \"top\"}\n")
+        .expect("send top");
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("a reply");
+    let reply: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    let shown = reply["data"]["daemon"]["memory_bytes"]
+        .as_u64()
+        .expect("memory_bytes");
+    let (own, helpers) = (resident_bytes(d.pid()), resident_bytes(helper));
+    // Both move a little between the reads: half the helper's is the margin.
+    assert!(
+        shown > own + helpers / 2,
+        "shown {shown}, the daemon's {own}, its helper's {helpers}"
+    );
+    d.finish(secs(20.0));
+}
