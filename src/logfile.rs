@@ -48,6 +48,10 @@ pub struct AppendOnlyLog {
     size: AtomicU64,
     /// Lines lost to write errors since the last line that went in.
     lost: AtomicU64,
+    /// Not a regular file: the daemon's own output as a pipe, a socket or a
+    /// terminal (`/dev/stdout`). Those take no `pwrite` and have no size to
+    /// rotate by: each line is one `write`, and they are never rotated.
+    stream: bool,
 }
 
 impl AppendOnlyLog {
@@ -60,13 +64,14 @@ impl AppendOnlyLog {
     /// Opens `path` for appending, rotated per `rotation` (`maxbytes` 0: never).
     pub fn open_rotating(path: &Path, rotation: Rotation) -> std::io::Result<AppendOnlyLog> {
         let file = open_file(path)?;
-        let size = file.metadata()?.len();
+        let meta = file.metadata()?;
         Ok(AppendOnlyLog {
             path: path.to_path_buf(),
             rotation,
             file: RwLock::new(file),
-            size: AtomicU64::new(size),
+            size: AtomicU64::new(meta.len()),
             lost: AtomicU64::new(0),
+            stream: !meta.file_type().is_file(),
         })
     }
 
@@ -78,8 +83,16 @@ impl AppendOnlyLog {
             self.report_lost();
         }
         let max = self.rotation.maxbytes;
-        if max > 0 && self.size.load(Ordering::Relaxed).saturating_add(len) > max {
+        if max > 0 && !self.stream && self.size.load(Ordering::Relaxed).saturating_add(len) > max {
             self.rotate(len);
+        }
+        if self.stream {
+            // One write, whole: a pipe takes a line up to 4 KiB at once.
+            use std::io::Write;
+            if (&*self.file.read()).write_all(text.as_bytes()).is_err() {
+                self.lost.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
         }
         let written = self.file.read().write_at(text.as_bytes(), 0);
         let whole = match written {
@@ -109,7 +122,11 @@ impl AppendOnlyLog {
             crate::sys::time::timestamp(SystemTime::now()),
             if lost == 1 { "" } else { "s" }
         );
-        if append_alone(&file, notice.as_bytes()) {
+        let written = match self.stream {
+            true => std::io::Write::write_all(&mut &*file, notice.as_bytes()).is_ok(),
+            false => append_alone(&file, notice.as_bytes()),
+        };
+        if written {
             self.lost.fetch_sub(lost, Ordering::Relaxed);
             self.size.fetch_add(notice.len() as u64, Ordering::Relaxed);
         }

@@ -12,6 +12,13 @@
 //! owned by another user (and not by the directory's owner) is refused, as the
 //! kernel's `protected_regular` would: otherwise any local user could have root
 //! append to a file they prepared, or read what lands in it.
+//!
+//! One exception: the daemon's own standard output or error, named as
+//! `/dev/stdout`, `/dev/stderr`, `/dev/fd/1|2` or `/proc/self/fd/1|2`. In a
+//! container it is a pipe (`docker logs`) or the journal's socket, and writing
+//! a program's output or the event log there is what such a setup is for. Nobody
+//! can plant anything at those names, and the descriptor is already open: it is
+//! duplicated, not opened again.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -34,6 +41,9 @@ pub enum Mode {
 /// anything but a regular file or a character device. `nofollow` refuses a symlink
 /// as the last component. The error names why, not the path (callers add it).
 pub fn open_for_writing(path: &Path, mode: Mode, perm: u32, nofollow: bool) -> io::Result<File> {
+    if let Some(file) = own_stream(path, mode)? {
+        return Ok(file);
+    }
     let mut flags = OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
     if nofollow {
         flags |= OFlag::O_NOFOLLOW;
@@ -65,6 +75,9 @@ pub fn open_for_writing(path: &Path, mode: Mode, perm: u32, nofollow: bool) -> i
 
 /// For `--check`: an existing `path` that `open_for_writing` would refuse.
 pub fn check_existing(path: &Path) -> io::Result<()> {
+    if own_stream_fd(path).is_some_and(is_pipe_or_socket) {
+        return Ok(());
+    }
     match std::fs::metadata(path) {
         Ok(meta) => {
             check_kind(&meta)?;
@@ -73,6 +86,42 @@ pub fn check_existing(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// The daemon's standard stream `path` names, if it names one (see the module's
+/// comment).
+fn own_stream_fd(path: &Path) -> Option<i32> {
+    match path.to_str()? {
+        "/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1" => Some(1),
+        "/dev/stderr" | "/dev/fd/2" | "/proc/self/fd/2" => Some(2),
+        _ => None,
+    }
+}
+
+fn is_pipe_or_socket(fd: i32) -> bool {
+    // SAFETY: 1 and 2 stay open for the daemon's life (`fds::ensure_std_fds_open`),
+    // and the borrow ends with this call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    nix::sys::stat::fstat(fd).is_ok_and(|st| {
+        let kind = st.st_mode & nix::libc::S_IFMT;
+        kind == nix::libc::S_IFIFO || kind == nix::libc::S_IFSOCK
+    })
+}
+
+/// A duplicate of the daemon's standard stream `path` names, when that stream is
+/// a pipe or a socket (a terminal or a file there is opened by its name, as any
+/// path). Truncating it makes no sense: refused as a FIFO always was.
+fn own_stream(path: &Path, mode: Mode) -> io::Result<Option<File>> {
+    let Some(fd) = own_stream_fd(path).filter(|&fd| is_pipe_or_socket(fd)) else {
+        return Ok(None);
+    };
+    if mode == Mode::Truncate {
+        return Err(not_a_file("a FIFO"));
+    }
+    // SAFETY: as in `is_pipe_or_socket`.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let owned = borrowed.try_clone_to_owned()?;
+    Ok(Some(File::from(owned)))
 }
 
 /// Reads a small file of ours (the previous journal) without blocking on a FIFO.

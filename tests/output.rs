@@ -189,3 +189,22 @@ fn one_gib_flood_lands_whole_and_status_stays_responsive() {
     assert_eq!(d.instance("flood")["state"], "EXITED");
     assert_eq!(d.finish(secs(20.0)), 0);
 }
+
+/// In a container the daemon's own output is a pipe (`docker logs`): a program's
+/// `stdout: /dev/stdout` and the event log's `logfile: /dev/stdout` write into that
+/// pipe (here, the test's), as supervisord's do. Anything else that is a FIFO is
+/// still refused (`hostile_files`).
+#[test]
+fn dev_stdout_is_the_daemons_own_pipe() {
+    let mut d = Daemon::start(
+        "dev-stdout",
+        "taskmaster:\n  logfile: /dev/stdout\nprograms:\n  hi:\n    cmd: TESTPROG print hello-from-child\n    starttime: 0\n    stdout: /dev/stdout\n",
+    );
+    d.wait_line(0, "the child's line", secs(10.0), |l| {
+        l.ends_with("hello-from-child")
+    });
+    d.wait_line(0, "the event log's line", secs(10.0), |l| {
+        l.contains("INFO  spawned: 'hi' with pid")
+    });
+    assert_eq!(d.finish(secs(20.0)), 0);
+}

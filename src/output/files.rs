@@ -47,6 +47,22 @@ impl OutputFiles {
     }
 }
 
+impl OutputFiles {
+    /// Drops the rotation of a stream whose file is not a regular file (a
+    /// terminal, `/dev/null`, the daemon's own output as a pipe): it has no size to
+    /// rotate by, and its path (`/dev/stdout`) must never be renamed.
+    pub fn rotate_only_regular_files(&mut self) {
+        for (rotate, file) in self.rotate.iter_mut().zip([&self.stdout, &self.stderr]) {
+            let regular = file
+                .as_ref()
+                .is_some_and(|f| f.metadata().is_ok_and(|m| m.file_type().is_file()));
+            if !regular {
+                *rotate = None;
+            }
+        }
+    }
+}
+
 /// Where a rotated file lives and its limits (see `config::Rotation`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotatingPath {
@@ -201,6 +217,24 @@ mod tests {
             .find_map(|l| l.strip_prefix("Umask:"))
             .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
             .unwrap_or(0o022)
+    }
+
+    #[test]
+    fn only_a_regular_file_keeps_its_rotation() {
+        let dir = TempDir::new("files-rotate-kind");
+        let log = dir.path().join("out.log");
+        let mut files = OutputFiles::open(Some(&log), Some(Path::new("/dev/null"))).expect("open");
+        let rotation = |path: &Path| {
+            Some(RotatingPath {
+                path: path.to_path_buf(),
+                maxbytes: 10,
+                backups: 1,
+            })
+        };
+        files.rotate = [rotation(&log), rotation(Path::new("/dev/null"))];
+        files.rotate_only_regular_files();
+        assert!(files.rotate[0].is_some(), "a regular file rotates");
+        assert!(files.rotate[1].is_none(), "a device is never renamed");
     }
 
     #[test]

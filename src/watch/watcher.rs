@@ -389,6 +389,7 @@ impl Watcher {
             rotating(&launch.stdout, launch.stdout_rotation),
             rotating(&launch.stderr, launch.stderr_rotation),
         ];
+        files.rotate_only_regular_files();
         Ok(files)
     }
 
