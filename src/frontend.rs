@@ -174,7 +174,7 @@ impl DirectBackend<'_> {
                 return Err("taskmaster is shutting down".to_string());
             }
             let reply = control::execute_words(sup, connections, "top", &[], &Source::Shell);
-            crate::top::decode(reply.exit, &reply.output, reply.data.as_ref())
+            crate::top::decode(reply.exit, &reply.output, reply.data.as_deref())
         };
         if let Err(e) = self.hold.holding(|| crate::top::run(&mut fetch)) {
             say(&format!("top: {e}"));

@@ -81,7 +81,7 @@ pub fn attach(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
         name: instance.name(),
         pty: input.is_pty(),
     };
-    reply.data = serde_json::to_value(info).ok();
+    reply.data = super::protocol::raw_data(&info);
     reply.then = Continuation::Attach(AttachTarget { instance, input });
     reply
 }

@@ -26,6 +26,7 @@ pub mod socket;
 mod source;
 mod status;
 mod status_adopted;
+mod status_json;
 mod tail;
 pub mod top;
 
@@ -48,8 +49,9 @@ pub use tail::{Follow, FollowCancel, FollowEnd, TailFollow};
 pub struct Reply {
     pub output: String,
     pub exit: i32,
-    /// Structured result (`status --json`, `attach`).
-    pub data: Option<serde_json::Value>,
+    /// Structured result (`status --json`, `attach`), as the JSON text it goes
+    /// out as (`protocol::Response`).
+    pub data: Option<Box<serde_json::value::RawValue>>,
     /// What the transport does after giving the reply ([`continuation::finish`]).
     pub then: Continuation,
 }

@@ -10,6 +10,7 @@
 //! terminal: it is data, shared by the command layer and the client.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// Requests longer than this (in bytes, with the newline) are refused.
 pub const MAX_REQUEST: usize = 64 * 1024;
@@ -29,11 +30,16 @@ pub struct Request {
 ///
 /// Fields in the order the daemon has always written them (alphabetical). Every
 /// field has a default when decoding, so a client reads any reply line it gets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `data` is kept as the JSON text it is on the wire: the daemon writes a
+/// `status --json` table straight from its typed rows, with no tree of
+/// `serde_json::Value`s built (and copied) on the way; a client parses what it
+/// reads ([`Response::data_value`], [`AttachInfo::from_data`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Response {
     /// Structured result: `status --json`'s table, `attach`'s [`AttachInfo`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<serde_json::Value>,
+    pub data: Option<Box<RawValue>>,
     /// The code `taskmasterctl` exits with: 0 ok, 1 error, 2 usage.
     #[serde(default)]
     pub exit: i32,
@@ -47,6 +53,17 @@ pub struct Response {
     /// `notices`, `attach`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub stream: bool,
+}
+
+/// Equal when every field is, `data` compared as the text it is.
+impl PartialEq for Response {
+    fn eq(&self, other: &Response) -> bool {
+        self.data.as_deref().map(RawValue::get) == other.data.as_deref().map(RawValue::get)
+            && self.exit == other.exit
+            && self.ok == other.ok
+            && self.output == other.output
+            && self.stream == other.stream
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -72,6 +89,19 @@ impl Response {
     pub fn line(&self) -> String {
         json_line(self)
     }
+
+    /// `data` parsed, if there is any (and it parses, which the daemon's does).
+    pub fn data_value(&self) -> Option<serde_json::Value> {
+        self.data
+            .as_deref()
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+    }
+}
+
+/// `value` as `data`: its JSON text. Our own types always serialize (`None` should
+/// that ever change, rather than a panic).
+pub fn raw_data(value: &impl Serialize) -> Option<Box<RawValue>> {
+    serde_json::value::to_raw_value(value).ok()
 }
 
 /// `value` as JSON and a newline. Our own types always serialize: the empty
@@ -107,8 +137,8 @@ fn default_attached_name() -> String {
 
 impl AttachInfo {
     /// Reads it from a response's `data`; what is missing takes its default.
-    pub fn from_data(data: Option<&serde_json::Value>) -> AttachInfo {
-        data.and_then(|d| serde_json::from_value(d.clone()).ok())
+    pub fn from_data(data: Option<&RawValue>) -> AttachInfo {
+        data.and_then(|d| serde_json::from_str(d.get()).ok())
             .unwrap_or_else(|| AttachInfo {
                 detach_key: default_detach_key(),
                 name: default_attached_name(),
@@ -275,9 +305,12 @@ mod tests {
             name: "web".into(),
             pty: true,
         };
-        let data = serde_json::to_value(&info).ok();
+        let data = raw_data(&info);
         let old_data = json!({ "pty": true, "detach_key": 0x1c, "name": "web" });
-        assert_eq!(data.as_ref(), Some(&old_data));
+        assert_eq!(
+            data.as_ref().map(|d| d.get()),
+            Some(old_data.to_string().as_str())
+        );
         let streaming = Response {
             data,
             exit: 0,

@@ -40,7 +40,7 @@ fn request_fields() -> BTreeSet<String> {
 
 fn response_fields() -> BTreeSet<String> {
     keys(&Response {
-        data: Some(Value::Null),
+        data: raw_data(&Value::Null),
         exit: 0,
         ok: true,
         output: String::new(),

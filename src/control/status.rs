@@ -4,9 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde_json::json;
-
 use super::status_adopted::{self, AdoptedView};
+use super::status_json;
 use super::Reply;
 use crate::resources::{format_bytes, Usage};
 use crate::supervisor::Supervisor;
@@ -64,32 +63,31 @@ pub fn status(
     };
     if json {
         // Still one JSON array: an unknown name is an object with its error.
-        let mut data = serde_json::Value::Array(
-            rows.iter()
-                .map(|(name, r)| match r {
-                    Some((i, s)) => {
-                        let mut value = to_json(i, s, usage_of(s), long);
-                        if long {
-                            value["adopted"] = status_adopted::json(&adopted_of(name, s));
-                        }
-                        value
-                    }
-                    None => json!({ "name": name, "error": "no such process" }),
-                })
-                .collect(),
-        );
+        let table: Vec<status_json::Row> = rows
+            .iter()
+            .map(|(name, r)| match r {
+                Some((i, s)) => {
+                    let adopted = long.then(|| adopted_of(name, s));
+                    status_json::instance_row(name, i, s, usage_of(s), adopted)
+                }
+                None => status_json::unknown(name),
+            })
+            .collect();
         // `status --json` stays one array (scripts parse it); `-l` wraps it.
-        if long {
-            data = json!({
-                "daemon": super::daemon_status::to_json(sup, connections),
-                "instances": data,
-                "orphans": status_adopted::json(&of_none),
-            });
-        }
+        let text = match long {
+            true => serde_json::to_string(&status_json::Long {
+                daemon: super::daemon_status::to_json(sup, connections),
+                instances: &table,
+                orphans: &of_none,
+            }),
+            false => serde_json::to_string(&table),
+        };
+        // Our own types always serialize: an empty table should that change.
+        let text = text.unwrap_or_else(|_| "[]".to_string());
         return Reply {
             exit,
-            data: Some(data.clone()),
-            ..Reply::ok(data.to_string())
+            data: serde_json::value::RawValue::from_string(text.clone()).ok(),
+            ..Reply::ok(text)
         };
     }
     let width = rows
@@ -193,37 +191,6 @@ fn long_usage_text(u: &Usage, pid: Option<i32>) -> String {
         ", processes {}, threads {}, fds {fds}, cpu time {:.2}s",
         u.processes, u.threads, u.cpu_seconds
     )
-}
-
-fn to_json(i: &Instance, s: &Status, usage: Option<&Usage>, long: bool) -> serde_json::Value {
-    let (exitcode, signal) = match s.last_exit {
-        Some(ExitStatus::Code(c)) => (Some(c), None),
-        Some(ExitStatus::Signal(sig)) => (None, Some(sig.as_str())),
-        None => (None, None),
-    };
-    let mut value = json!({
-        "name": i.name(),
-        "program": i.program,
-        "index": i.index,
-        "state": s.state.name(),
-        "pid": s.pid,
-        "uptime_s": s.uptime().map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0),
-        "exitcode": exitcode,
-        "signal": signal,
-        "restarts": s.restarts,
-        "cpu_percent": usage.map(|u| u.cpu_percent),
-        "memory_bytes": usage.map(|u| u.memory_bytes),
-        "health": s.health.map(|h| h.name()),
-        "health_reason": s.health_reason,
-        "description": describe(&i.name(), s),
-    });
-    if long {
-        value["processes"] = json!(usage.map(|u| u.processes));
-        value["threads"] = json!(usage.map(|u| u.threads));
-        value["fds"] = json!(s.pid.and_then(crate::sys::proc_stat::fd_count));
-        value["cpu_seconds"] = json!(usage.map(|u| (u.cpu_seconds * 100.0).round() / 100.0));
-    }
-    value
 }
 
 /// The description column, as supervisor words it.

@@ -2,8 +2,6 @@
 //! production): with each instance, the pids of those it owns; after the rows,
 //! those of no instance.
 
-use serde_json::json;
-
 use crate::orphans::{self, Adopted};
 use crate::watch::Instance;
 
@@ -63,10 +61,6 @@ pub fn no_instance_line(pids: &[i32]) -> Option<String> {
             pid_words(pids)
         )
     })
-}
-
-pub fn json(pids: &[i32]) -> serde_json::Value {
-    json!(pids)
 }
 
 fn pid_words(pids: &[i32]) -> String {

@@ -24,7 +24,7 @@ pub fn top(sup: &Arc<Supervisor>, args: &[String]) -> Reply {
     let snapshot = snapshot(sup);
     let text = crate::top::model::snapshot_text(&snapshot);
     Reply {
-        data: serde_json::to_value(&snapshot).ok(),
+        data: super::protocol::raw_data(&snapshot),
         ..Reply::ok(text)
     }
 }

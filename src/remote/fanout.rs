@@ -150,15 +150,11 @@ fn json(labels: &[String], answers: &[Answer]) -> String {
             value
         };
         match answer {
-            Answer::Reply(Response {
-                data: Some(serde_json::Value::Array(items)),
-                ..
-            }) => all.extend(items.iter().map(with_host)),
-            Answer::Reply(Response {
-                data: Some(object @ serde_json::Value::Object(_)),
-                ..
-            }) => all.push(with_host(object)),
-            Answer::Reply(r) => all.push(serde_json::json!({"host": label, "error": r.output})),
+            Answer::Reply(r) => match r.data_value() {
+                Some(serde_json::Value::Array(items)) => all.extend(items.iter().map(with_host)),
+                Some(object @ serde_json::Value::Object(_)) => all.push(with_host(&object)),
+                _ => all.push(serde_json::json!({"host": label, "error": r.output})),
+            },
             Answer::Unreachable(why) => all.push(serde_json::json!({"host": label, "error": why})),
         }
     }

@@ -5,7 +5,7 @@ use crate::remote::url::parse;
 
 fn reply(exit: i32, output: &str, data: Option<serde_json::Value>) -> Answer {
     Answer::Reply(Response {
-        data,
+        data: data.and_then(|d| crate::control::protocol::raw_data(&d)),
         exit,
         ok: exit == 0,
         output: output.to_string(),

@@ -252,7 +252,7 @@ pub fn attach_after_reply(
     reply: &Response,
     exit_on_signals: bool,
 ) -> String {
-    let info = AttachInfo::from_data(reply.data.as_ref());
+    let info = AttachInfo::from_data(reply.data.as_deref());
     let opts = AttachOptions {
         pty: info.pty,
         detach_key: info.detach_key,

@@ -27,13 +27,13 @@ pub fn usable_terminal() -> bool {
 pub fn decode(
     exit: i32,
     output: &str,
-    data: Option<&serde_json::Value>,
+    data: Option<&serde_json::value::RawValue>,
 ) -> Result<TopSnapshot, String> {
     if exit != 0 {
         return Err(output.to_string());
     }
     let data = data.ok_or("the daemon sent no snapshot (is it an older taskmaster?)")?;
-    serde_json::from_value(data.clone()).map_err(|e| format!("the daemon's snapshot: {e}"))
+    serde_json::from_str(data.get()).map_err(|e| format!("the daemon's snapshot: {e}"))
 }
 
 /// The live view over connections that `connect` opens to the daemon
@@ -51,7 +51,7 @@ pub fn over_connection(connect: impl Fn() -> Result<Client, ClientError>) -> Res
             match open.request("top", &[]) {
                 Ok(reply) => {
                     client = Some(open);
-                    return decode(reply.exit, &reply.output, reply.data.as_ref());
+                    return decode(reply.exit, &reply.output, reply.data.as_deref());
                 }
                 Err(e) if attempt == 1 => return Err(e.to_string()),
                 Err(e) => last = e.to_string(),

@@ -160,6 +160,16 @@ fn reply_message(id: u64, reply: &Reply) -> String {
     json!({"type": "reply", "id": id, "reply": response(reply)}).to_string()
 }
 
+/// The page's `status` message: the `status --json` table as the command wrote it
+/// (keys in the order they have always had).
+#[derive(serde::Serialize)]
+struct StatusMessage<'a> {
+    instances: Option<&'a serde_json::value::RawValue>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    version: &'static str,
+}
+
 /// The `web-status` thread: the table at once, after events, and each
 /// [`USAGE_REFRESH`], until the page is gone.
 fn push_status(
@@ -172,12 +182,15 @@ fn push_status(
     let args = ["--json".to_string()];
     loop {
         let reply = execute_words(sup, &hooks.connections, "status", &args, source);
-        let message = json!({
-            "type": "status",
-            "version": env!("CARGO_PKG_VERSION"),
-            "instances": reply.data.unwrap_or_default(),
-        });
-        if !outbox.text(message.to_string()) {
+        let message = StatusMessage {
+            instances: reply.data.as_deref(),
+            kind: "status",
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        let Ok(message) = serde_json::to_string(&message) else {
+            return;
+        };
+        if !outbox.text(message) {
             return;
         }
         match dirty.recv_timeout(USAGE_REFRESH) {

@@ -227,8 +227,8 @@ fn remote_names(endpoint: &Endpoint) -> Vec<String> {
         return Vec::new();
     };
     let mut names = Vec::new();
-    if let Some(items) = reply.data.as_ref().and_then(|d| d.as_array()) {
-        for item in items {
+    if let Some(serde_json::Value::Array(items)) = reply.data_value() {
+        for item in &items {
             if let Some(name) = item["name"].as_str() {
                 names.push(name.to_string());
                 if let Some((program, _)) = name.split_once(':') {
