@@ -252,8 +252,8 @@ fn current_identity(pid: i32) -> Option<String> {
 /// The kernel's start time of `pid` (clock ticks since boot); `None` when it is
 /// gone or a zombie.
 fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let rest = crate::sys::proc_stat::after_name(&stat)?;
     // `rest` starts at field 3 (the state); the start time is field 22.
     let mut fields = rest.split_whitespace();
     if matches!(fields.next(), Some("Z") | Some("X")) {
@@ -372,6 +372,11 @@ mod tests {
     #[test]
     fn our_own_start_time_is_readable() {
         assert!(start_time(std::process::id() as i32).is_some_and(|t| t > 0));
+        let sleep = crate::testutil::OddlyNamedSleep::start();
+        assert!(
+            start_time(sleep.pid()).is_some_and(|t| t > 0),
+            "a name not UTF-8"
+        );
     }
 
     #[test]

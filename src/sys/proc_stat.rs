@@ -9,6 +9,7 @@
 //! during the pass is simply not counted.
 
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 
 /// The fields of `/proc/PID/stat` used here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,20 +28,33 @@ pub struct ProcStat {
     pub rss_pages: u64,
 }
 
-/// Parses one `/proc/PID/stat` line. The command name (field 2) may hold spaces
-/// and parentheses, so the fields are counted from its last `)`.
-pub fn parse_stat(line: &str) -> Option<ProcStat> {
-    let open = line.find('(')?;
-    let close = line.rfind(')')?;
-    let pid = line.get(..open)?.trim().parse().ok()?;
-    let fields: Vec<&str> = line.get(close + 1..)?.split_whitespace().collect();
-    // Numbered as in proc(5): field 3 (state) is fields[0].
-    let field = |n: usize| fields.get(n - 3).copied();
-    let number = |n: usize| field(n).and_then(|f| f.parse::<u64>().ok());
+/// Parses one `/proc/PID/stat` line. The command name (field 2) may hold spaces,
+/// parentheses and bytes that are not UTF-8, so the fields are counted from its
+/// last `)` and the line is read as bytes.
+pub fn parse_stat(line: impl AsRef<[u8]>) -> Option<ProcStat> {
+    let line = line.as_ref();
+    let open = line.iter().position(|&b| b == b'(')?;
+    let close = line.iter().rposition(|&b| b == b')')?;
+    let pid = number_in(line.get(..open)?.trim_ascii())?;
+    // Numbered as in proc(5): field 3 (the state) is the first after the name.
+    let mut fields = [&[][..]; 22];
+    let mut count = 0;
+    for (slot, field) in fields.iter_mut().zip(
+        line.get(close + 1..)?
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|f| !f.is_empty()),
+    ) {
+        *slot = field;
+        count += 1;
+    }
+    if count < fields.len() {
+        return None;
+    }
+    let number = |n: usize| number_in(fields[n - 3]);
     Some(ProcStat {
-        pid,
-        state: field(3)?.chars().next()?,
-        pgrp: field(5)?.parse().ok()?,
+        pid: i32::try_from(pid).ok()?,
+        state: char::from(*fields[0].first()?),
+        pgrp: i32::try_from(number(5)?).ok()?,
         cpu_ticks: number(14)? + number(15)?,
         reaped_children_ticks: number(16)? + number(17)?,
         threads: number(20)?,
@@ -49,9 +63,51 @@ pub fn parse_stat(line: &str) -> Option<ProcStat> {
     })
 }
 
+/// The fields of a `/proc/PID/stat` line after the command name (from the state
+/// on), which are ASCII whatever bytes the name holds: every reader of a `stat`
+/// line starts here, so a process named in bytes that are not UTF-8 is still seen.
+pub fn after_name(line: &[u8]) -> Option<&str> {
+    let close = line.iter().rposition(|&b| b == b')')?;
+    std::str::from_utf8(line.get(close + 1..)?).ok()
+}
+
+/// A field of digits as a number (a negative or garbled one is none).
+fn number_in(field: &[u8]) -> Option<u64> {
+    std::str::from_utf8(field).ok()?.parse().ok()
+}
+
+/// Longer than any `stat` line: 52 numeric fields and a name of at most 64 bytes.
+const STAT_BUFFER: usize = 2048;
+
+/// `stat` of the process `name` (its `/proc` entry) read through `proc`, the
+/// `/proc` directory held open: an open, one read into the caller's buffer and a
+/// close, where `read_to_string` on a full path also walks the path, asks the
+/// size and reads again for the end, and allocates twice. `status` reads one for
+/// every process on the machine.
+fn stat_at(
+    proc: &impl AsFd,
+    name: &std::ffi::CStr,
+    buf: &mut [u8; STAT_BUFFER],
+) -> Option<ProcStat> {
+    let mut path = [0u8; 32];
+    let digits = name.to_bytes();
+    let file = b"/stat\0";
+    let end = digits.len() + file.len();
+    path.get_mut(..digits.len())?.copy_from_slice(digits);
+    path.get_mut(digits.len()..end)?.copy_from_slice(file);
+    let path = std::ffi::CStr::from_bytes_with_nul(&path[..end]).ok()?;
+    let flags = nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::openat(proc, path, flags, nix::sys::stat::Mode::empty()).ok()?;
+    let n = nix::unistd::read(&fd, buf).ok()?;
+    // A whole buffer would mean a line cut short: not believed.
+    parse_stat(buf.get(..n).filter(|_| n < STAT_BUFFER)?)
+}
+
 /// `/proc/PID/stat` of `pid`, if it still exists.
 pub fn read_stat(pid: i32) -> Option<ProcStat> {
-    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    let proc = std::fs::File::open("/proc").ok()?;
+    let name = std::ffi::CString::new(pid.to_string()).ok()?;
+    stat_at(&proc, &name, &mut [0; STAT_BUFFER])
 }
 
 /// What one process group uses now.
@@ -83,18 +139,26 @@ pub fn group_usage(pgids: &[i32]) -> HashMap<i32, GroupUsage> {
     }
     let wanted: std::collections::HashSet<i32> = pgids.iter().copied().collect();
     let page_size = page_size();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+    let Ok(mut dir) = nix::dir::Dir::open(
+        "/proc",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    ) else {
         return usage;
     };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
+    // The directory's own descriptor, for the `openat`s: iterating borrows `dir`.
+    let Ok(proc) = nix::unistd::dup(&dir) else {
+        return usage;
+    };
+    let mut buf = [0u8; STAT_BUFFER];
+    for entry in dir.iter().flatten() {
+        let name = entry.file_name();
+        if !name.to_bytes().first().is_some_and(u8::is_ascii_digit) {
+            continue;
+        }
+        let Some(stat) = stat_at(&proc, name, &mut buf) else {
             continue;
         };
-        let Some(stat) = read_stat(pid) else { continue };
         if wanted.contains(&stat.pgrp) && stat.state != 'Z' && stat.state != 'X' {
             usage.entry(stat.pgrp).or_default().add(&stat, page_size);
         }
@@ -177,6 +241,15 @@ mod tests {
         assert!(group.threads >= 1);
         assert!(group.rss_bytes > 0);
         assert!(fd_count(me).unwrap() >= 3);
+    }
+
+    #[test]
+    fn a_process_whose_name_is_not_utf8_is_counted() {
+        let sleep = crate::testutil::OddlyNamedSleep::start();
+        let pgid = sleep.pid();
+        let usage = group_usage(&[pgid]);
+        assert_eq!(usage.get(&pgid).map(|u| u.processes), Some(1));
+        assert_eq!(read_stat(pgid).map(|s| s.pgrp), Some(pgid));
     }
 
     #[test]

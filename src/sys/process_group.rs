@@ -27,12 +27,12 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|&pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
                 return false;
             };
             // `pid (comm) state ppid pgrp ...`; comm may contain anything, so parse
             // from its closing parenthesis.
-            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            let Some(rest) = crate::sys::proc_stat::after_name(&stat) else {
                 return false;
             };
             let mut fields = rest.split_whitespace();
@@ -46,4 +46,16 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
 /// Whether any process of the group is still alive (not a zombie).
 pub fn group_alive(pgid: i32) -> bool {
     !group_members(pgid).is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_whose_name_is_not_utf8_is_a_member() {
+        let sleep = crate::testutil::OddlyNamedSleep::start();
+        assert_eq!(group_members(sleep.pid()), vec![sleep.pid()]);
+        assert!(group_alive(sleep.pid()));
+    }
 }

@@ -102,9 +102,8 @@ pub struct Lineage {
 
 /// Parses a `/proc/PID/stat` line; the command name may hold anything, so the
 /// fields are counted from its last `)`.
-pub fn parse_lineage(line: &str) -> Option<Lineage> {
-    let rest = line.get(line.rfind(')')? + 1..)?;
-    let mut fields = rest.split_whitespace();
+pub fn parse_lineage(line: impl AsRef<[u8]>) -> Option<Lineage> {
+    let mut fields = super::proc_stat::after_name(line.as_ref())?.split_whitespace();
     let state = fields.next()?;
     let ppid = fields.next()?.parse().ok()?;
     let _pgrp = fields.next()?;
@@ -117,7 +116,7 @@ pub fn parse_lineage(line: &str) -> Option<Lineage> {
 }
 
 pub fn lineage(pid: i32) -> Option<Lineage> {
-    parse_lineage(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    parse_lineage(std::fs::read(format!("/proc/{pid}/stat")).ok()?)
 }
 
 /// Largest environment read when looking for a variable: a process with a
@@ -172,6 +171,13 @@ mod tests {
         );
         assert_eq!(find_variable(block, "TASK").as_deref(), Some("no"));
         assert_eq!(find_variable(block, "B"), None);
+    }
+
+    #[test]
+    fn the_lineage_of_a_process_whose_name_is_not_utf8_is_read() {
+        let sleep = crate::testutil::OddlyNamedSleep::start();
+        let me = std::process::id() as i32;
+        assert!(lineage(sleep.pid()).is_some_and(|l| l.ppid == me && !l.zombie));
     }
 
     #[test]
