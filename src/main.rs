@@ -98,11 +98,24 @@ fn check(path: &std::path::Path, format: Option<Format>, print: bool) -> ExitCod
 
 fn main() -> ExitCode {
     // First, with one thread: the daemon's allocator without per-thread caches
-    // (an exec; not for the helpers, which start with every child or are small).
+    // (an exec; not for the helpers, which start with every child or are small,
+    // nor for a run that only answers and exits: --check, --hash-password, --help,
+    // --version).
     let helper_mode = std::env::args_os()
         .nth(1)
         .is_some_and(|a| a == HELPER_FLAG || a == spawner::SPAWNER_FLAG);
-    if !helper_mode {
+    let one_shot = std::env::args_os().skip(1).any(|a| {
+        [
+            "--check",
+            "--hash-password",
+            "--help",
+            "-h",
+            "--version",
+            "-V",
+        ]
+        .contains(&a.to_str().unwrap_or(""))
+    });
+    if !helper_mode && !one_shot {
         taskmaster::sys::malloc::without_thread_caches();
     }
     // Then: an upgrade in place handed this process a record.
