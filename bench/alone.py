@@ -5,15 +5,14 @@ straight to its file)."""
 
 import json
 import os
-import re
 import resource
 import socket
 import time
 
-from common import (PROG, BenchError, MiB, GiB, Timeout, deadline_errors, ignores_sigterm,
+from common import (PROG, BenchError, MiB, GiB, deadline_errors, ignores_sigterm,
                     log, median, now, pct, run_cli, wait_until)
 from daemons import Program, Taskmaster
-from rows import warm_memory
+from logs_rows import warm_memory
 from install import CEILING_BIN, ensure_ceiling_probe
 from rows import ROW_ERRORS
 
@@ -162,7 +161,7 @@ class AloneRows:
         if fds is None or not n:
             return None, "no start row in this run: 5 per instance assumed"
         if n == 1000:
-            return int(fds), f"measured in /proc/PID/fd of the start row's daemon"
+            return int(fds), "measured in /proc/PID/fd of the start row's daemon"
         return int(fds * 1000 / n), (f"{fds:.0f} measured at {n} instances in the start row, "
                                      f"scaled to 1 000")
 

@@ -13,6 +13,7 @@ import shutil
 import signal
 import statistics
 import subprocess
+import xmlrpc.client
 import sys
 import time
 
@@ -389,3 +390,8 @@ def median(xs):
 def yaml_str(s):
     return json.dumps(s)  # a JSON string is a valid YAML double-quoted scalar
 
+
+# What a row catches from one daemon's run: recorded as that daemon's failure in the
+# row, and the bench goes on.
+ROW_ERRORS = (Timeout, BenchError, OSError, xmlrpc.client.Error, ValueError, KeyError,
+              subprocess.SubprocessError)

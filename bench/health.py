@@ -4,7 +4,6 @@ each checked over HTTP every second, against a small server this harness runs
 minute. The idle row, beside it, must still read 0 wake-ups: instances without
 a check are never woken for one."""
 
-import json
 import subprocess
 import sys
 import time

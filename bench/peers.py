@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 
-from common import (LIVE_DAEMONS, PROG, BenchError, Timeout, log, now, proc_stat,
+from common import (LIVE_DAEMONS, BenchError, now, proc_stat,
                     run_cli, wait_until)
 from daemons import Daemon, live_prog_children
 from install import CIRCUSCTL_BIN, CIRCUSD_BIN, HORUST_BIN, PM2_BIN
