@@ -29,8 +29,9 @@ def warm_memory(directory, size):
     """Writes and deletes a scratch file of `size` bytes in `directory`, just before
     a logs run. The VM hands free memory back to its host, and a writer that needs a
     gigabyte of fresh pages after a quiet while may wait for the host to give them
-    back; after this, no writer is the one that takes them back. (It did not make
-    the row steady: README, Performance.)"""
+    back; after this, no writer is the one that takes them back. That holds only
+    while freed pages stay in the VM for a while (`quiet_vm`): when the VM reports
+    them to the host at once, it did not make the row steady."""
     path = os.path.join(directory, "warm.tmp")
     block = b"\0" * MiB
     try:
