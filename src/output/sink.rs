@@ -21,10 +21,11 @@ use super::{OutputBuffers, OutputFiles, Stream};
 /// 1 MiB) is written in pieces this size: measured on our 2-CPU VM, 1 GiB
 /// through 1 MiB writes ran at 0.5–1.1 GB/s (the copy into the page cache
 /// dominated, ~9× slower than a normal copy), through 64 KiB writes at 2.0–2.5
-/// GB/s, with 128 KiB and 16–32 KiB in between. Our reading: large writes get
-/// large page-cache folios, which only the free blocks the VM hands back to its
-/// host can supply, so each first touch faults in the hypervisor. A syscall per
-/// 64 KiB costs nothing measurable either way.
+/// GB/s, with 128 KiB and 16–32 KiB in between. That was while the VM handed
+/// every freed page back to its host at once (README: Performance); with that held
+/// still, 1 MiB and 64 KiB writes ran the same (four alternating pairs, ~1 750
+/// MiB/s through this path), so the pieces stay. A syscall per 64 KiB costs
+/// nothing measurable either way.
 const WRITE_SLICE: usize = 64 * 1024;
 
 /// What one splice from a child's pipe did.
