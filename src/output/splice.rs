@@ -30,15 +30,13 @@ use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag, SpliceFFlags};
 use nix::libc;
 
-/// Largest batch moved under one lock: the biggest pipe the pump asks for.
+/// Largest batch moved under one lock, and in one splice: the biggest pipe the
+/// pump asks for. 64 KiB splices had been chosen after 1 MiB writes into the page
+/// cache ran several times slower on our VM; that was the VM handing freed pages
+/// back to its host (README: Performance). With that held still, whole batches
+/// read ~5 % faster than 64 KiB pieces (logs of 1 GiB, six alternating pairs:
+/// 2 401–2 498 against 2 207–2 375 MiB/s), and no slower without it (five pairs).
 pub const SPLICE_MAX: usize = 1024 * 1024;
-/// Largest single splice: a whole batch. 64 KiB pieces had been chosen after
-/// 1 MiB writes into the page cache ran several times slower on our VM; that was
-/// the VM handing freed pages back to its host (README: Performance). With that
-/// held still, 1 MiB splices read ~5 % faster than 64 KiB ones (logs of 1 GiB,
-/// six alternating pairs: 2 401–2 498 against 2 207–2 375 MiB/s), and no slower
-/// without it (five pairs).
-const SPLICE_SLICE: usize = SPLICE_MAX;
 /// The buffer of the rare copy out of a relay whose batch the file stopped taking.
 const COPY_BUFFER: usize = 64 * 1024;
 
@@ -149,7 +147,7 @@ pub fn queued(pipe: impl AsFd) -> usize {
 }
 
 /// Moves what `pipe` holds, at most `max` bytes, to the end of `file`, which
-/// `prepare` accepted, in splices of [`SPLICE_SLICE`] under one lock — through
+/// `prepare` accepted, under one lock — through
 /// `relay` when given. `room` is told the file's size before the batch (read
 /// under the lock) and answers how many bytes may go, or `None` to have the
 /// caller rotate first. EINVAL means this file cannot take a splice (nothing was
@@ -212,8 +210,7 @@ fn splice_to_file(
         flags |= SpliceFFlags::SPLICE_F_NONBLOCK;
     }
     while moved < limit {
-        let piece = (limit - moved).min(SPLICE_SLICE);
-        match nix::fcntl::splice(&pipe, None, file, Some(&mut *offset), piece, flags) {
+        match nix::fcntl::splice(&pipe, None, file, Some(&mut *offset), limit - moved, flags) {
             Ok(0) if moved == 0 => return Ok(Some(Moved::End)),
             Ok(0) => break,
             Ok(n) => moved += n,

@@ -9,7 +9,7 @@
 //! during the pass is simply not counted.
 
 use std::collections::HashMap;
-use std::os::fd::AsFd;
+use std::os::fd::OwnedFd;
 
 /// The fields of `/proc/PID/stat` used here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,25 +79,13 @@ fn number_in(field: &[u8]) -> Option<u64> {
 /// Longer than any `stat` line: 52 numeric fields and a name of at most 64 bytes.
 const STAT_BUFFER: usize = 2048;
 
-/// `stat` of the process `name` (its `/proc` entry) read through `proc`, the
-/// `/proc` directory held open: an open, one read into the caller's buffer and a
-/// close, where `read_to_string` on a full path also walks the path, asks the
-/// size and reads again for the end, and allocates twice. `status` reads one for
-/// every process on the machine.
-fn stat_at(
-    proc: &impl AsFd,
-    name: &std::ffi::CStr,
-    buf: &mut [u8; STAT_BUFFER],
-) -> Option<ProcStat> {
-    let mut path = [0u8; 32];
-    let digits = name.to_bytes();
-    let file = b"/stat\0";
-    let end = digits.len() + file.len();
-    path.get_mut(..digits.len())?.copy_from_slice(digits);
-    path.get_mut(digits.len()..end)?.copy_from_slice(file);
-    let path = std::ffi::CStr::from_bytes_with_nul(&path[..end]).ok()?;
-    let flags = nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC;
-    let fd = nix::fcntl::openat(proc, path, flags, nix::sys::stat::Mode::empty()).ok()?;
+const READ_ONLY: nix::fcntl::OFlag =
+    nix::fcntl::OFlag::O_RDONLY.union(nix::fcntl::OFlag::O_CLOEXEC);
+
+/// The `stat` line of the open `fd`, read at once into `buf`: one read and no
+/// allocation, where `read_to_string` also asks the size, reads again for the end
+/// and allocates. `status` reads one for every process on the machine.
+fn stat_of(fd: OwnedFd, buf: &mut [u8; STAT_BUFFER]) -> Option<ProcStat> {
     let n = nix::unistd::read(&fd, buf).ok()?;
     // A whole buffer would mean a line cut short: not believed.
     parse_stat(buf.get(..n).filter(|_| n < STAT_BUFFER)?)
@@ -105,9 +93,9 @@ fn stat_at(
 
 /// `/proc/PID/stat` of `pid`, if it still exists.
 pub fn read_stat(pid: i32) -> Option<ProcStat> {
-    let proc = std::fs::File::open("/proc").ok()?;
-    let name = std::ffi::CString::new(pid.to_string()).ok()?;
-    stat_at(&proc, &name, &mut [0; STAT_BUFFER])
+    let path = format!("/proc/{pid}/stat");
+    let fd = nix::fcntl::open(path.as_str(), READ_ONLY, nix::sys::stat::Mode::empty()).ok()?;
+    stat_of(fd, &mut [0; STAT_BUFFER])
 }
 
 /// What one process group uses now.
@@ -151,12 +139,25 @@ pub fn group_usage(pgids: &[i32]) -> HashMap<i32, GroupUsage> {
         return usage;
     };
     let mut buf = [0u8; STAT_BUFFER];
+    let mut path = String::new();
     for entry in dir.iter().flatten() {
-        let name = entry.file_name();
-        if !name.to_bytes().first().is_some_and(u8::is_ascii_digit) {
+        let Ok(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if !name.starts_with(|c: char| c.is_ascii_digit()) {
             continue;
         }
-        let Some(stat) = stat_at(&proc, name, &mut buf) else {
+        // Relative to `/proc` held open: no walk from the root for each process.
+        path.clear();
+        path.push_str(name);
+        path.push_str("/stat");
+        let opened = nix::fcntl::openat(
+            &proc,
+            path.as_str(),
+            READ_ONLY,
+            nix::sys::stat::Mode::empty(),
+        );
+        let Some(stat) = opened.ok().and_then(|fd| stat_of(fd, &mut buf)) else {
             continue;
         };
         if wanted.contains(&stat.pgrp) && stat.state != 'Z' && stat.state != 'X' {
