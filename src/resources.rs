@@ -112,6 +112,14 @@ fn lifetime_percent(leader: i32, cpu_ticks: u64, ticks: f64, boot: Option<f64>) 
 
 /// `12.3 MiB`-style, for the status line.
 pub fn format_bytes(bytes: u64) -> String {
+    let mut out = String::new();
+    write_bytes(&mut out, bytes);
+    out
+}
+
+/// `format_bytes`, appended to `out` (a table of many rows builds one String).
+pub fn write_bytes(out: &mut String, bytes: u64) {
+    use std::fmt::Write as _;
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -119,10 +127,10 @@ pub fn format_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    match unit {
-        0 => format!("{bytes} B"),
-        _ => format!("{value:.1} {}", UNITS[unit]),
-    }
+    let _ = match unit {
+        0 => write!(out, "{bytes} B"),
+        _ => write!(out, "{value:.1} {}", UNITS[unit]),
+    };
 }
 
 #[cfg(test)]
