@@ -12,6 +12,7 @@
 //! the same choices; the timing, of course, differs).
 
 mod common;
+use common::rng::{env_num, Rng};
 use common::*;
 
 use std::collections::BTreeSet;
@@ -21,18 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A small xorshift generator: no dependency, and a seed to replay.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
 
 const NAMES: &[&str] = &["steady", "crash", "loop", "stubborn", "trapped", "all"];
 
@@ -134,16 +123,8 @@ fn children(daemon: i32) -> Vec<(i32, bool)> {
 
 #[test]
 fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
-    let run_for = secs(
-        std::env::var("TASKMASTER_ADVERSARIAL_SECS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(8.0),
-    );
-    let seed = std::env::var("TASKMASTER_ADVERSARIAL_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
+    let run_for = secs(env_num("TASKMASTER_ADVERSARIAL_SECS").unwrap_or(8.0));
+    let seed = env_num("TASKMASTER_ADVERSARIAL_SEED").unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64 | 1)
@@ -170,10 +151,10 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
     for c in 0..3u64 {
         let (socket, stop, answered) = (socket.clone(), stop.clone(), answered.clone());
         workers.push(std::thread::spawn(move || {
-            let mut rng = Rng(seed.wrapping_add(c * 7919) | 1);
+            let mut rng = Rng::new(seed.wrapping_add(c * 7919));
             while !stop.load(Ordering::SeqCst) {
-                let verb = ["start", "stop", "restart", "status", "signal"][rng.below(5) as usize];
-                let name = NAMES[rng.below(NAMES.len() as u64) as usize];
+                let verb = ["start", "stop", "restart", "status", "signal"][rng.below(5)];
+                let name = NAMES[rng.below(NAMES.len())];
                 let reply = match verb {
                     "signal" => ask(&socket, verb, &["USR2", name]),
                     _ => ask(&socket, verb, &[name]),
@@ -196,14 +177,14 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
             .map(Path::to_path_buf)
             .unwrap_or_default();
         workers.push(std::thread::spawn(move || {
-            let mut rng = Rng(seed ^ 0xabcdef | 1);
+            let mut rng = Rng::new(seed ^ 0xabcdef);
             let mut round = 0;
             while !stop.load(Ordering::SeqCst) {
                 round += 1;
                 let text = if rng.below(6) == 0 {
                     String::new()
                 } else {
-                    expand(&config(rng.below(6)), &dir)
+                    expand(&config(rng.range(0, 5)), &dir)
                 };
                 let _ = std::fs::write(&config_path, text);
                 if rng.below(2) == 0 {
@@ -213,7 +194,7 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
                     let _ = ask(&socket, "reload", &[]);
                 }
                 reloads.fetch_add(1, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(20 + rng.below(60)));
+                std::thread::sleep(Duration::from_millis(rng.range(20, 79)));
             }
             let _ = round;
         }));
@@ -223,7 +204,7 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
         let (socket, stop, hostile) = (socket.clone(), stop.clone(), hostile.clone());
         let trap = config_path.with_file_name("trapped.out");
         workers.push(std::thread::spawn(move || {
-            let mut rng = Rng(seed ^ 0x1234567 | 1);
+            let mut rng = Rng::new(seed ^ 0x1234567);
             let mut idle = Vec::new();
             while !stop.load(Ordering::SeqCst) {
                 hostile_client(&socket, &mut rng, &mut idle);

@@ -24,12 +24,12 @@
 //! Violations are collected rather than fatal on the spot, so one run reports all it
 //! saw; the test fails at the end with every violation (and the seed).
 //!
-//! This file is the test itself; its parts are under `tests/chaos/`: `rng` (the
-//! seeded generator), `procfs` (what /proc says), `model` (the programs and their
-//! config), `run` (the run's state and socket client), `invariants` (the checks
-//! while the driver runs), `actions` (the driver's moves), `phases` (settling,
-//! starting, stopping), `end_checks` (flood bytes, restart counts) and
-//! `log_checks` (the event log).
+//! This file is the test itself; its parts are under `tests/chaos/`: `procfs`
+//! (what /proc says), `model` (the programs and their config), `run` (the run's
+//! state and socket client), `invariants` (the checks while the driver runs),
+//! `actions` (the driver's moves), `phases` (settling, starting, stopping),
+//! `end_checks` (flood bytes, restart counts) and `log_checks` (the event log).
+//! The seeded generator is `common::rng`, shared with the adversarial run.
 
 mod common;
 use common::*;
@@ -48,8 +48,6 @@ mod model;
 mod phases;
 #[path = "chaos/procfs.rs"]
 mod procfs;
-#[path = "chaos/rng.rs"]
-mod rng;
 #[path = "chaos/run.rs"]
 mod run;
 
@@ -59,7 +57,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use model::{initial_programs, render};
 use procfs::{describe_pid, marked, still_alive};
-use rng::{env_num, Rng};
+use common::rng::{env_num, Rng};
 use run::{name, state, Chaos, Reaper, Stats};
 
 /// Pause between two invariant checks.

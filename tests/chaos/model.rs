@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::common::*;
-use crate::rng::Rng;
+use crate::common::rng::Rng;
 
 /// Bytes written by one run of the flood program.
 pub const FLOOD_BYTES: u64 = 64 << 20;

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::common::*;
 use crate::model::{render, Kind, Prog};
 use crate::procfs::marked;
-use crate::rng::Rng;
+use crate::common::rng::Rng;
 
 pub fn state(i: &Value) -> &str {
     i["state"].as_str().unwrap_or("?")

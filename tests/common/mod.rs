@@ -7,13 +7,14 @@
 //! Everything is re-exported here (`common::Daemon`, `common::wait_for`...); the
 //! parts: `daemon` (the daemon and its teardown), `waiting` (the polled waits),
 //! `procfs` (what /proc says), `tempdir`, `config` (config files for daemons a test
-//! starts itself), `testprog` (the child program's path), and the modules `pids`
-//! and `pty` used by name.
+//! starts itself), `testprog` (the child program's path), and the modules `pids`,
+//! `pty` and `rng` (the soaks' seeded generator) used by name.
 
 #![allow(dead_code)]
 
 pub mod pids;
 pub mod pty;
+pub mod rng;
 
 mod config;
 mod daemon;

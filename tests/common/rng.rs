@@ -1,5 +1,6 @@
-//! The run's randomness: a small seeded generator, so a failing run replays from
-//! its printed seed, and the size knobs read from the environment.
+//! A soak's randomness: a small seeded generator, so a failing run replays from
+//! its printed seed, and the size knobs read from the environment. Shared by the
+//! chaos and adversarial runs.
 
 /// xorshift64*: small, fast, and reproducible from its seed.
 pub struct Rng(u64);
