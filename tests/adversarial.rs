@@ -125,10 +125,10 @@ fn children(daemon: i32) -> Vec<(i32, bool)> {
 fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
     let run_for = secs(env_num("TASKMASTER_ADVERSARIAL_SECS").unwrap_or(8.0));
     let seed = env_num("TASKMASTER_ADVERSARIAL_SEED").unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64 | 1)
-        });
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64 | 1)
+    });
     println!("adversarial: seed {seed}, {run_for:?}");
 
     let dir = TempDir::new("adversarial");

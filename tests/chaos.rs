@@ -55,9 +55,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::rng::{env_num, Rng};
 use model::{initial_programs, render};
 use procfs::{describe_pid, marked, still_alive};
-use common::rng::{env_num, Rng};
 use run::{name, state, Chaos, Reaper, Stats};
 
 /// Pause between two invariant checks.

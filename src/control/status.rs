@@ -106,8 +106,10 @@ pub fn status(
     // One buffer for the whole table: a row is a few appends, not a handful of
     // Strings (1 000 rows: half the daemon's time for a `status` went to them).
     let mut out = String::with_capacity(rows.len() * (width + 80));
-    let newline = |out: &mut String| {
-        if !out.is_empty() {
+    // Lines joined by '\n', as before: one before every line but the first.
+    let mut first = true;
+    let mut newline = |out: &mut String| {
+        if !std::mem::take(&mut first) {
             out.push('\n');
         }
     };

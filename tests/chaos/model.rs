@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::common::*;
 use crate::common::rng::Rng;
+use crate::common::*;
 
 /// Bytes written by one run of the flood program.
 pub const FLOOD_BYTES: u64 = 64 << 20;

@@ -12,10 +12,10 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 
+use crate::common::rng::Rng;
 use crate::common::*;
 use crate::model::{render, Kind, Prog};
 use crate::procfs::marked;
-use crate::common::rng::Rng;
 
 pub fn state(i: &Value) -> &str {
     i["state"].as_str().unwrap_or("?")
