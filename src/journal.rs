@@ -252,14 +252,9 @@ fn current_identity(pid: i32) -> Option<String> {
 /// The kernel's start time of `pid` (clock ticks since boot); `None` when it is
 /// gone or a zombie.
 fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let rest = crate::sys::proc_stat::after_name(&stat)?;
-    // `rest` starts at field 3 (the state); the start time is field 22.
-    let mut fields = rest.split_whitespace();
-    if matches!(fields.next(), Some("Z") | Some("X")) {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
+    crate::sys::proc_stat::read_stat(pid)
+        .filter(|s| !s.exited())
+        .map(|s| s.start_ticks)
 }
 
 /// The journal's text: a header, then a `+` line for every process listed.

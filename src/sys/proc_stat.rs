@@ -34,26 +34,25 @@ pub struct ProcStat {
 pub fn parse_stat(line: impl AsRef<[u8]>) -> Option<ProcStat> {
     let line = line.as_ref();
     let open = line.iter().position(|&b| b == b'(')?;
-    let close = line.iter().rposition(|&b| b == b')')?;
     let pid = number_in(line.get(..open)?.trim_ascii())?;
     // Numbered as in proc(5): field 3 (the state) is the first after the name.
-    let mut fields = [&[][..]; 22];
+    // Into an array, not a Vec: the status scan parses one line per process.
+    let mut fields = [""; 22];
     let mut count = 0;
-    for (slot, field) in fields.iter_mut().zip(
-        line.get(close + 1..)?
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|f| !f.is_empty()),
-    ) {
+    for (slot, field) in fields
+        .iter_mut()
+        .zip(after_name(line)?.split_ascii_whitespace())
+    {
         *slot = field;
         count += 1;
     }
     if count < fields.len() {
         return None;
     }
-    let number = |n: usize| number_in(fields[n - 3]);
+    let number = |n: usize| fields[n - 3].parse::<u64>().ok();
     Some(ProcStat {
         pid: i32::try_from(pid).ok()?,
-        state: char::from(*fields[0].first()?),
+        state: fields[0].chars().next()?,
         pgrp: i32::try_from(number(5)?).ok()?,
         cpu_ticks: number(14)? + number(15)?,
         reaped_children_ticks: number(16)? + number(17)?,
@@ -61,6 +60,13 @@ pub fn parse_stat(line: impl AsRef<[u8]>) -> Option<ProcStat> {
         start_ticks: number(22)?,
         rss_pages: number(24)?,
     })
+}
+
+impl ProcStat {
+    /// Exited: a zombie waiting to be reaped (`Z`), or on its way out (`X`).
+    pub fn exited(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
 }
 
 /// The fields of a `/proc/PID/stat` line after the command name (from the state
@@ -160,7 +166,7 @@ pub fn group_usage(pgids: &[i32]) -> HashMap<i32, GroupUsage> {
         let Some(stat) = opened.ok().and_then(|fd| stat_of(fd, &mut buf)) else {
             continue;
         };
-        if wanted.contains(&stat.pgrp) && stat.state != 'Z' && stat.state != 'X' {
+        if wanted.contains(&stat.pgrp) && !stat.exited() {
             usage.entry(stat.pgrp).or_default().add(&stat, page_size);
         }
     }

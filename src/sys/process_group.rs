@@ -27,18 +27,7 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|&pid| {
-            let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // `pid (comm) state ppid pgrp ...`; comm may contain anything, so parse
-            // from its closing parenthesis.
-            let Some(rest) = crate::sys::proc_stat::after_name(&stat) else {
-                return false;
-            };
-            let mut fields = rest.split_whitespace();
-            let state = fields.next();
-            let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
-            pgrp == Some(pgid) && state != Some("Z") && state != Some("X")
+            crate::sys::proc_stat::read_stat(pid).is_some_and(|s| s.pgrp == pgid && !s.exited())
         })
         .collect()
 }
