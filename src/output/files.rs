@@ -43,24 +43,24 @@ impl OutputFiles {
         [&self.stdout, &self.stderr]
             .into_iter()
             .flatten()
-            .all(|f| f.metadata().is_ok_and(|m| m.file_type().is_file()))
+            .all(|f| is_regular(f))
     }
-}
 
-impl OutputFiles {
     /// Drops the rotation of a stream whose file is not a regular file (a
     /// terminal, `/dev/null`, the daemon's own output as a pipe): it has no size to
     /// rotate by, and its path (`/dev/stdout`) must never be renamed.
     pub fn rotate_only_regular_files(&mut self) {
         for (rotate, file) in self.rotate.iter_mut().zip([&self.stdout, &self.stderr]) {
-            let regular = file
-                .as_ref()
-                .is_some_and(|f| f.metadata().is_ok_and(|m| m.file_type().is_file()));
-            if !regular {
+            if !file.as_ref().is_some_and(|f| is_regular(f)) {
                 *rotate = None;
             }
         }
     }
+}
+
+/// A regular file: a write to it never waits for a reader, and it has a size.
+fn is_regular(file: &File) -> bool {
+    file.metadata().is_ok_and(|m| m.file_type().is_file())
 }
 
 /// Where a rotated file lives and its limits (see `config::Rotation`).
