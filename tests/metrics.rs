@@ -296,6 +296,14 @@ fn bad_requests_are_answered_and_hostile_clients_hold_nothing() {
         "HTTP/1.1 431 Request Header Fields Too Large"
     );
 
+    // Each connection above gives its place back when its thread has seen the
+    // client close, which a loaded machine may run late: wait for that, so the
+    // places counted below are the slow client's and the scrape's alone.
+    poll_until(secs(20.0), secs(0.01), || {
+        (threads_named(d.pid(), "metrics-conn") == 0).then_some(())
+    })
+    .expect("the connections answered above are closed");
+
     // A client that sends half a request and waits: answered 408 in time,
     // and scrapes are served meanwhile.
     let mut slow = TcpStream::connect(addr).expect("connect");
