@@ -29,6 +29,7 @@ pub mod service_manager;
 pub mod shell;
 pub mod shutdown_progress;
 pub mod stack;
+pub mod stream_out;
 pub mod supervisor;
 pub mod sys;
 pub mod syslog;

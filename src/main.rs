@@ -188,5 +188,7 @@ fn main() -> ExitCode {
         init: cli.init,
         resume,
     });
+    // What the event log and the daemon's messages still queue for a pipe.
+    taskmaster::stream_out::flush_before_exit();
     ExitCode::from(code.clamp(0, 255) as u8)
 }

@@ -43,9 +43,8 @@ impl Terminal {
     pub fn tell(self, hub: &Hub, text: &str) {
         hub.daemon_notice(&format!("taskmaster: {text}"));
         if self == Terminal::Stdout {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "taskmaster: {text}").and_then(|()| out.flush());
+            // Queued: a reader that stopped reading must not stop the shutdown.
+            crate::stream_out::stdout_line(&format!("taskmaster: {text}"));
         }
     }
 }

@@ -159,6 +159,8 @@ pub fn exec(binary: &Path, record: &DaemonRecord) -> String {
             nix::errno::Errno::ENOEXEC.desc()
         );
     }
+    // Lines still queued for a pipe (`logfile: /dev/stdout`) would be lost.
+    crate::stream_out::flush_before_exit();
     let Err(errno) = nix::unistd::execve(&path, &args, &env);
     let _ = set_inherited(&fds, false);
     format!("cannot execute {}: {}", binary.display(), errno.desc())

@@ -20,6 +20,7 @@ mod protocol;
 mod resources;
 mod shutdown_wait;
 mod socket_file;
+mod stalled_output;
 pub(crate) mod support;
 mod tail;
 mod tail_groups;

@@ -218,6 +218,11 @@ pub struct Bare {
 impl Bare {
     /// `taskmaster -c CONFIG --no-shell [--socket SOCKET]`.
     pub fn on(config: &Path, socket: Option<&Path>) -> Bare {
+        Bare::with_stdout(config, socket, Stdio::null())
+    }
+
+    /// The same, its standard output going to `stdout`.
+    pub fn with_stdout(config: &Path, socket: Option<&Path>, stdout: Stdio) -> Bare {
         let mut cmd = Command::new(TASKMASTER);
         cmd.arg("-c").arg(config).arg("--no-shell");
         if let Some(socket) = socket {
@@ -225,11 +230,15 @@ impl Bare {
         }
         let child = cmd
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .expect("start taskmaster");
         Bare { child: Some(child) }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |c| c.id() as i32)
     }
 
     /// Waits for the exit; returns (code, stderr).
