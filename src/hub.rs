@@ -17,7 +17,7 @@
 //! a subscriber touches no producer.
 
 use std::os::fd::BorrowedFd;
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Sender, SyncSender};
 use std::sync::Arc;
 
 use nix::errno::Errno;
@@ -204,7 +204,7 @@ impl Hub {
     /// Sends notices of unexpected exits, spawn errors, FATALs and the daemon's
     /// own messages to `sink` from now on (the daemon's shell, `notices` on the
     /// socket). A sink whose receiver is gone is dropped at the next notice.
-    pub fn subscribe_notices(&self, sink: Sender<String>) {
+    pub fn subscribe_notices(&self, sink: SyncSender<String>) {
         self.notices.subscribe(sink);
     }
 

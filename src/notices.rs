@@ -6,22 +6,66 @@
 //!
 //! A subscriber of the hub ([`crate::hub`]). Its list of sinks has a lock of its
 //! own, taken only when a notice is sent (rare events) or a sink subscribes.
+//!
+//! Each sink is a bounded queue ([`NOTICE_QUEUE`]): a client that subscribed and
+//! stopped reading, or a shell attached for hours beside a crash loop, loses
+//! notices — and is told how many — but never makes the daemon keep them all.
 
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 
 use parking_lot::Mutex;
 
 use crate::hub::{Event, Subscriber};
 use crate::watch::state::Report;
 
+/// Notices queued for one sink before the next ones are dropped.
+pub const NOTICE_QUEUE: usize = 256;
+
 #[derive(Default)]
 pub struct Notices {
-    sinks: Mutex<Vec<Sender<String>>>,
+    sinks: Mutex<Vec<Sink>>,
+}
+
+struct Sink {
+    tx: SyncSender<String>,
+    /// Notices dropped since the last one that went in.
+    skipped: u64,
+}
+
+impl Sink {
+    /// Queues `text`, after the count of those skipped; false once the receiver
+    /// is gone.
+    fn offer(&mut self, text: &str, stamp: &str) -> bool {
+        if self.skipped > 0 {
+            let n = self.skipped;
+            let s = if n == 1 { "" } else { "s" };
+            let note = format!("{stamp} taskmaster: {n} notice{s} skipped (not read in time)");
+            match self.tx.try_send(note) {
+                Ok(()) => self.skipped = 0,
+                Err(TrySendError::Full(_)) => {
+                    self.skipped += 1;
+                    return true;
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+        match self.tx.try_send(text.to_string()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.skipped += 1;
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
 }
 
 impl Notices {
-    pub fn subscribe(&self, sink: Sender<String>) {
-        self.sinks.lock().push(sink);
+    pub fn subscribe(&self, sink: SyncSender<String>) {
+        self.sinks.lock().push(Sink {
+            tx: sink,
+            skipped: 0,
+        });
     }
 
     /// Sends one notice to every sink, stamped with the time it happened (to the
@@ -32,7 +76,7 @@ impl Notices {
         let text = format!("{stamp} {text}");
         self.sinks
             .lock()
-            .retain(|sink| sink.send(text.clone()).is_ok());
+            .retain_mut(|sink| sink.offer(&text, stamp));
     }
 }
 
@@ -78,5 +122,42 @@ impl Subscriber for Notices {
         if let Some(text) = text {
             self.send(&text);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_sink_loses_notices_counts_them_and_says_so_before_the_next() {
+        let notices = Notices::default();
+        let (tx, rx) = std::sync::mpsc::sync_channel(NOTICE_QUEUE);
+        notices.subscribe(tx);
+        for i in 0..NOTICE_QUEUE + 5 {
+            notices.send(&format!("notice {i}"));
+        }
+        let queued: Vec<String> = rx.try_iter().collect();
+        assert_eq!(queued.len(), NOTICE_QUEUE);
+        assert!(queued[0].ends_with(" notice 0"), "{}", queued[0]);
+        notices.send("after");
+        let next: Vec<String> = rx.try_iter().collect();
+        assert_eq!(next.len(), 2, "{next:?}");
+        assert!(
+            next[0].ends_with(" taskmaster: 5 notices skipped (not read in time)"),
+            "{}",
+            next[0]
+        );
+        assert!(next[1].ends_with(" after"), "{}", next[1]);
+    }
+
+    #[test]
+    fn a_sink_whose_reader_is_gone_is_forgotten() {
+        let notices = Notices::default();
+        let (tx, rx) = std::sync::mpsc::sync_channel(NOTICE_QUEUE);
+        notices.subscribe(tx);
+        drop(rx);
+        notices.send("nobody");
+        assert!(notices.sinks.lock().is_empty());
     }
 }

@@ -16,7 +16,6 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
 use rustyline::completion::{Completer, Pair};
@@ -28,7 +27,11 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, ExternalPrinter, Helper};
 
 use crate::control::COMMANDS;
+
+mod notice_feed;
+
 use crate::terminal::TerminalMode;
+pub use notice_feed::{NoticeChannel, NoticeHold};
 
 pub const PROMPT: &str = "taskmaster> ";
 
@@ -45,61 +48,6 @@ fn notices_setting(line: &str, muted: &AtomicBool) -> Option<&'static str> {
             Some("Notices off: event notices are not shown here (`notices on` shows them again).")
         }
         _ => None,
-    }
-}
-
-/// Where the shell's notices come from: `tx` is kept to nudge the printer.
-pub struct NoticeChannel {
-    pub tx: Sender<String>,
-    pub rx: Receiver<String>,
-    /// Shared with every [`NoticeHold`] of this channel.
-    held: Arc<AtomicBool>,
-}
-
-impl NoticeChannel {
-    pub fn new() -> NoticeChannel {
-        let (tx, rx) = std::sync::mpsc::channel();
-        NoticeChannel {
-            tx,
-            rx,
-            held: Arc::default(),
-        }
-    }
-
-    /// A handle for what takes the terminal from this shell (attach): notices are
-    /// held while it runs.
-    pub fn hold(&self) -> NoticeHold {
-        NoticeHold {
-            held: self.held.clone(),
-            nudge: self.tx.clone(),
-        }
-    }
-}
-
-impl Default for NoticeChannel {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Holds one shell's notices while an attach session owns the terminal.
-#[derive(Clone)]
-pub struct NoticeHold {
-    /// While set, notices are kept, and shown when it is cleared.
-    held: Arc<AtomicBool>,
-    /// Wakes the notice printer when holding ends (an empty notice is a nudge).
-    nudge: Sender<String>,
-}
-
-impl NoticeHold {
-    /// Holds notices while `f` runs (README: Attach: notices of other instances are
-    /// held while you are attached and shown after).
-    pub fn holding<T>(&self, f: impl FnOnce() -> T) -> T {
-        self.held.store(true, Ordering::SeqCst);
-        let result = f();
-        self.held.store(false, Ordering::SeqCst);
-        let _ = self.nudge.send(String::new());
-        result
     }
 }
 
@@ -293,23 +241,9 @@ pub fn run(
                 .name("notices".into())
                 .stack_size(crate::stack::THREAD_STACK)
                 .spawn(move || {
-                    let mut held = Vec::new();
-                    for notice in notices {
-                        // An empty notice is the nudge sent when holding ends.
-                        let shown = !muted.load(Ordering::SeqCst)
-                            || crate::eventlog::is_daemon_message(&notice);
-                        if !notice.is_empty() && shown {
-                            held.push(notice);
-                        }
-                        if holding.load(Ordering::SeqCst) {
-                            continue;
-                        }
-                        for notice in held.drain(..) {
-                            if printer.print(format!("{notice}\n")).is_err() {
-                                return;
-                            }
-                        }
-                    }
+                    notice_feed::forward(notices, &muted, &holding, |line| {
+                        printer.print(line).is_ok()
+                    })
                 });
             drop(forwarder);
         }

@@ -104,7 +104,7 @@ pub struct Hooks {
     /// Where the control socket is now (the daemon's own shell attaches through it).
     pub socket_path: Box<dyn Fn() -> std::path::PathBuf + Send + Sync>,
     /// Sends the event notices to `sink` from now on (the hub's notice subscribers).
-    pub subscribe_notices: Box<dyn Fn(std::sync::mpsc::Sender<String>) + Send + Sync>,
+    pub subscribe_notices: Box<dyn Fn(std::sync::mpsc::SyncSender<String>) + Send + Sync>,
     /// Every event of the hub from now on, until the feed is dropped (`events`).
     pub follow_events: Box<dyn Fn() -> crate::event_stream::EventFeed + Send + Sync>,
     /// Sends each event log line written from now on to `sink` (`maintail -f`).

@@ -106,3 +106,51 @@ fn fill(write: &std::os::fd::OwnedFd) {
     while nix::unistd::write(write, &chunk).is_ok() {}
     fcntl(write, FcntlArg::F_SETFL(flags)).expect("F_SETFL");
 }
+
+/// A `notices` client that stops reading (its own output is never read): the
+/// daemon keeps a bounded queue of its notices, drops the rest, and the client is
+/// told how many once it reads again.
+#[test]
+fn a_notices_client_that_stops_reading_is_told_what_it_missed() {
+    let yaml = "programs:\n  fails:\n    cmd: TESTPROG exit 1\n    numprocs: 500\n    autostart: false\n    startretries: 0\n    starttime: 1\n";
+    let mut d = Daemon::start("stalled-notices", yaml);
+    wait_for("the control socket", secs(20.0), || {
+        std::os::unix::net::UnixStream::connect(d.socket()).ok()
+    });
+    let mut client = std::process::Command::new(super::CTL)
+        .arg("-s")
+        .arg(d.socket())
+        .arg("notices")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start taskmasterctl notices");
+    let mut unread = client.stdout.take().expect("stdout");
+    // Each round, 500 FATALs: more than the client's pipe, its socket and the
+    // daemon's queue for it hold.
+    for _ in 0..8 {
+        ctl(&d.socket(), &["start", "all"]);
+    }
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0; 4096];
+        while let Ok(n @ 1..) = unread.read(&mut buf) {
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    // Read again: the next notice comes after the count of those skipped.
+    let said = wait_for("the count of skipped notices", secs(60.0), || {
+        ctl(&d.socket(), &["start", "fails:0"]);
+        let text = seen.lock().unwrap().clone();
+        text.lines()
+            .find(|l| l.ends_with(" notices skipped (not read in time)"))
+            .map(str::to_string)
+    });
+    assert!(said.contains(" taskmaster: "), "{said}");
+    let _ = client.kill();
+    let _ = client.wait();
+    d.finish(secs(30.0));
+}

@@ -22,7 +22,7 @@ struct ConnectionBackend {
     client: Option<Client>,
     /// Where notices go until a subscription is running (the daemon may not be up
     /// yet when the shell starts: it is tried again after each command).
-    notices: Option<std::sync::mpsc::Sender<String>>,
+    notices: Option<std::sync::mpsc::SyncSender<String>>,
     /// A command could not reach the daemon (commands piped in then exit 3).
     unreachable: bool,
     /// Set by the interrupter (Ctrl-C) of the command running: its connection was
@@ -196,8 +196,8 @@ pub fn interactive(endpoint: &Endpoint, history: Option<PathBuf>) -> u8 {
 /// reached (yet).
 fn subscribe_notices(
     endpoint: &Endpoint,
-    tx: std::sync::mpsc::Sender<String>,
-) -> Result<(), std::sync::mpsc::Sender<String>> {
+    tx: std::sync::mpsc::SyncSender<String>,
+) -> Result<(), std::sync::mpsc::SyncSender<String>> {
     let Ok(mut client) = endpoint.connect() else {
         return Err(tx);
     };

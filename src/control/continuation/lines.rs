@@ -13,36 +13,32 @@ pub(super) fn subscribe(
 ) -> Option<(StreamEnd, std::sync::mpsc::Receiver<String>)> {
     match then {
         Continuation::Notices => {
-            let (tx, rx) = std::sync::mpsc::channel::<String>();
+            let queue = crate::notices::NOTICE_QUEUE;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<String>(queue);
             (hooks.subscribe_notices)(tx.clone());
-            Some((StreamEnd::new(LineSender::Unbounded(tx)), rx))
+            Some((StreamEnd::new(tx), rx))
         }
         Continuation::FollowLog => {
             let queue = crate::eventlog::FOLLOWER_QUEUE;
             let (tx, rx) = std::sync::mpsc::sync_channel::<String>(queue);
             (hooks.follow_log)(tx.clone());
-            Some((StreamEnd::new(LineSender::Bounded(tx)), rx))
+            Some((StreamEnd::new(tx), rx))
         }
         _ => None,
     }
 }
 
-enum LineSender {
-    Unbounded(std::sync::mpsc::Sender<String>),
-    Bounded(std::sync::mpsc::SyncSender<String>),
-}
-
 /// Ends a stream of lines when its client does: a flag, and an empty line sent
-/// to wake the loop (for a bounded channel that is full, the loop is awake
-/// anyway and sees the flag at its next line).
+/// to wake the loop (when the channel is full, the loop is awake anyway and sees
+/// the flag at its next line).
 #[derive(Clone)]
 pub(super) struct StreamEnd {
     ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    wake: std::sync::Arc<LineSender>,
+    wake: std::sync::Arc<std::sync::mpsc::SyncSender<String>>,
 }
 
 impl StreamEnd {
-    fn new(wake: LineSender) -> StreamEnd {
+    fn new(wake: std::sync::mpsc::SyncSender<String>) -> StreamEnd {
         StreamEnd {
             ended: std::sync::Arc::default(),
             wake: std::sync::Arc::new(wake),
@@ -57,10 +53,7 @@ impl StreamEnd {
         let end = self.clone();
         Box::new(move || {
             end.ended.store(true, std::sync::atomic::Ordering::SeqCst);
-            let _ = match &*end.wake {
-                LineSender::Unbounded(tx) => tx.send(String::new()).is_ok(),
-                LineSender::Bounded(tx) => tx.try_send(String::new()).is_ok(),
-            };
+            let _ = end.wake.try_send(String::new());
         })
     }
 }
