@@ -75,10 +75,16 @@ impl Response {
     /// Writes it, with the headers every answer carries, within
     /// [`WRITE_TIMEOUT`]; the connection then ends.
     pub fn send(&self, stream: &mut TcpStream) {
+        self.send_within(stream, WRITE_TIMEOUT);
+    }
+
+    /// The same within `time`: the accept thread's own refusals, which must not
+    /// hold up the next connection.
+    pub fn send_within(&self, stream: &mut TcpStream, time: Duration) {
         let own = self.headers.iter().map(|(n, v)| (*n, v.as_str()));
         let headers: Vec<(&str, &str)> = SECURITY_HEADERS.iter().copied().chain(own).collect();
         let bytes = http_wire::response(self.status, self.content_type, &headers, &self.body);
-        let _ = http_wire::write_by(stream, &bytes, Instant::now() + WRITE_TIMEOUT);
+        let _ = http_wire::write_by(stream, &bytes, Instant::now() + time);
     }
 }
 

@@ -15,6 +15,11 @@ use crate::config::HttpSettings;
 use crate::control::{Hooks, Source};
 use crate::supervisor::Supervisor;
 
+/// The accept thread's own write of a `503`: the next connection waits for it. A
+/// refusal is a few hundred bytes, which a new socket's buffer takes at once;
+/// the bound makes that a guarantee rather than an assumption.
+const REFUSAL_TIME: Duration = Duration::from_millis(100);
+
 /// The bound listener, before it serves.
 pub struct Bound {
     listener: TcpListener,
@@ -106,7 +111,7 @@ fn accept(listener: TcpListener, sup: Arc<Supervisor>, hooks: Arc<Hooks>, access
         let slot = match hooks.connections.admit(&sup) {
             Ok(slot) => slot,
             Err(why) => {
-                Response::text(503, &why).send(&mut stream);
+                Response::text(503, &why).send_within(&mut stream, REFUSAL_TIME);
                 continue;
             }
         };
@@ -121,7 +126,8 @@ fn accept(listener: TcpListener, sup: Arc<Supervisor>, hooks: Arc<Hooks>, access
             });
         if let (Err(e), Ok(mut stream)) = (spawned, refused) {
             warn!("web dashboard: cannot start a connection thread: {e}");
-            Response::text(503, "no thread could be started for this connection").send(&mut stream);
+            Response::text(503, "no thread could be started for this connection")
+                .send_within(&mut stream, REFUSAL_TIME);
         }
     }
 }
