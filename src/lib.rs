@@ -28,6 +28,7 @@ pub mod safe_file;
 pub mod service_manager;
 pub mod shell;
 pub mod shutdown_progress;
+pub mod skipping_sender;
 pub mod stack;
 pub mod stream_out;
 pub mod supervisor;

@@ -11,11 +11,12 @@
 //! stopped reading, or a shell attached for hours beside a crash loop, loses
 //! notices — and is told how many — but never makes the daemon keep them all.
 
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::SyncSender;
 
 use parking_lot::Mutex;
 
 use crate::hub::{Event, Subscriber};
+use crate::skipping_sender::SkippingSender;
 use crate::watch::state::Report;
 
 /// Notices queued for one sink before the next ones are dropped.
@@ -23,49 +24,12 @@ pub const NOTICE_QUEUE: usize = 256;
 
 #[derive(Default)]
 pub struct Notices {
-    sinks: Mutex<Vec<Sink>>,
-}
-
-struct Sink {
-    tx: SyncSender<String>,
-    /// Notices dropped since the last one that went in.
-    skipped: u64,
-}
-
-impl Sink {
-    /// Queues `text`, after the count of those skipped; false once the receiver
-    /// is gone.
-    fn offer(&mut self, text: &str, stamp: &str) -> bool {
-        if self.skipped > 0 {
-            let n = self.skipped;
-            let s = if n == 1 { "" } else { "s" };
-            let note = format!("{stamp} taskmaster: {n} notice{s} skipped (not read in time)");
-            match self.tx.try_send(note) {
-                Ok(()) => self.skipped = 0,
-                Err(TrySendError::Full(_)) => {
-                    self.skipped += 1;
-                    return true;
-                }
-                Err(TrySendError::Disconnected(_)) => return false,
-            }
-        }
-        match self.tx.try_send(text.to_string()) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                self.skipped += 1;
-                true
-            }
-            Err(TrySendError::Disconnected(_)) => false,
-        }
-    }
+    sinks: Mutex<Vec<SkippingSender>>,
 }
 
 impl Notices {
     pub fn subscribe(&self, sink: SyncSender<String>) {
-        self.sinks.lock().push(Sink {
-            tx: sink,
-            skipped: 0,
-        });
+        self.sinks.lock().push(SkippingSender::new(sink));
     }
 
     /// Sends one notice to every sink, stamped with the time it happened (to the
@@ -74,9 +38,11 @@ impl Notices {
         let stamp = crate::sys::time::timestamp(std::time::SystemTime::now());
         let stamp = stamp.split('.').next().unwrap_or_default();
         let text = format!("{stamp} {text}");
-        self.sinks
-            .lock()
-            .retain_mut(|sink| sink.offer(&text, stamp));
+        let note = |n: u64| {
+            let s = if n == 1 { "" } else { "s" };
+            format!("{stamp} taskmaster: {n} notice{s} skipped (not read in time)")
+        };
+        self.sinks.lock().retain_mut(|sink| sink.offer(&text, note));
     }
 }
 

@@ -6,27 +6,23 @@
 //! (and is told how many), it never holds up the daemon's logging.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use log::Record;
 use parking_lot::Mutex;
 
+use crate::skipping_sender::SkippingSender;
+
 /// Lines queued for one follower before the next ones are dropped.
 pub const FOLLOWER_QUEUE: usize = 1024;
-
-struct Follower {
-    sink: SyncSender<String>,
-    /// Lines dropped since the last one that went in.
-    skipped: u64,
-}
 
 /// The clients following the event log. Its lock is a leaf: taken inside a log
 /// call only, nothing taken under it.
 #[derive(Default)]
 pub struct LogFollowers {
-    followers: Mutex<Vec<Follower>>,
+    followers: Mutex<Vec<SkippingSender>>,
     /// How many there are, read without the lock on every line.
     count: AtomicUsize,
 }
@@ -42,37 +38,17 @@ impl LogFollowers {
     /// until the receiver is dropped.
     pub fn follow(&self, sink: SyncSender<String>) {
         let mut followers = self.followers.lock();
-        followers.push(Follower { sink, skipped: 0 });
+        followers.push(SkippingSender::new(sink));
         self.count.store(followers.len(), Ordering::Relaxed);
     }
 
     /// Hands `line` to every follower; forgets those that went away.
     fn send(&self, line: &str) {
         let mut followers = self.followers.lock();
-        followers.retain_mut(|follower| {
-            if follower.skipped > 0 {
-                let note = format!(
-                    "taskmaster: {} event log lines skipped (this client reads too slowly)",
-                    follower.skipped
-                );
-                match follower.sink.try_send(note) {
-                    Ok(()) => follower.skipped = 0,
-                    Err(TrySendError::Full(_)) => {
-                        follower.skipped += 1;
-                        return true;
-                    }
-                    Err(TrySendError::Disconnected(_)) => return false,
-                }
-            }
-            match follower.sink.try_send(line.to_string()) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    follower.skipped += 1;
-                    true
-                }
-                Err(TrySendError::Disconnected(_)) => false,
-            }
-        });
+        let note = |n: u64| {
+            format!("taskmaster: {n} event log lines skipped (this client reads too slowly)")
+        };
+        followers.retain_mut(|follower| follower.offer(line, note));
         self.count.store(followers.len(), Ordering::Relaxed);
     }
 }

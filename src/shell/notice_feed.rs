@@ -140,38 +140,25 @@ mod tests {
         );
     }
 
+    /// What `forward` prints of `notices` sent at once, muted or not, no hold.
+    fn printed(notices: &[&str], muted: bool) -> Vec<String> {
+        let channel = NoticeChannel::new();
+        for notice in notices {
+            channel.tx.send(notice.to_string()).expect("send");
+        }
+        drop(channel.tx);
+        let mut printed = Vec::new();
+        let (muted, holding) = (AtomicBool::new(muted), AtomicBool::new(false));
+        forward(channel.rx, &muted, &holding, |line| {
+            printed.push(line);
+            true
+        });
+        printed
+    }
+
     #[test]
     fn without_a_hold_each_notice_is_printed_as_it_comes_and_muted_ones_dropped() {
-        let channel = NoticeChannel::new();
-        let (tx, rx) = (channel.tx, channel.rx);
-        tx.send("web: FATAL".into()).expect("send");
-        tx.send(String::new()).expect("send");
-        drop(tx);
-        let mut printed = Vec::new();
-        forward(
-            rx,
-            &AtomicBool::new(false),
-            &AtomicBool::new(false),
-            |line| {
-                printed.push(line);
-                true
-            },
-        );
-        assert_eq!(printed, ["web: FATAL\n"]);
-        let muted_channel = NoticeChannel::new();
-        let (tx, rx) = (muted_channel.tx, muted_channel.rx);
-        tx.send("web: FATAL".into()).expect("send");
-        drop(tx);
-        let mut printed = Vec::new();
-        forward(
-            rx,
-            &AtomicBool::new(true),
-            &AtomicBool::new(false),
-            |line| {
-                printed.push(line);
-                true
-            },
-        );
-        assert!(printed.is_empty(), "{printed:?}");
+        assert_eq!(printed(&["web: FATAL", ""], false), ["web: FATAL\n"]);
+        assert!(printed(&["web: FATAL"], true).is_empty());
     }
 }

@@ -49,13 +49,7 @@ fn a_reader_that_stops_reading_the_daemons_output_stops_nothing() {
         text
     });
     ctl_ok(&socket, &["restart", "many:0"], 0);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(daemon.pid()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .expect("SIGTERM");
-    let (code, _) = daemon.wait_exit(secs(30.0));
-    assert_eq!(code, 0);
+    assert_eq!(daemon.terminate(secs(30.0)), 0);
     let text = reader.join().expect("reader");
     assert!(
         text.lines().any(|l| l.contains(" WARN  event log: ")
@@ -86,13 +80,7 @@ fn a_pipe_full_from_the_start_holds_neither_commands_nor_the_shutdown() {
     for _ in 0..3 {
         ctl_ok(&socket, &["restart", "one"], 0);
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(daemon.pid()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .expect("SIGTERM");
-    let (code, _) = daemon.wait_exit(secs(30.0));
-    assert_eq!(code, 0);
+    assert_eq!(daemon.terminate(secs(30.0)), 0);
     drop(read);
 }
 

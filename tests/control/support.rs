@@ -241,6 +241,12 @@ impl Bare {
         self.child.as_ref().map_or(0, |c| c.id() as i32)
     }
 
+    /// SIGTERM, then waits for the exit; returns its code.
+    pub fn terminate(&mut self, timeout: Duration) -> i32 {
+        kill(Pid::from_raw(self.pid()), Signal::SIGTERM).expect("SIGTERM");
+        self.wait_exit(timeout).0
+    }
+
     /// Waits for the exit; returns (code, stderr).
     pub fn wait_exit(&mut self, timeout: Duration) -> (i32, String) {
         let child = self.child.as_mut().expect("running");
