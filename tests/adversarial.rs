@@ -1,8 +1,8 @@
 //! The adversarial run (issue 14): everything hostile at once against one daemon —
 //! clients racing start/stop/restart on the same instances, a reload storm (SIGHUP
 //! and `reload`, with the file rewritten, sometimes truncated to nothing), a socket
-//! client sending garbage, oversized and half-written requests and idle
-//! connections, a FIFO planted at an output path and a crash-looping program —
+//! client sending garbage, oversized and half-written requests, idle
+//! connections and `notices` subscribers that never read, a FIFO planted at an output path and a crash-looping program —
 //! then asserts what must hold whatever happened: every request answered, `status`
 //! equal to `/proc`, no zombie, descriptors and threads back to their baseline,
 //! and nothing left running after the shutdown.
@@ -79,13 +79,14 @@ fn ask(socket: &Path, command: &str, args: &[&str]) -> Option<serde_json::Value>
     }
 }
 
-/// Garbage, oversized and half-written requests, and connections left idle.
+/// Garbage, oversized and half-written requests, connections left idle, and
+/// notice subscribers that never read.
 fn hostile_client(socket: &Path, rng: &mut Rng, idle: &mut Vec<UnixStream>) {
     let Ok(mut s) = UnixStream::connect(socket) else {
         return;
     };
     let _ = s.set_read_timeout(Some(secs(10.0)));
-    match rng.below(5) {
+    match rng.below(6) {
         0 => {
             let junk: Vec<u8> = (0..rng.below(512)).map(|_| rng.below(256) as u8).collect();
             let _ = s.write_all(&junk).and_then(|()| s.write_all(b"\n"));
@@ -99,6 +100,13 @@ fn hostile_client(socket: &Path, rng: &mut Rng, idle: &mut Vec<UnixStream>) {
         3 => {
             let _ =
                 s.write_all(b"{\"command\": \"status\", \"args\": [\"--json\", \"no:such\"]}\n");
+        }
+        // Subscribed to the crash loop's notices, and never reading them.
+        4 => {
+            if idle.len() < 20 && s.write_all(b"{\"command\": \"notices\"}\n").is_ok() {
+                idle.push(s);
+            }
+            return;
         }
         _ => {
             if idle.len() < 20 {
