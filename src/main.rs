@@ -55,6 +55,13 @@ struct Cli {
     upgrade_check: bool,
 }
 
+impl Cli {
+    /// A run that only answers and exits: no daemon starts.
+    fn answers_and_exits(&self) -> bool {
+        self.check || self.hash_password || self.upgrade_check
+    }
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum FormatArg {
     Yaml,
@@ -97,25 +104,26 @@ fn check(path: &std::path::Path, format: Option<Format>, print: bool) -> ExitCod
 }
 
 fn main() -> ExitCode {
-    // First, with one thread: the daemon's allocator without per-thread caches
-    // (an exec; not for the helpers, which start with every child or are small,
-    // nor for a run that only answers and exits: --check, --hash-password, --help,
-    // --version).
-    let helper_mode = std::env::args_os()
-        .nth(1)
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let helper_mode = args
+        .get(1)
         .is_some_and(|a| a == HELPER_FLAG || a == spawner::SPAWNER_FLAG);
-    let one_shot = std::env::args_os().skip(1).any(|a| {
-        [
-            "--check",
-            "--hash-password",
-            "--help",
-            "-h",
-            "--version",
-            "-V",
-        ]
-        .contains(&a.to_str().unwrap_or(""))
-    });
-    if !helper_mode && !one_shot {
+    // Parsed before anything else happens: --help, --version and bad arguments
+    // end here. The helpers take a hidden first argument of their own.
+    let cli = match helper_mode {
+        true => None,
+        false => match Cli::try_parse_from(&args) {
+            Ok(cli) => Some(cli),
+            Err(e) => {
+                let _ = e.print();
+                return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            }
+        },
+    };
+    // Then, with one thread: the daemon's allocator without per-thread caches
+    // (an exec; not for the helpers, which start with every child or are small,
+    // nor for a run that only answers and exits).
+    if cli.as_ref().is_some_and(|cli| !cli.answers_and_exits()) {
         taskmaster::sys::malloc::without_thread_caches();
     }
     // Then: an upgrade in place handed this process a record.
@@ -131,19 +139,14 @@ fn main() -> ExitCode {
         }
         None => None,
     };
-    let args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == HELPER_FLAG) {
         helper::run(&args[2..]);
     }
     if args.get(1).is_some_and(|a| a == spawner::SPAWNER_FLAG) {
         spawner::server::run(&args[2..]);
     }
-    let cli = match Cli::try_parse_from(&args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+    let Some(cli) = cli else {
+        return ExitCode::FAILURE;
     };
     let format = cli.format.map(|f| match f {
         FormatArg::Yaml => Format::Yaml,
