@@ -13,9 +13,9 @@
 //! position lock (`f_pos_lock`) even with `O_APPEND`, so the thousand writers
 //! still queued, now inside the kernel (perf, `stop all`: `fdget_pos` → mutex).
 //! `pwrite` does not touch the position, and on Linux it appends to an `O_APPEND`
-//! file whatever offset it is given (a documented Linux exception, tested below:
-//! `lines_go_after_what_the_file_already_holds`): the same atomic append,
-//! without the lock.
+//! file whatever offset it is given (a documented Linux exception, tested in
+//! `logfile_tests.rs`: `lines_go_after_what_the_file_already_holds`): the same
+//! atomic append, without the lock.
 //!
 //! The file is behind a read-write lock: every write shares it (one atomic add),
 //! and only three rare things take it alone. Rotation (`logfile_maxbytes`): before
@@ -25,6 +25,12 @@
 //! that did not go in is counted, a short write (the disk filled in the middle of a
 //! line) is completed or cut back off the end, so lines are lost whole, never torn;
 //! once a line goes in again it is preceded by one saying how many were lost.
+//!
+//! A log that is not a regular file — the daemon's own output as a pipe, a socket
+//! or a terminal (`/dev/stdout`) — has no size to rotate by, and a reader that
+//! stops reading would stop every thread that logs: its lines go through a
+//! bounded queue and a thread of its own instead (`stream_out`), each in one
+//! `write`.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -49,14 +55,9 @@ pub struct AppendOnlyLog {
     size: AtomicU64,
     /// Lines lost to write errors since the last line that went in.
     lost: AtomicU64,
-    /// Not a regular file: the daemon's own output as a pipe, a socket or a
-    /// terminal (`/dev/stdout`). Those take no `pwrite` and have no size to
-    /// rotate by: each line is one `write`, and they are never rotated.
-    stream: bool,
-    /// For a stream, the queue and thread that write its lines, so that a reader
-    /// who stops reading never stops the threads that log (see `stream_out`).
-    /// `None` for a regular file, or if the thread could not be started.
-    stream_out: Option<StreamOut>,
+    /// Not a regular file (a pipe, a socket, a terminal): the queue and thread
+    /// that write its lines, which are never rotated.
+    stream: Option<StreamOut>,
 }
 
 impl AppendOnlyLog {
@@ -70,13 +71,13 @@ impl AppendOnlyLog {
     pub fn open_rotating(path: &Path, rotation: Rotation) -> std::io::Result<AppendOnlyLog> {
         let file = open_file(path)?;
         let meta = file.metadata()?;
-        let stream = !meta.file_type().is_file();
-        let stream_out = match stream {
-            true => file.try_clone().ok().and_then(|own| {
-                let target = crate::stream_out::Target::Own(Box::new(own));
-                StreamOut::start("eventlog-out", target, STREAM_QUEUE, stream_loss_line).ok()
-            }),
-            false => None,
+        let stream = match meta.file_type().is_file() {
+            true => None,
+            false => {
+                let target = crate::stream_out::Target::Own(Box::new(file.try_clone()?));
+                let out = StreamOut::start("eventlog-out", target, STREAM_QUEUE, stream_loss_line);
+                Some(out?)
+            }
         };
         Ok(AppendOnlyLog {
             path: path.to_path_buf(),
@@ -85,14 +86,13 @@ impl AppendOnlyLog {
             size: AtomicU64::new(meta.len()),
             lost: AtomicU64::new(0),
             stream,
-            stream_out,
         })
     }
 
     /// Appends one whole line, or nothing of it. Never fails: a line that cannot
     /// be written is counted and reported by the next one that can.
     pub fn write_line(&self, text: &str) {
-        if let Some(out) = &self.stream_out {
+        if let Some(out) = &self.stream {
             out.push(text.to_owned());
             return;
         }
@@ -101,16 +101,8 @@ impl AppendOnlyLog {
             self.report_lost();
         }
         let max = self.rotation.maxbytes;
-        if max > 0 && !self.stream && self.size.load(Ordering::Relaxed).saturating_add(len) > max {
+        if max > 0 && self.size.load(Ordering::Relaxed).saturating_add(len) > max {
             self.rotate(len);
-        }
-        if self.stream {
-            // One write, whole: a pipe takes a line up to 4 KiB at once.
-            use std::io::Write;
-            if (&*self.file.read()).write_all(text.as_bytes()).is_err() {
-                self.lost.fetch_add(1, Ordering::Relaxed);
-            }
-            return;
         }
         let written = self.file.read().write_at(text.as_bytes(), 0);
         let whole = match written {
@@ -140,11 +132,7 @@ impl AppendOnlyLog {
             crate::sys::time::timestamp(SystemTime::now()),
             if lost == 1 { "" } else { "s" }
         );
-        let written = match self.stream {
-            true => std::io::Write::write_all(&mut &*file, notice.as_bytes()).is_ok(),
-            false => append_alone(&file, notice.as_bytes()),
-        };
-        if written {
+        if append_alone(&file, notice.as_bytes()) {
             self.lost.fetch_sub(lost, Ordering::Relaxed);
             self.size.fetch_add(notice.len() as u64, Ordering::Relaxed);
         }
@@ -232,7 +220,7 @@ impl log4rs::append::Append for AppendOnlyLog {
     /// Lines still queued for a stream are written, within a bound (before an
     /// exit or an exec: `stream_out::flush_before_exit`).
     fn flush(&self) {
-        if let Some(out) = &self.stream_out {
+        if let Some(out) = &self.stream {
             out.flush(Instant::now() + crate::stream_out::FLUSH_TIME);
         }
     }

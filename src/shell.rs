@@ -27,10 +27,9 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, ExternalPrinter, Helper};
 
 use crate::control::COMMANDS;
+use crate::terminal::TerminalMode;
 
 mod notice_feed;
-
-use crate::terminal::TerminalMode;
 pub use notice_feed::{NoticeChannel, NoticeHold};
 
 pub const PROMPT: &str = "taskmaster> ";

@@ -136,7 +136,7 @@ impl StreamOut {
     pub fn push(&self, line: String) {
         let shared = &*self.shared;
         let mut queue = shared.queue.lock();
-        if queue.closed || queue.bytes.saturating_add(line.len()) > shared.capacity {
+        if queue.bytes.saturating_add(line.len()) > shared.capacity {
             queue.not_read += 1;
             return;
         }

@@ -1,8 +1,9 @@
 //! The adversarial run (issue 14): everything hostile at once against one daemon —
 //! clients racing start/stop/restart on the same instances, a reload storm (SIGHUP
 //! and `reload`, with the file rewritten, sometimes truncated to nothing), a socket
-//! client sending garbage, oversized and half-written requests, idle
-//! connections and `notices` subscribers that never read, a FIFO planted at an output path and a crash-looping program —
+//! client sending garbage, oversized and half-written requests, idle connections
+//! and `notices` subscribers that never read, a FIFO planted at an output path and
+//! a crash-looping program —
 //! then asserts what must hold whatever happened: every request answered, `status`
 //! equal to `/proc`, no zombie, descriptors and threads back to their baseline,
 //! and nothing left running after the shutdown.
@@ -186,9 +187,7 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
             .unwrap_or_default();
         workers.push(std::thread::spawn(move || {
             let mut rng = Rng::new(seed ^ 0xabcdef);
-            let mut round = 0;
             while !stop.load(Ordering::SeqCst) {
-                round += 1;
                 let text = if rng.below(6) == 0 {
                     String::new()
                 } else {
@@ -204,7 +203,6 @@ fn everything_hostile_at_once_leaves_the_daemon_exact_and_clean() {
                 reloads.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(rng.range(20, 79)));
             }
-            let _ = round;
         }));
     }
     // Garbage on the socket, and a FIFO that comes and goes at an output path.
